@@ -1,0 +1,193 @@
+//! The scenario kit: what a scenario body uses to start servers and talk to
+//! them from outside, and to record what it observed.
+
+pub mod ports;
+pub mod raw;
+pub mod server;
+
+pub use raw::{Msg, Op, RawClient};
+pub use server::{Finished, Ports, Ready, Server, ServerSpec, Target};
+
+use crate::normalize;
+use anyhow::{anyhow, Context, Result};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The server binaries of the two targets.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    pub rust: PathBuf,
+    pub go: PathBuf,
+}
+
+impl Binaries {
+    pub fn of(&self, target: Target) -> &PathBuf {
+        match target {
+            Target::Rust => &self.rust,
+            Target::Go => &self.go,
+        }
+    }
+}
+
+struct CtxInner {
+    target: Target,
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    next_server: Mutex<u32>,
+    observations: Mutex<Vec<(String, String)>>,
+}
+
+/// What a scenario body gets: its target, a temporary folder, and a place to
+/// put observations. Cheap to clone.
+#[derive(Clone)]
+pub struct Ctx(Arc<CtxInner>);
+
+impl Ctx {
+    pub fn new(target: Target, bins: &Binaries) -> Result<Ctx> {
+        Ok(Ctx(Arc::new(CtxInner {
+            target,
+            bin: bins.of(target).clone(),
+            dir: tempfile::Builder::new().prefix("parity-").tempdir()?,
+            next_server: Mutex::new(0),
+            observations: Mutex::default(),
+        })))
+    }
+
+    pub fn target(&self) -> Target {
+        self.0.target
+    }
+
+    /// A fresh folder inside the scenario's temporary folder.
+    pub fn new_dir(&self, prefix: &str) -> Result<PathBuf> {
+        let mut n = self.0.next_server.lock().expect("counter");
+        *n += 1;
+        let dir = self.0.dir.path().join(format!("{prefix}{n}"));
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
+    /// Starts a server of this scenario's target and waits until it is ready.
+    pub async fn server(&self, spec: ServerSpec) -> Result<Server> {
+        let dir = self.new_dir("s")?;
+        Server::start(self.0.target, &self.0.bin, dir, spec).await
+    }
+
+    /// A server with nothing but its listen address configured.
+    pub async fn default_server(&self) -> Result<Server> {
+        self.server(ServerSpec::new()).await
+    }
+
+    /// Runs the server binary to completion with these flags (for `-t`, `-v`, ...).
+    pub async fn run_binary(&self, args: &[&str]) -> Result<Finished> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        server::run_to_exit(
+            &self.0.bin,
+            self.0.dir.path(),
+            &args,
+            Duration::from_secs(10),
+        )
+        .await
+    }
+
+    /// Writes a file into the scenario's folder and returns its path.
+    pub fn write_file(&self, name: &str, contents: &str) -> Result<PathBuf> {
+        let path = self.0.dir.path().join(name);
+        std::fs::write(&path, contents)?;
+        Ok(path)
+    }
+
+    /// A raw protocol connection to the server, after reading its INFO.
+    pub async fn raw(&self, server: &Server) -> Result<(RawClient, Value)> {
+        RawClient::connect_info(&server.addr()).await
+    }
+
+    /// A raw connection that has sent `CONNECT {connect}` and got the PONG of a PING.
+    pub async fn raw_connected(&self, server: &Server, connect: &str) -> Result<RawClient> {
+        let (mut c, _) = self.raw(server).await?;
+        c.send(&format!("CONNECT {connect}\r\n")).await?;
+        c.flush().await?;
+        Ok(c)
+    }
+
+    /// An async-nats client connected to the server.
+    pub async fn client(&self, server: &Server) -> Result<async_nats::Client> {
+        self.client_with(server, async_nats::ConnectOptions::new())
+            .await
+    }
+
+    pub async fn client_with(
+        &self,
+        server: &Server,
+        options: async_nats::ConnectOptions,
+    ) -> Result<async_nats::Client> {
+        let connect = options
+            .connection_timeout(Duration::from_secs(3))
+            .max_reconnects(Some(0))
+            .connect(server.url());
+        tokio::time::timeout(Duration::from_secs(5), connect)
+            .await
+            .map_err(|_| anyhow!("async-nats connect to {} timed out", server.url()))?
+            .with_context(|| format!("async-nats connect to {}", server.url()))
+    }
+
+    /// GET a monitoring endpoint: status code and body.
+    pub async fn http_get(&self, server: &Server, path: &str) -> Result<(u16, String)> {
+        let url = format!("{}{}", server.http_base()?, path);
+        let response = reqwest::Client::new()
+            .get(&url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        let status = response.status().as_u16();
+        Ok((status, response.text().await?))
+    }
+
+    /// GET a monitoring endpoint that answers JSON.
+    pub async fn http_json(&self, server: &Server, path: &str) -> Result<Value> {
+        let (status, body) = self.http_get(server, path).await?;
+        anyhow::ensure!(status == 200, "GET {path}: status {status}: {body}");
+        serde_json::from_str(&body).with_context(|| format!("GET {path}: not JSON: {body}"))
+    }
+
+    /// Records a text observation (normalized: ids, ports and times masked).
+    pub fn observe(&self, key: &str, value: impl AsRef<str>) {
+        self.push(key, normalize::text(value.as_ref()));
+    }
+
+    /// Records a JSON observation, normalized and with sorted keys.
+    pub fn observe_json(&self, key: &str, value: &Value) {
+        self.push(key, normalize::json(value).to_string());
+    }
+
+    fn push(&self, key: &str, value: String) {
+        self.0
+            .observations
+            .lock()
+            .expect("observations")
+            .push((key.to_string(), value));
+    }
+
+    /// What the scenario observed, in order.
+    pub fn observations(&self) -> Vec<(String, String)> {
+        self.0.observations.lock().expect("observations").clone()
+    }
+}
+
+/// Fails with a message naming what differed, like the Go tests' `t.Fatalf`.
+#[macro_export]
+macro_rules! check_eq {
+    ($got:expr, $want:expr $(,)?) => {{
+        let (got, want) = (&$got, &$want);
+        if got != want {
+            anyhow::bail!(
+                "{}: got {:?}, want {:?}",
+                stringify!($got),
+                got,
+                want
+            );
+        }
+    }};
+}

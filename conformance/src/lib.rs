@@ -1,0 +1,21 @@
+//! parity: the harness that checks natsd against the Go nats-server 2.9.10.
+//!
+//! Go tests are inventoried from the Go sources ([`gotests`]), mapped to
+//! black-box scenarios ([`registry`], [`scenarios`]) that run on both servers
+//! through the [`kit`] ([`runner`]); results land in the parity database
+//! ([`db`]), from which each Go test's status ([`status`]) and the gap
+//! inventory ([`gaps`]) and reports ([`reports`]) are derived.
+
+pub mod classifications;
+pub mod cli;
+pub mod db;
+pub mod gaps;
+pub mod gotests;
+pub mod kit;
+pub mod normalize;
+pub mod registry;
+pub mod reports;
+pub mod runner;
+pub mod scenarios;
+pub mod sources;
+pub mod status;

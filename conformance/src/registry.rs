@@ -1,0 +1,220 @@
+//! The scenario registry. Each scenario declares its id, category, the Go tests
+//! it covers and what it needs; the mappings in the database are synced from
+//! these declarations on every run, so the code is the one source of truth.
+
+use crate::gotests::GoTest;
+use crate::kit::Ctx;
+use crate::status::Coverage;
+use anyhow::{bail, Result};
+use futures::future::BoxFuture;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// The body of a scenario: an async function of its context.
+pub type Body = fn(Ctx) -> BoxFuture<'static, Result<()>>;
+
+/// A capability a scenario needs from the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    JetStream,
+    Tls,
+    Cluster(u8),
+    Mqtt,
+    WebSocket,
+    Monitoring,
+}
+
+impl Need {
+    pub fn label(self) -> String {
+        match self {
+            Need::JetStream => "jetstream".into(),
+            Need::Tls => "tls".into(),
+            Need::Cluster(n) => format!("cluster:{n}"),
+            Need::Mqtt => "mqtt".into(),
+            Need::WebSocket => "websocket".into(),
+            Need::Monitoring => "monitoring".into(),
+        }
+    }
+}
+
+/// A reference to a Go test: `TestName` when the name is unique in the
+/// sources, else `path/file_test.go:TestName`.
+#[derive(Debug, Clone)]
+pub struct Cover {
+    pub test: &'static str,
+    pub coverage: Coverage,
+}
+
+pub struct Scenario {
+    pub id: &'static str,
+    pub category: &'static str,
+    pub covers: Vec<Cover>,
+    pub needs: Vec<Need>,
+    pub timeout: Duration,
+    pub body: Body,
+}
+
+/// Default time a scenario may take on one target.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Scenario {
+    pub fn new(id: &'static str, category: &'static str, body: Body) -> Scenario {
+        Scenario {
+            id,
+            category,
+            covers: Vec::new(),
+            needs: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+            body,
+        }
+    }
+
+    /// Covers everything the Go test checks that a client can observe.
+    pub fn full(mut self, test: &'static str) -> Self {
+        self.covers.push(Cover {
+            test,
+            coverage: Coverage::Full,
+        });
+        self
+    }
+
+    /// Covers part of what the Go test checks.
+    pub fn partial(mut self, test: &'static str) -> Self {
+        self.covers.push(Cover {
+            test,
+            coverage: Coverage::Partial,
+        });
+        self
+    }
+
+    pub fn needs(mut self, need: Need) -> Self {
+        self.needs.push(need);
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn needs_label(&self) -> String {
+        self.needs
+            .iter()
+            .map(|n| n.label())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// A resolved mapping: scenario → (file, name) of a Go test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedMapping {
+    pub scenario_id: String,
+    pub file: String,
+    pub name: String,
+    pub coverage: Coverage,
+}
+
+/// Checks the registry against the Go test inventory and resolves each cover
+/// to one Go test. Fails on a duplicate id, an unknown or ambiguous test name,
+/// or a scenario that covers nothing.
+pub fn resolve(scenarios: &[Scenario], go_tests: &[GoTest]) -> Result<Vec<ResolvedMapping>> {
+    let mut by_name: HashMap<&str, Vec<&GoTest>> = HashMap::new();
+    for t in go_tests {
+        by_name.entry(t.name.as_str()).or_default().push(t);
+    }
+    let mut ids = HashSet::new();
+    let mut out = Vec::new();
+    for s in scenarios {
+        if !ids.insert(s.id) {
+            bail!("scenario id {} is declared twice", s.id);
+        }
+        if s.covers.is_empty() {
+            bail!("scenario {} covers no Go test", s.id);
+        }
+        for cover in &s.covers {
+            let (file, name) = match cover.test.split_once(':') {
+                Some((file, name)) => (Some(file), name),
+                None => (None, cover.test),
+            };
+            let candidates: Vec<&&GoTest> = by_name
+                .get(name)
+                .map(|v| v.iter().filter(|t| file.is_none_or(|f| t.file == f)).collect())
+                .unwrap_or_default();
+            let test = match candidates.as_slice() {
+                [one] => one,
+                [] => bail!("scenario {}: no Go test {}", s.id, cover.test),
+                many => bail!(
+                    "scenario {}: {} is ambiguous, write one of: {}",
+                    s.id,
+                    cover.test,
+                    many.iter()
+                        .map(|t| format!("{}:{}", t.file, t.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            out.push(ResolvedMapping {
+                scenario_id: s.id.to_string(),
+                file: test.file.clone(),
+                name: test.name.clone(),
+                coverage: cover.coverage,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+
+    fn body(_: Ctx) -> BoxFuture<'static, Result<()>> {
+        async { Ok(()) }.boxed()
+    }
+
+    fn go(file: &str, name: &str) -> GoTest {
+        GoTest {
+            file: file.into(),
+            line: 1,
+            name: name.into(),
+            category: "core".into(),
+        }
+    }
+
+    #[test]
+    fn resolves_unique_and_qualified_names() {
+        let tests = vec![
+            go("a_test.go", "TestA"),
+            go("x_test.go", "TestDup"),
+            go("y_test.go", "TestDup"),
+        ];
+        let s = vec![Scenario::new("s1", "core", body)
+            .full("TestA")
+            .partial("y_test.go:TestDup")];
+        let m = resolve(&s, &tests).unwrap();
+        assert_eq!(m[0].file, "a_test.go");
+        assert_eq!(m[1].file, "y_test.go");
+        assert_eq!(m[1].coverage, Coverage::Partial);
+    }
+
+    #[test]
+    fn rejects_ambiguous_unknown_and_duplicate() {
+        let tests = vec![go("x_test.go", "TestDup"), go("y_test.go", "TestDup")];
+        let amb = vec![Scenario::new("s", "core", body).full("TestDup")];
+        assert!(resolve(&amb, &tests)
+            .unwrap_err()
+            .to_string()
+            .contains("ambiguous"));
+        let unknown = vec![Scenario::new("s", "core", body).full("TestNope")];
+        assert!(resolve(&unknown, &tests).is_err());
+        let dup = vec![
+            Scenario::new("s", "core", body).full("x_test.go:TestDup"),
+            Scenario::new("s", "core", body).full("x_test.go:TestDup"),
+        ];
+        assert!(resolve(&dup, &tests).unwrap_err().to_string().contains("twice"));
+        let empty = vec![Scenario::new("s", "core", body)];
+        assert!(resolve(&empty, &tests).is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! Every scenario, by Go test file of origin. A new scenario file is one more
+//! module here and one more `extend` in [`all`].
+
+use crate::registry::Scenario;
+
+mod core_proto;
+
+/// The registry: all scenarios, in declaration order.
+pub fn all() -> Vec<Scenario> {
+    let mut all = Vec::new();
+    all.extend(core_proto::scenarios());
+    all
+}
