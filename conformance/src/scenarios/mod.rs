@@ -3,11 +3,17 @@
 
 use crate::registry::Scenario;
 
+mod core_client;
 mod core_proto;
+mod core_protocol;
+mod subjects;
 
 /// The registry: all scenarios, in declaration order.
 pub fn all() -> Vec<Scenario> {
     let mut all = Vec::new();
     all.extend(core_proto::scenarios());
+    all.extend(core_protocol::scenarios());
+    all.extend(core_client::scenarios());
+    all.extend(subjects::scenarios());
     all
 }

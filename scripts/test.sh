@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The project's test command: unit and integration tests of both crates, then
+# the conformance run on both targets with its integrity checks (a scenario
+# that fails on the Go reference, or a Go test that was PORTED and no longer
+# is, fails the run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --workspace
+cargo test --release --workspace
+target/release/parity run --target both --check
