@@ -38,7 +38,8 @@ pub struct Classification {
 
 /// Reads the list; every row needs a known decision and a non-empty reason.
 pub fn read_csv(path: &Path) -> Result<Vec<Classification>> {
-    let mut r = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut r =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
     let mut out = Vec::new();
     for (i, rec) in r.records().enumerate() {
         let rec = rec?;
@@ -47,7 +48,11 @@ pub fn read_csv(path: &Path) -> Result<Vec<Classification>> {
             bail!("{}:{row}: want file,name,status,reason", path.display());
         }
         let decision = Decision::parse(&rec[2]).with_context(|| {
-            format!("{}:{row}: status must be NOT_APPLICABLE or DEFERRED, got {:?}", path.display(), &rec[2])
+            format!(
+                "{}:{row}: status must be NOT_APPLICABLE or DEFERRED, got {:?}",
+                path.display(),
+                &rec[2]
+            )
         })?;
         if rec[3].trim().is_empty() {
             bail!("{}:{row}: {} needs a reason", path.display(), &rec[1]);

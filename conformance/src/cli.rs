@@ -22,7 +22,10 @@ use tabled::{Table, Tabled};
 const DEFAULT_GO_BIN: &str = "/usr/sbin/nats-server";
 
 #[derive(Parser)]
-#[command(name = "parity", about = "Checks natsd against the Go nats-server 2.9.10, Go test by Go test")]
+#[command(
+    name = "parity",
+    about = "Checks natsd against the Go nats-server 2.9.10, Go test by Go test"
+)]
 struct Cli {
     /// Root of the workspace (default: the nearest folder above with parity-db/schema.sql).
     #[arg(long, global = true)]
@@ -286,7 +289,11 @@ fn execute(
     eprintln!(
         "running {} scenarios on {} with {} jobs",
         chosen.len(),
-        targets.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(" and "),
+        targets
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(" and "),
         args.jobs
     );
     let runtime = tokio::runtime::Runtime::new()?;

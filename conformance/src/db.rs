@@ -23,6 +23,12 @@ pub struct StoredResult {
     pub duration_ms: u64,
 }
 
+/// A Go test's identity: (file, name).
+pub type GoTestKey = (String, String);
+
+/// Go test → the scenarios mapped to it, with their coverage.
+pub type MappingsByTest = HashMap<GoTestKey, Vec<(String, Coverage)>>;
+
 /// Latest result per (scenario id, target name).
 pub type LatestResults = HashMap<(String, String), StoredResult>;
 
@@ -38,8 +44,7 @@ pub struct RunInfo {
 
 impl Db {
     pub fn open(path: &Path) -> Result<Db> {
-        let conn =
-            Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
         Self::init(conn)
     }
 
@@ -201,7 +206,7 @@ impl Db {
     }
 
     /// (file, name) → (decision, reason).
-    pub fn classifications(&self) -> Result<HashMap<(String, String), (Decision, String)>> {
+    pub fn classifications(&self) -> Result<HashMap<GoTestKey, (Decision, String)>> {
         let mut stmt = self
             .conn
             .prepare("SELECT file, name, status, reason FROM classifications")?;
@@ -219,11 +224,11 @@ impl Db {
     }
 
     /// (file, name) → [(scenario id, coverage)], scenario ids sorted.
-    pub fn mappings(&self) -> Result<HashMap<(String, String), Vec<(String, Coverage)>>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT file, name, scenario_id, coverage FROM mappings ORDER BY scenario_id")?;
-        let mut out: HashMap<(String, String), Vec<(String, Coverage)>> = HashMap::new();
+    pub fn mappings(&self) -> Result<MappingsByTest> {
+        let mut stmt = self.conn.prepare(
+            "SELECT file, name, scenario_id, coverage FROM mappings ORDER BY scenario_id",
+        )?;
+        let mut out = MappingsByTest::new();
         let rows = stmt.query_map([], |r| {
             let cov: String = r.get(3)?;
             Ok((

@@ -115,7 +115,11 @@ pub fn render_category(category: &str, rows: &[&GapRow]) -> String {
 }
 
 /// `gaps/README.md`: category × status, and source lines per subsystem.
-pub fn render_summary(rows: &[GapRow], scenario_count: usize, lines: &[(String, u64, u64)]) -> String {
+pub fn render_summary(
+    rows: &[GapRow],
+    scenario_count: usize,
+    lines: &[(String, u64, u64)],
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{GENERATED}");
     let _ = writeln!(out, "# Gaps: natsd against Go nats-server 2.9.10\n");
@@ -159,13 +163,21 @@ pub fn render_summary(rows: &[GapRow], scenario_count: usize, lines: &[(String, 
 }
 
 /// Writes `gaps/README.md` and one file per category.
-pub fn write_all(dir: &Path, rows: &[GapRow], scenario_count: usize, lines: &[(String, u64, u64)]) -> Result<()> {
+pub fn write_all(
+    dir: &Path,
+    rows: &[GapRow],
+    scenario_count: usize,
+    lines: &[(String, u64, u64)],
+) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     for cat in CATEGORY_ORDER {
         let rs: Vec<&GapRow> = rows.iter().filter(|r| r.test.category == *cat).collect();
         std::fs::write(dir.join(format!("{cat}.md")), render_category(cat, &rs))?;
     }
-    std::fs::write(dir.join("README.md"), render_summary(rows, scenario_count, lines))?;
+    std::fs::write(
+        dir.join("README.md"),
+        render_summary(rows, scenario_count, lines),
+    )?;
     Ok(())
 }
 

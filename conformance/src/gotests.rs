@@ -50,8 +50,14 @@ const CATEGORIES: &[(&str, &str)] = &[
     ("server/filestore_test.go", "filestore"),
     ("server/gateway_test.go", "gateways"),
     ("server/ipqueue_test.go", "misc"),
-    ("server/jetstream_chaos_cluster_test.go", "jetstream-cluster"),
-    ("server/jetstream_chaos_consumer_test.go", "jetstream-cluster"),
+    (
+        "server/jetstream_chaos_cluster_test.go",
+        "jetstream-cluster",
+    ),
+    (
+        "server/jetstream_chaos_consumer_test.go",
+        "jetstream-cluster",
+    ),
     ("server/jetstream_chaos_kv_test.go", "jetstream-cluster"),
     ("server/jetstream_cluster_1_test.go", "jetstream-cluster"),
     ("server/jetstream_cluster_2_test.go", "jetstream-cluster"),
@@ -59,7 +65,10 @@ const CATEGORIES: &[(&str, &str)] = &[
     ("server/jetstream_errors_test.go", "jetstream"),
     ("server/jetstream_jwt_test.go", "jetstream"),
     ("server/jetstream_leafnode_test.go", "jetstream-cluster"),
-    ("server/jetstream_super_cluster_test.go", "jetstream-cluster"),
+    (
+        "server/jetstream_super_cluster_test.go",
+        "jetstream-cluster",
+    ),
     ("server/jetstream_test.go", "jetstream"),
     ("server/jwt_test.go", "jwt"),
     ("server/leafnode_test.go", "leafnodes"),
@@ -150,10 +159,7 @@ pub const CATEGORY_ORDER: &[&str] = &[
 
 /// The category of a test file, if the table knows it.
 pub fn category_of(file: &str) -> Option<&'static str> {
-    CATEGORIES
-        .iter()
-        .find(|(f, _)| *f == file)
-        .map(|(_, c)| *c)
+    CATEGORIES.iter().find(|(f, _)| *f == file).map(|(_, c)| *c)
 }
 
 static TEST_FUNC: LazyLock<Regex> = LazyLock::new(|| {

@@ -53,11 +53,9 @@ static TEXT_RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
 
 /// Masks ids, ports and times in free text (log lines, error messages).
 pub fn text(s: &str) -> String {
-    TEXT_RULES
-        .iter()
-        .fold(s.to_string(), |acc, rule| {
-            rule.re.replace_all(&acc, rule.replacement).into_owned()
-        })
+    TEXT_RULES.iter().fold(s.to_string(), |acc, rule| {
+        rule.re.replace_all(&acc, rule.replacement).into_owned()
+    })
 }
 
 /// Masks known fields and, inside every string, what [`text`] masks. Returns

@@ -139,7 +139,11 @@ pub fn resolve(scenarios: &[Scenario], go_tests: &[GoTest]) -> Result<Vec<Resolv
             };
             let candidates: Vec<&&GoTest> = by_name
                 .get(name)
-                .map(|v| v.iter().filter(|t| file.is_none_or(|f| t.file == f)).collect())
+                .map(|v| {
+                    v.iter()
+                        .filter(|t| file.is_none_or(|f| t.file == f))
+                        .collect()
+                })
                 .unwrap_or_default();
             let test = match candidates.as_slice() {
                 [one] => one,
@@ -213,7 +217,10 @@ mod tests {
             Scenario::new("s", "core", body).full("x_test.go:TestDup"),
             Scenario::new("s", "core", body).full("x_test.go:TestDup"),
         ];
-        assert!(resolve(&dup, &tests).unwrap_err().to_string().contains("twice"));
+        assert!(resolve(&dup, &tests)
+            .unwrap_err()
+            .to_string()
+            .contains("twice"));
         let empty = vec![Scenario::new("s", "core", body)];
         assert!(resolve(&empty, &tests).is_err());
     }

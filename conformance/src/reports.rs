@@ -29,7 +29,9 @@ fn by_scenario(runs: &[ScenarioRun]) -> BTreeMap<&str, BTreeMap<Target, &Scenari
 }
 
 fn outcome_of(runs: &BTreeMap<Target, &ScenarioRun>, t: Target) -> &'static str {
-    runs.get(&t).map(|r| r.result.outcome.as_str()).unwrap_or("-")
+    runs.get(&t)
+        .map(|r| r.result.outcome.as_str())
+        .unwrap_or("-")
 }
 
 /// Scenario ids that failed on the Go reference: broken scenarios.
@@ -76,12 +78,7 @@ pub fn render_last_run(
         let _ = writeln!(out, "None.");
     }
     for r in broken {
-        let _ = writeln!(
-            out,
-            "- `{}`: {}",
-            r.scenario_id,
-            cell(&r.result.message)
-        );
+        let _ = writeln!(out, "- `{}`: {}", r.scenario_id, cell(&r.result.message));
     }
     let _ = writeln!(out, "\n## Scenarios\n\n| scenario | category | go | natsd | go ms | natsd ms | natsd message |\n|---|---|---|---|---:|---:|---|");
     for (id, rs) in by_scenario(runs) {
@@ -147,14 +144,23 @@ pub fn render_diff(runs: &[ScenarioRun]) -> String {
                 let _ = writeln!(out, "{label} says: {}\n", cell(&run.result.message));
             }
         }
-        let (go_obs, rust_obs) = (parse_obs(&g.result.observations), parse_obs(&r.result.observations));
+        let (go_obs, rust_obs) = (
+            parse_obs(&g.result.observations),
+            parse_obs(&r.result.observations),
+        );
         let n = go_obs.len().max(rust_obs.len());
         let rows: Vec<String> = (0..n)
             .filter_map(|i| {
                 let (gk, gv) = go_obs.get(i).cloned().unwrap_or_default();
                 let (rk, rv) = rust_obs.get(i).cloned().unwrap_or_default();
                 (gk != rk || gv != rv).then(|| {
-                    let key = if gk == rk || rk.is_empty() { gk } else if gk.is_empty() { rk } else { format!("{gk} / {rk}") };
+                    let key = if gk == rk || rk.is_empty() {
+                        gk
+                    } else if gk.is_empty() {
+                        rk
+                    } else {
+                        format!("{gk} / {rk}")
+                    };
                     format!("| {} | `{}` | `{}` |", cell(&key), cell(&gv), cell(&rv))
                 })
             })

@@ -37,7 +37,11 @@ pub fn subsystem_of(path: &str) -> &'static str {
         .unwrap_or("core")
 }
 
-fn count(root: &Path, keep: impl Fn(&str) -> bool, into: &mut BTreeMap<&'static str, u64>) -> Result<()> {
+fn count(
+    root: &Path,
+    keep: impl Fn(&str) -> bool,
+    into: &mut BTreeMap<&'static str, u64>,
+) -> Result<()> {
     if !root.is_dir() {
         return Ok(());
     }
@@ -46,7 +50,11 @@ fn count(root: &Path, keep: impl Fn(&str) -> bool, into: &mut BTreeMap<&'static 
         if !entry.file_type().is_file() {
             continue;
         }
-        let rel = entry.path().strip_prefix(root)?.to_string_lossy().replace('\\', "/");
+        let rel = entry
+            .path()
+            .strip_prefix(root)?
+            .to_string_lossy()
+            .replace('\\', "/");
         if keep(&rel) {
             let lines = std::fs::read_to_string(entry.path())?.lines().count() as u64;
             *into.entry(subsystem_of(&rel)).or_insert(0) += lines;
@@ -63,12 +71,19 @@ pub fn count_lines(go_src: &Path, natsd_src: &Path) -> Result<Vec<(String, &'sta
         |p| {
             p.ends_with(".go")
                 && !p.ends_with("_test.go")
-                && (p.starts_with("server/") || p.starts_with("conf/") || p.starts_with("logger/") || p == "main.go")
+                && (p.starts_with("server/")
+                    || p.starts_with("conf/")
+                    || p.starts_with("logger/")
+                    || p == "main.go")
         },
         &mut go,
     )?;
     let mut natsd = BTreeMap::new();
-    count(natsd_src, |p| p.ends_with(".rs") && !p.starts_with("target/"), &mut natsd)?;
+    count(
+        natsd_src,
+        |p| p.ends_with(".rs") && !p.starts_with("target/"),
+        &mut natsd,
+    )?;
     let mut rows = Vec::new();
     for (side, map) in [("go", go), ("natsd", natsd)] {
         rows.extend(map.into_iter().map(|(s, n)| (s.to_string(), side, n)));

@@ -43,7 +43,11 @@ fn fixture_runs() -> Vec<(&'static str, TargetResult, TargetResult)> {
     let pass = |obs| result(Outcome::Pass, "", obs);
     vec![
         ("core/equal", pass(&[("err", "x")]), pass(&[("err", "x")])),
-        ("core/differs", pass(&[("err", "x")]), pass(&[("err", "y|z")])),
+        (
+            "core/differs",
+            pass(&[("err", "x")]),
+            pass(&[("err", "y|z")]),
+        ),
         (
             "core/fails-on-natsd",
             pass(&[]),
@@ -104,17 +108,38 @@ fn fixture() -> (Db, Vec<ScenarioRun>) {
     .unwrap();
 
     // An older natsd run whose results must be superseded by the newer one.
-    let old = db.begin_run("rust", "natsd 0.0.1", "abc", "2026-01-01T00:00:00Z").unwrap();
-    db.insert_result(old, "core/fails-on-natsd", &result(Outcome::Pass, "", &[]), 1)
+    let old = db
+        .begin_run("rust", "natsd 0.0.1", "abc", "2026-01-01T00:00:00Z")
         .unwrap();
-    let go = db.begin_run("go", "nats-server: v2.9.10", "abc", "2026-01-02T00:00:00Z").unwrap();
-    let rust = db.begin_run("rust", "natsd 0.1.0", "abc", "2026-01-02T00:00:00Z").unwrap();
+    db.insert_result(
+        old,
+        "core/fails-on-natsd",
+        &result(Outcome::Pass, "", &[]),
+        1,
+    )
+    .unwrap();
+    let go = db
+        .begin_run("go", "nats-server: v2.9.10", "abc", "2026-01-02T00:00:00Z")
+        .unwrap();
+    let rust = db
+        .begin_run("rust", "natsd 0.1.0", "abc", "2026-01-02T00:00:00Z")
+        .unwrap();
     let mut runs = Vec::new();
     for (id, g, r) in fixture_runs() {
         db.insert_result(go, id, &g, 10).unwrap();
         db.insert_result(rust, id, &r, 20).unwrap();
-        runs.push(ScenarioRun { scenario_id: id, target: Target::Go, result: g, duration_ms: 10 });
-        runs.push(ScenarioRun { scenario_id: id, target: Target::Rust, result: r, duration_ms: 20 });
+        runs.push(ScenarioRun {
+            scenario_id: id,
+            target: Target::Go,
+            result: g,
+            duration_ms: 10,
+        });
+        runs.push(ScenarioRun {
+            scenario_id: id,
+            target: Target::Rust,
+            result: r,
+            duration_ms: 20,
+        });
     }
     (db, runs)
 }
@@ -129,7 +154,11 @@ fn gaps_markdown() {
     insta::assert_snapshot!("gaps_auth", gaps::render_category("auth", &auth));
     insta::assert_snapshot!(
         "gaps_readme",
-        gaps::render_summary(&rows, db.scenarios().unwrap().len(), &db.source_lines().unwrap())
+        gaps::render_summary(
+            &rows,
+            db.scenarios().unwrap().len(),
+            &db.source_lines().unwrap()
+        )
     );
 }
 
@@ -155,9 +184,16 @@ fn written_gaps_read_back_as_ported() {
     // TestPorted is FAILING here (a partial mapping fails on natsd), so nothing is PORTED...
     assert!(ported.is_empty(), "{ported:?}");
     // ...until the failing scenario's natsd result is a pass.
-    let rust = db.begin_run("rust", "natsd", "abc", "2026-01-03T00:00:00Z").unwrap();
-    db.insert_result(rust, "core/fails-on-natsd", &result(Outcome::Pass, "", &[]), 5)
+    let rust = db
+        .begin_run("rust", "natsd", "abc", "2026-01-03T00:00:00Z")
         .unwrap();
+    db.insert_result(
+        rust,
+        "core/fails-on-natsd",
+        &result(Outcome::Pass, "", &[]),
+        5,
+    )
+    .unwrap();
     let rows = gaps::compute(&db).unwrap();
     gaps::write_all(dir.path(), &rows, 5, &[]).unwrap();
     let ported = gaps::read_ported(dir.path()).unwrap();

@@ -182,12 +182,7 @@ macro_rules! check_eq {
     ($got:expr, $want:expr $(,)?) => {{
         let (got, want) = (&$got, &$want);
         if got != want {
-            anyhow::bail!(
-                "{}: got {:?}, want {:?}",
-                stringify!($got),
-                got,
-                want
-            );
+            anyhow::bail!("{}: got {:?}, want {:?}", stringify!($got), got, want);
         }
     }};
 }

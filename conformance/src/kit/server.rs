@@ -245,11 +245,18 @@ impl Server {
             if tokio::net::TcpStream::connect(self.addr()).await.is_ok() {
                 return Ok(());
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 bail!("exited with {status}");
             }
             if tokio::time::Instant::now() >= deadline {
-                bail!("client port {} not open after {READY_TIMEOUT:?}", self.ports.client);
+                bail!(
+                    "client port {} not open after {READY_TIMEOUT:?}",
+                    self.ports.client
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

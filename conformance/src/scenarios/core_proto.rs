@@ -23,10 +23,11 @@ async fn setup_conn(ctx: &Ctx, server: &Server) -> Result<RawClient> {
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("core/proto-basics", "core", |c| basics(c).boxed())
-            .full("TestProtoBasics"),
-        Scenario::new("core/proto-err-unknown-op", "core", |c| unknown_op(c).boxed())
-            .full("TestProtoErr"),
+        Scenario::new("core/proto-basics", "core", |c| basics(c).boxed()).full("TestProtoBasics"),
+        Scenario::new("core/proto-err-unknown-op", "core", |c| {
+            unknown_op(c).boxed()
+        })
+        .full("TestProtoErr"),
         Scenario::new("core/proto-unsub-max", "core", |c| unsub_max(c).boxed())
             .full("TestUnsubMax"),
         Scenario::new("core/proto-queue-sub", "core", |c| queue_sub(c).boxed())
@@ -89,7 +90,8 @@ async fn drain_msgs(c: &mut RawClient) -> Result<usize> {
 async fn queue_sub(ctx: Ctx) -> Result<()> {
     let s = proto_server(&ctx).await?;
     let mut c = setup_conn(&ctx, &s).await?;
-    c.send("SUB foo qgroup1 22\r\nSUB foo qgroup1 32\r\n").await?;
+    c.send("SUB foo qgroup1 22\r\nSUB foo qgroup1 32\r\n")
+        .await?;
     c.send(&"PUB foo 2\r\nok\r\n".repeat(100)).await?;
     let mut per_sid: BTreeMap<String, usize> = BTreeMap::new();
     for m in c.read_msgs(100).await? {
@@ -99,6 +101,9 @@ async fn queue_sub(ctx: Ctx) -> Result<()> {
     for (sid, n) in &per_sid {
         anyhow::ensure!(*n >= 35, "sid {sid} got {n} of 100, want about 50");
     }
-    ctx.observe("sids", per_sid.keys().cloned().collect::<Vec<_>>().join(","));
+    ctx.observe(
+        "sids",
+        per_sid.keys().cloned().collect::<Vec<_>>().join(","),
+    );
     Ok(())
 }

@@ -3,6 +3,8 @@
 
 use crate::registry::Scenario;
 
+mod auth;
+mod config;
 mod core_client;
 mod core_proto;
 mod core_protocol;
@@ -15,5 +17,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(core_protocol::scenarios());
     all.extend(core_client::scenarios());
     all.extend(subjects::scenarios());
+    all.extend(auth::scenarios());
+    all.extend(config::scenarios());
     all
 }
