@@ -57,6 +57,25 @@ enum Command {
     },
     /// Shows one Go test: where it is, its status, its scenarios and their results.
     Show { name: String },
+    /// Benchmarks natsd (release build) against the Go server, side by side;
+    /// writes reports/bench.md, bench.json and bench.svg.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Runs per row and server (at least 5 for a report worth reading).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Only rows whose id matches this regex.
+    #[arg(long)]
+    rows: Option<String>,
+    /// The Go reference binary.
+    #[arg(long, default_value = DEFAULT_GO_BIN)]
+    go_bin: PathBuf,
+    /// A natsd binary to use instead of building one with `cargo build --release -p natsd`.
+    #[arg(long)]
+    natsd_bin: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -127,6 +146,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::List { status, category } => list(&ws, status, category),
         Command::Show { name } => show(&ws, &name),
+        Command::Bench(args) => bench(&ws, args),
     }
 }
 
@@ -514,5 +534,72 @@ fn show(ws: &Workspace, name: &str) -> Result<ExitCode> {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds natsd in release mode and returns its path.
+fn build_release_natsd(ws: &Workspace) -> Result<PathBuf> {
+    eprintln!("building natsd (cargo build --release -p natsd)");
+    let status = std::process::Command::new("cargo")
+        .args(["build", "--release", "-p", "natsd"])
+        .current_dir(&ws.root)
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        bail!("cargo build --release -p natsd failed");
+    }
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ws.path("target"));
+    Ok(target_dir.join("release/natsd"))
+}
+
+fn bench(ws: &Workspace, args: BenchArgs) -> Result<ExitCode> {
+    use crate::bench;
+    let re = args.rows.as_deref().map(Regex::new).transpose()?;
+    let rows: Vec<&bench::Row> = bench::ROWS
+        .iter()
+        .filter(|r| re.as_ref().is_none_or(|re| re.is_match(r.id)))
+        .collect();
+    if rows.is_empty() {
+        bail!("no benchmark row matches");
+    }
+    let natsd = match args.natsd_bin {
+        Some(p) => p,
+        None => build_release_natsd(ws)?,
+    };
+    require_binary(&natsd, "build it with `cargo build --release -p natsd`")?;
+    require_binary(&args.go_bin, "run scripts/setup.sh or pass --go-bin")?;
+    let bins = Binaries {
+        rust: natsd,
+        go: args.go_bin,
+    };
+    let header = format!(
+        "Run at {} on {} cores; natsd at git revision {}; Go reference: {}.",
+        now_utc(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        git_revision(&ws.root),
+        server_version(&bins.go)
+    );
+    let results = bench::run(&rows, args.runs.max(1), &bins)?;
+    let lines = bench::report::summarize(&results);
+    std::fs::create_dir_all(ws.path("reports"))?;
+    std::fs::write(
+        ws.path("reports/bench.md"),
+        bench::report::render_markdown(&lines, args.runs, &header),
+    )?;
+    std::fs::write(
+        ws.path("reports/bench.json"),
+        serde_json::to_string_pretty(&serde_json::json!({
+            "generated_by": "parity bench",
+            "header": header,
+            "runs": args.runs,
+            "rows": lines,
+        }))?,
+    )?;
+    bench::report::render_svg(&lines, &ws.path("reports/bench.svg"))?;
+    println!("reports/bench.md, bench.json and bench.svg written");
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@
 //! ([`db`]), from which each Go test's status ([`status`]) and the gap
 //! inventory ([`gaps`]) and reports ([`reports`]) are derived.
 
+pub mod bench;
 pub mod classifications;
 pub mod cli;
 pub mod db;

@@ -1,0 +1,299 @@
+//! A load generator of our own that speaks the raw client protocol, so that a
+//! benchmark measures the server and not a client library.
+
+use anyhow::{anyhow, bail, Context, Result};
+use bytes::{Buf, BytesMut};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// How long any one workload may take before it counts as stuck.
+const WORKLOAD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A raw connection that has read INFO and sent CONNECT.
+pub struct Conn {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Conn {
+    pub async fn open(addr: &str) -> Result<Conn> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connect {addr}"))?;
+        stream.set_nodelay(true)?;
+        let mut c = Conn {
+            stream,
+            buf: BytesMut::with_capacity(256 * 1024),
+        };
+        c.read_line().await?; // INFO
+        c.stream
+            .write_all(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":false}\r\n")
+            .await?;
+        Ok(c)
+    }
+
+    async fn fill(&mut self) -> Result<()> {
+        let n = self.stream.read_buf(&mut self.buf).await?;
+        if n == 0 {
+            bail!("server closed the connection");
+        }
+        Ok(())
+    }
+
+    async fn read_line(&mut self) -> Result<String> {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[..i]).into_owned();
+                self.buf.advance(i + 2);
+                return Ok(line);
+            }
+            self.fill().await?;
+        }
+    }
+
+    pub async fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.stream.write_all(bytes).await?;
+        Ok(())
+    }
+
+    /// PING and wait for the PONG, counting messages that arrive before it.
+    pub async fn round_trip(&mut self) -> Result<u64> {
+        self.write(b"PING\r\n").await?;
+        let mut msgs = 0;
+        loop {
+            match self.next_event().await? {
+                Event::Pong => return Ok(msgs),
+                Event::Msg { .. } => msgs += 1,
+            }
+        }
+    }
+
+    /// The next MSG or PONG; answers PINGs; fails on -ERR.
+    async fn next_event(&mut self) -> Result<Event> {
+        loop {
+            if let Some(ev) = self.parse_event()? {
+                match ev {
+                    Parsed::Event(e) => return Ok(e),
+                    Parsed::Ping => self.write(b"PONG\r\n").await?,
+                }
+                continue;
+            }
+            self.fill().await?;
+        }
+    }
+
+    fn parse_event(&mut self) -> Result<Option<Parsed>> {
+        let Some(eol) = self.buf.windows(2).position(|w| w == b"\r\n") else {
+            return Ok(None);
+        };
+        let line = &self.buf[..eol];
+        if line.starts_with(b"MSG ") {
+            let text = std::str::from_utf8(line)?;
+            let mut parts = text.split(' ');
+            let _ = parts.next();
+            let _subject = parts.next();
+            let _sid = parts.next();
+            let rest: Vec<&str> = parts.collect();
+            let size: usize = rest.last().context("MSG without size")?.parse()?;
+            let reply = (rest.len() == 2).then(|| rest[0].to_string());
+            if self.buf.len() < eol + 2 + size + 2 {
+                return Ok(None);
+            }
+            self.buf.advance(eol + 2 + size + 2);
+            return Ok(Some(Parsed::Event(Event::Msg { reply })));
+        }
+        let parsed = match line {
+            b"PONG" => Parsed::Event(Event::Pong),
+            b"PING" => Parsed::Ping,
+            l if l.starts_with(b"-ERR") => bail!("{}", String::from_utf8_lossy(l)),
+            _ => {
+                // +OK, INFO updates: nothing to count.
+                self.buf.advance(eol + 2);
+                return self.parse_event();
+            }
+        };
+        self.buf.advance(eol + 2);
+        Ok(Some(parsed))
+    }
+
+    /// Waits until `n` messages have arrived.
+    pub async fn receive(&mut self, n: u64) -> Result<()> {
+        let mut got = 0;
+        while got < n {
+            if let Event::Msg { .. } = self.next_event().await? {
+                got += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Event {
+    Msg { reply: Option<String> },
+    Pong,
+}
+
+enum Parsed {
+    Event(Event),
+    Ping,
+}
+
+/// `count` PUB frames of `size` bytes on `subject`, cut into ~64 KiB writes.
+fn pub_chunks(subject: &str, size: usize, count: u64) -> (Vec<u8>, u64, u64) {
+    let mut frame = format!("PUB {subject} {size}\r\n").into_bytes();
+    frame.extend(std::iter::repeat_n(b'x', size));
+    frame.extend_from_slice(b"\r\n");
+    let per_chunk = (64 * 1024 / frame.len()).max(1) as u64;
+    let chunk = frame.repeat(per_chunk as usize);
+    (chunk, per_chunk, count.div_ceil(per_chunk))
+}
+
+async fn publish(c: &mut Conn, subject: &str, size: usize, count: u64) -> Result<u64> {
+    let (chunk, per_chunk, chunks) = pub_chunks(subject, size, count);
+    for _ in 0..chunks {
+        c.write(&chunk).await?;
+    }
+    Ok(per_chunk * chunks)
+}
+
+async fn bounded<T>(what: &str, f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::time::timeout(WORKLOAD_TIMEOUT, f)
+        .await
+        .map_err(|_| anyhow!("{what} did not finish within {WORKLOAD_TIMEOUT:?}"))?
+}
+
+/// Publishes `count` messages; msgs/s until the server has read them all.
+pub async fn publish_only(addr: &str, size: usize, count: u64) -> Result<f64> {
+    bounded("publish", async {
+        let mut c = Conn::open(addr).await?;
+        c.round_trip().await?;
+        let start = Instant::now();
+        let sent = publish(&mut c, "bench.pub", size, count).await?;
+        c.round_trip().await?;
+        Ok(sent as f64 / start.elapsed().as_secs_f64())
+    })
+    .await
+}
+
+/// One publisher, `subs` subscribers (members of one queue group when
+/// `queue` is set): messages delivered per second, over all subscribers.
+pub async fn pub_sub(addr: &str, size: usize, count: u64, subs: usize, queue: bool) -> Result<f64> {
+    bounded("publish/subscribe", async {
+        let (done_tx, done_rx) = tokio::sync::watch::channel(false);
+        let mut receivers = Vec::with_capacity(subs);
+        for _ in 0..subs {
+            let mut s = Conn::open(addr).await?;
+            let sub = if queue {
+                "SUB bench.s q 1\r\n"
+            } else {
+                "SUB bench.s 1\r\n"
+            };
+            s.write(sub.as_bytes()).await?;
+            s.round_trip().await?;
+            receivers.push(tokio::spawn(drain_until_done(s, done_rx.clone())));
+        }
+        let mut p = Conn::open(addr).await?;
+        p.round_trip().await?;
+        let start = Instant::now();
+        let sent = publish(&mut p, "bench.s", size, count).await?;
+        // Once the publisher's PONG is back, every message is in some
+        // subscriber's outbound queue, ahead of the PONG each will ask for.
+        p.round_trip().await?;
+        done_tx.send(true)?;
+        let mut delivered = 0;
+        for r in receivers {
+            delivered += r.await??;
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        let want = if queue { sent } else { sent * subs as u64 };
+        if delivered != want {
+            bail!("delivered {delivered} of {want} messages");
+        }
+        Ok(delivered as f64 / elapsed)
+    })
+    .await
+}
+
+/// Counts messages until told the publisher is done, then until the PONG of
+/// its own PING.
+async fn drain_until_done(
+    mut s: Conn,
+    mut done: tokio::sync::watch::Receiver<bool>,
+) -> Result<u64> {
+    let mut got = 0;
+    loop {
+        tokio::select! {
+            ev = s.next_event() => {
+                if let Event::Msg { .. } = ev? {
+                    got += 1;
+                }
+            }
+            _ = done.wait_for(|d| *d) => break,
+        }
+    }
+    Ok(got + s.round_trip().await?)
+}
+
+/// Answers every request with `ok` until the connection ends.
+async fn serve_requests(mut responder: Conn) -> Result<()> {
+    loop {
+        if let Event::Msg { reply: Some(reply) } = responder.next_event().await? {
+            responder
+                .write(format!("PUB {reply} 2\r\nok\r\n").as_bytes())
+                .await?;
+        }
+    }
+}
+
+/// Sequential request/reply round trips: latencies in microseconds, sorted.
+pub async fn request_reply(addr: &str, count: usize) -> Result<Vec<f64>> {
+    bounded("request/reply", async {
+        let mut responder = Conn::open(addr).await?;
+        responder.write(b"SUB bench.svc 1\r\n").await?;
+        responder.round_trip().await?;
+        let serve = tokio::spawn(serve_requests(responder));
+        let mut requester = Conn::open(addr).await?;
+        requester.write(b"SUB bench.inbox 1\r\n").await?;
+        requester.round_trip().await?;
+        let mut latencies = Vec::with_capacity(count);
+        for _ in 0..count {
+            let start = Instant::now();
+            requester
+                .write(b"PUB bench.svc bench.inbox 2\r\nhi\r\n")
+                .await?;
+            requester.receive(1).await?;
+            latencies.push(start.elapsed().as_secs_f64() * 1e6);
+        }
+        serve.abort();
+        latencies.sort_by(|a, b| a.total_cmp(b));
+        Ok(latencies)
+    })
+    .await
+}
+
+/// Opens `conns` clients with `subs` subscriptions each, all at once in
+/// batches; returns the time to have them all registered, and the
+/// connections, which the caller holds while it measures memory.
+pub async fn many_connections(addr: &str, conns: usize, subs: usize) -> Result<(f64, Vec<Conn>)> {
+    bounded("many connections", async {
+        let start = Instant::now();
+        let mut all = Vec::with_capacity(conns);
+        for batch in (0..conns).collect::<Vec<_>>().chunks(100) {
+            let opened = futures::future::try_join_all(batch.iter().map(|i| async move {
+                let mut c = Conn::open(addr).await?;
+                let mut proto = String::new();
+                for s in 0..subs {
+                    proto.push_str(&format!("SUB idle.{i}.{s} {s}\r\n"));
+                }
+                c.write(proto.as_bytes()).await?;
+                c.round_trip().await?;
+                Ok::<Conn, anyhow::Error>(c)
+            }))
+            .await?;
+            all.extend(opened);
+        }
+        Ok((start.elapsed().as_secs_f64() * 1e3, all))
+    })
+    .await
+}

@@ -1,0 +1,311 @@
+//! `parity bench`: natsd against the Go server, side by side in one run. Each
+//! row's workload runs on a freshly started server of each target in
+//! alternation (A B A B ...), and the report gives medians, spreads, ratios
+//! and peak memory.
+
+mod load;
+pub mod report;
+
+use crate::kit::{Binaries, Ctx, ServerSpec, Target};
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+/// What a row measures, and which way is better.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub enum Better {
+    Higher,
+    Lower,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Workload {
+    Publish {
+        size: usize,
+        count: u64,
+    },
+    PubSub {
+        size: usize,
+        count: u64,
+        subs: usize,
+        queue: bool,
+    },
+    RequestReply {
+        count: usize,
+    },
+    ManyConnections {
+        conns: usize,
+        subs: usize,
+    },
+}
+
+/// One row of the benchmark table.
+#[derive(Debug, Clone, Copy)]
+pub struct Row {
+    pub id: &'static str,
+    pub title: &'static str,
+    workload: Workload,
+}
+
+/// One metric of one row; a row may report several (p50 and p99).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct MetricSpec {
+    pub name: &'static str,
+    pub unit: &'static str,
+    pub better: Better,
+}
+
+const THROUGHPUT: &[MetricSpec] = &[MetricSpec {
+    name: "throughput",
+    unit: "msgs/s",
+    better: Better::Higher,
+}];
+const LATENCY: &[MetricSpec] = &[
+    MetricSpec {
+        name: "p50 latency",
+        unit: "µs",
+        better: Better::Lower,
+    },
+    MetricSpec {
+        name: "p99 latency",
+        unit: "µs",
+        better: Better::Lower,
+    },
+];
+const CONNECTIONS: &[MetricSpec] = &[
+    MetricSpec {
+        name: "connect time",
+        unit: "ms",
+        better: Better::Lower,
+    },
+    MetricSpec {
+        name: "server memory",
+        unit: "MiB",
+        better: Better::Lower,
+    },
+];
+
+impl Row {
+    pub fn metrics(&self) -> &'static [MetricSpec] {
+        match self.workload {
+            Workload::Publish { .. } | Workload::PubSub { .. } => THROUGHPUT,
+            Workload::RequestReply { .. } => LATENCY,
+            Workload::ManyConnections { .. } => CONNECTIONS,
+        }
+    }
+}
+
+/// The rows, in report order.
+pub const ROWS: &[Row] = &[
+    Row {
+        id: "pub-16",
+        title: "publish only, 16 B",
+        workload: Workload::Publish {
+            size: 16,
+            count: 2_000_000,
+        },
+    },
+    Row {
+        id: "pub-128",
+        title: "publish only, 128 B",
+        workload: Workload::Publish {
+            size: 128,
+            count: 1_000_000,
+        },
+    },
+    Row {
+        id: "pub-1k",
+        title: "publish only, 1 KiB",
+        workload: Workload::Publish {
+            size: 1024,
+            count: 300_000,
+        },
+    },
+    Row {
+        id: "pubsub-16",
+        title: "1 publisher → 1 subscriber, 16 B",
+        workload: Workload::PubSub {
+            size: 16,
+            count: 1_000_000,
+            subs: 1,
+            queue: false,
+        },
+    },
+    Row {
+        id: "pubsub-1k",
+        title: "1 publisher → 1 subscriber, 1 KiB",
+        workload: Workload::PubSub {
+            size: 1024,
+            count: 200_000,
+            subs: 1,
+            queue: false,
+        },
+    },
+    Row {
+        id: "fanout4-16",
+        title: "fan-out 1 → 4 subscribers, 16 B",
+        workload: Workload::PubSub {
+            size: 16,
+            count: 500_000,
+            subs: 4,
+            queue: false,
+        },
+    },
+    Row {
+        id: "fanout4-1k",
+        title: "fan-out 1 → 4 subscribers, 1 KiB",
+        workload: Workload::PubSub {
+            size: 1024,
+            count: 100_000,
+            subs: 4,
+            queue: false,
+        },
+    },
+    Row {
+        id: "queue4-128",
+        title: "queue group of 4 subscribers, 128 B",
+        workload: Workload::PubSub {
+            size: 128,
+            count: 500_000,
+            subs: 4,
+            queue: true,
+        },
+    },
+    Row {
+        id: "reqrep",
+        title: "request/reply round trip, sequential",
+        workload: Workload::RequestReply { count: 10_000 },
+    },
+    Row {
+        id: "conns-2000",
+        title: "2,000 idle clients × 5 subscriptions",
+        workload: Workload::ManyConnections {
+            conns: 2000,
+            subs: 5,
+        },
+    },
+];
+
+/// Rows that wait for a capability natsd does not have yet.
+pub const WAITING: &[(&str, &str)] = &[
+    (
+        "js-pub-sync",
+        "JetStream: synchronous publish to a file stream — waits for JetStream",
+    ),
+    (
+        "js-pub-async",
+        "JetStream: asynchronous publish to a file stream — waits for JetStream",
+    ),
+];
+
+/// What one run of one row on one server measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    pub values: Vec<f64>,
+    pub peak_rss_kib: u64,
+}
+
+/// All samples of one row, per target.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowResult {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub metrics: &'static [MetricSpec],
+    pub go: Vec<Sample>,
+    pub rust: Vec<Sample>,
+    /// A run that failed (a lost message, a server that would not start).
+    pub errors: Vec<String>,
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))
+}
+
+async fn measure(row: &Row, target: Target, bins: &Binaries) -> Result<Sample> {
+    let ctx = Ctx::new(target, bins)?;
+    let mut server = ctx.server(ServerSpec::new()).await?;
+    let addr = server.addr();
+    let pid = server.pid().context("server has no pid")?;
+    let values = match row.workload {
+        Workload::Publish { size, count } => vec![load::publish_only(&addr, size, count).await?],
+        Workload::PubSub {
+            size,
+            count,
+            subs,
+            queue,
+        } => {
+            vec![load::pub_sub(&addr, size, count, subs, queue).await?]
+        }
+        Workload::RequestReply { count } => {
+            let lat = load::request_reply(&addr, count).await?;
+            let at = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize];
+            vec![at(0.50), at(0.99)]
+        }
+        Workload::ManyConnections { conns, subs } => {
+            let (ms, held) = load::many_connections(&addr, conns, subs).await?;
+            let rss_mib = proc_status_kib(pid, "VmRSS:")? as f64 / 1024.0;
+            drop(held);
+            vec![ms, rss_mib]
+        }
+    };
+    let peak_rss_kib = proc_status_kib(pid, "VmHWM:")?;
+    server.stop().await?;
+    Ok(Sample {
+        values,
+        peak_rss_kib,
+    })
+}
+
+/// Lets this process and the servers it starts hold thousands of sockets.
+fn raise_fd_limit() -> Result<()> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    Ok(())
+}
+
+/// Runs the selected rows `runs` times on each target, alternating targets.
+pub fn run(rows: &[&Row], runs: usize, bins: &Binaries) -> Result<Vec<RowResult>> {
+    raise_fd_limit()?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let mut results = Vec::new();
+    for row in rows {
+        let mut result = RowResult {
+            id: row.id,
+            title: row.title,
+            metrics: row.metrics(),
+            go: Vec::new(),
+            rust: Vec::new(),
+            errors: Vec::new(),
+        };
+        for i in 0..runs {
+            for target in [Target::Go, Target::Rust] {
+                eprintln!(
+                    "bench {} run {}/{} on {}",
+                    row.id,
+                    i + 1,
+                    runs,
+                    target.as_str()
+                );
+                match runtime.block_on(measure(row, target, bins)) {
+                    Ok(sample) => match target {
+                        Target::Go => result.go.push(sample),
+                        Target::Rust => result.rust.push(sample),
+                    },
+                    Err(e) => {
+                        result
+                            .errors
+                            .push(format!("{} run {}: {e:#}", target.as_str(), i + 1))
+                    }
+                }
+            }
+        }
+        results.push(result);
+    }
+    Ok(results)
+}
