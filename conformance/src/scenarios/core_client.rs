@@ -1,7 +1,1011 @@
-//! Scenarios (being written).
+//! Scenarios from server/client_test.go: one client connection's protocol as
+//! seen from outside: CONNECT options, INFO, PUB/SUB/UNSUB, queue groups,
+//! headers, no-responders, echo, slow consumers, auth timeout, permissions.
 
-use crate::registry::Scenario;
+use crate::check_eq;
+use crate::kit::{Ctx, Msg, Op, RawClient, Server, ServerSpec};
+use crate::registry::{Need, Scenario};
+use anyhow::{bail, ensure, Context, Result};
+use futures::FutureExt;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A CONNECT that asks for neither +OK nor pedantic checks.
+const QUIET: &str = r#"{"verbose":false,"pedantic":false}"#;
 
 pub fn scenarios() -> Vec<Scenario> {
-    Vec::new()
+    vec![
+        Scenario::new("core/client-create-and-info", "core", |c| {
+            create_and_info(c).boxed()
+        })
+        .full("TestClientCreateAndInfo"),
+        Scenario::new("core/client-server-header-support", "core", |c| {
+            server_header_support(c).boxed()
+        })
+        .full("TestServerHeaderSupport"),
+        Scenario::new("core/client-header-support", "core", |c| {
+            client_header_support(c).boxed()
+        })
+        .full("TestClientHeaderSupport"),
+        Scenario::new("core/client-no-responders", "core", |c| {
+            no_responders(c).boxed()
+        })
+        .full("TestClientNoResponderSupport"),
+        Scenario::new("core/client-header-deliver-msg", "core", |c| {
+            header_deliver_msg(c).boxed()
+        })
+        .full("TestClientHeaderDeliverMsg"),
+        Scenario::new("core/client-header-deliver-stripped", "core", |c| {
+            header_deliver_stripped(c).boxed()
+        })
+        .full("TestClientHeaderDeliverStrippedMsg")
+        .full("TestClientHeaderDeliverQueueSubStrippedMsg"),
+        Scenario::new("core/client-connect-options", "core", |c| {
+            connect_options(c).boxed()
+        })
+        .needs(Need::Monitoring)
+        .full("TestClientConnect"),
+        Scenario::new("core/client-connect-proto", "core", |c| {
+            connect_proto(c).boxed()
+        })
+        .full("TestClientConnectProto"),
+        Scenario::new("core/client-ping", "core", |c| ping(c).boxed()).full("TestClientPing"),
+        Scenario::new("core/client-simple-pubsub", "core", |c| {
+            simple_pubsub(c).boxed()
+        })
+        .full("TestClientSimplePubSub"),
+        Scenario::new("core/client-pubsub-no-echo", "core", |c| {
+            pubsub_no_echo(c).boxed()
+        })
+        .full("TestClientPubSubNoEcho"),
+        Scenario::new("core/client-pubsub-with-reply", "core", |c| {
+            pubsub_with_reply(c).boxed()
+        })
+        .full("TestClientSimplePubSubWithReply")
+        .full("TestClientNoBodyPubSubWithReply"),
+        Scenario::new("core/client-pub-queue-sub", "core", |c| {
+            pub_queue_sub(c).boxed()
+        })
+        .full("TestClientPubWithQueueSub"),
+        Scenario::new("core/client-queue-sub-no-echo", "core", |c| {
+            queue_sub_no_echo(c).boxed()
+        })
+        .full("TestClientPubWithQueueSubNoEcho"),
+        Scenario::new("core/client-unsub", "core", |c| unsub(c).boxed()).full("TestClientUnSub"),
+        Scenario::new("core/client-unsub-max", "core", |c| unsub_max(c).boxed())
+            .full("TestClientUnSubMax"),
+        Scenario::new("core/client-auto-unsub-removes-sub", "core", |c| {
+            auto_unsub_removes_sub(c).boxed()
+        })
+        .needs(Need::Monitoring)
+        .full("TestClientAutoUnsubExactReceived")
+        .full("TestClientUnsubAfterAutoUnsub"),
+        Scenario::new("core/client-remove-subs-on-disconnect", "core", |c| {
+            remove_subs_on_disconnect(c).boxed()
+        })
+        .needs(Need::Monitoring)
+        .full("TestClientRemoveSubsOnDisconnect")
+        .full("TestClientMapRemoval")
+        .partial("TestClientDoesNotAddSubscriptionsWhenConnectionClosed"),
+        Scenario::new("core/client-close-very-early", "core", |c| {
+            close_very_early(c).boxed()
+        })
+        .needs(Need::Monitoring)
+        .partial("TestCloseConnectionVeryEarly"),
+        Scenario::new("core/client-auth-timeout", "core", |c| {
+            auth_timeout(c).boxed()
+        })
+        .full("TestAuthorizationTimeout"),
+        Scenario::new("core/client-unsub-race", "core", |c| unsub_race(c).boxed())
+            .full("TestUnsubRace"),
+        Scenario::new("core/client-wildcard-chars-in-literal", "core", |c| {
+            wildcard_chars_in_literal(c).boxed()
+        })
+        .full("TestWildcardCharsInLiteralSubjectWorks"),
+        Scenario::new("core/client-trace-msg-len", "core", |c| {
+            trace_msg_len(c).boxed()
+        })
+        .full("TestTraceMsg"),
+        Scenario::new("core/client-trace-race", "core", |c| trace_race(c).boxed())
+            .full("TestClientTraceRace"),
+        Scenario::new("core/client-max-pending-large", "core", |c| {
+            max_pending_large(c).boxed()
+        })
+        .full("TestClientMaxPending"),
+        Scenario::new("core/client-slow-consumer-without-connect", "core", |c| {
+            slow_consumer_without_connect(c).boxed()
+        })
+        .needs(Need::Monitoring)
+        .full("TestClientSlowConsumerWithoutConnect")
+        .partial("TestNoClientLeakOnSlowConsumer"),
+        Scenario::new(
+            "core/client-no-slow-consumer-if-connect-expected",
+            "core",
+            |c| no_slow_consumer_if_connect_expected(c).boxed(),
+        )
+        .needs(Need::Monitoring)
+        .full("TestClientNoSlowConsumerIfConnectExpected"),
+        Scenario::new("core/client-deny-sys-group-sub", "core", |c| {
+            deny_sys_group_sub(c).boxed()
+        })
+        .full("TestClientDenySysGroupSub"),
+        Scenario::new("core/client-gw-reply-prefix", "core", |c| {
+            gw_reply_prefix(c).boxed()
+        })
+        .full("TestClientCheckUseOfGWReplyPrefix"),
+        Scenario::new("core/client-auth-required-no-auth-user", "core", |c| {
+            auth_required_no_auth_user(c).boxed()
+        })
+        .full("TestClientAuthRequiredNoAuthUser"),
+        Scenario::new("core/client-queue-subscribe-permissions", "core", |c| {
+            queue_subscribe_permissions(c).boxed()
+        })
+        .full("TestQueueSubscribePermissions"),
+        Scenario::new("core/client-ipv6-address", "core", |c| {
+            ipv6_address(c).boxed()
+        })
+        .full("TestClientIPv6Address"),
+        Scenario::new("core/client-response-permissions", "core", |c| {
+            response_permissions(c).boxed()
+        })
+        .full("TestResponsePermissions"),
+    ]
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// A connection that sent a quiet CONNECT and got its PONG.
+async fn quiet(ctx: &Ctx, s: &Server) -> Result<RawClient> {
+    ctx.raw_connected(s, QUIET).await
+}
+
+/// Sends PING and returns every operation before the PONG (PINGs answered).
+async fn ops_until_pong(c: &mut RawClient) -> Result<Vec<Op>> {
+    c.send("PING\r\n").await?;
+    let mut ops = Vec::new();
+    loop {
+        match c.read_op().await? {
+            Op::Pong => return Ok(ops),
+            Op::Ping => c.send("PONG\r\n").await?,
+            op => ops.push(op),
+        }
+    }
+}
+
+/// The messages delivered before the PONG of a PING; anything else fails.
+async fn msgs_until_pong(c: &mut RawClient) -> Result<Vec<Msg>> {
+    let mut msgs = Vec::new();
+    for op in ops_until_pong(c).await? {
+        match op {
+            Op::Msg(m) => msgs.push(m),
+            other => bail!("expected only messages, got {other:?}"),
+        }
+    }
+    Ok(msgs)
+}
+
+/// One line per operation, deterministic, for observations.
+fn show(op: &Op) -> String {
+    match op {
+        Op::Msg(m) => show_msg(m),
+        Op::Ok => "+OK".into(),
+        Op::Err(e) => format!("-ERR {e}"),
+        Op::Info(_) => "INFO".into(),
+        Op::Ping => "PING".into(),
+        Op::Pong => "PONG".into(),
+    }
+}
+
+fn show_msg(m: &Msg) -> String {
+    let mut s = format!("MSG {} {}", m.subject, m.sid);
+    if let Some(r) = &m.reply {
+        s.push_str(&format!(" reply={r}"));
+    }
+    if let Some(h) = &m.headers {
+        s.push_str(&format!(" hdr={:?}", String::from_utf8_lossy(h)));
+    }
+    s.push_str(&format!(" {:?}", String::from_utf8_lossy(&m.payload)));
+    s
+}
+
+fn show_all(ops: &[Op]) -> String {
+    ops.iter().map(show).collect::<Vec<_>>().join(" | ")
+}
+
+/// Subscriptions in the global account, from /subsz.
+async fn global_subs(ctx: &Ctx, s: &Server) -> Result<i64> {
+    let v = ctx.http_json(s, "/subsz?acc=$G").await?;
+    v["num_subscriptions"]
+        .as_i64()
+        .context("subsz without num_subscriptions")
+}
+
+/// Polls a /varz or /connz number until it equals `want` (within 3 s).
+async fn wait_json_num(ctx: &Ctx, s: &Server, path: &str, field: &str, want: i64) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let v = ctx.http_json(s, path).await?;
+        let got = v[field].as_i64();
+        if got == Some(want) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("{path} {field}: got {got:?}, want {want}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls /subsz?acc=$G until it has `want` subscriptions (within 3 s).
+async fn wait_global_subs(ctx: &Ctx, s: &Server, want: i64) -> Result<()> {
+    wait_json_num(ctx, s, "/subsz?acc=$G", "num_subscriptions", want).await
+}
+
+const MONITOR: &str = "http_port: {{http_port}}\n";
+
+// ---------------------------------------------------------------- INFO, headers
+
+async fn create_and_info(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let (_c, info) = ctx.raw(&s).await?;
+    check_eq!(info["max_payload"].as_i64(), Some(1024 * 1024));
+    check_eq!(info["auth_required"].as_bool().unwrap_or(false), false);
+    check_eq!(info["tls_required"].as_bool().unwrap_or(false), false);
+    check_eq!(info["port"].as_u64(), Some(s.ports().client as u64));
+    check_eq!(info["headers"].as_bool(), Some(true));
+    check_eq!(info["proto"].as_i64(), Some(1));
+    ensure!(
+        info["client_id"].as_u64().is_some(),
+        "INFO has no client_id: {info}"
+    );
+    let mut keys: Vec<&String> = info.as_object().context("INFO object")?.keys().collect();
+    keys.sort();
+    ctx.observe("info-keys", format!("{keys:?}"));
+    ctx.observe_json("info", &info);
+    Ok(())
+}
+
+async fn server_header_support(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let (_c, info) = ctx.raw(&s).await?;
+    check_eq!(info["headers"].as_bool(), Some(true));
+    let s2 = ctx
+        .server(ServerSpec::new().conf("no_header_support: true\n"))
+        .await?;
+    let (_c2, info2) = ctx.raw(&s2).await?;
+    check_eq!(info2["headers"].as_bool().unwrap_or(false), false);
+    ctx.observe(
+        "headers",
+        format!("{} {}", info["headers"], info2["headers"]),
+    );
+    Ok(())
+}
+
+async fn client_header_support(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    // Headers not announced in CONNECT: an HPUB ends the connection.
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send("CONNECT {}\r\nHPUB foo 0 2\r\nok\r\n").await?;
+    let rest = c.expect_closed(Duration::from_secs(3)).await?;
+    check_eq!(rest, "+OK\r\n");
+    ctx.observe("no-headers-connect", rest);
+    // Announced: accepted.
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send("CONNECT {\"headers\":true,\"verbose\":false}\r\nHPUB foo 0 2\r\nok\r\n")
+        .await?;
+    let ops = ops_until_pong(&mut c).await?;
+    check_eq!(ops.len(), 0);
+    // A server without header support refuses even when the client asks.
+    let s2 = ctx
+        .server(ServerSpec::new().conf("no_header_support: true\n"))
+        .await?;
+    let (mut c, _) = ctx.raw(&s2).await?;
+    c.send("CONNECT {\"headers\":true,\"verbose\":false}\r\nHPUB foo 0 2\r\nok\r\n")
+        .await?;
+    let rest = c.expect_closed(Duration::from_secs(3)).await?;
+    check_eq!(rest, "");
+    ctx.observe("server-without-headers", rest);
+    Ok(())
+}
+
+async fn no_responders(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send("CONNECT {\"no_responders\":true}\r\n").await?;
+    let err = c.expect_err().await?;
+    check_eq!(err, "no responders requires headers support");
+    c.expect_closed(Duration::from_secs(3)).await?;
+    ctx.observe("without-headers", &err);
+
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send("CONNECT {\"headers\":true,\"no_responders\":true,\"verbose\":false}\r\nSUB reply 1\r\nPUB foo reply 2\r\nok\r\n")
+        .await?;
+    let m = c.read_msgs(1).await?.remove(0);
+    check_eq!(m.subject, "reply");
+    check_eq!(m.sid, "1");
+    check_eq!(m.headers.clone(), Some(b"NATS/1.0 503\r\n\r\n".to_vec()));
+    check_eq!(m.payload.len(), 0);
+    ctx.observe("status", show_msg(&m));
+    Ok(())
+}
+
+async fn header_deliver_msg(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send("CONNECT {\"headers\":true,\"verbose\":false}\r\nSUB foo 1\r\nHPUB foo 12 14\r\nName:Derek\r\nOK\r\n")
+        .await?;
+    let g = c
+        .expect(r"HMSG foo 1 (\d+) (\d+)\r\nName:Derek\r\nOK\r\n")
+        .await?;
+    check_eq!((g[0].as_str(), g[1].as_str()), ("12", "14"));
+    ctx.observe("hmsg", format!("HMSG foo 1 {} {}", g[0], g[1]));
+    c.flush().await?;
+    Ok(())
+}
+
+async fn header_deliver_stripped(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    // Two subscribers that did not announce headers: a plain one and a queue one.
+    let mut plain = ctx.raw_connected(&s, r#"{"verbose":false}"#).await?;
+    plain.send("SUB foo 1\r\n").await?;
+    plain.flush().await?;
+    let mut queue = ctx.raw_connected(&s, r#"{"verbose":false}"#).await?;
+    queue.send("SUB foo bar 1\r\n").await?;
+    queue.flush().await?;
+    let (mut p, _) = ctx.raw(&s).await?;
+    p.send(
+        "CONNECT {\"headers\":true,\"verbose\":false}\r\nHPUB foo 12 14\r\nName:Derek\r\nOK\r\n",
+    )
+    .await?;
+    p.flush().await?;
+    for (name, c) in [("plain", &mut plain), ("queue", &mut queue)] {
+        c.expect(r"MSG foo 1 2\r\nOK\r\n").await?;
+        // Nothing else was sent: the next thing is the PONG.
+        let ops = ops_until_pong(c).await?;
+        check_eq!(ops.len(), 0);
+        ctx.observe(name, "MSG foo 1 2 OK");
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- CONNECT
+
+async fn connect_options(ctx: Ctx) -> Result<()> {
+    let s = ctx.server(ServerSpec::new().conf(MONITOR)).await?;
+    // verbose, pedantic, echo off.
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send(
+        "CONNECT {\"verbose\":true,\"pedantic\":true,\"tls_required\":false,\"echo\":false}\r\n",
+    )
+    .await?;
+    c.expect_ok().await?;
+    c.send("SUB foo 1\r\nPUB foo 2\r\nok\r\nPUB foo.* 2\r\nok\r\n")
+        .await?;
+    let ops = ops_until_pong(&mut c).await?;
+    let seen = show_all(&ops);
+    check_eq!(seen, "+OK | +OK | -ERR Invalid Publish Subject | +OK");
+    ctx.observe("verbose-pedantic-noecho", seen);
+    // user/pass, name and auth_token are accepted by a server without auth.
+    for connect in [
+        r#"{"user":"derek","pass":"foo"}"#,
+        r#"{"user":"derek","pass":"foo","name":"router"}"#,
+        r#"{"auth_token":"YZZ222","name":"router"}"#,
+    ] {
+        let (mut c, _) = ctx.raw(&s).await?;
+        c.send(&format!("CONNECT {connect}\r\n")).await?;
+        // Defaults: verbose and echo on.
+        c.expect_ok().await?;
+        c.send("SUB foo 1\r\nPUB foo 2\r\nok\r\n").await?;
+        let ops = ops_until_pong(&mut c).await?;
+        let seen = show_all(&ops);
+        check_eq!(seen, "+OK | +OK | MSG foo 1 \"ok\"");
+        ctx.observe(connect, seen);
+    }
+    // The name is visible in /connz.
+    let (mut named, _) = ctx.raw(&s).await?;
+    named
+        .send("CONNECT {\"verbose\":false,\"name\":\"router\"}\r\n")
+        .await?;
+    named.flush().await?;
+    let connz = ctx.http_json(&s, "/connz").await?;
+    let names: Vec<String> = connz["connections"]
+        .as_array()
+        .context("connz connections")?
+        .iter()
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .collect();
+    check_eq!(names, vec!["router".to_string()]);
+    ctx.observe("connz-names", names.join(","));
+    Ok(())
+}
+
+async fn connect_proto(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send("CONNECT {\"verbose\":true,\"pedantic\":true,\"tls_required\":false}\r\n")
+        .await?;
+    c.expect_ok().await?;
+    c.send(
+        "CONNECT {\"verbose\":true,\"pedantic\":true,\"tls_required\":false,\"protocol\":1}\r\n",
+    )
+    .await?;
+    c.expect_ok().await?;
+    c.flush().await?;
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send("CONNECT {\"protocol\":22}\r\n").await?;
+    let err = c.expect_err().await?;
+    check_eq!(err, "invalid client protocol");
+    c.expect_closed(Duration::from_secs(3)).await?;
+    ctx.observe("bad-protocol", err);
+    Ok(())
+}
+
+async fn ping(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send("PING\r\n").await?;
+    c.expect_pong().await?;
+    ctx.observe("ping", "PONG");
+    Ok(())
+}
+
+// ---------------------------------------------------------------- PUB/SUB
+
+async fn simple_pubsub(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let mut c = quiet(&ctx, &s).await?;
+    c.send("SUB foo 1\r\nPUB foo 5\r\nhello\r\n").await?;
+    let msgs = msgs_until_pong(&mut c).await?;
+    check_eq!(msgs.len(), 1);
+    check_eq!(show_msg(&msgs[0]), "MSG foo 1 \"hello\"");
+    ctx.observe("msg", show_msg(&msgs[0]));
+    Ok(())
+}
+
+async fn pubsub_no_echo(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send("CONNECT {\"echo\":false,\"verbose\":false}\r\nSUB foo 1\r\nPUB foo 5\r\nhello\r\n")
+        .await?;
+    let ops = ops_until_pong(&mut c).await?;
+    check_eq!(ops.len(), 0);
+    ctx.observe("delivered", ops.len().to_string());
+    Ok(())
+}
+
+async fn pubsub_with_reply(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let mut c = quiet(&ctx, &s).await?;
+    c.send("SUB foo 1\r\nPUB foo bar 5\r\nhello\r\nPUB foo bar 0\r\n\r\n")
+        .await?;
+    let msgs = msgs_until_pong(&mut c).await?;
+    let seen: Vec<String> = msgs.iter().map(show_msg).collect();
+    check_eq!(
+        seen,
+        vec![
+            "MSG foo 1 reply=bar \"hello\"".to_string(),
+            "MSG foo 1 reply=bar \"\"".to_string()
+        ]
+    );
+    ctx.observe("msgs", seen.join(" | "));
+    Ok(())
+}
+
+async fn pub_queue_sub(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let mut c = quiet(&ctx, &s).await?;
+    c.send("SUB foo g1 1\r\nSUB foo g1 2\r\n").await?;
+    c.send(&"PUB foo bar 5\r\nhello\r\n".repeat(100)).await?;
+    let msgs = msgs_until_pong(&mut c).await?;
+    check_eq!(msgs.len(), 100);
+    let mut per_sid: BTreeMap<String, usize> = BTreeMap::new();
+    for m in &msgs {
+        check_eq!(m.payload, b"hello".to_vec());
+        *per_sid.entry(m.sid.clone()).or_default() += 1;
+    }
+    for sid in ["1", "2"] {
+        let n = per_sid.get(sid).copied().unwrap_or(0);
+        ensure!(n >= 20, "sid {sid} got {n} of 100, want at least 20");
+    }
+    ctx.observe("total", msgs.len().to_string());
+    ctx.observe(
+        "sids",
+        per_sid.keys().cloned().collect::<Vec<_>>().join(","),
+    );
+    Ok(())
+}
+
+async fn queue_sub_no_echo(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let mut c1 = ctx
+        .raw_connected(&s, r#"{"verbose":false,"echo":false}"#)
+        .await?;
+    c1.send("SUB foo bar 1\r\n").await?;
+    c1.flush().await?;
+    let mut c2 = quiet(&ctx, &s).await?;
+    c2.send("SUB foo bar 1\r\n").await?;
+    c2.flush().await?;
+    c1.send(&"PUB foo 5\r\nHello\r\n".repeat(100)).await?;
+    let own = msgs_until_pong(&mut c1).await?;
+    check_eq!(own.len(), 0);
+    let got = c2.read_msgs(100).await?;
+    check_eq!(got.len(), 100);
+    let more = msgs_until_pong(&mut c2).await?;
+    check_eq!(more.len(), 0);
+    ctx.observe("publisher-got", own.len().to_string());
+    ctx.observe("other-member-got", got.len().to_string());
+    Ok(())
+}
+
+async fn unsub(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let mut c = quiet(&ctx, &s).await?;
+    c.send("SUB foo 1\r\nSUB foo 2\r\nUNSUB 1\r\nPUB foo bar 5\r\nhello\r\n")
+        .await?;
+    let msgs = msgs_until_pong(&mut c).await?;
+    let seen: Vec<String> = msgs.iter().map(show_msg).collect();
+    check_eq!(seen, vec!["MSG foo 2 reply=bar \"hello\"".to_string()]);
+    ctx.observe("msgs", seen.join(" | "));
+    Ok(())
+}
+
+async fn unsub_max(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let mut c = quiet(&ctx, &s).await?;
+    c.send("SUB foo 1\r\nUNSUB 1 5\r\n").await?;
+    c.send(&"PUB foo bar 5\r\nhello\r\n".repeat(10)).await?;
+    let msgs = msgs_until_pong(&mut c).await?;
+    check_eq!(msgs.len(), 5);
+    for m in &msgs {
+        check_eq!(m.sid, "1");
+    }
+    ctx.observe("delivered", msgs.len().to_string());
+    Ok(())
+}
+
+async fn auto_unsub_removes_sub(ctx: Ctx) -> Result<()> {
+    let s = ctx.server(ServerSpec::new().conf(MONITOR)).await?;
+    let base = global_subs(&ctx, &s).await?;
+    let mut c = quiet(&ctx, &s).await?;
+    // Reached its maximum: the subscription is gone.
+    c.send("SUB foo 1\r\nUNSUB 1 1\r\nPUB foo bar 2\r\nok\r\n")
+        .await?;
+    let msgs = msgs_until_pong(&mut c).await?;
+    check_eq!(msgs.len(), 1);
+    check_eq!(global_subs(&ctx, &s).await? - base, 0);
+    c.send("PUB foo 2\r\nok\r\n").await?;
+    check_eq!(msgs_until_pong(&mut c).await?.len(), 0);
+    // An UNSUB after an auto-unsubscribe removes it at once.
+    c.send("SUB foo 2\r\nUNSUB 2 1\r\nUNSUB 2\r\n").await?;
+    let ops = ops_until_pong(&mut c).await?;
+    check_eq!(ops.len(), 0);
+    check_eq!(global_subs(&ctx, &s).await? - base, 0);
+    c.send("PUB foo 2\r\nok\r\n").await?;
+    check_eq!(msgs_until_pong(&mut c).await?.len(), 0);
+    ctx.observe("subs-left", "0");
+    Ok(())
+}
+
+async fn remove_subs_on_disconnect(ctx: Ctx) -> Result<()> {
+    let s = ctx.server(ServerSpec::new().conf(MONITOR)).await?;
+    let base = global_subs(&ctx, &s).await?;
+    let mut c = quiet(&ctx, &s).await?;
+    c.send("SUB foo 1\r\nSUB bar 2\r\n").await?;
+    c.flush().await?;
+    check_eq!(global_subs(&ctx, &s).await? - base, 2);
+    wait_json_num(&ctx, &s, "/connz", "num_connections", 1).await?;
+    drop(c);
+    wait_global_subs(&ctx, &s, base).await?;
+    wait_json_num(&ctx, &s, "/connz", "num_connections", 0).await?;
+    // A client that sends SUBs and closes right away leaves nothing behind.
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send("CONNECT {\"verbose\":false}\r\nSUB foo 1\r\nSUB bar 2\r\n")
+        .await?;
+    drop(c);
+    wait_global_subs(&ctx, &s, base).await?;
+    wait_json_num(&ctx, &s, "/connz", "num_connections", 0).await?;
+    ctx.observe("after-close", "subs 0, connections 0");
+    Ok(())
+}
+
+async fn close_very_early(ctx: Ctx) -> Result<()> {
+    let s = ctx.server(ServerSpec::new().conf(MONITOR)).await?;
+    for _ in 0..5 {
+        let c = RawClient::connect(&s.addr()).await?;
+        drop(c);
+    }
+    wait_json_num(&ctx, &s, "/connz", "num_connections", 0).await?;
+    // The server still serves.
+    let mut c = quiet(&ctx, &s).await?;
+    c.flush().await?;
+    ctx.observe("connections-after", "0");
+    Ok(())
+}
+
+async fn auth_timeout(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf("authorization { token: my_token, timeout: 0.4 }\n"))
+        .await?;
+    let (mut c, info) = ctx.raw(&s).await?;
+    check_eq!(info["auth_required"].as_bool(), Some(true));
+    let err = c.expect_err().await?;
+    check_eq!(err, "Authentication Timeout");
+    c.expect_closed(Duration::from_secs(3)).await?;
+    ctx.observe("err", err);
+    Ok(())
+}
+
+async fn unsub_race(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let mut sub = quiet(&ctx, &s).await?;
+    sub.send("SUB foo 1\r\n").await?;
+    sub.flush().await?;
+    let mut publ = quiet(&ctx, &s).await?;
+    let burst = "PUB foo 5\r\nhello\r\n".repeat(1000);
+    for _ in 0..5 {
+        publ.send(&burst).await?;
+    }
+    sub.send("UNSUB 1\r\n").await?;
+    for _ in 0..5 {
+        publ.send(&burst).await?;
+    }
+    publ.flush().await?;
+    // Whatever arrived before the UNSUB was processed, nothing comes after.
+    let got = msgs_until_pong(&mut sub).await?;
+    ensure!(got.len() <= 10_000, "got {} messages", got.len());
+    publ.send("PUB foo 5\r\nhello\r\n").await?;
+    publ.flush().await?;
+    check_eq!(msgs_until_pong(&mut sub).await?.len(), 0);
+    ctx.observe("after-unsub", "0");
+    Ok(())
+}
+
+async fn wildcard_chars_in_literal(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let mut c = quiet(&ctx, &s).await?;
+    let subj = "foo.bar,*,>,baz";
+    for sid in 1..=2 {
+        c.send(&format!("SUB {subj} {sid}\r\n")).await?;
+        let ops = ops_until_pong(&mut c).await?;
+        check_eq!(ops.len(), 0);
+        c.send(&format!("PUB {subj} 3\r\nmsg\r\n")).await?;
+        let msgs = msgs_until_pong(&mut c).await?;
+        check_eq!(msgs.len(), 1);
+        check_eq!(msgs[0].subject, subj);
+        ctx.observe(&format!("round{sid}"), show_msg(&msgs[0]));
+        c.send(&format!("UNSUB {sid}\r\n")).await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- tracing
+
+async fn trace_msg_len(ctx: Ctx) -> Result<()> {
+    for (limit, payload, want) in [
+        (10, "normal", r#"<<- MSG_PAYLOAD: ["normal"]"#),
+        (10, "over length", r#"<<- MSG_PAYLOAD: ["over lengt..."]"#),
+        (
+            0,
+            "unlimited length",
+            r#"<<- MSG_PAYLOAD: ["unlimited length"]"#,
+        ),
+        (
+            -1,
+            "negative max traced msg len",
+            r#"<<- MSG_PAYLOAD: ["negative max traced msg len"]"#,
+        ),
+    ] {
+        let s = ctx
+            .server(
+                ServerSpec::new()
+                    .conf(&format!("max_traced_msg_len: {limit}\n"))
+                    .args(["-V"]),
+            )
+            .await?;
+        let mut c = quiet(&ctx, &s).await?;
+        c.send(&format!("PUB foo {}\r\n{payload}\r\n", payload.len()))
+            .await?;
+        c.flush().await?;
+        let line = s
+            .wait_for_log("MSG_PAYLOAD", Duration::from_secs(3))
+            .await?;
+        let tail = line
+            .split_once("<<- ")
+            .map(|(_, t)| format!("<<- {t}"))
+            .unwrap_or_default();
+        check_eq!(tail, want);
+        ctx.observe(&format!("limit {limit}"), tail);
+    }
+    Ok(())
+}
+
+async fn trace_race(ctx: Ctx) -> Result<()> {
+    let s = ctx.server(ServerSpec::new().args(["-V"])).await?;
+    let total = 10_000;
+    let mut c1 = quiet(&ctx, &s).await?;
+    c1.send("SUB foo 1\r\n").await?;
+    c1.flush().await?;
+    let mut c2 = quiet(&ctx, &s).await?;
+    let burst_bar = "PUB bar 5\r\nhello\r\n".repeat(1000);
+    let burst_foo = "PUB foo 5\r\nhello\r\n".repeat(1000);
+    for _ in 0..total / 1000 {
+        c1.send(&burst_bar).await?;
+        c2.send(&burst_foo).await?;
+    }
+    c2.flush().await?;
+    let msgs = c1.read_msgs(total).await?;
+    check_eq!(msgs.len(), total);
+    check_eq!(msgs_until_pong(&mut c1).await?.len(), 0);
+    ctx.observe("received", msgs.len().to_string());
+    Ok(())
+}
+
+// ---------------------------------------------------------------- slow consumers
+
+async fn max_pending_large(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf("max_pending: 2147483648\n"))
+        .await?;
+    let mut c = quiet(&ctx, &s).await?;
+    c.send("SUB foo 1\r\nPUB foo 3\r\nmsg\r\n").await?;
+    let msgs = msgs_until_pong(&mut c).await?;
+    check_eq!(msgs.len(), 1);
+    ctx.observe("msg", show_msg(&msgs[0]));
+    Ok(())
+}
+
+async fn slow_consumer_without_connect(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf(&format!("write_deadline: \"100ms\"\n{MONITOR}")))
+        .await?;
+    // Subscribes without CONNECT and never reads.
+    let (mut lazy, _) = ctx.raw(&s).await?;
+    lazy.send("SUB foo 1\r\n").await?;
+    let mut publ = quiet(&ctx, &s).await?;
+    publ.flush().await?;
+    let payload = "x".repeat(10_000);
+    let one = format!("PUB foo {}\r\n{payload}\r\n", payload.len());
+    let burst = one.repeat(100);
+    for _ in 0..100 {
+        publ.send(&burst).await?;
+    }
+    publ.flush().await?;
+    wait_json_num(&ctx, &s, "/varz", "slow_consumers", 1).await?;
+    // The slow consumer is gone; only the publisher is left.
+    wait_json_num(&ctx, &s, "/connz", "num_connections", 1).await?;
+    ctx.observe("slow_consumers", "1");
+    Ok(())
+}
+
+async fn no_slow_consumer_if_connect_expected(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf(&format!(
+            "write_deadline: \"1ns\"\nauthorization {{ user: ivan, password: pass }}\n{MONITOR}"
+        )))
+        .await?;
+    // The INFO cannot be written in time: the connection is closed.
+    let mut c = RawClient::connect(&s.addr()).await?;
+    c.expect_closed(Duration::from_secs(3)).await?;
+    let varz = ctx.http_json(&s, "/varz").await?;
+    check_eq!(varz["slow_consumers"].as_i64(), Some(0));
+    ctx.observe("slow_consumers", varz["slow_consumers"].to_string());
+    Ok(())
+}
+
+// ---------------------------------------------------------------- permissions
+
+async fn deny_sys_group_sub(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let mut c = quiet(&ctx, &s).await?;
+    c.send("SUB foo _sys_ 1\r\n").await?;
+    let ops = ops_until_pong(&mut c).await?;
+    let seen = show_all(&ops);
+    check_eq!(
+        seen,
+        "-ERR Permissions Violation for Subscription to \"foo\" using queue \"_sys_\""
+    );
+    ctx.observe("err", seen);
+    Ok(())
+}
+
+async fn gw_reply_prefix(ctx: Ctx) -> Result<()> {
+    let s = ctx.default_server().await?;
+    let mut c = quiet(&ctx, &s).await?;
+    c.send("SUB > 1\r\nPUB _GR_.anything 11\r\nshould fail\r\n")
+        .await?;
+    let first = show_all(&ops_until_pong(&mut c).await?);
+    check_eq!(
+        first,
+        "-ERR Permissions Violation for Publish to \"_GR_.anything\""
+    );
+    c.send("PUB foo _GR_.anything 11\r\nshould fail\r\n")
+        .await?;
+    let second = show_all(&ops_until_pong(&mut c).await?);
+    check_eq!(
+        second,
+        "-ERR Permissions Violation for Publish with Reply of \"_GR_.anything\""
+    );
+    ctx.observe("publish", first);
+    ctx.observe("reply", second);
+    Ok(())
+}
+
+async fn auth_required_no_auth_user(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf(
+            "accounts: {\n  A: { users: [ { user: user, password: pass } ] }\n}\nno_auth_user: user\n",
+        ))
+        .await?;
+    let (mut c, info) = ctx.raw(&s).await?;
+    check_eq!(info["auth_required"].as_bool().unwrap_or(false), false);
+    c.send(&format!("CONNECT {QUIET}\r\n")).await?;
+    c.flush().await?;
+    ctx.observe("auth_required", info["auth_required"].to_string());
+    Ok(())
+}
+
+/// (allow, deny, subject, queue, whether the SUB is accepted)
+type PermCase = (
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static str,
+    &'static str,
+    bool,
+);
+
+async fn queue_subscribe_permissions(ctx: Ctx) -> Result<()> {
+    let cases: &[PermCase] = &[
+        (&["foo"], &[], "foo", "", true),
+        (&["foo bar"], &[], "foo", "bar", true),
+        (&["foo bar.*"], &[], "foo", "bar.fizz", true),
+        (&["> bar.>"], &[], "whizz", "bar.bang", true),
+        (&["> bar.>"], &[], "whizz", "", false),
+        (&[">"], &["foo"], "foo", "bar", false),
+        (&[">"], &["foo"], "bar", "", true),
+        (&[">"], &[">"], "foo", "bar", false),
+        (&["> v1.>"], &[], "foo", "v1.prod", true),
+        (&[">"], &["> >"], "foo", "", true),
+        (&[], &["> >"], "foo", "bar", false),
+        (&[], &["> *.dev", "> *.stg"], "foo", "bar", true),
+        (&["> *.dev", "> *.stg"], &[], "foo", "bar", false),
+        (&[], &["foo >"], "foo", "bar", false),
+        (&["foo bar"], &[], "foo", "fizz", false),
+        (&["foo"], &[], "foo", "bar", true),
+    ];
+    let list = |xs: &[&str]| {
+        xs.iter()
+            .map(|x| format!("\"{x}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut users = String::new();
+    for (i, (allow, deny, ..)) in cases.iter().enumerate() {
+        let mut perm = Vec::new();
+        if !allow.is_empty() {
+            perm.push(format!("allow: [{}]", list(allow)));
+        }
+        if !deny.is_empty() {
+            perm.push(format!("deny: [{}]", list(deny)));
+        }
+        users.push_str(&format!(
+            "    {{ user: u{i}, password: p, permissions: {{ subscribe: {{ {} }} }} }}\n",
+            perm.join(", ")
+        ));
+    }
+    let conf = format!("authorization {{\n  users: [\n{users}  ]\n}}\n");
+    let s = ctx.server(ServerSpec::new().conf(&conf)).await?;
+    for (i, (_, _, subject, queue, ok)) in cases.iter().enumerate() {
+        let (mut c, _) = ctx.raw(&s).await?;
+        c.send(&format!(
+            "CONNECT {{\"verbose\":true,\"user\":\"u{i}\",\"pass\":\"p\"}}\r\n"
+        ))
+        .await?;
+        c.expect_ok().await?;
+        c.send(&format!("SUB {subject} {queue} 1\r\n")).await?;
+        let seen = show_all(&ops_until_pong(&mut c).await?);
+        let want = if *ok {
+            "+OK".to_string()
+        } else if queue.is_empty() {
+            format!("-ERR Permissions Violation for Subscription to \"{subject}\"")
+        } else {
+            format!(
+                "-ERR Permissions Violation for Subscription to \"{subject}\" using queue \"{queue}\""
+            )
+        };
+        check_eq!(seen, want);
+        ctx.observe(&format!("case{i}"), seen);
+    }
+    Ok(())
+}
+
+async fn ipv6_address(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(
+            ServerSpec::new()
+                .own_listen()
+                .conf("listen: \"0.0.0.0:{{client_port}}\"\n")
+                .args(["-D"]),
+        )
+        .await?;
+    let addr = format!("[::1]:{}", s.ports().client);
+    let mut c = match RawClient::connect(&addr).await {
+        Ok(c) => c,
+        // Like the Go test, which is skipped when IPv6 is not available.
+        Err(e) => bail!("IPv6 loopback not reachable here: {e:#}"),
+    };
+    c.expect_info().await?;
+    c.send(&format!("CONNECT {QUIET}\r\n")).await?;
+    c.flush().await?;
+    let line = s
+        .wait_for_log("Client connection created", Duration::from_secs(3))
+        .await?;
+    let after_level = line.split("] ").nth(2).unwrap_or(&line).to_string();
+    ensure!(
+        after_level.starts_with("[::1]:"),
+        "client described as {after_level:?}, want it to start with [::1]:"
+    );
+    ctx.observe("client", "[::1]:PORT");
+    Ok(())
+}
+
+async fn response_permissions(ctx: Ctx) -> Result<()> {
+    // (name, allow_responses block, what the second..tenth replies should do)
+    let cases = [
+        ("max_msgs", "{ max: 2, expires: \"1h\" }"),
+        ("no_expire_limit", "{ max: 3, expires: \"-1ms\" }"),
+        ("expire", "{ max: 1000, expires: \"100ms\" }"),
+        ("no_msgs_limit", "{ max: -1, expires: \"100ms\" }"),
+    ];
+    for (name, perms) in cases {
+        let conf = format!(
+            "authorization {{\n  users: [\n    {{ user: service, password: pwd, permissions: {{ allow_responses: {perms} }} }}\n    {{ user: ivan, password: pwd }}\n  ]\n}}\n"
+        );
+        let s = ctx.server(ServerSpec::new().conf(&conf)).await?;
+        let mut svc = ctx
+            .raw_connected(&s, r#"{"verbose":false,"user":"service","pass":"pwd"}"#)
+            .await?;
+        svc.send("SUB request 1\r\n").await?;
+        svc.flush().await?;
+        let mut nc = ctx
+            .raw_connected(&s, r#"{"verbose":false,"user":"ivan","pass":"pwd"}"#)
+            .await?;
+        nc.send("SUB reply 1\r\nPUB request reply 4\r\nreq1\r\n")
+            .await?;
+        nc.flush().await?;
+        let req = svc.read_msgs(1).await?.remove(0);
+        let reply_to = req.reply.context("request without reply")?;
+        let pub_reply = format!("PUB {reply_to} 5\r\nreply\r\n");
+        let mut svc_ops = Vec::new();
+        match name {
+            "max_msgs" => {
+                svc.send(&pub_reply.repeat(10)).await?;
+                svc_ops.extend(ops_until_pong(&mut svc).await?);
+            }
+            "no_expire_limit" => {
+                svc.send(&pub_reply).await?;
+                svc_ops.extend(ops_until_pong(&mut svc).await?);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                svc.send(&pub_reply).await?;
+                svc_ops.extend(ops_until_pong(&mut svc).await?);
+            }
+            _ => {
+                svc.send(&pub_reply).await?;
+                svc_ops.extend(ops_until_pong(&mut svc).await?);
+                // The Go test waits past the 100ms expiry.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                svc.send(&pub_reply).await?;
+                svc_ops.extend(ops_until_pong(&mut svc).await?);
+            }
+        }
+        let delivered = msgs_until_pong(&mut nc).await?.len();
+        ctx.observe(&format!("{name}-service"), show_all(&svc_ops));
+        let want = match name {
+            "max_msgs" => 2,
+            "no_expire_limit" => 2,
+            _ => 1,
+        };
+        check_eq!(delivered, want);
+        ctx.observe(name, delivered.to_string());
+    }
+    Ok(())
 }
