@@ -206,6 +206,32 @@ impl RawClient {
         }
     }
 
+    /// Sends PING and returns every operation that arrives before its PONG
+    /// (PINGs from the server are answered, not returned).
+    pub async fn ops_until_pong(&mut self) -> Result<Vec<Op>> {
+        self.send("PING\r\n").await?;
+        let mut ops = Vec::new();
+        loop {
+            match self.read_op().await? {
+                Op::Pong => return Ok(ops),
+                Op::Ping => self.send("PONG\r\n").await?,
+                op => ops.push(op),
+            }
+        }
+    }
+
+    /// The messages delivered before the PONG of a PING; anything else fails.
+    pub async fn msgs_until_pong(&mut self) -> Result<Vec<Msg>> {
+        self.ops_until_pong()
+            .await?
+            .into_iter()
+            .map(|op| match op {
+                Op::Msg(m) => Ok(m),
+                other => Err(anyhow!("expected only messages, got {other:?}")),
+            })
+            .collect()
+    }
+
     /// Reads `n` messages, failing on any other operation except PING (answered).
     pub async fn read_msgs(&mut self, n: usize) -> Result<Vec<Msg>> {
         let mut msgs = Vec::with_capacity(n);

@@ -159,31 +159,6 @@ async fn quiet(ctx: &Ctx, s: &Server) -> Result<RawClient> {
     ctx.raw_connected(s, QUIET).await
 }
 
-/// Sends PING and returns every operation before the PONG (PINGs answered).
-async fn ops_until_pong(c: &mut RawClient) -> Result<Vec<Op>> {
-    c.send("PING\r\n").await?;
-    let mut ops = Vec::new();
-    loop {
-        match c.read_op().await? {
-            Op::Pong => return Ok(ops),
-            Op::Ping => c.send("PONG\r\n").await?,
-            op => ops.push(op),
-        }
-    }
-}
-
-/// The messages delivered before the PONG of a PING; anything else fails.
-async fn msgs_until_pong(c: &mut RawClient) -> Result<Vec<Msg>> {
-    let mut msgs = Vec::new();
-    for op in ops_until_pong(c).await? {
-        match op {
-            Op::Msg(m) => msgs.push(m),
-            other => bail!("expected only messages, got {other:?}"),
-        }
-    }
-    Ok(msgs)
-}
-
 /// One line per operation, deterministic, for observations.
 fn show(op: &Op) -> String {
     match op {
@@ -293,7 +268,7 @@ async fn client_header_support(ctx: Ctx) -> Result<()> {
     let (mut c, _) = ctx.raw(&s).await?;
     c.send("CONNECT {\"headers\":true,\"verbose\":false}\r\nHPUB foo 0 2\r\nok\r\n")
         .await?;
-    let ops = ops_until_pong(&mut c).await?;
+    let ops = c.ops_until_pong().await?;
     check_eq!(ops.len(), 0);
     // A server without header support refuses even when the client asks.
     let s2 = ctx
@@ -361,7 +336,7 @@ async fn header_deliver_stripped(ctx: Ctx) -> Result<()> {
     for (name, c) in [("plain", &mut plain), ("queue", &mut queue)] {
         c.expect(r"MSG foo 1 2\r\nOK\r\n").await?;
         // Nothing else was sent: the next thing is the PONG.
-        let ops = ops_until_pong(c).await?;
+        let ops = c.ops_until_pong().await?;
         check_eq!(ops.len(), 0);
         ctx.observe(name, "MSG foo 1 2 OK");
     }
@@ -381,7 +356,7 @@ async fn connect_options(ctx: Ctx) -> Result<()> {
     c.expect_ok().await?;
     c.send("SUB foo 1\r\nPUB foo 2\r\nok\r\nPUB foo.* 2\r\nok\r\n")
         .await?;
-    let ops = ops_until_pong(&mut c).await?;
+    let ops = c.ops_until_pong().await?;
     let seen = show_all(&ops);
     check_eq!(seen, "+OK | +OK | -ERR Invalid Publish Subject | +OK");
     ctx.observe("verbose-pedantic-noecho", seen);
@@ -396,7 +371,7 @@ async fn connect_options(ctx: Ctx) -> Result<()> {
         // Defaults: verbose and echo on.
         c.expect_ok().await?;
         c.send("SUB foo 1\r\nPUB foo 2\r\nok\r\n").await?;
-        let ops = ops_until_pong(&mut c).await?;
+        let ops = c.ops_until_pong().await?;
         let seen = show_all(&ops);
         check_eq!(seen, "+OK | +OK | MSG foo 1 \"ok\"");
         ctx.observe(connect, seen);
@@ -455,7 +430,7 @@ async fn simple_pubsub(ctx: Ctx) -> Result<()> {
     let s = ctx.default_server().await?;
     let mut c = quiet(&ctx, &s).await?;
     c.send("SUB foo 1\r\nPUB foo 5\r\nhello\r\n").await?;
-    let msgs = msgs_until_pong(&mut c).await?;
+    let msgs = c.msgs_until_pong().await?;
     check_eq!(msgs.len(), 1);
     check_eq!(show_msg(&msgs[0]), "MSG foo 1 \"hello\"");
     ctx.observe("msg", show_msg(&msgs[0]));
@@ -467,7 +442,7 @@ async fn pubsub_no_echo(ctx: Ctx) -> Result<()> {
     let (mut c, _) = ctx.raw(&s).await?;
     c.send("CONNECT {\"echo\":false,\"verbose\":false}\r\nSUB foo 1\r\nPUB foo 5\r\nhello\r\n")
         .await?;
-    let ops = ops_until_pong(&mut c).await?;
+    let ops = c.ops_until_pong().await?;
     check_eq!(ops.len(), 0);
     ctx.observe("delivered", ops.len().to_string());
     Ok(())
@@ -478,7 +453,7 @@ async fn pubsub_with_reply(ctx: Ctx) -> Result<()> {
     let mut c = quiet(&ctx, &s).await?;
     c.send("SUB foo 1\r\nPUB foo bar 5\r\nhello\r\nPUB foo bar 0\r\n\r\n")
         .await?;
-    let msgs = msgs_until_pong(&mut c).await?;
+    let msgs = c.msgs_until_pong().await?;
     let seen: Vec<String> = msgs.iter().map(show_msg).collect();
     check_eq!(
         seen,
@@ -496,7 +471,7 @@ async fn pub_queue_sub(ctx: Ctx) -> Result<()> {
     let mut c = quiet(&ctx, &s).await?;
     c.send("SUB foo g1 1\r\nSUB foo g1 2\r\n").await?;
     c.send(&"PUB foo bar 5\r\nhello\r\n".repeat(100)).await?;
-    let msgs = msgs_until_pong(&mut c).await?;
+    let msgs = c.msgs_until_pong().await?;
     check_eq!(msgs.len(), 100);
     let mut per_sid: BTreeMap<String, usize> = BTreeMap::new();
     for m in &msgs {
@@ -526,11 +501,11 @@ async fn queue_sub_no_echo(ctx: Ctx) -> Result<()> {
     c2.send("SUB foo bar 1\r\n").await?;
     c2.flush().await?;
     c1.send(&"PUB foo 5\r\nHello\r\n".repeat(100)).await?;
-    let own = msgs_until_pong(&mut c1).await?;
+    let own = c1.msgs_until_pong().await?;
     check_eq!(own.len(), 0);
     let got = c2.read_msgs(100).await?;
     check_eq!(got.len(), 100);
-    let more = msgs_until_pong(&mut c2).await?;
+    let more = c2.msgs_until_pong().await?;
     check_eq!(more.len(), 0);
     ctx.observe("publisher-got", own.len().to_string());
     ctx.observe("other-member-got", got.len().to_string());
@@ -542,7 +517,7 @@ async fn unsub(ctx: Ctx) -> Result<()> {
     let mut c = quiet(&ctx, &s).await?;
     c.send("SUB foo 1\r\nSUB foo 2\r\nUNSUB 1\r\nPUB foo bar 5\r\nhello\r\n")
         .await?;
-    let msgs = msgs_until_pong(&mut c).await?;
+    let msgs = c.msgs_until_pong().await?;
     let seen: Vec<String> = msgs.iter().map(show_msg).collect();
     check_eq!(seen, vec!["MSG foo 2 reply=bar \"hello\"".to_string()]);
     ctx.observe("msgs", seen.join(" | "));
@@ -554,7 +529,7 @@ async fn unsub_max(ctx: Ctx) -> Result<()> {
     let mut c = quiet(&ctx, &s).await?;
     c.send("SUB foo 1\r\nUNSUB 1 5\r\n").await?;
     c.send(&"PUB foo bar 5\r\nhello\r\n".repeat(10)).await?;
-    let msgs = msgs_until_pong(&mut c).await?;
+    let msgs = c.msgs_until_pong().await?;
     check_eq!(msgs.len(), 5);
     for m in &msgs {
         check_eq!(m.sid, "1");
@@ -570,18 +545,18 @@ async fn auto_unsub_removes_sub(ctx: Ctx) -> Result<()> {
     // Reached its maximum: the subscription is gone.
     c.send("SUB foo 1\r\nUNSUB 1 1\r\nPUB foo bar 2\r\nok\r\n")
         .await?;
-    let msgs = msgs_until_pong(&mut c).await?;
+    let msgs = c.msgs_until_pong().await?;
     check_eq!(msgs.len(), 1);
     check_eq!(global_subs(&ctx, &s).await? - base, 0);
     c.send("PUB foo 2\r\nok\r\n").await?;
-    check_eq!(msgs_until_pong(&mut c).await?.len(), 0);
+    check_eq!(c.msgs_until_pong().await?.len(), 0);
     // An UNSUB after an auto-unsubscribe removes it at once.
     c.send("SUB foo 2\r\nUNSUB 2 1\r\nUNSUB 2\r\n").await?;
-    let ops = ops_until_pong(&mut c).await?;
+    let ops = c.ops_until_pong().await?;
     check_eq!(ops.len(), 0);
     check_eq!(global_subs(&ctx, &s).await? - base, 0);
     c.send("PUB foo 2\r\nok\r\n").await?;
-    check_eq!(msgs_until_pong(&mut c).await?.len(), 0);
+    check_eq!(c.msgs_until_pong().await?.len(), 0);
     ctx.observe("subs-left", "0");
     Ok(())
 }
@@ -651,11 +626,11 @@ async fn unsub_race(ctx: Ctx) -> Result<()> {
     }
     publ.flush().await?;
     // Whatever arrived before the UNSUB was processed, nothing comes after.
-    let got = msgs_until_pong(&mut sub).await?;
+    let got = sub.msgs_until_pong().await?;
     ensure!(got.len() <= 10_000, "got {} messages", got.len());
     publ.send("PUB foo 5\r\nhello\r\n").await?;
     publ.flush().await?;
-    check_eq!(msgs_until_pong(&mut sub).await?.len(), 0);
+    check_eq!(sub.msgs_until_pong().await?.len(), 0);
     ctx.observe("after-unsub", "0");
     Ok(())
 }
@@ -666,10 +641,10 @@ async fn wildcard_chars_in_literal(ctx: Ctx) -> Result<()> {
     let subj = "foo.bar,*,>,baz";
     for sid in 1..=2 {
         c.send(&format!("SUB {subj} {sid}\r\n")).await?;
-        let ops = ops_until_pong(&mut c).await?;
+        let ops = c.ops_until_pong().await?;
         check_eq!(ops.len(), 0);
         c.send(&format!("PUB {subj} 3\r\nmsg\r\n")).await?;
-        let msgs = msgs_until_pong(&mut c).await?;
+        let msgs = c.msgs_until_pong().await?;
         check_eq!(msgs.len(), 1);
         check_eq!(msgs[0].subject, subj);
         ctx.observe(&format!("round{sid}"), show_msg(&msgs[0]));
@@ -735,7 +710,7 @@ async fn trace_race(ctx: Ctx) -> Result<()> {
     c2.flush().await?;
     let msgs = c1.read_msgs(total).await?;
     check_eq!(msgs.len(), total);
-    check_eq!(msgs_until_pong(&mut c1).await?.len(), 0);
+    check_eq!(c1.msgs_until_pong().await?.len(), 0);
     ctx.observe("received", msgs.len().to_string());
     Ok(())
 }
@@ -748,7 +723,7 @@ async fn max_pending_large(ctx: Ctx) -> Result<()> {
         .await?;
     let mut c = quiet(&ctx, &s).await?;
     c.send("SUB foo 1\r\nPUB foo 3\r\nmsg\r\n").await?;
-    let msgs = msgs_until_pong(&mut c).await?;
+    let msgs = c.msgs_until_pong().await?;
     check_eq!(msgs.len(), 1);
     ctx.observe("msg", show_msg(&msgs[0]));
     Ok(())
@@ -798,7 +773,7 @@ async fn deny_sys_group_sub(ctx: Ctx) -> Result<()> {
     let s = ctx.default_server().await?;
     let mut c = quiet(&ctx, &s).await?;
     c.send("SUB foo _sys_ 1\r\n").await?;
-    let ops = ops_until_pong(&mut c).await?;
+    let ops = c.ops_until_pong().await?;
     let seen = show_all(&ops);
     check_eq!(
         seen,
@@ -813,14 +788,14 @@ async fn gw_reply_prefix(ctx: Ctx) -> Result<()> {
     let mut c = quiet(&ctx, &s).await?;
     c.send("SUB > 1\r\nPUB _GR_.anything 11\r\nshould fail\r\n")
         .await?;
-    let first = show_all(&ops_until_pong(&mut c).await?);
+    let first = show_all(&c.ops_until_pong().await?);
     check_eq!(
         first,
         "-ERR Permissions Violation for Publish to \"_GR_.anything\""
     );
     c.send("PUB foo _GR_.anything 11\r\nshould fail\r\n")
         .await?;
-    let second = show_all(&ops_until_pong(&mut c).await?);
+    let second = show_all(&c.ops_until_pong().await?);
     check_eq!(
         second,
         "-ERR Permissions Violation for Publish with Reply of \"_GR_.anything\""
@@ -902,7 +877,7 @@ async fn queue_subscribe_permissions(ctx: Ctx) -> Result<()> {
         .await?;
         c.expect_ok().await?;
         c.send(&format!("SUB {subject} {queue} 1\r\n")).await?;
-        let seen = show_all(&ops_until_pong(&mut c).await?);
+        let seen = show_all(&c.ops_until_pong().await?);
         let want = if *ok {
             "+OK".to_string()
         } else if queue.is_empty() {
@@ -979,25 +954,25 @@ async fn response_permissions(ctx: Ctx) -> Result<()> {
         match name {
             "max_msgs" => {
                 svc.send(&pub_reply.repeat(10)).await?;
-                svc_ops.extend(ops_until_pong(&mut svc).await?);
+                svc_ops.extend(svc.ops_until_pong().await?);
             }
             "no_expire_limit" => {
                 svc.send(&pub_reply).await?;
-                svc_ops.extend(ops_until_pong(&mut svc).await?);
+                svc_ops.extend(svc.ops_until_pong().await?);
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 svc.send(&pub_reply).await?;
-                svc_ops.extend(ops_until_pong(&mut svc).await?);
+                svc_ops.extend(svc.ops_until_pong().await?);
             }
             _ => {
                 svc.send(&pub_reply).await?;
-                svc_ops.extend(ops_until_pong(&mut svc).await?);
+                svc_ops.extend(svc.ops_until_pong().await?);
                 // The Go test waits past the 100ms expiry.
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 svc.send(&pub_reply).await?;
-                svc_ops.extend(ops_until_pong(&mut svc).await?);
+                svc_ops.extend(svc.ops_until_pong().await?);
             }
         }
-        let delivered = msgs_until_pong(&mut nc).await?.len();
+        let delivered = nc.msgs_until_pong().await?.len();
         ctx.observe(&format!("{name}-service"), show_all(&svc_ops));
         let want = match name {
             "max_msgs" => 2,

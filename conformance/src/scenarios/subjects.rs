@@ -5,7 +5,7 @@
 //! Go tests' `NewSublistWithCache` and `NewSublistNoCache` variants.
 
 use crate::check_eq;
-use crate::kit::{Ctx, Msg, Op, RawClient, Server, ServerSpec};
+use crate::kit::{Ctx, Op, RawClient, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{bail, ensure, Context, Result};
 use futures::FutureExt;
@@ -146,29 +146,6 @@ async fn quiet(ctx: &Ctx, s: &Server) -> Result<RawClient> {
     ctx.raw_connected(s, QUIET).await
 }
 
-async fn ops_until_pong(c: &mut RawClient) -> Result<Vec<Op>> {
-    c.send("PING\r\n").await?;
-    let mut ops = Vec::new();
-    loop {
-        match c.read_op().await? {
-            Op::Pong => return Ok(ops),
-            Op::Ping => c.send("PONG\r\n").await?,
-            op => ops.push(op),
-        }
-    }
-}
-
-async fn msgs_until_pong(c: &mut RawClient) -> Result<Vec<Msg>> {
-    let mut msgs = Vec::new();
-    for op in ops_until_pong(c).await? {
-        match op {
-            Op::Msg(m) => msgs.push(m),
-            other => bail!("expected only messages, got {other:?}"),
-        }
-    }
-    Ok(msgs)
-}
-
 fn show(op: &Op) -> String {
     match op {
         Op::Msg(m) => format!("MSG {} {}", m.subject, m.sid),
@@ -188,7 +165,7 @@ fn show_all(ops: &[Op]) -> String {
 /// numerically, as one string ("1,2" or "-").
 async fn sids_for(c: &mut RawClient, subject: &str) -> Result<String> {
     c.send(&format!("PUB {subject} 1\r\nx\r\n")).await?;
-    let msgs = msgs_until_pong(c).await?;
+    let msgs = c.msgs_until_pong().await?;
     for m in &msgs {
         check_eq!(m.subject, subject);
     }
@@ -336,12 +313,12 @@ async fn remove_large_on(ctx: &Ctx, s: &Server, label: &str) -> Result<()> {
     let subs: String = (1..=n).map(|i| format!("SUB foo {i}\r\n")).collect();
     c.send(&subs).await?;
     c.send("PUB foo 1\r\nx\r\n").await?;
-    check_eq!(msgs_until_pong(&mut c).await?.len(), n);
+    check_eq!(c.msgs_until_pong().await?.len(), n);
     // One in the middle, the first and the last.
     c.send(&format!("UNSUB {}\r\nUNSUB 1\r\nUNSUB {n}\r\n", n / 2 + 1))
         .await?;
     c.send("PUB foo 1\r\nx\r\n").await?;
-    let msgs = msgs_until_pong(&mut c).await?;
+    let msgs = c.msgs_until_pong().await?;
     check_eq!(msgs.len(), n - 3);
     let sids: BTreeSet<String> = msgs.into_iter().map(|m| m.sid).collect();
     check_eq!(sids.len(), n - 3);
@@ -402,18 +379,18 @@ async fn invalid_sub_subjects_on(ctx: &Ctx, s: &Server, label: &str) -> Result<(
     for subject in invalid {
         sid += 1;
         c.send(&format!("SUB {subject} {sid}\r\n")).await?;
-        let seen = show_all(&ops_until_pong(&mut c).await?);
+        let seen = show_all(&c.ops_until_pong().await?);
         check_eq!(seen, "-ERR Invalid Subject");
         ctx.observe(&format!("{label} SUB {subject}"), seen);
         // Removing what was never added does no harm.
         c.send(&format!("UNSUB {sid}\r\n")).await?;
-        let seen = show_all(&ops_until_pong(&mut c).await?);
+        let seen = show_all(&c.ops_until_pong().await?);
         ctx.observe(&format!("{label} UNSUB {subject}"), seen);
     }
     for subject in valid {
         sid += 1;
         c.send(&format!("SUB {subject} {sid}\r\n")).await?;
-        let seen = show_all(&ops_until_pong(&mut c).await?);
+        let seen = show_all(&c.ops_until_pong().await?);
         check_eq!(seen, "+OK");
         ctx.observe(&format!("{label} SUB {subject}"), seen);
     }
@@ -421,7 +398,7 @@ async fn invalid_sub_subjects_on(ctx: &Ctx, s: &Server, label: &str) -> Result<(
     check_eq!(count, valid.len() as i64);
     // The connection is still usable.
     c.send("PUB foo 1\r\nx\r\n").await?;
-    let ops = ops_until_pong(&mut c).await?;
+    let ops = c.ops_until_pong().await?;
     ensure!(
         ops.iter().any(|op| matches!(op, Op::Msg(_))),
         "no delivery after invalid SUBs: {}",
@@ -454,13 +431,13 @@ async fn pedantic_publish(ctx: Ctx) -> Result<()> {
         .await?;
     for subject in invalid {
         c.send(&format!("PUB {subject} 1\r\nx\r\n")).await?;
-        let seen = show_all(&ops_until_pong(&mut c).await?);
+        let seen = show_all(&c.ops_until_pong().await?);
         check_eq!(seen, "-ERR Invalid Publish Subject");
         ctx.observe(&format!("PUB {subject}"), seen);
     }
     for subject in valid {
         c.send(&format!("PUB {subject} 1\r\nx\r\n")).await?;
-        let seen = show_all(&ops_until_pong(&mut c).await?);
+        let seen = show_all(&c.ops_until_pong().await?);
         check_eq!(seen, "");
         ctx.observe(&format!("PUB {subject}"), seen);
     }
@@ -525,7 +502,7 @@ async fn group_counts(
     let n = 20;
     pubc.send(&"PUB foo 1\r\nx\r\n".repeat(n)).await?;
     pubc.flush().await?;
-    let msgs = msgs_until_pong(subc).await?;
+    let msgs = subc.msgs_until_pong().await?;
     let mut per_group: BTreeMap<&str, usize> = BTreeMap::new();
     for m in &msgs {
         let group = groups
@@ -682,7 +659,7 @@ async fn cache_follows_changes_on(ctx: &Ctx, s: &Server, label: &str) -> Result<
     pubc.send("PUB foo.bar 1\r\nx\r\nPUB foo.baz 1\r\nx\r\n")
         .await?;
     pubc.flush().await?;
-    let msgs = msgs_until_pong(&mut subc).await?;
+    let msgs = subc.msgs_until_pong().await?;
     let seen: Vec<String> = msgs
         .iter()
         .map(|m| format!("{}:{}", m.subject, m.sid))
@@ -705,7 +682,7 @@ async fn cache_follows_changes_on(ctx: &Ctx, s: &Server, label: &str) -> Result<
 
 /// Sids of the messages waiting on `c`, sorted, "-" when none.
 async fn sids_of(c: &mut RawClient) -> Result<String> {
-    let mut sids: Vec<u64> = msgs_until_pong(c)
+    let mut sids: Vec<u64> = c.msgs_until_pong()
         .await?
         .iter()
         .map(|m| m.sid.parse().context("numeric sid"))
@@ -779,7 +756,7 @@ async fn concurrent_on(ctx: &Ctx, s: &Server, label: &str) -> Result<()> {
         subc.send(&unsubs).await?;
         pubc.send(&burst).await?;
         pubc.flush().await?;
-        let msgs = msgs_until_pong(&mut subc).await?;
+        let msgs = subc.msgs_until_pong().await?;
         for m in &msgs {
             check_eq!(m.subject, "foo");
             let sid: usize = m.sid.parse()?;
@@ -791,7 +768,7 @@ async fn concurrent_on(ctx: &Ctx, s: &Server, label: &str) -> Result<()> {
         // Everything is gone now.
         pubc.send("PUB foo 1\r\nx\r\n").await?;
         pubc.flush().await?;
-        check_eq!(msgs_until_pong(&mut subc).await?.len(), 0);
+        check_eq!(subc.msgs_until_pong().await?.len(), 0);
         let kind = if queue.is_empty() { "plain" } else { "queue" };
         ctx.observe(&format!("{label} {kind} after removal"), "0");
     }
