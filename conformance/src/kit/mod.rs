@@ -186,3 +186,25 @@ macro_rules! check_eq {
         }
     }};
 }
+
+/// Polls `check` every 20 ms until it yields a value, for at most `timeout`;
+/// the last error (or "no value") says why it never did. For state a scenario
+/// can only see by asking again, like a monitoring counter.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let last = match check().await {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => anyhow!("condition not met"),
+            Err(e) => e,
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(last.context(format!("still not met after {timeout:?}")));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
