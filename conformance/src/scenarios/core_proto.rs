@@ -2,7 +2,7 @@
 
 use crate::check_eq;
 use crate::kit::{Ctx, RawClient, Server, ServerSpec};
-use crate::registry::Scenario;
+use crate::registry::{Need, Scenario};
 use anyhow::Result;
 use futures::FutureExt;
 use std::collections::BTreeMap;
@@ -32,6 +32,39 @@ pub fn scenarios() -> Vec<Scenario> {
             .full("TestUnsubMax"),
         Scenario::new("core/proto-queue-sub", "core", |c| queue_sub(c).boxed())
             .full("test/proto_test.go:TestQueueSub"),
+        Scenario::new("core/proto-multiple-queue-sub", "core", |c| {
+            multiple_queue_sub(c).boxed()
+        })
+        .full("TestMultipleQueueSub"),
+        Scenario::new("core/proto-pub-to-arg-state", "core", |c| {
+            pub_to_arg_state(c).boxed()
+        })
+        .full("TestPubToArgState"),
+        Scenario::new("core/proto-sub-to-arg-state", "core", |c| {
+            sub_to_arg_state(c).boxed()
+        })
+        .full("TestSubToArgState"),
+        Scenario::new("core/proto-crash-split-connect", "core", |c| {
+            proto_crash(c).boxed()
+        })
+        .full("TestProtoCrash"),
+        Scenario::new("core/proto-duplicate-sub", "core", |c| {
+            duplicate_sub(c).boxed()
+        })
+        .needs(Need::Monitoring)
+        .full("TestDuplicateProtoSub"),
+        Scenario::new("core/proto-incomplete-pub-arg", "core", |c| {
+            incomplete_pub_arg(c).boxed()
+        })
+        .full("TestIncompletePubArg"),
+        Scenario::new("core/proto-control-line-max", "core", |c| {
+            control_line_max(c).boxed()
+        })
+        .full("TestControlLineMaximums"),
+        Scenario::new("core/proto-info-client-advertise", "core", |c| {
+            info_client_advertise(c).boxed()
+        })
+        .full("TestServerInfoWithClientAdvertise"),
     ]
 }
 
@@ -105,5 +138,139 @@ async fn queue_sub(ctx: Ctx) -> Result<()> {
         "sids",
         per_sid.keys().cloned().collect::<Vec<_>>().join(","),
     );
+    Ok(())
+}
+
+async fn multiple_queue_sub(ctx: Ctx) -> Result<()> {
+    let s = proto_server(&ctx).await?;
+    let mut c = setup_conn(&ctx, &s).await?;
+    c.send("SUB foo g1 1\r\nSUB foo g1 2\r\nSUB foo g2 3\r\nSUB foo g2 4\r\n")
+        .await?;
+    c.send(&"PUB foo 2\r\nok\r\n".repeat(100)).await?;
+    let mut per_sid: BTreeMap<String, usize> = BTreeMap::new();
+    for m in c.read_msgs(200).await? {
+        *per_sid.entry(m.sid).or_default() += 1;
+    }
+    // Each group gets every message once; nothing more arrives.
+    check_eq!(drain_msgs(&mut c).await?, 0);
+    check_eq!(per_sid.len(), 4);
+    for (sid, n) in &per_sid {
+        anyhow::ensure!(*n >= 35, "sid {sid} got {n} of 100, want about 50");
+    }
+    let group = |a: &str, b: &str| per_sid[a] + per_sid[b];
+    check_eq!((group("1", "2"), group("3", "4")), (100, 100));
+    ctx.observe(
+        "sids",
+        per_sid.keys().cloned().collect::<Vec<_>>().join(","),
+    );
+    Ok(())
+}
+
+async fn pub_to_arg_state(ctx: Ctx) -> Result<()> {
+    let s = proto_server(&ctx).await?;
+    let mut c = setup_conn(&ctx, &s).await?;
+    c.send("PUBS foo 2\r\nok\r\n").await?;
+    let err = c.expect_err().await?;
+    ctx.observe("err", &err);
+    check_eq!(err, "Unknown Protocol Operation");
+    Ok(())
+}
+
+async fn sub_to_arg_state(ctx: Ctx) -> Result<()> {
+    let s = proto_server(&ctx).await?;
+    let mut c = setup_conn(&ctx, &s).await?;
+    c.send("SUBZZZ foo 1\r\n").await?;
+    let err = c.expect_err().await?;
+    ctx.observe("err", &err);
+    check_eq!(err, "Unknown Protocol Operation");
+    Ok(())
+}
+
+async fn proto_crash(ctx: Ctx) -> Result<()> {
+    let s = proto_server(&ctx).await?;
+    let (mut c, _info) = ctx.raw(&s).await?;
+    c.send(
+        "CONNECT {\"verbose\":true,\"tls_required\":false,\"user\":\"test\",\
+         \"pedantic\":true,\"pass\":\"password\"}",
+    )
+    .await?;
+    // The line end arrives in a later write, as its own read.
+    c.expect_nothing(std::time::Duration::from_millis(100))
+        .await?;
+    c.send("\r\n").await?;
+    c.expect_ok().await?;
+    ctx.observe("connect", "+OK");
+    Ok(())
+}
+
+async fn duplicate_sub(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf("max_control_line: 256\nhttp_port: {{http_port}}\n"))
+        .await?;
+    let mut c = setup_conn(&ctx, &s).await?;
+    c.send("PING\r\n").await?;
+    c.expect_pong().await?;
+    c.send("SUB foo 1\r\nSUB foo 1\r\n").await?;
+    c.flush().await?;
+    let connz = ctx.http_json(&s, "/connz?subs=1").await?;
+    let conns = connz["connections"]
+        .as_array()
+        .ok_or_else(|| anyhow::anyhow!("no connections in {connz}"))?;
+    check_eq!(conns.len(), 1);
+    let n = conns[0]["subscriptions"].clone();
+    ctx.observe("subscriptions", n.to_string());
+    ctx.observe_json("subscriptions_list", &conns[0]["subscriptions_list"]);
+    check_eq!(n, serde_json::json!(1));
+    // One publish, one delivery.
+    c.send("PUB foo 2\r\nok\r\n").await?;
+    check_eq!(drain_msgs(&mut c).await?, 1);
+    Ok(())
+}
+
+async fn incomplete_pub_arg(ctx: Ctx) -> Result<()> {
+    let s = proto_server(&ctx).await?;
+    let mut c = setup_conn(&ctx, &s).await?;
+    let size = 10000;
+    let pub_line = format!("PUB example {size}\r\n");
+    let good = format!("{}\r\n", "A".repeat(size));
+    let bad = "B".repeat(3371);
+    let bad2 = format!("{}\r\n", "C".repeat(size));
+    c.send(&format!(
+        "{pub_line}{good}{pub_line}{good}{pub_line}{bad}{pub_line}{bad2}"
+    ))
+    .await?;
+    let err = c.expect_err().await?;
+    ctx.observe("err", &err);
+    check_eq!(err, "Unknown Protocol Operation");
+    check_eq!(
+        c.expect_closed(std::time::Duration::from_secs(3)).await?,
+        ""
+    );
+    Ok(())
+}
+
+async fn control_line_max(ctx: Ctx) -> Result<()> {
+    let s = proto_server(&ctx).await?;
+    let mut c = setup_conn(&ctx, &s).await?;
+    c.send(&format!("PUB foo {}", "2222222222".repeat(32)))
+        .await?;
+    let err = c.expect_err().await?;
+    ctx.observe("err", &err);
+    check_eq!(err, "maximum control line exceeded");
+    check_eq!(
+        c.expect_closed(std::time::Duration::from_secs(3)).await?,
+        ""
+    );
+    Ok(())
+}
+
+async fn info_client_advertise(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf("client_advertise: \"me:1\"\n"))
+        .await?;
+    let (_c, info) = ctx.raw(&s).await?;
+    let host_port = format!("{}:{}", info["host"].as_str().unwrap_or("?"), info["port"]);
+    ctx.observe("info host:port", &host_port);
+    check_eq!(host_port, "me:1");
     Ok(())
 }
