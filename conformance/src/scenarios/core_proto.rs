@@ -8,7 +8,7 @@ use futures::FutureExt;
 use std::collections::BTreeMap;
 
 /// The Go tests' proto server: default options with a 256-byte control line.
-async fn proto_server(ctx: &Ctx) -> Result<Server> {
+pub(super) async fn proto_server(ctx: &Ctx) -> Result<Server> {
     ctx.server(ServerSpec::new().conf("max_control_line: 256\n"))
         .await
 }

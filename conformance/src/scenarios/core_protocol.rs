@@ -6,10 +6,11 @@
 //! test/fanout_test.go, server/ping_test.go, server/split_test.go,
 //! server/parser_test.go).
 
+use super::core_proto::proto_server;
 use crate::check_eq;
-use crate::kit::{Ctx, Msg, Op, RawClient, Server, ServerSpec};
+use crate::kit::{Ctx, Msg, RawClient, Server, ServerSpec};
 use crate::registry::Scenario;
-use anyhow::{bail, ensure, Result};
+use anyhow::{ensure, Result};
 use futures::FutureExt;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -28,12 +29,6 @@ fn connect_line(verbose: bool, pedantic: bool) -> String {
 
 const HEADERS_CONNECT: &str =
     "CONNECT {\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\"headers\":true}\r\n";
-
-/// The Go tests' proto server: default options with a 256-byte control line.
-async fn proto_server(ctx: &Ctx) -> Result<Server> {
-    ctx.server(ServerSpec::new().conf("max_control_line: 256\n"))
-        .await
-}
 
 /// Reads INFO, sends CONNECT and waits for a PING/PONG round trip.
 async fn connected(ctx: &Ctx, s: &Server, connect: &str) -> Result<RawClient> {
@@ -66,19 +61,6 @@ async fn send_split(c: &mut RawClient, bytes: &[u8], cuts: &[usize]) -> Result<(
 async fn send_bytewise(c: &mut RawClient, bytes: &[u8]) -> Result<()> {
     let cuts: Vec<usize> = (1..bytes.len()).collect();
     send_split(c, bytes, &cuts).await
-}
-
-/// Sends PING and collects every message until its PONG; anything else fails.
-async fn drain(c: &mut RawClient) -> Result<Vec<Msg>> {
-    c.send("PING\r\n").await?;
-    let mut msgs = Vec::new();
-    loop {
-        match c.read_op().await? {
-            Op::Msg(m) => msgs.push(m),
-            Op::Pong => return Ok(msgs),
-            other => bail!("expected messages then PONG, got {other:?}"),
-        }
-    }
 }
 
 /// One delivered message as text: `subject sid [reply] payload-or-size`.
@@ -270,7 +252,8 @@ async fn pedantic_pub(ctx: Ctx) -> Result<()> {
     c.flush().await?;
     // The error is a warning only: the wildcard subjects are still routed
     // (they match `>`); the ones with empty tokens match nothing.
-    let got: Vec<String> = drain(&mut sub)
+    let got: Vec<String> = sub
+        .msgs_until_pong()
         .await?
         .iter()
         .map(|m| m.subject.clone())
@@ -541,7 +524,7 @@ async fn split_sub(ctx: Ctx) -> Result<()> {
         send_split(&mut c, op.as_bytes(), &[cut]).await?;
     }
     c.send("PUB foo 2\r\nok\r\n").await?;
-    let msgs = drain(&mut c).await?;
+    let msgs = c.msgs_until_pong().await?;
     let mut sids: Vec<u32> = msgs
         .iter()
         .map(|m| m.sid.parse())
@@ -571,7 +554,7 @@ async fn split_unsub(ctx: Ctx) -> Result<()> {
         send_split(&mut c, op.as_bytes(), &[cut]).await?;
     }
     c.send("SUB foo 7\r\nPUB foo 2\r\nok\r\n").await?;
-    let msgs = drain(&mut c).await?;
+    let msgs = c.msgs_until_pong().await?;
     ctx.observe("delivered", describe_all(&msgs).join("|"));
     check_eq!(describe_all(&msgs), vec!["MSG foo 7 - ok".to_string()]);
     Ok(())
@@ -584,7 +567,7 @@ async fn split_pub(ctx: Ctx) -> Result<()> {
     let mut c = plain(&ctx, &s).await?;
     c.send("SUB foo.bar 1\r\n").await?;
     send_split(&mut c, PUB_WITH_REPLY, &[2, 9, 15, 22, 25, 33, 37]).await?;
-    let first = drain(&mut c).await?;
+    let first = c.msgs_until_pong().await?;
     check_eq!(
         describe_all(&first),
         vec!["MSG foo.bar 1 INBOX.22 hello world".to_string()]
@@ -593,7 +576,7 @@ async fn split_pub(ctx: Ctx) -> Result<()> {
     for cut in 1..PUB_WITH_REPLY.len() {
         send_split(&mut c, PUB_WITH_REPLY, &[cut]).await?;
     }
-    let msgs = drain(&mut c).await?;
+    let msgs = c.msgs_until_pong().await?;
     check_eq!(msgs.len(), PUB_WITH_REPLY.len() - 1);
     for m in &msgs {
         check_eq!(describe(m), describe(&first[0]));
@@ -610,7 +593,7 @@ async fn split_pub_case(ctx: &Ctx, op: &[u8], cuts: &[usize], want: &str) -> Res
     send_split(&mut c, op, cuts).await?;
     // The same operation again right after, to show the parser is back at the start.
     c.send_bytes(op).await?;
-    let msgs = drain(&mut c).await?;
+    let msgs = c.msgs_until_pong().await?;
     let got = describe_all(&msgs);
     ctx.observe("delivered", got.join("|"));
     check_eq!(got, vec![want.to_string(), want.to_string()]);
@@ -681,7 +664,7 @@ async fn split_dangling(ctx: Ctx) -> Result<()> {
     c.send("SUB foo.bar 2\r\n").await?;
     send_split(&mut c, PUB_WITH_REPLY, &[22, 25]).await?;
     c.send("PUB foo 2\r\nok\r\n").await?;
-    let got = describe_all(&drain(&mut c).await?);
+    let got = describe_all(&c.msgs_until_pong().await?);
     ctx.observe("delivered", got.join("|"));
     check_eq!(
         got,
@@ -769,7 +752,7 @@ async fn parse_sub(ctx: Ctx) -> Result<()> {
     let mut c = plain(&ctx, &s).await?;
     send_split(&mut c, b"SUB foo 1\r\n", &[10]).await?;
     c.send("PUB foo 5\r\nhello\r\n").await?;
-    let got = describe_all(&drain(&mut c).await?);
+    let got = describe_all(&c.msgs_until_pong().await?);
     ctx.observe("delivered", got.join("|"));
     check_eq!(got, vec!["MSG foo 1 - hello".to_string()]);
     Ok(())
@@ -781,7 +764,7 @@ async fn parse_pub(ctx: Ctx) -> Result<()> {
     c.send("SUB foo 1\r\nSUB foo.bar 2\r\n").await?;
     c.send("PUB foo 5\r\nhello\r\n").await?;
     c.send_bytes(PUB_WITH_REPLY).await?;
-    let got = describe_all(&drain(&mut c).await?);
+    let got = describe_all(&c.msgs_until_pong().await?);
     ctx.observe("delivered", got.join("|"));
     check_eq!(
         got,
@@ -873,7 +856,7 @@ async fn parse_pub_arg(ctx: Ctx) -> Result<()> {
         c.send(&format!("PUB {arg}\r\n")).await?;
         c.send_bytes(&vec![b'p'; size]).await?;
         c.send("\r\n").await?;
-        let msgs = drain(&mut c).await?;
+        let msgs = c.msgs_until_pong().await?;
         ensure!(msgs.len() == 1, "PUB {arg:?}: {} deliveries", msgs.len());
         let m = &msgs[0];
         let got = (
@@ -899,7 +882,7 @@ async fn parse_hpub(ctx: Ctx) -> Result<()> {
     c.send("HPUB foo INBOX.22 12 17\r\nname:derek\r\nHELLO\r\n")
         .await?;
     c.send("HPUB foo INBOX.22 0 5\r\nHELLO\r\n").await?;
-    let msgs = drain(&mut c).await?;
+    let msgs = c.msgs_until_pong().await?;
     let got = describe_all(&msgs);
     ctx.observe("delivered", got.join("|"));
     check_eq!(
@@ -966,7 +949,7 @@ async fn parse_hpub_arg(ctx: Ctx) -> Result<()> {
         body.resize(size, b'p');
         c.send_bytes(&body).await?;
         c.send("\r\n").await?;
-        let msgs = drain(&mut c).await?;
+        let msgs = c.msgs_until_pong().await?;
         ensure!(msgs.len() == 1, "HPUB {arg:?}: {} deliveries", msgs.len());
         let m = &msgs[0];
         let got_hdr = m.headers.as_ref().map_or(0, |h| h.len());
