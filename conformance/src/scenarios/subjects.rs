@@ -682,7 +682,8 @@ async fn cache_follows_changes_on(ctx: &Ctx, s: &Server, label: &str) -> Result<
 
 /// Sids of the messages waiting on `c`, sorted, "-" when none.
 async fn sids_of(c: &mut RawClient) -> Result<String> {
-    let mut sids: Vec<u64> = c.msgs_until_pong()
+    let mut sids: Vec<u64> = c
+        .msgs_until_pong()
         .await?
         .iter()
         .map(|m| m.sid.parse().context("numeric sid"))
