@@ -36,6 +36,7 @@ struct CtxInner {
     bin: PathBuf,
     dir: tempfile::TempDir,
     next_server: Mutex<u32>,
+    env: Mutex<Vec<(String, String)>>,
     observations: Mutex<Vec<(String, String)>>,
 }
 
@@ -51,6 +52,7 @@ impl Ctx {
             bin: bins.of(target).clone(),
             dir: tempfile::Builder::new().prefix("parity-").tempdir()?,
             next_server: Mutex::new(0),
+            env: Mutex::default(),
             observations: Mutex::default(),
         })))
     }
@@ -71,7 +73,7 @@ impl Ctx {
     /// Starts a server of this scenario's target and waits until it is ready.
     pub async fn server(&self, spec: ServerSpec) -> Result<Server> {
         let dir = self.new_dir("s")?;
-        Server::start(self.0.target, &self.0.bin, dir, spec).await
+        Server::start(self.0.target, &self.0.bin, dir, spec, self.env()).await
     }
 
     /// A server with nothing but its listen address configured.
@@ -86,9 +88,24 @@ impl Ctx {
             &self.0.bin,
             self.0.dir.path(),
             &args,
+            &self.env(),
             Duration::from_secs(10),
         )
         .await
+    }
+
+    /// Sets an environment variable for every server and binary this
+    /// scenario starts from now on (never in the harness's own process).
+    pub fn set_env(&self, name: &str, value: &str) {
+        self.0
+            .env
+            .lock()
+            .expect("env")
+            .push((name.to_string(), value.to_string()));
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        self.0.env.lock().expect("env").clone()
     }
 
     /// Writes a file into the scenario's folder and returns its path.

@@ -159,6 +159,7 @@ pub struct Server {
     args: Vec<String>,
     ports: Ports,
     ready: Ready,
+    env: Vec<(String, String)>,
     child: Option<Child>,
     log: Arc<Log>,
 }
@@ -170,6 +171,7 @@ impl Server {
         bin: &Path,
         dir: PathBuf,
         spec: ServerSpec,
+        env: Vec<(String, String)>,
     ) -> Result<Server> {
         std::fs::create_dir_all(&dir)?;
         let needs = |p: &str| spec.conf.contains(p);
@@ -194,6 +196,7 @@ impl Server {
             args: spec.args,
             ports,
             ready: spec.ready,
+            env,
             child: None,
             log: Log::new(),
         };
@@ -207,6 +210,7 @@ impl Server {
             .arg("-c")
             .arg(&self.conf_path)
             .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -418,10 +422,12 @@ pub(crate) async fn run_to_exit(
     bin: &Path,
     dir: &Path,
     args: &[String],
+    env: &[(String, String)],
     timeout: Duration,
 ) -> Result<Finished> {
     let child = Command::new(bin)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -1,7 +1,1331 @@
-//! Scenarios (being written).
+//! Scenarios for the configuration file: what `-t` says about good and bad
+//! files (exit code and error text, with the file's path shown as `<conf>`),
+//! and what a client observes from a server started with a given syntax:
+//! listen forms, size units, variables, environment variables, includes,
+//! booleans, separators, comments, JSON, and limits.
 
+use crate::check_eq;
+use crate::kit::{Ctx, RawClient, Server, ServerSpec};
 use crate::registry::Scenario;
+use anyhow::{bail, Result};
+use futures::FutureExt;
+use serde_json::Value;
+use std::time::Duration;
 
 pub fn scenarios() -> Vec<Scenario> {
-    Vec::new()
+    vec![
+        Scenario::new("config/check-auth-blocks", "config", |c| {
+            check_auth_blocks(c).boxed()
+        })
+        .partial("TestConfigCheck"),
+        Scenario::new("config/check-permissions", "config", |c| {
+            check_permissions(c).boxed()
+        })
+        .partial("TestConfigCheck"),
+        Scenario::new("config/check-accounts", "config", |c| {
+            check_accounts(c).boxed()
+        })
+        .partial("TestConfigCheck"),
+        Scenario::new("config/check-cluster-tls-misc", "config", |c| {
+            check_cluster_tls_misc(c).boxed()
+        })
+        .partial("TestConfigCheck"),
+        Scenario::new("config/check-includes", "config", |c| {
+            check_includes(c).boxed()
+        })
+        .full("TestConfigCheckIncludes"),
+        Scenario::new("config/check-multiple-errors", "config", |c| {
+            check_multiple_errors(c).boxed()
+        })
+        .full("TestConfigCheckMultipleErrors"),
+        Scenario::new("config/auth-conflicts", "config", |c| {
+            auth_conflicts(c).boxed()
+        })
+        .full("TestTokenWithUserPass")
+        .full("TestTokenWithUsers")
+        .full("TestBadNkeyConfig")
+        .full("TestNkeyWithPassConfig")
+        .full("TestAuthorizationAndAccountsMisconfigurations"),
+        Scenario::new("config/listen-forms", "config", |c| listen_forms(c).boxed())
+            .full("TestListenPortOnlyConfig")
+            .full("TestListenPortWithColonConfig")
+            .partial("TestListenConfig"),
+        Scenario::new("config/malformed-addresses", "config", |c| {
+            malformed_addresses(c).boxed()
+        })
+        .full("TestMalformedListenAddress")
+        .full("TestMalformedClusterAddress")
+        .full("TestPanic"),
+        Scenario::new("config/size-units", "config", |c| size_units(c).boxed())
+            .full("TestConvenientNumbers")
+            .partial("TestConvenientIntegerValues"),
+        Scenario::new("config/server-config-info", "config", |c| {
+            server_config_info(c).boxed()
+        })
+        .full("TestServerConfig")
+        .partial("TestConfigFile"),
+        Scenario::new("config/max-payload-limits", "config", |c| {
+            max_payload_limits(c).boxed()
+        })
+        .full("TestLargeMaxPayload")
+        .full("TestLargeMaxControlLine"),
+        Scenario::new("config/unknown-top-level-field", "config", |c| {
+            unknown_top_level(c).boxed()
+        })
+        .partial("TestHandleUnknownTopLevelConfigurationField"),
+        Scenario::new("config/write-deadline", "config", |c| {
+            write_deadline(c).boxed()
+        })
+        .full("TestParseWriteDeadline"),
+        Scenario::new("config/ping-interval", "config", |c| {
+            ping_interval(c).boxed()
+        })
+        .full("TestPingIntervalOld")
+        .full("TestPingIntervalNew"),
+        Scenario::new("config/empty-config", "config", |c| empty_config(c).boxed())
+            .full("TestEmptyConfig")
+            .partial("TestDefaultOptions"),
+        Scenario::new("config/response-permissions-parse", "config", |c| {
+            response_permissions_parse(c).boxed()
+        })
+        .partial("TestParsingResponsePermissions"),
+        Scenario::new("config/max-sub-tokens", "config", |c| {
+            max_sub_tokens(c).boxed()
+        })
+        .full("TestMaxSubTokens"),
+        Scenario::new("config/variables", "config", |c| variables(c).boxed())
+            .full("TestSimpleVariable")
+            .full("TestNestedVariable")
+            .full("TestMissingVariable")
+            .partial("TestVariableValues"),
+        Scenario::new("config/env-variables", "config", |c| {
+            env_variables(c).boxed()
+        })
+        .full("TestEnvVariable")
+        .full("TestEnvVariableString")
+        .full("TestEnvVariableStringStartingWithNumber")
+        .full("TestEnvVariableStringStartingWithNumberAndSizeUnit")
+        .full("TestEnvVariableStringStartingWithNumberUsingQuotes"),
+        Scenario::new("config/include-variables", "config", |c| {
+            include_variables(c).boxed()
+        })
+        .full("TestIncludes")
+        .full("TestIncludeVariablesWithChecks")
+        .partial("TestInclude")
+        .partial("TestMapInclude"),
+        Scenario::new("config/bools", "config", |c| bools(c).boxed())
+            .full("TestBools")
+            .partial("TestSimpleKeyBoolValues"),
+        Scenario::new("config/top-level-values", "config", |c| {
+            top_level_values(c).boxed()
+        })
+        .full("TestSimpleTopLevel")
+        .partial("TestOptionalSemicolons")
+        .partial("TestSemicolonChaining"),
+        Scenario::new("config/key-separators", "config", |c| {
+            key_separators(c).boxed()
+        })
+        .partial("TestColonKeySep")
+        .partial("TestWhitespaceKeySep")
+        .partial("TestSimpleKeyIntegerValues"),
+        Scenario::new("config/comments", "config", |c| comments(c).boxed())
+            .partial("TestComments")
+            .partial("TestTopValuesWithComments"),
+        Scenario::new("config/json-compat", "config", |c| json_compat(c).boxed())
+            .partial("TestJSONCompat"),
+        Scenario::new("config/multiline-structures", "config", |c| {
+            multiline_structures(c).boxed()
+        })
+        .partial("TestMultilineArrays")
+        .partial("TestMultilineArraysNoSep")
+        .partial("TestMultilineMap")
+        .partial("TestNestedMaps")
+        .partial("TestArrayOfMaps"),
+        Scenario::new("config/quoted-values", "config", |c| {
+            quoted_values(c).boxed()
+        })
+        .partial("TestQuotedKeys")
+        .partial("TestEscapedString")
+        .partial("TestRawString")
+        .partial("TestNonQuotedStrings")
+        .partial("TestUnquotedIPAddr")
+        .partial("TestBinaryString"),
+        Scenario::new("config/parse-errors", "config", |c| parse_errors(c).boxed())
+            .full("TestParserNoInfiniteLoop")
+            .partial("TestDanglingQuotedString")
+            .partial("TestMapDanglingBracket")
+            .partial("TestBlockDanglingParens")
+            .partial("TestDanglingSingleQuotedString")
+            .partial("TestBadStringEscape"),
+        Scenario::new("config/sublist-no-cache", "config", |c| {
+            sublist_no_cache(c).boxed()
+        })
+        .partial("TestSublistNoCacheConfig"),
+    ]
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/// Runs `-t -c FILE` on a config body; returns the exit code and what the
+/// binary printed, with the file's path replaced by `<conf>`, lines sorted.
+async fn check_conf(ctx: &Ctx, name: &str, body: &str) -> Result<(Option<i32>, String)> {
+    let path = ctx.write_file(&format!("{name}.conf"), body)?;
+    let path = path.to_string_lossy().to_string();
+    let out = ctx.run_binary(&["-t", "-c", &path]).await?;
+    let text = format!("{}{}", out.stderr, out.stdout).replace(&path, "<conf>");
+    let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines.sort();
+    Ok((out.code, lines.join("\n")))
+}
+
+/// A config case: a name, its body, and the text of the error it must
+/// produce (`None`: the file is valid).
+type Case = (&'static str, &'static str, Option<&'static str>);
+
+/// Checks each case with `-t` and observes its exit code and text.
+async fn run_cases(ctx: &Ctx, cases: &[Case]) -> Result<()> {
+    for (i, (name, body, want)) in cases.iter().enumerate() {
+        let (code, text) = check_conf(ctx, &format!("case{i}"), body).await?;
+        ctx.observe(name, format!("exit {code:?}: {text}"));
+        match want {
+            None => {
+                if code != Some(0) || !text.contains("is valid") {
+                    bail!("{name}: want a valid config, got exit {code:?}: {text}");
+                }
+            }
+            Some(err) => {
+                if code != Some(1) || !text.contains(err) {
+                    bail!("{name}: want exit 1 with {err:?}, got exit {code:?}: {text}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn info_of(ctx: &Ctx, s: &Server) -> Result<Value> {
+    Ok(ctx.raw(s).await?.1)
+}
+
+/// Starts a server with this body and returns the INFO a client reads.
+async fn info_with(ctx: &Ctx, body: &str) -> Result<Value> {
+    let s = ctx.server(ServerSpec::new().conf(body)).await?;
+    info_of(ctx, &s).await
+}
+
+// ---------------------------------------------------------------------------
+// -t on bad and good configs
+
+const AUTH_BLOCK_CASES: &[Case] = &[
+    ("empty authorization", "authorization = {\n}\n", None),
+    ("unknown field in authorization", "authorization = {\n  foo = \"bar\"\n}\n", Some("unknown field \"foo\"")),
+    (
+        "unknown field between user and password",
+        "port = 4222\nauthorization = {\n  user = \"hello\"\n  foo = \"bar\"\n  password = \"world\"\n}\n",
+        Some("unknown field \"foo\""),
+    ),
+    (
+        "token in a users entry",
+        "authorization = {\n  users = [\n    {\n      user = \"foo\"\n      pass = \"bar\"\n      token = \"quux\"\n    }\n  ]\n}\n",
+        Some("unknown field \"token\""),
+    ),
+    (
+        "token and users",
+        "authorization = {\n  token = \"s3cr3t\"\n  users = [ { user = \"foo\", pass = \"bar\" } ]\n}\n",
+        Some("Can not have a token and a users array"),
+    ),
+    (
+        "user and token",
+        "authorization = {\n  user = \"foo\"\n  pass = \"bar\"\n  token = \"baz\"\n}\n",
+        Some("Cannot have a user/pass and token"),
+    ),
+    (
+        "user and users",
+        "authorization = {\n  user = \"user1\"\n  pass = \"pwd1\"\n  users = [ { user = \"user2\", pass = \"pwd2\" } ]\n}\n",
+        Some("Can not have a single user/pass and a users array"),
+    ),
+    (
+        "duplicate users",
+        "authorization = {\n  users = [\n    {user: \"user1\", pass: \"pwd\"}\n    {user: \"user2\", pass: \"pwd\"}\n    {user: \"user1\", pass: \"pwd\"}\n  ]\n}\n",
+        Some("Duplicate user \"user1\" detected"),
+    ),
+    (
+        "duplicate nkeys",
+        "authorization = {\n  users = [\n    {nkey: UC6NLCN7AS34YOJVCYD4PJ3QB7QGLYG5B5IMBT25VW5K4TNUJODM7BOX }\n    {nkey: UBAAQWTW6CG2G6ANGNKB5U2B7HRWHSGMZEZX3AQSAJOQDAUGJD46LD2E }\n    {nkey: UC6NLCN7AS34YOJVCYD4PJ3QB7QGLYG5B5IMBT25VW5K4TNUJODM7BOX }\n  ]\n}\n",
+        Some("Duplicate nkey \"UC6NLCN7AS34YOJVCYD4PJ3QB7QGLYG5B5IMBT25VW5K4TNUJODM7BOX\" detected"),
+    ),
+    ("users not a list", "authorization = {\n  users = false\n}\n", Some("Expected users field to be an array, got false")),
+    ("users entry not a map", "authorization = {\n  users = [false]\n}\n", Some("Expected user entry to be a map/struct, got false")),
+    (
+        "connection types of a wrong type",
+        "authorization {\n  users [\n    {user: a, password: pwd, allowed_connection_types: 123}\n  ]\n}\n",
+        Some("error parsing allowed connection types: unsupported type int64"),
+    ),
+    (
+        "connection types with a wrong item",
+        "authorization {\n  users [\n    {user: a, password: pwd, allowed_connection_types: [\n        123\n        WEBSOCKET\n    ]}\n  ]\n}\n",
+        Some("error parsing allowed connection types: unsupported type in array int64"),
+    ),
+    (
+        "number before a closing bracket",
+        "authorization {\n  users [\n    {user: a, password: pwd, allowed_connection_types: [\"STANDARD\", 123]}\n  ]\n}\n",
+        Some("Parse error on line 3"),
+    ),
+    (
+        "unknown connection type",
+        "authorization {\n  users [\n    {user: a, password: pwd, allowed_connection_types: [\"UNKNOWN\"]}\n  ]\n}\n",
+        Some("invalid connection types [\"UNKNOWN\"]"),
+    ),
+    (
+        "unused variable in authorization",
+        "listen: 127.0.0.1:4222\nauthorization {\n  super_user = { publish = \">\", subscribe = \">\" }\n  default_user = { subscribe = \"PUBLIC.>\" }\n  unused = \"hello\"\n  default_permissions: $default_user\n  users = [\n    {user: alice, password: foo, permissions: $super_user}\n    {user: susan, password: baz}\n  ]\n}\n",
+        Some("unknown field \"unused\""),
+    ),
+    (
+        "variable used at top level",
+        "monitoring_port = 8222\nhttp_port = $monitoring_port\nport = 4222\n",
+        None,
+    ),
+];
+
+async fn check_auth_blocks(ctx: Ctx) -> Result<()> {
+    run_cases(&ctx, AUTH_BLOCK_CASES).await
+}
+
+const PERMISSION_CASES: &[Case] = &[
+    (
+        "unknown permissions field",
+        "authorization {\n  permissions {\n    subscribe = {}\n    inboxes = {}\n    publish = {}\n  }\n}\n",
+        Some("Unknown field \"inboxes\" parsing permissions"),
+    ),
+    (
+        "denied in subscribe",
+        "authorization {\n  permissions {\n    subscribe = {\n      allow = [\"hello\", \"world\"]\n      deny = [\"foo\", \"bar\"]\n      denied = \"_INBOX.>\"\n    }\n    publish = {}\n  }\n}\n",
+        Some("Unknown field name \"denied\" parsing subject permissions, only 'allow' or 'deny' are permitted"),
+    ),
+    (
+        "allowed in publish",
+        "authorization {\n  permissions {\n    publish = {\n      allow = [\"hello\", \"world\"]\n      deny = [\"foo\", \"bar\"]\n      allowed = \"_INBOX.>\"\n    }\n    subscribe = {}\n  }\n}\n",
+        Some("Unknown field name \"allowed\" parsing subject permissions, only 'allow' or 'deny' are permitted"),
+    ),
+    (
+        "unknown default permissions with arrays",
+        "authorization {\n default_permissions {\n   subscribe = [\"a\"]\n   publish = [\"b\"]\n   inboxes = [\"c\"]\n }\n users = [ { user = \"foo\", pass = \"bar\" } ]\n}\n",
+        Some("Unknown field \"inboxes\" parsing permissions"),
+    ),
+    (
+        "unknown default permissions with strings",
+        "authorization {\n default_permissions {\n   subscribe = \"a\"\n   requests = \"b\"\n   publish = \"c\"\n }\n users = [ { user = \"foo\", pass = \"bar\" } ]\n}\n",
+        Some("Unknown field \"requests\" parsing permissions"),
+    ),
+    (
+        "empty user permissions",
+        "authorization = {\n  users = [\n    {\n      user = \"foo\", pass = \"bar\", permissions = {\n      }\n    }\n  ]\n}\n",
+        None,
+    ),
+    (
+        "unknown user permissions",
+        "authorization = {\n  users = [\n    {\n      user = \"foo\", pass = \"bar\", permissions {\n        inboxes = true\n      }\n    }\n  ]\n}\n",
+        Some("Unknown field \"inboxes\" parsing permissions"),
+    ),
+    (
+        "permissions not a map",
+        "authorization = {\n  users = [{user: hello, pass: world}]\n  permissions = false\n}\n",
+        Some("Expected permissions to be a map/struct, got false"),
+    ),
+    (
+        "bool in allow",
+        "authorization {\n  permissions {\n    publish = {\n      allow = [false, \"hello\", \"world\"]\n      deny = [\"foo\", \"bar\"]\n    }\n    subscribe = {}\n  }\n}\n",
+        Some("Subject in permissions array cannot be cast to string"),
+    ),
+    (
+        "bool in deny",
+        "authorization {\n  permissions {\n    publish = {\n      allow = [\"hello\", \"world\"]\n      deny = [true, \"foo\", \"bar\"]\n    }\n    subscribe = {}\n  }\n}\n",
+        Some("Subject in permissions array cannot be cast to string"),
+    ),
+    (
+        "allow of a wrong type",
+        "authorization {\n  permissions {\n    publish = {\n      allow = false\n    }\n    subscribe = {}\n  }\n}\n",
+        Some("Expected subject permissions to be a subject, or array of subjects, got bool"),
+    ),
+    (
+        "invalid subject",
+        "authorization {\n  permissions {\n    publish = {\n      allow = [\"foo..bar\"]\n    }\n    subscribe = {}\n  }\n}\n",
+        Some("subject \"foo..bar\" is not a valid subject"),
+    ),
+];
+
+async fn check_permissions(ctx: Ctx) -> Result<()> {
+    run_cases(&ctx, PERMISSION_CASES).await
+}
+
+const ACCOUNT_CASES: &[Case] = &[
+    (
+        "global account defined",
+        "http_port = 8222\naccounts {\n  $G = {\n  }\n}\n",
+        Some("\"$G\" is a Reserved Account"),
+    ),
+    (
+        "invalid account key",
+        "accounts {\n  synadia = {\n    nkey = \"invalid\"\n  }\n}\n",
+        Some("Not a valid public nkey for an account: \"invalid\""),
+    ),
+    (
+        "reserved account in list",
+        "port = 4222\naccounts = [foo, bar, \"$G\"]\nhttp_port = 8222\n",
+        Some("\"$G\" is a Reserved Account"),
+    ),
+    (
+        "duplicate account in list",
+        "port = 4222\naccounts = [foo, bar, bar]\nhttp_port = 8222\n",
+        Some("Duplicate Account Entry: bar"),
+    ),
+    (
+        "duplicate user in account",
+        "accounts = {\n  nats {\n    users = [\n      { user: \"foo\", pass: \"bar\" },\n      { user: \"hello\", pass: \"world\" },\n      { user: \"foo\", pass: \"bar\" }\n    ]\n  }\n}\n",
+        Some("Duplicate user \"foo\" detected"),
+    ),
+    (
+        "imports not a list",
+        "accounts = {\n  nats {\n    imports = true\n  }\n}\n",
+        Some("Imports should be an array, got bool"),
+    ),
+    (
+        "exports not a list",
+        "accounts = {\n  nats {\n    exports = true\n  }\n}\n",
+        Some("Exports should be an array, got bool"),
+    ),
+    (
+        "import item not a map",
+        "accounts = {\n  nats {\n    imports = [\n      false\n    ]\n  }\n}\n",
+        Some("Import Items should be a map with type entry, got bool"),
+    ),
+    (
+        "export item not a map",
+        "accounts = {\n  nats {\n    exports = [\n      false\n    ]\n  }\n}\n",
+        Some("Export Items should be a map with type entry, got bool"),
+    ),
+    (
+        "stream name not a string",
+        "accounts = {\n  nats {\n    exports = [\n      { stream: false }\n    ]\n  }\n}\n",
+        Some("Expected stream name to be string, got bool"),
+    ),
+    (
+        "service name not a string",
+        "accounts = {\n  nats {\n    exports = [\n      { service: false }\n    ]\n  }\n}\n",
+        Some("Expected service name to be string, got bool"),
+    ),
+    (
+        "stream import without name",
+        "accounts = {\n  nats {\n    imports = [\n      { stream: { }}\n    ]\n  }\n}\n",
+        Some("Expect an account name and a subject"),
+    ),
+    (
+        "service import without name",
+        "accounts = {\n  nats {\n    imports = [\n      { service: { }}\n    ]\n  }\n}\n",
+        Some("Expect an account name and a subject"),
+    ),
+    (
+        "accounts with a plain field",
+        "http_port = 8222\n\naccounts {\n  foo = \"bar\"\n}",
+        Some("Expected map entries for accounts"),
+    ),
+];
+
+async fn check_accounts(ctx: Ctx) -> Result<()> {
+    run_cases(&ctx, ACCOUNT_CASES).await
+}
+
+const MISC_CASES: &[Case] = &[
+    ("unknown top level field", "\nmonitor = \"127.0.0.1:4442\"\n", Some("unknown field \"monitor\"")),
+    (
+        "default permissions at top level",
+        "\"default_permissions\" {\n  publish = [\"_SANDBOX.>\"]\n  subscribe = [\"_SANDBOX.>\"]\n}\n",
+        Some("unknown field \"default_permissions\""),
+    ),
+    ("empty cluster", "cluster = {\n}\n", None),
+    (
+        "unknown field in cluster",
+        "port = 4222\ncluster = {\n  port = 6222\n  foo = \"bar\"\n  authorization {\n    user = \"hello\"\n    pass = \"world\"\n  }\n}\n",
+        Some("unknown field \"foo\""),
+    ),
+    (
+        "unknown field in cluster authorization",
+        "cluster = {\n  authorization {\n    foo = \"bar\"\n  }\n}\n",
+        Some("unknown field \"foo\""),
+    ),
+    (
+        "unknown field in cluster with routes",
+        "cluster {\n  port = 6222\n  routes = [\n    nats://127.0.0.1:6222\n  ]\n  peers = []\n}\n",
+        Some("unknown field \"peers\""),
+    ),
+    (
+        "variable used in cluster",
+        "cluster {\n  clustering_port = 6222\n  port = $clustering_port\n}\n",
+        None,
+    ),
+    (
+        "permissions in cluster authorization",
+        "cluster {\n  authorization {\n    permissions = {\n      publish = { allow = [\"foo\", \"bar\"] }\n    }\n  }\n  permissions = {\n    publish = { deny = [\"foo\", \"bar\"] }\n  }\n}\n",
+        Some("invalid use of field \"authorization\""),
+    ),
+    ("cluster listen port", "cluster {\n  listen = \"0.0.0.0:XXXX\"\n}\n", Some("could not parse port \"XXXX\"")),
+    (
+        "cluster users list",
+        "cluster {\n  authorization {\n    users = []\n  }\n}\n",
+        Some("Cluster authorization does not allow multiple users"),
+    ),
+    (
+        "cluster route url",
+        "cluster {\n  routes = [\n    \"0.0.0.0:XXXX\"\n    # \"0.0.0.0:YYYY\"\n  ]\n}\n",
+        Some("error parsing route url [\"0.0.0.0:XXXX\"]"),
+    ),
+    (
+        "cluster token",
+        "cluster {\n  port: -1\n  authorization {\n    token: \"my_token\"\n  }\n}\n",
+        Some("Cluster authorization does not support tokens"),
+    ),
+    (
+        "gateway token",
+        "gateway {\n  port: -1\n  name: \"A\"\n  authorization {\n    token: \"my_token\"\n  }\n}\n",
+        Some("Gateway authorization does not support tokens"),
+    ),
+    ("unknown field in tls", "tls = {\n  hello = \"world\"\n}\n", Some("error parsing tls config, unknown field [\"hello\"]")),
+    (
+        "unknown field in cluster tls",
+        "cluster {\n  tls = {\n    foo = \"bar\"\n  }\n}\n",
+        Some("error parsing tls config, unknown field [\"foo\"]"),
+    ),
+    (
+        "unknown curve",
+        "tls = {\n    curve_preferences: [\n        \"CurveP5210000\"\n    ]\n}\n",
+        Some("unrecognized curve preference CurveP5210000"),
+    ),
+    ("deprecated write_deadline", "\nwrite_deadline = 100\n", Some("invalid use of field \"write_deadline\"")),
+    ("lame_duck_duration type", "lame_duck_duration: abc\n", Some("error parsing lame_duck_duration: time: invalid duration")),
+    ("lame_duck_duration small", "lame_duck_duration: \"5s\"\n", Some("invalid lame_duck_duration of 5s, minimum is 30 seconds")),
+    ("lame_duck_grace_period type", "lame_duck_grace_period: abc\n", Some("error parsing lame_duck_grace_period: time: invalid duration")),
+    ("lame_duck_grace_period negative", "lame_duck_grace_period: \"-5s\"\n", Some("invalid lame_duck_grace_period, needs to be positive")),
+    ("mqtt not a map", "mqtt = [\n  \"wrong\"\n]\n", Some("Expected mqtt to be a map, got []interface {}")),
+    ("mqtt listen", "mqtt = {\n  listen: \"xxxxxxxx\"\n}\n", Some("could not parse address string \"xxxxxxxx\"")),
+    ("mqtt port type", "mqtt = {\n  port: \"abc\"\n}\n", Some("interface conversion: interface {} is string, not int64")),
+    (
+        "websocket unknown auth field",
+        "websocket {\n  authorization {\n    unknown: \"field\"\n  }\n}\n",
+        Some("unknown field \"unknown\""),
+    ),
+    (
+        "leafnode remotes not a list",
+        "leafnodes {\n  remotes {\n    url: \"nats://127.0.0.1:1234\"\n  }\n}\n",
+        Some("Expected remotes field to be an array, got map[string]interface {}"),
+    ),
+    (
+        "leafnode users with single user",
+        "leafnodes {\n  port: -1\n  authorization {\n    user: user1\n    password: pwd\n    users = [{user: user2, password: pwd}]\n  }\n}\n",
+        Some("can not have a single user/pass and a users array"),
+    ),
+    (
+        "duplicate store_dir",
+        "store_dir: \"/tmp/a\"\njetstream {\n  store_dir: \"/tmp/b\"\n}\n",
+        Some("Duplicate 'store_dir' configuration"),
+    ),
+];
+
+async fn check_cluster_tls_misc(ctx: Ctx) -> Result<()> {
+    run_cases(&ctx, MISC_CASES).await
+}
+
+async fn check_includes(ctx: Ctx) -> Result<()> {
+    ctx.write_file(
+        "inc_good_b.conf",
+        "authorization {\n  user: foo\n  pass: bar\n}\n",
+    )?;
+    ctx.write_file("inc_good_c.conf", "max_payload: 2048\n")?;
+    ctx.write_file(
+        "inc_good_a.conf",
+        "port: 4222\ninclude \"inc_good_b.conf\"\ninclude \"./inc_good_c.conf\"\n",
+    )?;
+    let good = ctx.write_file("entry_good.conf", "include \"inc_good_a.conf\"\n")?;
+    ctx.write_file(
+        "inc_bad_b.conf",
+        "\n# A comment\n\nauthorization {\n  user: foo\n  pass: bar\n}\n\n\n         monitoring_port: 8222\n",
+    )?;
+    let bad = ctx.write_file("entry_bad.conf", "port: 4222\ninclude \"inc_bad_b.conf\"\n")?;
+    let dir = good
+        .parent()
+        .expect("a folder")
+        .to_string_lossy()
+        .to_string();
+    for (what, path, want_code) in [("good includes", good, 0), ("bad include", bad, 1)] {
+        let out = ctx
+            .run_binary(&["-t", "-c", &path.to_string_lossy()])
+            .await?;
+        let text = format!("{}{}", out.stderr, out.stdout).replace(&dir, "<dir>");
+        check_eq!(out.code, Some(want_code));
+        ctx.observe(what, text.trim());
+    }
+    Ok(())
+}
+
+async fn check_multiple_errors(ctx: Ctx) -> Result<()> {
+    let body = r#"authorization {
+  user = foo
+  pass = bar
+  token = quux
+}
+
+http_port = 8222
+
+monitoring = 8222
+
+write_deadline = 5
+
+accounts {
+  synadia {
+    exports = [
+      { stream: "synadia.>" }
+    ]
+    nkey = "OC5GRL36RQV7MJ2GT6WQSCKDKJKYTK4T2LGLWJ2SEJKRDHFOQQWGGFQL"
+    users [
+      {
+        nkey = "OC5GRL36RQV7MJ2GT6WQSCKDKJKYTK4T2LGLWJ2SEJKRDHFOQQWGGFQL"
+      }
+    ]
+  }
+}
+
+cluster {
+  authorization {
+    users = []
+  }
+}
+"#;
+    let (code, text) = check_conf(&ctx, "multi", body).await?;
+    check_eq!(code, Some(1));
+    for want in [
+        "<conf>:11:1: invalid use of field \"write_deadline\": write_deadline should be converted to a duration",
+        "Cannot have a user/pass and token",
+        "<conf>:9:1: unknown field \"monitoring\"",
+        "Cluster authorization does not allow multiple users",
+        "Not a valid public nkey for an account: \"OC5GRL36RQV7MJ2GT6WQSCKDKJKYTK4T2LGLWJ2SEJKRDHFOQQWGGFQL\"",
+        "Not a valid public nkey for a user",
+    ] {
+        if !text.contains(want) {
+            bail!("missing {want:?} in {text}");
+        }
+    }
+    ctx.observe("errors (sorted)", &text);
+    Ok(())
+}
+
+async fn auth_conflicts(ctx: Ctx) -> Result<()> {
+    run_cases(
+        &ctx,
+        &[
+            (
+                "token with user and password",
+                "authorization={\n  user: user\n  pass: password\n  token: $2a$11$whatever\n}\n",
+                Some("token"),
+            ),
+            (
+                "token with users",
+                "authorization={\n  token: $2a$11$whatever\n  users: [\n    {user: test, password: test}\n  ]\n}\n",
+                Some("token"),
+            ),
+            ("bad nkey", "authorization {\n  users = [ {nkey: \"Ufoo\"}]\n}\n", Some("Not a valid public nkey for a user")),
+            (
+                "nkey with password",
+                "authorization {\n  users = [\n    {nkey: \"UDKTV7HZVYJFJN64LLMYQBUR6MTNNYCDC3LAZH4VHURW3GZLL3FULBXV\", pass: \"foo\"}\n  ]\n}\n",
+                Some("Nkey users do not take usernames or passwords"),
+            ),
+            (
+                "duplicate user in authorization and account",
+                "authorization = {users = [ {user: \"user1\", pass: \"pwd\"} ] }\naccounts { ACC { users = [ {user: \"user1\"} ] } }\n",
+                Some("Duplicate user \"user1\" detected"),
+            ),
+            (
+                "duplicate nkey in authorization and account",
+                "authorization = {users = [ {nkey: UC6NLCN7AS34YOJVCYD4PJ3QB7QGLYG5B5IMBT25VW5K4TNUJODM7BOX} ] }\naccounts { ACC { users = [ {nkey: UC6NLCN7AS34YOJVCYD4PJ3QB7QGLYG5B5IMBT25VW5K4TNUJODM7BOX} ] } }\n",
+                Some("Duplicate nkey \"UC6NLCN7AS34YOJVCYD4PJ3QB7QGLYG5B5IMBT25VW5K4TNUJODM7BOX\" detected"),
+            ),
+        ],
+    )
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// What a client observes from a server started with a given config
+
+async fn listen_forms(ctx: Ctx) -> Result<()> {
+    for (what, body) in [
+        ("port only", "listen: {{client_port}}\n"),
+        ("colon and port", "listen: \":{{client_port}}\"\n"),
+        ("host and port", "listen: \"127.0.0.1:{{client_port}}\"\n"),
+        (
+            "host and port keys",
+            "host: 127.0.0.1\nport: {{client_port}}\n",
+        ),
+    ] {
+        let s = ctx
+            .server(ServerSpec::new().own_listen().conf(body))
+            .await?;
+        let info = info_of(&ctx, &s).await?;
+        check_eq!(info["port"].as_u64(), Some(u64::from(s.ports().client)));
+        ctx.observe(&format!("{what}: INFO host"), info["host"].to_string());
+    }
+    Ok(())
+}
+
+async fn malformed_addresses(ctx: Ctx) -> Result<()> {
+    run_cases(
+        &ctx,
+        &[
+            (
+                "malformed listen",
+                "listen: \"127.0.0.1:XXX\"\n",
+                Some("could not parse port \"XXX\""),
+            ),
+            (
+                "listen without port",
+                "listen: \"127.0.0.1\"\n",
+                Some("could not parse address string"),
+            ),
+            (
+                "malformed cluster listen",
+                "cluster {\n  listen: \"127.0.0.1:XXX\"\n}\n",
+                Some("could not parse port \"XXX\""),
+            ),
+            (
+                "port as string",
+                "port: \"this_string_trips_a_panic\"",
+                Some(":1:0: interface conversion:"),
+            ),
+        ],
+    )
+    .await
+}
+
+async fn size_units(ctx: Ctx) -> Result<()> {
+    for (text, want) in [
+        ("8k", 8_000u64),
+        ("4kb", 4 * 1024),
+        ("3ki", 3 * 1024),
+        ("4KiB", 4 * 1024),
+        ("1m", 1_000_000),
+        ("2MB", 2 * 1024 * 1024),
+        ("2Mi", 2 * 1024 * 1024),
+        ("1MiB", 1024 * 1024),
+        ("2KB", 2048),
+        ("1024", 1024),
+    ] {
+        let info = info_with(&ctx, &format!("max_payload: {text}\n")).await?;
+        check_eq!(info["max_payload"].as_u64(), Some(want));
+        ctx.observe(
+            &format!("max_payload: {text}"),
+            info["max_payload"].to_string(),
+        );
+    }
+    // Large units parse; as a max_payload they are too big.
+    run_cases(
+        &ctx,
+        &[
+            ("max_pending 22TB", "max_pending: 22TB\n", None),
+            ("max_pending 2g", "max_pending: 2g\n", None),
+            (
+                "max_payload 22GB",
+                "max_payload: 22GB\n",
+                Some("max_payload value is too big"),
+            ),
+            (
+                "max_payload 22Gi",
+                "max_payload: 22Gi\n",
+                Some("max_payload value is too big"),
+            ),
+            (
+                "max_payload 22GiB",
+                "max_payload: 22GiB\n",
+                Some("max_payload value is too big"),
+            ),
+            (
+                "max_payload 2PB",
+                "max_payload: 2PB\n",
+                Some("max_payload value is too big"),
+            ),
+            ("max_payload 64MiB", "max_payload: 64MiB\n", None),
+        ],
+    )
+    .await
+}
+
+async fn server_config_info(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf(
+            "server_name: testing_server\nmax_control_line: 2048\nmax_payload: 65536\nmax_connections: 100\nmax_subscriptions: 1000\nmax_pending: 10000000\nping_interval: \"60s\"\nping_max: 3\nwrite_deadline: \"3s\"\nlame_duck_duration: \"4m\"\nconnect_error_reports: 86400\nreconnect_error_reports: 5\n",
+        ))
+        .await?;
+    let info = info_of(&ctx, &s).await?;
+    check_eq!(info["max_payload"].as_u64(), Some(65536));
+    check_eq!(info["server_name"].as_str(), Some("testing_server"));
+    ctx.observe_json("info", &info);
+    // max_control_line 2048: a longer control line is refused.
+    let mut c = ctx.raw_connected(&s, "{\"verbose\":false}").await?;
+    c.send(&format!("PUB {} 2\r\nok\r\n", "a".repeat(2100)))
+        .await?;
+    let e = c.expect_err().await?;
+    ctx.observe("control line over 2048", &e);
+    check_eq!(e.as_str(), "maximum control line exceeded");
+    Ok(())
+}
+
+async fn max_payload_limits(ctx: Ctx) -> Result<()> {
+    run_cases(
+        &ctx,
+        &[
+            (
+                "max_payload 3000000000",
+                "\nmax_payload = 3000000000\n",
+                Some("max_payload value is too big"),
+            ),
+            (
+                "max_control_line 3000000000",
+                "\nmax_control_line = 3000000000\n",
+                Some("max_control_line value is too big"),
+            ),
+            (
+                "max_payload above max_pending (parse only)",
+                "max_payload = 100000\nmax_pending = 50000\n",
+                None,
+            ),
+        ],
+    )
+    .await?;
+    // Starting the server with max_payload above max_pending fails.
+    let path = ctx.write_file("above.conf", "max_payload = 100000\nmax_pending = 50000\n")?;
+    let path = path.to_string_lossy().to_string();
+    let out = ctx
+        .run_binary(&["-c", &path, "-a", "127.0.0.1", "-p", "-1"])
+        .await?;
+    check_eq!(out.code, Some(1));
+    let text = out.stderr.replace(&path, "<conf>");
+    check_eq!(text.contains("cannot be higher"), true);
+    ctx.observe("start with max_payload above max_pending", text.trim());
+    Ok(())
+}
+
+async fn unknown_top_level(ctx: Ctx) -> Result<()> {
+    run_cases(
+        &ctx,
+        &[
+            (
+                "streaming block",
+                "\nport: 1234\nstreaming {\n  id: \"me\"\n}\n",
+                Some("unknown field \"streaming\""),
+            ),
+            (
+                "unknown cluster field",
+                "\nport: 1234\ncluster {\n  non_top_level_unknown_field: 123\n}\n",
+                Some("unknown field \"non_top_level_unknown_field\""),
+            ),
+        ],
+    )
+    .await
+}
+
+async fn write_deadline(ctx: Ctx) -> Result<()> {
+    run_cases(
+        &ctx,
+        &[
+            ("1x", "write_deadline: \"1x\"", Some("parsing")),
+            ("1s", "write_deadline: \"1s\"", None),
+            (
+                "2 (seconds, deprecated)",
+                "write_deadline: 2",
+                Some("write_deadline should be converted to a duration"),
+            ),
+        ],
+    )
+    .await?;
+    // The deprecated form is only a warning: the server starts.
+    let s = ctx
+        .server(ServerSpec::new().conf("write_deadline: 2\n"))
+        .await?;
+    let info = info_of(&ctx, &s).await?;
+    check_eq!(info["max_payload"].as_u64(), Some(1024 * 1024));
+    ctx.observe("server with write_deadline: 2", "started");
+    Ok(())
+}
+
+async fn ping_interval(ctx: Ctx) -> Result<()> {
+    run_cases(
+        &ctx,
+        &[
+            (
+                "5 (seconds, deprecated)",
+                "ping_interval: 5",
+                Some("ping_interval should be converted to a duration"),
+            ),
+            ("\"5m\"", "ping_interval: \"5m\"", None),
+        ],
+    )
+    .await?;
+    // The server pings at the configured interval, in either form.
+    for body in ["ping_interval: \"200ms\"\n", "ping_interval: 1\n"] {
+        let s = ctx.server(ServerSpec::new().conf(body)).await?;
+        let mut c = ctx.raw_connected(&s, "{\"verbose\":false}").await?;
+        c.expect_within(r"PING\r\n", Duration::from_millis(2500))
+            .await?;
+        ctx.observe(body.trim(), "server sent PING");
+    }
+    Ok(())
+}
+
+async fn empty_config(ctx: Ctx) -> Result<()> {
+    let (code, text) = check_conf(&ctx, "empty", "").await?;
+    check_eq!(code, Some(0));
+    ctx.observe("-t on an empty file", &text);
+    let s = ctx.server(ServerSpec::new().conf("")).await?;
+    let info = info_of(&ctx, &s).await?;
+    check_eq!(info["max_payload"].as_u64(), Some(1024 * 1024));
+    check_eq!(info.get("auth_required").is_none(), true);
+    ctx.observe_json("info", &info);
+    Ok(())
+}
+
+fn responses_conf(a: &str, b: &str) -> String {
+    format!(
+        "authorization {{\n  users [\n    {{\n      user: ivan\n      password: pwd\n      permissions {{\n        allow_responses {{\n          {a}\n          {b}\n        }}\n      }}\n    }}\n  ]\n}}\n"
+    )
+}
+
+async fn response_permissions_parse(ctx: Ctx) -> Result<()> {
+    let cases: Vec<(String, String, Option<&str>)> = vec![
+        ("defaults".into(), responses_conf("", ""), None),
+        ("max 10".into(), responses_conf("max: 10", ""), None),
+        ("ttl 5s".into(), responses_conf("", "ttl: 5s"), None),
+        ("max 0".into(), responses_conf("max: 0", ""), None),
+        ("ttl 0s".into(), responses_conf("", "ttl: \"0s\""), None),
+        (
+            "max -1, ttl -1s".into(),
+            responses_conf("max: -1", "ttl: \"-1s\""),
+            None,
+        ),
+        (
+            "unknown field".into(),
+            responses_conf("unknown_field: 123", ""),
+            Some("Unknown field"),
+        ),
+        (
+            "ttl as number".into(),
+            responses_conf("max: 10", "ttl: 123"),
+            Some("not a duration string"),
+        ),
+        (
+            "ttl not a duration".into(),
+            responses_conf("max: 10", "ttl: xyz"),
+            Some("error parsing expires"),
+        ),
+    ];
+    for (i, (name, body, want)) in cases.iter().enumerate() {
+        let (code, text) = check_conf(&ctx, &format!("resp{i}"), body).await?;
+        ctx.observe(name, format!("exit {code:?}: {text}"));
+        let good = match want {
+            None => code == Some(0),
+            Some(w) => code == Some(1) && text.contains(w),
+        };
+        if !good {
+            bail!("{name}: want {want:?}, got exit {code:?}: {text}");
+        }
+    }
+    // max: 2 allows two replies to one request.
+    let s = ctx
+        .server(ServerSpec::new().conf(
+            "authorization {\n  users [\n    {user: req, password: pwd}\n    {user: svc, password: pwd, permissions { subscribe: \"svc\", allow_responses { max: 2 } }}\n  ]\n}\n",
+        ))
+        .await?;
+    let mut svc = ctx
+        .raw_connected(&s, r#"{"verbose":false,"user":"svc","pass":"pwd"}"#)
+        .await?;
+    svc.send("SUB svc 1\r\n").await?;
+    svc.flush().await?;
+    let mut req = ctx
+        .raw_connected(&s, r#"{"verbose":false,"user":"req","pass":"pwd"}"#)
+        .await?;
+    req.send("PUB svc r.1 2\r\nhi\r\n").await?;
+    req.flush().await?;
+    svc.read_msgs(1).await?;
+    svc.send("PUB r.1 1\r\na\r\nPUB r.1 1\r\nb\r\nPUB r.1 1\r\nc\r\n")
+        .await?;
+    let e = err_skipping_ping(&mut svc).await?;
+    check_eq!(e.as_str(), "Permissions Violation for Publish to \"r.1\"");
+    ctx.observe("third reply with max 2", &e);
+    Ok(())
+}
+
+async fn err_skipping_ping(c: &mut RawClient) -> Result<String> {
+    let g = c.expect(r"(?:PING\r\n)*-ERR '([^\r]*)'\r\n").await?;
+    Ok(g[0].clone())
+}
+
+async fn max_sub_tokens(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf("max_sub_tokens: 4\n"))
+        .await?;
+    let mut c = ctx.raw_connected(&s, "{\"verbose\":false}").await?;
+    c.send("SUB a.b.c.d 1\r\n").await?;
+    c.flush().await?;
+    c.send("SUB a.b.c.d.e 2\r\n").await?;
+    let e = err_skipping_ping(&mut c).await?;
+    ctx.observe("SUB with 5 tokens", &e);
+    check_eq!(e.contains("too many tokens"), true);
+    c.flush().await?;
+    ctx.observe("after the error", "connection open");
+    Ok(())
+}
+
+async fn variables(ctx: Ctx) -> Result<()> {
+    let info = info_with(&ctx, "index = 2048\nmax_payload = $index\n").await?;
+    check_eq!(info["max_payload"].as_u64(), Some(2048));
+    ctx.observe("top-level variable", info["max_payload"].to_string());
+    // A block's own variable shadows the outer one inside the block only.
+    let s = ctx
+        .server(ServerSpec::new().conf(
+            "PASS = outer\nserver_name = $PASS\nauthorization {\n  PASS = inner\n  users = [ {user: a, password: $PASS} ]\n}\n",
+        ))
+        .await?;
+    let info = info_of(&ctx, &s).await?;
+    check_eq!(info["server_name"].as_str(), Some("outer"));
+    ctx.observe(
+        "outer variable outside the block",
+        info["server_name"].to_string(),
+    );
+    for (pass, want) in [("inner", true), ("outer", false)] {
+        let (mut c, _) = ctx.raw(&s).await?;
+        c.send(&format!(
+            "CONNECT {{\"verbose\":true,\"user\":\"a\",\"pass\":\"{pass}\"}}\r\n"
+        ))
+        .await?;
+        let got = c.expect(r"(\+OK|-ERR '[^\r]*')\r\n").await?;
+        check_eq!(got[0] == "+OK", want);
+        ctx.observe(&format!("password {pass}"), &got[0]);
+    }
+    run_cases(
+        &ctx,
+        &[
+            (
+                "missing variable",
+                "foo=$index",
+                Some("variable reference for 'index' on line 1 can not be found"),
+            ),
+            (
+                "missing variable in block",
+                "authorization {\n  user: $nope\n}\n",
+                Some("variable reference for 'nope'"),
+            ),
+        ],
+    )
+    .await
+}
+
+async fn env_variables(ctx: Ctx) -> Result<()> {
+    for (name, value) in [
+        ("PARITY_CONF_ENV_NUM", "2048"),
+        ("PARITY_CONF_ENV_STR", "xyz"),
+        ("PARITY_CONF_ENV_NUMSTR", "3xyz"),
+        ("PARITY_CONF_ENV_UNIT", "3Gyz"),
+        ("PARITY_CONF_ENV_QUOTED", "'3xyz'"),
+    ] {
+        ctx.set_env(name, value);
+    }
+    let info = info_with(&ctx, "max_payload = $PARITY_CONF_ENV_NUM\n").await?;
+    check_eq!(info["max_payload"].as_u64(), Some(2048));
+    ctx.observe("number from env", info["max_payload"].to_string());
+    for (what, var, want) in [
+        ("string from env", "PARITY_CONF_ENV_STR", "xyz"),
+        (
+            "string starting with a number from env",
+            "PARITY_CONF_ENV_NUMSTR",
+            "3xyz",
+        ),
+        (
+            "number with size unit from env",
+            "PARITY_CONF_ENV_UNIT",
+            "3Gyz",
+        ),
+        ("quoted from env", "PARITY_CONF_ENV_QUOTED", "3xyz"),
+    ] {
+        let info = info_with(&ctx, &format!("server_name = ${var}\n")).await?;
+        check_eq!(info["server_name"].as_str(), Some(want));
+        ctx.observe(what, info["server_name"].to_string());
+    }
+    run_cases(
+        &ctx,
+        &[
+            ("literal %s after $", "server_name = $%s\n", Some("")),
+            (
+                "unset env",
+                "server_name = $PARITY_CONF_ENV_NEVER_SET\n",
+                Some("variable reference"),
+            ),
+        ],
+    )
+    .await
+}
+
+async fn include_variables(ctx: Ctx) -> Result<()> {
+    // Hashes of "foo" and of BCRYPT_PASS in auth.rs.
+    ctx.write_file(
+        "passwords.conf",
+        "ALICE_PASS: $2a$10$UHR6GhotWhpLsKtVP0/i6.Nh9.fuY73cWjLoJjb2sKT8KISBcUW5q\nBOB_PASS: $2a$04$Q.CgCP2Sl9pkcTXEZHazaeMwPaAkSHk7AI51HkyMt5iJQQyUA4qxq\n",
+    )?;
+    ctx.write_file("limits.conf", "max_payload: 4096\n")?;
+    let s = ctx
+        .server(ServerSpec::new().conf(
+            "include \"../limits.conf\"\nauthorization {\n\n  include \"../passwords.conf\"\n\n  CAROL_PASS: foo\n\n  users = [\n   {user: alice, password: $ALICE_PASS}\n   {user: bob,   password: $BOB_PASS}\n   {user: carol, password: $CAROL_PASS}\n  ]\n  timeout: 0.5\n}\n",
+        ))
+        .await?;
+    let info = info_of(&ctx, &s).await?;
+    check_eq!(info["max_payload"].as_u64(), Some(4096));
+    ctx.observe("included max_payload", info["max_payload"].to_string());
+    for (user, pass, want) in [
+        ("alice", "foo", true),
+        ("bob", "IW@$6v(y1(t@fhPDvf!5^%", true),
+        ("carol", "foo", true),
+        ("alice", "bar", false),
+    ] {
+        let (mut c, _) = ctx.raw(&s).await?;
+        c.send(&format!(
+            "CONNECT {{\"verbose\":true,\"user\":\"{user}\",\"pass\":\"{pass}\"}}\r\n"
+        ))
+        .await?;
+        let got = c.expect(r"(\+OK|-ERR '[^\r]*')\r\n").await?;
+        check_eq!(got[0] == "+OK", want);
+        ctx.observe(&format!("{user}/{pass}"), &got[0]);
+    }
+    // The included timeout of 0.5s applies.
+    let (mut c, _) = ctx.raw(&s).await?;
+    let e = c.expect_err().await?;
+    check_eq!(e.as_str(), "Authentication Timeout");
+    ctx.observe("silent client", &e);
+    // A missing include file is an error.
+    let (code, text) = check_conf(&ctx, "missing-include", "include \"nope.conf\"\n").await?;
+    check_eq!(code, Some(1));
+    ctx.observe("missing include", text.replace(&*ctx_dir(&ctx)?, "<dir>"));
+    Ok(())
+}
+
+fn ctx_dir(ctx: &Ctx) -> Result<String> {
+    let probe = ctx.write_file("probe", "")?;
+    Ok(probe
+        .parent()
+        .expect("a folder")
+        .to_string_lossy()
+        .to_string())
+}
+
+async fn bools(ctx: Ctx) -> Result<()> {
+    for (text, want) in [
+        ("true", true),
+        ("TRUE", true),
+        ("yes", true),
+        ("on", true),
+        ("false", false),
+        ("FALSE", false),
+        ("no", false),
+        ("off", false),
+    ] {
+        let info = info_with(&ctx, &format!("no_header_support = {text}\n")).await?;
+        check_eq!(info["headers"].as_bool(), Some(!want));
+        ctx.observe(
+            &format!("no_header_support = {text}: INFO headers"),
+            info["headers"].to_string(),
+        );
+    }
+    Ok(())
+}
+
+async fn top_level_values(ctx: Ctx) -> Result<()> {
+    let info = info_with(
+        &ctx,
+        "server_name='1'; max_payload=2048; no_header_support=true\n",
+    )
+    .await?;
+    check_eq!(info["server_name"].as_str(), Some("1"));
+    check_eq!(info["max_payload"].as_u64(), Some(2048));
+    check_eq!(info["headers"].as_bool(), Some(false));
+    ctx.observe_json("info with ; chaining", &info);
+    let info = info_with(&ctx, "server_name: \"abc\";\nmax_payload: 3000;\n").await?;
+    check_eq!(info["server_name"].as_str(), Some("abc"));
+    check_eq!(info["max_payload"].as_u64(), Some(3000));
+    ctx.observe("trailing semicolons", "parsed");
+    Ok(())
+}
+
+async fn key_separators(ctx: Ctx) -> Result<()> {
+    for (what, body) in [
+        ("colon", "max_payload: 2000\n"),
+        ("colon no space", "max_payload:2000\n"),
+        ("equals", "max_payload = 2000\n"),
+        ("equals no space", "max_payload=2000\n"),
+        ("whitespace", "max_payload 2000\n"),
+        ("tab", "max_payload\t2000\n"),
+        ("quoted key", "\"max_payload\": 2000\n"),
+        (
+            "block with whitespace",
+            "authorization {\n  users [ {user a, password b} ]\n}\nmax_payload 2000\n",
+        ),
+    ] {
+        let info = info_with(&ctx, body).await?;
+        check_eq!(info["max_payload"].as_u64(), Some(2000));
+        ctx.observe(what, info["max_payload"].to_string());
+    }
+    Ok(())
+}
+
+async fn comments(ctx: Ctx) -> Result<()> {
+    let info = info_with(
+        &ctx,
+        "# a comment\n// another comment\nmax_payload: 2000 # trailing\nserver_name: abc // trailing too\n  # indented\n",
+    )
+    .await?;
+    check_eq!(info["max_payload"].as_u64(), Some(2000));
+    check_eq!(info["server_name"].as_str(), Some("abc"));
+    ctx.observe_json("info", &info);
+    Ok(())
+}
+
+async fn json_compat(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().own_listen().conf(
+            "{\n  \"host\": \"127.0.0.1\",\n  \"port\": {{client_port}},\n  \"max_payload\": 2000,\n  \"authorization\": {\n    \"users\": [\n      {\"user\": \"a\", \"password\": \"b\"}\n    ]\n  }\n}\n",
+        ))
+        .await?;
+    let info = info_of(&ctx, &s).await?;
+    check_eq!(info["max_payload"].as_u64(), Some(2000));
+    check_eq!(info["auth_required"].as_bool(), Some(true));
+    ctx.observe_json("info", &info);
+    Ok(())
+}
+
+async fn multiline_structures(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf(
+            "authorization {\n  users = [\n    {\n      user: a\n      password: pa\n      permissions: {\n        publish: [\n          \"foo\",\n          \"bar\"\n        ]\n        subscribe: [\n          \"baz\"\n          \"qux\"\n        ]\n      }\n    },\n    {user: b, password: pb}\n  ]\n}\n",
+        ))
+        .await?;
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send("CONNECT {\"verbose\":true,\"user\":\"a\",\"pass\":\"pa\"}\r\n")
+        .await?;
+    c.expect(r"\+OK\r\n").await?;
+    for (op, want_ok) in [
+        ("PUB foo 1\r\nx\r\n", true),
+        ("PUB bar 1\r\nx\r\n", true),
+        ("PUB baz 1\r\nx\r\n", false),
+        ("SUB baz 1\r\n", true),
+        ("SUB qux 2\r\n", true),
+        ("SUB foo 3\r\n", false),
+    ] {
+        c.send(op).await?;
+        let got = c.expect(r"(?:PING\r\n)*(\+OK|-ERR '[^\r]*')\r\n").await?;
+        check_eq!(got[0] == "+OK", want_ok);
+        ctx.observe(op.lines().next().unwrap_or(op), &got[0]);
+    }
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send("CONNECT {\"verbose\":true,\"user\":\"b\",\"pass\":\"pb\"}\r\n")
+        .await?;
+    c.expect(r"\+OK\r\n").await?;
+    ctx.observe("second user", "+OK");
+    Ok(())
+}
+
+async fn quoted_values(ctx: Ctx) -> Result<()> {
+    for (what, body, want) in [
+        ("double quoted", "server_name: \"a b\"\n", "a b"),
+        ("single quoted", "server_name: 'a b'\n", "a b"),
+        (
+            "escaped in double quotes",
+            "server_name: \"a\\tb\\\"c\"\n",
+            "a\tb\"c",
+        ),
+        (
+            "raw single quotes keep backslash",
+            "server_name: 'a\\tb'\n",
+            "a\\tb",
+        ),
+        (
+            "unquoted with dashes",
+            "server_name: my-server_01\n",
+            "my-server_01",
+        ),
+        ("unquoted ip-like", "server_name: 127.0.0.1\n", "127.0.0.1"),
+        ("quoted key", "'server_name': quoted-key\n", "quoted-key"),
+        ("hex escape", "server_name: \"a\\x41b\"\n", "aAb"),
+    ] {
+        let info = info_with(&ctx, body).await?;
+        check_eq!(info["server_name"].as_str(), Some(want));
+        ctx.observe(what, info["server_name"].to_string());
+    }
+    Ok(())
+}
+
+async fn parse_errors(ctx: Ctx) -> Result<()> {
+    run_cases(
+        &ctx,
+        &[
+            (
+                "garbage ending in a map",
+                "A@@Føøøø?˛ø:{øøøø˙˙",
+                Some("Unexpected EOF"),
+            ),
+            (
+                "include with a dangling quote",
+                "include \"9/\u{FFFD}",
+                Some("Unexpected EOF"),
+            ),
+            (
+                "dangling double quote",
+                "server_name: \"abc\n",
+                Some("Parse error"),
+            ),
+            (
+                "dangling single quote",
+                "server_name: 'abc\n",
+                Some("Parse error"),
+            ),
+            (
+                "map without closing bracket",
+                "authorization {\n  user: a\n  password: b\n",
+                Some("Parse error"),
+            ),
+            (
+                "block without closing paren",
+                "server_name (\nabc\n",
+                Some("Parse error"),
+            ),
+            ("bad float", "max_payload: 2.2.2\n", Some("")),
+            (
+                "unknown escape",
+                "server_name: \"a\\qb\"\n",
+                Some("Parse error"),
+            ),
+        ],
+    )
+    .await
+}
+
+async fn sublist_no_cache(ctx: Ctx) -> Result<()> {
+    // With the cache disabled, matching still works the same.
+    let s = ctx
+        .server(ServerSpec::new().conf("disable_sublist_cache: true\n"))
+        .await?;
+    let mut c = ctx.raw_connected(&s, "{\"verbose\":false}").await?;
+    c.send("SUB foo.* 1\r\nSUB foo.> 2\r\nPUB foo.bar 2\r\nok\r\nPUB foo.bar 2\r\nok\r\n")
+        .await?;
+    let msgs = c.msgs_until_pong().await?;
+    check_eq!(msgs.len(), 4);
+    let mut sids: Vec<&str> = msgs.iter().map(|m| m.sid.as_str()).collect();
+    sids.sort();
+    check_eq!(sids, vec!["1", "1", "2", "2"]);
+    ctx.observe("deliveries", format!("{sids:?}"));
+    Ok(())
 }
