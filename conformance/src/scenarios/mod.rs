@@ -8,6 +8,8 @@ mod config;
 mod core_client;
 mod core_proto;
 mod core_protocol;
+mod lifecycle;
+mod monitoring;
 mod subjects;
 
 /// The registry: all scenarios, in declaration order.
@@ -19,5 +21,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(subjects::scenarios());
     all.extend(auth::scenarios());
     all.extend(config::scenarios());
+    all.extend(monitoring::scenarios());
+    all.extend(lifecycle::scenarios());
     all
 }
