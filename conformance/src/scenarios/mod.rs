@@ -10,6 +10,7 @@ mod core_proto;
 mod core_protocol;
 mod lifecycle;
 mod monitoring;
+mod reload;
 mod subjects;
 
 /// The registry: all scenarios, in declaration order.
@@ -23,5 +24,6 @@ pub fn all() -> Vec<Scenario> {
     all.extend(config::scenarios());
     all.extend(monitoring::scenarios());
     all.extend(lifecycle::scenarios());
+    all.extend(reload::scenarios());
     all
 }
