@@ -370,7 +370,10 @@ impl Server {
         self.spawn().await
     }
 
-    /// Rewrites the config file (template, same placeholders) without restarting.
+    /// Rewrites the config file (template, same placeholders) without
+    /// restarting. The body is written as given: unlike at start, no `host`
+    /// and `port` lines are put before it, so a body that keeps the same
+    /// listener says `port: {{client_port}}` itself.
     pub fn rewrite_conf(&self, body: &str) -> Result<()> {
         std::fs::write(&self.conf_path, render(body, &self.ports, &self.dir))?;
         Ok(())
