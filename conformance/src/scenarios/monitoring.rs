@@ -1,7 +1,2251 @@
-//! Scenarios (being written).
+//! Scenarios from server/monitor_test.go, test/monitor_test.go,
+//! server/closed_conns_test.go and server/ring_test.go: the HTTP monitoring
+//! endpoints (/varz, /connz, /subsz, /routez, /gatewayz, /leafz, /accountz,
+//! /accstatz, /jsz, /healthz, the root page) seen from outside.
+//!
+//! Monitoring JSON carries many values that differ by run (times, ports, ids,
+//! memory, rtt); the scenarios observe a deterministic projection only: field
+//! names, counts, values fixed by the config and by the traffic they made.
 
-use crate::registry::Scenario;
+use crate::check_eq;
+use crate::kit::{ports, Ctx, RawClient, Server, ServerSpec};
+use crate::registry::{Need, Scenario};
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use futures::FutureExt;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
+
+/// The Go tests' monitor server: a name, a tag, no system account.
+const MON: &str = "http: 127.0.0.1:{{http_port}}\nserver_name: monitor_server\nserver_tags: [\"tag\"]\nno_system_account: true\n";
+
+const SETTLE: Duration = Duration::from_secs(3);
+
+const CONNECT: &str = r#"{"verbose":false,"pedantic":false}"#;
+
+async fn mon_server(ctx: &Ctx, extra: &str) -> Result<Server> {
+    ctx.server(ServerSpec::new().conf(&format!("{MON}{extra}")))
+        .await
+}
+
+/// An HTTP answer: status, content type, body.
+struct Resp {
+    status: u16,
+    ctype: String,
+    body: String,
+}
+
+async fn get(s: &Server, path: &str) -> Result<Resp> {
+    get_url(&format!("{}{}", s.http_base()?, path)).await
+}
+
+async fn get_url(url: &str) -> Result<Resp> {
+    let r = reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let status = r.status().as_u16();
+    let ctype = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    Ok(Resp {
+        status,
+        ctype,
+        body: r.text().await?,
+    })
+}
+
+async fn jget(ctx: &Ctx, s: &Server, path: &str) -> Result<Value> {
+    ctx.http_json(s, path).await
+}
+
+/// A 400 with a plain-text body; returns the body.
+async fn bad_request(s: &Server, path: &str) -> Result<String> {
+    let r = get(s, path).await?;
+    ensure!(
+        r.status == 400,
+        "GET {path}: status {} ({}), want 400",
+        r.status,
+        r.body
+    );
+    check_eq!(r.ctype.as_str(), "text/plain; charset=utf-8");
+    Ok(r.body)
+}
+
+/// JSONP: `callback(...)` served as application/javascript.
+async fn check_jsonp(s: &Server, path: &str) -> Result<()> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let r = get(s, &format!("{path}{sep}callback=callback")).await?;
+    check_eq!(r.status, 200);
+    check_eq!(r.ctype.as_str(), "application/javascript");
+    ensure!(
+        r.body.starts_with("callback(") && r.body.ends_with(')'),
+        "JSONP body {:?}",
+        r.body
+    );
+    let inner = &r.body["callback(".len()..r.body.len() - 1];
+    serde_json::from_str::<Value>(inner).context("JSONP payload is not JSON")?;
+    Ok(())
+}
+
+/// The Go tests' client that subscribes to an inbox, publishes "Hello" to it,
+/// receives it and unsubscribes: 1 message and 5 bytes each way, no sub left.
+async fn sub_pub_conn(ctx: &Ctx, s: &Server, connect: &str) -> Result<RawClient> {
+    let (mut c, _) = ctx.raw(s).await?;
+    c.send(&format!(
+        "CONNECT {connect}\r\nSUB _INBOX.monitor 1\r\nPUB _INBOX.monitor 5\r\nHello\r\n"
+    ))
+    .await?;
+    let msgs = c.msgs_until_pong().await?;
+    check_eq!(msgs.len(), 1);
+    c.send("UNSUB 1\r\n").await?;
+    c.ops_until_pong().await?;
+    Ok(c)
+}
+
+/// test/monitor_test.go's client: `SUB foo 1`, publishes "hello" to foo and
+/// receives it (the subscription stays).
+async fn foo_conn(ctx: &Ctx, s: &Server) -> Result<RawClient> {
+    let (mut c, _) = ctx.raw(s).await?;
+    c.send(&format!(
+        "CONNECT {CONNECT}\r\nSUB foo 1\r\nPUB foo 5\r\nhello\r\n"
+    ))
+    .await?;
+    check_eq!(c.msgs_until_pong().await?.len(), 1);
+    Ok(c)
+}
+
+/// A connection that sent CONNECT with a name.
+async fn named_conn(ctx: &Ctx, s: &Server, name: &str) -> Result<RawClient> {
+    let (mut c, _) = ctx.raw(s).await?;
+    c.send(&format!(
+        "CONNECT {{\"verbose\":false,\"pedantic\":false,\"name\":\"{name}\"}}\r\n"
+    ))
+    .await?;
+    c.ops_until_pong().await?;
+    Ok(c)
+}
+
+/// Sends protocol lines and waits for them to be processed.
+async fn send_flush(c: &mut RawClient, proto: &str) -> Result<Vec<crate::kit::Op>> {
+    c.send(proto).await?;
+    c.ops_until_pong().await
+}
+
+fn conns(v: &Value) -> Result<&Vec<Value>> {
+    v["connections"]
+        .as_array()
+        .ok_or_else(|| anyhow!("no connections array in {v}"))
+}
+
+fn u(v: &Value, k: &str) -> Result<u64> {
+    v[k].as_u64()
+        .ok_or_else(|| anyhow!("no unsigned {k:?} in {v}"))
+}
+
+fn s_of<'a>(v: &'a Value, k: &str) -> Result<&'a str> {
+    v[k].as_str()
+        .ok_or_else(|| anyhow!("no string {k:?} in {v}"))
+}
+
+fn cids(v: &Value) -> Result<Vec<u64>> {
+    conns(v)?.iter().map(|c| u(c, "cid")).collect()
+}
+
+fn cid_text(cids: &[u64]) -> String {
+    cids.iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn keys(v: &Value) -> String {
+    v.as_object()
+        .map(|m| m.keys().cloned().collect::<Vec<_>>().join(","))
+        .unwrap_or_default()
+}
+
+/// The deterministic part of one ConnInfo.
+fn conn_projection(c: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    out.insert("keys".into(), json!(keys(c)));
+    for k in [
+        "kind",
+        "type",
+        "ip",
+        "in_msgs",
+        "out_msgs",
+        "in_bytes",
+        "out_bytes",
+        "subscriptions",
+        "name",
+        "reason",
+        "authorized_user",
+        "account",
+        "subscriptions_list",
+    ] {
+        if let Some(v) = c.get(k) {
+            out.insert(k.into(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// Parses Go's RFC 3339 timestamps (UTC).
+fn ts(v: &Value, k: &str) -> Result<SystemTime> {
+    let t = s_of(v, k)?;
+    humantime::parse_rfc3339_weak(t).with_context(|| format!("{k} = {t:?} is not RFC 3339"))
+}
+
+/// Parses a Go duration (`1.5ms`, `643µs`, `1m2s`) or the server's uptime
+/// format (`1y2d3h4m5s`).
+fn dur(s: &str) -> Result<Duration> {
+    ensure!(!s.is_empty(), "empty duration");
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| anyhow!("duration {s:?} lacks a unit"))?;
+        ensure!(num_end > 0, "bad duration {s:?}");
+        let n: f64 = rest[..num_end].parse().context("duration number")?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let secs = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            "y" => 365.0 * 86400.0,
+            other => bail!("unknown unit {other:?} in {s:?}"),
+        };
+        total += n * secs;
+        rest = &rest[unit_end..];
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+/// Waits until `/connz?state=closed` lists `n` connections.
+async fn wait_closed(ctx: &Ctx, s: &Server, n: u64) -> Result<Value> {
+    kit_eventually(|| async move {
+        let v = jget(ctx, s, "/connz?state=closed").await?;
+        Ok((u(&v, "total")? == n).then_some(v))
+    })
+    .await
+    .with_context(|| format!("waiting for {n} closed connections"))
+}
+
+/// Waits until `/connz` lists `n` open connections.
+async fn wait_open(ctx: &Ctx, s: &Server, n: u64) -> Result<Value> {
+    kit_eventually(|| async move {
+        let v = jget(ctx, s, "/connz").await?;
+        Ok((u(&v, "num_connections")? == n).then_some(v))
+    })
+    .await
+    .with_context(|| format!("waiting for {n} open connections"))
+}
+
+async fn kit_eventually<T, F, Fut>(check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    crate::kit::eventually(SETTLE, check).await
+}
 
 pub fn scenarios() -> Vec<Scenario> {
-    Vec::new()
+    vec![
+        Scenario::new("monitoring/no-monitor-port", "monitoring", |c| {
+            no_monitor_port(c).boxed()
+        })
+        .full("server/monitor_test.go:TestNoMonitorPort")
+        .full("test/monitor_test.go:TestNoMonitorPort"),
+        Scenario::new("monitoring/http-base-path", "monitoring", |c| {
+            http_base_path(c).boxed()
+        })
+        .full("TestHTTPBasePath"),
+        Scenario::new("monitoring/varz", "monitoring", |c| varz(c).boxed()).full("TestHandleVarz"),
+        Scenario::new("monitoring/varz-test-fields", "monitoring", |c| {
+            varz_test_fields(c).boxed()
+        })
+        .full("test/monitor_test.go:TestVarz"),
+        Scenario::new("monitoring/varz-subscriptions-stable", "monitoring", |c| {
+            varz_subs_stable(c).boxed()
+        })
+        .needs(Need::JetStream)
+        .full("TestVarzSubscriptionsResetProperly"),
+        Scenario::new("monitoring/uptime-format", "monitoring", |c| {
+            uptime_format(c).boxed()
+        })
+        .partial("TestMyUptime"),
+        Scenario::new("monitoring/varz-struct-present", "monitoring", |c| {
+            varz_struct_present(c).boxed()
+        })
+        .full("TestClusterEmptyWhenNotDefined")
+        .partial("TestMonitorCluster")
+        .partial("TestMonitorGateway")
+        .partial("TestMonitorLeafNode"),
+        Scenario::new("monitoring/varz-cluster-opts", "monitoring", |c| {
+            varz_cluster_opts(c).boxed()
+        })
+        .needs(Need::Cluster(1))
+        .full("TestMonitorCluster"),
+        Scenario::new("monitoring/connz", "monitoring", |c| connz(c).boxed())
+            .full("server/monitor_test.go:TestConnz"),
+        Scenario::new("monitoring/connz-test-fields", "monitoring", |c| {
+            connz_test_fields(c).boxed()
+        })
+        .full("test/monitor_test.go:TestConnz"),
+        Scenario::new("monitoring/connz-bad-params", "monitoring", |c| {
+            connz_bad_params(c).boxed()
+        })
+        .full("TestConnzBadParams"),
+        Scenario::new("monitoring/connz-sort-bad", "monitoring", |c| {
+            connz_sort_bad(c).boxed()
+        })
+        .full("TestConnzSortBadRequest"),
+        Scenario::new("monitoring/connz-subs", "monitoring", |c| {
+            connz_subs(c).boxed()
+        })
+        .full("server/monitor_test.go:TestConnzWithSubs"),
+        Scenario::new("monitoring/connz-subs-foo", "monitoring", |c| {
+            connz_subs_foo(c).boxed()
+        })
+        .full("test/monitor_test.go:TestConnzWithSubs"),
+        Scenario::new("monitoring/connz-subs-detail", "monitoring", |c| {
+            connz_subs_detail(c).boxed()
+        })
+        .full("TestConnzWithSubsDetail"),
+        Scenario::new("monitoring/connz-closed-subs-detail", "monitoring", |c| {
+            connz_closed_subs_detail(c).boxed()
+        })
+        .full("TestClosedConnzWithSubsDetail"),
+        Scenario::new("monitoring/connz-cid", "monitoring", |c| {
+            connz_cid(c).boxed()
+        })
+        .full("TestConnzWithCID"),
+        Scenario::new("monitoring/connz-rtt", "monitoring", |c| {
+            connz_rtt(c).boxed()
+        })
+        .full("TestConnzRTT"),
+        Scenario::new("monitoring/connz-last-activity", "monitoring", |c| {
+            connz_last_activity(c).boxed()
+        })
+        .full("TestConnzLastActivity"),
+        Scenario::new("monitoring/connz-offset-limit", "monitoring", |c| {
+            connz_offset_limit(c).boxed()
+        })
+        .full("server/monitor_test.go:TestConnzWithOffsetAndLimit")
+        .full("test/monitor_test.go:TestConnzWithOffsetAndLimit"),
+        Scenario::new("monitoring/connz-sort-cid", "monitoring", |c| {
+            connz_sort_cid(c).boxed()
+        })
+        .full("TestConnzDefaultSorted")
+        .full("TestConnzSortedByCid"),
+        Scenario::new("monitoring/connz-sort-start", "monitoring", |c| {
+            connz_sort_start(c).boxed()
+        })
+        .full("TestConnzSortedByStart"),
+        Scenario::new("monitoring/connz-sort-bytes-msgs", "monitoring", |c| {
+            connz_sort_bytes_msgs(c).boxed()
+        })
+        .full("TestConnzSortedByBytesAndMsgs"),
+        Scenario::new("monitoring/connz-sort-pending", "monitoring", |c| {
+            connz_sort_pending(c).boxed()
+        })
+        .full("TestConnzSortedByPending"),
+        Scenario::new("monitoring/connz-sort-subs", "monitoring", |c| {
+            connz_sort_subs(c).boxed()
+        })
+        .full("TestConnzSortedBySubs"),
+        Scenario::new("monitoring/connz-sort-last", "monitoring", |c| {
+            connz_sort_last(c).boxed()
+        })
+        .full("TestConnzSortedByLast"),
+        Scenario::new("monitoring/connz-sort-uptime", "monitoring", |c| {
+            connz_sort_uptime(c).boxed()
+        })
+        .full("TestConnzSortedByUptime"),
+        Scenario::new("monitoring/connz-sort-uptime-closed", "monitoring", |c| {
+            connz_sort_uptime_closed(c).boxed()
+        })
+        .full("TestConnzSortedByUptimeClosedConn"),
+        Scenario::new("monitoring/connz-sort-closed-only", "monitoring", |c| {
+            connz_sort_closed_only(c).boxed()
+        })
+        .full("TestConnzSortedByStopOnOpen")
+        .full("TestConnzSortedByReasonOnOpen"),
+        Scenario::new("monitoring/connz-sort-stop-closed", "monitoring", |c| {
+            connz_sort_stop_closed(c).boxed()
+        })
+        .full("TestConnzSortedByStopTimeClosedConn"),
+        Scenario::new("monitoring/connz-sort-reason", "monitoring", |c| {
+            connz_sort_reason(c).boxed()
+        })
+        .full("TestConnzSortedByReason"),
+        Scenario::new("monitoring/connz-sort-idle", "monitoring", |c| {
+            connz_sort_idle(c).boxed()
+        })
+        .partial("TestConnzSortedByIdle"),
+        Scenario::new("monitoring/connz-named-client", "monitoring", |c| {
+            connz_named_client(c).boxed()
+        })
+        .full("TestConnzWithNamedClient"),
+        Scenario::new("monitoring/connz-state", "monitoring", |c| {
+            connz_state(c).boxed()
+        })
+        .full("TestConnzWithStateForClosedConns"),
+        Scenario::new("monitoring/connz-closed-race", "monitoring", |c| {
+            connz_closed_race(c).boxed()
+        })
+        .full("TestConnzClosedConnsRace"),
+        Scenario::new("monitoring/connz-closed-bad-client", "monitoring", |c| {
+            connz_closed_bad_client(c).boxed()
+        })
+        .full("TestConnzClosedConnsBadClient"),
+        Scenario::new("monitoring/connz-auth-user", "monitoring", |c| {
+            connz_auth_user(c).boxed()
+        })
+        .full("TestConnzWithAuth"),
+        Scenario::new("monitoring/connz-accounts", "monitoring", |c| {
+            connz_accounts(c).boxed()
+        })
+        .full("TestConnzWithAccounts"),
+        Scenario::new("monitoring/connz-authorized-users", "monitoring", |c| {
+            connz_authorized_users(c).boxed()
+        })
+        .partial("TestMonitorAuthorizedUsers"),
+        Scenario::new("monitoring/subsz", "monitoring", |c| subsz(c).boxed())
+            .full("server/monitor_test.go:TestSubsz"),
+        Scenario::new("monitoring/subscriptionsz", "monitoring", |c| {
+            subscriptionsz(c).boxed()
+        })
+        .full("test/monitor_test.go:TestSubsz"),
+        Scenario::new("monitoring/subsz-details", "monitoring", |c| {
+            subsz_details(c).boxed()
+        })
+        .full("TestSubszDetails"),
+        Scenario::new("monitoring/subsz-offset-limit", "monitoring", |c| {
+            subsz_offset_limit(c).boxed()
+        })
+        .full("TestSubszWithOffsetAndLimit"),
+        Scenario::new("monitoring/subsz-test-subject", "monitoring", |c| {
+            subsz_test_subject(c).boxed()
+        })
+        .full("TestSubszTestPubSubject"),
+        Scenario::new("monitoring/subsz-multi-account", "monitoring", |c| {
+            subsz_multi_account(c).boxed()
+        })
+        .full("TestSubszMultiAccount"),
+        Scenario::new(
+            "monitoring/subsz-multi-account-offset-limit",
+            "monitoring",
+            |c| subsz_multi_account_offset_limit(c).boxed(),
+        )
+        .full("TestSubszMultiAccountWithOffsetAndLimit"),
+        Scenario::new("monitoring/root", "monitoring", |c| root(c).boxed()).full("TestHandleRoot"),
+        Scenario::new("monitoring/concurrent", "monitoring", |c| {
+            concurrent(c).boxed()
+        })
+        .full("TestConcurrentMonitoring")
+        .partial("TestVarzRaces")
+        .partial("TestEndpointDataRaces"),
+        Scenario::new("monitoring/server-ids", "monitoring", |c| {
+            server_ids(c).boxed()
+        })
+        .full("TestServerIDs"),
+        Scenario::new("monitoring/http-req-stats", "monitoring", |c| {
+            http_req_stats(c).boxed()
+        })
+        .partial("TestHttpStatsNoUpdatedWhenUsingServerFuncs"),
+        Scenario::new("monitoring/routez-no-routes", "monitoring", |c| {
+            routez_no_routes(c).boxed()
+        })
+        .full("TestRoutezWithBadParams"),
+        Scenario::new("monitoring/endpoints-no-remotes", "monitoring", |c| {
+            endpoints_no_remotes(c).boxed()
+        })
+        .partial("TestMonitorGatewayz"),
+        Scenario::new("monitoring/accountz", "monitoring", |c| accountz(c).boxed())
+            .full("TestMonitorAccountz"),
+        Scenario::new("monitoring/jsz-disabled", "monitoring", |c| {
+            jsz_disabled(c).boxed()
+        })
+        .full("TestMonitorJszNonJszServer"),
+        Scenario::new("monitoring/https-no-tls", "monitoring", |c| {
+            https_no_tls(c).boxed()
+        })
+        .full("TestMonitorNoTLSConfig"),
+        Scenario::new("monitoring/listen-error", "monitoring", |c| {
+            listen_error(c).boxed()
+        })
+        .full("TestMonitorErrorOnListen"),
+        Scenario::new("monitoring/both-ports", "monitoring", |c| {
+            both_ports(c).boxed()
+        })
+        .full("TestMonitorBothPortsConfigured"),
+        Scenario::new("monitoring/stop", "monitoring", |c| monitor_stop(c).boxed())
+            .full("TestMonitorStop"),
+        Scenario::new("monitoring/http-host", "monitoring", |c| {
+            http_host(c).boxed()
+        })
+        .full("TestHTTPHost"),
+        Scenario::new("monitoring/closed-subs", "monitoring", |c| {
+            closed_subs(c).boxed()
+        })
+        .full("TestClosedConnsSubsAccounting"),
+        Scenario::new("monitoring/closed-auth-timeout", "monitoring", |c| {
+            closed_auth_timeout(c).boxed()
+        })
+        .full("TestClosedAuthorizationTimeout"),
+        Scenario::new("monitoring/closed-auth-violation", "monitoring", |c| {
+            closed_auth_violation(c).boxed()
+        })
+        .full("TestClosedAuthorizationViolation"),
+        Scenario::new("monitoring/closed-up-violation", "monitoring", |c| {
+            closed_up_violation(c).boxed()
+        })
+        .full("TestClosedUPAuthorizationViolation"),
+        Scenario::new("monitoring/closed-max-payload", "monitoring", |c| {
+            closed_max_payload(c).boxed()
+        })
+        .full("TestClosedMaxPayload"),
+        Scenario::new("monitoring/closed-ring", "monitoring", |c| {
+            closed_ring(c).boxed()
+        })
+        .timeout(Duration::from_secs(60))
+        .full("TestRBclosedClients")
+        .partial("TestRBAppendAndLenAndTotal")
+        .full("TestClosedConnsAccounting"),
+    ]
+}
+
+// ---------------------------------------------------------------- /varz
+
+async fn no_monitor_port(ctx: Ctx) -> Result<()> {
+    // Without http/https in the config nothing serves monitoring.
+    let s = ctx.default_server().await?;
+    ensure!(
+        !s.logs().contains("Starting http monitor"),
+        "monitoring started without being asked:\n{}",
+        s.logs()
+    );
+    let port = ports::alloc()?;
+    for path in ["varz", "healthz", "connz"] {
+        let r = get_url(&format!("http://127.0.0.1:{port}/{path}")).await;
+        ensure!(r.is_err(), "GET /{path} answered without a monitor port");
+    }
+    drop(s);
+    // With a monitor port the same three answer.
+    let m = mon_server(&ctx, "").await?;
+    for path in ["/varz", "/healthz", "/connz"] {
+        let r = get(&m, path).await?;
+        check_eq!(r.status, 200);
+        check_eq!(r.ctype.as_str(), "application/json");
+    }
+    let h = jget(&ctx, &m, "/healthz").await?;
+    check_eq!(h, json!({"status": "ok"}));
+    ctx.observe_json("healthz", &h);
+    ctx.observe("without", "refused");
+    Ok(())
+}
+
+async fn http_base_path(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "http_base_path: /nats\n").await?;
+    let root = get(&s, "/nats").await?;
+    check_eq!(root.status, 200);
+    check_eq!(root.ctype.as_str(), "text/html; charset=utf-8");
+    let v = jget(&ctx, &s, "/nats/varz").await?;
+    check_eq!(v["http_base_path"], json!("/nats"));
+    let plain = get(&s, "/varz").await?;
+    ctx.observe(
+        "statuses",
+        format!(
+            "root={} varz={} plain_varz={}",
+            root.status, 200, plain.status
+        ),
+    );
+    ctx.observe_json("base_path", &v["http_base_path"]);
+    Ok(())
+}
+
+/// The parts of /varz a scenario's traffic fixes.
+fn varz_projection(v: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for k in [
+        "server_name",
+        "connections",
+        "total_connections",
+        "in_msgs",
+        "out_msgs",
+        "in_bytes",
+        "out_bytes",
+        "subscriptions",
+        "slow_consumers",
+        "routes",
+        "remotes",
+        "leafnodes",
+        "tags",
+        "max_connections",
+        "max_payload",
+        "max_pending",
+        "max_control_line",
+        "ping_max",
+        "ping_interval",
+        "write_deadline",
+        "auth_timeout",
+        "tls_timeout",
+        "proto",
+        "version",
+    ] {
+        out.insert(k.into(), v.get(k).cloned().unwrap_or(Value::Null));
+    }
+    Value::Object(out)
+}
+
+async fn varz(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let v = jget(&ctx, &s, "/varz").await?;
+    let start = ts(&v, "start")?;
+    let age = SystemTime::now().duration_since(start).unwrap_or_default();
+    ensure!(age < Duration::from_secs(10), "start {age:?} ago");
+    ctx.observe("keys", keys(&v));
+    let _c = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    let v = jget(&ctx, &s, "/varz").await?;
+    check_eq!(u(&v, "connections")?, 1);
+    ensure!(u(&v, "total_connections")? >= 1, "total_connections");
+    check_eq!(u(&v, "in_msgs")?, 1);
+    check_eq!(u(&v, "out_msgs")?, 1);
+    check_eq!(u(&v, "in_bytes")?, 5);
+    check_eq!(u(&v, "out_bytes")?, 5);
+    check_eq!(u(&v, "subscriptions")?, 0);
+    check_eq!(s_of(&v, "server_name")?, "monitor_server");
+    ensure!(
+        v["tags"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("tag"))),
+        "tags {}",
+        v["tags"]
+    );
+    ctx.observe_json("varz", &varz_projection(&v));
+    check_jsonp(&s, "/varz").await?;
+    Ok(())
+}
+
+async fn varz_test_fields(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf("http: 127.0.0.1:{{http_port}}\nno_system_account: true\n"))
+        .await?;
+    let v = jget(&ctx, &s, "/varz").await?;
+    let age = SystemTime::now()
+        .duration_since(ts(&v, "start")?)
+        .unwrap_or_default();
+    ensure!(age < Duration::from_secs(10), "start {age:?} ago");
+    let _c = foo_conn(&ctx, &s).await?;
+    let r = get(&s, "/varz").await?;
+    check_eq!(r.status, 200);
+    ensure!(
+        !r.body.contains("cluster_port"),
+        "varz has cluster information without a cluster"
+    );
+    let v: Value = serde_json::from_str(&r.body)?;
+    check_eq!(u(&v, "connections")?, 1);
+    check_eq!(u(&v, "in_msgs")?, 1);
+    check_eq!(u(&v, "out_msgs")?, 1);
+    check_eq!(u(&v, "in_bytes")?, 5);
+    check_eq!(u(&v, "out_bytes")?, 5);
+    check_eq!(u(&v, "max_pending")?, 64 * 1024 * 1024);
+    check_eq!(u(&v, "write_deadline")?, 10_000_000_000);
+    ctx.observe_json("varz", &varz_projection(&v));
+    Ok(())
+}
+
+async fn varz_subs_stable(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf(
+            "http: 127.0.0.1:{{http_port}}\nserver_name: monitor_server\njetstream: {store_dir: \"{{dir}}/js\"}\n",
+        ))
+        .await?;
+    let first = u(&jget(&ctx, &s, "/varz").await?, "subscriptions")?;
+    let mut seen = vec![first];
+    for _ in 0..3 {
+        seen.push(u(&jget(&ctx, &s, "/varz").await?, "subscriptions")?);
+    }
+    ensure!(
+        seen.iter().all(|n| *n == first),
+        "subscriptions changed between polls: {seen:?}"
+    );
+    ctx.observe("stable", "true");
+    Ok(())
+}
+
+async fn uptime_format(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let _c = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    let re = regex::Regex::new(r"^(\d+y)?(\d+d)?(\d+h)?(\d+m)?\d+s$")?;
+    let v = jget(&ctx, &s, "/varz").await?;
+    let c = jget(&ctx, &s, "/connz").await?;
+    let ci = &conns(&c)?[0];
+    for (what, val) in [
+        ("varz uptime", s_of(&v, "uptime")?),
+        ("conn uptime", s_of(ci, "uptime")?),
+        ("conn idle", s_of(ci, "idle")?),
+    ] {
+        ensure!(
+            re.is_match(val),
+            "{what} {val:?} not in the y/d/h/m/s format"
+        );
+        dur(val)?;
+    }
+    ctx.observe("format", "ok");
+    Ok(())
+}
+
+async fn varz_struct_present(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let r = get(&s, "/varz").await?;
+    check_eq!(r.status, 200);
+    for tag in ["cluster", "gateway", "leaf"] {
+        ensure!(
+            r.body.contains(&format!("\"{tag}\": {{}}")),
+            "{tag} should be present and empty: {}",
+            r.body
+        );
+    }
+    let v: Value = serde_json::from_str(&r.body)?;
+    for tag in [
+        "cluster",
+        "gateway",
+        "leaf",
+        "mqtt",
+        "websocket",
+        "jetstream",
+    ] {
+        ctx.observe_json(tag, &v[tag]);
+    }
+    Ok(())
+}
+
+async fn varz_cluster_opts(ctx: Ctx) -> Result<()> {
+    let dead = ports::alloc()?;
+    let s = mon_server(
+        &ctx,
+        &format!(
+            "cluster {{\n  name: A\n  port: {{{{cluster_port}}}}\n  authorization {{ timeout: 1 }}\n  routes: [\"nats://127.0.0.1:{dead}\"]\n}}\n"
+        ),
+    )
+    .await?;
+    let cport = s.ports().cluster.context("cluster port")?;
+    for _ in 0..2 {
+        let v = jget(&ctx, &s, "/varz").await?;
+        let c = &v["cluster"];
+        check_eq!(c["name"], json!("A"));
+        check_eq!(c["cluster_port"], json!(cport));
+        check_eq!(c["auth_timeout"].as_f64(), Some(1.0));
+        check_eq!(c["urls"], json!([format!("127.0.0.1:{dead}")]));
+        check_eq!(c["addr"], json!("0.0.0.0"));
+        check_eq!(c["tls_timeout"].as_f64(), Some(2.0));
+        for flag in ["tls_required", "tls_verify"] {
+            ensure!(
+                c.get(flag).is_none_or(|v| v == &json!(false)),
+                "{flag} set without TLS: {c}"
+            );
+        }
+        let mut shown = c.clone();
+        shown["cluster_port"] = json!("<cluster-port>");
+        shown["urls"] = json!(["127.0.0.1:<dead-port>"]);
+        ctx.observe_json("cluster", &shown);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- /connz
+
+async fn connz(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let c = jget(&ctx, &s, "/connz").await?;
+    check_eq!(u(&c, "num_connections")?, 0);
+    check_eq!(u(&c, "total")?, 0);
+    check_eq!(c["connections"], json!([]));
+    ctx.observe("empty_keys", keys(&c));
+    let cl = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    let c = jget(&ctx, &s, "/connz").await?;
+    check_eq!(u(&c, "num_connections")?, 1);
+    check_eq!(u(&c, "total")?, 1);
+    check_eq!(conns(&c)?.len(), 1);
+    check_eq!(u(&c, "limit")?, 1024);
+    check_eq!(u(&c, "offset")?, 0);
+    let ci = &conns(&c)?[0];
+    ensure!(u(ci, "cid")? > 0, "cid");
+    check_eq!(s_of(ci, "ip")?, "127.0.0.1");
+    ensure!(u(ci, "port")? > 0, "port");
+    check_eq!(u(ci, "subscriptions")?, 0);
+    ensure!(ci.get("subscriptions_list").is_none(), "subs list");
+    ensure!(ci.get("subscriptions_list_detail").is_none(), "subs detail");
+    check_eq!(u(ci, "in_msgs")?, 1);
+    check_eq!(u(ci, "out_msgs")?, 1);
+    check_eq!(u(ci, "in_bytes")?, 5);
+    check_eq!(u(ci, "out_bytes")?, 5);
+    let start = ts(ci, "start")?;
+    let last = ts(ci, "last_activity")?;
+    ensure!(last >= start, "last_activity before start");
+    dur(s_of(ci, "uptime")?)?;
+    dur(s_of(ci, "idle")?)?;
+    ensure!(!s_of(ci, "rtt")?.is_empty(), "rtt not set");
+    ctx.observe_json("conn", &conn_projection(ci));
+    drop(cl);
+    wait_open(&ctx, &s, 0).await?;
+    check_jsonp(&s, "/connz").await?;
+    Ok(())
+}
+
+async fn connz_test_fields(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf("http: 127.0.0.1:{{http_port}}\nno_system_account: true\n"))
+        .await?;
+    let c = jget(&ctx, &s, "/connz").await?;
+    check_eq!(u(&c, "num_connections")?, 0);
+    check_eq!(u(&c, "total")?, 0);
+    check_eq!(c["connections"], json!([]));
+    let _cl = foo_conn(&ctx, &s).await?;
+    let c = jget(&ctx, &s, "/connz").await?;
+    check_eq!(u(&c, "num_connections")?, 1);
+    check_eq!(u(&c, "total")?, 1);
+    check_eq!(u(&c, "limit")?, 1024);
+    check_eq!(u(&c, "offset")?, 0);
+    let ci = &conns(&c)?[0];
+    ensure!(u(ci, "cid")? > 0 && u(ci, "port")? > 0, "cid/port");
+    check_eq!(s_of(ci, "ip")?, "127.0.0.1");
+    check_eq!(u(ci, "subscriptions")?, 1);
+    ensure!(ci.get("subscriptions_list").is_none(), "subs list");
+    check_eq!(
+        (
+            u(ci, "in_msgs")?,
+            u(ci, "out_msgs")?,
+            u(ci, "in_bytes")?,
+            u(ci, "out_bytes")?
+        ),
+        (1, 1, 5, 5)
+    );
+    ctx.observe_json("conn", &conn_projection(ci));
+    Ok(())
+}
+
+async fn connz_bad_params(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    for q in [
+        "auth=xxx",
+        "subs=xxx",
+        "offset=xxx",
+        "limit=xxx",
+        "state=xxx",
+        "cid=xxx",
+    ] {
+        let body = bad_request(&s, &format!("/connz?{q}")).await?;
+        ctx.observe(q, body);
+    }
+    Ok(())
+}
+
+async fn connz_sort_bad(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut first = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    send_flush(&mut first, "SUB hello.world 2\r\n").await?;
+    let mut keep = vec![first];
+    for _ in 0..3 {
+        keep.push(sub_pub_conn(&ctx, &s, CONNECT).await?);
+    }
+    let body = bad_request(&s, "/connz?sort=foo").await?;
+    ctx.observe("sort=foo", body);
+    Ok(())
+}
+
+async fn connz_subs(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut c = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    send_flush(&mut c, "SUB hello.foo 2\r\n").await?;
+    let v = jget(&ctx, &s, "/connz?subs=1").await?;
+    let ci = &conns(&v)?[0];
+    check_eq!(ci["subscriptions_list"], json!(["hello.foo"]));
+    ctx.observe_json("conn", &conn_projection(ci));
+    Ok(())
+}
+
+async fn connz_subs_foo(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf("http: 127.0.0.1:{{http_port}}\nno_system_account: true\n"))
+        .await?;
+    let _c = foo_conn(&ctx, &s).await?;
+    let v = jget(&ctx, &s, "/connz?subs=1").await?;
+    let ci = &conns(&v)?[0];
+    check_eq!(ci["subscriptions_list"], json!(["foo"]));
+    ctx.observe_json("conn", &conn_projection(ci));
+    Ok(())
+}
+
+/// The deterministic fields of subscription details.
+fn detail_projection(d: &Value) -> Result<Vec<Value>> {
+    let list = d
+        .as_array()
+        .ok_or_else(|| anyhow!("no subscriptions_list_detail: {d}"))?;
+    Ok(list
+        .iter()
+        .map(|e| {
+            json!({
+                "keys": keys(e),
+                "account": e.get("account"),
+                "subject": e.get("subject"),
+                "qgroup": e.get("qgroup"),
+                "sid": e.get("sid"),
+                "msgs": e.get("msgs"),
+            })
+        })
+        .collect())
+}
+
+async fn connz_subs_detail(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut c = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    send_flush(&mut c, "SUB hello.foo 2\r\n").await?;
+    let v = jget(&ctx, &s, "/connz?subs=detail").await?;
+    let ci = &conns(&v)?[0];
+    let d = detail_projection(&ci["subscriptions_list_detail"])?;
+    check_eq!(d.len(), 1);
+    check_eq!(d[0]["subject"], json!("hello.foo"));
+    ensure!(ci.get("subscriptions_list").is_none(), "plain list too");
+    ctx.observe_json("detail", &json!(d));
+    Ok(())
+}
+
+async fn connz_closed_subs_detail(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut c = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    send_flush(&mut c, "SUB hello.foo 2\r\n").await?;
+    drop(c);
+    wait_open(&ctx, &s, 0).await?;
+    wait_closed(&ctx, &s, 1).await?;
+    let v = jget(&ctx, &s, "/connz?state=closed&subs=detail").await?;
+    let ci = &conns(&v)?[0];
+    let d = detail_projection(&ci["subscriptions_list_detail"])?;
+    check_eq!(d.len(), 1);
+    check_eq!(d[0]["subject"], json!("hello.foo"));
+    ctx.observe_json("detail", &json!(d));
+    ctx.observe_json("conn", &conn_projection(ci));
+    Ok(())
+}
+
+async fn connz_cid(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut keep = Vec::new();
+    for i in 1..=10 {
+        let mut c = sub_pub_conn(&ctx, &s, CONNECT).await?;
+        if i == 5 {
+            send_flush(&mut c, "SUB hello.foo 2\r\nSUB hello.bar 3\r\n").await?;
+        }
+        keep.push(c);
+    }
+    let v = jget(&ctx, &s, "/connz?cid=5").await?;
+    check_eq!(conns(&v)?.len(), 1);
+    check_eq!(u(&v, "num_connections")?, 1);
+    let ci = &conns(&v)?[0];
+    check_eq!(u(ci, "cid")?, 5);
+    check_eq!(u(ci, "subscriptions")?, 2);
+    ctx.observe("cid5", format!("cid={} subs=2", u(ci, "cid")?));
+    let miss = jget(&ctx, &s, "/connz?cid=100").await?;
+    check_eq!(conns(&miss)?.len(), 0);
+    check_eq!(u(&miss, "num_connections")?, 0);
+    ctx.observe("miss", format!("{}", conns(&miss)?.len()));
+    Ok(())
+}
+
+async fn connz_rtt(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut c = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    let v = jget(&ctx, &s, "/connz").await?;
+    check_eq!(u(&v, "num_connections")?, 1);
+    // The client answers the server's PINGs; the RTT settles to a real value.
+    let rtt = kit_eventually(|| {
+        let (ctx, s) = (&ctx, &s);
+        async move {
+            let v = jget(ctx, s, "/connz").await?;
+            let rtt = dur(s_of(&conns(&v)?[0], "rtt")?)?;
+            Ok((rtt > Duration::ZERO).then_some(rtt))
+        }
+    })
+    .await?;
+    ensure!(rtt < Duration::from_secs(1), "rtt {rtt:?}");
+    c.flush().await?;
+    ctx.observe("rtt", "valid");
+    Ok(())
+}
+
+fn by_name(v: &Value) -> Result<BTreeMap<String, Value>> {
+    Ok(conns(v)?
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap_or("").to_string(), c.clone()))
+        .collect())
+}
+
+async fn connz_last_activity(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut older = named_conn(&ctx, &s, "foo").await?;
+    let mut newer = named_conn(&ctx, &s, "bar").await?;
+    let path = "/connz?subs=1";
+    let m = by_name(&jget(&ctx, &s, path).await?)?;
+    let foo_la = ts(&m["foo"], "last_activity")?;
+    let bar_la = ts(&m["bar"], "last_activity")?;
+    ensure!(foo_la <= bar_la, "foo should be older than bar");
+    older.flush().await?;
+    newer.flush().await?;
+    // A subscription moves older's last activity.
+    send_flush(&mut older, "SUB hello.world 1\r\n").await?;
+    let m = by_name(&jget(&ctx, &s, path).await?)?;
+    let foo_la2 = ts(&m["foo"], "last_activity")?;
+    ensure!(foo_la2 != foo_la, "SUB did not move last_activity");
+    // A publish moves newer's, the delivery moves older's.
+    send_flush(&mut newer, "PUB hello.world 5\r\nHello\r\n").await?;
+    let got = older.msgs_until_pong().await?;
+    check_eq!(got.len(), 1);
+    let m = by_name(&jget(&ctx, &s, path).await?)?;
+    let bar_la2 = ts(&m["bar"], "last_activity")?;
+    let foo_la3 = ts(&m["foo"], "last_activity")?;
+    ensure!(bar_la2 != bar_la, "PUB did not move last_activity");
+    ensure!(foo_la3 != foo_la2, "delivery did not move last_activity");
+    // An unsubscribe moves it again.
+    send_flush(&mut older, "UNSUB 1\r\n").await?;
+    let m = by_name(&jget(&ctx, &s, path).await?)?;
+    let foo_la4 = ts(&m["foo"], "last_activity")?;
+    ensure!(foo_la4 != foo_la3, "UNSUB did not move last_activity");
+    ctx.observe("moved", "sub,pub,delivery,unsub");
+    Ok(())
+}
+
+async fn connz_offset_limit(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let v = jget(&ctx, &s, "/connz?offset=1&limit=1").await?;
+    check_eq!(v["connections"], json!([]));
+    let v = jget(&ctx, &s, "/connz?offset=-1&limit=-1").await?;
+    check_eq!(v["connections"], json!([]));
+    check_eq!(u(&v, "offset")?, 0);
+    ctx.observe(
+        "negative",
+        format!("offset={} limit={}", v["offset"], v["limit"]),
+    );
+    let _a = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    let _b = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    let v = jget(&ctx, &s, "/connz?offset=1&limit=1").await?;
+    check_eq!(
+        (
+            u(&v, "limit")?,
+            u(&v, "offset")?,
+            conns(&v)?.len(),
+            u(&v, "num_connections")?,
+            u(&v, "total")?
+        ),
+        (1, 1, 1, 1, 2)
+    );
+    ctx.observe("page1", format!("cids={}", cid_text(&cids(&v)?)));
+    let v = jget(&ctx, &s, "/connz?offset=2&limit=1").await?;
+    check_eq!(
+        (
+            u(&v, "limit")?,
+            u(&v, "offset")?,
+            conns(&v)?.len(),
+            u(&v, "num_connections")?,
+            u(&v, "total")?
+        ),
+        (1, 2, 0, 0, 2)
+    );
+    ctx.observe("page2", format!("n={}", conns(&v)?.len()));
+    Ok(())
+}
+
+/// Four clients made like the Go tests' `createClientConnSubscribeAndPublish`.
+async fn four_clients(ctx: &Ctx, s: &Server) -> Result<Vec<RawClient>> {
+    let mut keep = Vec::new();
+    for _ in 0..4 {
+        keep.push(sub_pub_conn(ctx, s, CONNECT).await?);
+    }
+    Ok(keep)
+}
+
+async fn connz_sort_cid(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let _keep = four_clients(&ctx, &s).await?;
+    for path in ["/connz", "/connz?sort=cid"] {
+        let got = cids(&jget(&ctx, &s, path).await?)?;
+        let mut sorted = got.clone();
+        sorted.sort();
+        check_eq!(got, sorted);
+        ctx.observe(path, cid_text(&got));
+    }
+    Ok(())
+}
+
+async fn connz_sort_start(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let _keep = four_clients(&ctx, &s).await?;
+    let v = jget(&ctx, &s, "/connz?sort=start").await?;
+    let starts: Vec<SystemTime> = conns(&v)?
+        .iter()
+        .map(|c| ts(c, "start"))
+        .collect::<Result<_>>()?;
+    ensure!(
+        starts.windows(2).all(|w| w[0] <= w[1]),
+        "not ascending by start"
+    );
+    ctx.observe("cids", cid_text(&cids(&v)?));
+    Ok(())
+}
+
+fn values(v: &Value, k: &str) -> Result<Vec<u64>> {
+    conns(v)?.iter().map(|c| u(c, k)).collect()
+}
+
+async fn connz_sort_bytes_msgs(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut first = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    send_flush(&mut first, &"PUB foo 11\r\nHello World\r\n".repeat(100)).await?;
+    let mut keep = vec![first];
+    for _ in 0..3 {
+        keep.push(sub_pub_conn(&ctx, &s, CONNECT).await?);
+    }
+    for (sort, field) in [
+        ("bytes_to", "out_bytes"),
+        ("msgs_to", "out_msgs"),
+        ("bytes_from", "in_bytes"),
+        ("msgs_from", "in_msgs"),
+    ] {
+        let v = jget(&ctx, &s, &format!("/connz?sort={sort}")).await?;
+        let vals = values(&v, field)?;
+        check_eq!(vals.len(), 4);
+        ensure!(
+            vals[1..].iter().all(|x| vals[0] >= *x),
+            "sort={sort}: {vals:?} not led by the largest"
+        );
+        ctx.observe(sort, format!("{vals:?}"));
+    }
+    Ok(())
+}
+
+async fn connz_sort_pending(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut first = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    send_flush(&mut first, "SUB hello.world 2\r\n").await?;
+    let mut keep = vec![first];
+    for _ in 0..3 {
+        keep.push(sub_pub_conn(&ctx, &s, CONNECT).await?);
+    }
+    let v = jget(&ctx, &s, "/connz?sort=pending").await?;
+    let vals = values(&v, "pending_bytes")?;
+    check_eq!(vals.len(), 4);
+    ensure!(
+        vals[1..].iter().all(|x| vals[0] >= *x),
+        "not led by the most pending: {vals:?}"
+    );
+    // Pending bytes depend on timing (a server PING may sit in the buffer).
+    ctx.observe("sorted", vals.len().to_string());
+    Ok(())
+}
+
+async fn connz_sort_subs(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut first = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    send_flush(&mut first, "SUB hello.world 2\r\n").await?;
+    let mut keep = vec![first];
+    for _ in 0..3 {
+        keep.push(sub_pub_conn(&ctx, &s, CONNECT).await?);
+    }
+    let v = jget(&ctx, &s, "/connz?sort=subs").await?;
+    let vals = values(&v, "subscriptions")?;
+    check_eq!(vals, vec![1, 0, 0, 0]);
+    check_eq!(u(&conns(&v)?[0], "cid")?, 1);
+    ctx.observe("subs", format!("{vals:?}"));
+    Ok(())
+}
+
+async fn connz_sort_last(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut first = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    send_flush(&mut first, "SUB hello.world 2\r\n").await?;
+    let mut keep = vec![first];
+    for _ in 0..3 {
+        keep.push(sub_pub_conn(&ctx, &s, CONNECT).await?);
+    }
+    let v = jget(&ctx, &s, "/connz?sort=last").await?;
+    let lasts: Vec<SystemTime> = conns(&v)?
+        .iter()
+        .map(|c| ts(c, "last_activity"))
+        .collect::<Result<_>>()?;
+    ensure!(
+        lasts.windows(2).all(|w| w[0] >= w[1]),
+        "not descending by last activity"
+    );
+    ctx.observe("cids", cid_text(&cids(&v)?));
+    Ok(())
+}
+
+async fn connz_sort_uptime(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut keep = Vec::new();
+    for _ in 0..4 {
+        keep.push(sub_pub_conn(&ctx, &s, CONNECT).await?);
+        // As in the Go test: starts apart in time.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let v = jget(&ctx, &s, "/connz?sort=uptime").await?;
+    let now = SystemTime::now();
+    let ups: Vec<Duration> = conns(&v)?
+        .iter()
+        .map(|c| Ok(now.duration_since(ts(c, "start")?).unwrap_or_default()))
+        .collect::<Result<_>>()?;
+    ensure!(
+        ups.windows(2).all(|w| w[0] <= w[1]),
+        "not ascending by uptime: {ups:?}"
+    );
+    ctx.observe("cids", cid_text(&cids(&v)?));
+    Ok(())
+}
+
+async fn connz_sort_uptime_closed(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        open.push(sub_pub_conn(&ctx, &s, CONNECT).await?);
+    }
+    // Closed newest first: the last started lives the shortest.
+    let mut n = 0;
+    while let Some(c) = open.pop() {
+        drop(c);
+        n += 1;
+        wait_closed(&ctx, &s, n).await?;
+    }
+    let v = jget(&ctx, &s, "/connz?state=closed&sort=uptime").await?;
+    let ups: Vec<Duration> = conns(&v)?
+        .iter()
+        .map(|c| {
+            Ok(ts(c, "stop")?
+                .duration_since(ts(c, "start")?)
+                .unwrap_or_default())
+        })
+        .collect::<Result<_>>()?;
+    check_eq!(ups.len(), 4);
+    ensure!(
+        ups.windows(2).all(|w| w[0] <= w[1]),
+        "not ascending by uptime: {ups:?}"
+    );
+    ctx.observe("cids", cid_text(&cids(&v)?));
+    Ok(())
+}
+
+async fn connz_sort_closed_only(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut keep = Vec::new();
+    for _ in 0..4 {
+        let (mut c, _) = ctx.raw(&s).await?;
+        send_flush(&mut c, &format!("CONNECT {CONNECT}\r\n")).await?;
+        keep.push(c);
+    }
+    for sort in ["stop", "reason"] {
+        let body = bad_request(&s, &format!("/connz?sort={sort}")).await?;
+        ctx.observe(sort, body);
+    }
+    Ok(())
+}
+
+async fn connz_sort_stop_closed(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    for n in 1..=4 {
+        let (mut c, _) = ctx.raw(&s).await?;
+        send_flush(&mut c, &format!("CONNECT {CONNECT}\r\n")).await?;
+        drop(c);
+        wait_closed(&ctx, &s, n).await?;
+    }
+    let v = jget(&ctx, &s, "/connz?state=closed&sort=stop").await?;
+    let now = SystemTime::now();
+    let ago: Vec<Duration> = conns(&v)?
+        .iter()
+        .map(|c| Ok(now.duration_since(ts(c, "stop")?).unwrap_or_default()))
+        .collect::<Result<_>>()?;
+    check_eq!(ago.len(), 4);
+    ensure!(
+        ago.windows(2).all(|w| w[0] <= w[1]),
+        "not ascending by time since stop: {ago:?}"
+    );
+    ctx.observe("cids", cid_text(&cids(&v)?));
+    Ok(())
+}
+
+async fn connz_sort_reason(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "max_payload: 100\n").await?;
+    for i in 0..20u64 {
+        let (mut c, _) = ctx.raw(&s).await?;
+        match i % 3 {
+            // Closed by the client.
+            0 => {
+                send_flush(&mut c, &format!("CONNECT {CONNECT}\r\n")).await?;
+            }
+            // Closed by the server: payload too big.
+            1 => {
+                c.send("PUB foo 1024\r\n").await?;
+                c.expect_closed(SETTLE).await?;
+            }
+            // Closed by the server: unknown operation.
+            _ => {
+                c.send("ZZZ\r\n").await?;
+                c.expect_closed(SETTLE).await?;
+            }
+        }
+        drop(c);
+        wait_closed(&ctx, &s, i + 1).await?;
+    }
+    let v = jget(&ctx, &s, "/connz?state=closed&sort=reason").await?;
+    let reasons: Vec<String> = conns(&v)?
+        .iter()
+        .map(|c| s_of(c, "reason").map(String::from))
+        .collect::<Result<_>>()?;
+    check_eq!(reasons.len(), 20);
+    let mut sorted = reasons.clone();
+    sorted.sort();
+    check_eq!(reasons, sorted);
+    ctx.observe("reasons", reasons.join("|"));
+    Ok(())
+}
+
+async fn connz_sort_idle(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut first = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    send_flush(&mut first, "SUB client.1 2\r\n").await?;
+    let second = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    // Idle has a granularity of a whole second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    send_flush(&mut first, "PUB client.1 11\r\nnew message\r\n").await?;
+    let v = jget(&ctx, &s, "/connz?sort=idle").await?;
+    check_eq!(conns(&v)?.len(), 2);
+    let idles: Vec<Duration> = conns(&v)?
+        .iter()
+        .map(|c| dur(s_of(c, "idle")?))
+        .collect::<Result<_>>()?;
+    // Ordered by active span (last activity - start), longest first: the
+    // client that just published leads, the idle one follows.
+    ensure!(idles[1] >= idles[0], "idle order {idles:?}");
+    ensure!(idles[1] >= Duration::from_secs(1), "idle {idles:?}");
+    ctx.observe("cids", cid_text(&cids(&v)?));
+    drop(second);
+    Ok(())
+}
+
+async fn connz_named_client(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let _c = named_conn(&ctx, &s, "test-client").await?;
+    let v = jget(&ctx, &s, "/connz").await?;
+    check_eq!(conns(&v)?.len(), 1);
+    check_eq!(s_of(&conns(&v)?[0], "name")?, "test-client");
+    ctx.observe_json("conn", &conn_projection(&conns(&v)?[0]));
+    Ok(())
+}
+
+async fn connz_state(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut open = Vec::new();
+    for _ in 0..10 {
+        let mut c = sub_pub_conn(&ctx, &s, CONNECT).await?;
+        send_flush(&mut c, "SUB hello.closed.conns 2\r\n").await?;
+        drop(c);
+        let mut c = sub_pub_conn(&ctx, &s, CONNECT).await?;
+        send_flush(&mut c, "SUB hello.open.conns 2\r\n").await?;
+        open.push(c);
+    }
+    wait_closed(&ctx, &s, 10).await?;
+    let n = |v: &Value| conns(v).map(|c| c.len());
+    let q = |path: &'static str| {
+        let (ctx, s) = (&ctx, &s);
+        async move { jget(ctx, s, path).await }
+    };
+    check_eq!(n(&q("/connz?state=open").await?)?, 10);
+    check_eq!(n(&q("/connz?state=closed").await?)?, 10);
+    check_eq!(n(&q("/connz?state=ALL").await?)?, 20);
+    check_eq!(n(&q("/connz?state=any").await?)?, 20);
+    check_eq!(n(&q("/connz?cid=1&state=open").await?)?, 0);
+    check_eq!(n(&q("/connz?cid=1&state=closed").await?)?, 1);
+    check_eq!(n(&q("/connz?cid=1&state=ALL").await?)?, 1);
+    let v = q("/connz?cid=1&state=closed&subs=true").await?;
+    let ci = &conns(&v)?[0];
+    check_eq!(u(ci, "subscriptions")?, 1);
+    check_eq!(ci["subscriptions_list"], json!(["hello.closed.conns"]));
+    ctx.observe_json("closed_with_subs", &conn_projection(ci));
+    let v = q("/connz?cid=1&state=closed&subs=false").await?;
+    let ci = &conns(&v)?[0];
+    check_eq!(u(ci, "subscriptions")?, 1);
+    ensure!(
+        ci.get("subscriptions_list").is_none(),
+        "subs=false listed subs"
+    );
+    check_eq!(n(&q("/connz?cid=2&state=open").await?)?, 1);
+    check_eq!(n(&q("/connz?cid=2&state=closed").await?)?, 0);
+    let all = q("/connz?state=all").await?;
+    ctx.observe("all_cids", cid_text(&cids(&all)?));
+    ctx.observe(
+        "open_cids",
+        cid_text(&cids(&q("/connz?state=open").await?)?),
+    );
+    Ok(())
+}
+
+async fn connz_closed_race(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    for _ in 0..100 {
+        drop(sub_pub_conn(&ctx, &s, CONNECT).await?);
+    }
+    wait_closed(&ctx, &s, 100).await?;
+    let poll = |path: &'static str| {
+        let s = &s;
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+            let mut polls = 0;
+            while tokio::time::Instant::now() < deadline {
+                let r = get(s, path).await?;
+                check_eq!(r.status, 200);
+                let v: Value = serde_json::from_str(&r.body)?;
+                check_eq!(conns(&v)?.len(), 100);
+                polls += 1;
+            }
+            Ok::<_, anyhow::Error>(polls)
+        }
+    };
+    let (a, b) = tokio::join!(
+        poll("/connz?state=closed&subs=true"),
+        poll("/connz?state=closed")
+    );
+    ensure!(a? > 0 && b? > 0, "no polls");
+    ctx.observe("closed", "100");
+    Ok(())
+}
+
+async fn connz_closed_bad_client(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let c = RawClient::connect(&s.addr()).await?;
+    drop(c);
+    let v = wait_closed(&ctx, &s, 1).await?;
+    let ci = &conns(&v)?[0];
+    let uptime = ts(ci, "stop")?
+        .duration_since(ts(ci, "start")?)
+        .unwrap_or_default();
+    let idle = dur(s_of(ci, "idle")?)?;
+    ensure!(idle <= uptime, "idle {idle:?} > uptime {uptime:?}");
+    ts(ci, "last_activity")?;
+    ctx.observe("keys", keys(ci));
+    Ok(())
+}
+
+const MULTI_USER: &str = "authorization {\n  users = [\n    {user: alice, password: foo}\n    {user: bob, password: bar}\n  ]\n}\n";
+
+async fn connz_auth_user(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf(&format!(
+            "http: 127.0.0.1:{{{{http_port}}}}\nno_system_account: true\n{MULTI_USER}"
+        )))
+        .await?;
+    let _c = foo_conn_auth(&ctx, &s, "alice", "foo").await?;
+    let v = jget(&ctx, &s, "/connz?auth=1").await?;
+    let ci = &conns(&v)?[0];
+    check_eq!(s_of(ci, "authorized_user")?, "alice");
+    ctx.observe_json("conn", &conn_projection(ci));
+    Ok(())
+}
+
+async fn foo_conn_auth(ctx: &Ctx, s: &Server, user: &str, pass: &str) -> Result<RawClient> {
+    let (mut c, _) = ctx.raw(s).await?;
+    c.send(&format!(
+        "CONNECT {{\"verbose\":false,\"pedantic\":false,\"user\":\"{user}\",\"pass\":\"{pass}\"}}\r\nSUB foo 1\r\nPUB foo 5\r\nHello\r\n"
+    ))
+    .await?;
+    check_eq!(c.msgs_until_pong().await?.len(), 1);
+    Ok(c)
+}
+
+fn user_connect(user: &str, pass: &str) -> String {
+    format!(r#"{{"verbose":false,"pedantic":false,"user":"{user}","pass":"{pass}"}}"#)
+}
+
+async fn connz_accounts(ctx: Ctx) -> Result<()> {
+    let conf = "http: 127.0.0.1:{{http_port}}\nno_system_account: true\naccounts {\n  engineering { users = [ {user: alice, password: foo}, {user: bob, password: bar} ] }\n  finance { users = [ {user: john, password: foo}, {user: mary, password: bar} ] }\n  legal { users = [ {user: peter, password: foo}, {user: paul, password: bar} ] }\n}\n";
+    let s = ctx.server(ServerSpec::new().conf(conf)).await?;
+    let users = [
+        ("alice", "foo", "engineering"),
+        ("bob", "bar", "engineering"),
+        ("john", "foo", "finance"),
+        ("mary", "bar", "finance"),
+        ("peter", "foo", "legal"),
+        ("paul", "bar", "legal"),
+    ];
+    let mut keep = Vec::new();
+    for (user, pass, _) in users {
+        let (mut c, _) = ctx.raw(&s).await?;
+        send_flush(&mut c, &format!("CONNECT {}\r\n", user_connect(user, pass))).await?;
+        keep.push(c);
+    }
+    let acc_of: BTreeMap<&str, &str> = users.iter().map(|(u, _, a)| (*u, *a)).collect();
+    let v = jget(&ctx, &s, "/connz?auth=1").await?;
+    check_eq!(u(&v, "num_connections")?, 6);
+    let mut seen = Vec::new();
+    for (i, ci) in conns(&v)?.iter().enumerate() {
+        check_eq!(u(ci, "cid")?, i as u64 + 1);
+        let user = s_of(ci, "authorized_user")?;
+        let acc = acc_of
+            .get(user)
+            .ok_or_else(|| anyhow!("unknown user {user:?}"))?;
+        check_eq!(s_of(ci, "account")?, *acc);
+        seen.push(format!("{}:{user}:{acc}", u(ci, "cid")?));
+    }
+    ctx.observe("conns", seen.join(","));
+    let pull = |state: &'static str| {
+        let (ctx, s) = (&ctx, &s);
+        async move {
+            for acc in ["engineering", "finance", "legal"] {
+                let v = jget(ctx, s, &format!("/connz?auth=1&acc={acc}&state={state}")).await?;
+                check_eq!(u(&v, "num_connections")?, 2);
+                for ci in conns(&v)? {
+                    check_eq!(s_of(ci, "account")?, acc);
+                }
+            }
+            for user in ["alice", "bob", "john", "mary", "peter", "paul"] {
+                let v = jget(ctx, s, &format!("/connz?auth=1&user={user}&state={state}")).await?;
+                check_eq!(u(&v, "num_connections")?, 1);
+                check_eq!(s_of(&conns(&v)?[0], "authorized_user")?, user);
+            }
+            Ok::<_, anyhow::Error>(())
+        }
+    };
+    pull("open").await?;
+    keep.clear();
+    wait_open(&ctx, &s, 0).await?;
+    wait_closed(&ctx, &s, 6).await?;
+    pull("closed").await?;
+    ctx.observe("filters", "open,closed");
+    Ok(())
+}
+
+async fn connz_authorized_users(ctx: Ctx) -> Result<()> {
+    let kp = nkeys::KeyPair::new_user();
+    let nkey = kp.public_key();
+    let seed = kp.seed()?;
+    let s = mon_server(
+        &ctx,
+        &format!(
+            "authorization {{\n  users = [\n    {{nkey: {nkey}}}\n    {{user: user, password: pwd}}\n  ]\n}}\n"
+        ),
+    )
+    .await?;
+    let (mut c, _) = ctx.raw(&s).await?;
+    send_flush(
+        &mut c,
+        &format!("CONNECT {}\r\n", user_connect("user", "pwd")),
+    )
+    .await?;
+    let au = only_user(&ctx, &s).await?;
+    check_eq!(au.as_str(), "user");
+    ctx.observe("user", &au);
+    drop(c);
+    wait_open(&ctx, &s, 0).await?;
+    let nc = ctx
+        .client_with(&s, async_nats::ConnectOptions::with_nkey(seed))
+        .await?;
+    let au = only_user(&ctx, &s).await?;
+    check_eq!(au, nkey);
+    ctx.observe("nkey", "the user's public nkey");
+    drop(nc);
+    drop(s);
+    let s = mon_server(&ctx, "authorization { token: sometoken }\n").await?;
+    let (mut c, _) = ctx.raw(&s).await?;
+    send_flush(
+        &mut c,
+        "CONNECT {\"verbose\":false,\"pedantic\":false,\"auth_token\":\"sometoken\"}\r\n",
+    )
+    .await?;
+    let au = only_user(&ctx, &s).await?;
+    check_eq!(au.as_str(), "sometoken");
+    ctx.observe("token", &au);
+    Ok(())
+}
+
+/// The authorized user of the only open connection.
+async fn only_user(ctx: &Ctx, s: &Server) -> Result<String> {
+    wait_open(ctx, s, 1).await?;
+    let v = jget(ctx, s, "/connz?auth=true").await?;
+    check_eq!(conns(&v)?.len(), 1);
+    Ok(s_of(&conns(&v)?[0], "authorized_user")?.to_string())
+}
+
+// ---------------------------------------------------------------- /subsz
+
+fn subsz_projection(v: &Value) -> Value {
+    json!({
+        "keys": keys(v),
+        "num_subscriptions": v.get("num_subscriptions"),
+        "num_inserts": v.get("num_inserts"),
+        "num_removes": v.get("num_removes"),
+        "num_matches": v.get("num_matches"),
+        "total": v.get("total"),
+        "offset": v.get("offset"),
+        "limit": v.get("limit"),
+    })
+}
+
+async fn subsz(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let _c = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    let v = jget(&ctx, &s, "/subsz").await?;
+    check_eq!(u(&v, "num_subscriptions")?, 0);
+    check_eq!(u(&v, "num_inserts")?, 1);
+    check_eq!(u(&v, "num_matches")?, 1);
+    ctx.observe_json("subsz", &subsz_projection(&v));
+    check_jsonp(&s, "/subsz").await?;
+    Ok(())
+}
+
+async fn subscriptionsz(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf("http: 127.0.0.1:{{http_port}}\nno_system_account: true\n"))
+        .await?;
+    let _c = foo_conn(&ctx, &s).await?;
+    let v = jget(&ctx, &s, "/subscriptionsz").await?;
+    check_eq!(u(&v, "num_subscriptions")?, 1);
+    ctx.observe_json("subsz", &subsz_projection(&v));
+    Ok(())
+}
+
+fn sub_list(v: &Value) -> Result<Vec<String>> {
+    let list = v["subscriptions_list"]
+        .as_array()
+        .ok_or_else(|| anyhow!("no subscriptions_list in {v}"))?;
+    let mut out: Vec<String> = list
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["account"].as_str().unwrap_or(""),
+                e["subject"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+async fn subsz_details(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut c = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    send_flush(
+        &mut c,
+        "SUB foo.* 2\r\nSUB foo.bar 3\r\nSUB foo.foo 4\r\nPUB foo.bar 5\r\nHello\r\nPUB foo.baz 5\r\nHello\r\nPUB foo.foo 5\r\nHello\r\n",
+    )
+    .await?;
+    let v = jget(&ctx, &s, "/subsz?subs=1").await?;
+    check_eq!(u(&v, "num_subscriptions")?, 3);
+    check_eq!(u(&v, "total")?, 3);
+    check_eq!(sub_list(&v)?.len(), 3);
+    ctx.observe_json("subsz", &subsz_projection(&v));
+    ctx.observe("subs", sub_list(&v)?.join(","));
+    Ok(())
+}
+
+async fn subsz_offset_limit(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut c = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    let subs: String = (0..200)
+        .map(|i| format!("SUB foo.{i} {}\r\n", i + 10))
+        .collect();
+    send_flush(&mut c, &subs).await?;
+    let v = jget(&ctx, &s, "/subsz?subs=1&offset=10&limit=100").await?;
+    check_eq!(
+        (
+            u(&v, "num_subscriptions")?,
+            u(&v, "total")?,
+            u(&v, "offset")?,
+            u(&v, "limit")?,
+            sub_list(&v)?.len()
+        ),
+        (200, 100, 10, 100, 100)
+    );
+    ctx.observe_json("subsz", &subsz_projection(&v));
+    Ok(())
+}
+
+async fn subsz_test_subject(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut c = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    send_flush(&mut c, "SUB foo.* 2\r\nSUB foo.bar 3\r\nSUB foo.foo 4\r\n").await?;
+    let v = jget(&ctx, &s, "/subsz?subs=1&test=foo.foo").await?;
+    check_eq!(u(&v, "total")?, 2);
+    check_eq!(sub_list(&v)?.len(), 2);
+    ctx.observe("foo.foo", sub_list(&v)?.join(","));
+    let v = jget(&ctx, &s, "/subsz?subs=1&test=foo").await?;
+    let n = v["subscriptions_list"].as_array().map_or(0, |a| a.len());
+    check_eq!(n, 0);
+    ctx.observe_json("foo", &subsz_projection(&v));
+    for bad in ["*", "foo.*", "foo.>", "foo..bar"] {
+        let body = bad_request(&s, &format!("/subsz?subs=1&test={bad}")).await?;
+        ctx.observe(bad, body);
+    }
+    Ok(())
+}
+
+const TWO_ACCOUNTS: &str = "accounts {\n  A { users = [ {user: a, password: a} ] }\n  B { users = [ {user: b, password: b} ] }\n}\n";
+
+async fn subsz_multi_account(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, TWO_ACCOUNTS).await?;
+    let mut keep = Vec::new();
+    for who in ["a", "b"] {
+        let mut c = sub_pub_conn(&ctx, &s, &user_connect(who, who)).await?;
+        send_flush(
+            &mut c,
+            "SUB foo.* 2\r\nSUB foo.bar 3\r\nSUB foo.foo 4\r\nPUB foo.bar 5\r\nHello\r\nPUB foo.baz 5\r\nHello\r\nPUB foo.foo 5\r\nHello\r\n",
+        )
+        .await?;
+        keep.push(c);
+    }
+    let v = jget(&ctx, &s, "/subsz?subs=1").await?;
+    check_eq!((u(&v, "num_subscriptions")?, u(&v, "total")?), (6, 6));
+    let all = sub_list(&v)?;
+    check_eq!(all.len(), 6);
+    ensure!(
+        all.iter()
+            .all(|e| e.starts_with("A:") || e.starts_with("B:")),
+        "accounts {all:?}"
+    );
+    ctx.observe("all", all.join(","));
+    let v = jget(&ctx, &s, "/subsz?subs=1&acc=A").await?;
+    check_eq!((u(&v, "num_subscriptions")?, u(&v, "total")?), (3, 3));
+    let a = sub_list(&v)?;
+    check_eq!(a.len(), 3);
+    ensure!(a.iter().all(|e| e.starts_with("A:")), "accounts {a:?}");
+    ctx.observe("acc_a", a.join(","));
+    Ok(())
+}
+
+async fn subsz_multi_account_offset_limit(ctx: Ctx) -> Result<()> {
+    // As in the Go test, the server has no accounts: both users land in $G.
+    let s = mon_server(&ctx, "").await?;
+    let subs: String = (0..200)
+        .map(|i| format!("SUB foo.{i} {}\r\n", i + 10))
+        .collect();
+    let mut keep = Vec::new();
+    for who in ["a", "b"] {
+        let mut c = sub_pub_conn(&ctx, &s, &user_connect(who, who)).await?;
+        send_flush(&mut c, &subs).await?;
+        keep.push(c);
+    }
+    let v = jget(&ctx, &s, "/subsz?subs=1&offset=10&limit=100").await?;
+    check_eq!(
+        (
+            u(&v, "num_subscriptions")?,
+            u(&v, "total")?,
+            u(&v, "offset")?,
+            u(&v, "limit")?,
+            sub_list(&v)?.len()
+        ),
+        (400, 100, 10, 100, 100)
+    );
+    ctx.observe_json("subsz", &subsz_projection(&v));
+    Ok(())
+}
+
+// ---------------------------------------------------------------- others
+
+async fn root(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let _c = sub_pub_conn(&ctx, &s, CONNECT).await?;
+    let r = get(&s, "/").await?;
+    check_eq!(r.status, 200);
+    ensure!(r.body.is_ascii(), "root page is not ASCII");
+    ensure!(r.ctype.contains("text/html"), "content type {}", r.ctype);
+    let re = regex::Regex::new(r"href=\.(/[a-z]*)")?;
+    let links: Vec<&str> = re
+        .captures_iter(&r.body)
+        .filter_map(|c| c.get(1).map(|m| m.as_str()))
+        .collect();
+    ctx.observe("content_type", &r.ctype);
+    ctx.observe("links", links.join(","));
+    let other = get(&s, "/nothing-here").await?;
+    check_eq!(other.status, 404);
+    Ok(())
+}
+
+async fn concurrent(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let endpoints = [
+        "/varz", "/varz", "/varz", "/connz", "/connz", "/subsz", "/subsz", "/routez", "/routez",
+    ];
+    let pollers = endpoints.iter().map(|e| {
+        let s = &s;
+        async move {
+            for _ in 0..25 {
+                let r = get(s, e).await?;
+                check_eq!(r.status, 200);
+                check_eq!(r.ctype.as_str(), "application/json");
+                serde_json::from_str::<Value>(&r.body)?;
+            }
+            Ok::<_, anyhow::Error>(())
+        }
+    });
+    // Clients come and go while the endpoints are polled.
+    let traffic = async {
+        let mut keep = Vec::new();
+        for i in 0..20 {
+            let c = sub_pub_conn(&ctx, &s, CONNECT).await?;
+            if i % 10 == 0 {
+                keep.push(c);
+            }
+        }
+        Ok::<_, anyhow::Error>(keep)
+    };
+    let (results, keep) = tokio::join!(futures::future::join_all(pollers), traffic);
+    for r in results {
+        r?;
+    }
+    let keep = keep?;
+    let v = wait_open(&ctx, &s, keep.len() as u64).await?;
+    ctx.observe("open", u(&v, "num_connections")?.to_string());
+    Ok(())
+}
+
+async fn server_ids(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let v = jget(&ctx, &s, "/varz").await?;
+    let c = jget(&ctx, &s, "/connz").await?;
+    let r = jget(&ctx, &s, "/routez").await?;
+    let id = s_of(&v, "server_id")?;
+    ensure!(!id.is_empty(), "empty varz id");
+    check_eq!(s_of(&c, "server_id")?, id);
+    check_eq!(s_of(&r, "server_id")?, id);
+    ctx.observe("same", "varz=connz=routez");
+    Ok(())
+}
+
+async fn http_req_stats(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    for path in ["/varz", "/varz", "/connz", "/connz", "/subsz", "/routez"] {
+        check_eq!(get(&s, path).await?.status, 200);
+    }
+    let v = jget(&ctx, &s, "/varz").await?;
+    let stats = &v["http_req_stats"];
+    check_eq!(
+        *stats,
+        json!({"/varz": 3, "/connz": 2, "/subsz": 1, "/routez": 1})
+    );
+    ctx.observe_json("http_req_stats", stats);
+    Ok(())
+}
+
+async fn routez_no_routes(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let body = bad_request(&s, "/routez?subs=xxx").await?;
+    ctx.observe("subs=xxx", body);
+    for path in ["/routez", "/routez?subs=1", "/routez?subs=detail"] {
+        let v = jget(&ctx, &s, path).await?;
+        check_eq!(u(&v, "num_routes")?, 0);
+        check_eq!(v["routes"], json!([]));
+        ctx.observe(path, keys(&v));
+    }
+    check_jsonp(&s, "/routez").await?;
+    Ok(())
+}
+
+async fn endpoints_no_remotes(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let g = jget(&ctx, &s, "/gatewayz").await?;
+    ensure!(
+        g.get("name").is_none_or(|n| n.as_str() == Some(""))
+            && g.get("port").is_none_or(|p| p.as_u64() == Some(0)),
+        "expected no gateway: {g}"
+    );
+    ctx.observe_json("gatewayz", &json!({"keys": keys(&g), "outbound": g["outbound_gateways"], "inbound": g["inbound_gateways"]}));
+    let l = jget(&ctx, &s, "/leafz").await?;
+    check_eq!(u(&l, "leafnodes")?, 0);
+    ctx.observe_json(
+        "leafz",
+        &json!({"keys": keys(&l), "leafnodes": l["leafnodes"], "leafs": l["leafs"]}),
+    );
+    let a = jget(&ctx, &s, "/accountz").await?;
+    check_eq!(a["accounts"], json!(["$G"]));
+    ctx.observe_json(
+        "accountz",
+        &json!({"keys": keys(&a), "accounts": a["accounts"]}),
+    );
+    let st = jget(&ctx, &s, "/accstatz").await?;
+    check_eq!(st["account_statz"], json!([]));
+    ctx.observe_json(
+        "accstatz",
+        &json!({"keys": keys(&st), "account_statz": st["account_statz"]}),
+    );
+    Ok(())
+}
+
+async fn accountz(ctx: Ctx) -> Result<()> {
+    // Default options: the system account exists.
+    let s = ctx
+        .server(ServerSpec::new().conf(
+            "http: 127.0.0.1:{{http_port}}\nserver_name: monitor_server\nserver_tags: [\"tag\"]\n",
+        ))
+        .await?;
+    let want = |body: &str, parts: &[&str]| -> Result<()> {
+        for p in parts {
+            ensure!(body.contains(p), "missing {p:?} in {body}");
+        }
+        Ok(())
+    };
+    let r = get(&s, "/accountz").await?;
+    check_eq!(r.status, 200);
+    want(
+        &r.body,
+        &[
+            "$G",
+            "$SYS",
+            "\"accounts\": [",
+            "\"system_account\": \"$SYS\"",
+        ],
+    )?;
+    let r = get(&s, "/accountz?acc=$SYS").await?;
+    want(
+        &r.body,
+        &[
+            "\"account_detail\": {",
+            "\"account_name\": \"$SYS\",",
+            "\"subscriptions\": 40,",
+            "\"is_system\": true,",
+            "\"system_account\": \"$SYS\"",
+        ],
+    )?;
+    let r = get(&s, "/accstatz?unused=1").await?;
+    want(
+        &r.body,
+        &[
+            "\"acc\": \"$G\"",
+            "\"acc\": \"$SYS\"",
+            "\"sent\": {",
+            "\"received\": {",
+            "\"total_conns\": 0,",
+            "\"leafnodes\": 0,",
+        ],
+    )?;
+    let v: Value = serde_json::from_str(&r.body)?;
+    let mut accs: Vec<&str> = v["account_statz"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["acc"].as_str()).collect())
+        .unwrap_or_default();
+    accs.sort();
+    ctx.observe("accstatz", accs.join(","));
+    let d: Value = serde_json::from_str(&get(&s, "/accountz?acc=$SYS").await?.body)?;
+    let det = &d["account_detail"];
+    ctx.observe_json(
+        "sys",
+        &json!({"is_system": det["is_system"], "subscriptions": det["subscriptions"], "keys": keys(det)}),
+    );
+    Ok(())
+}
+
+async fn jsz_disabled(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let v = jget(&ctx, &s, "/varz").await?;
+    let j = jget(&ctx, &s, "/jsz").await?;
+    check_eq!(s_of(&j, "server_id")?, s_of(&v, "server_id")?);
+    ctx.observe_json(
+        "jsz",
+        &json!({"keys": keys(&j), "disabled": j.get("disabled"), "config": j.get("config")}),
+    );
+    let body = bad_request(&s, "/jsz?leader-only=true").await?;
+    ctx.observe("leader-only", body);
+    Ok(())
+}
+
+/// The fatal line of a server that failed to start, with numbers masked.
+fn fatal_line(out: &str) -> String {
+    let line = out
+        .lines()
+        .find(|l| l.contains("[FTL]"))
+        .map(|l| l.split("[FTL] ").nth(1).unwrap_or(l))
+        .unwrap_or("");
+    regex::Regex::new(r"\d+")
+        .map(|re| re.replace_all(line, "N").into_owned())
+        .unwrap_or_default()
+}
+
+async fn https_no_tls(ctx: Ctx) -> Result<()> {
+    let path = ctx.write_file(
+        "https.conf",
+        &format!(
+            "host: 127.0.0.1\nport: {}\nhttps: 127.0.0.1:{}\n",
+            ports::alloc()?,
+            ports::alloc()?
+        ),
+    )?;
+    let out = ctx
+        .run_binary(&["-c", path.to_str().context("path")?])
+        .await?;
+    ensure!(out.code != Some(0), "server started without TLS for HTTPS");
+    let all = format!("{}{}", out.stdout, out.stderr);
+    ensure!(all.contains("TLS"), "no error about TLS: {all}");
+    ctx.observe("fatal", fatal_line(&all));
+    Ok(())
+}
+
+async fn listen_error(ctx: Ctx) -> Result<()> {
+    let a = mon_server(&ctx, "").await?;
+    let http = a.ports().http.context("http port")?;
+    let path = ctx.write_file(
+        "second.conf",
+        &format!(
+            "host: 127.0.0.1\nport: {}\nhttp: 127.0.0.1:{http}\n",
+            ports::alloc()?
+        ),
+    )?;
+    let out = ctx
+        .run_binary(&["-c", path.to_str().context("path")?])
+        .await?;
+    ensure!(out.code != Some(0), "second server shared the monitor port");
+    let all = format!("{}{}", out.stdout, out.stderr);
+    ensure!(all.contains("listen"), "no error about listen: {all}");
+    ctx.observe("fatal", fatal_line(&all));
+    Ok(())
+}
+
+async fn both_ports(ctx: Ctx) -> Result<()> {
+    let path = ctx.write_file(
+        "both.conf",
+        &format!(
+            "host: 127.0.0.1\nport: {}\nhttp_port: {}\nhttps_port: {}\n",
+            ports::alloc()?,
+            ports::alloc()?,
+            ports::alloc()?
+        ),
+    )?;
+    let out = ctx
+        .run_binary(&["-c", path.to_str().context("path")?])
+        .await?;
+    ensure!(out.code != Some(0), "server started with both ports");
+    let all = format!("{}{}", out.stdout, out.stderr);
+    ensure!(all.contains("specify both"), "no error about both: {all}");
+    ctx.observe("fatal", fatal_line(&all));
+    Ok(())
+}
+
+async fn monitor_stop(ctx: Ctx) -> Result<()> {
+    let mut s = mon_server(&ctx, "").await?;
+    let base = s.http_base()?;
+    check_eq!(get(&s, "/varz").await?.status, 200);
+    s.stop().await?;
+    let r = get_url(&format!("{base}/varz")).await;
+    ensure!(r.is_err(), "monitoring still answers after shutdown");
+    ctx.observe("after_stop", "refused");
+    Ok(())
+}
+
+/// A non-loopback IPv4 address of this host.
+fn outside_ip() -> Option<std::net::IpAddr> {
+    for target in [
+        "8.8.8.8:53",
+        "10.255.255.1:9",
+        "192.0.2.1:9",
+        "172.16.0.1:9",
+    ] {
+        let Ok(sock) = std::net::UdpSocket::bind("0.0.0.0:0") else {
+            continue;
+        };
+        if sock.connect(target).is_err() {
+            continue;
+        }
+        if let Ok(addr) = sock.local_addr() {
+            let ip = addr.ip();
+            if !ip.is_loopback() && !ip.is_unspecified() && ip.is_ipv4() {
+                return Some(ip);
+            }
+        }
+    }
+    None
+}
+
+async fn http_host(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let ip = outside_ip().ok_or_else(|| anyhow!("no non-loopback IPv4 address"))?;
+    let port = s.ports().http.context("http port")?;
+    check_eq!(get(&s, "/varz").await?.status, 200);
+    let r = get_url(&format!("http://{ip}:{port}/varz")).await;
+    ensure!(r.is_err(), "monitoring answered on {ip}");
+    ctx.observe("outside", "refused");
+    Ok(())
+}
+
+// ---------------------------------------------------------------- closed connections
+
+async fn closed_subs(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "").await?;
+    let mut c = ctx.raw_connected(&s, CONNECT).await?;
+    let subs: String = (0..10)
+        .map(|i| format!("SUB foo.{i} {}\r\n", i + 1))
+        .collect();
+    send_flush(&mut c, &subs).await?;
+    drop(c);
+    wait_closed(&ctx, &s, 1).await?;
+    let v = jget(&ctx, &s, "/connz?state=closed&subs=1").await?;
+    check_eq!(conns(&v)?.len(), 1);
+    let ci = &conns(&v)?[0];
+    check_eq!(u(ci, "subscriptions")?, 10);
+    let list = ci["subscriptions_list"]
+        .as_array()
+        .ok_or_else(|| anyhow!("no list"))?;
+    check_eq!(list.len(), 10);
+    let mut names: Vec<&str> = list.iter().filter_map(|x| x.as_str()).collect();
+    names.sort();
+    ctx.observe("subs", names.join(","));
+    Ok(())
+}
+
+async fn closed_reasons(ctx: &Ctx, s: &Server, n: u64) -> Result<Vec<String>> {
+    let v = wait_closed(ctx, s, n).await?;
+    conns(&v)?
+        .iter()
+        .map(|c| s_of(c, "reason").map(String::from))
+        .collect()
+}
+
+async fn closed_auth_timeout(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "authorization { token: my_token, timeout: 0.4 }\n").await?;
+    let (mut c, _) = ctx.raw(&s).await?;
+    let rest = c.expect_closed(SETTLE).await?;
+    ctx.observe("sent", rest);
+    let reasons = closed_reasons(&ctx, &s, 1).await?;
+    check_eq!(reasons, vec!["Authentication Timeout".to_string()]);
+    ctx.observe("reasons", reasons.join("|"));
+    Ok(())
+}
+
+async fn closed_auth_violation(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "authorization { token: my_token }\n").await?;
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send(&format!("CONNECT {CONNECT}\r\n")).await?;
+    let err = c.expect_err().await?;
+    ctx.observe("err", &err);
+    let reasons = closed_reasons(&ctx, &s, 1).await?;
+    check_eq!(reasons, vec!["Authentication Failure".to_string()]);
+    ctx.observe("reasons", reasons.join("|"));
+    Ok(())
+}
+
+async fn closed_up_violation(ctx: Ctx) -> Result<()> {
+    let s = mon_server(
+        &ctx,
+        "authorization { user: my_user, password: my_secret }\n",
+    )
+    .await?;
+    for connect in [CONNECT.to_string(), user_connect("my_user", "wrong_pass")] {
+        let (mut c, _) = ctx.raw(&s).await?;
+        c.send(&format!("CONNECT {connect}\r\n")).await?;
+        let err = c.expect_err().await?;
+        ctx.observe("err", &err);
+    }
+    let reasons = closed_reasons(&ctx, &s, 2).await?;
+    check_eq!(reasons, vec!["Authentication Failure".to_string(); 2]);
+    ctx.observe("reasons", reasons.join("|"));
+    Ok(())
+}
+
+async fn closed_max_payload(ctx: Ctx) -> Result<()> {
+    let s = mon_server(&ctx, "max_payload: 100\n").await?;
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send("PUB foo.bar 1024\r\n").await?;
+    let rest = c.expect_closed(SETTLE).await?;
+    ctx.observe("sent", rest);
+    let reasons = closed_reasons(&ctx, &s, 1).await?;
+    check_eq!(
+        reasons,
+        vec!["Maximum Message Payload Exceeded".to_string()]
+    );
+    ctx.observe("reasons", reasons.join("|"));
+    Ok(())
+}
+
+/// The closed-connections ring keeps the newest 10000, oldest first.
+async fn closed_ring(ctx: Ctx) -> Result<()> {
+    const CAP: u64 = 10_000;
+    const BATCH: u64 = 500;
+    const BATCHES: u64 = 21;
+    let s = mon_server(&ctx, "").await?;
+    // The first one: its closed entry carries the id the server gave it.
+    let (mut c, info) = ctx.raw(&s).await?;
+    let id = info["client_id"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("no client_id in INFO"))?;
+    send_flush(&mut c, &format!("CONNECT {CONNECT}\r\n")).await?;
+    drop(c);
+    let v = wait_closed(&ctx, &s, 1).await?;
+    check_eq!(cids(&v)?, vec![id]);
+    let mut closed = 1u64;
+    let mut next_cid = id + 1;
+    let mut batches: Vec<BTreeSet<u64>> = Vec::new();
+    for _ in 0..BATCHES {
+        for _ in 0..BATCH {
+            let c = tokio::net::TcpStream::connect(s.addr()).await?;
+            drop(c);
+        }
+        let want: BTreeSet<u64> = (next_cid..next_cid + BATCH).collect();
+        next_cid += BATCH;
+        closed += BATCH;
+        let len = closed.min(CAP);
+        let path = format!("/connz?state=closed&offset={}&limit={BATCH}", len - BATCH);
+        let want_ref = &want;
+        kit_eventually(|| {
+            let (ctx, s, path) = (&ctx, &s, &path);
+            async move {
+                let v = jget(ctx, s, path).await?;
+                let got: BTreeSet<u64> = cids(&v)?.into_iter().collect();
+                Ok((u(&v, "total")? == len && &got == want_ref).then_some(()))
+            }
+        })
+        .await
+        .context("a batch of closed connections")?;
+        batches.push(want);
+    }
+    // The whole ring, page by page.
+    let mut ring = Vec::new();
+    for page in 0..CAP / 1000 {
+        let v = jget(
+            &ctx,
+            &s,
+            &format!("/connz?state=closed&offset={}&limit=1000", page * 1000),
+        )
+        .await?;
+        check_eq!(u(&v, "total")?, CAP);
+        ring.extend(cids(&v)?);
+    }
+    check_eq!(ring.len() as u64, CAP);
+    // Evicted: the first connection and the first batch; the rest in order of closing.
+    for (i, chunk) in ring.chunks(BATCH as usize).enumerate() {
+        let got: BTreeSet<u64> = chunk.iter().copied().collect();
+        ensure!(
+            got == batches[i + 1],
+            "ring slot {i} does not hold batch {}",
+            i + 1
+        );
+    }
+    ctx.observe(
+        "ring",
+        format!(
+            "len={} first={} last={}",
+            ring.len(),
+            ring.iter().min().copied().unwrap_or(0) - id,
+            ring.iter().max().copied().unwrap_or(0) - id
+        ),
+    );
+    Ok(())
 }
