@@ -1,0 +1,385 @@
+//! One client connection: the state other connections touch (outbound
+//! buffer, subscriptions, close flag), shared as `Arc<Client>`.
+//!
+//! The connection's reader task ([`reader`]) parses input and does all
+//! publishing; its writer task ([`writer`]) flushes the outbound buffer in
+//! batches, runs the ping timer and closes the socket.
+
+pub mod permissions;
+pub mod reader;
+pub mod writer;
+
+use crate::account::Account;
+use crate::server::Server;
+use bytes::Bytes;
+use foldhash::HashMap;
+use parking_lot::Mutex;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::Notify;
+
+/// Why a connection was closed (Go's `ClosedState` texts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosedState {
+    ClientClosed,
+    AuthenticationTimeout,
+    AuthenticationViolation,
+    SlowConsumerPendingBytes,
+    SlowConsumerWriteDeadline,
+    WriteError,
+    ReadError,
+    ParseError,
+    StaleConnection,
+    ProtocolViolation,
+    BadClientProtocolVersion,
+    MaxConnectionsExceeded,
+    MaxPayloadExceeded,
+    MaxControlLineExceeded,
+    ServerShutdown,
+    NoRespondersRequiresHeaders,
+}
+
+impl ClosedState {
+    /// Closes that must not try to flush what is still queued.
+    fn skips_flush(self) -> bool {
+        matches!(
+            self,
+            ClosedState::ReadError
+                | ClosedState::WriteError
+                | ClosedState::SlowConsumerPendingBytes
+                | ClosedState::SlowConsumerWriteDeadline
+        )
+    }
+}
+
+impl fmt::Display for ClosedState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ClosedState::ClientClosed => "Client Closed",
+            ClosedState::AuthenticationTimeout => "Authentication Timeout",
+            ClosedState::AuthenticationViolation => "Authentication Failure",
+            ClosedState::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
+            ClosedState::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
+            ClosedState::WriteError => "Write Error",
+            ClosedState::ReadError => "Read Error",
+            ClosedState::ParseError => "Parse Error",
+            ClosedState::StaleConnection => "Stale Connection",
+            ClosedState::ProtocolViolation => "Protocol Violation",
+            ClosedState::BadClientProtocolVersion => "Bad Client Protocol Version",
+            ClosedState::MaxConnectionsExceeded => "Maximum Connections Exceeded",
+            ClosedState::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
+            ClosedState::MaxControlLineExceeded => "Maximum Control Line Exceeded",
+            ClosedState::ServerShutdown => "Server Shutdown",
+            ClosedState::NoRespondersRequiresHeaders => "No Responders Requires Headers",
+        })
+    }
+}
+
+/// Bytes waiting to be written, and how the connection is to end.
+pub(crate) struct Outbound {
+    pub buf: Vec<u8>,
+    /// Queued and not yet written (includes bytes being written).
+    pub pending: i64,
+    /// Set once the reader has this client on its flush list.
+    pub signaled: bool,
+    pub close: Option<ClosedState>,
+    pub skip_flush: bool,
+}
+
+/// Ping bookkeeping shared by the reader (activity, PONGs) and the writer
+/// (the timer).
+pub(crate) struct PingState {
+    /// Outstanding PINGs without a PONG.
+    pub out: i64,
+    /// Last time the client published or subscribed (or connected).
+    pub last_activity: Instant,
+    /// Last PING received from the client.
+    pub last_ping_in: Option<Instant>,
+    /// When the server last sent a PING (RTT measurement start).
+    pub rtt_start: Option<Instant>,
+    /// Last measured round trip; zero until CONNECT gives a first estimate.
+    pub rtt: Duration,
+    /// When the timer fires next.
+    pub deadline: Instant,
+}
+
+/// A subscription, shared between the owning client and the account index.
+pub struct Subscription {
+    pub client: Arc<Client>,
+    pub subject: Bytes,
+    pub queue: Option<Arc<[u8]>>,
+    pub sid: Bytes,
+    /// Auto-unsubscribe limit; 0 means none.
+    pub max: AtomicU64,
+    /// Messages delivered so far.
+    pub delivered: AtomicU64,
+    pub closed: AtomicBool,
+}
+
+/// The shared half of a client connection.
+pub struct Client {
+    pub cid: u64,
+    pub server: Weak<Server>,
+    /// `ip:port - cid:N`, with ` - "version:lang:name"` once known.
+    label: Mutex<Arc<str>>,
+    pub host: String,
+    pub port: u16,
+    pub(crate) out: Mutex<Outbound>,
+    pub(crate) write_ready: Notify,
+    pub(crate) reader_wake: Notify,
+    closed: AtomicBool,
+    pub echo: AtomicBool,
+    pub headers: AtomicBool,
+    max_pending: i64,
+    pub(crate) ping: Mutex<PingState>,
+    pub subs: Mutex<HashMap<Bytes, Arc<Subscription>>>,
+    pub account: Mutex<Arc<Account>>,
+    /// Subscribe deny list applied at delivery time (see permissions).
+    pub deliver_deny: Mutex<Option<Arc<permissions::DenyFilter>>>,
+    /// Fast check before taking `deliver_deny`'s lock.
+    pub has_deliver_deny: AtomicBool,
+    /// Set when the client answers requests under `allow_responses`.
+    pub reply_perms: Mutex<Option<Arc<permissions::ClientPermissions>>>,
+    pub tracks_replies: AtomicBool,
+    /// Protocol 1 client that has sent CONNECT and a PING: may receive
+    /// INFO updates (e.g. lame duck mode).
+    pub async_info: AtomicBool,
+    /// Monitoring counters. Inbound ones are added once per read batch by
+    /// the reader, outbound ones per delivery by the publisher's reader.
+    pub stats: ConnStats,
+    /// What CONNECT said about the client, for monitoring.
+    pub meta: Mutex<ConnMeta>,
+    /// Wall-clock time the connection was accepted, paired with `start` to
+    /// turn the `Instant`s kept elsewhere into timestamps.
+    pub start_wall: SystemTime,
+    pub start: Instant,
+    /// Last delivery to this client, as nanoseconds since `start` (0: none).
+    /// An atomic so publishers need no lock to stamp it.
+    last_delivery: AtomicU64,
+}
+
+/// Per-connection message and byte counters.
+#[derive(Default)]
+pub struct ConnStats {
+    pub in_msgs: AtomicI64,
+    pub in_bytes: AtomicI64,
+    pub out_msgs: AtomicI64,
+    pub out_bytes: AtomicI64,
+}
+
+/// The client's self-description from CONNECT, as monitoring reports it.
+#[derive(Default, Clone)]
+pub struct ConnMeta {
+    pub name: String,
+    pub lang: String,
+    pub version: String,
+    /// The user name given in CONNECT (or implied by no_auth_user).
+    pub username: String,
+    /// What `/connz?auth=1` shows: nkey, else user name, else token.
+    pub auth_user: String,
+}
+
+impl Client {
+    pub fn new(
+        cid: u64,
+        server: Weak<Server>,
+        host: String,
+        port: u16,
+        max_pending: i64,
+        account: Arc<Account>,
+        first_ping: Instant,
+    ) -> Self {
+        let label: Arc<str> = Arc::from(format!("{host}:{port} - cid:{cid}"));
+        let now = Instant::now();
+        Self {
+            cid,
+            server,
+            label: Mutex::new(label),
+            host,
+            port,
+            out: Mutex::new(Outbound {
+                buf: Vec::with_capacity(512),
+                pending: 0,
+                signaled: false,
+                close: None,
+                skip_flush: false,
+            }),
+            write_ready: Notify::new(),
+            reader_wake: Notify::new(),
+            closed: AtomicBool::new(false),
+            echo: AtomicBool::new(true),
+            headers: AtomicBool::new(false),
+            max_pending,
+            ping: Mutex::new(PingState {
+                out: 0,
+                last_activity: now,
+                last_ping_in: None,
+                rtt_start: None,
+                rtt: Duration::ZERO,
+                deadline: first_ping,
+            }),
+            subs: Mutex::new(HashMap::default()),
+            account: Mutex::new(account),
+            deliver_deny: Mutex::new(None),
+            has_deliver_deny: AtomicBool::new(false),
+            reply_perms: Mutex::new(None),
+            tracks_replies: AtomicBool::new(false),
+            async_info: AtomicBool::new(false),
+            stats: ConnStats::default(),
+            meta: Mutex::new(ConnMeta::default()),
+            start_wall: SystemTime::now(),
+            start: now,
+            last_delivery: AtomicU64::new(0),
+        }
+    }
+
+    pub fn label(&self) -> Arc<str> {
+        self.label.lock().clone()
+    }
+
+    pub fn set_label(&self, label: String) {
+        *self.label.lock() = Arc::from(label);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Queues protocol bytes and wakes the writer now.
+    pub fn send(self: &Arc<Self>, data: &[u8]) {
+        if self.queue(&[data]) {
+            self.write_ready.notify_one();
+        }
+    }
+
+    /// Queues `parts` back to back. Returns true when the caller should wake
+    /// the writer (false when already signaled or closed). A client whose
+    /// pending bytes would exceed max_pending is closed as a slow consumer.
+    pub fn queue(self: &Arc<Self>, parts: &[&[u8]]) -> bool {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut out = self.out.lock();
+        if out.close.is_some() {
+            return false;
+        }
+        if out.pending + len as i64 > self.max_pending {
+            drop(out);
+            crate::notice!(
+                "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                self.label(),
+                self.max_pending
+            );
+            if let Some(srv) = self.server.upgrade() {
+                srv.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            }
+            self.close(ClosedState::SlowConsumerPendingBytes);
+            return false;
+        }
+        out.pending += len as i64;
+        for p in parts {
+            out.buf.extend_from_slice(p);
+        }
+        if out.signaled {
+            false
+        } else {
+            out.signaled = true;
+            true
+        }
+    }
+
+    /// Marks the connection closed: stops deliveries, removes its
+    /// subscriptions and registration, and lets the writer flush (unless the
+    /// reason forbids it) and close the socket.
+    pub fn close(self: &Arc<Self>, reason: ClosedState) {
+        {
+            let mut out = self.out.lock();
+            if reason.skips_flush() {
+                out.skip_flush = true;
+            }
+            if out.close.is_some() {
+                return;
+            }
+            out.close = Some(reason);
+        }
+        self.closed.store(true, Ordering::Release);
+        crate::debug!("{} - Client connection closed: {}", self.label(), reason);
+        self.write_ready.notify_one();
+        self.reader_wake.notify_one();
+        // Recorded before teardown so the entry still lists the subscriptions.
+        if let Some(srv) = self.server.upgrade() {
+            srv.record_closed(self, reason);
+        }
+        self.teardown();
+    }
+
+    fn teardown(self: &Arc<Self>) {
+        let subs: Vec<Arc<Subscription>> = self.subs.lock().drain().map(|(_, s)| s).collect();
+        let acc = self.account.lock().clone();
+        for s in subs {
+            s.closed.store(true, Ordering::Release);
+            let _ = acc.sublist.remove(&s.subject, s.queue.as_ref(), &s);
+            crate::trace!(
+                "{} - <-> [DELSUB {}]",
+                self.label(),
+                String::from_utf8_lossy(&s.sid)
+            );
+        }
+        if let Some(srv) = self.server.upgrade() {
+            srv.remove_client(self.cid);
+        }
+    }
+
+    /// Removes one subscription (UNSUB, auto-unsubscribe).
+    pub fn unsubscribe(&self, sub: &Arc<Subscription>) {
+        if sub.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        {
+            let mut subs = self.subs.lock();
+            if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
+                subs.remove(&sub.sid);
+            }
+        }
+        crate::trace!(
+            "{} - <-> [DELSUB {}]",
+            self.label(),
+            String::from_utf8_lossy(&sub.sid)
+        );
+        let acc = self.account.lock().clone();
+        let _ = acc.sublist.remove(&sub.subject, sub.queue.as_ref(), sub);
+    }
+
+    /// Records client activity for the ping timer and monitoring.
+    pub fn touch(&self) {
+        self.touch_at(Instant::now());
+    }
+
+    pub fn touch_at(&self, now: Instant) {
+        self.ping.lock().last_activity = now;
+    }
+
+    /// Notes a delivery made during a read batch that arrived at `at`.
+    pub fn mark_delivery(&self, at: Instant) {
+        let ns = at.saturating_duration_since(self.start).as_nanos() as u64;
+        if self.last_delivery.load(Ordering::Relaxed) < ns {
+            self.last_delivery.fetch_max(ns, Ordering::Relaxed);
+        }
+    }
+
+    /// When the last delivery's batch arrived (`start` if none yet).
+    pub fn delivered_at(&self) -> Instant {
+        self.start + Duration::from_nanos(self.last_delivery.load(Ordering::Relaxed))
+    }
+
+    /// Last publish, subscription change or delivery (Go's `last`).
+    pub fn last_activity(&self) -> Instant {
+        let own = self.ping.lock().last_activity;
+        own.max(self.delivered_at())
+    }
+
+    /// The wall-clock time of an instant during this connection's life.
+    pub fn wall_time(&self, at: Instant) -> SystemTime {
+        self.start_wall + at.saturating_duration_since(self.start)
+    }
+}

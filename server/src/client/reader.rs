@@ -1,0 +1,982 @@
+//! The reader task: reads, parses and acts on everything a client sends.
+//! Publishing happens here: each PUB is matched once (with a per-client
+//! cache of match results) and delivered into subscribers' outbound
+//! buffers; their writers are woken once per read batch.
+
+use super::permissions::ClientPermissions;
+use super::{Client, ClosedState, ConnMeta, Subscription};
+use crate::account::Account;
+use crate::auth;
+use crate::logging::go_quote;
+use crate::proto::connect::{redact_pass, ClientOpts};
+use crate::proto::parser::{parse_size, split_args, split_pub_args, Event, ParseError, Parser};
+use crate::proto::{self, err_line};
+use crate::server::Server;
+use crate::subject::is_valid_literal_subject;
+use crate::sublist::SublistResult;
+use bytes::{Bytes, BytesMut};
+use foldhash::HashMap;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
+
+const START_BUF: usize = 512;
+const MAX_BUF: usize = 64 * 1024;
+/// Most cached match results per client before the cache is reset.
+const RESULT_CACHE_MAX: usize = 1024;
+/// Snippet sizes in parser error logs.
+const PROTO_SNIPPET: usize = 32;
+const CONTROL_LINE_SNIPPET: usize = 128;
+/// Go's first ping to a client after CONNECT comes sooner.
+const FIRST_CLIENT_PING: Duration = Duration::from_secs(2);
+
+/// A PUB/HPUB control line accepted and waiting for its payload.
+struct PubArgs {
+    subject: Bytes,
+    reply: Option<Bytes>,
+    /// Header length, or -1 for PUB.
+    hdr: i64,
+    size: usize,
+    /// Sizes exactly as the client wrote them (echoed in MSG/HMSG).
+    szb: Bytes,
+    hdb: Bytes,
+}
+
+/// Why the reader stops processing.
+struct Stop;
+
+pub struct Reader {
+    srv: Arc<Server>,
+    client: Arc<Client>,
+    acc: Arc<Account>,
+    parser: Parser,
+    opts: ClientOpts,
+    /// Authentication still pending (no CONNECT yet).
+    expect_connect: bool,
+    auth_deadline: Option<Instant>,
+    connected: bool,
+    nonce: Vec<u8>,
+    perms: Option<Arc<ClientPermissions>>,
+    pa: Option<PubArgs>,
+    results: HashMap<Bytes, Arc<SublistResult<Subscription>>>,
+    results_genid: u64,
+    /// Clients written to during this read batch, to wake once at its end.
+    pcd: Vec<Arc<Client>>,
+    mpay: i64,
+    mcl: usize,
+    rng: SmallRng,
+    /// Published or subscribed during this read batch (for the ping timer).
+    active: bool,
+    /// Reused MSG/HMSG line.
+    mh: Vec<u8>,
+    /// Counters for this read batch, added to the shared ones at its end.
+    batch: BatchStats,
+    /// When the current read batch arrived (stamped on delivery targets).
+    batch_time: Instant,
+}
+
+/// What one read batch published and delivered.
+#[derive(Default)]
+struct BatchStats {
+    in_msgs: i64,
+    in_bytes: i64,
+    out_msgs: i64,
+    out_bytes: i64,
+}
+
+impl Reader {
+    pub fn new(srv: Arc<Server>, client: Arc<Client>, nonce: Vec<u8>, auth_required: bool) -> Self {
+        let o = srv.opts();
+        let acc = client.account.lock().clone();
+        let auth_deadline = auth_required
+            .then(|| Instant::now() + Duration::from_secs_f64(o.auth_timeout.max(0.0)));
+        Self {
+            mpay: i64::from(o.max_payload),
+            mcl: o.max_control_line.max(0) as usize,
+            srv,
+            client,
+            acc,
+            parser: Parser::new(),
+            opts: ClientOpts::default(),
+            expect_connect: auth_required,
+            auth_deadline,
+            connected: false,
+            nonce,
+            perms: None,
+            pa: None,
+            results: HashMap::default(),
+            results_genid: 0,
+            pcd: Vec::new(),
+            rng: SmallRng::from_entropy(),
+            active: false,
+            mh: Vec::with_capacity(128),
+            batch: BatchStats::default(),
+            batch_time: Instant::now(),
+        }
+    }
+
+    pub async fn run(mut self, mut rd: OwnedReadHalf) {
+        let mut buf = BytesMut::with_capacity(START_BUF);
+        let mut rsz = START_BUF;
+        loop {
+            if buf.capacity() - buf.len() < rsz {
+                buf.reserve(rsz);
+            }
+            let before = buf.len();
+            let auth_sleep = async {
+                match self.auth_deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let res = tokio::select! {
+                biased;
+                _ = self.client.reader_wake.notified() => {
+                    if self.client.is_closed() {
+                        return;
+                    }
+                    continue;
+                }
+                _ = auth_sleep => {
+                    self.send_err("Authentication Timeout");
+                    crate::debug!("{} - Authentication Timeout", self.client.label());
+                    self.client.close(ClosedState::AuthenticationTimeout);
+                    return;
+                }
+                r = rd.read_buf(&mut buf) => r,
+            };
+            let n = match res {
+                Ok(0) => {
+                    self.client.close(ClosedState::ClientClosed);
+                    return;
+                }
+                Ok(n) => n,
+                Err(e) => {
+                    crate::error!("{} - read error: {e}", self.client.label());
+                    self.client.close(ClosedState::ReadError);
+                    return;
+                }
+            };
+            self.batch_time = Instant::now();
+            let stopped = self.process(&mut buf, before).is_err();
+            self.flush_stats();
+            self.flush_pcd();
+            if std::mem::take(&mut self.active) {
+                self.client.touch();
+            }
+            if stopped || self.client.is_closed() {
+                return;
+            }
+            if n >= rsz && rsz < MAX_BUF {
+                rsz *= 2;
+            }
+        }
+    }
+
+    /// Adds this batch's counters to the connection's and the server's.
+    fn flush_stats(&mut self) {
+        let b = std::mem::take(&mut self.batch);
+        if b.in_msgs > 0 {
+            let cs = &self.client.stats;
+            cs.in_msgs.fetch_add(b.in_msgs, Ordering::Relaxed);
+            cs.in_bytes.fetch_add(b.in_bytes, Ordering::Relaxed);
+        }
+        if b.in_msgs > 0 || b.out_msgs > 0 {
+            self.srv.stats.add(b.in_msgs, b.in_bytes, b.out_msgs, b.out_bytes);
+        }
+    }
+
+    fn flush_pcd(&mut self) {
+        for c in self.pcd.drain(..) {
+            c.write_ready.notify_one();
+        }
+    }
+
+    /// Queues bytes for this client (woken at the end of the batch).
+    fn send(&mut self, data: &[u8]) {
+        if self.client.queue(&[data]) {
+            self.pcd.push(self.client.clone());
+        }
+    }
+
+    fn send_err(&mut self, text: &str) {
+        crate::trace!("{} - ->> [-ERR {}]", self.client.label(), text);
+        self.send(&err_line(text));
+    }
+
+    fn send_ok(&mut self) {
+        crate::trace!("{} - ->> [OK]", self.client.label());
+        self.send(proto::OK);
+    }
+
+    /// Closes after a protocol error that Go logs as an error line.
+    fn protocol_error(&mut self, msg: &str) -> Stop {
+        crate::error!("{} - {msg}", self.client.label());
+        self.client.close(ClosedState::ProtocolViolation);
+        Stop
+    }
+
+    /// Handles every complete operation in `buf`; `leftover` bytes at its
+    /// start came from earlier reads (Go reports offsets within the last
+    /// read only).
+    fn process(&mut self, buf: &mut BytesMut, leftover: usize) -> Result<(), Stop> {
+        let batch_len = buf.len();
+        loop {
+            let ev = match self.parser.next(buf, self.mcl, self.expect_connect) {
+                Ok(Some(ev)) => ev,
+                Ok(None) => return Ok(()),
+                Err(ParseError::AuthRequired) => {
+                    if self.try_no_auth_user() {
+                        continue;
+                    }
+                    return Err(self.auth_violation());
+                }
+                Err(ParseError::Unknown { state, pos }) => {
+                    self.send_err("Unknown Protocol Operation");
+                    let i = (batch_len - buf.len() + pos).saturating_sub(leftover);
+                    let msg = format!(
+                        "Client parser ERROR, state={state}, i={i}: proto='{}...'",
+                        snippet(buf, pos, PROTO_SNIPPET)
+                    );
+                    return Err(self.protocol_error(&msg));
+                }
+                Err(ParseError::ControlLine { state, len }) => {
+                    let line = &buf[..len.min(buf.len())];
+                    let start = line
+                        .iter()
+                        .position(|b| *b == b' ' || *b == b'\t')
+                        .map_or(0, |p| p + 1);
+                    let arg = trim_leading_space(&buf[start.min(buf.len())..]);
+                    let snip = snippet(&arg[..len.min(arg.len())], 0, CONTROL_LINE_SNIPPET);
+                    self.send_err("maximum control line exceeded");
+                    crate::error!(
+                        "{} - maximum control line exceeded: State {state}, max_control_line {}, Buffer len 0 (snip: {snip}...)",
+                        self.client.label(),
+                        self.mcl
+                    );
+                    self.client.close(ClosedState::MaxControlLineExceeded);
+                    return Err(Stop);
+                }
+            };
+            self.handle(ev)?;
+            if self.client.is_closed() {
+                return Err(Stop);
+            }
+        }
+    }
+
+    /// Go lets a first non-CONNECT op through when no_auth_user names a
+    /// configured user.
+    fn try_no_auth_user(&mut self) -> bool {
+        let o = self.srv.opts();
+        if o.no_auth_user.is_empty() {
+            return false;
+        }
+        let Some(user) = o.users.iter().find(|u| u.username == o.no_auth_user) else {
+            return false;
+        };
+        if let Some(p) = &user.permissions {
+            self.set_permissions(p);
+        }
+        self.expect_connect = false;
+        self.auth_deadline = None;
+        self.connected = true;
+        true
+    }
+
+    fn auth_violation(&mut self) -> Stop {
+        let o = self.srv.opts();
+        let label = self.client.label();
+        if !o.nkeys.is_empty() {
+            crate::error!(
+                "{label} - authentication error - Nkey \"{}\"",
+                self.opts.nkey
+            );
+        } else if !o.users.is_empty() {
+            crate::error!(
+                "{label} - authentication error - User \"{}\"",
+                self.opts.user
+            );
+        } else {
+            crate::error!("{label} - authentication error");
+        }
+        self.send_err("Authorization Violation");
+        self.client.close(ClosedState::AuthenticationViolation);
+        Stop
+    }
+
+    fn handle(&mut self, ev: Event) -> Result<(), Stop> {
+        match ev {
+            Event::Connect(arg) => self.connect(&arg),
+            Event::Pub(arg) => {
+                crate::trace!("{} - <<- [PUB {}]", self.client.label(), lossy(&arg));
+                self.pub_args(&arg, false)
+            }
+            Event::HPub(arg) => {
+                crate::trace!("{} - <<- [HPUB {}]", self.client.label(), lossy(&arg));
+                if !self.client.headers.load(Ordering::Relaxed) {
+                    return Err(self.protocol_error("message headers not supported"));
+                }
+                self.pub_args(&arg, true)
+            }
+            Event::HMsg(_) => {
+                self.parser.expect_payload(0, true);
+                Ok(())
+            }
+            Event::Payload(payload) => {
+                if crate::logging::trace_enabled() {
+                    crate::trace!(
+                        "{} - <<- MSG_PAYLOAD: [{}]",
+                        self.client.label(),
+                        trace_payload(&payload, self.srv.opts().max_traced_msg_len)
+                    );
+                }
+                if let Some(pa) = self.pa.take() {
+                    self.inbound_msg(pa, payload);
+                }
+                Ok(())
+            }
+            Event::Sub(arg) => {
+                crate::trace!("{} - <<- [SUB {}]", self.client.label(), lossy(&arg));
+                self.sub(&arg)
+            }
+            Event::Unsub(arg) => {
+                crate::trace!("{} - <<- [UNSUB {}]", self.client.label(), lossy(&arg));
+                self.unsub(&arg)
+            }
+            Event::Ping => {
+                crate::trace!("{} - <<- [PING]", self.client.label());
+                crate::trace!("{} - ->> [PONG]", self.client.label());
+                self.send(proto::PONG);
+                self.client.ping.lock().last_ping_in = Some(Instant::now());
+                if self.connected && self.opts.protocol >= 1 {
+                    self.client.async_info.store(true, Ordering::Release);
+                }
+                Ok(())
+            }
+            Event::Pong => {
+                crate::trace!("{} - <<- [PONG]", self.client.label());
+                let mut p = self.client.ping.lock();
+                p.out = 0;
+                if let Some(sent) = p.rtt_start {
+                    p.rtt = rtt_since(sent);
+                }
+                Ok(())
+            }
+            Event::Info(_) | Event::Ok => Ok(()),
+            Event::Err(arg) => {
+                crate::error!("{} - Client Error {}", self.client.label(), lossy(&arg));
+                self.client.close(ClosedState::ParseError);
+                Err(Stop)
+            }
+        }
+    }
+
+    fn connect(&mut self, arg: &Bytes) -> Result<(), Stop> {
+        crate::trace!(
+            "{} - <<- [CONNECT {}]",
+            self.client.label(),
+            redact_pass(arg)
+        );
+        let o = self.srv.opts();
+        self.auth_deadline = None;
+        {
+            let now = Instant::now();
+            let mut p = self.client.ping.lock();
+            p.last_activity = now;
+            p.rtt = rtt_since(self.client.start);
+            let mut first = o.ping_interval.min(FIRST_CLIENT_PING);
+            let jitter = first.as_nanos() as u64 / 5;
+            if jitter > 0 {
+                first += Duration::from_nanos(self.rng.gen_range(0..jitter));
+            }
+            p.deadline = now + first;
+        }
+        self.client.write_ready.notify_one();
+        if let Err(e) = self.opts.apply_json(arg) {
+            return Err(self.protocol_error(&e));
+        }
+        self.connected = true;
+        self.client.echo.store(self.opts.echo, Ordering::Relaxed);
+        let headers = !o.no_header_support && self.opts.headers;
+        self.client.headers.store(headers, Ordering::Relaxed);
+        self.update_label();
+
+        let label = self.client.label();
+        let checked = auth::check(&o, &mut self.opts, &self.nonce, &label);
+        self.publish_meta();
+        match checked {
+            Some(id) => {
+                if let Some(p) = &id.permissions {
+                    self.set_permissions(p);
+                }
+            }
+            None => return Err(self.auth_violation()),
+        }
+        if self.opts.new_account || !self.opts.account.is_empty() {
+            return Err(self.auth_violation());
+        }
+        self.expect_connect = false;
+        if self.opts.protocol < 0 || self.opts.protocol > 1 {
+            self.send_err("invalid client protocol");
+            crate::error!("{label} - invalid client protocol");
+            self.client.close(ClosedState::BadClientProtocolVersion);
+            return Err(Stop);
+        }
+        if self.opts.no_responders && !headers {
+            self.send_err("no responders requires headers support");
+            crate::error!("{label} - no responders requires headers support");
+            self.client.close(ClosedState::NoRespondersRequiresHeaders);
+            return Err(Stop);
+        }
+        if self.opts.verbose {
+            self.send_ok();
+        }
+        Ok(())
+    }
+
+    /// Shares what CONNECT said with monitoring.
+    fn publish_meta(&self) {
+        let o = &self.opts;
+        let auth_user = [&o.nkey, &o.user, &o.auth_token]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .cloned()
+            .unwrap_or_default();
+        *self.client.meta.lock() = ConnMeta {
+            name: o.name.clone(),
+            lang: o.lang.clone(),
+            version: o.version.clone(),
+            username: o.user.clone(),
+            auth_user,
+        };
+    }
+
+    fn update_label(&self) {
+        let o = &self.opts;
+        let mut ncs = String::new();
+        if !o.version.is_empty() {
+            ncs = format!("v{}", o.version);
+        }
+        if !o.lang.is_empty() {
+            ncs = if o.version.is_empty() {
+                o.lang.clone()
+            } else {
+                format!("{ncs}:{}", o.lang)
+            };
+        }
+        if !o.name.is_empty() {
+            ncs = if o.version.is_empty() && o.lang.is_empty() {
+                o.name.clone()
+            } else {
+                format!("{ncs}:{}", o.name)
+            };
+        }
+        if !ncs.is_empty() {
+            let c = &self.client;
+            c.set_label(format!(
+                "{}:{} - cid:{} - {}",
+                c.host,
+                c.port,
+                c.cid,
+                go_quote(ncs.as_bytes())
+            ));
+        }
+    }
+
+    fn set_permissions(&mut self, p: &crate::options::Permissions) {
+        let perms = Arc::new(ClientPermissions::new(p));
+        if perms.response.is_some() {
+            *self.client.reply_perms.lock() = Some(perms.clone());
+            self.client.tracks_replies.store(true, Ordering::Relaxed);
+        }
+        self.perms = Some(perms);
+    }
+
+    /// The user as Go names it in violation logs.
+    fn auth_user(&self) -> String {
+        if !self.opts.nkey.is_empty() {
+            format!("Nkey \"{}\"", self.opts.nkey)
+        } else if !self.opts.user.is_empty() {
+            format!("User \"{}\"", self.opts.user)
+        } else {
+            "User \"N/A\"".into()
+        }
+    }
+
+    fn pub_args(&mut self, arg: &Bytes, headers: bool) -> Result<(), Stop> {
+        let args = split_pub_args(arg);
+        let what = if headers {
+            "processHeaderPub"
+        } else {
+            "processPub"
+        };
+        let (subject, reply, hdb, szb) = match (headers, args.len()) {
+            (false, 2) => (args[0].clone(), None, Bytes::new(), args[1].clone()),
+            (false, 3) => (
+                args[0].clone(),
+                Some(args[1].clone()),
+                Bytes::new(),
+                args[2].clone(),
+            ),
+            (true, 3) => (args[0].clone(), None, args[1].clone(), args[2].clone()),
+            (true, 4) => (
+                args[0].clone(),
+                Some(args[1].clone()),
+                args[2].clone(),
+                args[3].clone(),
+            ),
+            _ => return Err(self.protocol_error(&format!("{what} Parse Error: {}", go_quote(arg)))),
+        };
+        let hdr = if headers { parse_size(&hdb) } else { -1 };
+        let size = parse_size(&szb);
+        if headers && hdr < 0 {
+            return Err(self.protocol_error(&format!(
+                "processHeaderPub Bad or Missing Header Size: {}",
+                go_quote(arg)
+            )));
+        }
+        if size < 0 {
+            let m = if headers {
+                "processHeaderPub Bad or Missing Total Size"
+            } else {
+                "processPub Bad or Missing Size"
+            };
+            return Err(self.protocol_error(&format!("{m}: {}", go_quote(arg))));
+        }
+        if headers && hdr > size {
+            return Err(self.protocol_error(&format!(
+                "processHeaderPub Header Size larger then TotalSize: {}",
+                go_quote(arg)
+            )));
+        }
+        if self.mpay >= 0 && size > self.mpay {
+            crate::error!(
+                "{} - maximum payload exceeded: {size} vs {}",
+                self.client.label(),
+                self.mpay
+            );
+            self.send_err("Maximum Payload Violation");
+            self.client.close(ClosedState::MaxPayloadExceeded);
+            return Err(Stop);
+        }
+        if self.opts.pedantic && !is_valid_literal_subject(&subject) {
+            self.send_err("Invalid Publish Subject");
+        }
+        self.parser.expect_payload(size as usize, false);
+        self.pa = Some(PubArgs {
+            subject,
+            reply,
+            hdr,
+            size: size as usize,
+            szb,
+            hdb,
+        });
+        Ok(())
+    }
+
+    fn pub_violation(&mut self, subject: &[u8]) {
+        self.send_err(&format!(
+            "Permissions Violation for Publish to {}",
+            go_quote(subject)
+        ));
+        crate::error!(
+            "{} - Publish Violation - {}, Subject {}",
+            self.client.label(),
+            self.auth_user(),
+            go_quote(subject)
+        );
+    }
+
+    fn inbound_msg(&mut self, pa: PubArgs, payload: Bytes) {
+        self.active = true;
+        self.batch.in_msgs += 1;
+        self.batch.in_bytes += pa.size as i64;
+        if pa.subject.len() > 5 && pa.subject.starts_with(b"_GR_.") {
+            self.pub_violation(&pa.subject);
+            return;
+        }
+        if let Some(p) = self.perms.clone() {
+            if p.has_pub_rules() && !p.can_publish(&pa.subject) {
+                self.pub_violation(&pa.subject);
+                return;
+            }
+        }
+        if let Some(reply) = &pa.reply {
+            if is_reserved_reply(reply) {
+                self.send_err(&format!(
+                    "Permissions Violation for Publish with Reply of {}",
+                    go_quote(reply)
+                ));
+                crate::error!(
+                    "{} - Publish Violation - {}, Reply {}",
+                    self.client.label(),
+                    self.auth_user(),
+                    go_quote(reply)
+                );
+                return;
+            }
+        }
+        if self.opts.verbose {
+            self.send_ok();
+        }
+        let r = self.match_cached(&pa.subject);
+        let delivered = if r.is_empty() {
+            false
+        } else {
+            self.deliver_all(&r, &pa, &payload)
+        };
+        if !delivered && self.opts.no_responders {
+            if let Some(reply) = &pa.reply {
+                self.no_responders(reply);
+            }
+        }
+    }
+
+    fn match_cached(&mut self, subject: &Bytes) -> Arc<SublistResult<Subscription>> {
+        let genid = self.acc.sublist.genid();
+        if genid != self.results_genid {
+            self.results.clear();
+            self.results_genid = genid;
+        } else if let Some(r) = self.results.get(subject) {
+            return r.clone();
+        }
+        let r = self.acc.sublist.match_subject(subject);
+        if self.results.len() >= RESULT_CACHE_MAX {
+            self.results.clear();
+        }
+        self.results.insert(subject.clone(), r.clone());
+        r
+    }
+
+    fn no_responders(&mut self, reply: &Bytes) {
+        let r = self.acc.sublist.match_subject(reply);
+        let own = r
+            .psubs
+            .iter()
+            .find(|s| Arc::ptr_eq(&s.client, &self.client))
+            .cloned();
+        if let Some(sub) = own {
+            let mut line = Vec::with_capacity(64);
+            line.extend_from_slice(b"HMSG ");
+            line.extend_from_slice(reply);
+            line.push(b' ');
+            line.extend_from_slice(&sub.sid);
+            line.extend_from_slice(b" 16 16\r\nNATS/1.0 503\r\n\r\n\r\n");
+            self.send(&line);
+        }
+    }
+
+    fn deliver_all(
+        &mut self,
+        r: &SublistResult<Subscription>,
+        pa: &PubArgs,
+        payload: &Bytes,
+    ) -> bool {
+        let mut delivered = false;
+        for sub in &r.psubs {
+            delivered |= self.deliver(sub, pa, payload);
+        }
+        for group in &r.qsubs {
+            let n = group.members.len();
+            if n == 0 {
+                continue;
+            }
+            let start = if n > 1 { self.rng.gen_range(0..n) } else { 0 };
+            for i in 0..n {
+                let sub = &group.members[(start + i) % n];
+                if self.deliver(sub, pa, payload) {
+                    delivered = true;
+                    break;
+                }
+            }
+        }
+        delivered
+    }
+
+    /// Go's deliverMsg: one message into one subscriber's buffer.
+    fn deliver(&mut self, sub: &Arc<Subscription>, pa: &PubArgs, payload: &Bytes) -> bool {
+        let target = &sub.client;
+        let is_self = Arc::ptr_eq(target, &self.client);
+        if is_self && !self.client.echo.load(Ordering::Relaxed) {
+            return false;
+        }
+        if target.has_deliver_deny.load(Ordering::Acquire) {
+            if let Some(f) = target.deliver_deny.lock().clone() {
+                if f.denies(&pa.subject) {
+                    return false;
+                }
+            }
+        }
+        if sub.closed.load(Ordering::Acquire) || target.is_closed() {
+            return false;
+        }
+        let max = sub.max.load(Ordering::Acquire);
+        let n = sub.delivered.fetch_add(1, Ordering::AcqRel) + 1;
+        let mut unsub_after = false;
+        if max > 0 {
+            if n == max {
+                crate::debug!(
+                    "{} - Auto-unsubscribe limit of {max} reached for sid '{}'",
+                    target.label(),
+                    lossy(&sub.sid)
+                );
+                unsub_after = true;
+            } else if n > max {
+                crate::debug!(
+                    "{} - Auto-unsubscribe limit [{max}] exceeded",
+                    target.label()
+                );
+                target.unsubscribe(sub);
+                return false;
+            }
+        }
+        let with_headers = pa.hdr > 0 && target.headers.load(Ordering::Relaxed);
+        let body: &[u8] = if pa.hdr > 0 && !with_headers {
+            &payload[pa.hdr as usize..]
+        } else {
+            payload
+        };
+        let mut mh = std::mem::take(&mut self.mh);
+        mh.clear();
+        mh.extend_from_slice(if with_headers { b"HMSG " } else { b"MSG " });
+        mh.extend_from_slice(&pa.subject);
+        mh.push(b' ');
+        if !sub.sid.is_empty() {
+            mh.extend_from_slice(&sub.sid);
+            mh.push(b' ');
+        }
+        if let Some(reply) = &pa.reply {
+            mh.extend_from_slice(reply);
+            mh.push(b' ');
+        }
+        if pa.hdr > 0 {
+            if with_headers {
+                mh.extend_from_slice(&pa.hdb);
+                mh.push(b' ');
+                mh.extend_from_slice(&pa.szb);
+            } else {
+                mh.extend_from_slice((pa.size - pa.hdr as usize).to_string().as_bytes());
+            }
+        } else {
+            mh.extend_from_slice(&pa.szb);
+        }
+        mh.extend_from_slice(b"\r\n");
+        if target.queue(&[&mh, body, b"\r\n"]) {
+            self.pcd.push(target.clone());
+        }
+        let ts = &target.stats;
+        ts.out_msgs.fetch_add(1, Ordering::Relaxed);
+        ts.out_bytes.fetch_add(body.len() as i64, Ordering::Relaxed);
+        target.mark_delivery(self.batch_time);
+        self.batch.out_msgs += 1;
+        self.batch.out_bytes += body.len() as i64;
+        if let Some(reply) = &pa.reply {
+            if target.tracks_replies.load(Ordering::Relaxed) {
+                if let Some(p) = target.reply_perms.lock().as_ref() {
+                    p.track_reply(reply);
+                }
+            }
+        }
+        if crate::logging::trace_enabled() {
+            crate::trace!("{} - ->> [{}]", target.label(), lossy(&mh[..mh.len() - 2]));
+        }
+        self.mh = mh;
+        if unsub_after {
+            target.unsubscribe(sub);
+        }
+        true
+    }
+
+    fn sub(&mut self, arg: &Bytes) -> Result<(), Stop> {
+        let args = split_args(arg);
+        let (subject, queue, sid) = match args.len() {
+            2 => (args[0].clone(), None, args[1].clone()),
+            3 => (args[0].clone(), Some(args[1].clone()), args[2].clone()),
+            _ => {
+                return Err(
+                    self.protocol_error(&format!("processSub Parse Error: {}", go_quote(arg)))
+                )
+            }
+        };
+        self.active = true;
+        if let Some(p) = self.perms.clone() {
+            let allowed = p.can_subscribe(&subject, queue.as_deref())
+                && queue.as_deref() != Some(b"_sys_".as_slice());
+            if !allowed {
+                let (err, log) = match &queue {
+                    Some(q) => (
+                        format!(
+                            "Permissions Violation for Subscription to {} using queue {}",
+                            go_quote(&subject),
+                            go_quote(q)
+                        ),
+                        format!(
+                            "Subscription Violation - {}, Subject {}, Queue: {}, SID {}",
+                            self.auth_user(),
+                            go_quote(&subject),
+                            go_quote(q),
+                            lossy(&sid)
+                        ),
+                    ),
+                    None => (
+                        format!(
+                            "Permissions Violation for Subscription to {}",
+                            go_quote(&subject)
+                        ),
+                        format!(
+                            "Subscription Violation - {}, Subject {}, SID {}",
+                            self.auth_user(),
+                            go_quote(&subject),
+                            lossy(&sid)
+                        ),
+                    ),
+                };
+                self.send_err(&err);
+                crate::error!("{} - {log}", self.client.label());
+                return Ok(());
+            }
+            if let Some(f) = p.deny_filter_for(&String::from_utf8_lossy(&subject)) {
+                let mut d = self.client.deliver_deny.lock();
+                if d.is_none() {
+                    *d = Some(Arc::new(f));
+                    self.client.has_deliver_deny.store(true, Ordering::Release);
+                }
+            }
+        }
+        let o = self.srv.opts();
+        if o.max_sub_tokens > 0
+            && subject.split(|b| *b == b'.').count() > usize::from(o.max_sub_tokens)
+        {
+            self.send_err(&format!(
+                "Permissions Violation for Subscription to {}, too many tokens",
+                go_quote(&subject)
+            ));
+            crate::error!(
+                "{} - Subscription Violation Too Many Tokens - {}, Subject {}, SID {}",
+                self.client.label(),
+                self.auth_user(),
+                go_quote(&subject),
+                lossy(&sid)
+            );
+            return Ok(());
+        }
+        let at_limit = o.max_subs > 0 && self.client.subs.lock().len() as i64 >= o.max_subs;
+        if at_limit {
+            crate::error!("{} - maximum subscriptions exceeded", self.client.label());
+            self.send_err("maximum subscriptions exceeded");
+            return Ok(());
+        }
+        let exists = self.client.subs.lock().contains_key(&sid);
+        if !exists {
+            let sub = Arc::new(Subscription {
+                client: self.client.clone(),
+                subject: subject.clone(),
+                queue: queue.as_ref().map(|q| Arc::from(&q[..])),
+                sid: sid.clone(),
+                max: Default::default(),
+                delivered: Default::default(),
+                closed: Default::default(),
+            });
+            self.client.subs.lock().insert(sid.clone(), sub.clone());
+            if self
+                .acc
+                .sublist
+                .insert(&subject, sub.queue.as_ref(), sub.clone())
+                .is_err()
+            {
+                self.client.subs.lock().remove(&sid);
+                self.send_err("Invalid Subject");
+                return Ok(());
+            }
+        }
+        if self.opts.verbose {
+            self.send_ok();
+        }
+        Ok(())
+    }
+
+    fn unsub(&mut self, arg: &Bytes) -> Result<(), Stop> {
+        let args = split_args(arg);
+        let (sid, max) = match args.len() {
+            1 => (args[0].clone(), -1),
+            2 => (args[0].clone(), parse_size(&args[1])),
+            _ => {
+                return Err(
+                    self.protocol_error(&format!("processUnsub Parse Error: {}", go_quote(arg)))
+                )
+            }
+        };
+        self.active = true;
+        let sub = self.client.subs.lock().get(&sid).cloned();
+        if self.opts.verbose {
+            self.send_ok();
+        }
+        if let Some(sub) = sub {
+            let delivered = sub.delivered.load(Ordering::Acquire) as i64;
+            if max > 0 && max > delivered {
+                sub.max.store(max as u64, Ordering::Release);
+                crate::debug!(
+                    "{} - Deferring actual UNSUB({}): {max} max, {delivered} received",
+                    self.client.label(),
+                    lossy(&sub.subject)
+                );
+            } else {
+                self.client.unsubscribe(&sub);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Go's round-trip estimate: never zero once measured.
+fn rtt_since(start: Instant) -> Duration {
+    start.elapsed().max(Duration::from_nanos(1))
+}
+
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+fn trim_leading_space(b: &[u8]) -> &[u8] {
+    let i = b
+        .iter()
+        .position(|c| *c != b' ' && *c != b'\t')
+        .unwrap_or(b.len());
+    &b[i..]
+}
+
+/// Go's protoSnippet: quoted bytes from `start`, at most `max`, with its
+/// quirk of dropping the last byte when the input is shorter.
+fn snippet(buf: &[u8], start: usize, max: usize) -> String {
+    if start >= buf.len() {
+        return "\"\"".into();
+    }
+    let mut stop = start + max;
+    if stop > buf.len() {
+        stop = buf.len() - 1;
+    }
+    go_quote(&buf[start..stop.max(start)])
+}
+
+/// The payload as Go traces it, possibly truncated.
+fn trace_payload(payload: &[u8], max: i64) -> String {
+    if max > 0 && payload.len() as i64 > max {
+        let q = go_quote(&payload[..max as usize]);
+        format!("\"{}...\"", &q[1..q.len() - 1])
+    } else {
+        go_quote(payload)
+    }
+}
+
+/// Reply subjects a client may not use: service imports, JetStream acks and
+/// gateway-routed replies.
+fn is_reserved_reply(reply: &[u8]) -> bool {
+    reply.starts_with(b"_R_.")
+        || (reply.len() > 8 && reply.starts_with(b"$JS.ACK."))
+        || (reply.len() > 5 && reply.starts_with(b"_GR_."))
+}

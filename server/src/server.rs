@@ -1,0 +1,494 @@
+//! The server: listener, client registry, start-up and shutdown, lame duck
+//! mode.
+
+use crate::account::Account;
+use crate::auth;
+use crate::client::reader::Reader;
+use crate::client::writer::{self, PingConfig};
+use crate::client::{Client, ClosedState};
+use crate::monitor::{self, ClosedConn, MonitorState};
+use crate::options::Options;
+use crate::proto::info::Info;
+use crate::{debug, error, notice};
+use foldhash::HashMap;
+use parking_lot::Mutex;
+use rand::Rng;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+pub const VERSION: &str = "2.9.10";
+/// What Go clients see in INFO's `go` field.
+pub const GO_VERSION: &str = "go1.19.8";
+/// Go's server creates internal clients first; the first real client is 4.
+const FIRST_CLIENT_ID: u64 = 4;
+
+pub struct Server {
+    opts: Arc<Options>,
+    info: Mutex<Info>,
+    gacc: Arc<Account>,
+    clients: Mutex<HashMap<u64, Arc<Client>>>,
+    next_cid: AtomicU64,
+    auth_required: bool,
+    nonce_required: bool,
+    ldm: AtomicBool,
+    shutting_down: AtomicBool,
+    /// Wakes the accept loop to stop listening.
+    stop_accept: Notify,
+    /// Signaled once shutdown has finished.
+    done: Notify,
+    self_ref: Weak<Server>,
+    /// Server-wide traffic counters (`/varz`).
+    pub stats: ServerStats,
+    /// Closed-connections ring and HTTP request counts.
+    pub monitor: MonitorState,
+    /// When the server was created (`/varz` start).
+    pub start_wall: SystemTime,
+    pub start: Instant,
+}
+
+/// Server-wide counters, updated with relaxed atomics.
+#[derive(Default)]
+pub struct ServerStats {
+    pub in_msgs: AtomicI64,
+    pub in_bytes: AtomicI64,
+    pub out_msgs: AtomicI64,
+    pub out_bytes: AtomicI64,
+    pub slow_consumers: AtomicI64,
+    /// Every connection accepted so far.
+    pub total_connections: AtomicU64,
+}
+
+impl ServerStats {
+    /// Adds one read batch's traffic.
+    pub fn add(&self, in_msgs: i64, in_bytes: i64, out_msgs: i64, out_bytes: i64) {
+        if in_msgs > 0 {
+            self.in_msgs.fetch_add(in_msgs, Ordering::Relaxed);
+            self.in_bytes.fetch_add(in_bytes, Ordering::Relaxed);
+        }
+        if out_msgs > 0 {
+            self.out_msgs.fetch_add(out_msgs, Ordering::Relaxed);
+            self.out_bytes.fetch_add(out_bytes, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Start-up failures (Go logs them as fatal).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("Error listening on port: {addr}, \"listen tcp {addr}: {reason}\"")]
+    Listen { addr: String, reason: String },
+    #[error("Can't start monitoring: {0}")]
+    Monitor(String),
+}
+
+fn server_id() -> String {
+    nkeys::KeyPair::new_server().public_key()
+}
+
+impl Server {
+    pub fn new(opts: Options) -> Arc<Server> {
+        let id = server_id();
+        let name = if opts.server_name.is_empty() {
+            id.clone()
+        } else {
+            opts.server_name.clone()
+        };
+        let auth_required = auth::auth_required(&opts);
+        let info = Info {
+            server_id: id,
+            server_name: name,
+            version: VERSION.into(),
+            proto: 1,
+            go: GO_VERSION.into(),
+            host: opts.host.clone(),
+            port: opts.port,
+            headers: !opts.no_header_support,
+            auth_required,
+            max_payload: opts.max_payload,
+            // Not advertised until natsd has JetStream: a client must not
+            // be told of an API nobody answers.
+            jetstream: false,
+            ..Default::default()
+        };
+        let nonce_required = !opts.nkeys.is_empty();
+        let gacc = Arc::new(Account::new(!opts.no_sublist_cache));
+        Arc::new_cyclic(|me| Server {
+            opts: Arc::new(opts),
+            info: Mutex::new(info),
+            gacc,
+            clients: Mutex::new(HashMap::default()),
+            next_cid: AtomicU64::new(FIRST_CLIENT_ID),
+            auth_required,
+            nonce_required,
+            ldm: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
+            stop_accept: Notify::new(),
+            done: Notify::new(),
+            self_ref: me.clone(),
+            stats: ServerStats::default(),
+            monitor: MonitorState::default(),
+            start_wall: SystemTime::now(),
+            start: Instant::now(),
+        })
+    }
+
+    pub fn opts(&self) -> Arc<Options> {
+        self.opts.clone()
+    }
+
+    pub fn info(&self) -> Info {
+        self.info.lock().clone()
+    }
+
+    pub fn in_lame_duck(&self) -> bool {
+        self.ldm.load(Ordering::Acquire)
+    }
+
+    pub fn remove_client(&self, cid: u64) {
+        self.clients.lock().remove(&cid);
+    }
+
+    /// The global account (the only one natsd has).
+    pub fn global_account(&self) -> &Arc<Account> {
+        &self.gacc
+    }
+
+    /// The open client connections.
+    pub fn clients(&self) -> Vec<Arc<Client>> {
+        self.all_clients()
+    }
+
+    pub fn num_clients(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    pub fn client(&self, cid: u64) -> Option<Arc<Client>> {
+        self.clients.lock().get(&cid).cloned()
+    }
+
+    /// Keeps what monitoring shows of a connection that just closed.
+    pub fn record_closed(&self, c: &Client, reason: ClosedState) {
+        let entry = ClosedConn::capture(c, reason);
+        self.monitor.closed.lock().push(entry);
+    }
+
+    /// Logs the banner, binds the client port and starts accepting. Returns
+    /// the bound address.
+    pub async fn start(self: &Arc<Self>) -> Result<SocketAddr, StartError> {
+        let o = &self.opts;
+        let info = self.info();
+        notice!("Starting nats-server");
+        notice!("  Version:  {VERSION}");
+        notice!("  Git:      [not set]");
+        debug!("  Go build: {GO_VERSION}");
+        if !o.cluster_name.is_empty() {
+            notice!("  Cluster:  {}", o.cluster_name);
+        }
+        notice!("  Name:     {}", info.server_name);
+        notice!("  ID:       {}", info.server_id);
+        if !o.config_file.is_empty() {
+            notice!("Using configuration file: {}", o.config_file);
+        }
+        if o.max_payload > crate::options::MAX_PAYLOAD_MAX_SIZE {
+            crate::warn!(
+                "Maximum payloads over {} are generally discouraged and could lead to poor performance",
+                crate::options::MAX_PAYLOAD_MAX_SIZE
+            );
+        }
+        if !o.pid_file.is_empty() {
+            if let Err(e) = std::fs::write(&o.pid_file, std::process::id().to_string()) {
+                crate::fatal!("Could not write pidfile: {e}");
+                std::process::exit(1);
+            }
+        }
+        if !o.no_system_account {
+            debug!("Created system account: \"$SYS\"");
+        }
+        monitor::start(self).await.map_err(StartError::Monitor)?;
+        if o.jetstream {
+            crate::warn!("JetStream is not supported by natsd yet; starting without it");
+        }
+        let host = if o.host.is_empty() {
+            "0.0.0.0"
+        } else {
+            &o.host
+        };
+        let bind = join_host_port(host, o.port);
+        let listener = bind_listener(host, &bind)
+            .await
+            .map_err(|e| StartError::Listen {
+                addr: bind.clone(),
+                reason: go_net_error(&e),
+            })?;
+        let addr = listener.local_addr().map_err(|e| StartError::Listen {
+            addr: bind.clone(),
+            reason: e.to_string(),
+        })?;
+        {
+            let mut info = self.info.lock();
+            info.port = i64::from(addr.port());
+        }
+        notice!(
+            "Listening for client connections on {}",
+            join_host_port(host, i64::from(addr.port()))
+        );
+        if host == "0.0.0.0" || host == "::" {
+            debug!("Get non local IPs for \"{host}\"");
+        }
+        if !o.ports_file_dir.is_empty() {
+            self.write_ports_file(addr.port());
+        }
+        notice!("Server is ready");
+        let me = self.clone();
+        tokio::spawn(async move { me.accept_loop(listener).await });
+        Ok(addr)
+    }
+
+    fn ports_file_path(&self) -> std::path::PathBuf {
+        let exe = std::env::args()
+            .next()
+            .map(|a| {
+                std::path::Path::new(&a)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_else(|| "natsd".into());
+        std::path::Path::new(&self.opts.ports_file_dir)
+            .join(format!("{exe}_{}.ports", std::process::id()))
+    }
+
+    fn write_ports_file(&self, port: u16) {
+        let host = if self.opts.host.is_empty() || self.opts.host == "0.0.0.0" {
+            "0.0.0.0".to_string()
+        } else {
+            self.opts.host.clone()
+        };
+        let body = serde_json::json!({
+            "nats": [format!("nats://{}", join_host_port(&host, i64::from(port)))],
+        });
+        let path = self.ports_file_path();
+        if let Err(e) = std::fs::write(&path, body.to_string()) {
+            error!("Error writing ports file ({}): {e}", path.display());
+        }
+    }
+
+    async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+        let mut delay = Duration::from_millis(10);
+        loop {
+            let accepted = tokio::select! {
+                _ = self.stop_accept.notified() => break,
+                r = listener.accept() => r,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    delay = Duration::from_millis(10);
+                    self.create_client(stream, peer);
+                }
+                Err(e) => {
+                    error!(
+                        "Temporary Client Accept Error({e}), sleeping {}ms",
+                        delay.as_millis()
+                    );
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    fn create_client(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let o = &self.opts;
+        let cid = self.next_cid.fetch_add(1, Ordering::Relaxed);
+        self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+        let client = Arc::new(Client::new(
+            cid,
+            self.self_ref.clone(),
+            peer.ip().to_string(),
+            peer.port(),
+            o.max_pending,
+            self.gacc.clone(),
+            Instant::now() + o.ping_interval,
+        ));
+        let mut info = self.info();
+        let nonce = if self.nonce_required {
+            crate::auth::nkey::new_nonce()
+        } else {
+            String::new()
+        };
+        info.nonce = nonce.clone();
+        if info.auth_required && !o.no_auth_user.is_empty() {
+            info.auth_required = false;
+        }
+        info.client_id = cid;
+        info.client_ip = client.host.clone();
+        debug!("{} - Client connection created", client.label());
+        client.send(&info.to_line());
+
+        let (rd, wr) = stream.into_split();
+        let cfg = PingConfig {
+            interval: o.ping_interval,
+            max_out: o.max_pings_out,
+            write_deadline: o.write_deadline,
+        };
+        tokio::spawn(writer::run(client.clone(), wr, cfg));
+
+        if self.shutting_down.load(Ordering::Acquire) || self.ldm.load(Ordering::Acquire) {
+            client.close(ClosedState::ServerShutdown);
+            return;
+        }
+        {
+            let mut clients = self.clients.lock();
+            if o.max_conn > 0 && clients.len() as i64 >= o.max_conn {
+                drop(clients);
+                client.send(&crate::proto::err_line("maximum connections exceeded"));
+                error!("{} - maximum connections exceeded", client.label());
+                client.close(ClosedState::MaxConnectionsExceeded);
+                return;
+            }
+            clients.insert(cid, client.clone());
+        }
+        let reader = Reader::new(self.clone(), client, nonce.into_bytes(), self.auth_required);
+        tokio::spawn(reader.run(rd));
+    }
+
+    fn all_clients(&self) -> Vec<Arc<Client>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    /// Go's Shutdown: stop accepting, close every client, finish.
+    pub async fn shutdown(&self) {
+        if self.shutting_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        notice!("Initiating Shutdown...");
+        self.stop_accept.notify_one();
+        self.monitor.stop.notify_one();
+        if !self.ldm.load(Ordering::Acquire) {
+            debug!("Client accept loop exiting..");
+        }
+        for c in self.all_clients() {
+            c.close(ClosedState::ServerShutdown);
+        }
+        if !self.opts.no_system_account {
+            debug!("SYSTEM - System connection closed: Client Closed");
+        }
+        if !self.opts.ports_file_dir.is_empty() {
+            let _ = std::fs::remove_file(self.ports_file_path());
+        }
+        // Give writers a moment to flush.
+        let deadline = Instant::now() + Duration::from_millis(200);
+        while Instant::now() < deadline && self.clients.lock().values().any(|c| !c.is_closed()) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        notice!("Server Exiting..");
+        self.done.notify_one();
+    }
+
+    /// Go's lame duck mode: stop accepting, tell clients, then close them
+    /// spread over the configured duration, then shut down.
+    pub async fn lame_duck(self: Arc<Self>) {
+        if self.shutting_down.load(Ordering::Acquire) || self.ldm.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        notice!("Entering lame duck mode, stop accepting new clients");
+        self.stop_accept.notify_one();
+        let o = self.opts.clone();
+        let clients = self.all_clients();
+        if clients.is_empty() {
+            self.shutdown().await;
+            return;
+        }
+        let gp = o.lame_duck_grace_period;
+        let mut dur = o.lame_duck_duration.saturating_sub(gp);
+        if dur.is_zero() {
+            dur = Duration::from_secs(1);
+        }
+        let n = clients.len() as u128;
+        let mut si = dur.as_nanos() / n;
+        let mut batch = 1u128;
+        if si < 1 {
+            si = 1;
+            batch = n / dur.as_nanos().max(1);
+        } else if si > 1_000_000_000 {
+            si = 1_000_000_000;
+        }
+        self.send_ldm_info(&clients);
+        tokio::time::sleep(gp).await;
+        notice!("Closing existing clients");
+        for (i, c) in clients.iter().enumerate() {
+            c.close(ClosedState::ServerShutdown);
+            if i == clients.len() - 1 {
+                break;
+            }
+            if batch == 1 || (i as u128).is_multiple_of(batch.max(1)) {
+                let mut v = rand::thread_rng().gen_range(0..si.max(1) as u64);
+                if (v as u128) < si / 2 {
+                    v = (si / 2) as u64;
+                }
+                tokio::time::sleep(Duration::from_nanos(v)).await;
+            }
+        }
+        self.shutdown().await;
+    }
+
+    fn send_ldm_info(&self, clients: &[Arc<Client>]) {
+        let mut info = self.info();
+        info.ldm = true;
+        for c in clients {
+            if c.async_info.load(Ordering::Acquire) {
+                let mut ci = info.clone();
+                ci.client_id = c.cid;
+                ci.client_ip = c.host.clone();
+                c.send(&ci.to_line());
+            }
+        }
+    }
+
+    /// Resolves once shutdown has completed.
+    pub async fn wait_done(&self) {
+        self.done.notified().await;
+    }
+}
+
+/// "host:port", bracketing IPv6 hosts.
+pub fn join_host_port(host: &str, port: i64) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Go's wording of common socket errors.
+fn go_net_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => "bind: address already in use".into(),
+        std::io::ErrorKind::PermissionDenied => "bind: permission denied".into(),
+        std::io::ErrorKind::AddrNotAvailable => "bind: cannot assign requested address".into(),
+        _ => {
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_lowercase(),
+                None => s,
+            }
+        }
+    }
+}
+
+/// Binds the client listener. Like Go, the IPv4 wildcard address listens on
+/// both IPv4 and IPv6 where the system allows a dual-stack socket.
+pub(crate) async fn bind_listener(host: &str, bind: &str) -> std::io::Result<TcpListener> {
+    if host == "0.0.0.0" {
+        let dual = bind.replacen("0.0.0.0", "[::]", 1);
+        if let Ok(listener) = TcpListener::bind(&dual).await {
+            return Ok(listener);
+        }
+    }
+    TcpListener::bind(bind).await
+}
