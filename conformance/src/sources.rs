@@ -78,12 +78,15 @@ pub fn count_lines(go_src: &Path, natsd_src: &Path) -> Result<Vec<(String, &'sta
         },
         &mut go,
     )?;
+    // Like the Go side, tests do not count; nor do fuzz targets or build output.
+    let natsd_code = |p: &str| {
+        p.ends_with(".rs")
+            && !["target/", "fuzz/", "tests/"]
+                .iter()
+                .any(|skip| p.starts_with(skip) || p.contains(&format!("/{skip}")))
+    };
     let mut natsd = BTreeMap::new();
-    count(
-        natsd_src,
-        |p| p.ends_with(".rs") && !p.starts_with("target/"),
-        &mut natsd,
-    )?;
+    count(natsd_src, natsd_code, &mut natsd)?;
     let mut rows = Vec::new();
     for (side, map) in [("go", go), ("natsd", natsd)] {
         rows.extend(map.into_iter().map(|(s, n)| (s.to_string(), side, n)));
