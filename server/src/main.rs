@@ -5,6 +5,7 @@ mod auth;
 mod client;
 mod config;
 mod flags;
+mod hostport;
 mod logging;
 mod monitor;
 mod options;
@@ -161,6 +162,13 @@ fn main() {
         Err(e) => die(&format!("{EXE}: {e}")),
     };
     let code = rt.block_on(async move {
+        let signals = match signals::Signals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                fatal!("{e}");
+                return 1;
+            }
+        };
         let srv = server::Server::new(opts);
         if let Err(e) = srv.start().await {
             fatal!("{e}");
@@ -169,7 +177,7 @@ fn main() {
         // Go's automaxprocs reports here; kept for log parity.
         let procs = std::thread::available_parallelism().map_or(1, |n| n.get());
         debug!("maxprocs: Leaving GOMAXPROCS={procs}: CPU quota undefined");
-        let code = signals::run(srv).await;
+        let code = signals.run(srv).await;
         debug!("maxprocs: No GOMAXPROCS change to reset");
         code
     });

@@ -23,8 +23,10 @@ use tokio::sync::Notify;
 pub const VERSION: &str = "2.9.10";
 /// What Go clients see in INFO's `go` field.
 pub const GO_VERSION: &str = "go1.19.8";
-/// Go's server creates internal clients first; the first real client is 4.
+/// Go's system account creates internal clients first; with it the first
+/// real client is 4, without it 1.
 const FIRST_CLIENT_ID: u64 = 4;
+const FIRST_CLIENT_ID_NO_SYSTEM: u64 = 1;
 
 pub struct Server {
     opts: Arc<Options>,
@@ -81,6 +83,8 @@ impl ServerStats {
 pub enum StartError {
     #[error("Error listening on port: {addr}, \"listen tcp {addr}: {reason}\"")]
     Listen { addr: String, reason: String },
+    #[error("Error setting server INFO with ClientAdvertise value of {value}, err={reason}")]
+    ClientAdvertise { value: String, reason: String },
     #[error("Can't start monitoring: {0}")]
     Monitor(String),
 }
@@ -116,12 +120,17 @@ impl Server {
         };
         let nonce_required = !opts.nkeys.is_empty();
         let gacc = Arc::new(Account::new(!opts.no_sublist_cache));
+        let first_cid = if opts.no_system_account {
+            FIRST_CLIENT_ID_NO_SYSTEM
+        } else {
+            FIRST_CLIENT_ID
+        };
         Arc::new_cyclic(|me| Server {
             opts: Arc::new(opts),
             info: Mutex::new(info),
             gacc,
             clients: Mutex::new(HashMap::default()),
-            next_cid: AtomicU64::new(FIRST_CLIENT_ID),
+            next_cid: AtomicU64::new(first_cid),
             auth_required,
             nonce_required,
             ldm: AtomicBool::new(false),
@@ -208,7 +217,7 @@ impl Server {
         if !o.no_system_account {
             debug!("Created system account: \"$SYS\"");
         }
-        monitor::start(self).await.map_err(StartError::Monitor)?;
+        let http_port = monitor::start(self).await.map_err(StartError::Monitor)?;
         if o.jetstream {
             crate::warn!("JetStream is not supported by natsd yet; starting without it");
         }
@@ -236,11 +245,21 @@ impl Server {
             "Listening for client connections on {}",
             join_host_port(host, i64::from(addr.port()))
         );
+        if !o.client_advertise.is_empty() {
+            let mut info = self.info.lock();
+            let (host, port) = crate::hostport::parse_host_port(&o.client_advertise, info.port)
+                .map_err(|reason| StartError::ClientAdvertise {
+                    value: o.client_advertise.clone(),
+                    reason,
+                })?;
+            info.host = host;
+            info.port = port;
+        }
         if host == "0.0.0.0" || host == "::" {
             debug!("Get non local IPs for \"{host}\"");
         }
         if !o.ports_file_dir.is_empty() {
-            self.write_ports_file(addr.port());
+            self.write_ports_file(addr.port(), http_port);
         }
         notice!("Server is ready");
         let me = self.clone();
@@ -262,17 +281,40 @@ impl Server {
             .join(format!("{exe}_{}.ports", std::process::id()))
     }
 
-    fn write_ports_file(&self, port: u16) {
-        let host = if self.opts.host.is_empty() || self.opts.host == "0.0.0.0" {
-            "0.0.0.0".to_string()
-        } else {
-            self.opts.host.clone()
+    /// Go's ports file: where clients and monitoring can connect.
+    fn write_ports_file(&self, port: u16, http_port: Option<u16>) {
+        #[derive(serde::Serialize)]
+        struct Ports {
+            nats: Vec<String>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            monitoring: Vec<String>,
+        }
+        let shown = |h: &str| {
+            if h.is_empty() {
+                "0.0.0.0".to_string()
+            } else {
+                h.to_string()
+            }
         };
-        let body = serde_json::json!({
-            "nats": [format!("nats://{}", join_host_port(&host, i64::from(port)))],
-        });
+        let o = &self.opts;
+        let ports = Ports {
+            nats: vec![format!(
+                "nats://{}",
+                join_host_port(&shown(&o.host), i64::from(port))
+            )],
+            monitoring: http_port
+                .map(|p| {
+                    format!(
+                        "http://{}",
+                        join_host_port(&shown(&o.http_host), i64::from(p))
+                    )
+                })
+                .into_iter()
+                .collect(),
+        };
         let path = self.ports_file_path();
-        if let Err(e) = std::fs::write(&path, body.to_string()) {
+        let body = serde_json::to_string(&ports).unwrap_or_default();
+        if let Err(e) = std::fs::write(&path, body) {
             error!("Error writing ports file ({}): {e}", path.display());
         }
     }
@@ -309,7 +351,8 @@ impl Server {
         let client = Arc::new(Client::new(
             cid,
             self.self_ref.clone(),
-            peer.ip().to_string(),
+            // An IPv4 client of the dual-stack listener shows as itself.
+            peer.ip().to_canonical().to_string(),
             peer.port(),
             o.max_pending,
             self.gacc.clone(),
@@ -466,7 +509,7 @@ pub fn join_host_port(host: &str, port: i64) -> String {
 }
 
 /// Go's wording of common socket errors.
-fn go_net_error(e: &std::io::Error) -> String {
+pub(crate) fn go_net_error(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::AddrInUse => "bind: address already in use".into(),
         std::io::ErrorKind::PermissionDenied => "bind: permission denied".into(),

@@ -4,7 +4,7 @@
 use crate::server::Server;
 use crate::{debug, error};
 use std::sync::Arc;
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// Go's names for the signals it traps.
 fn name(kind: i32) -> &'static str {
@@ -18,41 +18,58 @@ fn name(kind: i32) -> &'static str {
     }
 }
 
-/// Waits for signals for the life of the process. Returns the exit code
-/// once the server has shut down.
-pub async fn run(srv: Arc<Server>) -> i32 {
-    let mk = |k: SignalKind| signal(k).expect("signal handler");
-    let mut int = mk(SignalKind::interrupt());
-    let mut term = mk(SignalKind::terminate());
-    let mut usr1 = mk(SignalKind::user_defined1());
-    let mut usr2 = mk(SignalKind::user_defined2());
-    let mut hup = mk(SignalKind::hangup());
-    loop {
-        tokio::select! {
-            _ = int.recv() => {
-                debug!("Trapped \"{}\" signal", name(libc::SIGINT));
-                srv.shutdown().await;
-                return 0;
-            }
-            _ = term.recv() => {
-                debug!("Trapped \"{}\" signal", name(libc::SIGTERM));
-                if !srv.in_lame_duck() {
+/// The signals the server traps, for the life of the process.
+pub struct Signals {
+    int: Signal,
+    term: Signal,
+    usr1: Signal,
+    usr2: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    /// Starts listening. Done before the server says it is ready, so that a
+    /// signal sent as soon as the ready line appears is never lost to the
+    /// default action.
+    pub fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+            usr1: signal(SignalKind::user_defined1())?,
+            usr2: signal(SignalKind::user_defined2())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Serves signals until the server shuts down; returns the exit code.
+    pub async fn run(mut self, srv: Arc<Server>) -> i32 {
+        loop {
+            tokio::select! {
+                _ = self.int.recv() => {
+                    debug!("Trapped \"{}\" signal", name(libc::SIGINT));
                     srv.shutdown().await;
-                    return 1;
+                    return 0;
                 }
+                _ = self.term.recv() => {
+                    debug!("Trapped \"{}\" signal", name(libc::SIGTERM));
+                    if !srv.in_lame_duck() {
+                        srv.shutdown().await;
+                        return 1;
+                    }
+                }
+                _ = self.usr1.recv() => {
+                    debug!("Trapped \"{}\" signal", name(libc::SIGUSR1));
+                }
+                _ = self.usr2.recv() => {
+                    debug!("Trapped \"{}\" signal", name(libc::SIGUSR2));
+                    tokio::spawn(srv.clone().lame_duck());
+                }
+                _ = self.hup.recv() => {
+                    debug!("Trapped \"{}\" signal", name(libc::SIGHUP));
+                    error!("Failed to reload server configuration: config reload not supported");
+                }
+                _ = srv.wait_done() => return 0,
             }
-            _ = usr1.recv() => {
-                debug!("Trapped \"{}\" signal", name(libc::SIGUSR1));
-            }
-            _ = usr2.recv() => {
-                debug!("Trapped \"{}\" signal", name(libc::SIGUSR2));
-                tokio::spawn(srv.clone().lame_duck());
-            }
-            _ = hup.recv() => {
-                debug!("Trapped \"{}\" signal", name(libc::SIGHUP));
-                error!("Failed to reload server configuration: config reload not supported");
-            }
-            _ = srv.wait_done() => return 0,
         }
     }
 }

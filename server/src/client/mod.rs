@@ -191,7 +191,10 @@ impl Client {
         account: Arc<Account>,
         first_ping: Instant,
     ) -> Self {
-        let label: Arc<str> = Arc::from(format!("{host}:{port} - cid:{cid}"));
+        let label: Arc<str> = Arc::from(format!(
+            "{} - cid:{cid}",
+            crate::server::join_host_port(&host, i64::from(port))
+        ));
         let now = Instant::now();
         Self {
             cid,

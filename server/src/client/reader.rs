@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 
+/// The queue group name reserved for the server's own subscriptions.
+const SYS_QUEUE_GROUP: &[u8] = b"_sys_";
+
 const START_BUF: usize = 512;
 const MAX_BUF: usize = 64 * 1024;
 /// Most cached match results per client before the cache is reset.
@@ -186,7 +189,9 @@ impl Reader {
             cs.in_bytes.fetch_add(b.in_bytes, Ordering::Relaxed);
         }
         if b.in_msgs > 0 || b.out_msgs > 0 {
-            self.srv.stats.add(b.in_msgs, b.in_bytes, b.out_msgs, b.out_bytes);
+            self.srv
+                .stats
+                .add(b.in_msgs, b.in_bytes, b.out_msgs, b.out_bytes);
         }
     }
 
@@ -367,7 +372,13 @@ impl Reader {
                 }
                 Ok(())
             }
-            Event::Info(_) | Event::Ok => Ok(()),
+            Event::Ok => Ok(()),
+            // A client's INFO is ignored, but like Go it must be JSON.
+            Event::Info(arg) => match serde_json::from_slice::<serde::de::IgnoredAny>(&arg) {
+                Ok(_) => Ok(()),
+                Err(e) if e.is_eof() => Err(self.protocol_error("unexpected end of JSON input")),
+                Err(e) => Err(self.protocol_error(&e.to_string())),
+            },
             Event::Err(arg) => {
                 crate::error!("{} - Client Error {}", self.client.label(), lossy(&arg));
                 self.client.close(ClosedState::ParseError);
@@ -479,9 +490,8 @@ impl Reader {
         if !ncs.is_empty() {
             let c = &self.client;
             c.set_label(format!(
-                "{}:{} - cid:{} - {}",
-                c.host,
-                c.port,
+                "{} - cid:{} - {}",
+                crate::server::join_host_port(&c.host, i64::from(c.port)),
                 c.cid,
                 go_quote(ncs.as_bytes())
             ));
@@ -804,48 +814,50 @@ impl Reader {
             }
         };
         self.active = true;
-        if let Some(p) = self.perms.clone() {
-            let allowed = p.can_subscribe(&subject, queue.as_deref())
-                && queue.as_deref() != Some(b"_sys_".as_slice());
-            if !allowed {
-                let (err, log) = match &queue {
-                    Some(q) => (
-                        format!(
-                            "Permissions Violation for Subscription to {} using queue {}",
-                            go_quote(&subject),
-                            go_quote(q)
-                        ),
-                        format!(
-                            "Subscription Violation - {}, Subject {}, Queue: {}, SID {}",
-                            self.auth_user(),
-                            go_quote(&subject),
-                            go_quote(q),
-                            lossy(&sid)
-                        ),
+        let perms = self.perms.clone();
+        // The system queue group is reserved, permissions or not.
+        let allowed = perms
+            .as_ref()
+            .is_none_or(|p| p.can_subscribe(&subject, queue.as_deref()))
+            && queue.as_deref() != Some(SYS_QUEUE_GROUP);
+        if !allowed {
+            let (err, log) = match &queue {
+                Some(q) => (
+                    format!(
+                        "Permissions Violation for Subscription to {} using queue {}",
+                        go_quote(&subject),
+                        go_quote(q)
                     ),
-                    None => (
-                        format!(
-                            "Permissions Violation for Subscription to {}",
-                            go_quote(&subject)
-                        ),
-                        format!(
-                            "Subscription Violation - {}, Subject {}, SID {}",
-                            self.auth_user(),
-                            go_quote(&subject),
-                            lossy(&sid)
-                        ),
+                    format!(
+                        "Subscription Violation - {}, Subject {}, Queue: {}, SID {}",
+                        self.auth_user(),
+                        go_quote(&subject),
+                        go_quote(q),
+                        lossy(&sid)
                     ),
-                };
-                self.send_err(&err);
-                crate::error!("{} - {log}", self.client.label());
-                return Ok(());
-            }
-            if let Some(f) = p.deny_filter_for(&String::from_utf8_lossy(&subject)) {
-                let mut d = self.client.deliver_deny.lock();
-                if d.is_none() {
-                    *d = Some(Arc::new(f));
-                    self.client.has_deliver_deny.store(true, Ordering::Release);
-                }
+                ),
+                None => (
+                    format!(
+                        "Permissions Violation for Subscription to {}",
+                        go_quote(&subject)
+                    ),
+                    format!(
+                        "Subscription Violation - {}, Subject {}, SID {}",
+                        self.auth_user(),
+                        go_quote(&subject),
+                        lossy(&sid)
+                    ),
+                ),
+            };
+            self.send_err(&err);
+            crate::error!("{} - {log}", self.client.label());
+            return Ok(());
+        }
+        if let Some(f) = perms.and_then(|p| p.deny_filter_for(&String::from_utf8_lossy(&subject))) {
+            let mut d = self.client.deliver_deny.lock();
+            if d.is_none() {
+                *d = Some(Arc::new(f));
+                self.client.has_deliver_deny.store(true, Ordering::Release);
             }
         }
         let o = self.srv.opts();

@@ -1,0 +1,179 @@
+//! `/varz`: configuration, runtime and traffic figures of the server.
+
+use super::json::{self, float, nanos};
+use super::query::Query;
+use super::Reply;
+use crate::server::{Server, GO_VERSION};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+/// Go's TLS handshake timeout default, reported even without TLS.
+const TLS_TIMEOUT_SECS: f64 = 2.0;
+
+/// Sections for features natsd does not have; Go prints them as `{}` when
+/// the feature is not configured.
+#[derive(Serialize, Default)]
+struct Empty {}
+
+#[derive(Serialize)]
+struct Varz {
+    server_id: String,
+    server_name: String,
+    version: String,
+    proto: i32,
+    go: &'static str,
+    host: String,
+    port: i64,
+    #[serde(skip_serializing_if = "json::is_zero")]
+    auth_required: bool,
+    max_connections: i64,
+    #[serde(skip_serializing_if = "json::is_zero")]
+    max_subscriptions: i64,
+    #[serde(serialize_with = "nanos")]
+    ping_interval: Duration,
+    ping_max: i64,
+    http_host: String,
+    http_port: i64,
+    http_base_path: String,
+    https_port: i64,
+    #[serde(serialize_with = "float")]
+    auth_timeout: f64,
+    max_control_line: i32,
+    max_payload: i32,
+    max_pending: i64,
+    cluster: Empty,
+    gateway: Empty,
+    leaf: Empty,
+    mqtt: Empty,
+    websocket: Empty,
+    jetstream: Empty,
+    #[serde(serialize_with = "float")]
+    tls_timeout: f64,
+    #[serde(serialize_with = "nanos")]
+    write_deadline: Duration,
+    #[serde(serialize_with = "json::time")]
+    start: SystemTime,
+    #[serde(serialize_with = "json::time")]
+    now: SystemTime,
+    uptime: String,
+    mem: i64,
+    cores: usize,
+    gomaxprocs: usize,
+    #[serde(serialize_with = "float")]
+    cpu: f64,
+    connections: usize,
+    total_connections: u64,
+    routes: u32,
+    remotes: u32,
+    leafnodes: u32,
+    in_msgs: i64,
+    out_msgs: i64,
+    in_bytes: i64,
+    out_bytes: i64,
+    slow_consumers: i64,
+    subscriptions: u64,
+    http_req_stats: BTreeMap<&'static str, u64>,
+    #[serde(serialize_with = "json::time")]
+    config_load_time: SystemTime,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
+}
+
+pub fn handle(srv: &Server, q: &Query) -> Reply {
+    srv.monitor.count_request("/varz");
+    let o = srv.opts();
+    let info = srv.info();
+    let st = &srv.stats;
+    let (cpu, mem) = process_usage();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let v = Varz {
+        server_id: info.server_id,
+        server_name: info.server_name,
+        version: info.version,
+        proto: info.proto,
+        go: GO_VERSION,
+        host: info.host,
+        port: info.port,
+        auth_required: info.auth_required,
+        max_connections: o.max_conn,
+        max_subscriptions: o.max_subs,
+        ping_interval: o.ping_interval,
+        ping_max: o.max_pings_out,
+        http_host: o.http_host.clone(),
+        http_port: o.http_port,
+        http_base_path: o.http_base_path.clone(),
+        https_port: o.https_port,
+        auth_timeout: o.auth_timeout,
+        max_control_line: o.max_control_line,
+        max_payload: o.max_payload,
+        max_pending: o.max_pending,
+        cluster: Empty {},
+        gateway: Empty {},
+        leaf: Empty {},
+        mqtt: Empty {},
+        websocket: Empty {},
+        jetstream: Empty {},
+        tls_timeout: TLS_TIMEOUT_SECS,
+        write_deadline: o.write_deadline,
+        start: srv.start_wall,
+        now: SystemTime::now(),
+        uptime: json::uptime(srv.start.elapsed()),
+        mem,
+        cores,
+        gomaxprocs: cores,
+        cpu,
+        connections: srv.num_clients(),
+        total_connections: st.total_connections.load(Ordering::Relaxed),
+        routes: 0,
+        remotes: 0,
+        leafnodes: 0,
+        in_msgs: st.in_msgs.load(Ordering::Relaxed),
+        out_msgs: st.out_msgs.load(Ordering::Relaxed),
+        in_bytes: st.in_bytes.load(Ordering::Relaxed),
+        out_bytes: st.out_bytes.load(Ordering::Relaxed),
+        slow_consumers: st.slow_consumers.load(Ordering::Relaxed),
+        subscriptions: srv.global_account().sublist.count(),
+        http_req_stats: srv.monitor.request_counts(),
+        config_load_time: srv.start_wall,
+        tags: o.tags.clone(),
+    };
+    Reply::json(q, 200, json::pretty(&v))
+}
+
+/// CPU percentage since start and resident memory in bytes, from /proc
+/// (Go's `pse.ProcUsage` on Linux); zeros where that is unavailable.
+fn process_usage() -> (f64, i64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0);
+    };
+    // Fields after the parenthesized command name.
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return (0.0, 0);
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let num = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime, stime, starttime (clock ticks) and rss (pages), counted from
+    // the state field at index 0.
+    let (utime, stime, start_ticks, rss_pages) = (num(11), num(12), num(19), num(21));
+    // SAFETY: sysconf has no preconditions.
+    let (ticks, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_CLK_TCK) as f64,
+            libc::sysconf(libc::_SC_PAGESIZE) as f64,
+        )
+    };
+    let uptime = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    let elapsed = uptime - start_ticks / ticks;
+    let cpu = if elapsed > 0.0 && ticks > 0.0 {
+        let pct = (utime + stime) / ticks / elapsed * 100.0;
+        (pct * 10.0).round() / 10.0
+    } else {
+        0.0
+    };
+    (cpu, (rss_pages * page) as i64)
+}
