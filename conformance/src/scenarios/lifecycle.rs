@@ -1226,7 +1226,8 @@ async fn log_trace_flag(ctx: Ctx) -> Result<()> {
     ] {
         let s = ctx.server(spec).await?;
         some_traffic(&s).await?;
-        wait_count(&s, "->> [MSG foo 1 2]", 1).await?;
+        // All of the client's trace lines are in once its subscription is gone.
+        wait_count(&s, "<-> [DELSUB 1]", 1).await?;
         let logs = s.logs();
         check_eq!(has_label(&logs, "[TRC]"), true);
         check_eq!(has_label(&logs, "[DBG]"), false);
@@ -1238,7 +1239,9 @@ async fn log_trace_flag(ctx: Ctx) -> Result<()> {
 async fn log_debug_trace_flag(ctx: Ctx) -> Result<()> {
     let s = ctx.server(ServerSpec::new().args(["-DV"])).await?;
     some_traffic(&s).await?;
-    wait_count(&s, "->> [MSG foo 1 2]", 1).await?;
+    // The client is gone once its subscription is traced away: every trace
+    // line of its life is in the log by then.
+    wait_count(&s, "<-> [DELSUB 1]", 1).await?;
     let logs = s.logs();
     check_eq!(has_label(&logs, "[TRC]"), true);
     check_eq!(has_label(&logs, "[DBG]"), true);
