@@ -1,17 +1,159 @@
 //! Accounts: isolated subject spaces. Every client belongs to one; without
-//! configured accounts that is the global account `$G`.
+//! configured accounts that is the global account `$G`. A client is bound
+//! to its account once, at CONNECT, so publishing never looks one up.
 
 use crate::client::Subscription;
+use crate::options::accounts::{DEFAULT_SYSTEM_ACCOUNT, GLOBAL_ACCOUNT};
+use crate::options::Options;
 use crate::sublist::Sublist;
+use foldhash::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 pub struct Account {
+    pub name: String,
     pub sublist: Sublist<Subscription>,
+    /// Messages its clients published (received) and were sent (sent).
+    pub traffic: Traffic,
 }
 
 impl Account {
-    pub fn new(sublist_cache: bool) -> Self {
+    pub fn new(name: &str, sublist_cache: bool) -> Self {
         Self {
+            name: name.to_string(),
             sublist: Sublist::new(sublist_cache),
+            traffic: Traffic::default(),
         }
+    }
+}
+
+/// Per-account message counters, added to once per read batch.
+#[derive(Default)]
+pub struct Traffic {
+    pub in_msgs: AtomicI64,
+    pub in_bytes: AtomicI64,
+    pub out_msgs: AtomicI64,
+    pub out_bytes: AtomicI64,
+}
+
+impl Traffic {
+    pub fn add(&self, in_msgs: i64, in_bytes: i64, out_msgs: i64, out_bytes: i64) {
+        if in_msgs > 0 {
+            self.in_msgs.fetch_add(in_msgs, Ordering::Relaxed);
+            self.in_bytes.fetch_add(in_bytes, Ordering::Relaxed);
+        }
+        if out_msgs > 0 {
+            self.out_msgs.fetch_add(out_msgs, Ordering::Relaxed);
+            self.out_bytes.fetch_add(out_bytes, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Every account the server has, fixed at start-up: the global account,
+/// the configured ones and the system account.
+pub struct Accounts {
+    /// In the order Go lists them: `$G`, the configured accounts, then the
+    /// system account when it is not one of them.
+    list: Vec<Arc<Account>>,
+    by_name: HashMap<String, Arc<Account>>,
+    /// The system account's name; empty without one.
+    system: String,
+}
+
+impl Accounts {
+    pub fn new(o: &Options) -> Self {
+        let cache = !o.no_sublist_cache;
+        let mut names = vec![GLOBAL_ACCOUNT.to_string()];
+        names.extend(o.accounts.iter().map(|a| a.name.clone()));
+        let system = system_account_name(o);
+        if !system.is_empty() && !names.contains(&system) {
+            names.push(system.clone());
+        }
+        let list: Vec<Arc<Account>> = names
+            .iter()
+            .map(|n| Arc::new(Account::new(n, cache)))
+            .collect();
+        let by_name = list.iter().map(|a| (a.name.clone(), a.clone())).collect();
+        Self {
+            list,
+            by_name,
+            system,
+        }
+    }
+
+    pub fn global(&self) -> &Arc<Account> {
+        &self.list[0]
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<Account>> {
+        self.by_name.get(name)
+    }
+
+    pub fn all(&self) -> &[Arc<Account>] {
+        &self.list
+    }
+
+    /// The system account's name; empty when there is none.
+    pub fn system_name(&self) -> &str {
+        &self.system
+    }
+}
+
+/// `system_account` if set, else `$SYS` unless the system account is off.
+fn system_account_name(o: &Options) -> String {
+    if !o.system_account.is_empty() {
+        o.system_account.clone()
+    } else if o.no_system_account {
+        String::new()
+    } else {
+        DEFAULT_SYSTEM_ACCOUNT.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::AccountConfig;
+
+    #[test]
+    fn global_configured_then_system() {
+        let o = Options {
+            accounts: vec![AccountConfig {
+                name: "A".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let a = Accounts::new(&o);
+        let names: Vec<_> = a.all().iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["$G", "A", "$SYS"]);
+        assert_eq!(a.system_name(), "$SYS");
+        assert!(a.get("A").is_some());
+        assert!(a.get("B").is_none());
+    }
+
+    #[test]
+    fn configured_system_account_and_none() {
+        let o = Options {
+            accounts: vec![AccountConfig {
+                name: "S".into(),
+                ..Default::default()
+            }],
+            system_account: "S".into(),
+            ..Default::default()
+        };
+        let names: Vec<_> = Accounts::new(&o)
+            .all()
+            .iter()
+            .map(|a| a.name.clone())
+            .collect();
+        assert_eq!(names, ["$G", "S"]);
+        let o = Options {
+            no_system_account: true,
+            ..Default::default()
+        };
+        let a = Accounts::new(&o);
+        assert_eq!(a.all().len(), 1);
+        assert_eq!(a.system_name(), "");
     }
 }

@@ -9,6 +9,8 @@ mod hostport;
 mod logging;
 mod monitor;
 mod options;
+mod ports_file;
+mod profiler;
 mod proto;
 mod server;
 mod signals;
@@ -151,9 +153,15 @@ fn main() {
     if let Err(e) = validate(&opts) {
         die(&format!("{EXE}: {e}"));
     }
-    if let Err(e) = logging::configure(opts.debug, opts.trace, opts.logtime, &opts.log_file) {
-        die(&format!("{EXE}: {e}"));
-    }
+    logging::configure(logging::LogConfig {
+        debug: opts.debug,
+        trace: opts.trace,
+        time: opts.logtime,
+        file: opts.log_file.clone(),
+        size_limit: opts.log_size_limit,
+        syslog: opts.syslog,
+        remote_syslog: opts.remote_syslog.clone(),
+    });
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

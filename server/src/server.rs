@@ -1,13 +1,14 @@
 //! The server: listener, client registry, start-up and shutdown, lame duck
 //! mode.
 
-use crate::account::Account;
+use crate::account::{Account, Accounts};
 use crate::auth;
 use crate::client::reader::Reader;
 use crate::client::writer::{self, PingConfig};
 use crate::client::{Client, ClosedState};
 use crate::monitor::{self, ClosedConn, MonitorState};
 use crate::options::Options;
+use crate::ports_file;
 use crate::proto::info::Info;
 use crate::{debug, error, notice};
 use foldhash::HashMap;
@@ -31,7 +32,7 @@ const FIRST_CLIENT_ID_NO_SYSTEM: u64 = 1;
 pub struct Server {
     opts: Arc<Options>,
     info: Mutex<Info>,
-    gacc: Arc<Account>,
+    accounts: Accounts,
     clients: Mutex<HashMap<u64, Arc<Client>>>,
     next_cid: AtomicU64,
     auth_required: bool,
@@ -87,6 +88,8 @@ pub enum StartError {
     ClientAdvertise { value: String, reason: String },
     #[error("Can't start monitoring: {0}")]
     Monitor(String),
+    #[error("error starting profiler: {0}")]
+    Profiler(String),
 }
 
 fn server_id() -> String {
@@ -119,7 +122,7 @@ impl Server {
             ..Default::default()
         };
         let nonce_required = !opts.nkeys.is_empty();
-        let gacc = Arc::new(Account::new(!opts.no_sublist_cache));
+        let accounts = Accounts::new(&opts);
         let first_cid = if opts.no_system_account {
             FIRST_CLIENT_ID_NO_SYSTEM
         } else {
@@ -128,7 +131,7 @@ impl Server {
         Arc::new_cyclic(|me| Server {
             opts: Arc::new(opts),
             info: Mutex::new(info),
-            gacc,
+            accounts,
             clients: Mutex::new(HashMap::default()),
             next_cid: AtomicU64::new(first_cid),
             auth_required,
@@ -161,9 +164,15 @@ impl Server {
         self.clients.lock().remove(&cid);
     }
 
-    /// The global account (the only one natsd has).
+    /// The global account, where clients without an account of their own
+    /// belong.
     pub fn global_account(&self) -> &Arc<Account> {
-        &self.gacc
+        self.accounts.global()
+    }
+
+    /// Every account: global, configured and system.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
     }
 
     /// The open client connections.
@@ -199,6 +208,15 @@ impl Server {
         }
         notice!("  Name:     {}", info.server_name);
         notice!("  ID:       {}", info.server_id);
+        let profile = if o.prof_port != 0 {
+            Some(
+                crate::profiler::start(&o.host, o.prof_port)
+                    .await
+                    .map_err(StartError::Profiler)?,
+            )
+        } else {
+            None
+        };
         if !o.config_file.is_empty() {
             notice!("Using configuration file: {}", o.config_file);
         }
@@ -216,6 +234,12 @@ impl Server {
         }
         if !o.no_system_account {
             debug!("Created system account: \"$SYS\"");
+        }
+        for a in o.accounts.iter().filter(|a| a.has_imports_exports) {
+            crate::warn!(
+                "Account \"{}\": imports and exports are not supported by natsd yet and are ignored",
+                a.name
+            );
         }
         let http_port = monitor::start(self).await.map_err(StartError::Monitor)?;
         if o.jetstream {
@@ -259,64 +283,17 @@ impl Server {
             debug!("Get non local IPs for \"{host}\"");
         }
         if !o.ports_file_dir.is_empty() {
-            self.write_ports_file(addr.port(), http_port);
+            let listeners = ports_file::Listeners {
+                nats: addr,
+                monitoring: http_port.map(|p| resolve(&o.http_host, p)),
+                profile,
+            };
+            ports_file::write(&o.ports_file_dir, &listeners);
         }
         notice!("Server is ready");
         let me = self.clone();
         tokio::spawn(async move { me.accept_loop(listener).await });
         Ok(addr)
-    }
-
-    fn ports_file_path(&self) -> std::path::PathBuf {
-        let exe = std::env::args()
-            .next()
-            .map(|a| {
-                std::path::Path::new(&a)
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            })
-            .unwrap_or_else(|| "natsd".into());
-        std::path::Path::new(&self.opts.ports_file_dir)
-            .join(format!("{exe}_{}.ports", std::process::id()))
-    }
-
-    /// Go's ports file: where clients and monitoring can connect.
-    fn write_ports_file(&self, port: u16, http_port: Option<u16>) {
-        #[derive(serde::Serialize)]
-        struct Ports {
-            nats: Vec<String>,
-            #[serde(skip_serializing_if = "Vec::is_empty")]
-            monitoring: Vec<String>,
-        }
-        let shown = |h: &str| {
-            if h.is_empty() {
-                "0.0.0.0".to_string()
-            } else {
-                h.to_string()
-            }
-        };
-        let o = &self.opts;
-        let ports = Ports {
-            nats: vec![format!(
-                "nats://{}",
-                join_host_port(&shown(&o.host), i64::from(port))
-            )],
-            monitoring: http_port
-                .map(|p| {
-                    format!(
-                        "http://{}",
-                        join_host_port(&shown(&o.http_host), i64::from(p))
-                    )
-                })
-                .into_iter()
-                .collect(),
-        };
-        let path = self.ports_file_path();
-        let body = serde_json::to_string(&ports).unwrap_or_default();
-        if let Err(e) = std::fs::write(&path, body) {
-            error!("Error writing ports file ({}): {e}", path.display());
-        }
     }
 
     async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
@@ -355,7 +332,7 @@ impl Server {
             peer.ip().to_canonical().to_string(),
             peer.port(),
             o.max_pending,
-            self.gacc.clone(),
+            self.accounts.global().clone(),
             Instant::now() + o.ping_interval,
         ));
         let mut info = self.info();
@@ -422,7 +399,7 @@ impl Server {
             debug!("SYSTEM - System connection closed: Client Closed");
         }
         if !self.opts.ports_file_dir.is_empty() {
-            let _ = std::fs::remove_file(self.ports_file_path());
+            ports_file::remove(&self.opts.ports_file_dir);
         }
         // Give writers a moment to flush.
         let deadline = Instant::now() + Duration::from_millis(200);
@@ -497,6 +474,16 @@ impl Server {
     pub async fn wait_done(&self) {
         self.done.notified().await;
     }
+}
+
+/// The address a listener bound to `host` has, for the ports file.
+fn resolve(host: &str, port: u16) -> SocketAddr {
+    use std::net::ToSocketAddrs;
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], port)))
 }
 
 /// "host:port", bracketing IPv6 hosts.

@@ -3,7 +3,8 @@
 
 pub mod nkey;
 
-use crate::options::{Options, Permissions};
+use crate::options::users::STANDARD_CONNECTION;
+use crate::options::{NkeyUser, Options, Permissions, User};
 use crate::proto::connect::ClientOpts;
 use std::sync::Arc;
 
@@ -11,6 +12,30 @@ use std::sync::Arc;
 #[derive(Debug, Default)]
 pub struct Identity {
     pub permissions: Option<Arc<Permissions>>,
+    /// The account to bind the client to; empty for the global account.
+    pub account: String,
+}
+
+impl Identity {
+    fn of_user(u: &User) -> Option<Identity> {
+        allows_standard(&u.allowed_connection_types).then(|| Identity {
+            permissions: u.permissions.clone(),
+            account: u.account.clone(),
+        })
+    }
+
+    fn of_nkey(u: &NkeyUser) -> Option<Identity> {
+        allows_standard(&u.allowed_connection_types).then(|| Identity {
+            permissions: u.permissions.clone(),
+            account: u.account.clone(),
+        })
+    }
+}
+
+/// natsd clients are all plain TCP ones: a user restricted to other
+/// connection types (websocket, MQTT, leafnode) is refused.
+fn allows_standard(types: &[String]) -> bool {
+    types.is_empty() || types.iter().any(|t| t == STANDARD_CONNECTION)
 }
 
 /// Whether the options require clients to authenticate.
@@ -36,9 +61,7 @@ pub fn check(o: &Options, copts: &mut ClientOpts, nonce: &[u8], label: &str) -> 
             crate::debug!("{label} - {e}");
             return None;
         }
-        return Some(Identity {
-            permissions: user.permissions.clone(),
-        });
+        return Identity::of_nkey(user);
     }
     if !o.users.is_empty() {
         if !o.no_auth_user.is_empty()
@@ -53,9 +76,10 @@ pub fn check(o: &Options, copts: &mut ClientOpts, nonce: &[u8], label: &str) -> 
         }
         if !copts.user.is_empty() {
             let user = o.users.iter().find(|u| u.username == copts.user)?;
-            return compare_passwords(&user.password, &copts.pass).then(|| Identity {
-                permissions: user.permissions.clone(),
-            });
+            if !compare_passwords(&user.password, &copts.pass) {
+                return None;
+            }
+            return Identity::of_user(user);
         }
     }
     if !o.authorization.is_empty() {
@@ -94,7 +118,6 @@ pub fn compare_passwords(server: &str, client: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::User;
 
     #[test]
     fn bcrypt_and_plain() {
@@ -111,19 +134,46 @@ mod tests {
             users: vec![User {
                 username: "a".into(),
                 password: "b".into(),
-                permissions: None,
+                account: "A".into(),
+                ..Default::default()
             }],
             no_auth_user: "a".into(),
             ..Default::default()
         };
         let mut c = ClientOpts::default();
-        assert!(check(&o, &mut c, b"", "x").is_some());
+        assert_eq!(check(&o, &mut c, b"", "x").unwrap().account, "A");
         let mut c = ClientOpts {
             user: "a".into(),
             pass: "x".into(),
             ..Default::default()
         };
         assert!(check(&o, &mut c, b"", "x").is_none());
+    }
+
+    #[test]
+    fn connection_types() {
+        let user = |types: &[&str]| User {
+            username: "u".into(),
+            password: "p".into(),
+            allowed_connection_types: types.iter().map(|t| t.to_string()).collect(),
+            ..Default::default()
+        };
+        for (types, ok) in [
+            (&[][..], true),
+            (&["STANDARD"][..], true),
+            (&["WEBSOCKET"][..], false),
+        ] {
+            let o = Options {
+                users: vec![user(types)],
+                ..Default::default()
+            };
+            let mut c = ClientOpts {
+                user: "u".into(),
+                pass: "p".into(),
+                ..Default::default()
+            };
+            assert_eq!(check(&o, &mut c, b"", "x").is_some(), ok, "{types:?}");
+        }
     }
 
     #[test]

@@ -10,6 +10,12 @@ pub fn is_valid_public_user_key(key: &str) -> bool {
     matches!(nkeys::from_public_key(key), Ok((PREFIX_BYTE_USER, _)))
 }
 
+/// Whether `key` is a valid public account nkey ("A...").
+pub fn is_valid_public_account_key(key: &str) -> bool {
+    const PREFIX_BYTE_ACCOUNT: u8 = 0;
+    matches!(nkeys::from_public_key(key), Ok((PREFIX_BYTE_ACCOUNT, _)))
+}
+
 /// Verifies `sig` (base64, URL-safe raw or standard) over `nonce` with the
 /// public key `nkey`.
 pub fn verify(nkey: &str, nonce: &[u8], sig: &str) -> Result<(), &'static str> {

@@ -158,8 +158,9 @@ impl Reader {
                     return;
                 }
                 Ok(n) => n,
-                Err(e) => {
-                    crate::error!("{} - read error: {e}", self.client.label());
+                Err(_) => {
+                    // Go logs nothing here for a plain TCP client; the close
+                    // reason says it.
                     self.client.close(ClosedState::ReadError);
                     return;
                 }
@@ -191,6 +192,9 @@ impl Reader {
         if b.in_msgs > 0 || b.out_msgs > 0 {
             self.srv
                 .stats
+                .add(b.in_msgs, b.in_bytes, b.out_msgs, b.out_bytes);
+            self.acc
+                .traffic
                 .add(b.in_msgs, b.in_bytes, b.out_msgs, b.out_bytes);
         }
     }
@@ -287,6 +291,8 @@ impl Reader {
         if let Some(p) = &user.permissions {
             self.set_permissions(p);
         }
+        let account = user.account.clone();
+        self.bind_account(&account);
         self.expect_connect = false;
         self.auth_deadline = None;
         self.connected = true;
@@ -425,6 +431,7 @@ impl Reader {
                 if let Some(p) = &id.permissions {
                     self.set_permissions(p);
                 }
+                self.bind_account(&id.account);
             }
             None => return Err(self.auth_violation()),
         }
@@ -496,6 +503,21 @@ impl Reader {
                 go_quote(ncs.as_bytes())
             ));
         }
+    }
+
+    /// Moves the client into the account it authenticated for (empty: the
+    /// global account). Done once, at CONNECT, before any subscription.
+    fn bind_account(&mut self, name: &str) {
+        let acc = match self.srv.accounts().get(name) {
+            Some(a) if !name.is_empty() => a.clone(),
+            _ => self.srv.global_account().clone(),
+        };
+        if Arc::ptr_eq(&acc, &self.acc) {
+            return;
+        }
+        *self.client.account.lock() = acc.clone();
+        self.acc = acc;
+        self.results.clear();
     }
 
     fn set_permissions(&mut self, p: &crate::options::Permissions) {

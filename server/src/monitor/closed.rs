@@ -26,11 +26,12 @@ impl ClosedConn {
         info.reason = reason.to_string();
         let subs = SubDetail::of_client(c, true);
         let user = c.meta.lock().username.clone();
+        let acc = c.account.lock().name.clone();
         ClosedConn {
             info,
             subs,
             user,
-            acc: String::new(),
+            acc,
         }
     }
 }

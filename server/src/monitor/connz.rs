@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Connections listed when no limit is given.
 const DEFAULT_LIMIT: i64 = 1024;
-const GLOBAL_ACCOUNT: &str = "$G";
+use crate::options::accounts::GLOBAL_ACCOUNT;
 
 /// One connection as `/connz` shows it (Go's `ConnInfo`).
 #[derive(Serialize, Clone)]
@@ -159,7 +159,7 @@ impl SubDetail {
     pub fn of(s: &crate::client::Subscription, with_account: bool) -> SubDetail {
         SubDetail {
             account: if with_account {
-                GLOBAL_ACCOUNT.into()
+                s.client.account.lock().name.clone()
             } else {
                 String::new()
             },
@@ -372,14 +372,16 @@ pub fn connz(srv: &Server, o: &ConnzOptions) -> Result<Connz, String> {
         limit,
         connections: None,
     };
-    // natsd has the global account only; Go answers an unknown account with
-    // this bare document.
-    if !o.acc.is_empty() && o.acc != GLOBAL_ACCOUNT {
+    // Go answers an unknown account with this bare document.
+    if !o.acc.is_empty() && srv.accounts().get(&o.acc).is_none() {
         return Ok(out);
     }
     out.server_id = srv.info().server_id;
 
-    let open = srv.clients();
+    let mut open = srv.clients();
+    if !o.acc.is_empty() {
+        open.retain(|c| c.account.lock().name == o.acc);
+    }
     let mut closed = match o.state {
         State::Open => Vec::new(),
         State::Closed | State::All => srv.monitor.closed.lock().snapshot(),
@@ -467,6 +469,10 @@ fn open_info(c: &Client, now: Instant, o: &ConnzOptions) -> ConnInfo {
     }
     if o.auth {
         ci.authorized_user = c.meta.lock().auth_user.clone();
+        let acc = c.account.lock();
+        if acc.name != GLOBAL_ACCOUNT {
+            ci.account = acc.name.clone();
+        }
     }
     ci
 }

@@ -7,12 +7,12 @@ use super::json;
 use super::query::Query;
 use super::subsz::StatsJson;
 use super::Reply;
+use crate::account::Account;
 use crate::server::Server;
 use serde::Serialize;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::SystemTime;
-
-const GLOBAL_ACCOUNT: &str = "$G";
 
 /// A document: `server_id` and `now`, then the endpoint's fields.
 #[derive(Serialize)]
@@ -143,19 +143,25 @@ pub fn leafz(srv: &Server, q: &Query) -> Reply {
 
 #[derive(Serialize)]
 struct AccountList {
-    accounts: [&'static str; 1],
+    #[serde(skip_serializing_if = "str::is_empty")]
+    system_account: String,
+    accounts: Vec<String>,
 }
 
 #[derive(Serialize)]
 struct AccountDetail {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    system_account: String,
     account_detail: AccountInfo,
 }
 
 #[derive(Serialize)]
 struct AccountInfo {
-    account_name: &'static str,
+    account_name: String,
     #[serde(serialize_with = "json::time")]
     update_time: SystemTime,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    is_system: bool,
     expired: bool,
     complete: bool,
     jetstream_enabled: bool,
@@ -165,34 +171,50 @@ struct AccountInfo {
     sublist_stats: StatsJson,
 }
 
+/// Open connections bound to `acc`.
+fn local_connections(srv: &Server, acc: &Account) -> usize {
+    srv.clients()
+        .iter()
+        .filter(|c| c.account.lock().name == acc.name)
+        .count()
+}
+
 pub fn accountz(srv: &Server, q: &Query) -> Reply {
     srv.monitor.count_request("/accountz");
-    let acc = q.get("acc");
-    if acc.is_empty() {
-        return reply(
-            srv,
-            q,
-            AccountList {
-                accounts: [GLOBAL_ACCOUNT],
-            },
-        );
+    let accounts = srv.accounts();
+    let system_account = accounts.system_name().to_string();
+    let name = q.get("acc");
+    if name.is_empty() {
+        let list = AccountList {
+            system_account,
+            accounts: accounts.all().iter().map(|a| a.name.clone()).collect(),
+        };
+        return reply(srv, q, list);
     }
-    if acc != GLOBAL_ACCOUNT {
-        return Reply::bad_request(format!("Account {acc} does not exist"));
-    }
-    let sl = &srv.global_account().sublist;
+    let Some(acc) = accounts.get(name) else {
+        return Reply::bad_request(format!("Account {name} does not exist"));
+    };
+    let sl = &acc.sublist;
     let account_detail = AccountInfo {
-        account_name: GLOBAL_ACCOUNT,
+        account_name: acc.name.clone(),
         update_time: srv.start_wall,
+        is_system: acc.name == system_account,
         expired: false,
         complete: true,
         jetstream_enabled: false,
         leafnode_connections: 0,
-        client_connections: srv.num_clients(),
+        client_connections: local_connections(srv, acc),
         subscriptions: sl.count(),
         sublist_stats: StatsJson::from(&sl.stats()),
     };
-    reply(srv, q, AccountDetail { account_detail })
+    reply(
+        srv,
+        q,
+        AccountDetail {
+            system_account,
+            account_detail,
+        },
+    )
 }
 
 #[derive(Serialize)]
@@ -202,7 +224,7 @@ struct AccountStatz {
 
 #[derive(Serialize)]
 struct AccountStat {
-    acc: &'static str,
+    acc: String,
     conns: usize,
     leafnodes: u32,
     total_conns: usize,
@@ -223,26 +245,33 @@ pub fn accstatz(srv: &Server, q: &Query) -> Reply {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let conns = srv.num_clients();
+    let load = |a: &std::sync::atomic::AtomicI64| a.load(Ordering::Relaxed);
     let mut account_statz = Vec::new();
-    if unused || conns > 0 {
-        // With one account, its traffic is the server's.
-        let st = &srv.stats;
-        let load = |a: &std::sync::atomic::AtomicI64| a.load(Ordering::Relaxed);
+    for acc in srv.accounts().all() {
+        let conns = local_connections(srv, acc);
+        if !unused && conns == 0 {
+            continue;
+        }
+        let t = &acc.traffic;
         account_statz.push(AccountStat {
-            acc: GLOBAL_ACCOUNT,
+            acc: acc.name.clone(),
             conns,
             leafnodes: 0,
             total_conns: conns,
             sent: DataStats {
-                msgs: load(&st.out_msgs),
-                bytes: load(&st.out_bytes),
+                msgs: load(&t.out_msgs),
+                bytes: load(&t.out_bytes),
             },
             received: DataStats {
-                msgs: load(&st.in_msgs),
-                bytes: load(&st.in_bytes),
+                msgs: load(&t.in_msgs),
+                bytes: load(&t.in_bytes),
             },
-            slow_consumers: load(&st.slow_consumers),
+            // natsd counts slow consumers server-wide only.
+            slow_consumers: if Arc::ptr_eq(acc, srv.global_account()) {
+                load(&srv.stats.slow_consumers)
+            } else {
+                0
+            },
         });
     }
     reply(srv, q, AccountStatz { account_statz })

@@ -77,22 +77,27 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
             "invalid test subject, must be valid publish subject: {test}"
         ));
     }
-    // The global account is the only one; another name selects nothing.
+    // No name selects every account; an unknown one selects nothing.
     let acc = q.get("acc");
-    let selected = acc.is_empty() || acc == "$G";
-    let sl = &srv.global_account().sublist;
+    let selected: Vec<_> = srv
+        .accounts()
+        .all()
+        .iter()
+        .filter(|a| acc.is_empty() || a.name == acc)
+        .collect();
     let mut stats = SublistStats::default();
-    if selected {
-        stats.add(&sl.stats());
-    }
     let mut details = Vec::new();
-    if list && selected {
-        details = sl
-            .all()
-            .iter()
-            .filter(|s| test.is_empty() || matches(&s.subject, test.as_bytes()))
-            .map(|s| SubDetail::of(s, true))
-            .collect();
+    for a in selected {
+        let sl = &a.sublist;
+        stats.add(&sl.stats());
+        if list {
+            details.extend(
+                sl.all()
+                    .iter()
+                    .filter(|s| test.is_empty() || matches(&s.subject, test.as_bytes()))
+                    .map(|s| SubDetail::of(s, true)),
+            );
+        }
     }
     let lo = (offset as usize).min(details.len());
     let hi = (offset.saturating_add(limit) as usize).min(details.len());

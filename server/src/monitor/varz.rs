@@ -17,6 +17,56 @@ const TLS_TIMEOUT_SECS: f64 = 2.0;
 #[derive(Serialize, Default)]
 struct Empty {}
 
+/// The `cluster` block as configured (natsd does not route yet). Zero
+/// values are left out, as Go's `omitempty` does.
+#[derive(Serialize, Default)]
+struct ClusterVarz {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    addr: String,
+    #[serde(skip_serializing_if = "json::is_zero")]
+    cluster_port: i64,
+    #[serde(skip_serializing_if = "json::is_zero", serialize_with = "float")]
+    auth_timeout: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    urls: Vec<String>,
+    #[serde(skip_serializing_if = "json::is_zero", serialize_with = "float")]
+    tls_timeout: f64,
+}
+
+impl ClusterVarz {
+    /// Go fills in host and timeouts only once a cluster port is set.
+    fn of(o: &crate::options::Options) -> Self {
+        let listening = o.cluster_port != 0;
+        let addr = if o.cluster_host.is_empty() && listening {
+            crate::options::DEFAULT_HOST.to_string()
+        } else {
+            o.cluster_host.clone()
+        };
+        let auth_timeout = if o.cluster_auth_timeout == 0.0 && listening {
+            crate::options::AUTH_TIMEOUT_SECS
+        } else {
+            o.cluster_auth_timeout
+        };
+        ClusterVarz {
+            name: o.cluster_name.clone(),
+            addr,
+            cluster_port: o.cluster_port,
+            auth_timeout,
+            urls: o.routes.iter().map(|r| url_host(r).to_string()).collect(),
+            tls_timeout: if listening { TLS_TIMEOUT_SECS } else { 0.0 },
+        }
+    }
+}
+
+/// The `host:port` part of a URL, without user information.
+fn url_host(url: &str) -> &str {
+    let rest = url.split_once("//").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority.rsplit('@').next().unwrap_or("")
+}
+
 #[derive(Serialize)]
 struct Varz {
     server_id: String,
@@ -43,7 +93,7 @@ struct Varz {
     max_control_line: i32,
     max_payload: i32,
     max_pending: i64,
-    cluster: Empty,
+    cluster: ClusterVarz,
     gateway: Empty,
     leaf: Empty,
     mqtt: Empty,
@@ -109,7 +159,7 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
         max_control_line: o.max_control_line,
         max_payload: o.max_payload,
         max_pending: o.max_pending,
-        cluster: Empty {},
+        cluster: ClusterVarz::of(&o),
         gateway: Empty {},
         leaf: Empty {},
         mqtt: Empty {},
@@ -134,7 +184,7 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
         in_bytes: st.in_bytes.load(Ordering::Relaxed),
         out_bytes: st.out_bytes.load(Ordering::Relaxed),
         slow_consumers: st.slow_consumers.load(Ordering::Relaxed),
-        subscriptions: srv.global_account().sublist.count(),
+        subscriptions: srv.accounts().all().iter().map(|a| a.sublist.count()).sum(),
         http_req_stats: srv.monitor.request_counts(),
         config_load_time: srv.start_wall,
         tags: o.tags.clone(),

@@ -1,10 +1,13 @@
 //! Server options: defaults, the configuration file, and how Go reports
 //! what it could not accept.
 
+pub mod accounts;
+pub mod cluster;
 pub mod duration;
 pub mod users;
 
 use crate::config::{self, ConfError, Node, Value};
+pub use accounts::AccountConfig;
 use duration::{format_go_duration, parse_go_duration};
 use std::fmt;
 use std::path::Path;
@@ -73,6 +76,9 @@ pub struct Options {
     pub users: Vec<User>,
     pub nkeys: Vec<NkeyUser>,
     pub no_auth_user: String,
+    /// Accounts from the `accounts` block (the global and system accounts
+    /// are implicit).
+    pub accounts: Vec<AccountConfig>,
 
     pub no_header_support: bool,
     pub no_sublist_cache: bool,
@@ -95,6 +101,12 @@ pub struct Options {
     pub cluster_no_advertise: bool,
     pub cluster_connect_retries: i64,
     pub cluster_port: i64,
+    pub cluster_host: String,
+    pub cluster_username: String,
+    pub cluster_password: String,
+    pub cluster_auth_timeout: f64,
+    /// Route URLs from the `cluster` block.
+    pub routes: Vec<String>,
 
     /// `server_tags`, lower-cased and without duplicates.
     pub tags: Vec<String>,
@@ -144,6 +156,15 @@ impl Options {
         if self.lame_duck_grace_period.is_zero() {
             self.lame_duck_grace_period = DEFAULT_LAME_DUCK_GRACE_PERIOD;
         }
+    }
+
+    /// Every configured user name and nkey, for duplicate checks.
+    fn user_names(&self) -> Vec<String> {
+        self.users
+            .iter()
+            .map(|u| u.username.clone())
+            .chain(self.nkeys.iter().map(|n| n.nkey.clone()))
+            .collect()
     }
 
     /// Applies a configuration file on top of the current values.
@@ -305,24 +326,18 @@ impl Options {
                 self.lame_duck_grace_period = Duration::from_nanos(ns as u64);
             }
             "no_auth_user" => self.no_auth_user = f.string(errs)?,
+            "accounts" => accounts::parse_accounts(v, self, errs),
             "server_tags" => self.add_tags(v, errs),
             "system_account" | "system" => {}
             "no_system_account" | "no_system" | "no_sys_acc" => {
                 self.no_system_account = f.boolean(errs)?
             }
             "no_header_support" => self.no_header_support = f.boolean(errs)?,
-            "cluster" => {
-                if let Value::Map(m) = &v.value {
-                    if let Some(n) = m.get_ci("name").and_then(|n| n.as_str()) {
-                        self.cluster_name = n.to_string();
-                    }
-                }
-            }
+            "cluster" => cluster::parse_cluster(v, self, errs)?,
             // Known to the Go server; accepted here without effect yet.
             "client_advertise_disabled"
             | "mappings"
             | "maps"
-            | "accounts"
             | "gateway"
             | "leaf"
             | "leafnodes"
@@ -399,12 +414,7 @@ impl Options {
             errs.error(v, "Cannot have a user/pass and token".into());
             return Err(());
         }
-        let mut names: Vec<String> = self
-            .users
-            .iter()
-            .map(|u| u.username.clone())
-            .chain(self.nkeys.iter().map(|n| n.nkey.clone()))
-            .collect();
+        let mut names = self.user_names();
         if auth.users.is_some() || !names.is_empty() {
             if !auth.user.is_empty() {
                 errs.error(
@@ -603,7 +613,7 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn load(text: &str) -> (Options, Result<(), ConfigFileError>) {
+    pub(super) fn load(text: &str) -> (Options, Result<(), ConfigFileError>) {
         let dir = std::env::temp_dir().join(format!(
             "natsd-opts-{}-{}",
             std::process::id(),

@@ -43,13 +43,34 @@ pub struct User {
     pub username: String,
     pub password: String,
     pub permissions: Option<Arc<Permissions>>,
+    /// The account the user belongs to; empty for the global account.
+    pub account: String,
+    /// Upper-cased connection types the user may connect with; empty allows all.
+    pub allowed_connection_types: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NkeyUser {
     pub nkey: String,
     pub permissions: Option<Arc<Permissions>>,
+    /// The account the user belongs to; empty for the global account.
+    pub account: String,
+    /// Upper-cased connection types the user may connect with; empty allows all.
+    pub allowed_connection_types: Vec<String>,
 }
+
+/// The connection types Go knows (its jwt package names).
+const CONNECTION_TYPES: [&str; 6] = [
+    "STANDARD",
+    "WEBSOCKET",
+    "LEAFNODE",
+    "LEAFNODE_WS",
+    "MQTT",
+    "MQTT_WS",
+];
+
+/// What a plain TCP client connects as.
+pub const STANDARD_CONNECTION: &str = "STANDARD";
 
 /// What an `authorization` block holds.
 #[derive(Debug, Default)]
@@ -106,23 +127,32 @@ pub fn parse_authorization(node: &Node, errs: &mut ConfigErrors) -> Result<Autho
         }
     }
     if let Some(dp) = &auth.default_permissions {
-        for u in auth.users.iter_mut().flatten() {
-            if u.permissions.is_none() {
-                u.permissions = Some(dp.clone());
-            }
-        }
-        for u in auth.nkeys.iter_mut() {
-            if u.permissions.is_none() {
-                u.permissions = Some(dp.clone());
-            }
-        }
+        apply_default_permissions(auth.users.iter_mut().flatten(), &mut auth.nkeys, dp);
     }
     Ok(auth)
 }
 
-type ParsedUsers = (Vec<NkeyUser>, Vec<User>);
+/// Gives users without permissions of their own the block's defaults.
+pub fn apply_default_permissions<'a>(
+    users: impl Iterator<Item = &'a mut User>,
+    nkeys: &mut [NkeyUser],
+    dp: &Arc<Permissions>,
+) {
+    for u in users {
+        if u.permissions.is_none() {
+            u.permissions = Some(dp.clone());
+        }
+    }
+    for u in nkeys {
+        if u.permissions.is_none() {
+            u.permissions = Some(dp.clone());
+        }
+    }
+}
 
-fn parse_users(node: &Node, errs: &mut ConfigErrors) -> Result<ParsedUsers, ()> {
+pub type ParsedUsers = (Vec<NkeyUser>, Vec<User>);
+
+pub fn parse_users(node: &Node, errs: &mut ConfigErrors) -> Result<ParsedUsers, ()> {
     let Value::Array(items) = &node.value else {
         errs.error(
             node,
@@ -149,6 +179,7 @@ fn parse_users(node: &Node, errs: &mut ConfigErrors) -> Result<ParsedUsers, ()> 
         let mut user = User::default();
         let mut nkey = String::new();
         let mut perms = None;
+        let mut conn_types = Vec::new();
         let mut last = item;
         for (k, v) in um {
             last = v;
@@ -162,7 +193,9 @@ fn parse_users(node: &Node, errs: &mut ConfigErrors) -> Result<ParsedUsers, ()> 
                         perms = Some(Arc::new(p));
                     }
                 }
-                "allowed_connection_types" | "connection_types" | "clients" => {}
+                "allowed_connection_types" | "connection_types" | "clients" => {
+                    conn_types = parse_connection_types(v, errs);
+                }
                 _ => {
                     if !v.used_variable {
                         errs.unknown(v, k);
@@ -185,16 +218,74 @@ fn parse_users(node: &Node, errs: &mut ConfigErrors) -> Result<ParsedUsers, ()> 
             keys.push(NkeyUser {
                 nkey,
                 permissions: perms,
+                allowed_connection_types: conn_types,
+                ..Default::default()
             });
         } else {
             user.permissions = perms;
+            user.allowed_connection_types = conn_types;
             users.push(user);
         }
     }
     Ok((keys, users))
 }
 
-fn parse_permissions(node: &Node, errs: &mut ConfigErrors) -> Result<Permissions, ()> {
+/// A connection type or a list of them, upper-cased. Unknown types are
+/// reported; the known ones are still kept, as Go does.
+fn parse_connection_types(node: &Node, errs: &mut ConfigErrors) -> Vec<String> {
+    const FIELD: &str = "allowed connection types";
+    let given: Vec<&str> = match &node.value {
+        Value::Str(s) => vec![s.as_str()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| match &i.value {
+                Value::Str(s) => Some(s.as_str()),
+                other => {
+                    errs.error(
+                        i,
+                        format!(
+                            "error parsing {FIELD}: unsupported type in array {}",
+                            other.kind_name()
+                        ),
+                    );
+                    None
+                }
+            })
+            .collect(),
+        other => {
+            errs.error(
+                node,
+                format!(
+                    "error parsing {FIELD}: unsupported type {}",
+                    other.kind_name()
+                ),
+            );
+            return Vec::new();
+        }
+    };
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for t in given {
+        let t = t.to_uppercase();
+        if CONNECTION_TYPES.contains(&t.as_str()) {
+            if !known.contains(&t) {
+                known.push(t);
+            }
+        } else {
+            unknown.push(t);
+        }
+    }
+    if !unknown.is_empty() {
+        let quoted: Vec<String> = unknown.iter().map(|t| format!("{t:?}")).collect();
+        errs.error(
+            node,
+            format!("invalid connection types [{}]", quoted.join(" ")),
+        );
+    }
+    known
+}
+
+pub fn parse_permissions(node: &Node, errs: &mut ConfigErrors) -> Result<Permissions, ()> {
     let Value::Map(pm) = &node.value else {
         errs.error(
             node,
@@ -250,8 +341,8 @@ fn parse_variable_permissions(
                 allow: subjects,
                 deny: None,
             })),
-            Err(e) => {
-                errs.error(node, e);
+            Err((at, e)) => {
+                errs.error(at, e);
                 Err(())
             }
         },
@@ -270,11 +361,11 @@ fn parse_subject_permission(
         match k.to_lowercase().as_str() {
             "allow" => match parse_perm_subjects(v) {
                 Ok(s) => p.allow = s,
-                Err(e) => errs.error(v, e),
+                Err((at, e)) => errs.error(at, e),
             },
             "deny" => match parse_perm_subjects(v) {
                 Ok(s) => p.deny = s,
-                Err(e) => errs.error(v, e),
+                Err((at, e)) => errs.error(at, e),
             },
             _ => {
                 if !v.used_variable {
@@ -292,7 +383,9 @@ fn parse_subject_permission(
 }
 
 /// A subject or an array of subjects; `None` for an empty array (Go's nil).
-fn parse_perm_subjects(node: &Node) -> Result<Option<Vec<String>>, String> {
+/// An error names the node it is about: Go points at an offending array
+/// element, not at the array.
+fn parse_perm_subjects(node: &Node) -> Result<Option<Vec<String>>, (&Node, String)> {
     let subjects = match &node.value {
         Value::Str(s) => vec![s.clone()],
         Value::Array(a) => {
@@ -300,15 +393,23 @@ fn parse_perm_subjects(node: &Node) -> Result<Option<Vec<String>>, String> {
             for i in a {
                 match &i.value {
                     Value::Str(s) => out.push(s.clone()),
-                    _ => return Err("Subject in permissions array cannot be cast to string".into()),
+                    _ => {
+                        return Err((
+                            i,
+                            "Subject in permissions array cannot be cast to string".into(),
+                        ))
+                    }
                 }
             }
             out
         }
         other => {
-            return Err(format!(
-                "Expected subject permissions to be a subject, or array of subjects, got {}",
-                other.kind_name()
+            return Err((
+                node,
+                format!(
+                    "Expected subject permissions to be a subject, or array of subjects, got {}",
+                    other.kind_name()
+                ),
             ))
         }
     };
@@ -316,9 +417,12 @@ fn parse_perm_subjects(node: &Node) -> Result<Option<Vec<String>>, String> {
         if !is_valid_subject(s.as_bytes()) {
             let parts: Vec<&str> = s.split_whitespace().collect();
             if parts.len() != 2 {
-                return Err(format!("subject \"{s}\" is not a valid subject"));
+                return Err((node, format!("subject \"{s}\" is not a valid subject")));
             } else if !is_valid_subject(parts[0].as_bytes()) {
-                return Err(format!("subject \"{}\" is not a valid subject", parts[0]));
+                return Err((
+                    node,
+                    format!("subject \"{}\" is not a valid subject", parts[0]),
+                ));
             }
         }
     }
@@ -370,7 +474,7 @@ fn parse_allow_responses(node: &Node, errs: &mut ConfigErrors) -> Option<Respons
 }
 
 /// How Go's `%v` prints a configuration value (close enough for messages).
-fn go_value(v: &Value) -> String {
+pub(super) fn go_value(v: &Value) -> String {
     match v {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),

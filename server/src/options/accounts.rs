@@ -1,0 +1,318 @@
+//! The `accounts` block: named accounts, their users, and the checks Go
+//! makes on them. Users of an account are added to the server-wide user
+//! lists, tagged with the account they bind a client to.
+//!
+//! Imports and exports are checked for shape only: natsd does not route
+//! messages between accounts yet (the server logs that at start-up).
+
+use super::users::{apply_default_permissions, parse_permissions, parse_users};
+use super::{ConfigErrors, Options};
+use crate::config::{Map, Node, Value};
+use std::sync::Arc;
+
+/// The global account, which clients without an account belong to.
+pub const GLOBAL_ACCOUNT: &str = "$G";
+/// The system account's name unless `system_account` says otherwise.
+pub const DEFAULT_SYSTEM_ACCOUNT: &str = "$SYS";
+
+/// One configured account.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountConfig {
+    pub name: String,
+    pub nkey: String,
+    /// Imports or exports were configured (and are not applied).
+    pub has_imports_exports: bool,
+}
+
+/// Applies an `accounts` block: a list of names or a map of definitions.
+pub fn parse_accounts(node: &Node, o: &mut Options, errs: &mut ConfigErrors) {
+    match &node.value {
+        Value::Array(items) => parse_name_list(items, o, errs),
+        Value::Map(m) => {
+            for (name, v) in m.iter() {
+                parse_account(name, v, o, errs);
+            }
+        }
+        other => errs.error(node, super::type_mismatch(other, "map[string]interface {}")),
+    }
+}
+
+fn parse_name_list(items: &[Node], o: &mut Options, errs: &mut ConfigErrors) {
+    let mut seen: Vec<&str> = Vec::new();
+    for item in items {
+        let Value::Str(name) = &item.value else {
+            errs.error(item, super::type_mismatch(&item.value, "string"));
+            return;
+        };
+        if name == GLOBAL_ACCOUNT {
+            errs.error(item, format!("\"{name}\" is a Reserved Account"));
+        } else if seen.contains(&name.as_str()) {
+            errs.error(item, format!("Duplicate Account Entry: {name}"));
+        } else {
+            seen.push(name);
+            o.accounts.push(AccountConfig {
+                name: name.clone(),
+                ..Default::default()
+            });
+        }
+    }
+}
+
+fn parse_account(name: &str, node: &Node, o: &mut Options, errs: &mut ConfigErrors) {
+    if node.used_variable {
+        return;
+    }
+    let Value::Map(m) = &node.value else {
+        errs.error(node, "Expected map entries for accounts".into());
+        return;
+    };
+    if name == GLOBAL_ACCOUNT {
+        errs.error(node, format!("\"{name}\" is a Reserved Account"));
+        return;
+    }
+    let mut acc = AccountConfig {
+        name: name.to_string(),
+        ..Default::default()
+    };
+    let mut users = Vec::new();
+    let mut nkeys = Vec::new();
+    let mut users_node = node;
+    let mut default_perms = None;
+    for (k, v) in m.iter() {
+        match k.to_lowercase().as_str() {
+            "nkey" => match v.as_str() {
+                Some(nk) if crate::auth::nkey::is_valid_public_account_key(nk) => {
+                    acc.nkey = nk.to_string()
+                }
+                _ => errs.error(
+                    v,
+                    format!(
+                        "Not a valid public nkey for an account: \"{}\"",
+                        v.as_str()
+                            .map_or_else(|| super::users::go_value(&v.value), str::to_string)
+                    ),
+                ),
+            },
+            "imports" => {
+                acc.has_imports_exports = true;
+                check_imports(v, errs);
+            }
+            "exports" => {
+                acc.has_imports_exports = true;
+                check_exports(v, errs);
+            }
+            "users" => {
+                users_node = v;
+                if let Ok((n, u)) = parse_users(v, errs) {
+                    nkeys = n;
+                    users = u;
+                }
+            }
+            "default_permissions" => {
+                if let Ok(p) = parse_permissions(v, errs) {
+                    default_perms = Some(Arc::new(p));
+                }
+            }
+            "jetstream" | "mappings" | "maps" | "limits" => {}
+            _ => {
+                if !v.used_variable {
+                    errs.unknown(v, k);
+                }
+            }
+        }
+    }
+    o.accounts.push(acc);
+    if !users.is_empty() || !nkeys.is_empty() {
+        if !o.username.is_empty() {
+            errs.error(
+                users_node,
+                "Can not have a single user/pass and accounts".into(),
+            );
+            return;
+        }
+        if !o.authorization.is_empty() {
+            errs.error(users_node, "Can not have a token and accounts".into());
+            return;
+        }
+    }
+    if let Some(dp) = &default_perms {
+        apply_default_permissions(users.iter_mut(), &mut nkeys, dp);
+    }
+    let mut taken = o.user_names();
+    for mut u in nkeys {
+        if taken.contains(&u.nkey) {
+            errs.error(
+                users_node,
+                format!("Duplicate nkey \"{}\" detected", u.nkey),
+            );
+            continue;
+        }
+        taken.push(u.nkey.clone());
+        u.account = name.to_string();
+        o.nkeys.push(u);
+    }
+    for mut u in users {
+        if taken.contains(&u.username) {
+            errs.error(
+                users_node,
+                format!("Duplicate user \"{}\" detected", u.username),
+            );
+            continue;
+        }
+        taken.push(u.username.clone());
+        u.account = name.to_string();
+        o.users.push(u);
+    }
+}
+
+/// The element list of an `imports`/`exports` array, or Go's error.
+fn items<'a>(node: &'a Node, what: &str, errs: &mut ConfigErrors) -> Option<&'a [Node]> {
+    match &node.value {
+        Value::Array(a) => Some(a),
+        other => {
+            errs.error(
+                node,
+                format!("{what} should be an array, got {}", other.kind_name()),
+            );
+            None
+        }
+    }
+}
+
+/// Each element must be a map; yields the maps.
+fn item_maps<'a>(list: &'a [Node], what: &str, errs: &mut ConfigErrors) -> Vec<&'a Map> {
+    let mut out = Vec::new();
+    for item in list {
+        match &item.value {
+            Value::Map(m) => out.push(m),
+            other => errs.error(
+                item,
+                format!(
+                    "{what} Items should be a map with type entry, got {}",
+                    other.kind_name()
+                ),
+            ),
+        }
+    }
+    out
+}
+
+fn check_exports(node: &Node, errs: &mut ConfigErrors) {
+    let Some(list) = items(node, "Exports", errs) else {
+        return;
+    };
+    for m in item_maps(list, "Export", errs) {
+        for (k, v) in m.iter() {
+            let kind = k.to_lowercase();
+            if (kind == "stream" || kind == "service") && v.as_str().is_none() {
+                errs.error(
+                    v,
+                    format!(
+                        "Expected {kind} name to be string, got {}",
+                        v.value.kind_name()
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn check_imports(node: &Node, errs: &mut ConfigErrors) {
+    let Some(list) = items(node, "Imports", errs) else {
+        return;
+    };
+    for m in item_maps(list, "Import", errs) {
+        for (k, v) in m.iter() {
+            let kind = k.to_lowercase();
+            if kind != "stream" && kind != "service" {
+                continue;
+            }
+            let Value::Map(src) = &v.value else {
+                let title = if kind == "stream" {
+                    "Stream"
+                } else {
+                    "Service"
+                };
+                errs.error(
+                    v,
+                    format!(
+                        "{title} entry should be an account map, got {}",
+                        v.value.kind_name()
+                    ),
+                );
+                continue;
+            };
+            let account = src.get_ci("account").and_then(Node::as_str);
+            let subject = src.get_ci("subject").and_then(Node::as_str);
+            if account.is_none_or(str::is_empty) || subject.is_none_or(str::is_empty) {
+                errs.error(v, "Expect an account name and a subject".into());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::load;
+
+    fn error_of(text: &str) -> String {
+        load(text).1.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn users_bound_to_accounts() {
+        let (o, r) = load(
+            "accounts { A { users [{user: a, password: p}] }, B { users [{user: b, password: p}] } }\n",
+        );
+        r.unwrap();
+        let names: Vec<_> = o.accounts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["A", "B"]);
+        assert_eq!(o.users[0].account, "A");
+        assert_eq!(o.users[1].account, "B");
+    }
+
+    #[test]
+    fn reserved_and_duplicate() {
+        assert!(error_of("accounts { $G { } }\n").contains("\"$G\" is a Reserved Account"));
+        assert!(error_of("accounts = [a, b, b]\n").contains("Duplicate Account Entry: b"));
+        assert!(error_of("accounts { x = 1 }\n").contains("Expected map entries for accounts"));
+        assert!(error_of(
+            "authorization { users [{user: u, password: p}] }\naccounts { A { users [{user: u}] } }\n"
+        )
+        .contains("Duplicate user \"u\" detected"));
+        assert!(error_of(
+            "accounts { A { users [{user: u}] } }\nauthorization { users [{user: u, password: p}] }\n"
+        )
+        .contains("Duplicate user \"u\" detected"));
+    }
+
+    #[test]
+    fn import_export_shapes() {
+        assert!(error_of("accounts { A { imports = true } }\n")
+            .contains("Imports should be an array, got bool"));
+        assert!(error_of("accounts { A { exports = [ false ] } }\n")
+            .contains("Export Items should be a map with type entry, got bool"));
+        assert!(
+            error_of("accounts { A { imports = [ { service: {} } ] } }\n")
+                .contains("Expect an account name and a subject")
+        );
+        let (o, r) = load(
+            "accounts { A { exports = [ { stream: \"a.>\" } ] }, B { imports = [ { stream: { account: A, subject: \"a.>\" } } ] } }\n",
+        );
+        r.unwrap();
+        assert!(o.accounts.iter().all(|a| a.has_imports_exports));
+    }
+
+    #[test]
+    fn account_default_permissions() {
+        let (o, r) = load(
+            "accounts { A { default_permissions = { publish = \"foo\" }, users [{user: a, password: p}] } }\n",
+        );
+        r.unwrap();
+        let p = o.users[0].permissions.as_ref().unwrap();
+        assert_eq!(
+            p.publish.as_ref().unwrap().allow,
+            Some(vec!["foo".to_string()])
+        );
+    }
+}

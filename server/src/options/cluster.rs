@@ -1,0 +1,184 @@
+//! The `cluster` block. natsd does not route between servers yet; the block
+//! is still checked as Go checks it, so that `-t` accepts and refuses the
+//! same files, and its values are kept for monitoring.
+
+use super::users::{parse_authorization, parse_permissions};
+use super::{parse_listen, type_mismatch, ConfigErrors, Field, Options};
+use crate::config::{Node, Value};
+
+/// Applies a `cluster` block. A value of the wrong type abandons the rest
+/// of the block, as Go's recovered panic does.
+pub fn parse_cluster(node: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Result<(), ()> {
+    let Value::Map(m) = &node.value else {
+        return errs.fail(
+            node,
+            format!(
+                "Expected map to define cluster, got {}",
+                node.value.kind_name()
+            ),
+        );
+    };
+    for (k, v) in m.iter() {
+        let f = Field(v);
+        match k.to_lowercase().as_str() {
+            "name" => o.cluster_name = f.string(errs)?,
+            "listen" => match parse_listen(v) {
+                Ok((host, port)) => {
+                    o.cluster_host = host;
+                    o.cluster_port = port;
+                }
+                Err(e) => errs.error(v, e),
+            },
+            "port" => o.cluster_port = f.int(errs)?,
+            "host" | "net" => o.cluster_host = f.string(errs)?,
+            "authorization" => parse_cluster_authorization(v, o, errs),
+            "routes" => parse_routes(v, o, errs)?,
+            "cluster_advertise" | "advertise" => o.cluster_advertise = f.string(errs)?,
+            "no_advertise" => o.cluster_no_advertise = f.boolean(errs)?,
+            "connect_retries" => o.cluster_connect_retries = f.int(errs)?,
+            "permissions" => {
+                if let Ok(p) = parse_permissions(v, errs) {
+                    if p.response.is_some() {
+                        errs.error(
+                            v,
+                            "Cluster permissions do not support dynamic responses".into(),
+                        );
+                    }
+                }
+            }
+            // Checked by nothing yet: natsd has no TLS.
+            "tls" => {}
+            _ => {
+                if !v.used_variable {
+                    errs.unknown(v, k);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_cluster_authorization(v: &Node, o: &mut Options, errs: &mut ConfigErrors) {
+    let Ok(auth) = parse_authorization(v, errs) else {
+        return;
+    };
+    if auth.users.is_some() {
+        errs.error(
+            v,
+            "Cluster authorization does not allow multiple users".into(),
+        );
+        return;
+    }
+    if !auth.token.is_empty() {
+        errs.error(v, "Cluster authorization does not support tokens".into());
+        return;
+    }
+    o.cluster_username = auth.user;
+    o.cluster_password = auth.pass;
+    o.cluster_auth_timeout = auth.timeout;
+    if auth.default_permissions.is_some() {
+        errs.warnings.push(format!(
+            "{}: invalid use of field \"authorization\": setting \"permissions\" within cluster authorization block is deprecated",
+            v.location()
+        ));
+    }
+}
+
+fn parse_routes(v: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Result<(), ()> {
+    let Value::Array(items) = &v.value else {
+        return errs.fail(v, type_mismatch(&v.value, "[]interface {}"));
+    };
+    let mut routes: Vec<String> = Vec::new();
+    for item in items {
+        let url = Field(item).string(errs)?;
+        if routes.contains(&url) {
+            errs.warnings.push(format!(
+                "{}: invalid use of field \"{url}\": Duplicate route entry detected",
+                item.location()
+            ));
+            continue;
+        }
+        let url = url.trim().to_string();
+        if !is_parsable_url(&url) {
+            errs.error(item, format!("error parsing route url [{url:?}]"));
+            continue;
+        }
+        routes.push(url);
+    }
+    o.routes = routes;
+    Ok(())
+}
+
+/// Whether Go's `url.Parse` accepts `s`, for the mistakes a route list
+/// makes: a `host:port` without scheme (a colon in the first path segment)
+/// or a port that is not a number.
+fn is_parsable_url(s: &str) -> bool {
+    if s.starts_with(':') {
+        return false;
+    }
+    let scheme_end = s.find(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)));
+    let rest = match scheme_end {
+        Some(i) if i > 0 && s[i..].starts_with(':') && s.as_bytes()[0].is_ascii_alphabetic() => {
+            &s[i + 1..]
+        }
+        _ => {
+            let first_segment = s.split('/').next().unwrap_or("");
+            return !first_segment.contains(':');
+        }
+    };
+    let Some(authority) = rest.strip_prefix("//") else {
+        return true;
+    };
+    let authority = authority.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    let port = match host.rfind(']') {
+        Some(end) => host[end + 1..].strip_prefix(':'),
+        None => host.rfind(':').map(|i| &host[i + 1..]),
+    };
+    port.is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::load;
+    use super::*;
+
+    fn error_of(text: &str) -> String {
+        load(text).1.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn fields_kept() {
+        let (o, r) = load(
+            "cluster { name: A, listen: \"127.0.0.1:6222\", routes: [\"nats://127.0.0.1:6223\"], authorization { user: u, password: p, timeout: 2 } }\n",
+        );
+        r.unwrap();
+        assert_eq!(o.cluster_name, "A");
+        assert_eq!((o.cluster_host.as_str(), o.cluster_port), ("127.0.0.1", 6222));
+        assert_eq!(o.routes, ["nats://127.0.0.1:6223"]);
+        assert_eq!(o.cluster_username, "u");
+        assert_eq!(o.cluster_auth_timeout, 2.0);
+    }
+
+    #[test]
+    fn refused() {
+        assert!(error_of("cluster { foo: 1 }\n").contains("unknown field \"foo\""));
+        assert!(error_of("cluster { listen: \"1.2.3.4:XX\" }\n").contains("could not parse port \"XX\""));
+        assert!(error_of("cluster { authorization { users = [] } }\n")
+            .contains("Cluster authorization does not allow multiple users"));
+        assert!(error_of("cluster { authorization { token: t } }\n")
+            .contains("Cluster authorization does not support tokens"));
+        assert!(error_of("cluster { routes: [\"0.0.0.0:XXXX\"] }\n")
+            .contains("error parsing route url [\"0.0.0.0:XXXX\"]"));
+    }
+
+    #[test]
+    fn url_forms() {
+        assert!(is_parsable_url("nats://127.0.0.1:6222"));
+        assert!(is_parsable_url("nats://u:p@[::1]:6222"));
+        assert!(is_parsable_url("localhost:6222"));
+        assert!(!is_parsable_url("127.0.0.1:6222"));
+        assert!(!is_parsable_url("nats://127.0.0.1:XXXX"));
+        assert!(!is_parsable_url(":6222"));
+    }
+}
