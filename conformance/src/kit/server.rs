@@ -35,6 +35,8 @@ impl Target {
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a graceful stop may take before the process is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the output of an exited server may take to be read to its end.
+const OUTPUT_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 /// What both servers log once they accept clients.
 const READY_LINE: &str = "Server is ready";
 
@@ -334,13 +336,24 @@ impl Server {
         Ok(())
     }
 
-    /// Waits for the process to exit on its own.
+    /// Waits for the process to exit on its own, and for the last of its
+    /// output to be captured, so that [`Server::logs`] is complete after it.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
         let child = self.child.as_mut().context("server is not running")?;
         let status = tokio::time::timeout(timeout, child.wait())
             .await
             .map_err(|_| anyhow!("server still running after {timeout:?}"))??;
         self.child = None;
+        let mut rx = self.log.version.subscribe();
+        let drained = async {
+            while !self.log.snapshot().1 {
+                if rx.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        // A child of the server could hold the pipes open; do not wait on it forever.
+        let _ = tokio::time::timeout(OUTPUT_DRAIN_TIMEOUT, drained).await;
         Ok(status)
     }
 

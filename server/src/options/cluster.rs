@@ -154,7 +154,10 @@ mod tests {
         );
         r.unwrap();
         assert_eq!(o.cluster_name, "A");
-        assert_eq!((o.cluster_host.as_str(), o.cluster_port), ("127.0.0.1", 6222));
+        assert_eq!(
+            (o.cluster_host.as_str(), o.cluster_port),
+            ("127.0.0.1", 6222)
+        );
         assert_eq!(o.routes, ["nats://127.0.0.1:6223"]);
         assert_eq!(o.cluster_username, "u");
         assert_eq!(o.cluster_auth_timeout, 2.0);
@@ -163,7 +166,8 @@ mod tests {
     #[test]
     fn refused() {
         assert!(error_of("cluster { foo: 1 }\n").contains("unknown field \"foo\""));
-        assert!(error_of("cluster { listen: \"1.2.3.4:XX\" }\n").contains("could not parse port \"XX\""));
+        assert!(error_of("cluster { listen: \"1.2.3.4:XX\" }\n")
+            .contains("could not parse port \"XX\""));
         assert!(error_of("cluster { authorization { users = [] } }\n")
             .contains("Cluster authorization does not allow multiple users"));
         assert!(error_of("cluster { authorization { token: t } }\n")
