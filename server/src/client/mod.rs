@@ -146,6 +146,12 @@ pub struct Client {
     /// Protocol 1 client that has sent CONNECT and a PING: may receive
     /// INFO updates (e.g. lame duck mode).
     pub async_info: AtomicBool,
+    /// The client has sent CONNECT. A write deadline missed before that is
+    /// not counted as a slow consumer, as in Go.
+    pub connect_received: AtomicBool,
+    /// Set once the client has been counted as a slow consumer, so that the
+    /// pending-bytes and write-deadline paths never count it twice.
+    slow_consumer: AtomicBool,
     /// Monitoring counters. Inbound ones are added once per read batch by
     /// the reader, outbound ones per delivery by the publisher's reader.
     pub stats: ConnStats,
@@ -230,6 +236,8 @@ impl Client {
             reply_perms: Mutex::new(None),
             tracks_replies: AtomicBool::new(false),
             async_info: AtomicBool::new(false),
+            connect_received: AtomicBool::new(false),
+            slow_consumer: AtomicBool::new(false),
             stats: ConnStats::default(),
             meta: Mutex::new(ConnMeta::default()),
             start_wall: SystemTime::now(),
@@ -244,6 +252,17 @@ impl Client {
 
     pub fn set_label(&self, label: String) {
         *self.label.lock() = Arc::from(label);
+    }
+
+    /// Counts this client as a slow consumer, once; false if it already was.
+    pub fn count_slow_consumer(&self) -> bool {
+        if self.slow_consumer.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        if let Some(srv) = self.server.upgrade() {
+            srv.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        }
+        true
     }
 
     pub fn is_closed(&self) -> bool {
@@ -273,9 +292,7 @@ impl Client {
                 self.label(),
                 self.max_pending
             );
-            if let Some(srv) = self.server.upgrade() {
-                srv.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
-            }
+            self.count_slow_consumer();
             self.close(ClosedState::SlowConsumerPendingBytes);
             return false;
         }

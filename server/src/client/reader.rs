@@ -418,6 +418,7 @@ impl Reader {
             return Err(self.protocol_error(&e));
         }
         self.connected = true;
+        self.client.connect_received.store(true, Ordering::Release);
         self.client.echo.store(self.opts.echo, Ordering::Relaxed);
         let headers = !o.no_header_support && self.opts.headers;
         self.client.headers.store(headers, Ordering::Relaxed);

@@ -49,10 +49,10 @@ pub async fn run(client: Arc<Client>, mut wr: OwnedWriteHalf, cfg: PingConfig) {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => client.close(ClosedState::WriteError),
                     Err(_) => {
-                        if !closing {
-                            if let Some(srv) = client.server.upgrade() {
-                                srv.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
-                            }
+                        let counts = !closing
+                            && client.connect_received.load(Ordering::Acquire)
+                            && client.count_slow_consumer();
+                        if counts {
                             crate::notice!(
                                 "{} - Slow Consumer Detected: WriteDeadline of {} exceeded with 1 chunks of {} total bytes.",
                                 client.label(),
