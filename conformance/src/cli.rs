@@ -420,34 +420,91 @@ fn run(ws: &Workspace, args: RunArgs) -> Result<ExitCode> {
     if !args.check {
         return Ok(ExitCode::SUCCESS);
     }
-    let mut failed = false;
-    for r in reports::broken(&runs) {
-        eprintln!("broken scenario {}: {}", r.scenario_id, r.result.message);
-        failed = true;
-    }
     let ran: HashSet<&str> = chosen.iter().map(|s| s.id).collect();
     let whole_run = args.select.category.is_none() && args.select.filter.is_none();
-    for row in &rows {
+    let in_scope =
+        |row: &GapRow| whole_run || row.scenarios.iter().any(|s| ran.contains(s.as_str()));
+    let first = findings(&runs, &rows, &committed_ported, &in_scope);
+    if first.is_clean() {
+        println!("parity run --check: no broken scenario, no regression");
+        return Ok(ExitCode::SUCCESS);
+    }
+    // One re-run of the suspects tells a flaky scenario from a real failure:
+    // a real one fails again; a flaky one is named, and the run stays green.
+    let suspects: Vec<&Scenario> = all
+        .iter()
+        .filter(|s| first.suspects.contains(s.id))
+        .collect();
+    eprintln!(
+        "re-running {} suspect scenario(s) once: {}",
+        suspects.len(),
+        suspects.iter().map(|s| s.id).collect::<Vec<_>>().join(", ")
+    );
+    let (_, reruns) = execute(ws, &db, &suspects, &targets, &args.select)?;
+    let rows = write_gaps(ws, &db)?;
+    let second = findings(&reruns, &rows, &committed_ported, &in_scope);
+    for id in first.suspects.difference(&second.suspects) {
+        eprintln!("flaky: {id} failed the check once and passed it on re-run");
+    }
+    if second.is_clean() {
+        println!(
+            "parity run --check: no broken scenario, no regression (after re-running suspects)"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for line in &second.problems {
+        eprintln!("{line}");
+    }
+    eprintln!("parity run --check: FAILED");
+    Ok(ExitCode::FAILURE)
+}
+
+/// What `--check` objects to in a run: scenarios that did not pass on Go,
+/// and Go tests PORTED in the committed gaps that no longer are.
+struct Findings {
+    problems: Vec<String>,
+    /// The scenarios behind the problems.
+    suspects: HashSet<String>,
+}
+
+impl Findings {
+    fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+fn findings(
+    runs: &[ScenarioRun],
+    rows: &[GapRow],
+    committed_ported: &HashSet<(String, String)>,
+    in_scope: &dyn Fn(&GapRow) -> bool,
+) -> Findings {
+    let mut f = Findings {
+        problems: Vec::new(),
+        suspects: HashSet::new(),
+    };
+    for r in reports::broken(runs) {
+        f.problems.push(format!(
+            "broken scenario {}: {}",
+            r.scenario_id, r.result.message
+        ));
+        f.suspects.insert(r.scenario_id.to_string());
+    }
+    for row in rows {
         let key = (row.test.file.clone(), row.test.name.clone());
-        let in_scope = whole_run || row.scenarios.iter().any(|s| ran.contains(s.as_str()));
-        if in_scope && committed_ported.contains(&key) && row.verdict.status != Status::Ported {
-            eprintln!(
+        if in_scope(row) && committed_ported.contains(&key) && row.verdict.status != Status::Ported
+        {
+            f.problems.push(format!(
                 "regression: {} ({}) was PORTED, now {}: {}",
                 row.test.name,
                 row.test.location(),
                 row.verdict.status,
                 row.verdict.note
-            );
-            failed = true;
+            ));
+            f.suspects.extend(row.scenarios.iter().cloned());
         }
     }
-    Ok(if failed {
-        eprintln!("parity run --check: FAILED");
-        ExitCode::FAILURE
-    } else {
-        println!("parity run --check: no broken scenario, no regression");
-        ExitCode::SUCCESS
-    })
+    f
 }
 
 fn diff(ws: &Workspace, select_args: SelectArgs) -> Result<ExitCode> {
