@@ -56,27 +56,11 @@ pub struct Server {
 /// Server-wide counters, updated with relaxed atomics.
 #[derive(Default)]
 pub struct ServerStats {
-    pub in_msgs: AtomicI64,
-    pub in_bytes: AtomicI64,
-    pub out_msgs: AtomicI64,
-    pub out_bytes: AtomicI64,
+    /// Messages and bytes in and out, added to once per read batch.
+    pub traffic: crate::account::Traffic,
     pub slow_consumers: AtomicI64,
     /// Every connection accepted so far.
     pub total_connections: AtomicU64,
-}
-
-impl ServerStats {
-    /// Adds one read batch's traffic.
-    pub fn add(&self, in_msgs: i64, in_bytes: i64, out_msgs: i64, out_bytes: i64) {
-        if in_msgs > 0 {
-            self.in_msgs.fetch_add(in_msgs, Ordering::Relaxed);
-            self.in_bytes.fetch_add(in_bytes, Ordering::Relaxed);
-        }
-        if out_msgs > 0 {
-            self.out_msgs.fetch_add(out_msgs, Ordering::Relaxed);
-            self.out_bytes.fetch_add(out_bytes, Ordering::Relaxed);
-        }
-    }
 }
 
 /// Start-up failures (Go logs them as fatal).

@@ -192,6 +192,7 @@ impl Reader {
         if b.in_msgs > 0 || b.out_msgs > 0 {
             self.srv
                 .stats
+                .traffic
                 .add(b.in_msgs, b.in_bytes, b.out_msgs, b.out_bytes);
             self.acc
                 .traffic
