@@ -27,7 +27,8 @@ impl Account {
     }
 }
 
-/// Per-account message counters, added to once per read batch.
+/// Messages and bytes in and out: kept per connection, per account and
+/// server-wide.
 #[derive(Default)]
 pub struct Traffic {
     pub in_msgs: AtomicI64,

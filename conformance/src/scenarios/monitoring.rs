@@ -1981,63 +1981,50 @@ fn fatal_line(out: &str) -> String {
         .unwrap_or_default()
 }
 
-async fn https_no_tls(ctx: Ctx) -> Result<()> {
-    let path = ctx.write_file(
-        "https.conf",
-        &format!(
-            "host: 127.0.0.1\nport: {}\nhttps: 127.0.0.1:{}\n",
-            ports::alloc()?,
-            ports::alloc()?
-        ),
-    )?;
+/// Starts the server on a config that must keep it from starting; the error
+/// must mention `needle`. Observes Go's fatal line.
+async fn expect_start_failure(ctx: &Ctx, name: &str, conf: &str, needle: &str) -> Result<()> {
+    let path = ctx.write_file(name, conf)?;
     let out = ctx
         .run_binary(&["-c", path.to_str().context("path")?])
         .await?;
-    ensure!(out.code != Some(0), "server started without TLS for HTTPS");
+    ensure!(out.code != Some(0), "{name}: the server started");
     let all = format!("{}{}", out.stdout, out.stderr);
-    ensure!(all.contains("TLS"), "no error about TLS: {all}");
+    ensure!(
+        all.contains(needle),
+        "{name}: no error with {needle:?}: {all}"
+    );
     ctx.observe("fatal", fatal_line(&all));
     Ok(())
+}
+
+async fn https_no_tls(ctx: Ctx) -> Result<()> {
+    let conf = format!(
+        "host: 127.0.0.1\nport: {}\nhttps: 127.0.0.1:{}\n",
+        ports::alloc()?,
+        ports::alloc()?
+    );
+    expect_start_failure(&ctx, "https.conf", &conf, "TLS").await
 }
 
 async fn listen_error(ctx: Ctx) -> Result<()> {
     let a = mon_server(&ctx, "").await?;
     let http = a.ports().http.context("http port")?;
-    let path = ctx.write_file(
-        "second.conf",
-        &format!(
-            "host: 127.0.0.1\nport: {}\nhttp: 127.0.0.1:{http}\n",
-            ports::alloc()?
-        ),
-    )?;
-    let out = ctx
-        .run_binary(&["-c", path.to_str().context("path")?])
-        .await?;
-    ensure!(out.code != Some(0), "second server shared the monitor port");
-    let all = format!("{}{}", out.stdout, out.stderr);
-    ensure!(all.contains("listen"), "no error about listen: {all}");
-    ctx.observe("fatal", fatal_line(&all));
-    Ok(())
+    let conf = format!(
+        "host: 127.0.0.1\nport: {}\nhttp: 127.0.0.1:{http}\n",
+        ports::alloc()?
+    );
+    expect_start_failure(&ctx, "second.conf", &conf, "listen").await
 }
 
 async fn both_ports(ctx: Ctx) -> Result<()> {
-    let path = ctx.write_file(
-        "both.conf",
-        &format!(
-            "host: 127.0.0.1\nport: {}\nhttp_port: {}\nhttps_port: {}\n",
-            ports::alloc()?,
-            ports::alloc()?,
-            ports::alloc()?
-        ),
-    )?;
-    let out = ctx
-        .run_binary(&["-c", path.to_str().context("path")?])
-        .await?;
-    ensure!(out.code != Some(0), "server started with both ports");
-    let all = format!("{}{}", out.stdout, out.stderr);
-    ensure!(all.contains("specify both"), "no error about both: {all}");
-    ctx.observe("fatal", fatal_line(&all));
-    Ok(())
+    let conf = format!(
+        "host: 127.0.0.1\nport: {}\nhttp_port: {}\nhttps_port: {}\n",
+        ports::alloc()?,
+        ports::alloc()?,
+        ports::alloc()?
+    );
+    expect_start_failure(&ctx, "both.conf", &conf, "specify both").await
 }
 
 async fn monitor_stop(ctx: Ctx) -> Result<()> {

@@ -3,21 +3,8 @@
 
 use natsd_conf::parse_str;
 
-/// xorshift64*: tiny, deterministic, good enough to shuffle bytes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+mod common;
+use common::Rng;
 
 const SEEDS: &[&str] = &[
     "port: 4222\nhost = 0.0.0.0\ndebug true\n",

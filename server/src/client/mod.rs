@@ -15,7 +15,7 @@ use bytes::Bytes;
 use foldhash::HashMap;
 use parking_lot::Mutex;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
@@ -154,7 +154,7 @@ pub struct Client {
     slow_consumer: AtomicBool,
     /// Monitoring counters. Inbound ones are added once per read batch by
     /// the reader, outbound ones per delivery by the publisher's reader.
-    pub stats: ConnStats,
+    pub stats: crate::account::Traffic,
     /// What CONNECT said about the client, for monitoring.
     pub meta: Mutex<ConnMeta>,
     /// Wall-clock time the connection was accepted, paired with `start` to
@@ -164,15 +164,6 @@ pub struct Client {
     /// Last delivery to this client, as nanoseconds since `start` (0: none).
     /// An atomic so publishers need no lock to stamp it.
     last_delivery: AtomicU64,
-}
-
-/// Per-connection message and byte counters.
-#[derive(Default)]
-pub struct ConnStats {
-    pub in_msgs: AtomicI64,
-    pub in_bytes: AtomicI64,
-    pub out_msgs: AtomicI64,
-    pub out_bytes: AtomicI64,
 }
 
 /// The client's self-description from CONNECT, as monitoring reports it.
@@ -238,7 +229,7 @@ impl Client {
             async_info: AtomicBool::new(false),
             connect_received: AtomicBool::new(false),
             slow_consumer: AtomicBool::new(false),
-            stats: ConnStats::default(),
+            stats: crate::account::Traffic::default(),
             meta: Mutex::new(ConnMeta::default()),
             start_wall: SystemTime::now(),
             start: now,
