@@ -50,8 +50,8 @@ impl Traffic {
     }
 }
 
-/// Every account the server has, fixed at start-up: the global account,
-/// the configured ones and the system account.
+/// Every account the server has: the global account, the configured ones
+/// and the system account. Rebuilt whole by a config reload.
 pub struct Accounts {
     /// In the order Go lists them: `$G`, the configured accounts, then the
     /// system account when it is not one of them.
@@ -62,7 +62,10 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    pub fn new(o: &Options) -> Self {
+    /// The accounts `o` configures. An account of `previous` whose name is
+    /// still configured is kept as it is (with its subscriptions and
+    /// counters), as Go carries an account over a reload.
+    pub fn new(o: &Options, previous: Option<&Accounts>) -> Self {
         let cache = !o.no_sublist_cache;
         let mut names = vec![GLOBAL_ACCOUNT.to_string()];
         names.extend(o.accounts.iter().map(|a| a.name.clone()));
@@ -72,7 +75,10 @@ impl Accounts {
         }
         let list: Vec<Arc<Account>> = names
             .iter()
-            .map(|n| Arc::new(Account::new(n, cache)))
+            .map(|n| match previous.and_then(|p| p.get(n)) {
+                Some(kept) => kept.clone(),
+                None => Arc::new(Account::new(n, cache)),
+            })
             .collect();
         let by_name = list.iter().map(|a| (a.name.clone(), a.clone())).collect();
         Self {
@@ -125,12 +131,42 @@ mod tests {
             }],
             ..Default::default()
         };
-        let a = Accounts::new(&o);
+        let a = Accounts::new(&o, None);
         let names: Vec<_> = a.all().iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["$G", "A", "$SYS"]);
         assert_eq!(a.system_name(), "$SYS");
         assert!(a.get("A").is_some());
         assert!(a.get("B").is_none());
+    }
+
+    #[test]
+    fn rebuilt_accounts_keep_those_still_configured() {
+        let account = |n: &str| AccountConfig {
+            name: n.into(),
+            ..Default::default()
+        };
+        let before = Accounts::new(
+            &Options {
+                accounts: vec![account("A"), account("B")],
+                ..Default::default()
+            },
+            None,
+        );
+        let after = Accounts::new(
+            &Options {
+                accounts: vec![account("B"), account("C")],
+                ..Default::default()
+            },
+            Some(&before),
+        );
+        let names: Vec<_> = after.all().iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["$G", "B", "C", "$SYS"]);
+        assert!(Arc::ptr_eq(after.global(), before.global()));
+        assert!(Arc::ptr_eq(
+            after.get("B").unwrap(),
+            before.get("B").unwrap()
+        ));
+        assert!(after.get("A").is_none());
     }
 
     #[test]
@@ -143,7 +179,7 @@ mod tests {
             system_account: "S".into(),
             ..Default::default()
         };
-        let names: Vec<_> = Accounts::new(&o)
+        let names: Vec<_> = Accounts::new(&o, None)
             .all()
             .iter()
             .map(|a| a.name.clone())
@@ -153,7 +189,7 @@ mod tests {
             no_system_account: true,
             ..Default::default()
         };
-        let a = Accounts::new(&o);
+        let a = Accounts::new(&o, None);
         assert_eq!(a.all().len(), 1);
         assert_eq!(a.system_name(), "");
     }

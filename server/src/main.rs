@@ -12,6 +12,7 @@ mod options;
 mod ports_file;
 mod profiler;
 mod proto;
+mod reload;
 mod server;
 mod signals;
 mod subject;
@@ -40,7 +41,7 @@ fn version() -> ! {
 }
 
 /// Flags, then the config file, then the flags again on top (as Go does).
-fn configure() -> Options {
+fn configure() -> (Options, Flags) {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flags = match Flags::parse(&args) {
         Ok(f) => f,
@@ -66,10 +67,7 @@ fn configure() -> Options {
             other => die(&format!("{EXE}: unrecognized command: \"{other}\"")),
         }
     }
-    let mut opts = Options {
-        logtime: true,
-        ..Default::default()
-    };
+    let mut opts = Options::with_flag_defaults();
     flags.apply(&mut opts);
     if let Some(sig) = flags.signal() {
         match signals::send(&sig) {
@@ -112,56 +110,17 @@ fn configure() -> Options {
             "{EXE}: solicited routes require cluster capabilities, e.g. --cluster"
         ));
     }
-    opts
-}
-
-/// Go's validateOptions checks that can fail NewServer.
-fn validate(o: &Options) -> Result<(), String> {
-    if !o.lame_duck_duration.is_zero() && o.lame_duck_grace_period >= o.lame_duck_duration {
-        return Err(format!(
-            "lame duck grace period ({}) should be strictly lower than lame duck duration ({})",
-            options::go_duration(o.lame_duck_grace_period),
-            options::go_duration(o.lame_duck_duration)
-        ));
-    }
-    if i64::from(o.max_payload) > o.max_pending {
-        return Err(format!(
-            "max_payload ({}) cannot be higher than max_pending ({})",
-            o.max_payload, o.max_pending
-        ));
-    }
-    if !o.no_auth_user.is_empty() {
-        if o.users.is_empty() {
-            return Err(format!(
-                "no_auth_user: \"{}\" present, but users are not defined",
-                o.no_auth_user
-            ));
-        }
-        if !o.users.iter().any(|u| u.username == o.no_auth_user) {
-            return Err(format!(
-                "no_auth_user: \"{}\" not present as user in authorization block or account configuration",
-                o.no_auth_user
-            ));
-        }
-    }
-    Ok(())
+    (opts, flags)
 }
 
 fn main() {
-    let mut opts = configure();
+    let (mut opts, flags) = configure();
     opts.set_baseline();
-    if let Err(e) = validate(&opts) {
+    opts.add_system_only_no_auth_user(None);
+    if let Err(e) = opts.validate() {
         die(&format!("{EXE}: {e}"));
     }
-    logging::configure(logging::LogConfig {
-        debug: opts.debug,
-        trace: opts.trace,
-        time: opts.logtime,
-        file: opts.log_file.clone(),
-        size_limit: opts.log_size_limit,
-        syslog: opts.syslog,
-        remote_syslog: opts.remote_syslog.clone(),
-    });
+    logging::configure(logging::LogConfig::of(&opts));
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -177,7 +136,7 @@ fn main() {
                 return 1;
             }
         };
-        let srv = server::Server::new(opts);
+        let srv = server::Server::new(opts, flags);
         if let Err(e) = srv.start().await {
             fatal!("{e}");
             return 1;

@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// The bound listeners worth advertising.
+#[derive(Debug, Clone, Copy)]
 pub struct Listeners {
     pub nats: SocketAddr,
     pub monitoring: Option<SocketAddr>,

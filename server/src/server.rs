@@ -6,13 +6,14 @@ use crate::auth;
 use crate::client::reader::Reader;
 use crate::client::writer::{self, PingConfig};
 use crate::client::{Client, ClosedState};
+use crate::flags::Flags;
 use crate::monitor::{self, ClosedConn, MonitorState};
 use crate::options::Options;
 use crate::ports_file;
 use crate::proto::info::Info;
 use crate::{debug, error, notice};
 use foldhash::HashMap;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use rand::Rng;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -30,13 +31,23 @@ const FIRST_CLIENT_ID: u64 = 4;
 const FIRST_CLIENT_ID_NO_SYSTEM: u64 = 1;
 
 pub struct Server {
-    opts: Arc<Options>,
+    /// The running configuration; replaced whole by a reload.
+    opts: RwLock<Arc<Options>>,
+    /// The command line, applied again over the config file on reload.
+    flags: Flags,
+    /// Bumped by every applied reload; readers compare it once per read
+    /// batch to pick up new limits and permissions.
+    config_gen: AtomicU64,
+    /// When the configuration was last loaded (`/varz` config_load_time).
+    config_time: Mutex<SystemTime>,
+    /// Serializes reloads.
+    pub(crate) reload_lock: Mutex<()>,
     info: Mutex<Info>,
-    accounts: Accounts,
+    /// The listeners bound at start (for the ports file and INFO).
+    bound: Mutex<Option<ports_file::Listeners>>,
+    accounts: RwLock<Arc<Accounts>>,
     clients: Mutex<HashMap<u64, Arc<Client>>>,
     next_cid: AtomicU64,
-    auth_required: bool,
-    nonce_required: bool,
     ldm: AtomicBool,
     shutting_down: AtomicBool,
     /// Wakes the accept loop to stop listening.
@@ -81,7 +92,7 @@ fn server_id() -> String {
 }
 
 impl Server {
-    pub fn new(opts: Options) -> Arc<Server> {
+    pub fn new(opts: Options, flags: Flags) -> Arc<Server> {
         let id = server_id();
         let name = if opts.server_name.is_empty() {
             id.clone()
@@ -105,21 +116,23 @@ impl Server {
             jetstream: false,
             ..Default::default()
         };
-        let nonce_required = !opts.nkeys.is_empty();
-        let accounts = Accounts::new(&opts);
+        let accounts = Accounts::new(&opts, None);
         let first_cid = if opts.no_system_account {
             FIRST_CLIENT_ID_NO_SYSTEM
         } else {
             FIRST_CLIENT_ID
         };
         Arc::new_cyclic(|me| Server {
-            opts: Arc::new(opts),
+            opts: RwLock::new(Arc::new(opts)),
+            flags,
+            config_gen: AtomicU64::new(0),
+            config_time: Mutex::new(SystemTime::now()),
+            reload_lock: Mutex::new(()),
             info: Mutex::new(info),
-            accounts,
+            bound: Mutex::new(None),
+            accounts: RwLock::new(Arc::new(accounts)),
             clients: Mutex::new(HashMap::default()),
             next_cid: AtomicU64::new(first_cid),
-            auth_required,
-            nonce_required,
             ldm: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
             stop_accept: Notify::new(),
@@ -133,7 +146,43 @@ impl Server {
     }
 
     pub fn opts(&self) -> Arc<Options> {
-        self.opts.clone()
+        self.opts.read().clone()
+    }
+
+    pub(crate) fn flags(&self) -> &Flags {
+        &self.flags
+    }
+
+    /// Installs a reloaded configuration and its accounts.
+    pub(crate) fn install_config(&self, opts: Arc<Options>, accounts: Arc<Accounts>) {
+        *self.accounts.write() = accounts;
+        *self.opts.write() = opts;
+        *self.config_time.lock() = SystemTime::now();
+    }
+
+    /// Tells every reader to pick up the installed configuration.
+    pub(crate) fn bump_config_gen(&self) {
+        self.config_gen.fetch_add(1, Ordering::Release);
+    }
+
+    /// The listeners bound at start; None before.
+    pub(crate) fn bound(&self) -> Option<ports_file::Listeners> {
+        *self.bound.lock()
+    }
+
+    /// Changes with every applied reload.
+    pub fn config_gen(&self) -> u64 {
+        self.config_gen.load(Ordering::Acquire)
+    }
+
+    /// When the running configuration was loaded.
+    pub fn config_time(&self) -> SystemTime {
+        *self.config_time.lock()
+    }
+
+    /// Lets a caller edit the INFO new clients get.
+    pub(crate) fn update_info(&self, f: impl FnOnce(&mut Info)) {
+        f(&mut self.info.lock());
     }
 
     pub fn info(&self) -> Info {
@@ -150,13 +199,13 @@ impl Server {
 
     /// The global account, where clients without an account of their own
     /// belong.
-    pub fn global_account(&self) -> &Arc<Account> {
-        self.accounts.global()
+    pub fn global_account(&self) -> Arc<Account> {
+        self.accounts.read().global().clone()
     }
 
     /// Every account: global, configured and system.
-    pub fn accounts(&self) -> &Accounts {
-        &self.accounts
+    pub fn accounts(&self) -> Arc<Accounts> {
+        self.accounts.read().clone()
     }
 
     /// The open client connections.
@@ -181,7 +230,7 @@ impl Server {
     /// Logs the banner, binds the client port and starts accepting. Returns
     /// the bound address.
     pub async fn start(self: &Arc<Self>) -> Result<SocketAddr, StartError> {
-        let o = &self.opts;
+        let o = &self.opts();
         let info = self.info();
         notice!("Starting nats-server");
         notice!("  Version:  {VERSION}");
@@ -266,14 +315,15 @@ impl Server {
         if host == "0.0.0.0" || host == "::" {
             debug!("Get non local IPs for \"{host}\"");
         }
+        let listeners = ports_file::Listeners {
+            nats: addr,
+            monitoring: http_port.map(|p| resolve(&o.http_host, p)),
+            profile,
+        };
         if !o.ports_file_dir.is_empty() {
-            let listeners = ports_file::Listeners {
-                nats: addr,
-                monitoring: http_port.map(|p| resolve(&o.http_host, p)),
-                profile,
-            };
             ports_file::write(&o.ports_file_dir, &listeners);
         }
+        *self.bound.lock() = Some(listeners);
         notice!("Server is ready");
         let me = self.clone();
         tokio::spawn(async move { me.accept_loop(listener).await });
@@ -306,7 +356,7 @@ impl Server {
 
     fn create_client(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr) {
         let _ = stream.set_nodelay(true);
-        let o = &self.opts;
+        let o = &self.opts();
         let cid = self.next_cid.fetch_add(1, Ordering::Relaxed);
         self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
         let client = Arc::new(Client::new(
@@ -316,17 +366,22 @@ impl Server {
             peer.ip().to_canonical().to_string(),
             peer.port(),
             o.max_pending,
-            self.accounts.global().clone(),
+            self.global_account(),
             Instant::now() + o.ping_interval,
         ));
         let mut info = self.info();
-        let nonce = if self.nonce_required {
+        let auth_required = auth::auth_required(o);
+        info.auth_required = auth_required;
+        client
+            .expect_connect
+            .store(auth_required, Ordering::Release);
+        let nonce = if !o.nkeys.is_empty() {
             crate::auth::nkey::new_nonce()
         } else {
             String::new()
         };
         info.nonce = nonce.clone();
-        if info.auth_required && !o.no_auth_user.is_empty() {
+        if info.auth_required && !o.no_auth_user.is_empty() && !o.no_auth_user_is_hidden {
             info.auth_required = false;
         }
         info.client_id = cid;
@@ -357,7 +412,7 @@ impl Server {
             }
             clients.insert(cid, client.clone());
         }
-        let reader = Reader::new(self.clone(), client, nonce.into_bytes(), self.auth_required);
+        let reader = Reader::new(self.clone(), client, nonce.into_bytes(), auth_required);
         tokio::spawn(reader.run(rd));
     }
 
@@ -379,11 +434,12 @@ impl Server {
         for c in self.all_clients() {
             c.close(ClosedState::ServerShutdown);
         }
-        if !self.opts.no_system_account {
+        let o = self.opts();
+        if !o.no_system_account {
             debug!("SYSTEM - System connection closed: Client Closed");
         }
-        if !self.opts.ports_file_dir.is_empty() {
-            ports_file::remove(&self.opts.ports_file_dir);
+        if !o.ports_file_dir.is_empty() {
+            ports_file::remove(&o.ports_file_dir);
         }
         // Give writers a moment to flush.
         let deadline = Instant::now() + Duration::from_millis(200);
@@ -402,7 +458,7 @@ impl Server {
         }
         notice!("Entering lame duck mode, stop accepting new clients");
         self.stop_accept.notify_one();
-        let o = self.opts.clone();
+        let o = self.opts();
         let clients = self.all_clients();
         if clients.is_empty() {
             self.shutdown().await;

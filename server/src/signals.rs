@@ -1,4 +1,5 @@
-//! Signals: handling them in the server (shutdown, lame duck, log reopen)
+//! Signals: handling them in the server (shutdown, lame duck, log reopen,
+//! reload)
 //! and sending them to a running server (`--signal`).
 
 use crate::server::Server;
@@ -67,7 +68,9 @@ impl Signals {
                 }
                 _ = self.hup.recv() => {
                     debug!("Trapped \"{}\" signal", name(libc::SIGHUP));
-                    error!("Failed to reload server configuration: config reload not supported");
+                    if let Err(e) = srv.reload() {
+                        error!("Failed to reload server configuration: {e}");
+                    }
                 }
                 _ = srv.wait_done() => return 0,
             }

@@ -10,6 +10,8 @@ pub mod reader;
 pub mod writer;
 
 use crate::account::Account;
+use crate::options::Options;
+use crate::proto::connect::ClientOpts;
 use crate::server::Server;
 use bytes::Bytes;
 use foldhash::HashMap;
@@ -140,15 +142,23 @@ pub struct Client {
     pub deliver_deny: Mutex<Option<Arc<permissions::DenyFilter>>>,
     /// Fast check before taking `deliver_deny`'s lock.
     pub has_deliver_deny: AtomicBool,
+    /// The permissions the client was given at CONNECT or by the last
+    /// reload; the reader keeps its own copy and refreshes it on reload.
+    pub perms: Mutex<Option<Arc<permissions::ClientPermissions>>>,
+    /// What the client authenticated with (set at CONNECT), so that a
+    /// reload can check it again against the new users.
+    pub credentials: Mutex<Option<Arc<Credentials>>>,
     /// Set when the client answers requests under `allow_responses`.
     pub reply_perms: Mutex<Option<Arc<permissions::ClientPermissions>>>,
     pub tracks_replies: AtomicBool,
     /// Protocol 1 client that has sent CONNECT and a PING: may receive
     /// INFO updates (e.g. lame duck mode).
     pub async_info: AtomicBool,
-    /// The client has sent CONNECT. A write deadline missed before that is
-    /// not counted as a slow consumer, as in Go.
+    /// The client has sent CONNECT.
     pub connect_received: AtomicBool,
+    /// The server requires authentication of this client. A write deadline
+    /// missed before its CONNECT is not counted as a slow consumer, as in Go.
+    pub expect_connect: AtomicBool,
     /// Set once the client has been counted as a slow consumer, so that the
     /// pending-bytes and write-deadline paths never count it twice.
     slow_consumer: AtomicBool,
@@ -164,6 +174,31 @@ pub struct Client {
     /// Last delivery to this client, as nanoseconds since `start` (0: none).
     /// An atomic so publishers need no lock to stamp it.
     last_delivery: AtomicU64,
+}
+
+/// The credentials of a CONNECT and the nonce the client was given (an nkey
+/// signature covers it).
+pub struct Credentials {
+    pub opts: ClientOpts,
+    pub nonce: Vec<u8>,
+}
+
+impl Credentials {
+    /// The user as Go names it in violation logs.
+    pub fn auth_user(&self) -> String {
+        auth_user(&self.opts)
+    }
+}
+
+/// How Go names a client's user in violation logs.
+pub fn auth_user(o: &ClientOpts) -> String {
+    if !o.nkey.is_empty() {
+        format!("Nkey \"{}\"", o.nkey)
+    } else if !o.user.is_empty() {
+        format!("User \"{}\"", o.user)
+    } else {
+        "User \"N/A\"".into()
+    }
 }
 
 /// The client's self-description from CONNECT, as monitoring reports it.
@@ -224,10 +259,13 @@ impl Client {
             account: Mutex::new(account),
             deliver_deny: Mutex::new(None),
             has_deliver_deny: AtomicBool::new(false),
+            perms: Mutex::new(None),
+            credentials: Mutex::new(None),
             reply_perms: Mutex::new(None),
             tracks_replies: AtomicBool::new(false),
             async_info: AtomicBool::new(false),
             connect_received: AtomicBool::new(false),
+            expect_connect: AtomicBool::new(false),
             slow_consumer: AtomicBool::new(false),
             stats: crate::account::Traffic::default(),
             meta: Mutex::new(ConnMeta::default()),
@@ -243,6 +281,12 @@ impl Client {
 
     pub fn set_label(&self, label: String) {
         *self.label.lock() = Arc::from(label);
+    }
+
+    /// Authentication is required and CONNECT has not come yet.
+    pub fn awaiting_auth(&self) -> bool {
+        self.expect_connect.load(Ordering::Acquire)
+            && !self.connect_received.load(Ordering::Acquire)
     }
 
     /// Counts this client as a slow consumer, once; false if it already was.
@@ -297,6 +341,36 @@ impl Client {
             out.signaled = true;
             true
         }
+    }
+
+    /// Installs the client's permissions (None: unrestricted), with the
+    /// reply tracking `allow_responses` needs.
+    pub fn set_permissions(&self, perms: Option<Arc<permissions::ClientPermissions>>) {
+        let replies = perms.as_ref().filter(|p| p.response.is_some()).cloned();
+        self.tracks_replies
+            .store(replies.is_some(), Ordering::Relaxed);
+        *self.reply_perms.lock() = replies;
+        *self.perms.lock() = perms;
+    }
+
+    /// Go's authViolation: logs who failed, tells the client and closes.
+    pub fn auth_violation(self: &Arc<Self>, o: &Options, copts: &ClientOpts) {
+        let label = self.label();
+        if !o.nkeys.is_empty() {
+            crate::error!("{label} - authentication error - Nkey \"{}\"", copts.nkey);
+        } else if !o.users.is_empty() {
+            crate::error!("{label} - authentication error - User \"{}\"", copts.user);
+        } else {
+            crate::error!("{label} - authentication error");
+        }
+        self.send_err("Authorization Violation");
+        self.close(ClosedState::AuthenticationViolation);
+    }
+
+    /// Sends `-ERR 'text'` now.
+    pub fn send_err(self: &Arc<Self>, text: &str) {
+        crate::trace!("{} - ->> [-ERR {}]", self.label(), text);
+        self.send(&crate::proto::err_line(text));
     }
 
     /// Marks the connection closed: stops deliveries, removes its

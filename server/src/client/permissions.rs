@@ -97,7 +97,7 @@ impl ClientPermissions {
     }
 
     /// Whether the client may publish to `subject`.
-    pub fn can_publish(&self, subject: &Bytes) -> bool {
+    pub fn can_publish(&self, subject: &[u8]) -> bool {
         if let Some(v) = self.pub_cache.lock().get(subject) {
             return *v;
         }
@@ -130,7 +130,7 @@ impl ClientPermissions {
         if cache.len() >= PUB_CACHE_MAX {
             cache.clear();
         }
-        cache.insert(subject.clone(), allowed);
+        cache.insert(Bytes::copy_from_slice(subject), allowed);
         allowed
     }
 

@@ -9,12 +9,13 @@ use crate::account::Account;
 use crate::auth;
 use crate::logging::go_quote;
 use crate::proto::connect::{redact_pass, ClientOpts};
-use crate::proto::parser::{parse_size, split_args, split_pub_args, Event, ParseError, Parser};
+use crate::proto::msg::{msg_line, Sizes};
+use crate::proto::parser::{parse_size, split_args, ArgList, Op, ParseError, Parser};
 use crate::proto::{self, err_line};
 use crate::server::Server;
 use crate::subject::is_valid_literal_subject;
 use crate::sublist::SublistResult;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use foldhash::HashMap;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -37,16 +38,71 @@ const CONTROL_LINE_SNIPPET: usize = 128;
 /// Go's first ping to a client after CONNECT comes sooner.
 const FIRST_CLIENT_PING: Duration = Duration::from_secs(2);
 
-/// A PUB/HPUB control line accepted and waiting for its payload.
-struct PubArgs {
-    subject: Bytes,
-    reply: Option<Bytes>,
+/// An accepted PUB/HPUB control line, borrowed from the read buffer while
+/// its payload is handled in the same read batch.
+#[derive(Clone, Copy)]
+struct PubMsg<'a> {
+    /// The whole argument line.
+    line: &'a [u8],
+    headers: bool,
+    subject: &'a [u8],
+    reply: Option<&'a [u8]>,
     /// Header length, or -1 for PUB.
     hdr: i64,
     size: usize,
     /// Sizes exactly as the client wrote them (echoed in MSG/HMSG).
-    szb: Bytes,
-    hdb: Bytes,
+    szb: &'a [u8],
+    hdb: &'a [u8],
+}
+
+/// The subject, reply, header size and total size fields of a PUB/HPUB
+/// argument line; None when it has the wrong number of fields.
+#[allow(clippy::type_complexity)]
+fn pub_fields(line: &[u8], headers: bool) -> Option<(&[u8], Option<&[u8]>, &[u8], &[u8])> {
+    let args = ArgList::split(line);
+    Some(match (headers, args.as_slice()?) {
+        (false, &[subject, szb]) => (subject, None, &[][..], szb),
+        (false, &[subject, reply, szb]) => (subject, Some(reply), &[][..], szb),
+        (true, &[subject, hdb, szb]) => (subject, None, hdb, szb),
+        (true, &[subject, reply, hdb, szb]) => (subject, Some(reply), hdb, szb),
+        _ => return None,
+    })
+}
+
+/// A PUB/HPUB control line accepted in an earlier read batch, kept until
+/// its payload arrives.
+struct PubArgs {
+    line: Vec<u8>,
+    headers: bool,
+    hdr: i64,
+    size: usize,
+}
+
+impl PubArgs {
+    fn keep(m: &PubMsg) -> Self {
+        Self {
+            line: m.line.to_vec(),
+            headers: m.headers,
+            hdr: m.hdr,
+            size: m.size,
+        }
+    }
+
+    /// The control line as it was accepted.
+    fn msg(&self) -> PubMsg<'_> {
+        let (subject, reply, hdb, szb) =
+            pub_fields(&self.line, self.headers).unwrap_or((&[], None, &[], &[]));
+        PubMsg {
+            line: &self.line,
+            headers: self.headers,
+            subject,
+            reply,
+            hdr: self.hdr,
+            size: self.size,
+            szb,
+            hdb,
+        }
+    }
 }
 
 /// Why the reader stops processing.
@@ -71,6 +127,8 @@ pub struct Reader {
     pcd: Vec<Arc<Client>>,
     mpay: i64,
     mcl: usize,
+    /// The server's config generation the limits and permissions are from.
+    config_gen: u64,
     rng: SmallRng,
     /// Published or subscribed during this read batch (for the ping timer).
     active: bool,
@@ -100,6 +158,7 @@ impl Reader {
         Self {
             mpay: i64::from(o.max_payload),
             mcl: o.max_control_line.max(0) as usize,
+            config_gen: srv.config_gen(),
             srv,
             client,
             acc,
@@ -166,6 +225,7 @@ impl Reader {
                 }
             };
             self.batch_time = Instant::now();
+            self.refresh_config();
             let stopped = self.process(&mut buf, before).is_err();
             self.flush_stats();
             self.flush_pcd();
@@ -230,15 +290,32 @@ impl Reader {
         Stop
     }
 
-    /// Handles every complete operation in `buf`; `leftover` bytes at its
-    /// start came from earlier reads (Go reports offsets within the last
-    /// read only).
+    /// Handles every complete operation in `buf` and consumes them;
+    /// `leftover` bytes at its start came from earlier reads (Go reports
+    /// offsets within the last read only).
     fn process(&mut self, buf: &mut BytesMut, leftover: usize) -> Result<(), Stop> {
-        let batch_len = buf.len();
+        let mut at = 0;
+        let res = self.process_ops(buf, &mut at, leftover);
+        buf.advance(at);
+        res
+    }
+
+    /// Parses and handles operations from `data[*at..]`, moving `at` past
+    /// each one handled. Arguments and payloads stay borrowed from `data`.
+    fn process_ops(&mut self, data: &[u8], at: &mut usize, leftover: usize) -> Result<(), Stop> {
+        // The accepted PUB/HPUB whose payload comes next.
+        let mut pending: Option<PubMsg<'_>> = None;
         loop {
-            let ev = match self.parser.next(buf, self.mcl, self.expect_connect) {
-                Ok(Some(ev)) => ev,
-                Ok(None) => return Ok(()),
+            let buf = &data[*at..];
+            let (op, n) = match self.parser.parse(buf, self.mcl, self.expect_connect) {
+                Ok(Some(op)) => op,
+                Ok(None) => {
+                    if let Some(m) = pending {
+                        // The payload comes in a later read.
+                        self.pa = Some(PubArgs::keep(&m));
+                    }
+                    return Ok(());
+                }
                 Err(ParseError::AuthRequired) => {
                     if self.try_no_auth_user() {
                         continue;
@@ -247,7 +324,7 @@ impl Reader {
                 }
                 Err(ParseError::Unknown { state, pos }) => {
                     self.send_err("Unknown Protocol Operation");
-                    let i = (batch_len - buf.len() + pos).saturating_sub(leftover);
+                    let i = (*at + pos).saturating_sub(leftover);
                     let msg = format!(
                         "Client parser ERROR, state={state}, i={i}: proto='{}...'",
                         snippet(buf, pos, PROTO_SNIPPET)
@@ -272,7 +349,8 @@ impl Reader {
                     return Err(Stop);
                 }
             };
-            self.handle(ev)?;
+            *at += n;
+            self.handle(op, &mut pending)?;
             if self.client.is_closed() {
                 return Err(Stop);
             }
@@ -294,6 +372,11 @@ impl Reader {
         }
         let account = user.account.clone();
         self.bind_account(&account);
+        self.keep_credentials(ClientOpts {
+            user: user.username.clone(),
+            pass: user.password.clone(),
+            ..Default::default()
+        });
         self.expect_connect = false;
         self.auth_deadline = None;
         self.connected = true;
@@ -301,66 +384,55 @@ impl Reader {
     }
 
     fn auth_violation(&mut self) -> Stop {
-        let o = self.srv.opts();
-        let label = self.client.label();
-        if !o.nkeys.is_empty() {
-            crate::error!(
-                "{label} - authentication error - Nkey \"{}\"",
-                self.opts.nkey
-            );
-        } else if !o.users.is_empty() {
-            crate::error!(
-                "{label} - authentication error - User \"{}\"",
-                self.opts.user
-            );
-        } else {
-            crate::error!("{label} - authentication error");
-        }
-        self.send_err("Authorization Violation");
-        self.client.close(ClosedState::AuthenticationViolation);
+        self.client.auth_violation(&self.srv.opts(), &self.opts);
         Stop
     }
 
-    fn handle(&mut self, ev: Event) -> Result<(), Stop> {
-        match ev {
-            Event::Connect(arg) => self.connect(&arg),
-            Event::Pub(arg) => {
-                crate::trace!("{} - <<- [PUB {}]", self.client.label(), lossy(&arg));
-                self.pub_args(&arg, false)
+    fn handle<'a>(&mut self, op: Op<'a>, pending: &mut Option<PubMsg<'a>>) -> Result<(), Stop> {
+        match op {
+            Op::Connect(arg) => self.connect(&Bytes::copy_from_slice(arg)),
+            Op::Pub(arg) => {
+                crate::trace!("{} - <<- [PUB {}]", self.client.label(), lossy(arg));
+                *pending = Some(self.pub_args(arg, false)?);
+                Ok(())
             }
-            Event::HPub(arg) => {
-                crate::trace!("{} - <<- [HPUB {}]", self.client.label(), lossy(&arg));
+            Op::HPub(arg) => {
+                crate::trace!("{} - <<- [HPUB {}]", self.client.label(), lossy(arg));
                 if !self.client.headers.load(Ordering::Relaxed) {
                     return Err(self.protocol_error("message headers not supported"));
                 }
-                self.pub_args(&arg, true)
+                *pending = Some(self.pub_args(arg, true)?);
+                Ok(())
             }
-            Event::HMsg(_) => {
+            Op::HMsg(_) => {
                 self.parser.expect_payload(0, true);
                 Ok(())
             }
-            Event::Payload(payload) => {
+            Op::Skipped => Ok(()),
+            Op::Payload(payload) => {
                 if crate::logging::trace_enabled() {
                     crate::trace!(
                         "{} - <<- MSG_PAYLOAD: [{}]",
                         self.client.label(),
-                        trace_payload(&payload, self.srv.opts().max_traced_msg_len)
+                        trace_payload(payload, self.srv.opts().max_traced_msg_len)
                     );
                 }
-                if let Some(pa) = self.pa.take() {
-                    self.inbound_msg(pa, payload);
+                if let Some(m) = pending.take() {
+                    self.inbound_msg(&m, payload);
+                } else if let Some(pa) = self.pa.take() {
+                    self.inbound_msg(&pa.msg(), payload);
                 }
                 Ok(())
             }
-            Event::Sub(arg) => {
-                crate::trace!("{} - <<- [SUB {}]", self.client.label(), lossy(&arg));
-                self.sub(&arg)
+            Op::Sub(arg) => {
+                crate::trace!("{} - <<- [SUB {}]", self.client.label(), lossy(arg));
+                self.sub(&Bytes::copy_from_slice(arg))
             }
-            Event::Unsub(arg) => {
-                crate::trace!("{} - <<- [UNSUB {}]", self.client.label(), lossy(&arg));
-                self.unsub(&arg)
+            Op::Unsub(arg) => {
+                crate::trace!("{} - <<- [UNSUB {}]", self.client.label(), lossy(arg));
+                self.unsub(&Bytes::copy_from_slice(arg))
             }
-            Event::Ping => {
+            Op::Ping => {
                 crate::trace!("{} - <<- [PING]", self.client.label());
                 crate::trace!("{} - ->> [PONG]", self.client.label());
                 self.send(proto::PONG);
@@ -370,7 +442,7 @@ impl Reader {
                 }
                 Ok(())
             }
-            Event::Pong => {
+            Op::Pong => {
                 crate::trace!("{} - <<- [PONG]", self.client.label());
                 let mut p = self.client.ping.lock();
                 p.out = 0;
@@ -379,15 +451,15 @@ impl Reader {
                 }
                 Ok(())
             }
-            Event::Ok => Ok(()),
+            Op::Ok => Ok(()),
             // A client's INFO is ignored, but like Go it must be JSON.
-            Event::Info(arg) => match serde_json::from_slice::<serde::de::IgnoredAny>(&arg) {
+            Op::Info(arg) => match serde_json::from_slice::<serde::de::IgnoredAny>(arg) {
                 Ok(_) => Ok(()),
                 Err(e) if e.is_eof() => Err(self.protocol_error("unexpected end of JSON input")),
                 Err(e) => Err(self.protocol_error(&e.to_string())),
             },
-            Event::Err(arg) => {
-                crate::error!("{} - Client Error {}", self.client.label(), lossy(&arg));
+            Op::Err(arg) => {
+                crate::error!("{} - Client Error {}", self.client.label(), lossy(arg));
                 self.client.close(ClosedState::ParseError);
                 Err(Stop)
             }
@@ -434,6 +506,7 @@ impl Reader {
                     self.set_permissions(p);
                 }
                 self.bind_account(&id.account);
+                self.keep_credentials(self.opts.clone());
             }
             None => return Err(self.auth_violation()),
         }
@@ -457,6 +530,14 @@ impl Reader {
             self.send_ok();
         }
         Ok(())
+    }
+
+    /// Keeps what the client authenticated with for a reload to check.
+    fn keep_credentials(&self, opts: ClientOpts) {
+        *self.client.credentials.lock() = Some(Arc::new(super::Credentials {
+            opts,
+            nonce: self.nonce.clone(),
+        }));
     }
 
     /// Shares what CONNECT said with monitoring.
@@ -524,50 +605,42 @@ impl Reader {
 
     fn set_permissions(&mut self, p: &crate::options::Permissions) {
         let perms = Arc::new(ClientPermissions::new(p));
-        if perms.response.is_some() {
-            *self.client.reply_perms.lock() = Some(perms.clone());
-            self.client.tracks_replies.store(true, Ordering::Relaxed);
-        }
+        self.client.set_permissions(Some(perms.clone()));
         self.perms = Some(perms);
+    }
+
+    /// Picks up what a config reload changed for this connection: limits
+    /// and permissions.
+    fn refresh_config(&mut self) {
+        let generation = self.srv.config_gen();
+        if generation == self.config_gen {
+            return;
+        }
+        self.config_gen = generation;
+        let o = self.srv.opts();
+        self.mpay = i64::from(o.max_payload);
+        self.mcl = o.max_control_line.max(0) as usize;
+        self.perms = self.client.perms.lock().clone();
     }
 
     /// The user as Go names it in violation logs.
     fn auth_user(&self) -> String {
-        if !self.opts.nkey.is_empty() {
-            format!("Nkey \"{}\"", self.opts.nkey)
-        } else if !self.opts.user.is_empty() {
-            format!("User \"{}\"", self.opts.user)
-        } else {
-            "User \"N/A\"".into()
-        }
+        super::auth_user(&self.opts)
     }
 
-    fn pub_args(&mut self, arg: &Bytes, headers: bool) -> Result<(), Stop> {
-        let args = split_pub_args(arg);
+    /// Validates a PUB/HPUB argument line; the payload of the returned
+    /// message comes next.
+    fn pub_args<'a>(&mut self, arg: &'a [u8], headers: bool) -> Result<PubMsg<'a>, Stop> {
         let what = if headers {
             "processHeaderPub"
         } else {
             "processPub"
         };
-        let (subject, reply, hdb, szb) = match (headers, args.len()) {
-            (false, 2) => (args[0].clone(), None, Bytes::new(), args[1].clone()),
-            (false, 3) => (
-                args[0].clone(),
-                Some(args[1].clone()),
-                Bytes::new(),
-                args[2].clone(),
-            ),
-            (true, 3) => (args[0].clone(), None, args[1].clone(), args[2].clone()),
-            (true, 4) => (
-                args[0].clone(),
-                Some(args[1].clone()),
-                args[2].clone(),
-                args[3].clone(),
-            ),
-            _ => return Err(self.protocol_error(&format!("{what} Parse Error: {}", go_quote(arg)))),
+        let Some((subject, reply, hdb, szb)) = pub_fields(arg, headers) else {
+            return Err(self.protocol_error(&format!("{what} Parse Error: {}", go_quote(arg))));
         };
-        let hdr = if headers { parse_size(&hdb) } else { -1 };
-        let size = parse_size(&szb);
+        let hdr = if headers { parse_size(hdb) } else { -1 };
+        let size = parse_size(szb);
         if headers && hdr < 0 {
             return Err(self.protocol_error(&format!(
                 "processHeaderPub Bad or Missing Header Size: {}",
@@ -598,19 +671,20 @@ impl Reader {
             self.client.close(ClosedState::MaxPayloadExceeded);
             return Err(Stop);
         }
-        if self.opts.pedantic && !is_valid_literal_subject(&subject) {
+        if self.opts.pedantic && !is_valid_literal_subject(subject) {
             self.send_err("Invalid Publish Subject");
         }
         self.parser.expect_payload(size as usize, false);
-        self.pa = Some(PubArgs {
+        Ok(PubMsg {
+            line: arg,
+            headers,
             subject,
             reply,
             hdr,
             size: size as usize,
             szb,
             hdb,
-        });
-        Ok(())
+        })
     }
 
     fn pub_violation(&mut self, subject: &[u8]) {
@@ -626,21 +700,23 @@ impl Reader {
         );
     }
 
-    fn inbound_msg(&mut self, pa: PubArgs, payload: Bytes) {
+    fn inbound_msg(&mut self, pa: &PubMsg, payload: &[u8]) {
         self.active = true;
         self.batch.in_msgs += 1;
         self.batch.in_bytes += pa.size as i64;
         if pa.subject.len() > 5 && pa.subject.starts_with(b"_GR_.") {
-            self.pub_violation(&pa.subject);
+            self.pub_violation(pa.subject);
             return;
         }
-        if let Some(p) = self.perms.clone() {
-            if p.has_pub_rules() && !p.can_publish(&pa.subject) {
-                self.pub_violation(&pa.subject);
-                return;
-            }
+        let denied = self
+            .perms
+            .as_ref()
+            .is_some_and(|p| p.has_pub_rules() && !p.can_publish(pa.subject));
+        if denied {
+            self.pub_violation(pa.subject);
+            return;
         }
-        if let Some(reply) = &pa.reply {
+        if let Some(reply) = pa.reply {
             if is_reserved_reply(reply) {
                 self.send_err(&format!(
                     "Permissions Violation for Publish with Reply of {}",
@@ -658,36 +734,37 @@ impl Reader {
         if self.opts.verbose {
             self.send_ok();
         }
-        let r = self.match_cached(&pa.subject);
-        let delivered = if r.is_empty() {
-            false
-        } else {
-            self.deliver_all(&r, &pa, &payload)
+        let delivered = match self.match_cached(pa.subject) {
+            Some(r) => self.deliver_all(&r, pa, payload),
+            None => false,
         };
         if !delivered && self.opts.no_responders {
-            if let Some(reply) = &pa.reply {
+            if let Some(reply) = pa.reply {
                 self.no_responders(reply);
             }
         }
     }
 
-    fn match_cached(&mut self, subject: &Bytes) -> Arc<SublistResult<Subscription>> {
+    /// What `subject` matches, from this client's cache of results while the
+    /// account's index has not changed; None when nothing does.
+    fn match_cached(&mut self, subject: &[u8]) -> Option<Arc<SublistResult<Subscription>>> {
         let genid = self.acc.sublist.genid();
         if genid != self.results_genid {
             self.results.clear();
             self.results_genid = genid;
         } else if let Some(r) = self.results.get(subject) {
-            return r.clone();
+            return (!r.is_empty()).then(|| r.clone());
         }
         let r = self.acc.sublist.match_subject(subject);
         if self.results.len() >= RESULT_CACHE_MAX {
             self.results.clear();
         }
-        self.results.insert(subject.clone(), r.clone());
-        r
+        self.results
+            .insert(Bytes::copy_from_slice(subject), r.clone());
+        (!r.is_empty()).then_some(r)
     }
 
-    fn no_responders(&mut self, reply: &Bytes) {
+    fn no_responders(&mut self, reply: &[u8]) {
         let r = self.acc.sublist.match_subject(reply);
         let own = r
             .psubs
@@ -708,8 +785,8 @@ impl Reader {
     fn deliver_all(
         &mut self,
         r: &SublistResult<Subscription>,
-        pa: &PubArgs,
-        payload: &Bytes,
+        pa: &PubMsg,
+        payload: &[u8],
     ) -> bool {
         let mut delivered = false;
         for sub in &r.psubs {
@@ -733,7 +810,7 @@ impl Reader {
     }
 
     /// Go's deliverMsg: one message into one subscriber's buffer.
-    fn deliver(&mut self, sub: &Arc<Subscription>, pa: &PubArgs, payload: &Bytes) -> bool {
+    fn deliver(&mut self, sub: &Arc<Subscription>, pa: &PubMsg, payload: &[u8]) -> bool {
         let target = &sub.client;
         let is_self = Arc::ptr_eq(target, &self.client);
         if is_self && !self.client.echo.load(Ordering::Relaxed) {
@@ -770,36 +847,21 @@ impl Reader {
             }
         }
         let with_headers = pa.hdr > 0 && target.headers.load(Ordering::Relaxed);
-        let body: &[u8] = if pa.hdr > 0 && !with_headers {
-            &payload[pa.hdr as usize..]
+        let (body, sizes) = if with_headers {
+            let sizes = Sizes::HMsg {
+                hdr: pa.hdb,
+                total: pa.szb,
+            };
+            (payload, sizes)
+        } else if pa.hdr > 0 {
+            let body = &payload[pa.hdr as usize..];
+            (body, Sizes::Stripped(body.len()))
         } else {
-            payload
+            (payload, Sizes::Msg(pa.szb))
         };
         let mut mh = std::mem::take(&mut self.mh);
         mh.clear();
-        mh.extend_from_slice(if with_headers { b"HMSG " } else { b"MSG " });
-        mh.extend_from_slice(&pa.subject);
-        mh.push(b' ');
-        if !sub.sid.is_empty() {
-            mh.extend_from_slice(&sub.sid);
-            mh.push(b' ');
-        }
-        if let Some(reply) = &pa.reply {
-            mh.extend_from_slice(reply);
-            mh.push(b' ');
-        }
-        if pa.hdr > 0 {
-            if with_headers {
-                mh.extend_from_slice(&pa.hdb);
-                mh.push(b' ');
-                mh.extend_from_slice(&pa.szb);
-            } else {
-                mh.extend_from_slice((pa.size - pa.hdr as usize).to_string().as_bytes());
-            }
-        } else {
-            mh.extend_from_slice(&pa.szb);
-        }
-        mh.extend_from_slice(b"\r\n");
+        msg_line(&mut mh, pa.subject, &sub.sid, pa.reply, sizes);
         if target.queue(&[&mh, body, b"\r\n"]) {
             self.pcd.push(target.clone());
         }
@@ -809,7 +871,7 @@ impl Reader {
         target.mark_delivery(self.batch_time);
         self.batch.out_msgs += 1;
         self.batch.out_bytes += body.len() as i64;
-        if let Some(reply) = &pa.reply {
+        if let Some(reply) = pa.reply {
             if target.tracks_replies.load(Ordering::Relaxed) {
                 if let Some(p) = target.reply_perms.lock().as_ref() {
                     p.track_reply(reply);

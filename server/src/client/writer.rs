@@ -4,7 +4,6 @@
 use super::{Client, ClosedState};
 use crate::options::go_duration;
 use crate::proto;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
@@ -49,9 +48,8 @@ pub async fn run(client: Arc<Client>, mut wr: OwnedWriteHalf, cfg: PingConfig) {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => client.close(ClosedState::WriteError),
                     Err(_) => {
-                        let counts = !closing
-                            && client.connect_received.load(Ordering::Acquire)
-                            && client.count_slow_consumer();
+                        let counts =
+                            !closing && !client.awaiting_auth() && client.count_slow_consumer();
                         if counts {
                             crate::notice!(
                                 "{} - Slow Consumer Detected: WriteDeadline of {} exceeded with 1 chunks of {} total bytes.",

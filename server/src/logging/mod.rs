@@ -32,6 +32,21 @@ pub struct LogConfig {
     pub remote_syslog: String,
 }
 
+impl LogConfig {
+    /// The logging the options ask for.
+    pub fn of(o: &crate::options::Options) -> LogConfig {
+        LogConfig {
+            debug: o.debug,
+            trace: o.trace,
+            time: o.logtime,
+            file: o.log_file.clone(),
+            size_limit: o.log_size_limit,
+            syslog: o.syslog,
+            remote_syslog: o.remote_syslog.clone(),
+        }
+    }
+}
+
 /// How a stderr or file line starts: the pid, then the time if enabled.
 #[derive(Debug, Clone)]
 pub(crate) struct LineFormat {

@@ -267,7 +267,7 @@ pub fn accstatz(srv: &Server, q: &Query) -> Reply {
                 bytes: load(&t.in_bytes),
             },
             // natsd counts slow consumers server-wide only.
-            slow_consumers: if Arc::ptr_eq(acc, srv.global_account()) {
+            slow_consumers: if Arc::ptr_eq(acc, &srv.global_account()) {
                 load(&srv.stats.slow_consumers)
             } else {
                 0

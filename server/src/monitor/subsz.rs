@@ -79,8 +79,8 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
     }
     // No name selects every account; an unknown one selects nothing.
     let acc = q.get("acc");
-    let selected: Vec<_> = srv
-        .accounts()
+    let accounts = srv.accounts();
+    let selected: Vec<_> = accounts
         .all()
         .iter()
         .filter(|a| acc.is_empty() || a.name == acc)

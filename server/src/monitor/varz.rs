@@ -186,7 +186,7 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
         slow_consumers: st.slow_consumers.load(Ordering::Relaxed),
         subscriptions: srv.accounts().all().iter().map(|a| a.sublist.count()).sum(),
         http_req_stats: srv.monitor.request_counts(),
-        config_load_time: srv.start_wall,
+        config_load_time: srv.config_time(),
         tags: o.tags.clone(),
     };
     Reply::json(q, 200, json::pretty(&v))

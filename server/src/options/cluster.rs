@@ -2,7 +2,8 @@
 //! is still checked as Go checks it, so that `-t` accepts and refuses the
 //! same files, and its values are kept for monitoring.
 
-use super::users::{parse_authorization, parse_permissions};
+use super::tls;
+use super::users::{parse_authorization, parse_permissions, NIL_DEREF};
 use super::{parse_listen, type_mismatch, ConfigErrors, Field, Options};
 use crate::config::{Node, Value};
 
@@ -31,7 +32,7 @@ pub fn parse_cluster(node: &Node, o: &mut Options, errs: &mut ConfigErrors) -> R
             },
             "port" => o.cluster_port = f.int(errs)?,
             "host" | "net" => o.cluster_host = f.string(errs)?,
-            "authorization" => parse_cluster_authorization(v, o, errs),
+            "authorization" => parse_cluster_authorization(v, o, errs)?,
             "routes" => parse_routes(v, o, errs)?,
             "cluster_advertise" | "advertise" => o.cluster_advertise = f.string(errs)?,
             "no_advertise" => o.cluster_no_advertise = f.boolean(errs)?,
@@ -46,8 +47,11 @@ pub fn parse_cluster(node: &Node, o: &mut Options, errs: &mut ConfigErrors) -> R
                     }
                 }
             }
-            // Checked by nothing yet: natsd has no TLS.
-            "tls" => {}
+            "tls" => {
+                if let Ok(tc) = tls::parse_and_load(v, tls::Context::Peer, errs) {
+                    o.cluster_tls = Some(tc);
+                }
+            }
             _ => {
                 if !v.used_variable {
                     errs.unknown(v, k);
@@ -58,20 +62,26 @@ pub fn parse_cluster(node: &Node, o: &mut Options, errs: &mut ConfigErrors) -> R
     Ok(())
 }
 
-fn parse_cluster_authorization(v: &Node, o: &mut Options, errs: &mut ConfigErrors) {
+/// A wrong type inside the block leaves Go without an authorization, which
+/// it then dereferences: that second error abandons the cluster block.
+fn parse_cluster_authorization(
+    v: &Node,
+    o: &mut Options,
+    errs: &mut ConfigErrors,
+) -> Result<(), ()> {
     let Ok(auth) = parse_authorization(v, errs) else {
-        return;
+        return errs.fail(v, NIL_DEREF.into());
     };
     if auth.users.is_some() {
         errs.error(
             v,
             "Cluster authorization does not allow multiple users".into(),
         );
-        return;
+        return Ok(());
     }
     if !auth.token.is_empty() {
         errs.error(v, "Cluster authorization does not support tokens".into());
-        return;
+        return Ok(());
     }
     o.cluster_username = auth.user;
     o.cluster_password = auth.pass;
@@ -82,38 +92,73 @@ fn parse_cluster_authorization(v: &Node, o: &mut Options, errs: &mut ConfigError
             v.location()
         ));
     }
+    Ok(())
 }
 
 fn parse_routes(v: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Result<(), ()> {
     let Value::Array(items) = &v.value else {
         return errs.fail(v, type_mismatch(&v.value, "[]interface {}"));
     };
-    let mut routes: Vec<String> = Vec::new();
+    if let Ok(routes) = parse_urls(items, "route", errs) {
+        o.routes = routes;
+    }
+    Ok(())
+}
+
+/// A list of URLs (routes, gateway or leaf node URLs): a repeated entry is
+/// a warning, one that does not parse an error. Any error fails the list,
+/// as Go drops it then.
+pub(super) fn parse_urls(
+    items: &[Node],
+    typ: &str,
+    errs: &mut ConfigErrors,
+) -> Result<Vec<String>, ()> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut urls = Vec::new();
+    let mut failed = false;
     for item in items {
-        let url = Field(item).string(errs)?;
-        if routes.contains(&url) {
+        let Value::Str(url) = &item.value else {
+            errs.error(item, type_mismatch(&item.value, "string"));
+            return Err(());
+        };
+        if seen.contains(&url.as_str()) {
             errs.warnings.push(format!(
-                "{}: invalid use of field \"{url}\": Duplicate route entry detected",
+                "{}: invalid use of field \"{url}\": Duplicate {typ} entry detected",
                 item.location()
             ));
             continue;
         }
-        let url = url.trim().to_string();
-        if !is_parsable_url(&url) {
-            errs.error(item, format!("error parsing route url [{url:?}]"));
-            continue;
+        seen.push(url);
+        match parse_url(url, typ) {
+            Ok(u) => urls.push(u),
+            Err(e) => {
+                errs.error(item, e);
+                failed = true;
+            }
         }
-        routes.push(url);
     }
-    o.routes = routes;
-    Ok(())
+    if failed {
+        Err(())
+    } else {
+        Ok(urls)
+    }
+}
+
+/// One URL, trimmed, or Go's error for it.
+pub(super) fn parse_url(url: &str, typ: &str) -> Result<String, String> {
+    let url = url.trim();
+    if is_parsable_url(url) {
+        Ok(url.to_string())
+    } else {
+        Err(format!("error parsing {typ} url [{url:?}]"))
+    }
 }
 
 /// Whether Go's `url.Parse` accepts `s`, for the mistakes a route list
 /// makes: a `host:port` without scheme (a colon in the first path segment)
 /// or a port that is not a number.
 fn is_parsable_url(s: &str) -> bool {
-    if s.starts_with(':') {
+    if s.starts_with(':') || s.bytes().any(|b| b < 0x20 || b == 0x7f) {
         return false;
     }
     let scheme_end = s.find(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)));
@@ -135,7 +180,10 @@ fn is_parsable_url(s: &str) -> bool {
         Some(end) => host[end + 1..].strip_prefix(':'),
         None => host.rfind(':').map(|i| &host[i + 1..]),
     };
-    port.is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    // Bytes a host may hold besides letters, digits, escapes and non-ASCII.
+    let host_byte =
+        |b: u8| b.is_ascii_alphanumeric() || b >= 0x80 || b"-._~!$&'()*+,;=:[]<>\"%".contains(&b);
+    port.is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit())) && host.bytes().all(host_byte)
 }
 
 #[cfg(test)]
@@ -184,5 +232,6 @@ mod tests {
         assert!(!is_parsable_url("127.0.0.1:6222"));
         assert!(!is_parsable_url("nats://127.0.0.1:XXXX"));
         assert!(!is_parsable_url(":6222"));
+        assert!(!is_parsable_url("nats://wrong url"));
     }
 }

@@ -4,7 +4,13 @@
 pub mod accounts;
 pub mod cluster;
 pub mod duration;
+pub mod gateway;
+pub mod leafnodes;
+pub mod mqtt;
+pub mod tls;
 pub mod users;
+mod validate;
+pub mod websocket;
 
 use crate::config::{self, ConfError, Node, Value};
 pub use accounts::AccountConfig;
@@ -107,14 +113,53 @@ pub struct Options {
     pub cluster_auth_timeout: f64,
     /// Route URLs from the `cluster` block.
     pub routes: Vec<String>,
+    /// The `cluster` block's `tls`.
+    pub cluster_tls: Option<tls::TlsConfig>,
+
+    /// The top-level `tls` block (client connections).
+    pub tls_config: Option<tls::TlsConfig>,
+    /// `resolver_tls`: how to reach a URL account resolver.
+    pub resolver_tls: Option<tls::TlsConfig>,
+    pub gateway: gateway::GatewayOpts,
+    pub leafnode: leafnodes::LeafNodeOpts,
+    pub websocket: websocket::WebsocketOpts,
+    pub mqtt: mqtt::MqttOpts,
 
     /// `server_tags`, lower-cased and without duplicates.
     pub tags: Vec<String>,
+
+    /// How often (in attempts) route, gateway and leafnode connect errors
+    /// are logged.
+    pub connect_error_reports: i64,
+    pub reconnect_error_reports: i64,
+    /// `no_auth_user` is the hidden user added for the global account when
+    /// the only configured account is the system account (see
+    /// [`Options::add_system_only_no_auth_user`]); it does not lift
+    /// `auth_required` in INFO.
+    pub no_auth_user_is_hidden: bool,
 }
 
+pub const DEFAULT_CONNECT_ERROR_REPORTS: i64 = 3600;
+pub const DEFAULT_RECONNECT_ERROR_REPORTS: i64 = 1;
+
 impl Options {
+    /// The values before any flag or config file: Go's flag defaults that
+    /// differ from the zero value.
+    pub fn with_flag_defaults() -> Options {
+        Options {
+            logtime: true,
+            ..Default::default()
+        }
+    }
+
     /// Fills in what was left unset, as the Go server does before starting.
     pub fn set_baseline(&mut self) {
+        if self.connect_error_reports == 0 {
+            self.connect_error_reports = DEFAULT_CONNECT_ERROR_REPORTS;
+        }
+        if self.reconnect_error_reports == 0 {
+            self.reconnect_error_reports = DEFAULT_RECONNECT_ERROR_REPORTS;
+        }
         if self.host.is_empty() {
             self.host = DEFAULT_HOST.into();
         }
@@ -334,14 +379,20 @@ impl Options {
             }
             "no_header_support" => self.no_header_support = f.boolean(errs)?,
             "cluster" => cluster::parse_cluster(v, self, errs)?,
+            "gateway" => gateway::parse_gateway(v, self, errs)?,
+            "leaf" | "leafnodes" => leafnodes::parse_leafnodes(v, self, errs)?,
+            "websocket" | "ws" => websocket::parse_websocket(v, self, errs)?,
+            "mqtt" => mqtt::parse_mqtt(v, self, errs)?,
+            "tls" => self.tls_config = Some(tls::parse_and_load(v, tls::Context::Client, errs)?),
+            "resolver_tls" => {
+                self.resolver_tls = Some(tls::parse_and_load(v, tls::Context::Client, errs)?)
+            }
+            "connect_error_reports" => self.connect_error_reports = f.int(errs)?,
+            "reconnect_error_reports" => self.reconnect_error_reports = f.int(errs)?,
             // Known to the Go server; accepted here without effect yet.
             "client_advertise_disabled"
             | "mappings"
             | "maps"
-            | "gateway"
-            | "leaf"
-            | "leafnodes"
-            | "tls"
             | "ocsp"
             | "allow_non_tls"
             | "operator"
@@ -353,16 +404,10 @@ impl Options {
             | "resolver"
             | "account_resolver"
             | "accounts_resolver"
-            | "resolver_tls"
             | "resolver_preload"
             | "resolver_pinned_accounts"
             | "trusted"
             | "trusted_keys"
-            | "connect_error_reports"
-            | "reconnect_error_reports"
-            | "websocket"
-            | "ws"
-            | "mqtt"
             | "default_js_domain" => {}
             _ => {
                 if !v.used_variable {
@@ -405,7 +450,8 @@ impl Options {
     }
 
     fn apply_authorization(&mut self, v: &Node, errs: &mut ConfigErrors) -> Result<(), ()> {
-        let auth = users::parse_authorization(v, errs)?;
+        let auth = users::parse_authorization(v, errs)
+            .or_else(|()| errs.fail(v, users::NIL_DEREF.into()))?;
         self.username = auth.user.clone();
         self.password = auth.pass.clone();
         self.authorization = auth.token.clone();
@@ -459,16 +505,19 @@ fn parse_duration_field(field: &str, v: &Node, errs: &mut ConfigErrors) -> Durat
                 Duration::ZERO
             }
         },
-        Value::Int(i) => {
+        other => {
+            // Go warns before it finds out the value is not a number either.
             errs.warnings.push(format!(
                 "{}: invalid use of field \"{field}\": {field} should be converted to a duration",
                 v.location()
             ));
-            Duration::from_secs((*i).max(0) as u64)
-        }
-        other => {
-            errs.error(v, type_mismatch(other, "int64"));
-            Duration::ZERO
+            match other {
+                Value::Int(i) => Duration::from_secs((*i).max(0) as u64),
+                _ => {
+                    errs.error(v, type_mismatch(other, "int64"));
+                    Duration::ZERO
+                }
+            }
         }
     }
 }

@@ -72,6 +72,10 @@ const CONNECTION_TYPES: [&str; 6] = [
 /// What a plain TCP client connects as.
 pub const STANDARD_CONNECTION: &str = "STANDARD";
 
+/// What Go reports when a block's authorization failed on a wrong type and
+/// it went on with nothing in its hands.
+pub const NIL_DEREF: &str = "runtime error: invalid memory address or nil pointer dereference";
+
 /// What an `authorization` block holds.
 #[derive(Debug, Default)]
 pub struct Authorization {
@@ -128,6 +132,43 @@ pub fn parse_authorization(node: &Node, errs: &mut ConfigErrors) -> Result<Autho
     }
     if let Some(dp) = &auth.default_permissions {
         apply_default_permissions(auth.users.iter_mut().flatten(), &mut auth.nkeys, dp);
+    }
+    Ok(auth)
+}
+
+/// The `authorization` block of a websocket or MQTT listener: one user or a
+/// token, and a timeout.
+#[derive(Debug, Default, PartialEq)]
+pub struct SimpleAuth {
+    pub user: String,
+    pub pass: String,
+    pub token: String,
+    pub timeout: f64,
+}
+
+/// A wrong type fails the whole block, as Go's recovered panic does.
+pub fn parse_simple_authorization(node: &Node, errs: &mut ConfigErrors) -> Result<SimpleAuth, ()> {
+    let map = Field(node).map(errs)?;
+    let mut auth = SimpleAuth::default();
+    for (k, v) in map {
+        let f = Field(v);
+        match k.to_lowercase().as_str() {
+            "user" | "username" => auth.user = f.string(errs)?,
+            "pass" | "password" => auth.pass = f.string(errs)?,
+            "token" => auth.token = f.string(errs)?,
+            "timeout" => {
+                auth.timeout = match v.value {
+                    Value::Int(i) => i as f64,
+                    Value::Float(x) => x,
+                    _ => 1.0,
+                }
+            }
+            _ => {
+                if !v.used_variable {
+                    errs.unknown(v, k);
+                }
+            }
+        }
     }
     Ok(auth)
 }
@@ -385,7 +426,7 @@ fn parse_subject_permission(
 /// A subject or an array of subjects; `None` for an empty array (Go's nil).
 /// An error names the node it is about: Go points at an offending array
 /// element, not at the array.
-fn parse_perm_subjects(node: &Node) -> Result<Option<Vec<String>>, (&Node, String)> {
+pub(super) fn parse_perm_subjects(node: &Node) -> Result<Option<Vec<String>>, (&Node, String)> {
     let subjects = match &node.value {
         Value::Str(s) => vec![s.clone()],
         Value::Array(a) => {
@@ -480,6 +521,8 @@ pub(super) fn go_value(v: &Value) -> String {
         Value::Int(i) => i.to_string(),
         Value::Float(f) => f.to_string(),
         Value::Str(s) | Value::DateTime(s) => s.clone(),
+        Value::Array(a) if a.is_empty() => "[]".into(),
+        Value::Map(m) if m.is_empty() => "map[]".into(),
         Value::Array(_) => "[...]".into(),
         Value::Map(_) => "map[...]".into(),
     }

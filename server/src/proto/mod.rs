@@ -1,7 +1,9 @@
-//! The client wire protocol: parsing input and the INFO/CONNECT documents.
+//! The client wire protocol: parsing input, encoding deliveries and the
+//! INFO/CONNECT documents.
 
 pub mod connect;
 pub mod info;
+pub mod msg;
 pub mod parser;
 
 /// Replies that carry no arguments.

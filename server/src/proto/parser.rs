@@ -1,17 +1,18 @@
 //! The client protocol parser.
 //!
-//! Works on the connection's read buffer: each call looks at the bytes not
-//! yet consumed and either returns one complete operation (consuming its
-//! bytes), asks for more input, or reports the error the Go server would
-//! report at the first offending byte. Message payloads are split off the
-//! buffer as `Bytes` without copying.
+//! Works on the unconsumed bytes of a connection's read buffer, without
+//! copying or allocating: each call looks at them and either returns one
+//! complete operation, its argument or payload borrowed from the input,
+//! with the number of bytes it spans (the caller consumes them when it is
+//! done with the operation), asks for more input, or reports the error the
+//! Go server would report at the first offending byte.
 //!
 //! Operation names are matched byte by byte (so a bad byte is reported as
 //! soon as it arrives), argument lines are found with `memchr`, and a
 //! payload is taken by length once its control line has been accepted by the
 //! caller (see [`Parser::expect_payload`]).
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use memchr::memchr;
 
 /// Go's parser state numbers, used only in the error log line.
@@ -29,28 +30,30 @@ pub mod state {
     pub const INFO_ARG: u8 = 75;
 }
 
-/// One complete client operation.
-#[derive(Debug, PartialEq)]
-pub enum Event {
-    Connect(Bytes),
+/// One complete client operation, its argument borrowed from the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op<'a> {
+    Connect(&'a [u8]),
     /// A PUB control line; the caller validates it and then calls
     /// [`Parser::expect_payload`].
-    Pub(Bytes),
-    /// An HPUB control line, handled like [`Event::Pub`].
-    HPub(Bytes),
+    Pub(&'a [u8]),
+    /// An HPUB control line, handled like [`Op::Pub`].
+    HPub(&'a [u8]),
     /// An HMSG control line from a client: the Go server ignores it and then
     /// expects an empty payload.
-    HMsg(Bytes),
+    HMsg(&'a [u8]),
     /// The payload (headers included) of the last accepted PUB/HPUB,
     /// without its trailing CRLF.
-    Payload(Bytes),
-    Sub(Bytes),
-    Unsub(Bytes),
+    Payload(&'a [u8]),
+    /// A payload that was to be ignored (after a client's HMSG).
+    Skipped,
+    Sub(&'a [u8]),
+    Unsub(&'a [u8]),
     Ping,
     Pong,
-    Info(Bytes),
+    Info(&'a [u8]),
     Ok,
-    Err(Bytes),
+    Err(&'a [u8]),
 }
 
 /// Why parsing stopped.
@@ -111,7 +114,7 @@ enum Head {
     /// An op with an argument line; the argument starts at this offset.
     Arg(ArgOp, usize),
     /// PING, PONG or +OK: the name ended at this offset (rest of line ignored).
-    Line(Event, usize),
+    Line(Op<'static>, usize),
 }
 
 /// Matches `word` case-insensitively at `buf[at..]`. Returns the offset
@@ -153,6 +156,11 @@ fn is_space(b: u8) -> bool {
 
 /// Matches the op name at the start of `buf`.
 fn head(buf: &[u8]) -> Head {
+    // What clients send nearly always, decided at once; the same answer
+    // as the byte-by-byte match below.
+    if buf.len() > 4 && buf[..4] == *b"PUB " && !is_space(buf[4]) {
+        return Head::Arg(ArgOp::Pub, 4);
+    }
     let Some(&first) = buf.first() else {
         return Head::More;
     };
@@ -186,9 +194,9 @@ fn head(buf: &[u8]) -> Head {
     };
     let Some(op) = op else {
         let ev = match key {
-            b'I' => Event::Ping,
-            b'O' => Event::Pong,
-            _ => Event::Ok,
+            b'I' => Op::Ping,
+            b'O' => Op::Pong,
+            _ => Op::Ok,
         };
         return Head::Line(ev, end);
     };
@@ -234,108 +242,138 @@ impl Parser {
         self.pending = Pending::Payload { size, discard };
     }
 
-    /// Takes the next operation from `buf`. `Ok(None)` means more input is
-    /// needed. `expect_connect` makes any first op other than CONNECT an
-    /// authentication error.
-    pub fn next(
+    /// The next operation at the start of `buf` (the unconsumed input) and
+    /// the number of bytes it spans, which the caller then consumes.
+    /// `Ok(None)` means more input is needed. `expect_connect` makes any
+    /// first op other than CONNECT an authentication error. Error offsets
+    /// are within `buf`.
+    pub fn parse<'a>(
         &mut self,
-        buf: &mut BytesMut,
+        buf: &'a [u8],
         max_control_line: usize,
         expect_connect: bool,
-    ) -> Result<Option<Event>, ParseError> {
-        loop {
-            if let Pending::Payload { size, discard } = self.pending {
-                let avail = buf.len();
-                if avail > size && buf[size] != b'\r' {
-                    return Err(ParseError::Unknown {
-                        state: state::MSG_END_R,
-                        pos: size,
-                    });
-                }
-                if avail > size + 1 && buf[size + 1] != b'\n' {
-                    return Err(ParseError::Unknown {
-                        state: state::MSG_END_N,
-                        pos: size + 1,
-                    });
-                }
-                if avail < size + 2 {
-                    return Ok(None);
-                }
-                let payload = buf.split_to(size).freeze();
-                buf.advance(2);
-                self.pending = Pending::Op;
-                if discard {
-                    continue;
-                }
-                return Ok(Some(Event::Payload(payload)));
+    ) -> Result<Option<(Op<'a>, usize)>, ParseError> {
+        if let Pending::Payload { size, discard } = self.pending {
+            let avail = buf.len();
+            if avail > size && buf[size] != b'\r' {
+                return Err(ParseError::Unknown {
+                    state: state::MSG_END_R,
+                    pos: size,
+                });
             }
-            if buf.is_empty() {
+            if avail > size + 1 && buf[size + 1] != b'\n' {
+                return Err(ParseError::Unknown {
+                    state: state::MSG_END_N,
+                    pos: size + 1,
+                });
+            }
+            if avail < size + 2 {
                 return Ok(None);
             }
-            if expect_connect && !matches!(buf[0], b'C' | b'c') {
-                return Err(ParseError::AuthRequired);
-            }
-            match head(buf) {
-                Head::More => return Ok(None),
-                Head::Bad(state, pos) => return Err(ParseError::Unknown { state, pos }),
-                Head::Line(ev, end) => {
-                    let Some(nl) = memchr(b'\n', &buf[end..]) else {
-                        return Ok(None);
-                    };
-                    buf.advance(end + nl + 1);
-                    return Ok(Some(ev));
+            self.pending = Pending::Op;
+            let op = if discard {
+                Op::Skipped
+            } else {
+                Op::Payload(&buf[..size])
+            };
+            return Ok(Some((op, size + 2)));
+        }
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        if expect_connect && !matches!(buf[0], b'C' | b'c') {
+            return Err(ParseError::AuthRequired);
+        }
+        match head(buf) {
+            Head::More => Ok(None),
+            Head::Bad(state, pos) => Err(ParseError::Unknown { state, pos }),
+            Head::Line(op, end) => Ok(memchr(b'\n', &buf[end..]).map(|nl| (op, end + nl + 1))),
+            Head::Arg(op, start) => {
+                let nl = memchr(b'\n', &buf[start..]);
+                let line_end = nl.map_or(buf.len(), |n| start + n);
+                let line = &buf[start..line_end];
+                // Go drops one byte before the newline once it has seen
+                // a carriage return anywhere in the argument (a well-formed
+                // line ends in one: no need to look further then).
+                let cr = line.last() == Some(&b'\r') || memchr(b'\r', line).is_some();
+                let len = line.len().saturating_sub(usize::from(cr));
+                if len > max_control_line {
+                    return Err(ParseError::ControlLine {
+                        state: op.state(),
+                        len,
+                    });
                 }
-                Head::Arg(op, start) => {
-                    let nl = memchr(b'\n', &buf[start..]);
-                    let line_end = nl.map_or(buf.len(), |n| start + n);
-                    let line = &buf[start..line_end];
-                    // Go drops one byte before the newline once it has seen
-                    // a carriage return anywhere in the argument.
-                    let drop = usize::from(memchr(b'\r', line).is_some());
-                    let len = line.len().saturating_sub(drop);
-                    if len > max_control_line {
-                        return Err(ParseError::ControlLine {
-                            state: op.state(),
-                            len,
-                        });
-                    }
-                    if nl.is_none() {
-                        return Ok(None);
-                    }
-                    let mut taken = buf.split_to(line_end + 1).freeze();
-                    taken.truncate(start + len);
-                    let arg = taken.slice(start..);
-                    return Ok(Some(match op {
-                        ArgOp::Connect => Event::Connect(arg),
-                        ArgOp::Pub => Event::Pub(arg),
-                        ArgOp::HPub => Event::HPub(arg),
-                        ArgOp::HMsg => Event::HMsg(arg),
-                        ArgOp::Sub => Event::Sub(arg),
-                        ArgOp::Unsub => Event::Unsub(arg),
-                        ArgOp::Info => Event::Info(arg),
-                        ArgOp::Err => Event::Err(arg),
-                    }));
+                if nl.is_none() {
+                    return Ok(None);
                 }
+                let arg = &buf[start..start + len];
+                let op = match op {
+                    ArgOp::Connect => Op::Connect(arg),
+                    ArgOp::Pub => Op::Pub(arg),
+                    ArgOp::HPub => Op::HPub(arg),
+                    ArgOp::HMsg => Op::HMsg(arg),
+                    ArgOp::Sub => Op::Sub(arg),
+                    ArgOp::Unsub => Op::Unsub(arg),
+                    ArgOp::Info => Op::Info(arg),
+                    ArgOp::Err => Op::Err(arg),
+                };
+                Ok(Some((op, line_end + 1)))
             }
         }
     }
 }
 
-/// Splits an argument line on spaces and tabs (PUB/HPUB rules).
-pub fn split_pub_args(arg: &Bytes) -> Vec<Bytes> {
-    split_on(arg, |b| b == b' ' || b == b'\t')
+/// Most PUB/HPUB arguments kept by [`ArgList::split`]; a line with more is
+/// an error anyway.
+const MAX_PUB_ARGS: usize = 4;
+
+/// The space- or tab-separated arguments of a PUB/HPUB line, split without
+/// allocating.
+#[derive(Debug, Clone, Copy)]
+pub struct ArgList<'a> {
+    items: [&'a [u8]; MAX_PUB_ARGS],
+    /// How many arguments the line has (may exceed [`MAX_PUB_ARGS`]).
+    count: usize,
+}
+
+impl<'a> ArgList<'a> {
+    pub fn split(arg: &'a [u8]) -> Self {
+        // Most bytes are above the space: one comparison tells them apart.
+        let sep = |b: u8| b <= b' ' && (b == b' ' || b == b'\t');
+        let mut items: [&'a [u8]; MAX_PUB_ARGS] = [&[]; MAX_PUB_ARGS];
+        let mut count = 0;
+        let mut i = 0;
+        loop {
+            while i < arg.len() && sep(arg[i]) {
+                i += 1;
+            }
+            if i == arg.len() {
+                break;
+            }
+            let start = i;
+            while i < arg.len() && !sep(arg[i]) {
+                i += 1;
+            }
+            if count < MAX_PUB_ARGS {
+                items[count] = &arg[start..i];
+            }
+            count += 1;
+        }
+        Self { items, count }
+    }
+
+    /// The arguments, when there are at most [`MAX_PUB_ARGS`].
+    pub fn as_slice(&self) -> Option<&[&'a [u8]]> {
+        (self.count <= MAX_PUB_ARGS).then(|| &self.items[..self.count])
+    }
 }
 
 /// Splits an argument line on spaces, tabs, CR and LF (SUB/UNSUB rules).
 pub fn split_args(arg: &Bytes) -> Vec<Bytes> {
-    split_on(arg, |b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-}
-
-fn split_on(arg: &Bytes, sep: impl Fn(u8) -> bool) -> Vec<Bytes> {
     let mut out = Vec::with_capacity(4);
     let mut start: Option<usize> = None;
     for (i, &b) in arg.iter().enumerate() {
-        if sep(b) {
+        if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
             if let Some(s) = start.take() {
                 out.push(arg.slice(s..i));
             }
@@ -369,11 +407,34 @@ pub fn parse_size(d: &[u8]) -> i64 {
 mod tests {
     use super::*;
 
-    /// Feeds `input` in pieces split at `cut`, accepting every PUB whose
-    /// size parses, and returns the events.
-    fn run(input: &[u8], cuts: &[usize]) -> Result<Vec<Event>, ParseError> {
+    /// An operation as text, for readable comparisons.
+    fn show(op: Op) -> String {
+        let (name, arg): (&str, &[u8]) = match op {
+            Op::Connect(a) => ("CONNECT", a),
+            Op::Pub(a) => ("PUB", a),
+            Op::HPub(a) => ("HPUB", a),
+            Op::HMsg(a) => ("HMSG", a),
+            Op::Payload(a) => ("PAYLOAD", a),
+            Op::Skipped => ("SKIPPED", b""),
+            Op::Sub(a) => ("SUB", a),
+            Op::Unsub(a) => ("UNSUB", a),
+            Op::Ping => ("PING", b""),
+            Op::Pong => ("PONG", b""),
+            Op::Info(a) => ("INFO", a),
+            Op::Ok => ("OK", b""),
+            Op::Err(a) => ("ERR", a),
+        };
+        format!("{name} {}", String::from_utf8_lossy(arg))
+            .trim_end()
+            .to_string()
+    }
+
+    /// Feeds `input` in pieces split at `cuts` (as reads into a buffer the
+    /// caller consumes from), accepting every PUB whose size parses, and
+    /// returns the operations.
+    fn run(input: &[u8], cuts: &[usize]) -> Result<Vec<String>, ParseError> {
         let mut p = Parser::new();
-        let mut buf = BytesMut::new();
+        let mut buf: Vec<u8> = Vec::new();
         let mut out = Vec::new();
         let mut last = 0;
         let mut pieces: Vec<&[u8]> = Vec::new();
@@ -384,43 +445,46 @@ mod tests {
         pieces.push(&input[last..]);
         for piece in pieces {
             buf.extend_from_slice(piece);
-            while let Some(ev) = p.next(&mut buf, 4096, false)? {
-                match &ev {
-                    Event::Pub(a) => {
-                        let args = split_pub_args(a);
-                        p.expect_payload(parse_size(&args[args.len() - 1]) as usize, false);
-                    }
-                    Event::HPub(a) => {
-                        let args = split_pub_args(a);
-                        p.expect_payload(parse_size(&args[args.len() - 1]) as usize, false);
-                    }
-                    _ => {}
+            let mut at = 0;
+            while let Some((op, n)) = p.parse(&buf[at..], 4096, false)? {
+                if let Op::Pub(a) | Op::HPub(a) = op {
+                    let args = ArgList::split(a);
+                    let size = parse_size(args.as_slice().unwrap().last().unwrap());
+                    p.expect_payload(size as usize, false);
                 }
-                out.push(ev);
+                if let Op::HMsg(_) = op {
+                    p.expect_payload(0, true);
+                }
+                out.push(show(op));
+                at += n;
             }
+            buf.drain(..at);
         }
         Ok(out)
     }
 
-    const STREAM: &[u8] = b"CONNECT {\"verbose\":false}\r\nSUB foo 1\r\nsub bar q 2\r\nPUB foo 5\r\nhello\r\nHPUB foo reply 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPING\r\npong\r\nUNSUB 1 5\r\n+OK\r\n-ERR 'x'\r\nINFO {}\r\nPUB foo 0\r\n\r\n";
+    const STREAM: &[u8] = b"CONNECT {\"verbose\":false}\r\nSUB foo 1\r\nsub bar q 2\r\nPUB foo 5\r\nhello\r\nHPUB foo reply 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPING\r\npong\r\nUNSUB 1 5\r\n+OK\r\n-ERR 'x'\r\nINFO {}\r\nPUB foo 0\r\n\r\nHMSG foo 1 0 0\r\n\r\nPING\r\n";
 
-    fn expected() -> Vec<Event> {
+    fn expected() -> Vec<&'static str> {
         vec![
-            Event::Connect(Bytes::from_static(b"{\"verbose\":false}")),
-            Event::Sub(Bytes::from_static(b"foo 1")),
-            Event::Sub(Bytes::from_static(b"bar q 2")),
-            Event::Pub(Bytes::from_static(b"foo 5")),
-            Event::Payload(Bytes::from_static(b"hello")),
-            Event::HPub(Bytes::from_static(b"foo reply 12 14")),
-            Event::Payload(Bytes::from_static(b"NATS/1.0\r\n\r\nhi")),
-            Event::Ping,
-            Event::Pong,
-            Event::Unsub(Bytes::from_static(b"1 5")),
-            Event::Ok,
-            Event::Err(Bytes::from_static(b"'x'")),
-            Event::Info(Bytes::from_static(b"{}")),
-            Event::Pub(Bytes::from_static(b"foo 0")),
-            Event::Payload(Bytes::new()),
+            "CONNECT {\"verbose\":false}",
+            "SUB foo 1",
+            "SUB bar q 2",
+            "PUB foo 5",
+            "PAYLOAD hello",
+            "HPUB foo reply 12 14",
+            "PAYLOAD NATS/1.0\r\n\r\nhi",
+            "PING",
+            "PONG",
+            "UNSUB 1 5",
+            "OK",
+            "ERR 'x'",
+            "INFO {}",
+            "PUB foo 0",
+            "PAYLOAD",
+            "HMSG foo 1 0 0",
+            "SKIPPED",
+            "PING",
         ]
     }
 
@@ -437,9 +501,32 @@ mod tests {
     }
 
     #[test]
+    fn split_at_every_pair_of_bytes() {
+        for a in 1..STREAM.len() {
+            for b in a..STREAM.len() {
+                assert_eq!(run(STREAM, &[a, b]).unwrap(), expected(), "cut at {a}, {b}");
+            }
+        }
+    }
+
+    #[test]
     fn one_byte_at_a_time() {
         let cuts: Vec<usize> = (1..STREAM.len()).collect();
         assert_eq!(run(STREAM, &cuts).unwrap(), expected());
+    }
+
+    #[test]
+    fn spans_cover_the_input() {
+        let mut p = Parser::new();
+        let (op, n) = p
+            .parse(b"PUB foo 5\r\nhello\r\nPI", 4096, false)
+            .unwrap()
+            .unwrap();
+        assert_eq!((show(op), n), ("PUB foo 5".to_string(), 11));
+        p.expect_payload(5, false);
+        let (op, n) = p.parse(b"hello\r\nPI", 4096, false).unwrap().unwrap();
+        assert_eq!((show(op), n), ("PAYLOAD hello".to_string(), 7));
+        assert_eq!(p.parse(b"PI", 4096, false), Ok(None));
     }
 
     #[test]
@@ -474,28 +561,34 @@ mod tests {
     #[test]
     fn control_line_limit() {
         let mut p = Parser::new();
-        let mut buf = BytesMut::from(&b"SUB foo.bar.baz 1\r\n"[..]);
         assert_eq!(
-            p.next(&mut buf, 8, false),
+            p.parse(b"SUB foo.bar.baz 1\r\n", 8, false),
             Err(ParseError::ControlLine { state: 47, len: 13 })
         );
         // Detected before the newline arrives.
-        let mut buf = BytesMut::from(&b"PUB aaaaaaaaaaaaaaaaaaa"[..]);
         assert!(matches!(
-            p.next(&mut buf, 8, false),
+            p.parse(b"PUB aaaaaaaaaaaaaaaaaaa", 8, false),
             Err(ParseError::ControlLine { .. })
         ));
+        // A carriage return anywhere drops the byte before the newline.
+        assert_eq!(
+            p.parse(b"SUB a\rb 1x\n", 4096, false)
+                .unwrap()
+                .map(|(op, n)| (show(op), n)),
+            Some(("SUB a\rb 1".to_string(), 11))
+        );
     }
 
     #[test]
     fn auth_required_first() {
         let mut p = Parser::new();
-        let mut buf = BytesMut::from(&b"PING\r\n"[..]);
-        assert_eq!(p.next(&mut buf, 4096, true), Err(ParseError::AuthRequired));
-        let mut buf = BytesMut::from(&b"connect {}\r\n"[..]);
         assert_eq!(
-            p.next(&mut buf, 4096, true),
-            Ok(Some(Event::Connect(Bytes::from_static(b"{}"))))
+            p.parse(b"PING\r\n", 4096, true),
+            Err(ParseError::AuthRequired)
+        );
+        assert_eq!(
+            p.parse(b"connect {}\r\n", 4096, true),
+            Ok(Some((Op::Connect(b"{}"), 12)))
         );
     }
 
@@ -503,11 +596,7 @@ mod tests {
     fn ping_ignores_rest_of_line_and_tabs_allowed() {
         assert_eq!(
             run(b"PINGXYZ\r\nPUB\tfoo\t\t1\r\nx\r\n", &[]).unwrap(),
-            vec![
-                Event::Ping,
-                Event::Pub(Bytes::from_static(b"foo\t\t1")),
-                Event::Payload(Bytes::from_static(b"x"))
-            ]
+            vec!["PING", "PUB foo\t\t1", "PAYLOAD x"]
         );
     }
 
@@ -517,7 +606,14 @@ mod tests {
         assert_eq!(parse_size(b"-1"), -1);
         assert_eq!(parse_size(b""), -1);
         assert_eq!(parse_size(b"1234567890"), -1);
-        let a = Bytes::from_static(b" foo  bar\tbaz ");
-        assert_eq!(split_pub_args(&a), vec!["foo", "bar", "baz"]);
+        let a = ArgList::split(b" foo  bar\tbaz ");
+        assert_eq!(a.as_slice().unwrap(), [&b"foo"[..], b"bar", b"baz"]);
+        let a = ArgList::split(b"a b c d");
+        assert_eq!(a.as_slice().unwrap().len(), 4);
+        assert!(ArgList::split(b"a b c d e").as_slice().is_none());
+        assert!(ArgList::split(b"a b c d e f").as_slice().is_none());
+        assert_eq!(ArgList::split(b" \t ").as_slice().unwrap().len(), 0);
+        let a = Bytes::from_static(b" foo\r\nbar\tbaz ");
+        assert_eq!(split_args(&a), vec!["foo", "bar", "baz"]);
     }
 }
