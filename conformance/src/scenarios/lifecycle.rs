@@ -1078,6 +1078,32 @@ async fn profiler_port(ctx: Ctx) -> Result<()> {
     check_eq!(resp.status().as_u16(), 200);
     ctx.observe("line", strip(&line).replace(&port.to_string(), "<port>"));
     ctx.observe("pprof status", resp.status().as_u16().to_string());
+    // A CPU profile: the request lasts as long as the profile, without a
+    // server-side timeout cutting it.
+    let resp = reqwest::Client::new()
+        .get(format!(
+            "http://127.0.0.1:{port}/debug/pprof/profile?seconds=1"
+        ))
+        .timeout(WAIT)
+        .send()
+        .await?;
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = resp.bytes().await?;
+    ctx.observe(
+        "cpu profile",
+        format!(
+            "status={status} type={content_type} empty={}",
+            body.is_empty()
+        ),
+    );
+    check_eq!(status, 200);
+    check_eq!(body.is_empty(), false);
     Ok(())
 }
 
