@@ -15,6 +15,8 @@ pub struct Account {
     pub sublist: Sublist<Subscription>,
     /// Messages its clients published (received) and were sent (sent).
     pub traffic: Traffic,
+    /// Subject mappings applied to what its clients publish.
+    pub mappings: crate::mapping::AccountMappings,
 }
 
 impl Account {
@@ -23,6 +25,7 @@ impl Account {
             name: name.to_string(),
             sublist: Sublist::new(sublist_cache),
             traffic: Traffic::default(),
+            mappings: Default::default(),
         }
     }
 }
@@ -80,6 +83,7 @@ impl Accounts {
                 None => Arc::new(Account::new(n, cache)),
             })
             .collect();
+        crate::mapping::install(&list, o);
         let by_name = list.iter().map(|a| (a.name.clone(), a.clone())).collect();
         Self {
             list,

@@ -7,6 +7,7 @@ mod config;
 mod flags;
 mod hostport;
 mod logging;
+mod mapping;
 mod monitor;
 mod options;
 mod ports_file;
@@ -93,22 +94,8 @@ fn configure() -> (Options, Flags) {
         ));
     }
     flags.apply_combined(&mut opts);
-    if flags.is_set("tls") || flags.is_set("tlscert") || flags.is_set("tlskey") {
-        if opts.tls_cert.is_empty() {
-            die(&format!(
-                "{EXE}: TLS Server certificate must be present and valid"
-            ));
-        }
-        if opts.tls_key.is_empty() {
-            die(&format!(
-                "{EXE}: TLS Server private key must be present and valid"
-            ));
-        }
-    }
-    if !opts.routes_str.is_empty() && opts.cluster_listen.is_empty() && opts.cluster_port == 0 {
-        die(&format!(
-            "{EXE}: solicited routes require cluster capabilities, e.g. --cluster"
-        ));
+    if let Err(e) = options::flag_overrides::apply(&mut opts, &|name: &str| flags.is_set(name)) {
+        die(&format!("{EXE}: {e}"));
     }
     (opts, flags)
 }

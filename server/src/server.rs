@@ -85,6 +85,8 @@ pub enum StartError {
     Monitor(String),
     #[error("error starting profiler: {0}")]
     Profiler(String),
+    #[error("TLS is configured but natsd does not serve TLS yet; refusing to start rather than accept plaintext connections")]
+    TlsUnsupported,
 }
 
 fn server_id() -> String {
@@ -275,6 +277,12 @@ impl Server {
             );
         }
         let http_port = monitor::start(self).await.map_err(StartError::Monitor)?;
+        if o.tls_config.is_some() || o.tls {
+            return Err(StartError::TlsUnsupported);
+        }
+        for feature in crate::options::unsupported_listeners(o) {
+            crate::warn!("{feature} is not supported by natsd yet; starting without it");
+        }
         if o.jetstream {
             crate::warn!("JetStream is not supported by natsd yet; starting without it");
         }

@@ -1,6 +1,7 @@
 //! The scenario kit: what a scenario body uses to start servers and talk to
 //! them from outside, and to record what it observed.
 
+pub mod certs;
 pub mod ports;
 pub mod raw;
 pub mod server;

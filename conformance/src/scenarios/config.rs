@@ -30,6 +30,43 @@ pub fn scenarios() -> Vec<Scenario> {
             check_cluster_tls_misc(c).boxed()
         })
         .partial("TestConfigCheck"),
+        Scenario::new("config/check-tls", "config", |c| check_tls(c).boxed())
+            .partial("TestConfigCheck"),
+        Scenario::new("config/check-leafnodes", "config", |c| {
+            check_leafnodes(c).boxed()
+        })
+        .partial("TestConfigCheck"),
+        Scenario::new("config/check-mqtt-websocket", "config", |c| {
+            check_mqtt_websocket(c).boxed()
+        })
+        .partial("TestConfigCheck"),
+        Scenario::new("config/check-gateway", "config", |c| {
+            check_gateway(c).boxed()
+        })
+        .full("TestParsingGatewaysErrors"),
+        Scenario::new("config/check-tls-files", "config", |c| {
+            check_tls_files(c).boxed()
+        })
+        .partial("TestTLSConfigFile"),
+        Scenario::new("config/leafnode-credentials-path", "config", |c| {
+            leafnode_credentials_path(c).boxed()
+        })
+        .partial("TestExpandPath"),
+        Scenario::new("config/random-ports", "config", |c| random_ports(c).boxed())
+            .full("TestOptions_RandomPort")
+            .partial("TestDynamicPortOnListen"),
+        Scenario::new("config/listen-monitoring-default", "config", |c| {
+            listen_monitoring_default(c).boxed()
+        })
+        .partial("TestListenMonitoringDefault"),
+        Scenario::new("config/merge-overrides", "config", |c| {
+            merge_overrides(c).boxed()
+        })
+        .full("TestMergeOverrides"),
+        Scenario::new("config/configure-options", "config", |c| {
+            configure_options(c).boxed()
+        })
+        .partial("TestConfigureOptions"),
         Scenario::new("config/check-includes", "config", |c| {
             check_includes(c).boxed()
         })
@@ -453,6 +490,31 @@ const ACCOUNT_CASES: &[Case] = &[
         "http_port = 8222\n\naccounts {\n  foo = \"bar\"\n}",
         Some("Expected map entries for accounts"),
     ),
+    (
+        "accounts with nkey users, exports and imports",
+        "http_port = 8222\naccounts {\n  synadia {\n    nkey = \"AC5GRL36RQV7MJ2GT6WQSCKDKJKYTK4T2LGLWJ2SEJKRDHFOQQWGGFQL\"\n    users [\n      { nkey = \"UCARKS2E3KVB7YORL2DG34XLT7PUCOL2SVM7YXV6ETHLW6Z46UUJ2VZ3\" }\n    ]\n    exports = [\n      { service: \"synadia.requests\", accounts: [nats, cncf] }\n    ]\n  }\n  nats {\n    nkey = \"ADRZ42QBM7SXQDXXTSVWT2WLLFYOQGAFC4TO6WOAXHEKQHIXR4HFYJDS\"\n    users [\n      { nkey = \"UD6AYQSOIN2IN5OGC6VQZCR4H3UFMIOXSW6NNS6N53CLJA4PB56CEJJI\" }\n    ]\n    imports = [\n      { service: { account: \"synadia\", subject: \"synadia.requests\" }, to: \"nats.requests\" }\n    ]\n  }\n  cncf {\n    nkey = \"AD4YRVUJF2KASKPGRMNXTYKIYSCB3IHHB4Y2ME6B2PDIV5QJ23C2ZRIT\"\n    users [\n      { nkey = \"UB57IEMPG4KOTPFV5A66QKE2HZ3XBXFHVRCCVMJEWKECMVN2HSH3VTSJ\" }\n    ]\n    imports = [\n      { service: { account: \"synadia\", subject: \"synadia.requests\" } }\n    ]\n  }\n}\n",
+        None,
+    ),
+    (
+        "seed as a user nkey in an account",
+        "accounts {\n  synadia {\n    nkey = \"AC5GRL36RQV7MJ2GT6WQSCKDKJKYTK4T2LGLWJ2SEJKRDHFOQQWGGFQL\"\n    users [\n      {\n        nkey = \"SCARKS2E3KVB7YORL2DG34XLT7PUCOL2SVM7YXV6ETHLW6Z46UUJ2VZ3\"\n      }\n    ]\n    exports = [\n      { service: \"synadia.requests\", accounts: [nats] }\n    ]\n  }\n  nats {\n    nkey = \"ADRZ42QBM7SXQDXXTSVWT2WLLFYOQGAFC4TO6WOAXHEKQHIXR4HFYJDS\"\n    imports = [\n      { service: { account: \"synadia\", subject: \"synadia.requests\" }, to: \"nats.requests\" }\n    ]\n  }\n}\n",
+        Some("Not a valid public nkey for a user"),
+    ),
+    (
+        "variable used inside accounts",
+        "accounts {\n  PERMISSIONS = {\n    publish = {\n      allow = [\"foo\",\"bar\"]\n      deny = [\"quux\"]\n    }\n  }\n  synadia {\n    nkey = \"AC5GRL36RQV7MJ2GT6WQSCKDKJKYTK4T2LGLWJ2SEJKRDHFOQQWGGFQL\"\n    users [\n      {\n        nkey = \"UCARKS2E3KVB7YORL2DG34XLT7PUCOL2SVM7YXV6ETHLW6Z46UUJ2VZ3\"\n        permissions = $PERMISSIONS\n      }\n    ]\n    exports = [\n      { stream: \"synadia.>\" }\n    ]\n  }\n}\n",
+        None,
+    ),
+    (
+        "variable unused inside accounts",
+        "accounts {\n  PERMISSIONS = {\n    publish = {\n      allow = [\"foo\",\"bar\"]\n      deny = [\"quux\"]\n    }\n  }\n  synadia {\n    nkey = \"AC5GRL36RQV7MJ2GT6WQSCKDKJKYTK4T2LGLWJ2SEJKRDHFOQQWGGFQL\"\n    users [\n      { nkey = \"UCARKS2E3KVB7YORL2DG34XLT7PUCOL2SVM7YXV6ETHLW6Z46UUJ2VZ3\" }\n    ]\n    exports = [\n      { stream: \"synadia.>\" }\n    ]\n  }\n}\n",
+        Some("unknown field \"publish\""),
+    ),
+    (
+        "latency tracking with a system account",
+        "system_account: sys\naccounts {\n  sys { users = [ {user: sys, pass: \"\" } ] }\n  nats.io: {\n    users = [ { user : bar, pass: \"\" } ]\n    exports = [\n      { service: \"nats.add\"\n        response: singleton\n        latency: {\n          sampling: 100%\n          subject: \"latency.tracking.add\"\n        }\n      }\n    ]\n  }\n}\n",
+        None,
+    ),
 ];
 
 async fn check_accounts(ctx: Ctx) -> Result<()> {
@@ -556,6 +618,428 @@ const MISC_CASES: &[Case] = &[
 
 async fn check_cluster_tls_misc(ctx: Ctx) -> Result<()> {
     run_cases(&ctx, MISC_CASES).await
+}
+
+/// TestConfigCheck's `tls` cases that MISC_CASES leaves out, and more of
+/// the block's fields of a wrong type. No file is read: each case fails (or
+/// passes) before Go would load one.
+const TLS_CHECK_CASES: &[Case] = &[
+    (
+        "cipher suites and an unknown field",
+        "tls = {\n    cipher_suites: [\n\t\"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256\",\n\t\"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\"\n    ]\n    preferences = []\n}\n",
+        Some("error parsing tls config, unknown field [\"preferences\"]"),
+    ),
+    (
+        "curve preferences and an unknown field",
+        "tls = {\n    curve_preferences: [\n\t\"CurveP256\",\n\t\"CurveP384\",\n\t\"CurveP521\"\n    ]\n    suites = []\n}\n",
+        Some("error parsing tls config, unknown field [\"suites\"]"),
+    ),
+    (
+        "checking known urls for clients",
+        "tls = {\n  cert_file: \"server-cert.pem\"\n  key_file: \"server-key.pem\"\n  verify_cert_and_check_known_urls: true\n}\n",
+        Some("verify_cert_and_check_known_urls not supported in this context"),
+    ),
+    ("empty cluster tls", "cluster {\n  tls {\n  }\n}\n", None),
+    (
+        "checking known urls for routes",
+        "cluster {\n  tls {\n    verify_cert_and_check_known_urls: true\n  }\n}\n",
+        None,
+    ),
+    ("tls not a map", "tls: 1\n", Some("interface conversion: interface {} is int64, not map[string]interface {}")),
+    ("cert_file not a string", "tls {\n  cert_file: 1\n}\n", Some("error parsing tls config, expected 'cert_file' to be filename")),
+    ("key_file not a string", "tls {\n  key_file: true\n}\n", Some("error parsing tls config, expected 'key_file' to be filename")),
+    ("ca_file not a string", "tls {\n  ca_file: 2\n}\n", Some("error parsing tls config, expected 'ca_file' to be filename")),
+    ("verify not a boolean", "tls {\n  verify: 1\n}\n", Some("error parsing tls config, expected 'verify' to be a boolean")),
+    ("insecure not a boolean", "tls {\n  insecure: \"x\"\n}\n", Some("error parsing tls config, expected 'insecure' to be a boolean")),
+    ("verify_and_map not a boolean", "tls {\n  verify_and_map: 1\n}\n", Some("error parsing tls config, expected 'verify_and_map' to be a boolean")),
+    (
+        "verify_cert_and_check_known_urls not a boolean",
+        "cluster {\n  tls {\n    verify_cert_and_check_known_urls: 1\n  }\n}\n",
+        Some("error parsing tls config, expected 'verify_cert_and_check_known_urls' to be a boolean"),
+    ),
+    ("empty cipher_suites", "tls {\n  cipher_suites: []\n}\n", Some("error parsing tls config, 'cipher_suites' cannot be empty")),
+    ("cipher_suites not a list", "tls {\n  cipher_suites: \"x\"\n}\n", Some("interface conversion: interface {} is string, not []interface {}")),
+    ("unknown cipher", "tls {\n  cipher_suites: [\"FOO\"]\n}\n", Some("unrecognized cipher FOO")),
+    (
+        "known ciphers",
+        "tls {\n  cipher_suites: [\"TLS_AES_128_GCM_SHA256\", \"TLS_RSA_WITH_RC4_128_SHA\", \"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305\"]\n  curve_preferences: [\"X25519\", \"CurveP256\"]\n}\n",
+        None,
+    ),
+    ("empty curve_preferences", "tls {\n  curve_preferences: []\n}\n", Some("error parsing tls config, 'curve_preferences' cannot be empty")),
+    ("timeout not a duration", "tls {\n  timeout: \"abc\"\n}\n", Some("error parsing tls config, 'timeout' time: invalid duration \"abc\"")),
+    ("timeout of a wrong type", "tls {\n  timeout: true\n}\n", Some("error parsing tls config, 'timeout' wrong type")),
+    ("timeouts", "tls {\n  timeout: \"2s\"\n}\ncluster {\n  tls {\n    timeout: 0.5\n  }\n}\n", None),
+    ("connection_rate_limit of a wrong type", "tls {\n  connection_rate_limit: \"x\"\n}\n", Some("error parsing tls config, 'connection_rate_limit' wrong type")),
+    (
+        "pinned_certs not a list",
+        "tls {\n  pinned_certs: \"x\"\n}\n",
+        Some("error parsing tls config, expected 'pinned_certs' to be a list of hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"),
+    ),
+    (
+        "pinned_certs entry not a hash",
+        "tls {\n  pinned_certs: [\"abc\"]\n}\n",
+        Some("error parsing tls config, 'pinned_certs' key abc does not look like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"),
+    ),
+    (
+        "pinned_certs",
+        "tls {\n  pinned_certs: [\"ABCDEF0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789\"]\n  connection_rate_limit: 10\n}\n",
+        None,
+    ),
+    ("resolver_tls unknown field", "resolver_tls {\n  foo: 1\n}\n", Some("error parsing tls config, unknown field [\"foo\"]")),
+];
+
+async fn check_tls(ctx: Ctx) -> Result<()> {
+    run_cases(&ctx, TLS_CHECK_CASES).await
+}
+
+/// TestConfigCheck's `leafnodes` cases that MISC_CASES leaves out, and more.
+const LEAF_CHECK_CASES: &[Case] = &[
+    (
+        "only a tls timeout for a remote",
+        "leafnodes {\n  remotes = [\n    {\n      url: \"tls://nats:7422\"\n      tls {\n        timeout: 0.01\n      }\n    }\n  ]\n}",
+        None,
+    ),
+    (
+        "checking known urls for a remote",
+        "leafnodes {\n  remotes = [\n    {\n      url: \"tls://nats:7422\"\n      tls {\n        timeout: 0.01\n\t\tverify_cert_and_check_known_urls: true\n      }\n    }\n  ]\n}",
+        Some("verify_cert_and_check_known_urls not supported in this context"),
+    ),
+    (
+        "remote url of a wrong type",
+        "leafnodes {\n  remotes: [\n    { urls: 1234 }\n  ]\n}",
+        Some("Expected remote leafnode url to be an array or string, got 1234"),
+    ),
+    (
+        "min_version not a string",
+        "leafnodes {\n\tport: -1\n\tmin_version = 123\n}",
+        Some("interface conversion: interface {} is int64, not string"),
+    ),
+    (
+        "min_version not a version",
+        "leafnodes {\n\tport: -1\n\tmin_version = bad.version\n}",
+        Some("invalid leafnode's minimum version: invalid semver"),
+    ),
+    (
+        "min_version too low",
+        "leafnodes {\n\tport: -1\n\tmin_version = 2.7.9\n}",
+        Some("the minimum version should be at least 2.8.0"),
+    ),
+    (
+        "min_version without a patch",
+        "leafnodes {\n  min_version: \"2.8\"\n}\n",
+        Some("invalid leafnode's minimum version: strconv.Atoi: parsing \"\": invalid syntax"),
+    ),
+    ("min_version with a v", "leafnodes {\n  min_version: \"v2.9.0\"\n}\n", None),
+    (
+        "duplicate leafnode users",
+        "leafnodes {\n  authorization {\n    users = [\n      {user: user, password: pwd}\n      {user: user, password: pwd}\n    ]\n  }\n}\n",
+        Some("duplicate user \"user\" detected in leafnode authorization"),
+    ),
+    (
+        "a full leafnodes block",
+        "leafnodes {\n  listen: \"127.0.0.1:7422\"\n  advertise: \"me:22\"\n  no_advertise: true\n  reconnect: 2\n  authorization {\n    users = [ {user: a, password: b, account: A} ]\n    timeout: 2.2\n  }\n  remotes = [\n    {\n      urls: [\"nats-leaf://127.0.0.1:7423\", \"nats-leaf://127.0.0.1:7424\"]\n      account: A\n      credentials: \"./my.creds\"\n      hub: true\n      deny_imports: [\"foo.*\"]\n      deny_exports: \"bar\"\n      ws_compression: true\n      ws_no_masking: true\n      dont_randomize: true\n    }\n  ]\n}\naccounts { A {} }\n",
+        None,
+    ),
+    ("leafnodes not a map", "leafnodes: 1\n", Some("Expected map to define a leafnode, got int64")),
+    ("leafnodes listen", "leafnodes {\n  listen: \"a:b\"\n}\n", Some("could not parse port \"b\"")),
+    (
+        "leafnodes authorization not a map",
+        "leafnodes {\n  authorization: 1\n}\n",
+        Some("runtime error: invalid memory address or nil pointer dereference"),
+    ),
+    ("leafnodes users not a list", "leafnodes {\n  authorization {\n    users: 1\n  }\n}\n", Some("Expected users field to be an array, got 1")),
+    ("leafnodes user entry not a map", "leafnodes {\n  authorization {\n    users: [true]\n  }\n}\n", Some("Expected user entry to be a map/struct, got true")),
+    ("remote not a map", "leafnodes {\n  remotes: [true]\n}\n", Some("Expected remote leafnode entry to be a map/struct, got true")),
+    ("remote url", "leafnodes {\n  remotes: [ {url: \"nats://a b\"} ]\n}\n", Some("error parsing leafnode url [\"nats://a b\"]")),
+    ("remote deny_imports", "leafnodes {\n  remotes: [ {url: \"nats://h:1\", deny_imports: 1} ]\n}\n", Some("Expected subject permissions to be a subject, or array of subjects, got int64")),
+    ("remote deny_exports", "leafnodes {\n  remotes: [ {url: \"nats://h:1\", deny_exports: [\"a..b\"]} ]\n}\n", Some("subject \"a..b\" is not a valid subject")),
+    ("remote unknown field", "leafnodes {\n  remotes: [ {url: \"nats://h:1\", foo: 1} ]\n}\n", Some("unknown field \"foo\"")),
+];
+
+async fn check_leafnodes(ctx: Ctx) -> Result<()> {
+    run_cases(&ctx, LEAF_CHECK_CASES).await
+}
+
+/// TestConfigCheck's `mqtt` and `websocket` cases that MISC_CASES leaves
+/// out, and more.
+const MQTT_WS_CHECK_CASES: &[Case] = &[
+    ("mqtt host of a wrong type", "mqtt {\n    host: 1234\n}\n", Some("interface conversion: interface {} is int64, not string")),
+    (
+        "mqtt tls without a key",
+        "mqtt {\n  port: -1\n  tls {\n    cert_file: \"./configs/certs/server.pem\"\n  }\n}\n",
+        Some("missing 'key_file' in TLS configuration"),
+    ),
+    (
+        "websocket tls without a key",
+        "websocket {\n  tls {\n    cert_file: \"configs/certs/server.pem\"\n  }\n}\n",
+        Some("missing 'key_file' in TLS configuration"),
+    ),
+    (
+        "checking known urls for websocket",
+        "websocket {\n  tls {\n    cert_file: \"configs/certs/server.pem\"\n    key_file: \"configs/certs/key.pem\"\n    verify_cert_and_check_known_urls: true\n  }\n}\n",
+        Some("verify_cert_and_check_known_urls not supported in this context"),
+    ),
+    (
+        "a full mqtt block",
+        "mqtt {\n  listen: \"127.0.0.1:1883\"\n  authorization { user: u, password: p, timeout: 2.5 }\n  no_auth_user: u\n  ack_wait: \"30s\"\n  max_ack_pending: 100\n  js_domain: hub\n  stream_replicas: 1\n  consumer_replicas: 1\n  consumer_memory_storage: true\n  consumer_inactive_threshold: \"1m\"\n}\n",
+        None,
+    ),
+    ("mqtt ack_wait in seconds", "mqtt {\n  ack_wait: 5\n}\n", Some("invalid use of field \"ack_wait\": ack_wait should be converted to a duration")),
+    ("mqtt ack_wait not a duration", "mqtt {\n  ack_wait: \"x\"\n}\n", Some("error parsing ack_wait: time: invalid duration \"x\"")),
+    ("mqtt max_ack_pending out of range", "mqtt {\n  max_ack_pending: 70000\n}\n", Some("invalid value 70000, should in [0..65535] range")),
+    ("mqtt unknown field", "mqtt {\n  foo: 1\n}\n", Some("unknown field \"foo\"")),
+    (
+        "mqtt authorization field of a wrong type",
+        "mqtt {\n  authorization {\n    user: 1\n  }\n  port: 2\n}\n",
+        Some("runtime error: invalid memory address or nil pointer dereference"),
+    ),
+    (
+        "a full websocket block",
+        "websocket {\n  listen: \"127.0.0.1:8080\"\n  advertise: \"me:8080\"\n  no_tls: true\n  same_origin: true\n  allowed_origins: [\"http://a\", \"http://b\"]\n  handshake_timeout: \"2s\"\n  compression: true\n  authorization { token: t }\n  jwt_cookie: jwt\n}\n",
+        None,
+    ),
+    ("websocket not a map", "websocket: 1\n", Some("Expected websocket to be a map, got int64")),
+    ("websocket handshake_timeout", "ws {\n  handshake_timeout: true\n}\n", Some("error parsing handshake timeout: unsupported type bool")),
+    ("websocket origins", "websocket {\n  origins: [1, \"a\"]\n}\n", Some("error parsing allowed origins: unsupported type in array int64")),
+    ("websocket unknown field", "websocket {\n  foo: 1\n}\n", Some("unknown field \"foo\"")),
+];
+
+async fn check_mqtt_websocket(ctx: Ctx) -> Result<()> {
+    run_cases(&ctx, MQTT_WS_CHECK_CASES).await
+}
+
+/// TestParsingGatewaysErrors: every bad `gateway` block, with our test
+/// certificates in place of Go's (a missing file stays missing).
+const GATEWAY_ERROR_CASES: &[Case] = &[
+    ("bad type", "gateway: \"bad_type\"", Some("Expected gateway to be a map")),
+    ("bad listen", "gateway {\n  name: \"A\"\n  port: -1\n  listen: \"bad::address\"\n}", Some("parse address")),
+    ("bad auth", "gateway {\n  name: \"A\"\n  port: -1\n  authorization {\n    users {\n    }\n  }\n}", Some("be an array")),
+    ("unknown field", "gateway {\n  name: \"A\"\n  port: -1\n  reject_unknown_cluster: true\n  unknown_field: 1\n}", Some("unknown field")),
+    (
+        "users not supported",
+        "gateway {\n  name: \"A\"\n  port: -1\n  authorization {\n    users [\n      {user: alice, password: foo}\n      {user: bob,   password: bar}\n    ]\n  }\n}",
+        Some("does not allow multiple users"),
+    ),
+    ("tls error", "gateway {\n  name: \"A\"\n  port: -1\n  tls {\n    cert_file: 123\n  }\n}", Some("to be filename")),
+    (
+        "cert file not found",
+        "gateway {\n  name: \"A\"\n  port: -1\n  tls {\n    cert_file: \"./missing.pem\"\n    key_file: \"./server-key.pem\"\n  }\n}",
+        Some("certificate/key pair"),
+    ),
+    (
+        "key file not found",
+        "gateway {\n  name: \"A\"\n  port: -1\n  tls {\n    cert_file: \"./server-cert.pem\"\n    key_file: \"./missing.pem\"\n  }\n}",
+        Some("certificate/key pair"),
+    ),
+    (
+        "key file missing",
+        "gateway {\n  name: \"A\"\n  port: -1\n  tls {\n    cert_file: \"./server-cert.pem\"\n  }\n}",
+        Some("missing 'key_file' in TLS configuration"),
+    ),
+    (
+        "cert file missing",
+        "gateway {\n  name: \"A\"\n  port: -1\n  tls {\n    key_file: \"./server-key.pem\"\n  }\n}",
+        Some("missing 'cert_file' in TLS configuration"),
+    ),
+    (
+        "gateways not an array",
+        "gateway {\n  name: \"A\"\n  gateways {\n    name: \"B\"\n  }\n}",
+        Some("Expected gateways field to be an array"),
+    ),
+    (
+        "gateway entry not a map",
+        "gateway {\n  name: \"A\"\n  gateways [\n    \"g1\", \"g2\"\n  ]\n}",
+        Some("Expected gateway entry to be a map"),
+    ),
+    (
+        "bad url",
+        "gateway {\n  name: \"A\"\n  gateways [\n    {\n      name: \"B\"\n      url: \"nats://wrong url\"\n    }\n  ]\n}",
+        Some("error parsing gateway url"),
+    ),
+    (
+        "bad urls",
+        "gateway {\n  name: \"A\"\n  gateways [\n    {\n      name: \"B\"\n      urls: [\"nats://wrong url\", \"nats://host:5222\"]\n    }\n  ]\n}",
+        Some("error parsing gateway url"),
+    ),
+    (
+        "remote gateway tls error",
+        "gateway {\n  name: \"A\"\n  port: -1\n  gateways [\n    {\n      name: \"B\"\n      tls {\n        cert_file: 123\n      }\n    }\n  ]\n}",
+        Some("to be filename"),
+    ),
+    (
+        "remote gateway unknown field",
+        "gateway {\n  name: \"A\"\n  port: -1\n  gateways [\n    {\n      name: \"B\"\n      unknown_field: 1\n    }\n  ]\n}",
+        Some("unknown field"),
+    ),
+];
+
+/// More `gateway` blocks, good and bad.
+const GATEWAY_MORE_CASES: &[Case] = &[
+    (
+        "a full gateway block",
+        "gateway {\n  name: \"A\"\n  listen: \"127.0.0.1:7222\"\n  advertise: \"me:7222\"\n  connect_retries: 3\n  reject_unknown: true\n  authorization { user: u, password: p, timeout: 2 }\n  tls {\n    cert_file: \"server-cert.pem\"\n    key_file: \"server-key.pem\"\n    ca_file: \"ca.pem\"\n    verify_cert_and_check_known_urls: true\n  }\n  gateways [\n    {name: B, urls: [\"nats://127.0.0.1:7223\"]}\n    {name: C, url: \"nats://127.0.0.1:7224\", tls { cert_file: \"server-cert.pem\", key_file: \"server-key.pem\" }}\n  ]\n}\n",
+        None,
+    ),
+    (
+        "gateway authorization field of a wrong type",
+        "gateway {\n  authorization {\n    user: 1\n  }\n  port: 2\n}\n",
+        Some("runtime error: invalid memory address or nil pointer dereference"),
+    ),
+    (
+        "remote gateway urls not a list",
+        "gateway {\n  gateways: [ {name: B, urls: 1} ]\n}\n",
+        Some("interface conversion: interface {} is int64, not []interface {}"),
+    ),
+    (
+        "remote gateway name not a string",
+        "gateway {\n  gateways: [ {name: 1} ]\n}\n",
+        Some("interface conversion: interface {} is int64, not string"),
+    ),
+];
+
+async fn check_gateway(ctx: Ctx) -> Result<()> {
+    crate::kit::certs::write_all(&ctx)?;
+    run_cases(&ctx, GATEWAY_ERROR_CASES).await?;
+    run_cases(&ctx, GATEWAY_MORE_CASES).await
+}
+
+/// The files a `tls` block names, read and checked at `-t` time in every
+/// block that takes one. The test certificates are in the working folder.
+const TLS_FILE_CASES: &[Case] = &[
+    (
+        "certificate, key and CA",
+        "tls {\n  cert_file: \"server-cert.pem\"\n  key_file: \"server-key.pem\"\n  ca_file: \"ca.pem\"\n  verify: true\n}\n",
+        None,
+    ),
+    ("key in SEC 1 form", "tls {\n  cert_file: \"server-cert.pem\"\n  key_file: \"server-key-sec1.pem\"\n}\n", None),
+    (
+        "missing certificate file",
+        "tls {\n  cert_file: \"nope.pem\"\n  key_file: \"server-key.pem\"\n}\n",
+        Some("error parsing X509 certificate/key pair: open nope.pem: no such file or directory"),
+    ),
+    (
+        "missing key file",
+        "tls {\n  cert_file: \"server-cert.pem\"\n  key_file: \"nope.pem\"\n}\n",
+        Some("error parsing X509 certificate/key pair: open nope.pem: no such file or directory"),
+    ),
+    (
+        "folder as certificate",
+        "tls {\n  cert_file: \".\"\n  key_file: \"server-key.pem\"\n}\n",
+        Some("error parsing X509 certificate/key pair: read .: is a directory"),
+    ),
+    (
+        "no PEM in the certificate file",
+        "tls {\n  cert_file: \"junk.pem\"\n  key_file: \"server-key.pem\"\n}\n",
+        Some("error parsing X509 certificate/key pair: tls: failed to find any PEM data in certificate input"),
+    ),
+    (
+        "certificate and key swapped",
+        "tls {\n  cert_file: \"server-key.pem\"\n  key_file: \"server-cert.pem\"\n}\n",
+        Some("tls: failed to find certificate PEM data in certificate input, but did find a private key; PEM inputs may have been switched"),
+    ),
+    (
+        "certificate as key",
+        "tls {\n  cert_file: \"server-cert.pem\"\n  key_file: \"server-cert.pem\"\n}\n",
+        Some("tls: found a certificate rather than a key in the PEM for the private key"),
+    ),
+    (
+        "other blocks in the certificate file",
+        "tls {\n  cert_file: \"foo-bar.pem\"\n  key_file: \"server-key.pem\"\n}\n",
+        Some("tls: failed to find \"CERTIFICATE\" PEM block in certificate input after skipping PEM blocks of the following types: [FOO BAR]"),
+    ),
+    (
+        "other blocks in the key file",
+        "tls {\n  cert_file: \"server-cert.pem\"\n  key_file: \"foo-bar.pem\"\n}\n",
+        Some("tls: failed to find PEM block with type ending in \"PRIVATE KEY\" in key input after skipping PEM blocks of the following types: [FOO BAR]"),
+    ),
+    (
+        "no PEM in the key file",
+        "tls {\n  cert_file: \"server-cert.pem\"\n  key_file: \"junk.pem\"\n}\n",
+        Some("tls: failed to find any PEM data in key input"),
+    ),
+    (
+        "certificate that does not parse",
+        "tls {\n  cert_file: \"not-der-cert.pem\"\n  key_file: \"server-key.pem\"\n}\n",
+        Some("error parsing X509 certificate/key pair: x509: malformed certificate"),
+    ),
+    (
+        "key that does not parse",
+        "tls {\n  cert_file: \"server-cert.pem\"\n  key_file: \"not-der-key.pem\"\n}\n",
+        Some("error parsing X509 certificate/key pair: tls: failed to parse private key"),
+    ),
+    (
+        "key of another certificate",
+        "tls {\n  cert_file: \"server-cert.pem\"\n  key_file: \"other-key.pem\"\n}\n",
+        Some("error parsing X509 certificate/key pair: tls: private key does not match public key"),
+    ),
+    (
+        "key of another type",
+        "tls {\n  cert_file: \"server-cert.pem\"\n  key_file: \"ed25519-key.pem\"\n}\n",
+        Some("error parsing X509 certificate/key pair: tls: private key type does not match public key type"),
+    ),
+    ("only a key", "tls {\n  key_file: \"server-key.pem\"\n}\n", Some("missing 'cert_file' in TLS configuration")),
+    ("missing CA file", "tls {\n  ca_file: \"nope.pem\"\n}\n", Some("open nope.pem: no such file or directory")),
+    ("no PEM in the CA file", "tls {\n  ca_file: \"junk.pem\"\n}\n", Some("failed to parse root ca certificate")),
+    ("key as CA", "tls {\n  ca_file: \"server-key.pem\"\n}\n", Some("failed to parse root ca certificate")),
+    ("folder as CA", "tls {\n  ca_file: \".\"\n}\n", Some("read .: is a directory")),
+    ("CA only", "tls {\n  ca_file: \"ca.pem\"\n}\n", None),
+    ("cluster certificate", "cluster {\n  tls {\n    cert_file: \"nope.pem\"\n    key_file: \"server-key.pem\"\n  }\n}\n", Some("error parsing X509 certificate/key pair: open nope.pem")),
+    ("leafnodes certificate", "leafnodes {\n  tls {\n    cert_file: \"server-cert.pem\"\n    key_file: \"other-key.pem\"\n  }\n}\n", Some("tls: private key does not match public key")),
+    (
+        "leafnode remote CA",
+        "leafnodes {\n  remotes [ {url: \"tls://127.0.0.1:7422\", tls { ca_file: \"junk.pem\" }} ]\n}\n",
+        Some("failed to parse root ca certificate"),
+    ),
+    ("websocket certificate", "websocket {\n  tls {\n    cert_file: \"junk.pem\"\n    key_file: \"server-key.pem\"\n  }\n}\n", Some("failed to find any PEM data in certificate input")),
+    ("mqtt key", "mqtt {\n  tls {\n    cert_file: \"server-cert.pem\"\n    key_file: \"nope.pem\"\n  }\n}\n", Some("open nope.pem: no such file or directory")),
+    ("resolver_tls CA", "resolver_tls {\n  ca_file: \"nope.pem\"\n}\n", Some("open nope.pem: no such file or directory")),
+];
+
+async fn check_tls_files(ctx: Ctx) -> Result<()> {
+    crate::kit::certs::write_all(&ctx)?;
+    ctx.write_file("junk.pem", "junk\n")?;
+    ctx.write_file(
+        "foo-bar.pem",
+        "-----BEGIN FOO-----\naGVsbG8gd29ybGQ=\n-----END FOO-----\n-----BEGIN BAR-----\naGVsbG8gd29ybGQ=\n-----END BAR-----\n",
+    )?;
+    ctx.write_file(
+        "not-der-cert.pem",
+        "-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n",
+    )?;
+    ctx.write_file(
+        "not-der-key.pem",
+        "-----BEGIN PRIVATE KEY-----\naGVsbG8gd29ybGQ=\n-----END PRIVATE KEY-----\n",
+    )?;
+    run_cases(&ctx, TLS_FILE_CASES).await
+}
+
+/// A remote's credentials path: `~` needs a home folder; `$VAR` and `~`
+/// otherwise expand without error (the file is only read on connect).
+async fn leafnode_credentials_path(ctx: Ctx) -> Result<()> {
+    let conf = |path: &str| {
+        format!("leafnodes {{\n  remotes [ {{url: \"nats://127.0.0.1:7422\", credentials: \"{path}\"}} ]\n}}\n")
+    };
+    let with_home = [
+        ("absolute path", conf("/foo/bar.creds")),
+        ("relative path", conf("foo/bar.creds")),
+        ("home folder", conf("~/bar.creds")),
+        ("HOME variable", conf("$HOME/bar.creds")),
+    ];
+    ctx.set_env("HOME", "/fizz/buzz");
+    for (i, (name, body)) in with_home.iter().enumerate() {
+        let (code, text) = check_conf(&ctx, &format!("home{i}"), body).await?;
+        ctx.observe(name, format!("exit {code:?}: {text}"));
+        if code != Some(0) {
+            bail!("{name}: want a valid config, got exit {code:?}: {text}");
+        }
+    }
+    ctx.set_env("HOME", "");
+    let (code, text) = check_conf(&ctx, "nohome", &conf("~/bar.creds")).await?;
+    ctx.observe("home folder without HOME", format!("exit {code:?}: {text}"));
+    if code != Some(1) || !text.contains("failed to get home dir, require $HOME") {
+        bail!("want the home folder error, got exit {code:?}: {text}");
+    }
+    Ok(())
 }
 
 async fn check_includes(ctx: Ctx) -> Result<()> {
@@ -1355,5 +1839,357 @@ async fn sublist_no_cache(ctx: Ctx) -> Result<()> {
     sids.sort();
     check_eq!(sids, vec!["1", "1", "2", "2"]);
     ctx.observe("deliveries", format!("{sids:?}"));
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Ports, flags over the file
+
+/// The port a started server logged for `what` ("client connections" or
+/// "http monitor").
+fn logged_port(s: &Server, what: &str) -> Result<u16> {
+    let re = regex::Regex::new(&format!(r"{what} on [^\s]*:(\d+)"))?;
+    let logs = s.logs();
+    let port = re
+        .captures(&logs)
+        .with_context(|| format!("no {what} line in the log:\n{logs}"))?[1]
+        .parse()?;
+    Ok(port)
+}
+
+async fn varz_at(port: u16) -> Result<Value> {
+    let url = format!("http://127.0.0.1:{port}/varz");
+    let body = reqwest::Client::new()
+        .get(&url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?
+        .text()
+        .await?;
+    serde_json::from_str(&body).with_context(|| format!("GET {url}: not JSON: {body}"))
+}
+
+/// Port -1 (in `listen`, `port`, `http` or `-p`) asks for any free port.
+async fn random_ports(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(
+            ServerSpec::new()
+                .own_listen()
+                .conf("listen: \"127.0.0.1:-1\"\nhttp: \"127.0.0.1:-1\"\n"),
+        )
+        .await?;
+    let client = logged_port(&s, "client connections")?;
+    let http = logged_port(&s, "http monitor")?;
+    check_eq!(client != 0 && http != 0 && client != http, true);
+    let (_, info) = RawClient::connect_info(&format!("127.0.0.1:{client}")).await?;
+    check_eq!(info["port"].as_u64(), Some(u64::from(client)));
+    let varz = varz_at(http).await?;
+    check_eq!(varz["port"].as_u64(), Some(u64::from(client)));
+    for field in ["host", "http_host", "http_port", "https_port"] {
+        ctx.observe(&format!("listen -1: varz {field}"), varz[field].to_string());
+    }
+    for (what, conf, args) in [
+        ("port: -1", "host: 127.0.0.1\nport: -1\n", vec![]),
+        ("-p -1", "", vec!["-a", "127.0.0.1", "-p", "-1"]),
+    ] {
+        let s = ctx
+            .server(ServerSpec::new().own_listen().conf(conf).args(args))
+            .await?;
+        let port = logged_port(&s, "client connections")?;
+        let (_, info) = RawClient::connect_info(&format!("127.0.0.1:{port}")).await?;
+        check_eq!(info["port"].as_u64(), Some(u64::from(port)));
+        ctx.observe(what, format!("listens on a free port: {}", port != 0));
+    }
+    run_cases(
+        &ctx,
+        &[(
+            "listen, http and https at -1",
+            "listen: \"127.0.0.1:-1\"\nhttp: \"127.0.0.1:-1\"\nhttps: \"127.0.0.1:-1\"\n",
+            None,
+        )],
+    )
+    .await
+}
+
+/// Without a monitoring host, the monitor listens on the client host.
+async fn listen_monitoring_default(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf("http_port: {{http_port}}\n"))
+        .await?;
+    let http = s.ports().http.context("an http port")?;
+    check_eq!(logged_port(&s, "http monitor")?, http);
+    let varz = varz_at(http).await?;
+    check_eq!(varz["http_host"].as_str(), Some("127.0.0.1"));
+    ctx.observe("varz http_host", varz["http_host"].to_string());
+    let on_v6 = tokio::net::TcpStream::connect(format!("[::1]:{http}"))
+        .await
+        .is_ok();
+    check_eq!(on_v6, false);
+    ctx.observe("monitor on ::1", format!("connects: {on_v6}"));
+    Ok(())
+}
+
+/// Flags given with `-c` win over the file; what only the file sets stays.
+async fn merge_overrides(ctx: Ctx) -> Result<()> {
+    let (port, http, prof) = (
+        crate::kit::ports::alloc()?,
+        crate::kit::ports::alloc()?,
+        crate::kit::ports::alloc()?,
+    );
+    let (port_s, http_s, prof_s) = (port.to_string(), http.to_string(), prof.to_string());
+    let s = ctx
+        .server(
+            ServerSpec::new().own_listen().conf(
+                "server_name: testing_server\nhost: 127.0.0.1\nport: {{client_port}}\nauthorization { user: derek, password: foo }\ndebug: false\ntrace: true\nlogtime: false\npid_file: \"{{dir}}/nats.pid\"\nmax_control_line: 2048\nmax_payload: 65536\nmax_connections: 100\nmax_subscriptions: 1000\nmax_pending: 10000000\nping_interval: \"60s\"\nping_max: 3\nwrite_deadline: \"3s\"\nlame_duck_duration: \"4m\"\nconnect_error_reports: 86400\nreconnect_error_reports: 5\n",
+            )
+            .args([
+                "-p",
+                port_s.as_str(),
+                "--pass",
+                "porkchop",
+                "-D",
+                "-m",
+                http_s.as_str(),
+                "--profile",
+                prof_s.as_str(),
+                "--no_advertise",
+                "--connect_retries",
+                "2",
+            ]),
+        )
+        .await?;
+    let file_port = tokio::net::TcpStream::connect(s.addr()).await.is_ok();
+    check_eq!(file_port, false);
+    ctx.observe("the file's port", format!("listening: {file_port}"));
+    let varz = varz_at(http).await?;
+    check_eq!(varz["port"].as_u64(), Some(u64::from(port)));
+    check_eq!(varz["server_name"].as_str(), Some("testing_server"));
+    check_eq!(varz["max_payload"].as_u64(), Some(65536));
+    check_eq!(varz["http_port"].as_u64(), Some(u64::from(http)));
+    ctx.observe("varz port and http_port", "those of the flags");
+    for field in [
+        "server_name",
+        "host",
+        "http_base_path",
+        "auth_timeout",
+        "max_control_line",
+        "max_payload",
+        "max_connections",
+        "max_subscriptions",
+        "max_pending",
+        "ping_interval",
+        "ping_max",
+        "write_deadline",
+    ] {
+        ctx.observe(&format!("varz {field}"), varz[field].to_string());
+    }
+    let addr = format!("127.0.0.1:{port}");
+    for (pass, want_ok) in [("porkchop", true), ("foo", false)] {
+        let (mut c, _) = RawClient::connect_info(&addr).await?;
+        c.send(&format!(
+            "CONNECT {{\"verbose\":true,\"user\":\"derek\",\"pass\":\"{pass}\"}}\r\n"
+        ))
+        .await?;
+        let got = c.expect(r"(\+OK|-ERR '[^\r]*')\r\n").await?;
+        check_eq!(got[0] == "+OK", want_ok);
+        ctx.observe(&format!("derek/{pass}"), &got[0]);
+    }
+    s.wait_for_log("[TRC]", Duration::from_secs(5)).await?;
+    let logs = s.logs();
+    let first = logs.lines().next().unwrap_or_default();
+    let no_time = regex::Regex::new(r"^\[\d+\] \[INF\] Starting nats-server")?.is_match(first);
+    check_eq!(no_time, true);
+    check_eq!(logs.contains("[DBG]"), true);
+    check_eq!(logs.contains(&format!("profiling port: {prof}")), true);
+    ctx.observe(
+        "log",
+        format!(
+            "no time: {no_time}, debug: {}, trace: {}, profiling port from the flag: true",
+            logs.contains("[DBG]"),
+            logs.contains("[TRC]")
+        ),
+    );
+    let pid = std::fs::read_to_string(s.dir().join("nats.pid")).unwrap_or_default();
+    check_eq!(
+        pid.trim(),
+        s.pid().map(|p| p.to_string()).unwrap_or_default()
+    );
+    ctx.observe("pid file", "holds the server's pid");
+    Ok(())
+}
+
+/// The command line alone: what the binary prints and its exit code.
+async fn run_flags(ctx: &Ctx, args: &[&str]) -> Result<(Option<i32>, String)> {
+    let out = ctx.run_binary(args).await?;
+    let text = format!("{}{}", out.stderr, out.stdout);
+    Ok((out.code, text))
+}
+
+async fn configure_options(ctx: Ctx) -> Result<()> {
+    crate::kit::certs::write_all(&ctx)?;
+    // Print and exit 0.
+    for args in [
+        &["-v"][..],
+        &["version"],
+        &["-h"],
+        &["help"],
+        &["-help_tls"],
+    ] {
+        let (code, text) = run_flags(&ctx, args).await?;
+        check_eq!(code, Some(0));
+        let first = text.lines().next().unwrap_or_default().to_string();
+        let shown = if args == ["-help_tls"] {
+            // Go lists its cipher suites in random order.
+            String::new()
+        } else {
+            first
+        };
+        ctx.observe(&args.join(" "), format!("exit {code:?}: {shown}"));
+    }
+    // Refused command lines.
+    let cert = "server-cert.pem";
+    for (args, want) in [
+        (&["foo"][..], "unrecognized command: \"foo\""),
+        (&["-xxx", "foo"], "flag provided but not defined: -xxx"),
+        (
+            &["-c", "xxx.cfg"],
+            "open xxx.cfg: no such file or directory",
+        ),
+        (&["-sl", "quit=pid=foo"], "invalid signal parameters: [foo]"),
+        (&["-sl", "quit=pid"], "invalid pid: pid"),
+        (
+            &["-routes", "nats://127.0.0.1:6223"],
+            "solicited routes require cluster capabilities",
+        ),
+        (&["-cluster", ":", "-routes", ""], "missing protocol scheme"),
+        (
+            &["-cluster", "nats://127.0.0.1", "-routes", ""],
+            "missing port in address",
+        ),
+        (
+            &["-cluster", "nats://127.0.0.1:xxx", "-routes", ""],
+            "invalid port \":xxx\" after host",
+        ),
+        (
+            &["-cluster", "nats://ivan:127.0.0.1:6222", "-routes", ""],
+            "too many colons in address",
+        ),
+        (
+            &["-cluster", "nats://ivan@127.0.0.1:6222", "-routes", ""],
+            "expected cluster password to be set",
+        ),
+        (
+            &["-tls"],
+            "TLS Server certificate must be present and valid",
+        ),
+        (
+            &["-tls", "-tlscert", cert],
+            "TLS Server private key must be present and valid",
+        ),
+        (
+            &["-tls", "-tlscert", cert, "-tlskey", "notfound.pem"],
+            "error parsing X509 certificate/key pair: open notfound.pem: no such file or directory",
+        ),
+        (
+            &[
+                "-tlsverify",
+                "-tlscert",
+                cert,
+                "-tlskey",
+                "server-key.pem",
+                "-tlscacert",
+                "nope.pem",
+            ],
+            "open nope.pem: no such file or directory",
+        ),
+    ] {
+        let (code, text) = run_flags(&ctx, args).await?;
+        let first = text.lines().next().unwrap_or_default().to_string();
+        ctx.observe(&args.join(" "), format!("exit {code:?}: {first}"));
+        if !text.contains(want) {
+            bail!("{args:?}: want an error with {want:?}, got exit {code:?}: {text}");
+        }
+    }
+    let tls_conf = "tls {\n  cert_file: \"server-cert.pem\"\n  key_file: \"server-key.pem\"\n}\n";
+    let path = ctx.write_file("tls.conf", tls_conf)?;
+    let path = path.to_string_lossy().to_string();
+    let (code, text) = run_flags(&ctx, &["-c", &path, "-tlsverify"]).await?;
+    check_eq!(code, Some(1));
+    check_eq!(
+        text.contains("TLS Server certificate must be present and valid"),
+        true
+    );
+    ctx.observe("tls block and -tlsverify", format!("exit {code:?}"));
+    // Command lines a server starts with.
+    let dir = ctx_dir(&ctx)?;
+    let s = ctx
+        .server(
+            ServerSpec::new()
+                .conf(
+                    tls_conf
+                        .replace("server-", &format!("{dir}/server-"))
+                        .as_str(),
+                )
+                .args(["-tls=false"]),
+        )
+        .await?;
+    let info = info_of(&ctx, &s).await?;
+    check_eq!(info["tls_required"].as_bool().unwrap_or(false), false);
+    ctx.observe(
+        "tls block and -tls=false: INFO tls_required",
+        info["tls_required"].to_string(),
+    );
+    let cert = format!("{dir}/server-cert.pem");
+    let key = format!("{dir}/server-key.pem");
+    ctx.server(ServerSpec::new().args(["-tls", "-tlscert", &cert, "-tlskey", &key]))
+        .await?;
+    ctx.observe("-tls with a certificate and key", "starts");
+    let cluster = format!("nats://127.0.0.1:{}", crate::kit::ports::alloc()?);
+    ctx.server(ServerSpec::new().args(["-cluster", &cluster, "-routes", "nats://127.0.0.1:6223"]))
+        .await?;
+    ctx.observe("-cluster and -routes", "starts");
+    let srv_a = "cluster {\n  listen: \"127.0.0.1:{{cluster_port}}\"\n  authorization { user: ruser, password: top_secret }\n  routes = [ nats-route://127.0.0.1:7246 ]\n}\nhttp_port: {{http_port}}\n";
+    for (what, args) in [
+        ("routes emptied", ["-routes", ""]),
+        ("cluster turned off", ["-cluster", ""]),
+    ] {
+        let s = ctx.server(ServerSpec::new().conf(srv_a).args(args)).await?;
+        let varz = ctx.http_json(&s, "/varz").await?;
+        ctx.observe(
+            &format!("{what}: varz cluster port"),
+            varz["cluster"]["port"].to_string(),
+        );
+    }
+    // Debug and trace from the file and from flags.
+    for (args, debug, trace) in [
+        (&[][..], false, true),
+        (&["-V=false"], false, false),
+        (&["-DV=false"], false, false),
+        (&["-DV"], true, true),
+    ] {
+        let s = ctx
+            .server(
+                ServerSpec::new()
+                    .conf("trace: true\n")
+                    .args(args.iter().copied()),
+            )
+            .await?;
+        let mut c = ctx.raw_connected(&s, "{\"verbose\":false}").await?;
+        c.send("PING\r\n").await?;
+        c.expect(r"PONG\r\n").await?;
+        if trace {
+            s.wait_for_log("[TRC]", Duration::from_secs(5)).await?;
+        } else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let logs = s.logs();
+        check_eq!(logs.contains("[DBG]"), debug);
+        check_eq!(logs.contains("[TRC]"), trace);
+        ctx.observe(
+            &format!("trace: true in the file, flags {args:?}"),
+            format!("debug {debug}, trace {trace}"),
+        );
+    }
     Ok(())
 }

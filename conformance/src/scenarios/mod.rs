@@ -3,6 +3,7 @@
 
 use crate::registry::Scenario;
 
+mod accounts;
 mod auth;
 mod config;
 mod core_client;
@@ -25,5 +26,6 @@ pub fn all() -> Vec<Scenario> {
     all.extend(monitoring::scenarios());
     all.extend(lifecycle::scenarios());
     all.extend(reload::scenarios());
+    all.extend(accounts::scenarios());
     all
 }

@@ -3,7 +3,6 @@
 //! that stops consuming input.
 #![no_main]
 
-use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 
 /// The parser is one self-contained file of natsd (natsd is a binary crate).
@@ -11,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 #[path = "../../src/proto/parser.rs"]
 mod parser;
 
-use parser::{parse_size, split_pub_args, Event, Parser};
+use parser::{parse_size, ArgList, Op, Parser};
 
 /// Go's default max_control_line.
 const MAX_CONTROL_LINE: usize = 4096;
@@ -23,24 +22,32 @@ fuzz_target!(|data: &[u8]| {
     };
     let step = usize::from(cut_seed % 64) + 1;
     let mut parser = Parser::new();
-    let mut buf = BytesMut::new();
+    // What the reader keeps between reads: the input not consumed yet.
+    let mut buf: Vec<u8> = Vec::new();
     for chunk in input.chunks(step) {
         buf.extend_from_slice(chunk);
+        let mut at = 0;
         loop {
-            let before = buf.len();
-            match parser.next(&mut buf, MAX_CONTROL_LINE, false) {
-                Ok(Some(Event::Pub(arg))) | Ok(Some(Event::HPub(arg))) => {
-                    let args = split_pub_args(&arg);
-                    let size = args.last().map_or(-1, |s| parse_size(s));
-                    if size < 0 {
-                        return; // natsd closes the connection here
+            match parser.parse(&buf[at..], MAX_CONTROL_LINE, false) {
+                Ok(Some((op, n))) => {
+                    assert!(n > 0, "an operation consumed nothing");
+                    assert!(at + n <= buf.len(), "an operation spans past the input");
+                    if let Op::Pub(arg) | Op::HPub(arg) = op {
+                        let size = ArgList::split(arg)
+                            .as_slice()
+                            .and_then(|a| a.last())
+                            .map_or(-1, |s| parse_size(s));
+                        if size < 0 {
+                            return; // natsd closes the connection here
+                        }
+                        parser.expect_payload(size as usize, false);
                     }
-                    parser.expect_payload(size as usize, false);
+                    at += n;
                 }
-                Ok(Some(_)) => assert!(buf.len() <= before, "an operation grew the buffer"),
                 Ok(None) => break,
                 Err(_) => return, // natsd answers -ERR and closes
             }
         }
+        buf.drain(..at);
     }
 });

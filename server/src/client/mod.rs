@@ -5,6 +5,7 @@
 //! publishing; its writer task ([`writer`]) flushes the outbound buffer in
 //! batches, runs the ping timer and closes the socket.
 
+mod outbound;
 pub mod permissions;
 pub mod reader;
 pub mod writer;
@@ -15,6 +16,7 @@ use crate::proto::connect::ClientOpts;
 use crate::server::Server;
 use bytes::Bytes;
 use foldhash::HashMap;
+pub(crate) use outbound::Outbound;
 use parking_lot::Mutex;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -77,17 +79,6 @@ impl fmt::Display for ClosedState {
             ClosedState::NoRespondersRequiresHeaders => "No Responders Requires Headers",
         })
     }
-}
-
-/// Bytes waiting to be written, and how the connection is to end.
-pub(crate) struct Outbound {
-    pub buf: Vec<u8>,
-    /// Queued and not yet written (includes bytes being written).
-    pub pending: i64,
-    /// Set once the reader has this client on its flush list.
-    pub signaled: bool,
-    pub close: Option<ClosedState>,
-    pub skip_flush: bool,
 }
 
 /// Ping bookkeeping shared by the reader (activity, PONGs) and the writer
@@ -234,13 +225,7 @@ impl Client {
             label: Mutex::new(label),
             host,
             port,
-            out: Mutex::new(Outbound {
-                buf: Vec::with_capacity(512),
-                pending: 0,
-                signaled: false,
-                close: None,
-                skip_flush: false,
-            }),
+            out: Mutex::new(Outbound::new()),
             write_ready: Notify::new(),
             reader_wake: Notify::new(),
             closed: AtomicBool::new(false),
@@ -332,9 +317,7 @@ impl Client {
             return false;
         }
         out.pending += len as i64;
-        for p in parts {
-            out.buf.extend_from_slice(p);
-        }
+        out.queued.push_all(parts, len);
         if out.signaled {
             false
         } else {

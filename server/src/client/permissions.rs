@@ -148,6 +148,16 @@ impl ClientPermissions {
         }
     }
 
+    /// Carries the reply subjects `old` was tracking over to these
+    /// permissions (a reload replaces a client's permissions, not what it
+    /// was asked to answer).
+    pub fn inherit_replies(&self, old: &ClientPermissions) {
+        if self.response.is_some() {
+            let taken = std::mem::take(&mut *old.replies.lock());
+            self.replies.lock().extend(taken);
+        }
+    }
+
     /// Whether the client may subscribe to `subject` (in `queue`).
     pub fn can_subscribe(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
         let mut allowed = true;
@@ -241,16 +251,30 @@ mod tests {
         assert!(p.can_subscribe(b"q.x", Some(b"other")));
     }
 
-    #[test]
-    fn responses() {
-        let p = ClientPermissions::new(&Permissions {
+    fn responder() -> ClientPermissions {
+        ClientPermissions::new(&Permissions {
             publish: Some(SubjectPermission {
                 allow: Some(Vec::new()),
                 deny: None,
             }),
             subscribe: None,
             response: Some(ResponsePermission::default()),
-        });
+        })
+    }
+
+    #[test]
+    fn replies_survive_a_permissions_swap() {
+        let old = responder();
+        old.track_reply(b"_INBOX.1");
+        let new = responder();
+        new.inherit_replies(&old);
+        assert!(new.can_publish(&Bytes::from_static(b"_INBOX.1")));
+        assert!(!old.can_publish(&Bytes::from_static(b"_INBOX.1")));
+    }
+
+    #[test]
+    fn responses() {
+        let p = responder();
         let r = Bytes::from_static(b"_INBOX.1");
         assert!(!p.can_publish(&r));
         p.track_reply(b"_INBOX.1");

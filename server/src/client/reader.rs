@@ -4,6 +4,7 @@
 //! buffers; their writers are woken once per read batch.
 
 use super::permissions::ClientPermissions;
+use super::outbound::MAX_DIRECT_TARGETS;
 use super::{Client, ClosedState, ConnMeta, Subscription};
 use crate::account::Account;
 use crate::auth;
@@ -29,7 +30,10 @@ use tokio::net::tcp::OwnedReadHalf;
 const SYS_QUEUE_GROUP: &[u8] = b"_sys_";
 
 const START_BUF: usize = 512;
+const MIN_BUF: usize = 64;
 const MAX_BUF: usize = 64 * 1024;
+/// Short reads in a row before the read size is halved.
+const SHORTS_TO_SHRINK: u32 = 2;
 /// Most cached match results per client before the cache is reset.
 const RESULT_CACHE_MAX: usize = 1024;
 /// Snippet sizes in parser error logs.
@@ -183,9 +187,15 @@ impl Reader {
 
     pub async fn run(mut self, mut rd: OwnedReadHalf) {
         let mut buf = BytesMut::with_capacity(START_BUF);
+        // Read size: doubles after a read that filled it, halves after a
+        // few that used less than half of it (as Go sizes its reads).
         let mut rsz = START_BUF;
+        let mut shorts = 0;
         loop {
-            if buf.capacity() - buf.len() < rsz {
+            if buf.is_empty() && buf.capacity() > 2 * rsz {
+                // Back to the read size after a burst or a large message.
+                buf = BytesMut::with_capacity(rsz);
+            } else if buf.capacity() - buf.len() < rsz {
                 buf.reserve(rsz);
             }
             let before = buf.len();
@@ -228,15 +238,30 @@ impl Reader {
             self.refresh_config();
             let stopped = self.process(&mut buf, before).is_err();
             self.flush_stats();
-            self.flush_pcd();
+            for c in self.flush_pcd() {
+                // Flow control: the client waits while its subscribers
+                // catch up (see client::outbound).
+                c.wait_backlog(&self.client).await;
+            }
             if std::mem::take(&mut self.active) {
                 self.client.touch();
             }
             if stopped || self.client.is_closed() {
                 return;
             }
-            if n >= rsz && rsz < MAX_BUF {
-                rsz *= 2;
+            if n >= rsz {
+                shorts = 0;
+                if rsz < MAX_BUF {
+                    rsz *= 2;
+                }
+            } else if n < rsz / 2 {
+                shorts += 1;
+                if shorts > SHORTS_TO_SHRINK && rsz > MIN_BUF {
+                    rsz /= 2;
+                    shorts = 0;
+                }
+            } else {
+                shorts = 0;
             }
         }
     }
@@ -260,10 +285,23 @@ impl Reader {
         }
     }
 
-    fn flush_pcd(&mut self) {
-        for c in self.pcd.drain(..) {
-            c.write_ready.notify_one();
+    /// Flushes what this batch queued for each client it delivered to: what
+    /// the socket takes at once is written here (for the first few), the
+    /// writer gets the rest.
+    /// Returns the clients whose backlog this publisher should wait on.
+    fn flush_pcd(&mut self) -> Vec<Arc<Client>> {
+        let mut backlogged = Vec::new();
+        for (i, c) in self.pcd.drain(..).enumerate() {
+            // Other clients are here for deliveries only; like Go, their
+            // last activity is stamped when they are flushed.
+            if !Arc::ptr_eq(&c, &self.client) {
+                c.mark_delivery(self.batch_time);
+            }
+            if c.flush_delivered(i < MAX_DIRECT_TARGETS) {
+                backlogged.push(c);
+            }
         }
+        backlogged
     }
 
     /// Queues bytes for this client (woken at the end of the batch).
@@ -701,6 +739,23 @@ impl Reader {
     }
 
     fn inbound_msg(&mut self, pa: &PubMsg, payload: &[u8]) {
+        // Subject mappings: the rest of the way uses the mapped subject.
+        let (mapped, remapped);
+        let pa = if self.acc.mappings.is_active() {
+            mapped = self.mapped_subject(pa.subject);
+            match &mapped {
+                Some(s) => {
+                    remapped = PubMsg {
+                        subject: s.as_bytes(),
+                        ..*pa
+                    };
+                    &remapped
+                }
+                None => pa,
+            }
+        } else {
+            pa
+        };
         self.active = true;
         self.batch.in_msgs += 1;
         self.batch.in_bytes += pa.size as i64;
@@ -743,6 +798,17 @@ impl Reader {
                 self.no_responders(reply);
             }
         }
+    }
+
+    /// The subject the account's mappings send `subject` to, if any.
+    fn mapped_subject(&mut self, subject: &[u8]) -> Option<String> {
+        let to = self.acc.mappings.select(subject, &mut self.rng)?;
+        crate::trace!(
+            "{} - <<- [MAPPING {} -> {to}]",
+            self.client.label(),
+            lossy(subject)
+        );
+        Some(to)
     }
 
     /// What `subject` matches, from this client's cache of results while the
@@ -818,7 +884,7 @@ impl Reader {
         }
         if target.has_deliver_deny.load(Ordering::Acquire) {
             if let Some(f) = target.deliver_deny.lock().clone() {
-                if f.denies(&pa.subject) {
+                if f.denies(pa.subject) {
                     return false;
                 }
             }
@@ -868,7 +934,10 @@ impl Reader {
         let ts = &target.stats;
         ts.out_msgs.fetch_add(1, Ordering::Relaxed);
         ts.out_bytes.fetch_add(body.len() as i64, Ordering::Relaxed);
-        target.mark_delivery(self.batch_time);
+        if is_self {
+            // Others are stamped when flushed (see flush_pcd).
+            target.mark_delivery(self.batch_time);
+        }
         self.batch.out_msgs += 1;
         self.batch.out_bytes += body.len() as i64;
         if let Some(reply) = pa.reply {

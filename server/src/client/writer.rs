@@ -1,5 +1,7 @@
-//! The writer task: flushes the outbound buffer in batches, runs the ping
-//! timer, and closes the socket once the connection is marked closed.
+//! The writer task: flushes the outbound queue in batches (what a
+//! publisher's reader did not write directly, see [`super::outbound`]), runs
+//! the ping timer, and closes the socket once the connection is marked
+//! closed.
 
 use super::{Client, ClosedState};
 use crate::options::go_duration;
@@ -8,9 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
 
-/// Largest spare buffer kept between flushes.
-const KEEP_CAPACITY: usize = 1 << 20;
 /// Write deadline for the last flush of a closing connection.
 const CLOSE_FLUSH_DEADLINE: Duration = Duration::from_millis(100);
 
@@ -20,8 +21,10 @@ pub struct PingConfig {
     pub write_deadline: Duration,
 }
 
-pub async fn run(client: Arc<Client>, mut wr: OwnedWriteHalf, cfg: PingConfig) {
-    let mut spare: Vec<u8> = Vec::with_capacity(512);
+pub async fn run(client: Arc<Client>, wr: OwnedWriteHalf, cfg: PingConfig) {
+    // Shared with publishers' readers, which write small amounts directly.
+    let wr = Arc::new(wr);
+    client.out.lock().sock = Some(wr.clone());
     loop {
         let deadline = client.ping.lock().deadline;
         tokio::select! {
@@ -31,20 +34,24 @@ pub async fn run(client: Arc<Client>, mut wr: OwnedWriteHalf, cfg: PingConfig) {
             }
         }
         loop {
-            let (closing, skip) = {
+            let (mut taken, closing, skip) = {
                 let mut out = client.out.lock();
-                std::mem::swap(&mut out.buf, &mut spare);
+                let taken = std::mem::take(&mut out.queued);
+                out.writing = !taken.is_empty();
                 out.signaled = false;
-                (out.close.is_some(), out.skip_flush)
+                (taken, out.close.is_some(), out.skip_flush)
             };
-            let wrote = spare.len();
+            let wrote = taken.len();
+            let chunks = taken.count();
             if wrote > 0 && !skip {
                 let limit = if closing {
                     CLOSE_FLUSH_DEADLINE.min(cfg.write_deadline)
                 } else {
                     cfg.write_deadline
                 };
-                match tokio::time::timeout(limit, wr.write_all(&spare)).await {
+                let sock: &TcpStream = (*wr).as_ref();
+                let written = taken.write_all(sock, |n| client.out.lock().wrote(n));
+                match tokio::time::timeout(limit, written).await {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => client.close(ClosedState::WriteError),
                     Err(_) => {
@@ -52,9 +59,10 @@ pub async fn run(client: Arc<Client>, mut wr: OwnedWriteHalf, cfg: PingConfig) {
                             !closing && !client.awaiting_auth() && client.count_slow_consumer();
                         if counts {
                             crate::notice!(
-                                "{} - Slow Consumer Detected: WriteDeadline of {} exceeded with 1 chunks of {} total bytes.",
+                                "{} - Slow Consumer Detected: WriteDeadline of {} exceeded with {} chunks of {} total bytes.",
                                 client.label(),
                                 go_duration(cfg.write_deadline),
+                                chunks,
                                 wrote
                             );
                         }
@@ -62,20 +70,23 @@ pub async fn run(client: Arc<Client>, mut wr: OwnedWriteHalf, cfg: PingConfig) {
                     }
                 }
             }
-            {
-                let mut out = client.out.lock();
-                out.pending -= wrote as i64;
-            }
-            spare.clear();
-            if spare.capacity() > KEEP_CAPACITY {
-                spare = Vec::with_capacity(512);
-            }
             let (closing, more) = {
-                let out = client.out.lock();
-                (out.close.is_some(), !out.buf.is_empty())
+                let mut out = client.out.lock();
+                // What was written is accounted for already.
+                out.pending -= taken.len() as i64;
+                out.writing = false;
+                (out.close.is_some(), !out.queued.is_empty())
             };
+            drop(taken);
             if closing && !more {
-                let _ = wr.shutdown().await;
+                {
+                    let mut out = client.out.lock();
+                    out.sock = None;
+                    out.release();
+                }
+                if let Ok(mut wr) = Arc::try_unwrap(wr) {
+                    let _ = wr.shutdown().await;
+                }
                 return;
             }
             if !more {

@@ -168,6 +168,8 @@ struct AccountInfo {
     leafnode_connections: u32,
     client_connections: usize,
     subscriptions: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mappings: Option<serde_json::Value>,
     sublist_stats: StatsJson,
 }
 
@@ -205,6 +207,7 @@ pub fn accountz(srv: &Server, q: &Query) -> Reply {
         leafnode_connections: 0,
         client_connections: local_connections(srv, acc),
         subscriptions: sl.count(),
+        mappings: crate::mapping::accountz_json(acc),
         sublist_stats: StatsJson::from(&sl.stats()),
     };
     reply(

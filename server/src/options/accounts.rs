@@ -22,6 +22,8 @@ pub struct AccountConfig {
     pub nkey: String,
     /// Imports or exports were configured (and are not applied).
     pub has_imports_exports: bool,
+    /// Its `mappings` block.
+    pub mappings: Vec<crate::mapping::MappingConfig>,
 }
 
 /// Applies an `accounts` block: a list of names or a map of definitions.
@@ -113,7 +115,10 @@ fn parse_account(name: &str, node: &Node, o: &mut Options, errs: &mut ConfigErro
                     default_perms = Some(Arc::new(p));
                 }
             }
-            "jetstream" | "mappings" | "maps" | "limits" => {}
+            "mappings" | "maps" => acc
+                .mappings
+                .extend(super::mappings::parse_mappings(v, errs)),
+            "jetstream" | "limits" => {}
             _ => {
                 if !v.used_variable {
                     errs.unknown(v, k);

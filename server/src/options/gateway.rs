@@ -194,7 +194,7 @@ mod tests {
     #[test]
     fn refused() {
         assert!(error_of("gateway {\n authorization {\n  token: t\n }\n}\n")
-            .contains(":2:1: Gateway authorization does not support tokens"));
+            .contains(":2:2: Gateway authorization does not support tokens"));
         assert!(
             error_of("gateway {\n authorization {\n  users: []\n }\n}\n")
                 .contains("Gateway authorization does not allow multiple users")
@@ -202,8 +202,8 @@ mod tests {
         assert!(error_of("gateway: 1\n").contains("Expected gateway to be a map, got int64"));
         assert!(error_of("gateway {\n gateways: 1\n}\n")
             .contains("Expected gateways field to be an array, got int64"));
-        assert!(error_of("gateway {\n gateways: [1]\n}\n")
-            .contains("Expected gateway entry to be a map/struct, got 1"));
+        assert!(error_of("gateway {\n gateways: [true]\n}\n")
+            .contains("Expected gateway entry to be a map/struct, got true"));
         assert!(
             error_of("gateway {\n gateways: [{name: B, url: \"127.0.0.1:1\"}]\n}\n")
                 .contains("error parsing gateway url [\"127.0.0.1:1\"]")

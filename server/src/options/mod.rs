@@ -4,8 +4,10 @@
 pub mod accounts;
 pub mod cluster;
 pub mod duration;
+pub mod flag_overrides;
 pub mod gateway;
 pub mod leafnodes;
+pub mod mappings;
 pub mod mqtt;
 pub mod tls;
 pub mod users;
@@ -85,6 +87,9 @@ pub struct Options {
     /// Accounts from the `accounts` block (the global and system accounts
     /// are implicit).
     pub accounts: Vec<AccountConfig>,
+    /// The top-level `mappings` block: subject mappings of the global
+    /// account.
+    pub mappings: Vec<crate::mapping::MappingConfig>,
 
     pub no_header_support: bool,
     pub no_sublist_cache: bool,
@@ -137,6 +142,22 @@ pub struct Options {
     /// [`Options::add_system_only_no_auth_user`]); it does not lift
     /// `auth_required` in INFO.
     pub no_auth_user_is_hidden: bool,
+}
+
+/// The blocks natsd parses and checks but does not serve yet, by the name
+/// the start-up warning gives them.
+pub fn unsupported_listeners(o: &Options) -> Vec<&'static str> {
+    let gateway = !o.gateway.name.is_empty() || o.gateway.port != 0;
+    let leafnodes = o.leafnode.port != 0 || !o.leafnode.remotes.is_empty();
+    [
+        (gateway, "Gateway"),
+        (leafnodes, "Leafnode"),
+        (o.websocket.port != 0, "Websocket"),
+        (o.mqtt.port != 0, "MQTT"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect()
 }
 
 pub const DEFAULT_CONNECT_ERROR_REPORTS: i64 = 3600;
@@ -293,8 +314,20 @@ impl Options {
                         .get_ci("enabled")
                         .and_then(|n| n.as_bool())
                         .unwrap_or(true);
-                    if let Some(sd) = m.get_ci("store_dir").and_then(|n| n.as_str()) {
-                        self.store_dir = sd.to_string();
+                    for (key, sd) in m.iter() {
+                        if !matches!(
+                            key.to_lowercase().as_str(),
+                            "store" | "store_dir" | "storedir"
+                        ) {
+                            continue;
+                        }
+                        // The top-level store_dir may have come first.
+                        if !self.store_dir.is_empty() {
+                            return errs.fail(sd, "Duplicate 'store_dir' configuration".into());
+                        }
+                        if let Some(sd) = sd.as_str() {
+                            self.store_dir = sd.to_string();
+                        }
                     }
                 }
                 _ => {}
@@ -372,6 +405,7 @@ impl Options {
             }
             "no_auth_user" => self.no_auth_user = f.string(errs)?,
             "accounts" => accounts::parse_accounts(v, self, errs),
+            "mappings" | "maps" => self.mappings.extend(mappings::parse_mappings(v, errs)),
             "server_tags" => self.add_tags(v, errs),
             "system_account" | "system" => {}
             "no_system_account" | "no_system" | "no_sys_acc" => {
@@ -391,8 +425,6 @@ impl Options {
             "reconnect_error_reports" => self.reconnect_error_reports = f.int(errs)?,
             // Known to the Go server; accepted here without effect yet.
             "client_advertise_disabled"
-            | "mappings"
-            | "maps"
             | "ocsp"
             | "allow_non_tls"
             | "operator"

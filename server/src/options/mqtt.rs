@@ -121,12 +121,12 @@ mod tests {
         assert!(error_of("mqtt = [\n \"wrong\"\n]\n")
             .contains("Expected mqtt to be a map, got []interface {}"));
         assert!(error_of("mqtt {\n host: 1234\n}\n")
-            .contains(":2:1: interface conversion: interface {} is int64, not string"));
+            .contains(":2:2: interface conversion: interface {} is int64, not string"));
         assert!(error_of("mqtt {\n max_inflight: 70000\n}\n")
             .contains("invalid value 70000, should in [0..65535] range"));
         assert!(
             error_of("mqtt {\n port: -1\n tls {\n  cert_file: \"x.pem\"\n }\n}\n")
-                .contains(":3:1: missing 'key_file' in TLS configuration")
+                .contains(":3:2: missing 'key_file' in TLS configuration")
         );
     }
 }

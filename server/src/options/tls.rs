@@ -178,13 +178,18 @@ pub fn parse(node: &Node, ctx: Context) -> Result<TlsConfig, ParseError<'_>> {
             }
         }
     }
+    Ok(with_defaults(tc))
+}
+
+/// Fills in the default cipher suites and curves where none are named.
+pub fn with_defaults(mut tc: TlsConfig) -> TlsConfig {
     if tc.ciphers.is_empty() {
         tc.ciphers = DEFAULT_CIPHERS.iter().map(|s| s.to_string()).collect();
     }
     if tc.curve_preferences.is_empty() {
         tc.curve_preferences = CURVES.iter().map(|s| s.to_string()).collect();
     }
-    Ok(tc)
+    tc
 }
 
 /// A non-empty list of names from `known`.

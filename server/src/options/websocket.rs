@@ -168,11 +168,11 @@ mod tests {
     fn refused() {
         assert!(
             error_of("websocket {\n authorization {\n  unknown: \"field\"\n }\n}\n")
-                .contains(":3:2: unknown field \"unknown\"")
+                .contains(":3:3: unknown field \"unknown\"")
         );
         assert!(
             error_of("websocket {\n tls {\n  cert_file: \"x.pem\"\n }\n}\n")
-                .contains(":2:1: missing 'key_file' in TLS configuration")
+                .contains(":2:2: missing 'key_file' in TLS configuration")
         );
         assert!(error_of("websocket {\n handshake_timeout: true\n}\n")
             .contains("error parsing handshake timeout: unsupported type bool"));

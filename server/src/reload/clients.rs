@@ -36,6 +36,9 @@ pub(super) fn recheck(srv: &Server, o: &Options) {
             .permissions
             .as_deref()
             .map(|p| Arc::new(ClientPermissions::new(p)));
+        if let (Some(new), Some(old)) = (&perms, c.perms.lock().as_ref()) {
+            new.inherit_replies(old);
+        }
         c.set_permissions(perms.clone());
         remove_forbidden_subs(&c, &creds, perms.as_deref());
     }

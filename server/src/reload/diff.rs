@@ -171,7 +171,11 @@ pub fn diff(old: &Options, new: &Options) -> Result<Vec<Change>, String> {
     if let Some(change) = diff_cluster(old, new)? {
         out.push(change);
     }
+    fixed_block(old.gateway != new.gateway, "Gateway")?;
+    fixed_block(old.leafnode != new.leafnode, "LeafNode")?;
     change!(jetstream, JetStream);
+    fixed_block(old.websocket != new.websocket, "Websocket")?;
+    fixed_block(old.mqtt != new.mqtt, "MQTT")?;
     fixed!(prof_port, "ProfPort");
     change!(pid_file, PidFile);
     if old.ports_file_dir != new.ports_file_dir {
@@ -193,6 +197,8 @@ pub fn diff(old: &Options, new: &Options) -> Result<Vec<Change>, String> {
     fixed!(tls_cert, "TLSCert");
     fixed!(tls_key, "TLSKey");
     fixed!(tls_ca_cert, "TLSCaCert");
+    // natsd does not serve TLS: it cannot be turned on or changed by reload.
+    fixed_block(old.tls_config != new.tls_config, "TLSConfig")?;
     change!(write_deadline, WriteDeadline);
     fixed_duration!(lame_duck_duration, "LameDuckDuration");
     fixed_duration!(lame_duck_grace_period, "LameDuckGracePeriod");
@@ -203,6 +209,17 @@ pub fn diff(old: &Options, new: &Options) -> Result<Vec<Change>, String> {
         out.push(Change::Tags);
     }
     Ok(out)
+}
+
+/// A block that cannot change without a restart. Go prints both values
+/// whole; natsd does not, as they may hold credentials.
+fn fixed_block(changed: bool, field: &str) -> Result<(), String> {
+    if changed {
+        return Err(format!(
+            "config reload not supported for {field}: the block changed"
+        ));
+    }
+    Ok(())
 }
 
 /// The `cluster` block: its listen address is fixed, the rest reloads.
@@ -327,6 +344,17 @@ mod tests {
                 Change::Accounts,
                 Change::MaxPayload(1024),
             ]
+        );
+    }
+
+    #[test]
+    fn listener_blocks_are_fixed() {
+        let old = base();
+        let mut new = base();
+        new.websocket.port = 8080;
+        assert_eq!(
+            diff(&old, &new),
+            Err("config reload not supported for Websocket: the block changed".into())
         );
     }
 

@@ -46,6 +46,7 @@ impl Server {
             .map_err(|e| e.to_string())?;
         flags.apply(&mut new);
         flags.apply_combined(&mut new);
+        crate::options::flag_overrides::apply(&mut new, &|name: &str| flags.is_set(name))?;
         new.set_baseline();
         let hidden = old
             .no_auth_user_is_hidden

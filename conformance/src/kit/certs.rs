@@ -1,0 +1,30 @@
+//! Test certificates for scenarios that configure TLS. They were made once
+//! with openssl (EC P-256 keys, valid for 100 years from 2026): a CA, a
+//! server certificate for `localhost` and 127.0.0.1 signed by it, its key
+//! in PKCS #8 and in SEC 1 form, another EC key and an Ed25519 key (which
+//! match no certificate).
+
+use super::Ctx;
+use anyhow::Result;
+
+/// File name and contents of each certificate and key.
+pub const FILES: [(&str, &str); 6] = [
+    ("ca.pem", include_str!("certs/ca.pem")),
+    ("server-cert.pem", include_str!("certs/server-cert.pem")),
+    ("server-key.pem", include_str!("certs/server-key.pem")),
+    (
+        "server-key-sec1.pem",
+        include_str!("certs/server-key-sec1.pem"),
+    ),
+    ("other-key.pem", include_str!("certs/other-key.pem")),
+    ("ed25519-key.pem", include_str!("certs/ed25519-key.pem")),
+];
+
+/// Writes every file into the scenario's folder, which is the working
+/// folder of the binaries it runs: a config names them by file name.
+pub fn write_all(ctx: &Ctx) -> Result<()> {
+    for (name, contents) in FILES {
+        ctx.write_file(name, contents)?;
+    }
+    Ok(())
+}

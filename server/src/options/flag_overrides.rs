@@ -1,0 +1,312 @@
+//! Flags that replace whole parts of the configuration once the file has
+//! been read, as Go applies them: `--cluster` (a URL with optional user and
+//! password), `--routes`, and the TLS flags, whose files are checked here.
+
+use super::tls::{files, TlsConfig};
+use super::Options;
+
+/// The flags among these that were given on the command line.
+pub trait FlagSet {
+    fn is_set(&self, name: &str) -> bool;
+}
+
+impl<F: Fn(&str) -> bool> FlagSet for F {
+    fn is_set(&self, name: &str) -> bool {
+        self(name)
+    }
+}
+
+/// Applies the overriding flags; the error is Go's text (printed after
+/// "nats-server: ").
+pub fn apply(o: &mut Options, flags: &dyn FlagSet) -> Result<(), String> {
+    if flags.is_set("cluster") || flags.is_set("cluster_listen") {
+        override_cluster(o)?;
+    }
+    if flags.is_set("routes") {
+        o.routes = o
+            .routes_str
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty() && parse_url(r).is_ok())
+            .map(str::to_string)
+            .collect();
+    }
+    // `--tls=false` turns TLS off whatever the other TLS flags say.
+    let tls_off = flags.is_set("tls") && !o.tls;
+    if tls_off {
+        o.tls_config = None;
+    } else if ["tls", "tlscacert", "tlscert", "tlskey", "tlsverify"]
+        .iter()
+        .any(|f| flags.is_set(f))
+    {
+        override_tls(o)?;
+    }
+    if !o.routes_str.is_empty()
+        && o.cluster_listen.is_empty()
+        && o.cluster_host.is_empty()
+        && o.cluster_port == 0
+    {
+        return Err("solicited routes require cluster capabilities, e.g. --cluster".into());
+    }
+    Ok(())
+}
+
+/// The TLS flags make a client TLS configuration of their own.
+fn override_tls(o: &mut Options) -> Result<(), String> {
+    if o.tls_cert.is_empty() {
+        return Err("TLS Server certificate must be present and valid".into());
+    }
+    if o.tls_key.is_empty() {
+        return Err("TLS Server private key must be present and valid".into());
+    }
+    let tc = TlsConfig {
+        cert_file: o.tls_cert.clone(),
+        key_file: o.tls_key.clone(),
+        ca_file: o.tls_ca_cert.clone(),
+        verify: o.tls_verify,
+        ..Default::default()
+    };
+    files::check(&tc)?;
+    o.tls_config = Some(super::tls::with_defaults(tc));
+    Ok(())
+}
+
+/// `--cluster URL`: where routes are accepted, and the credentials they
+/// must present. An empty URL turns clustering off; port -1 picks one.
+fn override_cluster(o: &mut Options) -> Result<(), String> {
+    if o.cluster_listen.is_empty() {
+        o.cluster_port = 0;
+        return Ok(());
+    }
+    let mut listen = o.cluster_listen.clone();
+    let random = listen.ends_with(":-1");
+    if random {
+        listen = format!("{}:0", &listen[..listen.len() - 3]);
+    }
+    let url = parse_url(&listen).map_err(|e| format!("parse {listen:?}: {e}"))?;
+    let (host, port) = split_host_port(&url.host)?;
+    let port: i64 = if random {
+        -1
+    } else if port.is_empty() {
+        return Err("EOF".into());
+    } else {
+        port.parse().map_err(|_| "expected integer".to_string())?
+    };
+    o.cluster_host = host;
+    o.cluster_port = port;
+    match url.user {
+        Some((_, None)) => return Err("expected cluster password to be set".into()),
+        Some((user, Some(pass))) => {
+            o.cluster_username = user;
+            o.cluster_password = pass;
+        }
+        None => {
+            o.cluster_username.clear();
+            o.cluster_password.clear();
+        }
+    }
+    Ok(())
+}
+
+/// What this module needs of a URL.
+#[derive(Debug, PartialEq)]
+struct Url {
+    user: Option<(String, Option<String>)>,
+    host: String,
+}
+
+/// Go's `url.Parse`, for the forms a listen URL takes; the error is the
+/// reason Go gives after `parse "URL": `.
+fn parse_url(s: &str) -> Result<Url, String> {
+    if s.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err("net/url: invalid control character in URL".into());
+    }
+    let s = s.split('#').next().unwrap_or("");
+    let mut scheme = "";
+    let mut rest = s;
+    for (i, c) in s.char_indices() {
+        match c {
+            'a'..='z' | 'A'..='Z' => {}
+            '0'..='9' | '+' | '-' | '.' if i > 0 => {}
+            ':' if i == 0 => return Err("missing protocol scheme".into()),
+            ':' => {
+                scheme = &s[..i];
+                rest = &s[i + 1..];
+                break;
+            }
+            _ => break,
+        }
+    }
+    let rest = rest.split('?').next().unwrap_or("");
+    let Some(authority) = rest
+        .strip_prefix("//")
+        .filter(|_| !scheme.is_empty() || !rest.starts_with("///"))
+    else {
+        if scheme.is_empty() && rest.split('/').next().unwrap_or("").contains(':') {
+            return Err("first path segment in URL cannot contain colon".into());
+        }
+        return Ok(Url {
+            user: None,
+            host: String::new(),
+        });
+    };
+    let authority = authority.split('/').next().unwrap_or("");
+    let (user, host) = match authority.rfind('@') {
+        Some(i) => {
+            let info = &authority[..i];
+            let user = match info.split_once(':') {
+                Some((u, p)) => (u.to_string(), Some(p.to_string())),
+                None => (info.to_string(), None),
+            };
+            (Some(user), &authority[i + 1..])
+        }
+        None => (None, authority),
+    };
+    if !host.starts_with('[') {
+        if let Some(i) = host.rfind(':') {
+            let port = &host[i..];
+            if !port[1..].bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("invalid port {port:?} after host"));
+            }
+        }
+        let allowed = |b: u8| {
+            b.is_ascii_alphanumeric() || b >= 0x80 || b"-._~!$&'()*+,;=:[]<>\"%".contains(&b)
+        };
+        if let Some(bad) = host.bytes().find(|b| !allowed(*b)) {
+            return Err(format!(
+                "invalid character {:?} in host name",
+                (bad as char).to_string()
+            ));
+        }
+    }
+    Ok(Url {
+        user,
+        host: host.to_string(),
+    })
+}
+
+/// Go's `net.SplitHostPort`, with its error texts.
+fn split_host_port(hp: &str) -> Result<(String, String), String> {
+    let err = |why: &str| {
+        if hp.is_empty() {
+            why.to_string()
+        } else {
+            format!("address {hp}: {why}")
+        }
+    };
+    if let Some(rest) = hp.strip_prefix('[') {
+        let end = rest
+            .find(']')
+            .ok_or_else(|| err("missing ']' in address"))?;
+        let after = &rest[end + 1..];
+        return match after.strip_prefix(':') {
+            Some(port) if !port.contains(':') => Ok((rest[..end].to_string(), port.to_string())),
+            Some(_) => Err(err("too many colons in address")),
+            None => Err(err("missing port in address")),
+        };
+    }
+    let i = hp
+        .rfind(':')
+        .ok_or_else(|| err("missing port in address"))?;
+    if hp[..i].contains(':') {
+        return Err(err("too many colons in address"));
+    }
+    Ok((hp[..i].to_string(), hp[i + 1..].to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_cluster(url: &str) -> Result<Options, String> {
+        let mut o = Options {
+            cluster_listen: url.into(),
+            ..Default::default()
+        };
+        apply(&mut o, &|f: &str| f == "cluster").map(|()| o)
+    }
+
+    #[test]
+    fn cluster_urls() {
+        let o = with_cluster("nats://ivan:pwd@127.0.0.1:6222").unwrap();
+        assert_eq!(
+            (o.cluster_host.as_str(), o.cluster_port),
+            ("127.0.0.1", 6222)
+        );
+        assert_eq!(
+            (o.cluster_username.as_str(), o.cluster_password.as_str()),
+            ("ivan", "pwd")
+        );
+        assert_eq!(
+            with_cluster("nats://127.0.0.1:-1").unwrap().cluster_port,
+            -1
+        );
+        assert_eq!(with_cluster("").unwrap().cluster_port, 0);
+        let err = |u: &str| with_cluster(u).unwrap_err();
+        assert_eq!(err(":"), "parse \":\": missing protocol scheme");
+        assert_eq!(
+            err("nats://127.0.0.1"),
+            "address 127.0.0.1: missing port in address"
+        );
+        assert_eq!(
+            err("nats://127.0.0.1:xxx"),
+            "parse \"nats://127.0.0.1:xxx\": invalid port \":xxx\" after host"
+        );
+        assert_eq!(
+            err("nats://ivan:127.0.0.1:6222"),
+            "address ivan:127.0.0.1:6222: too many colons in address"
+        );
+        assert_eq!(
+            err("nats://ivan@127.0.0.1:6222"),
+            "expected cluster password to be set"
+        );
+        assert_eq!(
+            err("127.0.0.1:6222"),
+            "parse \"127.0.0.1:6222\": first path segment in URL cannot contain colon"
+        );
+        assert_eq!(err("localhost:6222"), "missing port in address");
+        assert_eq!(
+            err("nats://a b:6222"),
+            "parse \"nats://a b:6222\": invalid character \" \" in host name"
+        );
+        assert_eq!(err("nats://127.0.0.1:"), "EOF");
+    }
+
+    #[test]
+    fn routes_need_a_cluster() {
+        let mut o = Options {
+            routes_str: "nats://127.0.0.1:6223".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            apply(&mut o, &|f: &str| f == "routes").unwrap_err(),
+            "solicited routes require cluster capabilities, e.g. --cluster"
+        );
+    }
+
+    #[test]
+    fn tls_flags() {
+        let mut o = Options {
+            tls: true,
+            ..Default::default()
+        };
+        let tls = |f: &str| f == "tls";
+        assert_eq!(
+            apply(&mut o, &tls).unwrap_err(),
+            "TLS Server certificate must be present and valid"
+        );
+        o.tls_cert = "/nonexistent/cert.pem".into();
+        assert_eq!(
+            apply(&mut o, &tls).unwrap_err(),
+            "TLS Server private key must be present and valid"
+        );
+        o.tls_key = "/nonexistent/key.pem".into();
+        assert!(apply(&mut o, &tls)
+            .unwrap_err()
+            .contains("open /nonexistent/cert.pem: no such file or directory"));
+        o.tls = false;
+        o.tls_config = Some(TlsConfig::default());
+        apply(&mut o, &tls).unwrap();
+        assert!(o.tls_config.is_none());
+    }
+}
