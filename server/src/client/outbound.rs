@@ -400,10 +400,7 @@ mod tests {
         let max = 64 << 20;
         assert_eq!(stall_duration(max / 2 + 1, max), STALL_MIN);
         // One more step of the minimum per tenth of the upper half.
-        assert_eq!(
-            stall_duration(max / 2 + 3 * (max / 20), max),
-            STALL_MIN * 4
-        );
+        assert_eq!(stall_duration(max / 2 + 3 * (max / 20), max), STALL_MIN * 4);
         assert_eq!(stall_duration(max, max), STALL_MAX);
         assert_eq!(stall_duration(2 * max, max), STALL_MAX);
     }

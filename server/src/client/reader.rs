@@ -1,10 +1,14 @@
 //! The reader task: reads, parses and acts on everything a client sends.
 //! Publishing happens here: each PUB is matched once (with a per-client
 //! cache of match results) and delivered into subscribers' outbound
-//! buffers; their writers are woken once per read batch.
+//! buffers, which are flushed at the end of each read batch (written here
+//! when the socket takes them at once, else by their writers).
+//!
+//! Operations are parsed in place: arguments and payloads are slices of the
+//! read buffer, which is consumed once per batch.
 
-use super::permissions::ClientPermissions;
 use super::outbound::MAX_DIRECT_TARGETS;
+use super::permissions::ClientPermissions;
 use super::{Client, ClosedState, ConnMeta, Subscription};
 use crate::account::Account;
 use crate::auth;
