@@ -14,15 +14,11 @@
 //! the chunks it has taken as being written; nobody else writes then, so
 //! bytes go out in the order they were queued.
 //!
-//! Flow control: a publisher's reader that has filled a connection's
-//! backlog past a limit waits, before reading more, for the writer to bring
-//! it back down; the publisher's client is slowed by TCP rather than the
-//! server buffering without bound. Like Go, a backlog past half of
-//! max_pending stalls the publisher for a while even when the connection
-//! makes no progress; below that, natsd already waits past
-//! [`SOFT_BACKLOG`], but only while the connection is being written to (a
-//! connection that takes nothing does not hold its publishers back; it is
-//! left to the write deadline and max_pending).
+//! Flow control, as Go does it: a publisher's reader that has filled a
+//! connection's backlog past half of max_pending waits, before reading
+//! more, for the writer to bring it back under, for at most Go's stall
+//! time; below that a publisher never waits for a subscriber. A connection
+//! that does not read is left to the write deadline and max_pending.
 
 use super::{Client, ClosedState};
 use crate::options::go_duration;
@@ -46,12 +42,6 @@ const MAX_DIRECT: usize = 256 * 1024;
 /// Most connections a publisher's reader writes to itself after one read;
 /// the writers of the others run in parallel.
 pub(crate) const MAX_DIRECT_TARGETS: usize = 16;
-/// Backlog past which a publisher waits for a connection that is making
-/// progress.
-const SOFT_BACKLOG: i64 = 4 << 20;
-/// How long a waiting publisher gives the writer to make progress before it
-/// takes the connection as not reading.
-const PROGRESS_WAIT: Duration = Duration::from_millis(20);
 /// Go's bounds on a stall past half of max_pending.
 const STALL_MIN: Duration = Duration::from_millis(100);
 const STALL_MAX: Duration = Duration::from_secs(1);
@@ -185,9 +175,6 @@ pub(crate) struct Outbound {
     pub sock: Option<Arc<OwnedWriteHalf>>,
     /// Woken on every write, for publishers waiting on the backlog.
     drained: Option<Arc<Notify>>,
-    /// A publisher waited and no write happened: the connection is not
-    /// reading. Cleared by the next write.
-    stuck: bool,
 }
 
 impl Outbound {
@@ -201,14 +188,12 @@ impl Outbound {
             skip_flush: false,
             sock: None,
             drained: None,
-            stuck: false,
         }
     }
 
     /// Accounts for `n` bytes written and wakes waiting publishers.
     pub fn wrote(&mut self, n: usize) {
         self.pending -= n as i64;
-        self.stuck = false;
         if let Some(d) = &self.drained {
             d.notify_waiters();
         }
@@ -271,7 +256,7 @@ impl Client {
             if direct {
                 out.write_now();
             }
-            (!out.queued.is_empty(), out.pending > self.backlog_limit())
+            (!out.queued.is_empty(), out.pending > self.max_pending / 2)
         };
         if more {
             self.write_ready.notify_one();
@@ -279,59 +264,43 @@ impl Client {
         backlog
     }
 
-    fn backlog_limit(&self) -> i64 {
-        SOFT_BACKLOG.min(self.max_pending / 2)
-    }
-
-    /// Flow control for a publisher (`producer`) that filled this
-    /// connection's backlog: waits until the backlog is back under the limit,
-    /// for as long as the connection makes progress; past half of
-    /// max_pending, for Go's stall time whatever happens.
+    /// Go's flow control for a publisher (`producer`) that filled this
+    /// connection's backlog past half of max_pending: waits until the writer
+    /// brings it back under, for at most Go's stall time.
     pub(crate) async fn wait_backlog(&self, producer: &Client) {
         let half = self.max_pending / 2;
-        let limit = self.backlog_limit();
-        // Go's stall, once the backlog went past half of max_pending.
-        let mut stall: Option<(Instant, Duration)> = None;
+        let over = |c: &Client| {
+            let out = c.out.lock();
+            out.close.is_none() && out.pending > half
+        };
+        let (notify, ttl) = {
+            let mut out = self.out.lock();
+            if out.close.is_some() || out.pending <= half || producer.is_closed() {
+                return;
+            }
+            let ttl = stall_duration(out.pending, self.max_pending);
+            let notify = out
+                .drained
+                .get_or_insert_with(|| Arc::new(Notify::new()))
+                .clone();
+            (notify, ttl)
+        };
+        let deadline = Instant::now() + ttl;
         loop {
-            let notify = {
-                let mut out = self.out.lock();
-                if out.close.is_some() || out.pending <= limit || producer.is_closed() {
-                    return;
-                }
-                if out.pending > half {
-                    if stall.is_none() {
-                        stall = Some((
-                            Instant::now(),
-                            stall_duration(out.pending, self.max_pending),
-                        ));
-                    }
-                } else if out.stuck {
-                    return;
-                }
-                out.drained
-                    .get_or_insert_with(|| Arc::new(Notify::new()))
-                    .clone()
-            };
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            // A write between the check above and enable() is not missed.
-            if self.out.lock().pending <= limit {
+            // A write between the check and enable() is not missed.
+            if !over(self) || producer.is_closed() {
                 return;
             }
-            let wait = match stall {
-                Some((at, ttl)) => (at + ttl).saturating_duration_since(Instant::now()),
-                None => PROGRESS_WAIT,
-            };
+            let wait = deadline.saturating_duration_since(Instant::now());
             if tokio::time::timeout(wait, notified).await.is_err() {
-                match stall {
-                    Some((_, ttl)) => crate::debug!(
-                        "{} - Timed out of fast producer stall ({})",
-                        producer.label(),
-                        go_duration(ttl)
-                    ),
-                    None => self.out.lock().stuck = true,
-                }
+                crate::debug!(
+                    "{} - Timed out of fast producer stall ({})",
+                    producer.label(),
+                    go_duration(ttl)
+                );
                 return;
             }
         }
