@@ -18,6 +18,7 @@ mod server;
 mod signals;
 mod subject;
 mod sublist;
+mod tls;
 
 use flags::{Flags, USAGE};
 use options::Options;
@@ -123,7 +124,13 @@ fn main() {
                 return 1;
             }
         };
-        let srv = server::Server::new(opts, flags);
+        let srv = match server::Server::new(opts, flags) {
+            Ok(srv) => srv,
+            Err(e) => {
+                fatal!("{e}");
+                return 1;
+            }
+        };
         if let Err(e) = srv.start().await {
             fatal!("{e}");
             return 1;

@@ -4,7 +4,7 @@
 use crate::account::{Account, Accounts};
 use crate::auth;
 use crate::client::reader::Reader;
-use crate::client::writer::{self, PingConfig};
+use crate::client::writer::{self, PingConfig, Sink};
 use crate::client::{Client, ClosedState};
 use crate::flags::Flags;
 use crate::monitor::{self, ClosedConn, MonitorState};
@@ -43,6 +43,8 @@ pub struct Server {
     /// Serializes reloads.
     pub(crate) reload_lock: Mutex<()>,
     info: Mutex<Info>,
+    /// TLS for client connections, when the `tls` block or flags ask for it.
+    tls: Option<Arc<crate::tls::ClientTls>>,
     /// The listeners bound at start (for the ports file and INFO).
     bound: Mutex<Option<ports_file::Listeners>>,
     accounts: RwLock<Arc<Accounts>>,
@@ -85,8 +87,8 @@ pub enum StartError {
     Monitor(String),
     #[error("error starting profiler: {0}")]
     Profiler(String),
-    #[error("TLS is configured but natsd does not serve TLS yet; refusing to start rather than accept plaintext connections")]
-    TlsUnsupported,
+    #[error("Error configuring TLS: {0}")]
+    Tls(String),
 }
 
 fn server_id() -> String {
@@ -94,7 +96,7 @@ fn server_id() -> String {
 }
 
 impl Server {
-    pub fn new(opts: Options, flags: Flags) -> Arc<Server> {
+    pub fn new(opts: Options, flags: Flags) -> Result<Arc<Server>, StartError> {
         let id = server_id();
         let name = if opts.server_name.is_empty() {
             id.clone()
@@ -119,18 +121,25 @@ impl Server {
             ..Default::default()
         };
         let accounts = Accounts::new(&opts, None);
+        let tls = match &opts.tls_config {
+            Some(tc) => Some(Arc::new(
+                crate::tls::ClientTls::new(tc).map_err(StartError::Tls)?,
+            )),
+            None => None,
+        };
         let first_cid = if opts.no_system_account {
             FIRST_CLIENT_ID_NO_SYSTEM
         } else {
             FIRST_CLIENT_ID
         };
-        Arc::new_cyclic(|me| Server {
+        Ok(Arc::new_cyclic(|me| Server {
             opts: RwLock::new(Arc::new(opts)),
             flags,
             config_gen: AtomicU64::new(0),
             config_time: Mutex::new(SystemTime::now()),
             reload_lock: Mutex::new(()),
             info: Mutex::new(info),
+            tls,
             bound: Mutex::new(None),
             accounts: RwLock::new(Arc::new(accounts)),
             clients: Mutex::new(HashMap::default()),
@@ -144,7 +153,7 @@ impl Server {
             monitor: MonitorState::default(),
             start_wall: SystemTime::now(),
             start: Instant::now(),
-        })
+        }))
     }
 
     pub fn opts(&self) -> Arc<Options> {
@@ -277,9 +286,6 @@ impl Server {
             );
         }
         let http_port = monitor::start(self).await.map_err(StartError::Monitor)?;
-        if o.tls_config.is_some() || o.tls {
-            return Err(StartError::TlsUnsupported);
-        }
         for feature in crate::options::unsupported_listeners(o) {
             crate::warn!("{feature} is not supported by natsd yet; starting without it");
         }
@@ -310,6 +316,9 @@ impl Server {
             "Listening for client connections on {}",
             join_host_port(host, i64::from(addr.port()))
         );
+        if self.tls.is_some() {
+            notice!("TLS required for client connections");
+        }
         if !o.client_advertise.is_empty() {
             let mut info = self.info.lock();
             let (host, port) = crate::hostport::parse_host_port(&o.client_advertise, info.port)
@@ -395,33 +404,62 @@ impl Server {
         info.client_id = cid;
         info.client_ip = client.host.clone();
         debug!("{} - Client connection created", client.label());
-        client.send(&info.to_line());
-
-        let (rd, wr) = stream.into_split();
         let cfg = PingConfig {
             interval: o.ping_interval,
             max_out: o.max_pings_out,
             write_deadline: o.write_deadline,
         };
-        tokio::spawn(writer::run(client.clone(), wr, cfg));
+        let nonce = nonce.into_bytes();
+        let Some(tls) = self.tls.clone() else {
+            client.send(&info.to_line());
+            let (rd, wr) = stream.into_split();
+            tokio::spawn(writer::run(client.clone(), Sink::Tcp(wr), cfg));
+            if let Some(reader) = self.register(client, nonce, auth_required) {
+                tokio::spawn(reader.run(rd));
+            }
+            return;
+        };
+        info.tls_required = true;
+        info.tls_verify = tls.verify;
+        let me = self.clone();
+        let line = info.to_line();
+        tokio::spawn(async move {
+            let Some(stream) = handshake(stream, &client, &line, &tls).await else {
+                return;
+            };
+            let (rd, wr) = tokio::io::split(stream);
+            tokio::spawn(writer::run(client.clone(), Sink::Tls(wr), cfg));
+            if let Some(reader) = me.register(client, nonce, auth_required) {
+                reader.run(rd).await;
+            }
+        });
+    }
 
+    /// Admits a connection whose writer runs: refused while shutting down or
+    /// at max_connections, else registered. Returns its reader.
+    fn register(
+        self: &Arc<Self>,
+        client: Arc<Client>,
+        nonce: Vec<u8>,
+        auth_required: bool,
+    ) -> Option<Reader> {
         if self.shutting_down.load(Ordering::Acquire) || self.ldm.load(Ordering::Acquire) {
             client.close(ClosedState::ServerShutdown);
-            return;
+            return None;
         }
+        let max_conn = self.opts().max_conn;
         {
             let mut clients = self.clients.lock();
-            if o.max_conn > 0 && clients.len() as i64 >= o.max_conn {
+            if max_conn > 0 && clients.len() as i64 >= max_conn {
                 drop(clients);
                 client.send(&crate::proto::err_line("maximum connections exceeded"));
                 error!("{} - maximum connections exceeded", client.label());
                 client.close(ClosedState::MaxConnectionsExceeded);
-                return;
+                return None;
             }
-            clients.insert(cid, client.clone());
+            clients.insert(client.cid, client.clone());
         }
-        let reader = Reader::new(self.clone(), client, nonce.into_bytes(), auth_required);
-        tokio::spawn(reader.run(rd));
+        Some(Reader::new(self.clone(), client, nonce, auth_required))
     }
 
     fn all_clients(&self) -> Vec<Arc<Client>> {
@@ -521,6 +559,43 @@ impl Server {
     /// Resolves once shutdown has completed.
     pub async fn wait_done(&self) {
         self.done.notified().await;
+    }
+}
+
+/// Sends the INFO in plain text, then runs the TLS handshake within the
+/// timeout. None when it failed (the client is then closed).
+async fn handshake(
+    mut stream: TcpStream,
+    client: &Arc<Client>,
+    info_line: &[u8],
+    tls: &crate::tls::ClientTls,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    use tokio::io::AsyncWriteExt;
+    if stream.write_all(info_line).await.is_err() {
+        client.close(ClosedState::WriteError);
+        return None;
+    }
+    debug!("{} - Starting TLS client connection handshake", client.label());
+    match tokio::time::timeout(tls.timeout, tls.acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => {
+            debug!("{} - TLS handshake complete", client.label());
+            debug!(
+                "{} - {}",
+                client.label(),
+                crate::tls::describe(stream.get_ref().1)
+            );
+            Some(stream)
+        }
+        Ok(Err(e)) => {
+            error!("{} - TLS handshake error: {e}", client.label());
+            client.close(ClosedState::TlsHandshakeError);
+            None
+        }
+        Err(_) => {
+            error!("{} - TLS handshake timeout", client.label());
+            client.close(ClosedState::TlsHandshakeError);
+            None
+        }
     }
 }
 

@@ -43,6 +43,7 @@ pub enum ClosedState {
     MaxControlLineExceeded,
     ServerShutdown,
     NoRespondersRequiresHeaders,
+    TlsHandshakeError,
 }
 
 impl ClosedState {
@@ -77,6 +78,7 @@ impl fmt::Display for ClosedState {
             ClosedState::MaxControlLineExceeded => "Maximum Control Line Exceeded",
             ClosedState::ServerShutdown => "Server Shutdown",
             ClosedState::NoRespondersRequiresHeaders => "No Responders Requires Headers",
+            ClosedState::TlsHandshakeError => "TLS Handshake Failure",
         })
     }
 }

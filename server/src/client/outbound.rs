@@ -123,9 +123,8 @@ impl Chunks {
         }
     }
 
-    /// One vectored write of what the socket takes now.
-    fn try_write(&mut self, sock: &TcpStream) -> io::Result<usize> {
-        let mut iov = [IoSlice::new(&[]); MAX_IOV];
+    /// The chunks as slices for one vectored write; returns how many.
+    fn io_slices<'a>(&'a self, iov: &mut [IoSlice<'a>; MAX_IOV]) -> usize {
         let mut k = 0;
         for (i, c) in self.list.iter().take(MAX_IOV).enumerate() {
             let c = if i == 0 { &c[self.front..] } else { &c[..] };
@@ -134,6 +133,36 @@ impl Chunks {
                 k += 1;
             }
         }
+        k
+    }
+
+    /// Writes everything to a stream that encrypts (TLS), then flushes it;
+    /// `wrote` is told each amount written.
+    pub async fn write_all_to<W: tokio::io::AsyncWrite + Unpin>(
+        &mut self,
+        w: &mut W,
+        mut wrote: impl FnMut(usize),
+    ) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        while !self.is_empty() {
+            let n = {
+                let mut iov = [IoSlice::new(&[]); MAX_IOV];
+                let k = self.io_slices(&mut iov);
+                w.write_vectored(&iov[..k]).await?
+            };
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.consume(n);
+            wrote(n);
+        }
+        w.flush().await
+    }
+
+    /// One vectored write of what the socket takes now.
+    fn try_write(&mut self, sock: &TcpStream) -> io::Result<usize> {
+        let mut iov = [IoSlice::new(&[]); MAX_IOV];
+        let k = self.io_slices(&mut iov);
         let n = sock.try_write_vectored(&iov[..k])?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());

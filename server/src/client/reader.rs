@@ -28,7 +28,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
 
 /// The queue group name reserved for the server's own subscriptions.
 const SYS_QUEUE_GROUP: &[u8] = b"_sys_";
@@ -189,7 +188,7 @@ impl Reader {
         }
     }
 
-    pub async fn run(mut self, mut rd: OwnedReadHalf) {
+    pub async fn run<R: tokio::io::AsyncRead + Unpin>(mut self, mut rd: R) {
         let mut buf = BytesMut::with_capacity(START_BUF);
         // Read size: doubles after a read that filled it, halves after a
         // few that used less than half of it (as Go sizes its reads).

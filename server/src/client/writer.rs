@@ -12,6 +12,19 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 
+/// Where a connection's bytes go: the plain socket, which publishers'
+/// readers may also write to directly, or a TLS stream, written by this
+/// task only.
+pub enum Sink {
+    Tcp(OwnedWriteHalf),
+    Tls(tokio::io::WriteHalf<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+enum Held {
+    Tcp(Arc<OwnedWriteHalf>),
+    Tls(tokio::io::WriteHalf<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
 /// Write deadline for the last flush of a closing connection.
 const CLOSE_FLUSH_DEADLINE: Duration = Duration::from_millis(100);
 
@@ -21,10 +34,17 @@ pub struct PingConfig {
     pub write_deadline: Duration,
 }
 
-pub async fn run(client: Arc<Client>, wr: OwnedWriteHalf, cfg: PingConfig) {
-    // Shared with publishers' readers, which write small amounts directly.
-    let wr = Arc::new(wr);
-    client.out.lock().sock = Some(wr.clone());
+pub async fn run(client: Arc<Client>, sink: Sink, cfg: PingConfig) {
+    let mut wr = match sink {
+        Sink::Tcp(wr) => {
+            // Shared with publishers' readers, which write small amounts
+            // directly.
+            let wr = Arc::new(wr);
+            client.out.lock().sock = Some(wr.clone());
+            Held::Tcp(wr)
+        }
+        Sink::Tls(wr) => Held::Tls(wr),
+    };
     loop {
         let deadline = client.ping.lock().deadline;
         tokio::select! {
@@ -49,8 +69,16 @@ pub async fn run(client: Arc<Client>, wr: OwnedWriteHalf, cfg: PingConfig) {
                 } else {
                     cfg.write_deadline
                 };
-                let sock: &TcpStream = (*wr).as_ref();
-                let written = taken.write_all(sock, |n| client.out.lock().wrote(n));
+                let wrote_some = |n| client.out.lock().wrote(n);
+                let written = async {
+                    match &mut wr {
+                        Held::Tcp(half) => {
+                            let sock: &TcpStream = (**half).as_ref();
+                            taken.write_all(sock, wrote_some).await
+                        }
+                        Held::Tls(tls) => taken.write_all_to(tls, wrote_some).await,
+                    }
+                };
                 match tokio::time::timeout(limit, written).await {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => client.close(ClosedState::WriteError),
@@ -84,8 +112,15 @@ pub async fn run(client: Arc<Client>, wr: OwnedWriteHalf, cfg: PingConfig) {
                     out.sock = None;
                     out.release();
                 }
-                if let Ok(mut wr) = Arc::try_unwrap(wr) {
-                    let _ = wr.shutdown().await;
+                match wr {
+                    Held::Tcp(half) => {
+                        if let Ok(mut half) = Arc::try_unwrap(half) {
+                            let _ = half.shutdown().await;
+                        }
+                    }
+                    Held::Tls(mut tls) => {
+                        let _ = tls.shutdown().await;
+                    }
                 }
                 return;
             }

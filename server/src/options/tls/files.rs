@@ -59,6 +59,27 @@ fn has_ca_certificate(pem: &[u8]) -> bool {
 /// The certificate chain and key files must hold a certificate, a private
 /// key, and the key must be the certificate's.
 fn check_key_pair(cert_file: &str, key_file: &str) -> Result<(), String> {
+    load_key_pair(cert_file, key_file).map(|_| ())
+}
+
+/// The CA certificates of a file, for verifying peers.
+pub fn load_ca_certs(ca_file: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = read_file(ca_file)?;
+    let certs: Vec<_> = Blocks(&pem)
+        .filter(|b| b.label == "CERTIFICATE" && !b.has_headers)
+        .map(|b| CertificateDer::from(b.der))
+        .collect();
+    if certs.is_empty() {
+        return Err("failed to parse root ca certificate".into());
+    }
+    Ok(certs)
+}
+
+/// The certificate chain and its private key, checked as Go checks them.
+pub fn load_key_pair(
+    cert_file: &str,
+    key_file: &str,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
     let cert_pem = read_file(cert_file)?;
     let key_pem = read_file(key_file)?;
     let mut certs = Vec::new();
@@ -105,10 +126,11 @@ fn check_key_pair(cert_file: &str, key_file: &str) -> Result<(), String> {
     };
     let cert = rustls::server::ParsedCertificate::try_from(&certs[0])
         .map_err(|_| "x509: malformed certificate".to_string())?;
-    let key = signing_key(key_der).ok_or("tls: failed to parse private key")?;
+    let (key_form, key) = signing_key(key_der).ok_or("tls: failed to parse private key")?;
     let cert_spki = cert.subject_public_key_info();
     let Some(key_spki) = key.public_key() else {
-        return Ok(());
+        drop(cert);
+        return Ok((certs, key_form));
     };
     let cert_alg = algorithm_oid(cert_spki.as_ref());
     if !matches!(cert_alg, Some(RSA | EC | ED25519)) {
@@ -120,20 +142,28 @@ fn check_key_pair(cert_file: &str, key_file: &str) -> Result<(), String> {
     if cert_spki.as_ref() != key_spki.as_ref() {
         return Err("tls: private key does not match public key".into());
     }
-    Ok(())
+    drop(cert);
+    Ok((certs, key_form))
 }
 
 /// A private key in any of the encodings Go tries (PKCS #1, PKCS #8, SEC 1),
-/// whatever the PEM label says.
-fn signing_key(der: Vec<u8>) -> Option<std::sync::Arc<dyn rustls::sign::SigningKey>> {
+/// whatever the PEM label says: the encoding that parsed, and the key.
+fn signing_key(
+    der: Vec<u8>,
+) -> Option<(
+    PrivateKeyDer<'static>,
+    std::sync::Arc<dyn rustls::sign::SigningKey>,
+)> {
     let forms = [
         PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der.clone())),
         PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der.clone())),
         PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(der)),
     ];
-    forms
-        .iter()
-        .find_map(|k| rustls::crypto::ring::sign::any_supported_type(k).ok())
+    forms.into_iter().find_map(|k| {
+        rustls::crypto::ring::sign::any_supported_type(&k)
+            .ok()
+            .map(|key| (k, key))
+    })
 }
 
 const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
