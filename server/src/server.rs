@@ -44,7 +44,8 @@ pub struct Server {
     pub(crate) reload_lock: Mutex<()>,
     info: Mutex<Info>,
     /// TLS for client connections, when the `tls` block or flags ask for it.
-    tls: Option<Arc<crate::tls::ClientTls>>,
+    /// Replaced by a reload that changes the `tls` block.
+    tls: RwLock<Option<Arc<crate::tls::ClientTls>>>,
     /// The listeners bound at start (for the ports file and INFO).
     bound: Mutex<Option<ports_file::Listeners>>,
     accounts: RwLock<Arc<Accounts>>,
@@ -115,6 +116,8 @@ impl Server {
             headers: !opts.no_header_support,
             auth_required,
             max_payload: opts.max_payload,
+            tls_required: opts.tls_config.is_some(),
+            tls_verify: opts.tls_config.as_ref().is_some_and(|t| t.verify),
             // Not advertised until natsd has JetStream: a client must not
             // be told of an API nobody answers.
             jetstream: false,
@@ -139,7 +142,7 @@ impl Server {
             config_time: Mutex::new(SystemTime::now()),
             reload_lock: Mutex::new(()),
             info: Mutex::new(info),
-            tls,
+            tls: RwLock::new(tls),
             bound: Mutex::new(None),
             accounts: RwLock::new(Arc::new(accounts)),
             clients: Mutex::new(HashMap::default()),
@@ -174,6 +177,11 @@ impl Server {
     /// Tells every reader to pick up the installed configuration.
     pub(crate) fn bump_config_gen(&self) {
         self.config_gen.fetch_add(1, Ordering::Release);
+    }
+
+    /// Installs the TLS new client connections get (None: plain text).
+    pub(crate) fn set_tls(&self, tls: Option<Arc<crate::tls::ClientTls>>) {
+        *self.tls.write() = tls;
     }
 
     /// The listeners bound at start; None before.
@@ -316,7 +324,7 @@ impl Server {
             "Listening for client connections on {}",
             join_host_port(host, i64::from(addr.port()))
         );
-        if self.tls.is_some() {
+        if self.tls.read().is_some() {
             notice!("TLS required for client connections");
         }
         if !o.client_advertise.is_empty() {
@@ -410,7 +418,8 @@ impl Server {
             write_deadline: o.write_deadline,
         };
         let nonce = nonce.into_bytes();
-        let Some(tls) = self.tls.clone() else {
+        let tls = self.tls.read().clone();
+        let Some(tls) = tls else {
             client.send(&info.to_line());
             let (rd, wr) = stream.into_split();
             tokio::spawn(writer::run(client.clone(), Sink::Tcp(wr), cfg));

@@ -165,6 +165,15 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("reload/rotate-files", "reload", |c| rotate_files(c).boxed())
             .full("TestConfigReloadRotateFiles"),
         Scenario::new("reload/logging", "reload", |c| logging(c).boxed()).full("TestLoggingReload"),
+        Scenario::new("reload/tls-enable-disable", "reload", |c| {
+            tls_enable_disable(c).boxed()
+        })
+        .needs(Need::Tls)
+        .full("TestConfigReloadEnableTLS")
+        .full("TestConfigReloadDisableTLS"),
+        Scenario::new("reload/tls-verify", "reload", |c| tls_verify(c).boxed())
+            .needs(Need::Tls)
+            .partial("TestConfigReloadRotateTLS"),
         Scenario::new("reload/bool-flags-logtime", "reload", |c| {
             bool_flags_logtime(c).boxed()
         })
@@ -1093,6 +1102,105 @@ async fn default_system_account(ctx: Ctx) -> Result<()> {
     );
     check_eq!(after, before);
     check_eq!(names(&ctx.http_json(&s, "/accountz").await?), listed);
+    Ok(())
+}
+
+// ---------------------------------------------------------------- TLS
+
+/// The scenario's certificate files, by name, as absolute paths.
+fn cert_paths(ctx: &Ctx) -> Result<std::collections::HashMap<&'static str, String>> {
+    kit::certs::FILES
+        .iter()
+        .map(|(name, contents)| {
+            let path = ctx.write_file(name, contents)?;
+            Ok((*name, path.to_string_lossy().to_string()))
+        })
+        .collect()
+}
+
+fn tls_block(certs: &std::collections::HashMap<&'static str, String>, verify: bool) -> String {
+    let verify = if verify {
+        format!("  verify: true\n  ca_file: \"{}\"\n", certs["ca.pem"])
+    } else {
+        String::new()
+    };
+    format!(
+        "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n{verify}}}\n",
+        certs["server-cert.pem"], certs["server-key.pem"]
+    )
+}
+
+/// An async-nats client over TLS trusting the scenario CA, with the
+/// server's certificate as its own when `with_cert`.
+async fn tls_client(
+    ctx: &Ctx,
+    s: &Server,
+    certs: &std::collections::HashMap<&'static str, String>,
+    with_cert: bool,
+) -> Result<async_nats::Client> {
+    let mut o = async_nats::ConnectOptions::new()
+        .require_tls(true)
+        .add_root_certificates(PathBuf::from(&certs["ca.pem"]));
+    if with_cert {
+        o = o.add_client_certificate(
+            PathBuf::from(&certs["server-cert.pem"]),
+            PathBuf::from(&certs["server-key.pem"]),
+        );
+    }
+    ctx.client_with(s, o).await
+}
+
+async fn tls_enable_disable(ctx: Ctx) -> Result<()> {
+    let certs = cert_paths(&ctx)?;
+    let s = ctx.default_server().await?;
+    let mut plain = conn(&ctx, &s, NO_AUTH).await?;
+    reload(&s, &tls_block(&certs, false)).await?;
+    let (_, info) = ctx.raw(&s).await?;
+    ctx.observe("enabled/tls_required", info["tls_required"].to_string());
+    check_eq!(info["tls_required"], true);
+    let c = tls_client(&ctx, &s, &certs, false).await?;
+    c.flush().await?;
+    ctx.observe("enabled/tls client", "connected");
+    // A connection made before keeps working in plain text.
+    still_fine(&mut plain).await?;
+    drop(c);
+    reload(&s, "").await?;
+    let (_, info) = ctx.raw(&s).await?;
+    ctx.observe("disabled/tls_required", info["tls_required"].to_string());
+    check_eq!(info.get("tls_required"), None);
+    let refused = tls_client(&ctx, &s, &certs, false).await.is_err();
+    ctx.observe("disabled/tls client refused", refused.to_string());
+    check_eq!(refused, true);
+    let c = ctx.client(&s).await?;
+    c.flush().await?;
+    Ok(())
+}
+
+async fn tls_verify(ctx: Ctx) -> Result<()> {
+    let certs = cert_paths(&ctx)?;
+    let s = ctx
+        .server(ServerSpec::new().conf(&tls_block(&certs, false)))
+        .await?;
+    let first = tls_client(&ctx, &s, &certs, false).await?;
+    let mut sub = first.subscribe("foo").await?;
+    first.flush().await?;
+    reload(&s, &tls_block(&certs, true)).await?;
+    let (_, info) = ctx.raw(&s).await?;
+    ctx.observe("tls_verify", info["tls_verify"].to_string());
+    check_eq!(info["tls_verify"], true);
+    let refused = tls_client(&ctx, &s, &certs, false).await.is_err();
+    ctx.observe("client without certificate refused", refused.to_string());
+    check_eq!(refused, true);
+    let with_cert = tls_client(&ctx, &s, &certs, true).await?;
+    with_cert.flush().await?;
+    // The connection made before the reload still works.
+    first.publish("foo", "hello".into()).await?;
+    first.flush().await?;
+    let msg = tokio::time::timeout(WAIT, futures::StreamExt::next(&mut sub))
+        .await?
+        .context("subscription ended")?;
+    ctx.observe("existing client", String::from_utf8_lossy(&msg.payload));
+    check_eq!(&msg.payload[..], b"hello");
     Ok(())
 }
 

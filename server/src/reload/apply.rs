@@ -78,6 +78,10 @@ fn apply_one(srv: &Server, change: &Change) {
         Change::Syslog(v) => notice!("Reloaded: syslog = {v}"),
         Change::RemoteSyslog(v) => notice!("Reloaded: remote_syslog = {v}"),
         Change::Routes => notice!("Reloaded: cluster routes"),
+        Change::Tls => {
+            let on = srv.opts().tls_config.is_some();
+            notice!("Reloaded: tls = {}", if on { "enabled" } else { "disabled" });
+        }
         Change::WriteDeadline(d) => notice!("Reloaded: write_deadline = {}", go_duration(*d)),
         Change::MaxTracedMsgLen(v) => notice!("Reloaded: max_traced_msg_len = {v}"),
         Change::ConnectErrorReports(v) => notice!("Reloaded: connect_error_reports = {v}"),
@@ -107,6 +111,8 @@ fn refresh_info(srv: &Server, o: &Options) {
     srv.update_info(|info| {
         info.auth_required = crate::auth::auth_required(o);
         info.max_payload = o.max_payload;
+        info.tls_required = o.tls_config.is_some();
+        info.tls_verify = o.tls_config.as_ref().is_some_and(|t| t.verify);
         let port = bound_port.unwrap_or(info.port);
         let advertised = (!o.client_advertise.is_empty())
             .then(|| crate::hostport::parse_host_port(&o.client_advertise, port).ok())

@@ -41,6 +41,8 @@ pub enum Change {
     Syslog(bool),
     RemoteSyslog(String),
     Routes,
+    /// The client `tls` block (turned on, off, or new files).
+    Tls,
     WriteDeadline(Duration),
     MaxTracedMsgLen(i64),
     ConnectErrorReports(i64),
@@ -197,8 +199,9 @@ pub fn diff(old: &Options, new: &Options) -> Result<Vec<Change>, String> {
     fixed!(tls_cert, "TLSCert");
     fixed!(tls_key, "TLSKey");
     fixed!(tls_ca_cert, "TLSCaCert");
-    // natsd does not serve TLS: it cannot be turned on or changed by reload.
-    fixed_block(old.tls_config != new.tls_config, "TLSConfig")?;
+    if old.tls_config != new.tls_config {
+        out.push(Change::Tls);
+    }
     change!(write_deadline, WriteDeadline);
     fixed_duration!(lame_duck_duration, "LameDuckDuration");
     fixed_duration!(lame_duck_grace_period, "LameDuckGracePeriod");

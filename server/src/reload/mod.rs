@@ -26,12 +26,22 @@ impl Server {
         let mut new = self.load_options(&old)?;
         let changes = diff::diff(&old, &new)?;
         new.validate()?;
+        // New TLS files are loaded before anything changes: a bad one
+        // refuses the whole reload.
+        let tls = match (&new.tls_config, changes.contains(&diff::Change::Tls)) {
+            (Some(tc), true) => Some(Some(Arc::new(crate::tls::ClientTls::new(tc)?))),
+            (None, true) => Some(None),
+            (_, false) => None,
+        };
         if new.port == 0 {
             new.port = old.port;
         }
         let new = Arc::new(new);
         let accounts = Arc::new(Accounts::new(&new, Some(&self.accounts())));
         self.install_config(new.clone(), accounts);
+        if let Some(tls) = tls {
+            self.set_tls(tls);
+        }
         apply::apply(self, &new, &changes);
         Ok(())
     }
