@@ -184,6 +184,11 @@ impl Server {
         *self.tls.write() = tls;
     }
 
+    /// The TLS client connections currently get (None: plain text).
+    pub(crate) fn client_tls(&self) -> Option<Arc<crate::tls::ClientTls>> {
+        self.tls.read().clone()
+    }
+
     /// The listeners bound at start; None before.
     pub(crate) fn bound(&self) -> Option<ports_file::Listeners> {
         *self.bound.lock()
@@ -412,11 +417,7 @@ impl Server {
         info.client_id = cid;
         info.client_ip = client.host.clone();
         debug!("{} - Client connection created", client.label());
-        let cfg = PingConfig {
-            interval: o.ping_interval,
-            max_out: o.max_pings_out,
-            write_deadline: o.write_deadline,
-        };
+        let cfg = PingConfig::of(o);
         let nonce = nonce.into_bytes();
         let tls = self.tls.read().clone();
         let Some(tls) = tls else {
@@ -588,11 +589,14 @@ async fn handshake(
     match tokio::time::timeout(tls.timeout, tls.acceptor.accept(stream)).await {
         Ok(Ok(stream)) => {
             debug!("{} - TLS handshake complete", client.label());
+            let state = crate::tls::agreed(stream.get_ref().1);
             debug!(
-                "{} - {}",
+                "{} - TLS version {}, cipher suite {}",
                 client.label(),
-                crate::tls::describe(stream.get_ref().1)
+                state.version,
+                state.cipher_suite
             );
+            let _ = client.tls.set(state);
             Some(stream)
         }
         Ok(Err(e)) => {

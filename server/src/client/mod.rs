@@ -167,6 +167,17 @@ pub struct Client {
     /// Last delivery to this client, as nanoseconds since `start` (0: none).
     /// An atomic so publishers need no lock to stamp it.
     last_delivery: AtomicU64,
+    /// What the TLS handshake agreed on, once it has completed.
+    pub tls: std::sync::OnceLock<TlsState>,
+}
+
+/// What a client's TLS handshake agreed on, in Go's names, for monitoring.
+#[derive(Debug, Clone, Default)]
+pub struct TlsState {
+    /// "1.2" or "1.3".
+    pub version: String,
+    /// The cipher suite, e.g. "TLS_AES_128_GCM_SHA256".
+    pub cipher_suite: String,
 }
 
 /// The credentials of a CONNECT and the nonce the client was given (an nkey
@@ -259,6 +270,7 @@ impl Client {
             start_wall: SystemTime::now(),
             start: now,
             last_delivery: AtomicU64::new(0),
+            tls: std::sync::OnceLock::new(),
         }
     }
 

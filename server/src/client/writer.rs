@@ -34,7 +34,7 @@ pub struct PingConfig {
     pub write_deadline: Duration,
 }
 
-pub async fn run(client: Arc<Client>, sink: Sink, cfg: PingConfig) {
+pub async fn run(client: Arc<Client>, sink: Sink, mut cfg: PingConfig) {
     let mut wr = match sink {
         Sink::Tcp(wr) => {
             // Shared with publishers' readers, which write small amounts
@@ -45,11 +45,13 @@ pub async fn run(client: Arc<Client>, sink: Sink, cfg: PingConfig) {
         }
         Sink::Tls(wr) => Held::Tls(wr),
     };
+    let mut config_gen = client.server.upgrade().map(|s| s.config_gen());
     loop {
         let deadline = client.ping.lock().deadline;
         tokio::select! {
             _ = client.write_ready.notified() => {}
             _ = tokio::time::sleep_until(deadline.into()) => {
+                refresh_config(&client, &mut cfg, &mut config_gen);
                 ping_timer(&client, &cfg);
             }
         }
@@ -127,6 +129,30 @@ pub async fn run(client: Arc<Client>, sink: Sink, cfg: PingConfig) {
             if !more {
                 break;
             }
+        }
+    }
+}
+
+/// A reload's ping interval, ping count and write deadline apply to
+/// connections already open from their next ping timer, as in Go.
+fn refresh_config(client: &Client, cfg: &mut PingConfig, seen: &mut Option<u64>) {
+    let Some(srv) = client.server.upgrade() else {
+        return;
+    };
+    let now = Some(srv.config_gen());
+    if now != *seen {
+        *seen = now;
+        let o = srv.opts();
+        *cfg = PingConfig::of(&o);
+    }
+}
+
+impl PingConfig {
+    pub fn of(o: &crate::options::Options) -> PingConfig {
+        PingConfig {
+            interval: o.ping_interval,
+            max_out: o.max_pings_out,
+            write_deadline: o.write_deadline,
         }
     }
 }

@@ -55,6 +55,10 @@ pub struct ConnInfo {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub version: String,
     #[serde(skip_serializing_if = "String::is_empty")]
+    pub tls_version: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub tls_cipher_suite: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub authorized_user: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub account: String,
@@ -91,6 +95,8 @@ impl Default for ConnInfo {
             name: String::new(),
             lang: String::new(),
             version: String::new(),
+            tls_version: String::new(),
+            tls_cipher_suite: String::new(),
             authorized_user: String::new(),
             account: String::new(),
             subs: Vec::new(),
@@ -106,6 +112,7 @@ impl ConnInfo {
         let rtt = c.ping.lock().rtt;
         let meta = c.meta.lock().clone();
         let st = &c.stats;
+        let tls = c.tls.get().cloned().unwrap_or_default();
         ConnInfo {
             cid: c.cid,
             kind: "Client",
@@ -126,6 +133,8 @@ impl ConnInfo {
             name: meta.name,
             lang: meta.lang,
             version: meta.version,
+            tls_version: tls.version,
+            tls_cipher_suite: tls.cipher_suite,
             ..ConnInfo::default()
         }
     }

@@ -78,6 +78,10 @@ struct Varz {
     port: i64,
     #[serde(skip_serializing_if = "json::is_zero")]
     auth_required: bool,
+    #[serde(skip_serializing_if = "json::is_zero")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "json::is_zero")]
+    tls_verify: bool,
     max_connections: i64,
     #[serde(skip_serializing_if = "json::is_zero")]
     max_subscriptions: i64,
@@ -137,6 +141,7 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
     let info = srv.info();
     let st = &srv.stats;
     let (cpu, mem) = process_usage();
+    let tls = srv.client_tls();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let v = Varz {
         server_id: info.server_id,
@@ -147,6 +152,8 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
         host: info.host,
         port: info.port,
         auth_required: info.auth_required,
+        tls_required: tls.is_some(),
+        tls_verify: tls.as_ref().is_some_and(|t| t.verify),
         max_connections: o.max_conn,
         max_subscriptions: o.max_subs,
         ping_interval: o.ping_interval,
@@ -165,7 +172,11 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
         mqtt: Empty {},
         websocket: Empty {},
         jetstream: Empty {},
-        tls_timeout: TLS_TIMEOUT_SECS,
+        tls_timeout: o
+            .tls_config
+            .as_ref()
+            .filter(|tc| tc.timeout > 0.0)
+            .map_or(TLS_TIMEOUT_SECS, |tc| tc.timeout),
         write_deadline: o.write_deadline,
         start: srv.start_wall,
         now: SystemTime::now(),
