@@ -572,20 +572,57 @@ impl Server {
     }
 }
 
+/// Warns once a second of the connections the TLS rate limit refused, while
+/// these TLS settings are in use.
+async fn log_rejected(tls: Arc<crate::tls::ClientTls>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Some(rate) = &tls.rate {
+            let blocked = rate.take_blocked();
+            if blocked > 0 {
+                crate::warn!("Rejected {blocked} connections due to TLS rate limiting");
+            }
+        }
+        // Only this task holds them: they were replaced by a reload.
+        if Arc::strong_count(&tls) == 1 {
+            return;
+        }
+    }
+}
+
 /// Sends the INFO in plain text, then runs the TLS handshake within the
 /// timeout. None when it failed (the client is then closed).
 async fn handshake(
     mut stream: TcpStream,
     client: &Arc<Client>,
     info_line: &[u8],
-    tls: &crate::tls::ClientTls,
+    tls: &Arc<crate::tls::ClientTls>,
 ) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
     use tokio::io::AsyncWriteExt;
     if stream.write_all(info_line).await.is_err() {
         client.close(ClosedState::WriteError);
         return None;
     }
-    debug!("{} - Starting TLS client connection handshake", client.label());
+    if let Some(rate) = &tls.rate {
+        if !rate.allow() {
+            let _ = stream
+                .write_all(&crate::proto::err_line(
+                    "Connection throttling is active. Please try again later.",
+                ))
+                .await;
+            client.close(ClosedState::MaxConnectionsExceeded);
+            if rate.start_logging() {
+                tokio::spawn(log_rejected(tls.clone()));
+            }
+            return None;
+        }
+    }
+    debug!(
+        "{} - Starting TLS client connection handshake",
+        client.label()
+    );
     match tokio::time::timeout(tls.timeout, tls.acceptor.accept(stream)).await {
         Ok(Ok(stream)) => {
             debug!("{} - TLS handshake complete", client.label());

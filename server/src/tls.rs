@@ -36,6 +36,62 @@ pub struct ClientTls {
     pub timeout: Duration,
     /// Client certificates are required (INFO's `tls_verify`).
     pub verify: bool,
+    /// `connection_rate_limit`: new TLS connections allowed per second.
+    pub rate: Option<RateCounter>,
+}
+
+/// Go's rate counter: `limit` connections in a window of one second that
+/// starts with the first connection after the previous window ended.
+pub struct RateCounter {
+    limit: i64,
+    state: parking_lot::Mutex<RateState>,
+}
+
+#[derive(Default)]
+struct RateState {
+    count: i64,
+    end: Option<std::time::Instant>,
+    /// Refused since last counted by [`RateCounter::take_blocked`].
+    blocked: u64,
+    /// A task logs the refusals once a second.
+    logging: bool,
+}
+
+impl RateCounter {
+    pub fn new(limit: i64) -> RateCounter {
+        RateCounter {
+            limit,
+            state: parking_lot::Mutex::new(RateState::default()),
+        }
+    }
+
+    /// Whether one more connection is allowed now.
+    pub fn allow(&self) -> bool {
+        let now = std::time::Instant::now();
+        let mut st = self.state.lock();
+        match st.end {
+            Some(end) if now <= end => st.count += 1,
+            _ => {
+                st.count = 0;
+                st.end = Some(now + Duration::from_secs(1));
+            }
+        }
+        let allow = st.count < self.limit;
+        if !allow {
+            st.blocked += 1;
+        }
+        allow
+    }
+
+    /// The refusals since the last call.
+    pub fn take_blocked(&self) -> u64 {
+        std::mem::take(&mut self.state.lock().blocked)
+    }
+
+    /// True the first time: the caller starts the logging task.
+    pub fn start_logging(&self) -> bool {
+        !std::mem::replace(&mut self.state.lock().logging, true)
+    }
 }
 
 impl ClientTls {
@@ -75,6 +131,7 @@ impl ClientTls {
             acceptor: TlsAcceptor::from(Arc::new(config)),
             timeout: timeout(tc),
             verify: tc.verify,
+            rate: (tc.rate_limit > 0).then(|| RateCounter::new(tc.rate_limit)),
         })
     }
 }
@@ -185,10 +242,139 @@ pub fn agreed(conn: &rustls::ServerConnection) -> TlsState {
         .negotiated_cipher_suite()
         .map(|s| go_name(&s))
         .unwrap_or_else(|| "unknown".to_string());
+    let peer_certs = conn
+        .peer_certificates()
+        .map(|certs| certs.iter().map(|c| PeerCert::of(c)).collect())
+        .unwrap_or_default();
     TlsState {
         version,
         cipher_suite,
+        peer_certs,
     }
+}
+
+/// A client certificate as `/connz?auth=1` shows it (Go's `TLSPeerCert`).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PeerCert {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub subject: String,
+    /// Hex SHA-256 of the DER SubjectPublicKeyInfo.
+    #[serde(rename = "spki_sha256", skip_serializing_if = "String::is_empty")]
+    pub spki_sha256: String,
+    /// Hex SHA-256 of the whole DER certificate.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cert_sha256: String,
+}
+
+impl PeerCert {
+    pub fn of(der: &[u8]) -> PeerCert {
+        let (subject, spki) = subject_and_spki(der).unwrap_or_default();
+        PeerCert {
+            subject: name_string(subject),
+            spki_sha256: if spki.is_empty() {
+                String::new()
+            } else {
+                sha256_hex(spki)
+            },
+            cert_sha256: sha256_hex(der),
+        }
+    }
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    let d = ::ring::digest::digest(&::ring::digest::SHA256, data);
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The subject Name (contents) and the whole SubjectPublicKeyInfo element
+/// of a DER certificate.
+fn subject_and_spki(der: &[u8]) -> Option<(&[u8], &[u8])> {
+    use crate::options::tls::files::der_tlv;
+    let (_, cert, _) = der_tlv(der)?;
+    let (_, tbs, _) = der_tlv(cert)?;
+    let mut rest = tbs;
+    // [0] version, when present.
+    if rest.first() == Some(&0xa0) {
+        rest = der_tlv(rest)?.2;
+    }
+    // serial, signature algorithm, issuer, validity
+    for _ in 0..4 {
+        rest = der_tlv(rest)?.2;
+    }
+    let (_, subject, after) = der_tlv(rest)?;
+    let (_, _, after_spki) = der_tlv(after)?;
+    let spki = &after[..after.len() - after_spki.len()];
+    Some((subject, spki))
+}
+
+/// Go's short names of attribute types, in the order Go's `pkix.Name`
+/// puts them before reversing: C, ST, L, STREET, POSTALCODE, O, OU, CN,
+/// SERIALNUMBER.
+const ATTRS: [(&[u8], &str); 9] = [
+    (&[0x55, 0x04, 0x06], "C"),
+    (&[0x55, 0x04, 0x08], "ST"),
+    (&[0x55, 0x04, 0x07], "L"),
+    (&[0x55, 0x04, 0x09], "STREET"),
+    (&[0x55, 0x04, 0x11], "POSTALCODE"),
+    (&[0x55, 0x04, 0x0a], "O"),
+    (&[0x55, 0x04, 0x0b], "OU"),
+    (&[0x55, 0x04, 0x03], "CN"),
+    (&[0x55, 0x04, 0x05], "SERIALNUMBER"),
+];
+
+/// A Name as Go's `pkix.Name.String()` shows it: the known attributes
+/// grouped by type in Go's order, then reversed, as `TYPE=value` joined
+/// by commas (several values of a type joined by `+`). Attributes of other
+/// types are left out.
+fn name_string(name: &[u8]) -> String {
+    use crate::options::tls::files::der_tlv;
+    let mut values: Vec<Vec<String>> = vec![Vec::new(); ATTRS.len()];
+    let mut rdns = name;
+    while let Some((_, set, rest)) = der_tlv(rdns) {
+        rdns = rest;
+        let mut atvs = set;
+        while let Some((_, atv, rest)) = der_tlv(atvs) {
+            atvs = rest;
+            let Some((0x06, oid, value)) = der_tlv(atv) else {
+                continue;
+            };
+            let Some((_, value, _)) = der_tlv(value) else {
+                continue;
+            };
+            if let Some(i) = ATTRS.iter().position(|(o, _)| *o == oid) {
+                values[i].push(String::from_utf8_lossy(value).into_owned());
+            }
+        }
+    }
+    ATTRS
+        .iter()
+        .zip(values)
+        .filter(|(_, v)| !v.is_empty())
+        .rev()
+        .map(|((_, short), v)| {
+            v.iter()
+                .map(|val| format!("{short}={}", escape(val)))
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// RFC 4514 escaping, as Go does it.
+fn escape(v: &str) -> String {
+    let chars: Vec<char> = v.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && (c == ' ' || c == '#'))
+            || (i == chars.len() - 1 && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -209,6 +395,24 @@ mod tests {
         assert_eq!(names[0], "TLS_AES_128_GCM_SHA256");
         assert_eq!(names[3], "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
         assert_eq!(names[8], "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305");
+    }
+
+    #[test]
+    fn peer_certificate_subject() {
+        let pem = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../conformance/src/kit/certs/server-cert.pem"
+        ))
+        .unwrap();
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        use base64::Engine;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        let pc = PeerCert::of(&der);
+        assert_eq!(pc.subject, "CN=localhost");
+        assert_eq!(pc.spki_sha256.len(), 64);
+        assert_eq!(escape(" a,b "), "\\ a\\,b\\ ");
     }
 
     #[test]

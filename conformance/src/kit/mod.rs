@@ -5,6 +5,7 @@ pub mod certs;
 pub mod ports;
 pub mod raw;
 pub mod server;
+pub mod tls_raw;
 
 pub use raw::{Msg, Op, RawClient};
 pub use server::{Finished, Ports, Ready, Server, ServerSpec, Target};

@@ -6,7 +6,7 @@ use bytes::{Buf, BytesMut};
 use regex::bytes::Regex;
 use serde_json::Value;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
@@ -35,8 +35,12 @@ pub enum Op {
     Err(String),
 }
 
+/// What a raw client reads and writes: a TCP stream, or a TLS one over it.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
 pub struct RawClient {
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     buf: BytesMut,
     closed: bool,
 }
@@ -49,11 +53,16 @@ impl RawClient {
             .map_err(|_| anyhow!("connect to {addr} timed out"))?
             .with_context(|| format!("connect to {addr}"))?;
         stream.set_nodelay(true)?;
-        Ok(RawClient {
+        Ok(Self::from_stream(Box::new(stream)))
+    }
+
+    /// Wraps a connection that is already open (a TLS stream, say).
+    pub fn from_stream(stream: Box<dyn Io>) -> RawClient {
+        RawClient {
             stream,
             buf: BytesMut::with_capacity(16 * 1024),
             closed: false,
-        })
+        }
     }
 
     /// Opens a connection and reads the server's first INFO.

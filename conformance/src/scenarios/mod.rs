@@ -13,6 +13,7 @@ mod lifecycle;
 mod monitoring;
 mod reload;
 mod subjects;
+mod tls;
 
 /// The registry: all scenarios, in declaration order.
 pub fn all() -> Vec<Scenario> {
@@ -27,5 +28,6 @@ pub fn all() -> Vec<Scenario> {
     all.extend(lifecycle::scenarios());
     all.extend(reload::scenarios());
     all.extend(accounts::scenarios());
+    all.extend(tls::scenarios());
     all
 }

@@ -178,6 +178,8 @@ pub struct TlsState {
     pub version: String,
     /// The cipher suite, e.g. "TLS_AES_128_GCM_SHA256".
     pub cipher_suite: String,
+    /// The certificates the client presented, leaf first.
+    pub peer_certs: Vec<crate::tls::PeerCert>,
 }
 
 /// The credentials of a CONNECT and the nonce the client was given (an nkey

@@ -58,6 +58,8 @@ pub struct ConnInfo {
     pub tls_version: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub tls_cipher_suite: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tls_peer_certs: Vec<crate::tls::PeerCert>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub authorized_user: String,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -97,6 +99,7 @@ impl Default for ConnInfo {
             version: String::new(),
             tls_version: String::new(),
             tls_cipher_suite: String::new(),
+            tls_peer_certs: Vec::new(),
             authorized_user: String::new(),
             account: String::new(),
             subs: Vec::new(),
@@ -477,6 +480,9 @@ fn open_info(c: &Client, now: Instant, o: &ConnzOptions) -> ConnInfo {
             .collect();
     }
     if o.auth {
+        if let Some(tls) = c.tls.get() {
+            ci.tls_peer_certs = tls.peer_certs.clone();
+        }
         ci.authorized_user = c.meta.lock().auth_user.clone();
         let acc = c.account.lock();
         if acc.name != GLOBAL_ACCOUNT {

@@ -80,7 +80,10 @@ fn apply_one(srv: &Server, change: &Change) {
         Change::Routes => notice!("Reloaded: cluster routes"),
         Change::Tls => {
             let on = srv.opts().tls_config.is_some();
-            notice!("Reloaded: tls = {}", if on { "enabled" } else { "disabled" });
+            notice!(
+                "Reloaded: tls = {}",
+                if on { "enabled" } else { "disabled" }
+            );
         }
         Change::WriteDeadline(d) => notice!("Reloaded: write_deadline = {}", go_duration(*d)),
         Change::MaxTracedMsgLen(v) => notice!("Reloaded: max_traced_msg_len = {v}"),

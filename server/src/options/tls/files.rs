@@ -185,7 +185,7 @@ fn algorithm_oid(spki: &[u8]) -> Option<&[u8]> {
 }
 
 /// One DER element: its tag, its contents and what follows it.
-fn der_tlv(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub(crate) fn der_tlv(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, rest) = data.split_first()?;
     let (&first, rest) = rest.split_first()?;
     let (len, rest) = if first < 0x80 {

@@ -1,0 +1,174 @@
+//! A raw client-protocol connection over TLS, the way a NATS client starts
+//! one: TCP, the server's INFO in plain text, then the TLS handshake, then
+//! the same line-oriented API as [`RawClient`]. It trusts the kit's test CA
+//! (see [`super::certs`]) and can present the kit's server certificate,
+//! which carries no extended key usage, as its client certificate.
+
+use super::certs;
+use super::raw::{RawClient, EXPECT_TIMEOUT};
+use anyhow::{anyhow, bail, Context, Result};
+use rustls::crypto::{ring, CryptoProvider, SupportedKxGroup};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+/// How the client side of the handshake is set up.
+#[derive(Clone, Default)]
+pub struct TlsOptions {
+    /// Present the kit's certificate as a client certificate.
+    pub client_cert: bool,
+    /// Key exchange groups to offer, in order (the provider's defaults if empty).
+    pub kx_groups: Vec<&'static dyn SupportedKxGroup>,
+}
+
+impl TlsOptions {
+    pub fn with_client_cert() -> TlsOptions {
+        TlsOptions {
+            client_cert: true,
+            ..TlsOptions::default()
+        }
+    }
+}
+
+/// What the handshake agreed on, in Go's names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agreed {
+    /// "1.2" or "1.3".
+    pub version: String,
+    /// Go's name of the cipher suite.
+    pub cipher_suite: String,
+    /// Go's name of the key exchange group ("X25519", "CurveP256", ...).
+    pub group: String,
+}
+
+fn file(name: &str) -> &'static str {
+    certs::FILES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, c)| *c)
+        .expect("a kit certificate file")
+}
+
+fn config(opts: &TlsOptions) -> Result<ClientConfig> {
+    let mut provider = ring::default_provider();
+    if !opts.kx_groups.is_empty() {
+        provider.kx_groups = opts.kx_groups.clone();
+    }
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(file("ca.pem").as_bytes()) {
+        roots.add(cert.context("kit CA")?)?;
+    }
+    let builder = ClientConfig::builder_with_provider(Arc::new(provider as CryptoProvider))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots);
+    Ok(if opts.client_cert {
+        let chain = CertificateDer::pem_slice_iter(file("server-cert.pem").as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .context("kit certificate")?;
+        let key =
+            PrivateKeyDer::from_pem_slice(file("server-key.pem").as_bytes()).context("kit key")?;
+        builder.with_client_auth_cert(chain, key)?
+    } else {
+        builder.with_no_client_auth()
+    })
+}
+
+/// Reads one plain-text line (the INFO) byte by byte, so that nothing of
+/// what follows it is consumed.
+async fn read_line(stream: &mut TcpStream) -> Result<String> {
+    let mut line = Vec::new();
+    let read = async {
+        loop {
+            let b = stream.read_u8().await.context("reading the INFO")?;
+            line.push(b);
+            if b == b'\n' {
+                return Ok::<_, anyhow::Error>(());
+            }
+            if line.len() > 64 * 1024 {
+                bail!("no end of line in {} bytes", line.len());
+            }
+        }
+    };
+    tokio::time::timeout(EXPECT_TIMEOUT, read)
+        .await
+        .map_err(|_| anyhow!("no INFO line within {EXPECT_TIMEOUT:?}"))??;
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
+
+fn parse_info(line: &str) -> Result<Value> {
+    let json = line
+        .strip_prefix("INFO ")
+        .with_context(|| format!("expected an INFO line, got {line:?}"))?;
+    serde_json::from_str(json.trim()).context("INFO is not JSON")
+}
+
+/// Opens TCP and reads the plain INFO line; the stream is ready for a
+/// handshake (or for not starting one).
+pub async fn connect_plain(addr: &str) -> Result<(TcpStream, Value)> {
+    let mut stream = tokio::time::timeout(EXPECT_TIMEOUT, TcpStream::connect(addr))
+        .await
+        .map_err(|_| anyhow!("connect to {addr} timed out"))?
+        .with_context(|| format!("connect to {addr}"))?;
+    stream.set_nodelay(true)?;
+    let line = read_line(&mut stream).await?;
+    Ok((stream, parse_info(&line)?))
+}
+
+/// Runs the client handshake on a stream whose INFO has been read.
+pub async fn handshake(stream: TcpStream, opts: &TlsOptions) -> Result<(RawClient, Agreed)> {
+    let connector = TlsConnector::from(Arc::new(config(opts)?));
+    let name = ServerName::try_from("localhost").expect("a valid name");
+    let tls = tokio::time::timeout(EXPECT_TIMEOUT, connector.connect(name, stream))
+        .await
+        .map_err(|_| anyhow!("TLS handshake timed out"))?
+        .context("TLS handshake")?;
+    let conn = tls.get_ref().1;
+    let version = match conn.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "1.3".to_string(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "1.2".to_string(),
+        v => format!("{v:?}"),
+    };
+    let cipher_suite = conn
+        .negotiated_cipher_suite()
+        .and_then(|s| s.suite().as_str())
+        .unwrap_or("unknown")
+        .replacen("TLS13_", "TLS_", 1);
+    let group = match conn.negotiated_key_exchange_group().map(|g| g.name()) {
+        Some(rustls::NamedGroup::X25519) => "X25519".to_string(),
+        Some(rustls::NamedGroup::secp256r1) => "CurveP256".to_string(),
+        Some(rustls::NamedGroup::secp384r1) => "CurveP384".to_string(),
+        Some(rustls::NamedGroup::secp521r1) => "CurveP521".to_string(),
+        other => format!("{other:?}"),
+    };
+    let agreed = Agreed {
+        version,
+        cipher_suite,
+        group,
+    };
+    Ok((RawClient::from_stream(Box::new(tls)), agreed))
+}
+
+/// TCP, plain INFO, TLS handshake: a raw client ready for CONNECT.
+pub async fn connect(addr: &str, opts: &TlsOptions) -> Result<(RawClient, Value, Agreed)> {
+    let (stream, info) = connect_plain(addr).await?;
+    let (client, agreed) = handshake(stream, opts).await?;
+    Ok((client, info, agreed))
+}
+
+/// The kit's X25519 and P-256 groups, for offering a choice.
+pub fn groups(names: &[&str]) -> Vec<&'static dyn SupportedKxGroup> {
+    names
+        .iter()
+        .map(|n| match *n {
+            "X25519" => ring::kx_group::X25519,
+            "CurveP256" => ring::kx_group::SECP256R1,
+            "CurveP384" => ring::kx_group::SECP384R1,
+            other => panic!("no such group in ring: {other}"),
+        })
+        .collect()
+}
