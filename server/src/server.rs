@@ -434,14 +434,13 @@ impl Server {
         let me = self.clone();
         let line = info.to_line();
         tokio::spawn(async move {
-            let Some(stream) = handshake(stream, &client, &line, &tls).await else {
+            let Some(stream) = handshake(&me, stream, &client, &line, &tls).await else {
                 return;
             };
             let (rd, wr) = tokio::io::split(stream);
             tokio::spawn(writer::run(client.clone(), Sink::Tls(wr), cfg));
-            if let Some(reader) = me.register(client, nonce, auth_required) {
-                reader.run(rd).await;
-            }
+            // The authentication timer starts after the handshake.
+            Reader::new(me, client, nonce, auth_required).run(rd).await;
         });
     }
 
@@ -453,23 +452,32 @@ impl Server {
         nonce: Vec<u8>,
         auth_required: bool,
     ) -> Option<Reader> {
+        match self.admit(&client) {
+            Ok(()) => Some(Reader::new(self.clone(), client, nonce, auth_required)),
+            Err(refusal) => {
+                if let Some(line) = refusal.error_line() {
+                    client.send(&line);
+                }
+                refusal.close(&client);
+                None
+            }
+        }
+    }
+
+    /// Go's checks before a connection joins the server's clients (done
+    /// before a TLS handshake, so that /connz lists a client still in its
+    /// handshake): not while shutting down, not beyond max_connections.
+    fn admit(&self, client: &Arc<Client>) -> Result<(), Refusal> {
         if self.shutting_down.load(Ordering::Acquire) || self.ldm.load(Ordering::Acquire) {
-            client.close(ClosedState::ServerShutdown);
-            return None;
+            return Err(Refusal::ShuttingDown);
         }
         let max_conn = self.opts().max_conn;
-        {
-            let mut clients = self.clients.lock();
-            if max_conn > 0 && clients.len() as i64 >= max_conn {
-                drop(clients);
-                client.send(&crate::proto::err_line("maximum connections exceeded"));
-                error!("{} - maximum connections exceeded", client.label());
-                client.close(ClosedState::MaxConnectionsExceeded);
-                return None;
-            }
-            clients.insert(client.cid, client.clone());
+        let mut clients = self.clients.lock();
+        if max_conn > 0 && clients.len() as i64 >= max_conn {
+            return Err(Refusal::MaxConnections);
         }
-        Some(Reader::new(self.clone(), client, nonce, auth_required))
+        clients.insert(client.cid, client.clone());
+        Ok(())
     }
 
     fn all_clients(&self) -> Vec<Arc<Client>> {
@@ -592,9 +600,36 @@ async fn log_rejected(tls: Arc<crate::tls::ClientTls>) {
     }
 }
 
+/// Why [`Server::admit`] turned a connection away.
+enum Refusal {
+    ShuttingDown,
+    MaxConnections,
+}
+
+impl Refusal {
+    /// The error the client gets, if any.
+    fn error_line(&self) -> Option<Vec<u8>> {
+        match self {
+            Refusal::ShuttingDown => None,
+            Refusal::MaxConnections => Some(crate::proto::err_line("maximum connections exceeded")),
+        }
+    }
+
+    fn close(&self, client: &Arc<Client>) {
+        match self {
+            Refusal::ShuttingDown => client.close(ClosedState::ServerShutdown),
+            Refusal::MaxConnections => {
+                error!("{} - maximum connections exceeded", client.label());
+                client.close(ClosedState::MaxConnectionsExceeded);
+            }
+        }
+    }
+}
+
 /// Sends the INFO in plain text, then runs the TLS handshake within the
 /// timeout. None when it failed (the client is then closed).
 async fn handshake(
+    srv: &Arc<Server>,
     mut stream: TcpStream,
     client: &Arc<Client>,
     info_line: &[u8],
@@ -603,6 +638,13 @@ async fn handshake(
     use tokio::io::AsyncWriteExt;
     if stream.write_all(info_line).await.is_err() {
         client.close(ClosedState::WriteError);
+        return None;
+    }
+    if let Err(refusal) = srv.admit(client) {
+        if let Some(line) = refusal.error_line() {
+            let _ = stream.write_all(&line).await;
+        }
+        refusal.close(client);
         return None;
     }
     if let Some(rate) = &tls.rate {

@@ -24,6 +24,9 @@ pub struct TlsOptions {
     pub client_cert: bool,
     /// Key exchange groups to offer, in order (the provider's defaults if empty).
     pub kx_groups: Vec<&'static dyn SupportedKxGroup>,
+    /// Offer only this cipher suite (Go's name), and only the TLS version
+    /// it belongs to.
+    pub suite: Option<&'static str>,
 }
 
 impl TlsOptions {
@@ -54,17 +57,34 @@ fn file(name: &str) -> &'static str {
         .expect("a kit certificate file")
 }
 
+const ONLY_TLS12: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+const ONLY_TLS13: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+
 fn config(opts: &TlsOptions) -> Result<ClientConfig> {
     let mut provider = ring::default_provider();
     if !opts.kx_groups.is_empty() {
         provider.kx_groups = opts.kx_groups.clone();
+    }
+    let mut versions: &[&rustls::SupportedProtocolVersion] = rustls::DEFAULT_VERSIONS;
+    if let Some(want) = opts.suite {
+        provider
+            .cipher_suites
+            .retain(|s| go_suite_name(s.suite()) == want);
+        let suite = provider
+            .cipher_suites
+            .first()
+            .with_context(|| format!("no cipher suite {want} in ring"))?;
+        versions = match suite {
+            rustls::SupportedCipherSuite::Tls13(_) => ONLY_TLS13,
+            rustls::SupportedCipherSuite::Tls12(_) => ONLY_TLS12,
+        };
     }
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(file("ca.pem").as_bytes()) {
         roots.add(cert.context("kit CA")?)?;
     }
     let builder = ClientConfig::builder_with_provider(Arc::new(provider as CryptoProvider))
-        .with_safe_default_protocol_versions()?
+        .with_protocol_versions(versions)?
         .with_root_certificates(roots);
     Ok(if opts.client_cert {
         let chain = CertificateDer::pem_slice_iter(file("server-cert.pem").as_bytes())
@@ -135,9 +155,8 @@ pub async fn handshake(stream: TcpStream, opts: &TlsOptions) -> Result<(RawClien
     };
     let cipher_suite = conn
         .negotiated_cipher_suite()
-        .and_then(|s| s.suite().as_str())
-        .unwrap_or("unknown")
-        .replacen("TLS13_", "TLS_", 1);
+        .map(|s| go_suite_name(s.suite()))
+        .unwrap_or_else(|| "unknown".to_string());
     let group = match conn.negotiated_key_exchange_group().map(|g| g.name()) {
         Some(rustls::NamedGroup::X25519) => "X25519".to_string(),
         Some(rustls::NamedGroup::secp256r1) => "CurveP256".to_string(),
@@ -151,6 +170,25 @@ pub async fn handshake(stream: TcpStream, opts: &TlsOptions) -> Result<(RawClien
         group,
     };
     Ok((RawClient::from_stream(Box::new(tls)), agreed))
+}
+
+/// Go's name of a cipher suite (rustls names TLS 1.3 suites `TLS13_...`).
+fn go_suite_name(suite: rustls::CipherSuite) -> String {
+    let name = suite.as_str().unwrap_or("unknown");
+    if let Some(rest) = name.strip_prefix("TLS13_") {
+        return format!("TLS_{rest}");
+    }
+    // Go names the TLS 1.2 ChaCha20 suites without their hash.
+    name.replace("CHACHA20_POLY1305_SHA256", "CHACHA20_POLY1305")
+}
+
+/// The names of every cipher suite the kit's client can offer.
+pub fn suite_names() -> Vec<String> {
+    ring::default_provider()
+        .cipher_suites
+        .iter()
+        .map(|s| go_suite_name(s.suite()))
+        .collect()
 }
 
 /// TCP, plain INFO, TLS handshake: a raw client ready for CONNECT.

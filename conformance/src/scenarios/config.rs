@@ -48,6 +48,12 @@ pub fn scenarios() -> Vec<Scenario> {
             check_tls_files(c).boxed()
         })
         .partial("TestTLSConfigFile"),
+        Scenario::new("config/tls-config-file-served", "config", |c| {
+            tls_config_file_served(c).boxed()
+        })
+        .partial("TestTLSConfigFile"),
+        Scenario::new("config/tls-info", "config", |c| tls_info(c).boxed())
+            .full("test/opts_test.go:TestTLSConfig"),
         Scenario::new("config/leafnode-credentials-path", "config", |c| {
             leafnode_credentials_path(c).boxed()
         })
@@ -2190,6 +2196,91 @@ async fn configure_options(ctx: Ctx) -> Result<()> {
             &format!("trace: true in the file, flags {args:?}"),
             format!("debug {debug}, trace {trace}"),
         );
+    }
+    Ok(())
+}
+
+/// test/configs/tls.conf in shape: a `tls` block with a 2 s handshake
+/// timeout and a user with a 1 s authentication timeout.
+const TLS_CONF: &str = r#"
+http: "127.0.0.1:{{http_port}}"
+tls {
+  cert_file: "server-cert.pem"
+  key_file: "server-key.pem"
+  timeout: 2
+}
+authorization {
+  user: derek
+  password: foo
+  timeout: 1
+}
+"#;
+
+/// test/opts_test.go TestTLSConfig: a server started from a config with a
+/// `tls` block says in its INFO that TLS is required.
+async fn tls_info(ctx: Ctx) -> Result<()> {
+    let s = super::tls::start(&ctx, TLS_CONF).await?;
+    let (_stream, info) = crate::kit::tls_raw::connect_plain(&s.addr()).await?;
+    ctx.observe("tls_required", info["tls_required"].to_string());
+    check_eq!(info["tls_required"], Value::Bool(true));
+    Ok(())
+}
+
+/// TestTLSConfigFile, what a client sees of the parsed block: the timeouts
+/// of tls.conf in /varz; with the default cipher suites each of Go's
+/// default ECDSA suites is accepted on TLS 1.2; with `cipher_suites` only
+/// the listed ones are; TLS 1.3 is always available.
+async fn tls_config_file_served(ctx: Ctx) -> Result<()> {
+    use crate::kit::tls_raw::{self, TlsOptions};
+    let s = super::tls::start(&ctx, TLS_CONF).await?;
+    let varz = ctx.http_json(&s, "/varz").await?;
+    let timeouts = serde_json::json!({
+        "tls_timeout": varz.get("tls_timeout"),
+        "auth_timeout": varz.get("auth_timeout"),
+        "tls_required": varz.get("tls_required"),
+    });
+    ctx.observe_json("varz", &timeouts);
+    check_eq!(timeouts["tls_timeout"].as_f64(), Some(2.0));
+    check_eq!(timeouts["auth_timeout"].as_f64(), Some(1.0));
+    let offer = |suite| TlsOptions {
+        suite: Some(suite),
+        ..TlsOptions::default()
+    };
+    const SUITES: [&str; 4] = [
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        "TLS_AES_128_GCM_SHA256",
+    ];
+    for suite in SUITES {
+        let agreed = tls_raw::connect(&s.addr(), &offer(suite))
+            .await
+            .map(|(_, _, a)| format!("{} {}", a.version, a.cipher_suite))
+            .unwrap_or_else(|_| "refused".into());
+        ctx.observe(&format!("default, offering {suite}"), &agreed);
+        if agreed == "refused" {
+            bail!("the default cipher suites refused {suite}");
+        }
+    }
+    let only = super::tls::start(
+        &ctx,
+        r#"
+tls {
+  cert_file: "server-cert.pem"
+  key_file: "server-key.pem"
+  cipher_suites: ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]
+}
+"#,
+    )
+    .await?;
+    for suite in SUITES {
+        let agreed = tls_raw::connect(&only.addr(), &offer(suite))
+            .await
+            .map(|(_, _, a)| format!("{} {}", a.version, a.cipher_suite))
+            .unwrap_or_else(|_| "refused".into());
+        ctx.observe(&format!("one suite, offering {suite}"), &agreed);
+        let want_refused = suite.contains("ECDHE") && !suite.contains("AES_128");
+        check_eq!(agreed == "refused", want_refused);
     }
     Ok(())
 }

@@ -112,6 +112,10 @@ pub fn scenarios() -> Vec<Scenario> {
             max_pending_large(c).boxed()
         })
         .full("TestClientMaxPending"),
+        Scenario::new("core/client-close-tls", "core", |c| {
+            client_close_tls(c).boxed()
+        })
+        .partial("TestClientCloseTLSConnection"),
         Scenario::new("core/client-slow-consumer-without-connect", "core", |c| {
             slow_consumer_without_connect(c).boxed()
         })
@@ -982,5 +986,87 @@ async fn response_permissions(ctx: Ctx) -> Result<()> {
         check_eq!(delivered, want);
         ctx.observe(name, delivered.to_string());
     }
+    Ok(())
+}
+
+/// TestClientCloseTLSConnection, from outside: a TLS client with a password
+/// gets its PONG and shows in /connz from 127.0.0.1 with its TLS state;
+/// once it stops reading while messages pile up for it, the server gives
+/// up on the blocked TLS writes and closes it, and keeps serving.
+async fn client_close_tls(ctx: Ctx) -> Result<()> {
+    use crate::kit::tls_raw::{self, TlsOptions};
+    let s = super::tls::start(
+        &ctx,
+        r#"
+http: "127.0.0.1:{{http_port}}"
+write_deadline: "1s"
+tls {
+  cert_file: "server-cert.pem"
+  key_file: "server-key.pem"
+  timeout: 100
+}
+authorization {
+  user: derek
+  password: foo
+  timeout: 1
+}
+"#,
+    )
+    .await?;
+    let (mut c, _, agreed) = tls_raw::connect(&s.addr(), &TlsOptions::default()).await?;
+    c.send("CONNECT {\"user\":\"derek\",\"pass\":\"foo\",\"verbose\":false,\"pedantic\":false,\"tls_required\":true}\r\nPING\r\n").await?;
+    c.expect_pong().await?;
+    let connz = ctx.http_json(&s, "/connz").await?;
+    let conn = connz["connections"][0].clone();
+    let seen = serde_json::json!({
+        "ip": conn.get("ip"),
+        "tls_version_matches": conn["tls_version"] == serde_json::json!(agreed.version),
+    });
+    ctx.observe_json("connz", &seen);
+    check_eq!(conn["ip"], serde_json::json!("127.0.0.1"));
+    c.send("SUB foo 1\r\nPING\r\n").await?;
+    c.expect_pong().await?;
+    // The TLS client reads no more; a publisher fills its socket.
+    let (mut p, _, _) = tls_raw::connect(&s.addr(), &TlsOptions::default()).await?;
+    p.send("CONNECT {\"user\":\"derek\",\"pass\":\"foo\",\"verbose\":false}\r\n")
+        .await
+        .ok();
+    let payload = "x".repeat(64 * 1024);
+    let msg = format!("PUB foo {}\r\n{payload}\r\n", payload.len());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let closed = loop {
+        for _ in 0..16 {
+            if tokio::time::timeout(Duration::from_millis(200), p.send(&msg))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        let v = ctx.http_json(&s, "/connz?state=closed").await?;
+        let found = v["connections"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["cid"] == conn["cid"]).cloned());
+        if let Some(found) = found {
+            break found;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let open = ctx.http_json(&s, "/connz").await?;
+            bail!("the blocked TLS client was not closed: {open}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let reason = closed["reason"].as_str().unwrap_or("").to_string();
+    ctx.observe("closed reason", &reason);
+    ensure!(
+        reason.starts_with("Slow Consumer"),
+        "closed for {reason:?}, not as a slow consumer"
+    );
+    drop(c);
+    // The server still takes TLS clients.
+    let (mut d, _, _) = tls_raw::connect(&s.addr(), &TlsOptions::default()).await?;
+    d.send("CONNECT {\"user\":\"derek\",\"pass\":\"foo\",\"verbose\":false}\r\nPING\r\n")
+        .await?;
+    d.expect_pong().await?;
     Ok(())
 }

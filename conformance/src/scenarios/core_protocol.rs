@@ -131,6 +131,8 @@ pub fn scenarios() -> Vec<Scenario> {
             unprompted_pong(c).boxed()
         })
         .full("TestUnpromptedPong"),
+        Scenario::new("core/ping-tls-stale", "core", |c| ping_tls(c).boxed())
+            .full("TestPingSentToTLSConnection"),
         Scenario::new("core/ping-suppression", "core", |c| {
             ping_suppression(c).boxed()
         })
@@ -1068,4 +1070,29 @@ async fn max_control_line(ctx: Ctx) -> Result<()> {
         check_eq!(out, "-ERR 'maximum control line exceeded'\r\n");
     }
     Ok(())
+}
+
+/// TestPingSentToTLSConnection: a TLS client that never answers gets the
+/// server's PINGs over TLS, then the stale-connection error.
+async fn ping_tls(ctx: Ctx) -> Result<()> {
+    let s = super::tls::start(
+        &ctx,
+        r#"
+ping_interval: "50ms"
+ping_max: 2
+tls {
+  cert_file: "server-cert.pem"
+  key_file: "server-key.pem"
+  ca_file: "ca.pem"
+  timeout: 5
+}
+"#,
+    )
+    .await?;
+    let (mut c, _, _) =
+        crate::kit::tls_raw::connect(&s.addr(), &crate::kit::tls_raw::TlsOptions::default())
+            .await?;
+    c.send("CONNECT {\"verbose\":false,\"pedantic\":false,\"tls_required\":true}\r\n")
+        .await?;
+    expect_stale(&ctx, &mut c, 2).await
 }

@@ -25,6 +25,11 @@ const WAIT: Duration = Duration::from_secs(5);
 
 pub fn scenarios() -> Vec<Scenario> {
     let mut v = cli_scenarios();
+    v.push(
+        Scenario::new("lifecycle/tls-names", "lifecycle", |c| tls_names(c).boxed())
+            .partial("TestTLSVersions")
+            .partial("TestTlsCipher"),
+    );
     v.extend(signal_scenarios());
     v.extend(server_scenarios());
     v.extend(log_scenarios());
@@ -1700,5 +1705,57 @@ async fn syslog_unix(ctx: Ctx) -> Result<()> {
         "startup",
         undir(&syslog_msgs(&s, &sys, true, "")?.join("\n"), s.dir()),
     );
+    Ok(())
+}
+
+/// TestTLSVersions and TestTlsCipher, as far as a client can make them
+/// show: one TLS connection per cipher suite the kit's client can offer
+/// with the server's ECDSA certificate, each on the version it belongs to;
+/// /connz names the version and the suite of each.
+async fn tls_names(ctx: Ctx) -> Result<()> {
+    use crate::kit::tls_raw::{self, TlsOptions};
+    let s = super::tls::start(
+        &ctx,
+        r#"
+http: "127.0.0.1:{{http_port}}"
+tls {
+  cert_file: "server-cert.pem"
+  key_file: "server-key.pem"
+}
+"#,
+    )
+    .await?;
+    let mut clients = Vec::new();
+    let mut offered = Vec::new();
+    for name in tls_raw::suite_names() {
+        if name.contains("_RSA_") {
+            continue;
+        }
+        let suite: &'static str = Box::leak(name.into_boxed_str());
+        let opts = TlsOptions {
+            suite: Some(suite),
+            ..TlsOptions::default()
+        };
+        let (mut c, _, agreed) = tls_raw::connect(&s.addr(), &opts).await?;
+        c.send("CONNECT {\"verbose\":false}\r\nPING\r\n").await?;
+        c.expect_pong().await?;
+        offered.push(format!("{} {}", agreed.version, agreed.cipher_suite));
+        clients.push(c);
+    }
+    let connz = ctx.http_json(&s, "/connz?sort=cid").await?;
+    let listed: Vec<String> = connz["connections"]
+        .as_array()
+        .context("connections")?
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["tls_version"].as_str().unwrap_or("-"),
+                c["tls_cipher_suite"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    ctx.observe("connz", listed.join("|"));
+    check_eq!(listed, offered);
     Ok(())
 }

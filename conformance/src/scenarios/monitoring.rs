@@ -527,6 +527,26 @@ pub fn scenarios() -> Vec<Scenario> {
         .full("TestRBclosedClients")
         .partial("TestRBAppendAndLenAndTotal")
         .full("TestClosedConnsAccounting"),
+        Scenario::new("monitoring/connz-tls-in-handshake", "monitoring", |c| {
+            connz_tls_in_handshake(c).boxed()
+        })
+        .full("TestConnzTLSInHandshake"),
+        Scenario::new("monitoring/varz-tls-cfg", "monitoring", |c| {
+            varz_tls_cfg(c).boxed()
+        })
+        .partial("TestConnzTLSCfg"),
+        Scenario::new("monitoring/connz-tls-peer-certs", "monitoring", |c| {
+            connz_tls_peer_certs(c).boxed()
+        })
+        .full("TestConnzTLSPeerCerts"),
+        Scenario::new("monitoring/closed-bad-tls-client", "monitoring", |c| {
+            closed_bad_tls_client(c).boxed()
+        })
+        .full("TestConnzClosedConnsBadTLSClient"),
+        Scenario::new("monitoring/closed-tls-handshake", "monitoring", |c| {
+            closed_tls_handshake(c).boxed()
+        })
+        .full("TestClosedTLSHandshake"),
     ]
 }
 
@@ -2234,5 +2254,175 @@ async fn closed_ring(ctx: Ctx) -> Result<()> {
             ring.iter().max().copied().unwrap_or(0) - id
         ),
     );
+    Ok(())
+}
+
+/// The monitor server with a client `tls` block of the kit's certificates
+/// (written into the scenario's folder, see `tls::start`).
+async fn mon_tls_server(ctx: &Ctx, tls: &str) -> Result<Server> {
+    super::tls::start(ctx, &format!("{MON}tls {{\n{tls}\n}}\n")).await
+}
+
+const TLS_FILES: &str = "cert_file: \"server-cert.pem\"\nkey_file: \"server-key.pem\"\n";
+
+/// TestConnzTLSInHandshake: a client that has not started its handshake is
+/// listed at once, without TLS version or cipher suite, and /connz does not
+/// wait for the handshake.
+async fn connz_tls_in_handshake(ctx: Ctx) -> Result<()> {
+    let s = mon_tls_server(&ctx, &format!("{TLS_FILES}timeout: 1.5")).await?;
+    let (_stream, _info) = crate::kit::tls_raw::connect_plain(&s.addr()).await?;
+    let start = std::time::Instant::now();
+    let v = wait_open(&ctx, &s, 1).await?;
+    let took = start.elapsed();
+    ensure!(
+        took < Duration::from_millis(1500),
+        "/connz waited for the handshake: {took:?}"
+    );
+    let c = &conns(&v)?[0];
+    let seen = json!({
+        "tls_version": c.get("tls_version"),
+        "tls_cipher_suite": c.get("tls_cipher_suite"),
+    });
+    ctx.observe_json("connection in handshake", &seen);
+    for k in ["tls_version", "tls_cipher_suite"] {
+        ensure!(
+            c[k].as_str().unwrap_or("").is_empty(),
+            "{k} set before the handshake: {c}"
+        );
+    }
+    Ok(())
+}
+
+/// TestConnzTLSCfg, client part: /varz shows the client TLS block's
+/// `tls_required`, `tls_verify` and `tls_timeout`, without waiting for any
+/// handshake. (The cluster, gateway and leaf node blocks need listeners
+/// natsd does not serve yet.)
+async fn varz_tls_cfg(ctx: Ctx) -> Result<()> {
+    let s = mon_tls_server(
+        &ctx,
+        &format!("{TLS_FILES}ca_file: \"ca.pem\"\nverify: true\ntimeout: 1.5"),
+    )
+    .await?;
+    // A client stuck before its handshake must not hold /varz up.
+    let (_stream, _info) = crate::kit::tls_raw::connect_plain(&s.addr()).await?;
+    let start = std::time::Instant::now();
+    let v = jget(&ctx, &s, "/varz").await?;
+    let took = start.elapsed();
+    ensure!(
+        took < Duration::from_millis(1500),
+        "/varz waited for the handshake: {took:?}"
+    );
+    let seen = json!({
+        "tls_required": v.get("tls_required"),
+        "tls_verify": v.get("tls_verify"),
+        "tls_timeout": v.get("tls_timeout"),
+    });
+    ctx.observe_json("varz", &seen);
+    check_eq!(seen["tls_required"], json!(true));
+    check_eq!(seen["tls_verify"], json!(true));
+    check_eq!(seen["tls_timeout"].as_f64(), Some(1.5));
+    Ok(())
+}
+
+/// TestConnzTLSPeerCerts: a client that presented a certificate; /connz
+/// lists its details only with `auth`.
+async fn connz_tls_peer_certs(ctx: Ctx) -> Result<()> {
+    let s = mon_tls_server(
+        &ctx,
+        &format!("{TLS_FILES}ca_file: \"ca.pem\"\nverify: true\ntimeout: 2"),
+    )
+    .await?;
+    let with_cert = super::tls::nats_tls(&ctx, true)?.add_client_certificate(
+        super::tls::cert_path(&ctx, "server-cert.pem")?,
+        super::tls::cert_path(&ctx, "server-key.pem")?,
+    );
+    let _nc = ctx.client_with(&s, with_cert).await?;
+    let v = wait_open(&ctx, &s, 1).await?;
+    let c = &conns(&v)?[0];
+    ctx.observe(
+        "without auth",
+        format!(
+            "tls_peer_certs present: {}",
+            c.get("tls_peer_certs").is_some()
+        ),
+    );
+    ensure!(
+        c.get("tls_peer_certs").is_none_or(Value::is_null),
+        "tls_peer_certs without auth: {c}"
+    );
+    for q in ["/connz?auth=1", "/connz?auth=true"] {
+        let v = jget(&ctx, &s, q).await?;
+        let peers = conns(&v)?[0]["tls_peer_certs"]
+            .as_array()
+            .cloned()
+            .with_context(|| format!("{q}: no tls_peer_certs"))?;
+        check_eq!(peers.len(), 1);
+        let p = &peers[0];
+        let shape = json!({
+            "subject": p.get("subject"),
+            "spki_sha256_len": p["spki_sha256"].as_str().map(str::len),
+            "cert_sha256_len": p["cert_sha256"].as_str().map(str::len),
+            "keys": p.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()),
+        });
+        ctx.observe_json(q, &shape);
+        check_eq!(p["subject"], json!("CN=localhost"));
+        check_eq!(shape["spki_sha256_len"], json!(64));
+        check_eq!(shape["cert_sha256_len"], json!(64));
+    }
+    Ok(())
+}
+
+/// TestConnzClosedConnsBadTLSClient: a client that sends a CONNECT in plain
+/// text to a TLS server and goes away is listed as closed, with an idle time
+/// no longer than its uptime and a last activity.
+async fn closed_bad_tls_client(ctx: Ctx) -> Result<()> {
+    let s = mon_tls_server(&ctx, &format!("{TLS_FILES}timeout: 1.5")).await?;
+    {
+        let (mut c, _) = ctx.raw(&s).await?;
+        c.send("CONNECT {}\r\n").await?;
+    }
+    let v = wait_closed(&ctx, &s, 1).await?;
+    let c = &conns(&v)?[0];
+    ctx.observe("reason", s_of(c, "reason").unwrap_or(""));
+    let uptime = ts(c, "stop")?
+        .duration_since(ts(c, "start")?)
+        .unwrap_or_default();
+    let idle = dur(s_of(c, "idle")?)?;
+    ensure!(
+        idle <= uptime,
+        "idle {idle:?} longer than uptime {uptime:?}"
+    );
+    let last = ts(c, "last_activity")?;
+    ensure!(
+        last > SystemTime::UNIX_EPOCH + Duration::from_secs(86400),
+        "zero last_activity: {c}"
+    );
+    Ok(())
+}
+
+/// TestClosedTLSHandshake: with `verify: true`, a client without a
+/// certificate fails the handshake; the closed connection's reason says so.
+async fn closed_tls_handshake(ctx: Ctx) -> Result<()> {
+    let s = mon_tls_server(
+        &ctx,
+        &format!("{TLS_FILES}ca_file: \"ca.pem\"\nverify: true\ntimeout: 2"),
+    )
+    .await?;
+    if ctx
+        .client_with(&s, super::tls::nats_tls(&ctx, true)?)
+        .await
+        .is_ok()
+    {
+        bail!("connected without a client certificate");
+    }
+    let v = wait_closed(&ctx, &s, 1).await?;
+    let c = &conns(&v)?[0];
+    let seen = json!({
+        "reason": c.get("reason"),
+        "tls_version": c.get("tls_version"),
+        "tls_cipher_suite": c.get("tls_cipher_suite"),
+    });
+    ctx.observe_json("closed", &seen);
+    check_eq!(seen["reason"], json!("TLS Handshake Failure"));
     Ok(())
 }

@@ -57,7 +57,7 @@ pub fn scenarios() -> Vec<Scenario> {
 
 /// The server side of test/configs/tls.conf: a certificate, a handshake
 /// timeout, and a user with a password.
-const TLS_CONF: &str = r#"
+pub(crate) const TLS_CONF: &str = r#"
 tls {
   cert_file: "server-cert.pem"
   key_file: "server-key.pem"
@@ -71,7 +71,7 @@ authorization {
 "#;
 
 /// test/configs/tlsverify.conf: client certificates required and verified.
-const VERIFY_CONF: &str = r#"
+pub(crate) const VERIFY_CONF: &str = r#"
 tls {
   cert_file: "server-cert.pem"
   key_file: "server-key.pem"
@@ -82,7 +82,7 @@ tls {
 "#;
 
 /// Writes the kit's certificates and returns the path of a file among them.
-fn cert_path(ctx: &Ctx, name: &str) -> Result<PathBuf> {
+pub(crate) fn cert_path(ctx: &Ctx, name: &str) -> Result<PathBuf> {
     certs::write_all(ctx)?;
     let (_, contents) = certs::FILES
         .iter()
@@ -94,7 +94,7 @@ fn cert_path(ctx: &Ctx, name: &str) -> Result<PathBuf> {
 /// Starts a server whose config names the kit's files by name; they are
 /// written into the scenario's folder and named by their full path, since
 /// a server runs in a folder of its own.
-async fn start(ctx: &Ctx, conf: &str) -> Result<Server> {
+pub(crate) async fn start(ctx: &Ctx, conf: &str) -> Result<Server> {
     let mut conf = conf.to_string();
     for (name, _) in certs::FILES {
         let path = cert_path(ctx, name)?;
@@ -116,7 +116,7 @@ fn tls_fields(info: &Value) -> Value {
 }
 
 /// async-nats options for a TLS connection, trusting the kit's CA or not.
-fn nats_tls(ctx: &Ctx, trust_ca: bool) -> Result<async_nats::ConnectOptions> {
+pub(crate) fn nats_tls(ctx: &Ctx, trust_ca: bool) -> Result<async_nats::ConnectOptions> {
     let mut o = async_nats::ConnectOptions::new().require_tls(true);
     if trust_ca {
         o = o.add_root_certificates(cert_path(ctx, "ca.pem")?);
