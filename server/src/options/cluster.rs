@@ -4,7 +4,7 @@
 
 use super::tls;
 use super::users::{parse_authorization, parse_permissions, NIL_DEREF};
-use super::{parse_listen, type_mismatch, ConfigErrors, Field, Options};
+use super::{listener_key, type_mismatch, ConfigErrors, Field, Options};
 use crate::config::{Node, Value};
 
 /// Applies a `cluster` block. A value of the wrong type abandons the rest
@@ -21,17 +21,12 @@ pub fn parse_cluster(node: &Node, o: &mut Options, errs: &mut ConfigErrors) -> R
     };
     for (k, v) in m.iter() {
         let f = Field(v);
-        match k.to_lowercase().as_str() {
+        let key = k.to_lowercase();
+        if listener_key(&key, v, &mut o.cluster_host, &mut o.cluster_port, errs)? {
+            continue;
+        }
+        match key.as_str() {
             "name" => o.cluster_name = f.string(errs)?,
-            "listen" => match parse_listen(v) {
-                Ok((host, port)) => {
-                    o.cluster_host = host;
-                    o.cluster_port = port;
-                }
-                Err(e) => errs.error(v, e),
-            },
-            "port" => o.cluster_port = f.int(errs)?,
-            "host" | "net" => o.cluster_host = f.string(errs)?,
             "authorization" => parse_cluster_authorization(v, o, errs)?,
             "routes" => parse_routes(v, o, errs)?,
             "cluster_advertise" | "advertise" => o.cluster_advertise = f.string(errs)?,

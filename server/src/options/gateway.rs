@@ -5,7 +5,7 @@
 use super::cluster::{parse_url, parse_urls};
 use super::tls::{self, TlsConfig};
 use super::users::{go_value, parse_authorization, NIL_DEREF};
-use super::{parse_listen, type_mismatch, ConfigErrors, Field, Options};
+use super::{listener_key, type_mismatch, ConfigErrors, Field, Options};
 use crate::config::{Node, Value};
 
 /// What the `gateway` block configures.
@@ -47,17 +47,12 @@ pub fn parse_gateway(node: &Node, o: &mut Options, errs: &mut ConfigErrors) -> R
     let g = &mut o.gateway;
     for (k, v) in m.iter() {
         let f = Field(v);
-        match k.to_lowercase().as_str() {
+        let key = k.to_lowercase();
+        if listener_key(&key, v, &mut g.host, &mut g.port, errs)? {
+            continue;
+        }
+        match key.as_str() {
             "name" => g.name = f.string(errs)?,
-            "listen" => match parse_listen(v) {
-                Ok((host, port)) => {
-                    g.host = host;
-                    g.port = port;
-                }
-                Err(e) => errs.error(v, e),
-            },
-            "port" => g.port = f.int(errs)?,
-            "host" | "net" => g.host = f.string(errs)?,
             "authorization" => {
                 let Ok(auth) = parse_authorization(v, errs) else {
                     return errs.fail(v, NIL_DEREF.into());

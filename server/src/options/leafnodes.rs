@@ -6,7 +6,7 @@
 use super::cluster::{parse_url, parse_urls};
 use super::tls::{self, TlsConfig};
 use super::users::{go_value, parse_perm_subjects, NIL_DEREF};
-use super::{parse_listen, ConfigErrors, Field, Options};
+use super::{listener_key, ConfigErrors, Field, Options};
 use crate::config::{Node, Value};
 use std::time::Duration;
 
@@ -73,16 +73,11 @@ pub fn parse_leafnodes(node: &Node, o: &mut Options, errs: &mut ConfigErrors) ->
     let l = &mut o.leafnode;
     for (k, v) in m.iter() {
         let f = Field(v);
-        match k.to_lowercase().as_str() {
-            "listen" => match parse_listen(v) {
-                Ok((host, port)) => {
-                    l.host = host;
-                    l.port = port;
-                }
-                Err(e) => errs.error(v, e),
-            },
-            "port" => l.port = f.int(errs)?,
-            "host" | "net" => l.host = f.string(errs)?,
+        let key = k.to_lowercase();
+        if listener_key(&key, v, &mut l.host, &mut l.port, errs)? {
+            continue;
+        }
+        match key.as_str() {
             "authorization" => {
                 let Ok(auth) = parse_leaf_authorization(v, errs) else {
                     return errs.fail(v, NIL_DEREF.into());

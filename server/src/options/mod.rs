@@ -144,6 +144,31 @@ pub struct Options {
     pub no_auth_user_is_hidden: bool,
 }
 
+/// The address keys every listener block has (`listen`, `port`, `host` or
+/// `net`); false for any other key. A bad `listen` is recorded and the
+/// block goes on; a value of the wrong type abandons the block.
+fn listener_key(
+    key: &str,
+    v: &Node,
+    host: &mut String,
+    port: &mut i64,
+    errs: &mut ConfigErrors,
+) -> Result<bool, ()> {
+    match key {
+        "listen" => match parse_listen(v) {
+            Ok((h, p)) => {
+                *host = h;
+                *port = p;
+            }
+            Err(e) => errs.error(v, e),
+        },
+        "port" => *port = Field(v).int(errs)?,
+        "host" | "net" => *host = Field(v).string(errs)?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 /// The blocks natsd parses and checks but does not serve yet, by the name
 /// the start-up warning gives them.
 pub fn unsupported_listeners(o: &Options) -> Vec<&'static str> {

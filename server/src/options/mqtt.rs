@@ -4,7 +4,7 @@
 
 use super::tls::{self, TlsConfig};
 use super::users::{parse_simple_authorization, NIL_DEREF};
-use super::{parse_duration_field, parse_listen, ConfigErrors, Field, Options};
+use super::{listener_key, parse_duration_field, ConfigErrors, Field, Options};
 use crate::config::{Node, Value};
 use std::time::Duration;
 
@@ -40,16 +40,11 @@ pub fn parse_mqtt(node: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Resu
     let q = &mut o.mqtt;
     for (k, v) in m.iter() {
         let f = Field(v);
-        match k.to_lowercase().as_str() {
-            "listen" => match parse_listen(v) {
-                Ok((host, port)) => {
-                    q.host = host;
-                    q.port = port;
-                }
-                Err(e) => errs.error(v, e),
-            },
-            "port" => q.port = f.int(errs)?,
-            "host" | "net" => q.host = f.string(errs)?,
+        let key = k.to_lowercase();
+        if listener_key(&key, v, &mut q.host, &mut q.port, errs)? {
+            continue;
+        }
+        match key.as_str() {
             "tls" => {
                 if let Ok(tc) = tls::parse_and_load(v, tls::Context::Client, errs) {
                     q.tls = Some(tc);

@@ -5,7 +5,7 @@
 use super::duration::parse_go_duration;
 use super::tls::{self, TlsConfig};
 use super::users::{parse_simple_authorization, NIL_DEREF};
-use super::{parse_listen, ConfigErrors, Field, Options};
+use super::{listener_key, ConfigErrors, Field, Options};
 use crate::config::{Node, Value};
 use std::time::Duration;
 
@@ -44,16 +44,11 @@ pub fn parse_websocket(node: &Node, o: &mut Options, errs: &mut ConfigErrors) ->
     let w = &mut o.websocket;
     for (k, v) in m.iter() {
         let f = Field(v);
-        match k.to_lowercase().as_str() {
-            "listen" => match parse_listen(v) {
-                Ok((host, port)) => {
-                    w.host = host;
-                    w.port = port;
-                }
-                Err(e) => errs.error(v, e),
-            },
-            "port" => w.port = f.int(errs)?,
-            "host" | "net" => w.host = f.string(errs)?,
+        let key = k.to_lowercase();
+        if listener_key(&key, v, &mut w.host, &mut w.port, errs)? {
+            continue;
+        }
+        match key.as_str() {
             "advertise" => w.advertise = f.string(errs)?,
             "no_tls" => w.no_tls = f.boolean(errs)?,
             "tls" => {
