@@ -4,8 +4,8 @@
 
 use super::cluster::{parse_url, parse_urls};
 use super::tls::{self, TlsConfig};
-use super::users::{go_value, parse_authorization, NIL_DEREF};
-use super::{listener_key, type_mismatch, ConfigErrors, Field, Options};
+use super::users::{parse_authorization, NIL_DEREF};
+use super::{each_map, listener_key, type_mismatch, ConfigErrors, Field, Options};
 use crate::config::{Node, Value};
 
 /// What the `gateway` block configures.
@@ -105,24 +105,8 @@ fn parse_gateways(
     v: &Node,
     errs: &mut ConfigErrors,
 ) -> Result<Vec<RemoteGatewayOpts>, Option<String>> {
-    let Value::Array(items) = &v.value else {
-        return Err(Some(format!(
-            "Expected gateways field to be an array, got {}",
-            v.value.kind_name()
-        )));
-    };
     let mut out = Vec::new();
-    for item in items {
-        let Value::Map(m) = &item.value else {
-            errs.error(
-                item,
-                format!(
-                    "Expected gateway entry to be a map/struct, got {}",
-                    go_value(&item.value)
-                ),
-            );
-            continue;
-        };
+    each_map(v, "gateways", "gateway", errs, |m, errs| {
         let mut gw = RemoteGatewayOpts::default();
         for (k, v) in m.iter() {
             match k.to_lowercase().as_str() {
@@ -156,7 +140,8 @@ fn parse_gateways(
             }
         }
         out.push(gw);
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 

@@ -6,7 +6,7 @@
 use super::cluster::{parse_url, parse_urls};
 use super::tls::{self, TlsConfig};
 use super::users::{go_value, parse_perm_subjects, NIL_DEREF};
-use super::{listener_key, ConfigErrors, Field, Options};
+use super::{each_map, listener_key, ConfigErrors, Field, Options};
 use crate::config::{Node, Value};
 use std::time::Duration;
 
@@ -235,24 +235,8 @@ fn parse_remotes(
     node: &Node,
     errs: &mut ConfigErrors,
 ) -> Result<Vec<RemoteLeafOpts>, Option<String>> {
-    let Value::Array(items) = &node.value else {
-        return Err(Some(format!(
-            "Expected remotes field to be an array, got {}",
-            node.value.kind_name()
-        )));
-    };
     let mut remotes = Vec::new();
-    for item in items {
-        let Value::Map(m) = &item.value else {
-            errs.error(
-                item,
-                format!(
-                    "Expected remote leafnode entry to be a map/struct, got {}",
-                    go_value(&item.value)
-                ),
-            );
-            continue;
-        };
+    each_map(node, "remotes", "remote leafnode", errs, |m, errs| {
         let mut r = RemoteLeafOpts::default();
         for (k, v) in m.iter() {
             let f = Field(v);
@@ -326,7 +310,8 @@ fn parse_remotes(
             }
         }
         remotes.push(r);
-    }
+        Ok(())
+    })?;
     Ok(remotes)
 }
 

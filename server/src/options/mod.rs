@@ -14,7 +14,7 @@ pub mod users;
 mod validate;
 pub mod websocket;
 
-use crate::config::{self, ConfError, Node, Value};
+use crate::config::{self, ConfError, Map, Node, Value};
 pub use accounts::AccountConfig;
 use duration::{format_go_duration, parse_go_duration};
 use std::fmt;
@@ -167,6 +167,39 @@ fn listener_key(
         _ => return Ok(false),
     }
     Ok(true)
+}
+
+/// Walks a list-of-blocks field (a gateway's `gateways`, a leaf node's
+/// `remotes`) in order: `each` gets every map entry; an entry that is not a
+/// map is recorded (named `entry`) and skipped. Not a list: Go's error for
+/// the whole block. `each` failing with `Err(None)` (a wrong type, already
+/// recorded) abandons the rest of the list, as Go does.
+fn each_map<'a>(
+    node: &'a Node,
+    field: &str,
+    entry: &str,
+    errs: &mut ConfigErrors,
+    mut each: impl FnMut(&'a Map, &mut ConfigErrors) -> Result<(), Option<String>>,
+) -> Result<(), Option<String>> {
+    let Value::Array(items) = &node.value else {
+        return Err(Some(format!(
+            "Expected {field} field to be an array, got {}",
+            node.value.kind_name()
+        )));
+    };
+    for item in items {
+        match &item.value {
+            Value::Map(m) => each(m, errs)?,
+            other => errs.error(
+                item,
+                format!(
+                    "Expected {entry} entry to be a map/struct, got {}",
+                    users::go_value(other)
+                ),
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// The blocks natsd parses and checks but does not serve yet, by the name
