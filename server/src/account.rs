@@ -7,7 +7,7 @@ use crate::options::accounts::{DEFAULT_SYSTEM_ACCOUNT, GLOBAL_ACCOUNT};
 use crate::options::Options;
 use crate::sublist::Sublist;
 use foldhash::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub struct Account {
@@ -17,6 +17,8 @@ pub struct Account {
     pub traffic: Traffic,
     /// Subject mappings applied to what its clients publish.
     pub mappings: crate::mapping::AccountMappings,
+    /// Client connections bound to it now.
+    clients: AtomicUsize,
 }
 
 impl Account {
@@ -26,7 +28,23 @@ impl Account {
             sublist: Sublist::new(sublist_cache),
             traffic: Traffic::default(),
             mappings: Default::default(),
+            clients: AtomicUsize::new(0),
         }
+    }
+
+    /// Client connections bound to this account.
+    pub fn num_clients(&self) -> usize {
+        self.clients.load(Ordering::Relaxed)
+    }
+
+    pub fn client_joined(&self) {
+        self.clients.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn client_left(&self) {
+        let _ = self
+            .clients
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 }
 

@@ -4,6 +4,7 @@ mod account;
 mod auth;
 mod client;
 mod config;
+mod events;
 mod flags;
 mod hostport;
 mod logging;

@@ -25,9 +25,7 @@ use tokio::sync::Notify;
 pub const VERSION: &str = "2.9.10";
 /// What Go clients see in INFO's `go` field.
 pub const GO_VERSION: &str = "go1.19.8";
-/// Go's system account creates internal clients first; with it the first
-/// real client is 4, without it 1.
-const FIRST_CLIENT_ID: u64 = 4;
+/// Without a system account there are no internal clients.
 const FIRST_CLIENT_ID_NO_SYSTEM: u64 = 1;
 
 pub struct Server {
@@ -51,6 +49,8 @@ pub struct Server {
     accounts: RwLock<Arc<Accounts>>,
     clients: Mutex<HashMap<u64, Arc<Client>>>,
     next_cid: AtomicU64,
+    /// The system account's internal client, once started.
+    system: std::sync::OnceLock<Arc<crate::events::System>>,
     ldm: AtomicBool,
     shutting_down: AtomicBool,
     /// Wakes the accept loop to stop listening.
@@ -130,10 +130,11 @@ impl Server {
             )),
             None => None,
         };
-        let first_cid = if opts.no_system_account {
+        // Go's internal clients take the first ids.
+        let first_cid = if accounts.system_name().is_empty() {
             FIRST_CLIENT_ID_NO_SYSTEM
         } else {
-            FIRST_CLIENT_ID
+            crate::events::System::internal_clients(accounts.all().len()) + 1
         };
         Ok(Arc::new_cyclic(|me| Server {
             opts: RwLock::new(Arc::new(opts)),
@@ -147,6 +148,7 @@ impl Server {
             accounts: RwLock::new(Arc::new(accounts)),
             clients: Mutex::new(HashMap::default()),
             next_cid: AtomicU64::new(first_cid),
+            system: std::sync::OnceLock::new(),
             ldm: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
             stop_accept: Notify::new(),
@@ -217,8 +219,41 @@ impl Server {
         self.ldm.load(Ordering::Acquire)
     }
 
+    /// Unregisters a closed connection: it leaves its account.
     pub fn remove_client(&self, cid: u64) {
-        self.clients.lock().remove(&cid);
+        let Some(c) = self.clients.lock().remove(&cid) else {
+            return;
+        };
+        let acc = c.account.lock().clone();
+        acc.client_left();
+        if let Some(sys) = self.system() {
+            sys.client_left(&acc, acc.name == crate::options::accounts::GLOBAL_ACCOUNT);
+        }
+    }
+
+    /// A weak handle on this server, for what must not keep it alive.
+    pub fn weak(&self) -> Weak<Server> {
+        self.self_ref.clone()
+    }
+
+    /// The system account's internal client, when there is one.
+    pub fn system(&self) -> Option<&Arc<crate::events::System>> {
+        self.system.get()
+    }
+
+    /// An id for a new connection or internal client.
+    pub fn next_client_id(&self) -> u64 {
+        self.next_cid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A registered client moved from `from` to `to` (at CONNECT).
+    pub fn client_moved(&self, from: &Arc<Account>, to: &Arc<Account>) {
+        from.client_left();
+        to.client_joined();
+        if let Some(sys) = self.system() {
+            sys.client_left(from, from.name == crate::options::accounts::GLOBAL_ACCOUNT);
+            sys.client_joined(to);
+        }
     }
 
     /// The global account, where clients without an account of their own
@@ -247,6 +282,10 @@ impl Server {
 
     /// Keeps what monitoring shows of a connection that just closed.
     pub fn record_closed(&self, c: &Client, reason: ClosedState) {
+        if let Some(sys) = self.system() {
+            let global = c.account.lock().name == crate::options::accounts::GLOBAL_ACCOUNT;
+            sys.client_disconnected(c, reason, global);
+        }
         let entry = ClosedConn::capture(c, reason);
         self.monitor.closed.lock().push(entry);
     }
@@ -291,6 +330,9 @@ impl Server {
         }
         if !o.no_system_account {
             debug!("Created system account: \"$SYS\"");
+        }
+        if let Some(sys) = crate::events::System::start(self) {
+            let _ = self.system.set(sys);
         }
         for a in o.accounts.iter().filter(|a| a.has_imports_exports) {
             crate::warn!(
@@ -387,7 +429,7 @@ impl Server {
     fn create_client(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr) {
         let _ = stream.set_nodelay(true);
         let o = &self.opts();
-        let cid = self.next_cid.fetch_add(1, Ordering::Relaxed);
+        let cid = self.next_client_id();
         self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
         let client = Arc::new(Client::new(
             cid,
@@ -477,6 +519,12 @@ impl Server {
             return Err(Refusal::MaxConnections);
         }
         clients.insert(client.cid, client.clone());
+        drop(clients);
+        let acc = client.account.lock().clone();
+        acc.client_joined();
+        if let Some(sys) = self.system() {
+            sys.client_joined(&acc);
+        }
         Ok(())
     }
 
@@ -488,6 +536,9 @@ impl Server {
     pub async fn shutdown(&self) {
         if self.shutting_down.swap(true, Ordering::AcqRel) {
             return;
+        }
+        if let Some(sys) = self.system() {
+            sys.shutdown().await;
         }
         notice!("Initiating Shutdown...");
         self.stop_accept.notify_one();

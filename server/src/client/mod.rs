@@ -100,6 +100,22 @@ pub(crate) struct PingState {
     pub deadline: Instant,
 }
 
+/// A message delivered to a server-internal subscription.
+pub struct InternalMsg<'a> {
+    pub subject: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    /// Header length within `msg`, or -1 without headers.
+    pub hdr: i64,
+    /// Headers and payload.
+    pub msg: &'a [u8],
+    /// The publisher's account.
+    pub account: &'a Arc<Account>,
+}
+
+/// What takes the messages of a server-internal subscription, in the
+/// publisher's task: it must not block.
+pub type InternalHandler = Box<dyn Fn(InternalMsg<'_>) + Send + Sync>;
+
 /// A subscription, shared between the owning client and the account index.
 pub struct Subscription {
     pub client: Arc<Client>,
@@ -111,6 +127,24 @@ pub struct Subscription {
     /// Messages delivered so far.
     pub delivered: AtomicU64,
     pub closed: AtomicBool,
+    /// Set for the server's own subscriptions, which handle messages
+    /// instead of queueing them.
+    pub internal: Option<InternalHandler>,
+}
+
+impl Subscription {
+    pub fn new(client: Arc<Client>, subject: Bytes, queue: Option<Arc<[u8]>>, sid: Bytes) -> Self {
+        Self {
+            client,
+            subject,
+            queue,
+            sid,
+            max: Default::default(),
+            delivered: Default::default(),
+            closed: Default::default(),
+            internal: None,
+        }
+    }
 }
 
 /// The shared half of a client connection.
@@ -363,6 +397,11 @@ impl Client {
             crate::error!("{label} - authentication error");
         }
         self.send_err("Authorization Violation");
+        if let Some(srv) = self.server.upgrade() {
+            if let Some(sys) = srv.system() {
+                sys.auth_error(self, &srv.info().server_id);
+            }
+        }
         self.close(ClosedState::AuthenticationViolation);
     }
 

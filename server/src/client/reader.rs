@@ -145,6 +145,8 @@ pub struct Reader {
     batch: BatchStats,
     /// When the current read batch arrived (stamped on delivery targets).
     batch_time: Instant,
+    /// The reader of a server-internal client (see [`Reader::internal`]).
+    internal: bool,
 }
 
 /// What one read batch published and delivered.
@@ -185,7 +187,45 @@ impl Reader {
             mh: Vec::with_capacity(128),
             batch: BatchStats::default(),
             batch_time: Instant::now(),
+            internal: false,
         }
+    }
+
+    /// The reader of a server-internal client, which the server drives
+    /// with [`Reader::publish`]: no authentication, no limits, and, as in
+    /// Go, what it publishes is not counted as received and is traced
+    /// only with `trace_verbose`.
+    pub fn internal(srv: Arc<Server>, client: Arc<Client>) -> Self {
+        let mut r = Reader::new(srv, client, Vec::new(), false);
+        r.internal = true;
+        r.connected = true;
+        r.opts.echo = false;
+        r.opts.verbose = false;
+        r.opts.pedantic = false;
+        r.mpay = -1;
+        r.mcl = usize::MAX;
+        r
+    }
+
+    /// Publishes one message as this internal client, the way a PUB from
+    /// it would go: mappings, delivery, statistics and traces.
+    pub fn publish(&mut self, subject: &str, reply: &str, payload: &[u8]) {
+        let line = format!("PUB {subject} {reply} {}\r\n", payload.len());
+        let mut buf = BytesMut::with_capacity(line.len() + payload.len() + 2);
+        buf.extend_from_slice(line.as_bytes());
+        buf.extend_from_slice(payload);
+        buf.extend_from_slice(b"\r\n");
+        self.batch_time = Instant::now();
+        self.refresh_config();
+        let _ = self.process(&mut buf, 0);
+        self.flush_stats();
+        // The server never waits on a subscriber's backlog.
+        self.flush_pcd();
+    }
+
+    /// Whether this client's own operations are traced.
+    fn traces(&self) -> bool {
+        crate::logging::trace_enabled() && (!self.internal || crate::logging::trace_system())
     }
 
     pub async fn run<R: tokio::io::AsyncRead + Unpin>(mut self, mut rd: R) {
@@ -271,7 +311,11 @@ impl Reader {
 
     /// Adds this batch's counters to the connection's and the server's.
     fn flush_stats(&mut self) {
-        let b = std::mem::take(&mut self.batch);
+        let mut b = std::mem::take(&mut self.batch);
+        if self.internal {
+            b.in_msgs = 0;
+            b.in_bytes = 0;
+        }
         if b.in_msgs > 0 {
             let cs = &self.client.stats;
             cs.in_msgs.fetch_add(b.in_msgs, Ordering::Relaxed);
@@ -421,7 +465,16 @@ impl Reader {
         self.expect_connect = false;
         self.auth_deadline = None;
         self.connected = true;
+        self.connect_event();
         true
+    }
+
+    /// The connect advisory of an authenticated client.
+    fn connect_event(&self) {
+        if let Some(sys) = self.srv.system() {
+            let global = self.acc.name == crate::options::accounts::GLOBAL_ACCOUNT;
+            sys.client_connected(&self.client, global);
+        }
     }
 
     fn auth_violation(&mut self) -> Stop {
@@ -433,7 +486,12 @@ impl Reader {
         match op {
             Op::Connect(arg) => self.connect(&Bytes::copy_from_slice(arg)),
             Op::Pub(arg) => {
-                crate::trace!("{} - <<- [PUB {}]", self.client.label(), lossy(arg));
+                if self.traces() {
+                    crate::logging::write(
+                        "TRC",
+                        format_args!("{} - <<- [PUB {}]", self.client.label(), lossy(arg)),
+                    );
+                }
                 *pending = Some(self.pub_args(arg, false)?);
                 Ok(())
             }
@@ -451,7 +509,7 @@ impl Reader {
             }
             Op::Skipped => Ok(()),
             Op::Payload(payload) => {
-                if crate::logging::trace_enabled() {
+                if self.traces() {
                     crate::trace!(
                         "{} - <<- MSG_PAYLOAD: [{}]",
                         self.client.label(),
@@ -548,6 +606,7 @@ impl Reader {
                 }
                 self.bind_account(&id.account);
                 self.keep_credentials(self.opts.clone());
+                self.connect_event();
             }
             None => return Err(self.auth_violation()),
         }
@@ -640,6 +699,7 @@ impl Reader {
             return;
         }
         *self.client.account.lock() = acc.clone();
+        self.srv.client_moved(&self.acc, &acc);
         self.acc = acc;
         self.results.clear();
     }
@@ -658,10 +718,13 @@ impl Reader {
             return;
         }
         self.config_gen = generation;
+        self.perms = self.client.perms.lock().clone();
+        if self.internal {
+            return;
+        }
         let o = self.srv.opts();
         self.mpay = i64::from(o.max_payload);
         self.mcl = o.max_control_line.max(0) as usize;
-        self.perms = self.client.perms.lock().clone();
     }
 
     /// The user as Go names it in violation logs.
@@ -806,11 +869,16 @@ impl Reader {
     /// The subject the account's mappings send `subject` to, if any.
     fn mapped_subject(&mut self, subject: &[u8]) -> Option<String> {
         let to = self.acc.mappings.select(subject, &mut self.rng)?;
-        crate::trace!(
-            "{} - <<- [MAPPING {} -> {to}]",
-            self.client.label(),
-            lossy(subject)
-        );
+        if self.traces() {
+            crate::logging::write(
+                "TRC",
+                format_args!(
+                    "{} - <<- [MAPPING {} -> {to}]",
+                    self.client.label(),
+                    lossy(subject)
+                ),
+            );
+        }
         Some(to)
     }
 
@@ -884,6 +952,25 @@ impl Reader {
         let is_self = Arc::ptr_eq(target, &self.client);
         if is_self && !self.client.echo.load(Ordering::Relaxed) {
             return false;
+        }
+        if let Some(handler) = &sub.internal {
+            if sub.closed.load(Ordering::Acquire) {
+                return false;
+            }
+            let ts = &target.stats;
+            ts.out_msgs.fetch_add(1, Ordering::Relaxed);
+            ts.out_bytes
+                .fetch_add(payload.len() as i64, Ordering::Relaxed);
+            self.batch.out_msgs += 1;
+            self.batch.out_bytes += payload.len() as i64;
+            handler(super::InternalMsg {
+                subject: pa.subject,
+                reply: pa.reply,
+                hdr: pa.hdr,
+                msg: payload,
+                account: &self.acc,
+            });
+            return true;
         }
         if target.has_deliver_deny.load(Ordering::Acquire) {
             if let Some(f) = target.deliver_deny.lock().clone() {
@@ -1043,15 +1130,12 @@ impl Reader {
         }
         let exists = self.client.subs.lock().contains_key(&sid);
         if !exists {
-            let sub = Arc::new(Subscription {
-                client: self.client.clone(),
-                subject: subject.clone(),
-                queue: queue.as_ref().map(|q| Arc::from(&q[..])),
-                sid: sid.clone(),
-                max: Default::default(),
-                delivered: Default::default(),
-                closed: Default::default(),
-            });
+            let sub = Arc::new(Subscription::new(
+                self.client.clone(),
+                subject.clone(),
+                queue.as_ref().map(|q| Arc::from(&q[..])),
+                sid.clone(),
+            ));
             self.client.subs.lock().insert(sid.clone(), sub.clone());
             if self
                 .acc

@@ -19,12 +19,16 @@ use syslog::{Severity, Syslog};
 
 static DEBUG: AtomicBool = AtomicBool::new(false);
 static TRACE: AtomicBool = AtomicBool::new(false);
+/// Go's `traceSysAcc`: trace the system account's internal client too.
+static TRACE_SYSTEM: AtomicBool = AtomicBool::new(false);
 
 /// What the options say about logging.
 #[derive(Debug, Clone, Default)]
 pub struct LogConfig {
     pub debug: bool,
     pub trace: bool,
+    /// `trace_verbose`: also trace the system account's internal client.
+    pub trace_system: bool,
     pub time: bool,
     pub file: String,
     pub size_limit: i64,
@@ -38,6 +42,7 @@ impl LogConfig {
         LogConfig {
             debug: o.debug,
             trace: o.trace,
+            trace_system: o.trace_verbose,
             time: o.logtime,
             file: o.log_file.clone(),
             size_limit: o.log_size_limit,
@@ -133,6 +138,7 @@ fn open_file(path: &str, format: LineFormat) -> FileLog {
 pub fn configure(config: LogConfig) {
     DEBUG.store(config.debug, Ordering::Relaxed);
     TRACE.store(config.trace, Ordering::Relaxed);
+    TRACE_SYSTEM.store(config.trace_system, Ordering::Relaxed);
     let format = LineFormat::new(config.time);
     let out = if !config.file.is_empty() {
         Output::File(open_file(&config.file, format.clone()))
@@ -198,6 +204,11 @@ pub fn debug_enabled() -> bool {
 
 pub fn trace_enabled() -> bool {
     TRACE.load(Ordering::Relaxed)
+}
+
+/// Whether the system account's internal client is traced.
+pub fn trace_system() -> bool {
+    TRACE_SYSTEM.load(Ordering::Relaxed)
 }
 
 /// Writes one line with the given label ("INF", "DBG", ...).

@@ -346,7 +346,7 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
         Ok(o) => o,
         Err(r) => return r,
     };
-    srv.monitor.count_request("/connz");
+    srv.monitor.count(q, "/connz");
     match connz(srv, &opts) {
         Ok(c) => Reply::json(q, 200, json::pretty(&c)),
         Err(e) => Reply::bad_request(e),

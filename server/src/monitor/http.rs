@@ -15,8 +15,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-#[derive(Clone, Copy)]
-enum Endpoint {
+/// The monitoring endpoints, also served over the system account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
     Varz,
     Connz,
     Routez,
@@ -68,18 +69,23 @@ impl Router {
             }
             return Reply::not_found();
         };
-        match ep {
-            Endpoint::Varz => varz::handle(srv, q),
-            Endpoint::Connz => connz::handle(srv, q),
-            Endpoint::Routez => misc::routez(srv, q),
-            Endpoint::Gatewayz => misc::gatewayz(srv, q),
-            Endpoint::Leafz => misc::leafz(srv, q),
-            Endpoint::Subsz => subsz::handle(srv, q),
-            Endpoint::Accountz => misc::accountz(srv, q),
-            Endpoint::Accstatz => misc::accstatz(srv, q),
-            Endpoint::Jsz => misc::jsz(srv, q),
-            Endpoint::Healthz => misc::healthz(srv, q),
-        }
+        dispatch(srv, ep, q)
+    }
+}
+
+/// Answers one endpoint.
+pub(super) fn dispatch(srv: &Server, ep: Endpoint, q: &Query) -> Reply {
+    match ep {
+        Endpoint::Varz => varz::handle(srv, q),
+        Endpoint::Connz => connz::handle(srv, q),
+        Endpoint::Routez => misc::routez(srv, q),
+        Endpoint::Gatewayz => misc::gatewayz(srv, q),
+        Endpoint::Leafz => misc::leafz(srv, q),
+        Endpoint::Subsz => subsz::handle(srv, q),
+        Endpoint::Accountz => misc::accountz(srv, q),
+        Endpoint::Accstatz => misc::accstatz(srv, q),
+        Endpoint::Jsz => misc::jsz(srv, q),
+        Endpoint::Healthz => misc::healthz(srv, q),
     }
 }
 

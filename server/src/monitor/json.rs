@@ -15,6 +15,31 @@ pub fn compact<T: serde::Serialize>(v: &T) -> Vec<u8> {
     escape_html(serde_json::to_vec(v).unwrap_or_default())
 }
 
+/// A document written by [`pretty`], without its indentation (as
+/// [`compact`] would have written it).
+pub fn minify(pretty: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(pretty.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in pretty {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+            out.push(b);
+        } else if !b.is_ascii_whitespace() {
+            out.push(b);
+        }
+    }
+    out
+}
+
 /// These characters can only occur inside JSON strings, so replacing them
 /// anywhere in the document is safe.
 fn escape_html(out: Vec<u8>) -> Vec<u8> {

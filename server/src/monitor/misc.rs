@@ -49,7 +49,7 @@ const LINKS: [(&str, &str); 10] = [
 
 /// The root page: links to the endpoints under `base`.
 pub fn root(srv: &Server, base: &str) -> Reply {
-    srv.monitor.count_request("/");
+    srv.monitor.count(&Query::parse(""), "/");
     let mut page = format!(
         "<html lang=\"en\">\n<head>\n<title>NATS Server</title>\n</head>\n<body>\n\
          <h1>NATS Server</h1>\n\
@@ -85,7 +85,7 @@ pub fn routez(srv: &Server, q: &Query) -> Reply {
     if let Err(r) = subs_param(q) {
         return r;
     }
-    srv.monitor.count_request("/routez");
+    srv.monitor.count(q, "/routez");
     reply(
         srv,
         q,
@@ -106,7 +106,7 @@ struct Gatewayz {
 struct Empty {}
 
 pub fn gatewayz(srv: &Server, q: &Query) -> Reply {
-    srv.monitor.count_request("/gatewayz");
+    srv.monitor.count(q, "/gatewayz");
     if let Err(r) = q.bool("accs") {
         return r;
     }
@@ -127,7 +127,7 @@ struct Leafz {
 }
 
 pub fn leafz(srv: &Server, q: &Query) -> Reply {
-    srv.monitor.count_request("/leafz");
+    srv.monitor.count(q, "/leafz");
     if let Err(r) = q.bool("subs") {
         return r;
     }
@@ -168,9 +168,33 @@ struct AccountInfo {
     leafnode_connections: u32,
     client_connections: usize,
     subscriptions: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    exports: Vec<ExportInfo>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    imports: Vec<ImportInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mappings: Option<serde_json::Value>,
     sublist_stats: StatsJson,
+}
+
+#[derive(Serialize)]
+struct ExportInfo {
+    subject: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    response_type: &'static str,
+}
+
+#[derive(Serialize)]
+struct ImportInfo {
+    subject: &'static str,
+    account: String,
+    to: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    invalid: bool,
+    share: bool,
+    tracking: bool,
 }
 
 /// Open connections bound to `acc`.
@@ -182,7 +206,7 @@ fn local_connections(srv: &Server, acc: &Account) -> usize {
 }
 
 pub fn accountz(srv: &Server, q: &Query) -> Reply {
-    srv.monitor.count_request("/accountz");
+    srv.monitor.count(q, "/accountz");
     let accounts = srv.accounts();
     let system_account = accounts.system_name().to_string();
     let name = q.get("acc");
@@ -196,20 +220,7 @@ pub fn accountz(srv: &Server, q: &Query) -> Reply {
     let Some(acc) = accounts.get(name) else {
         return Reply::bad_request(format!("Account {name} does not exist"));
     };
-    let sl = &acc.sublist;
-    let account_detail = AccountInfo {
-        account_name: acc.name.clone(),
-        update_time: srv.start_wall,
-        is_system: acc.name == system_account,
-        expired: false,
-        complete: true,
-        jetstream_enabled: false,
-        leafnode_connections: 0,
-        client_connections: local_connections(srv, acc),
-        subscriptions: sl.count(),
-        mappings: crate::mapping::accountz_json(acc),
-        sublist_stats: StatsJson::from(&sl.stats()),
-    };
+    let account_detail = account_info(srv, acc, &system_account);
     reply(
         srv,
         q,
@@ -218,6 +229,72 @@ pub fn accountz(srv: &Server, q: &Query) -> Reply {
             account_detail,
         },
     )
+}
+
+/// What `/accountz` says of one account.
+fn account_info(srv: &Server, acc: &Account, system_account: &str) -> AccountInfo {
+    let sl = &acc.sublist;
+    let is_system = acc.name == system_account;
+    let (exports, imports) = system_services(acc, system_account);
+    AccountInfo {
+        account_name: acc.name.clone(),
+        update_time: srv.start_wall,
+        is_system,
+        expired: false,
+        complete: true,
+        jetstream_enabled: false,
+        leafnode_connections: 0,
+        client_connections: local_connections(srv, acc),
+        subscriptions: sl.count(),
+        exports,
+        imports,
+        mappings: crate::mapping::accountz_json(acc),
+        sublist_stats: StatsJson::from(&sl.stats()),
+    }
+}
+
+/// With a system account, it exports its services and every other account
+/// imports three of them.
+fn system_services(acc: &Account, system_account: &str) -> (Vec<ExportInfo>, Vec<ImportInfo>) {
+    if system_account.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    if acc.name == system_account {
+        let exports = crate::events::SYSTEM_EXPORTS
+            .iter()
+            .map(|(subject, response_type)| ExportInfo {
+                subject,
+                kind: "service",
+                response_type,
+            })
+            .collect();
+        return (exports, Vec::new());
+    }
+    let imports = crate::events::SYSTEM_IMPORTS
+        .iter()
+        .map(|i| ImportInfo {
+            subject: i.subject,
+            account: system_account.to_string(),
+            to: crate::events::import_target(&acc.name, i.req),
+            kind: "service",
+            invalid: false,
+            share: false,
+            tracking: false,
+        })
+        .collect();
+    (Vec::new(), imports)
+}
+
+/// The `account_detail` of `/accountz?acc=<name>` in compact JSON, for the
+/// system account's INFO request; None for an unknown account.
+pub(crate) fn account_info_json(srv: &Server, name: &str) -> Option<Vec<u8>> {
+    let accounts = srv.accounts();
+    let acc = accounts.get(name)?;
+    Some(json::compact(&account_info(
+        srv,
+        acc,
+        accounts.system_name(),
+    )))
 }
 
 #[derive(Serialize)]
@@ -243,14 +320,19 @@ struct DataStats {
 }
 
 pub fn accstatz(srv: &Server, q: &Query) -> Reply {
-    srv.monitor.count_request("/accstatz");
+    srv.monitor.count(q, "/accstatz");
     let unused = match q.bool("unused") {
         Ok(b) => b,
         Err(r) => return r,
     };
+    // Requests over the system account may name one account.
+    let only = if q.is_http() { "" } else { q.get("acc") };
     let load = |a: &std::sync::atomic::AtomicI64| a.load(Ordering::Relaxed);
     let mut account_statz = Vec::new();
     for acc in srv.accounts().all() {
+        if !only.is_empty() && acc.name != only {
+            continue;
+        }
         let conns = local_connections(srv, acc);
         if !unused && conns == 0 {
             continue;
@@ -311,7 +393,7 @@ struct JsApi {
 }
 
 pub fn jsz(srv: &Server, q: &Query) -> Reply {
-    srv.monitor.count_request("/jsz");
+    srv.monitor.count(q, "/jsz");
     for key in ["accounts", "streams", "consumers", "config"] {
         if let Err(r) = q.bool(key) {
             return r;
@@ -345,7 +427,7 @@ struct Health {
 }
 
 pub fn healthz(srv: &Server, q: &Query) -> Reply {
-    srv.monitor.count_request("/healthz");
+    srv.monitor.count(q, "/healthz");
     let js_enabled = match q.bool("js-enabled") {
         Ok(b) => b,
         Err(r) => return r,

@@ -7,14 +7,16 @@
 mod closed;
 mod connz;
 mod http;
-mod json;
+pub(crate) mod json;
 mod misc;
 mod query;
 mod subsz;
 mod varz;
 
 pub use closed::{ClosedConn, ClosedRing};
-pub use http::start;
+pub use http::{start, Endpoint};
+pub(crate) use misc::account_info_json;
+pub(crate) use varz::process_usage;
 
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
@@ -43,13 +45,26 @@ impl Default for MonitorState {
 }
 
 impl MonitorState {
-    fn count_request(&self, endpoint: &'static str) {
-        *self.req_stats.lock().entry(endpoint).or_default() += 1;
+    /// Counts a request to `endpoint` if it came over HTTP.
+    fn count(&self, q: &query::Query, endpoint: &'static str) {
+        if q.is_http() {
+            *self.req_stats.lock().entry(endpoint).or_default() += 1;
+        }
     }
 
     fn request_counts(&self) -> BTreeMap<&'static str, u64> {
         self.req_stats.lock().clone()
     }
+}
+
+/// Answers `ep` for a request made over the system account, with the
+/// request's options as query parameters. Not counted as an HTTP request.
+pub fn internal_request(
+    srv: &crate::server::Server,
+    ep: Endpoint,
+    params: Vec<(String, String)>,
+) -> Reply {
+    http::dispatch(srv, ep, &query::Query::internal(params))
 }
 
 /// What an endpoint answers.

@@ -4,8 +4,9 @@
 use super::Reply;
 use crate::logging::go_quote;
 
-/// Decoded `key=value` pairs in request order.
-pub struct Query(Vec<(String, String)>);
+/// Decoded `key=value` pairs in request order, and whether they came
+/// over HTTP (only those requests count in `/varz` `http_req_stats`).
+pub struct Query(Vec<(String, String)>, bool);
 
 impl Query {
     /// Pairs that fail to decode (bad `%` escapes, a `;` in the key) are
@@ -22,7 +23,18 @@ impl Query {
                 Some((unescape(k)?, unescape(v)?))
             })
             .collect();
-        Query(pairs)
+        Query(pairs, true)
+    }
+
+    /// Parameters of a request made over the system account (not counted
+    /// as an HTTP request).
+    pub fn internal(pairs: Vec<(String, String)>) -> Query {
+        Query(pairs, false)
+    }
+
+    /// Whether the request came over HTTP.
+    pub fn is_http(&self) -> bool {
+        self.1
     }
 
     /// The first value of `key`, or "" (Go's `Values.Get`).

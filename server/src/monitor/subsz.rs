@@ -57,7 +57,7 @@ struct Subsz {
 }
 
 pub fn handle(srv: &Server, q: &Query) -> Reply {
-    srv.monitor.count_request("/subsz");
+    srv.monitor.count(q, "/subsz");
     let list = match q.bool("subs") {
         Ok(b) => b,
         Err(r) => return r,

@@ -133,10 +133,12 @@ struct Varz {
     config_load_time: SystemTime,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tags: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    system_account: String,
 }
 
 pub fn handle(srv: &Server, q: &Query) -> Reply {
-    srv.monitor.count_request("/varz");
+    srv.monitor.count(q, "/varz");
     let o = srv.opts();
     let info = srv.info();
     let st = &srv.stats;
@@ -199,13 +201,14 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
         http_req_stats: srv.monitor.request_counts(),
         config_load_time: srv.config_time(),
         tags: o.tags.clone(),
+        system_account: srv.accounts().system_name().to_string(),
     };
     Reply::json(q, 200, json::pretty(&v))
 }
 
 /// CPU percentage since start and resident memory in bytes, from /proc
 /// (Go's `pse.ProcUsage` on Linux); zeros where that is unavailable.
-fn process_usage() -> (f64, i64) {
+pub(crate) fn process_usage() -> (f64, i64) {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return (0.0, 0);
     };

@@ -39,6 +39,9 @@ impl Server {
         let new = Arc::new(new);
         let accounts = Arc::new(Accounts::new(&new, Some(&self.accounts())));
         self.install_config(new.clone(), accounts);
+        if let Some(sys) = self.system() {
+            sys.accounts_changed(self);
+        }
         if let Some(tls) = tls {
             self.set_tls(tls);
         }

@@ -1,0 +1,544 @@
+//! The system account's internal client (Go's `SYSTEM`): it subscribes to
+//! the `$SYS` subjects that tools and other servers use, answers their
+//! requests (stats, monitoring documents, per-account information) and
+//! publishes the server's events: client connect and disconnect advisories,
+//! account connection counts, authentication errors, periodic stats and
+//! the shutdown notice.
+//!
+//! One task owns the internal clients' readers and sends everything, so
+//! events leave in order and every message carries the next sequence
+//! number. Internal subscriptions hand their messages to that task over a
+//! channel: a publisher never waits for a service.
+
+mod messages;
+mod services;
+mod subjects;
+
+use crate::account::Account;
+use crate::client::reader::Reader;
+use crate::client::{Client, ClosedState, InternalMsg, Subscription};
+use crate::server::Server;
+use bytes::Bytes;
+use foldhash::HashMap;
+use messages::{
+    AccNumConnsReq, AccountNumConns, ClientInfo, ConnectEventMsg, DataStats, DisconnectEventMsg,
+    ServerInfo, TypedEvent,
+};
+use parking_lot::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant, SystemTime};
+use subjects::Service;
+pub use subjects::{import_target, SYSTEM_EXPORTS, SYSTEM_IMPORTS};
+use tokio::sync::{mpsc, oneshot};
+
+/// The id of the system client; the internal clients of other accounts
+/// follow it.
+pub const SYSTEM_CLIENT_ID: u64 = 1;
+/// Go's stats heartbeat: the first after 250 ms, then twice as long each
+/// time up to 30 s.
+const FIRST_STATSZ: Duration = Duration::from_millis(250);
+const STATSZ_INTERVAL: Duration = Duration::from_secs(30);
+/// An account with connections repeats its connection count this often.
+const ACCOUNT_CONNS_INTERVAL: Duration = Duration::from_secs(30);
+/// How long shutdown waits for the shutdown notice to go out.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
+
+/// A message body made when it is sent, from the sender's stamp.
+type Body = Box<dyn FnOnce(ServerInfo) -> Vec<u8> + Send>;
+
+enum Cmd {
+    /// An event on the system account.
+    Event {
+        subject: String,
+        body: Body,
+    },
+    /// An account's connection count changed.
+    AccountConns(Arc<Account>),
+    Request(services::Request),
+    /// Sends the shutdown notice and stops.
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The running system client.
+pub struct System {
+    client: Arc<Client>,
+    account_name: String,
+    tx: mpsc::UnboundedSender<Cmd>,
+    /// The internal clients of the other accounts, which hold their
+    /// imports of the system's services.
+    importers: Mutex<HashMap<String, Arc<Client>>>,
+}
+
+impl System {
+    /// Creates the system client of `srv`'s system account, subscribes it
+    /// and starts its task. None without a system account.
+    pub fn start(srv: &Arc<Server>) -> Option<Arc<System>> {
+        let accounts = srv.accounts();
+        let account = accounts.get(accounts.system_name())?.clone();
+        let client = internal_client(srv, SYSTEM_CLIENT_ID, &account, "SYSTEM");
+        let (tx, rx) = mpsc::unbounded_channel();
+        let sys = Arc::new(System {
+            client: client.clone(),
+            account_name: account.name.clone(),
+            tx,
+            importers: Mutex::default(),
+        });
+        let info = srv.info();
+        let hash = subjects::server_hash(&info.server_name);
+        for (i, s) in subjects::system_subscriptions(&info.server_id, &hash)
+            .into_iter()
+            .enumerate()
+        {
+            sys.subscribe(&client, &account, &s.subject, i as u64 + 2, s.service);
+        }
+        for (i, acc) in accounts
+            .all()
+            .iter()
+            .filter(|a| a.name != account.name)
+            .enumerate()
+        {
+            sys.add_imports(srv, acc, SYSTEM_CLIENT_ID + 1 + i as u64);
+        }
+        let task = Task {
+            srv: Arc::downgrade(srv),
+            sys: sys.clone(),
+            readers: HashMap::default(),
+            seq: 0,
+            account_beats: HashMap::default(),
+        };
+        tokio::spawn(task.run(rx));
+        // The system client joins its account, then asks the others about
+        // every account it now tracks.
+        sys.send(Cmd::AccountConns(account));
+        for acc in accounts.all() {
+            sys.request_account_conns(&info.server_id, &acc.name);
+        }
+        Some(sys)
+    }
+
+    /// The number of internal clients a server with `accounts` accounts
+    /// creates when it has a system account: real clients come after them.
+    pub fn internal_clients(accounts: usize) -> u64 {
+        accounts as u64 + 1
+    }
+
+    fn send(&self, cmd: Cmd) {
+        let _ = self.tx.send(cmd);
+    }
+
+    /// Subscribes `client` (internal) to `subject` in `account`, handing
+    /// its messages to the task as requests for `service`.
+    fn subscribe(
+        &self,
+        client: &Arc<Client>,
+        account: &Arc<Account>,
+        subject: &str,
+        sid: u64,
+        service: Service,
+    ) {
+        if crate::logging::trace_enabled() && crate::logging::trace_system() {
+            crate::logging::write(
+                "TRC",
+                format_args!("{} - <<- [SUB {subject}  {sid}]", client.label()),
+            );
+        }
+        let tx = self.tx.clone();
+        let mut sub = Subscription::new(
+            client.clone(),
+            Bytes::copy_from_slice(subject.as_bytes()),
+            None,
+            Bytes::from(sid.to_string()),
+        );
+        sub.internal = Some(Box::new(move |m: InternalMsg<'_>| {
+            let _ = tx.send(Cmd::Request(services::Request::of(service.clone(), &m)));
+        }));
+        let sub = Arc::new(sub);
+        client.subs.lock().insert(sub.sid.clone(), sub.clone());
+        if account
+            .sublist
+            .insert(&sub.subject, None, sub.clone())
+            .is_err()
+        {
+            client.subs.lock().remove(&sub.sid);
+        }
+    }
+
+    /// Gives `account` the system services every account imports, held by
+    /// an internal client of that account with id `cid`.
+    fn add_imports(&self, srv: &Server, account: &Arc<Account>, cid: u64) {
+        let client = internal_client(srv, cid, account, "ACCOUNT");
+        for (i, import) in SYSTEM_IMPORTS.iter().enumerate() {
+            let service = Service::Imported {
+                account: account.name.clone(),
+                req: import.req,
+            };
+            self.subscribe(&client, account, import.subject, i as u64 + 1, service);
+        }
+        self.importers.lock().insert(account.name.clone(), client);
+    }
+
+    /// A reload installed new accounts: those without the system imports
+    /// get them, and are tracked.
+    pub fn accounts_changed(&self, srv: &Server) {
+        let accounts = srv.accounts();
+        let server_id = srv.info().server_id;
+        for acc in accounts.all() {
+            if acc.name == self.account_name || self.has_imports(acc) {
+                continue;
+            }
+            self.add_imports(srv, acc, srv.next_client_id());
+            self.request_account_conns(&server_id, &acc.name);
+        }
+    }
+
+    /// Whether `acc` (this very account, not an earlier one of the same
+    /// name) holds the system imports.
+    fn has_imports(&self, acc: &Arc<Account>) -> bool {
+        self.importers
+            .lock()
+            .get(&acc.name)
+            .is_some_and(|c| Arc::ptr_eq(&c.account.lock(), acc))
+    }
+
+    fn request_account_conns(&self, server_id: &str, account: &str) {
+        let (subject, reply) = subjects::account_conns_request(account, server_id);
+        let acc = account.to_string();
+        self.send(Cmd::Event {
+            subject: format!("{subject}\u{0}{reply}"),
+            body: Box::new(move |server| {
+                crate::monitor::json::compact(&AccNumConnsReq { server, acc })
+            }),
+        });
+    }
+
+    /// A client joined `account` (at accept, the global account; at
+    /// CONNECT, the account it authenticated for).
+    pub fn client_joined(&self, account: &Arc<Account>) {
+        self.send(Cmd::AccountConns(account.clone()));
+    }
+
+    /// A client left `account`; Go reports no change of the global
+    /// account's count here.
+    pub fn client_left(&self, account: &Arc<Account>, global: bool) {
+        if !global {
+            self.send(Cmd::AccountConns(account.clone()));
+        }
+    }
+
+    /// A client authenticated: the connect advisory of its account (none
+    /// for the global account).
+    pub fn client_connected(&self, c: &Client, global: bool) {
+        if global {
+            return;
+        }
+        let event = TypedEvent::new(messages::CONNECT_EVENT);
+        let client = client_info(c, None);
+        let subject = subjects::connect_event(&client.acc);
+        self.send(Cmd::Event {
+            subject,
+            body: Box::new(move |server| {
+                crate::monitor::json::compact(&ConnectEventMsg {
+                    event,
+                    server,
+                    client,
+                })
+            }),
+        });
+    }
+
+    /// A client closed: the disconnect advisory of its account (none for
+    /// the global account).
+    pub fn client_disconnected(&self, c: &Client, reason: ClosedState, global: bool) {
+        if global {
+            return;
+        }
+        let now = SystemTime::now();
+        let mut event = TypedEvent::new(messages::DISCONNECT_EVENT);
+        event.timestamp = now;
+        let client = client_info(c, Some(now));
+        let (sent, received) = traffic(c);
+        let subject = subjects::disconnect_event(&client.acc);
+        self.send(Cmd::Event {
+            subject,
+            body: Box::new(move |server| {
+                crate::monitor::json::compact(&DisconnectEventMsg {
+                    event,
+                    server,
+                    client,
+                    sent,
+                    received,
+                    reason: reason.to_string(),
+                })
+            }),
+        });
+    }
+
+    /// A client failed to authenticate.
+    pub fn auth_error(&self, c: &Client, server_id: &str) {
+        let now = SystemTime::now();
+        let mut event = TypedEvent::new(messages::DISCONNECT_EVENT);
+        event.timestamp = now;
+        let client = client_info(c, Some(now));
+        let (sent, received) = traffic(c);
+        self.send(Cmd::Event {
+            subject: subjects::auth_error_event(server_id),
+            body: Box::new(move |server| {
+                crate::monitor::json::compact(&DisconnectEventMsg {
+                    event,
+                    server,
+                    client,
+                    sent,
+                    received,
+                    reason: ClosedState::AuthenticationViolation.to_string(),
+                })
+            }),
+        });
+    }
+
+    /// Sends the shutdown notice and stops the task.
+    pub async fn shutdown(&self) {
+        let (done, wait) = oneshot::channel();
+        self.send(Cmd::Shutdown(done));
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT, wait).await;
+        self.client.close(ClosedState::ClientClosed);
+    }
+}
+
+/// A server-internal client of `account`: never registered among the
+/// server's connections, never written to.
+fn internal_client(srv: &Server, cid: u64, account: &Arc<Account>, label: &str) -> Arc<Client> {
+    let far = Instant::now() + Duration::from_secs(86400 * 365);
+    let c = Client::new(
+        cid,
+        srv.weak(),
+        String::new(),
+        0,
+        i64::MAX,
+        account.clone(),
+        far,
+    );
+    c.set_label(label.to_string());
+    c.echo.store(false, Ordering::Relaxed);
+    c.headers.store(true, Ordering::Relaxed);
+    Arc::new(c)
+}
+
+/// A client as its advisories describe it; `stop` for a closed one.
+fn client_info(c: &Client, stop: Option<SystemTime>) -> ClientInfo {
+    let meta = c.meta.lock().clone();
+    let creds = c.credentials.lock().clone();
+    let (user, issuer_key) = match &creds {
+        Some(cr) if !cr.opts.nkey.is_empty() => (cr.opts.nkey.clone(), String::new()),
+        Some(cr) if !cr.opts.user.is_empty() => (cr.opts.user.clone(), String::new()),
+        Some(cr) => (cr.opts.auth_token.clone(), String::new()),
+        None => (meta.username.clone(), String::new()),
+    };
+    ClientInfo {
+        start: Some(c.start_wall),
+        host: c.host.clone(),
+        id: c.cid,
+        acc: c.account.lock().name.clone(),
+        user,
+        name: meta.name,
+        lang: meta.lang,
+        ver: meta.version,
+        rtt: if stop.is_some() {
+            c.ping.lock().rtt
+        } else {
+            Duration::ZERO
+        },
+        stop,
+        issuer_key,
+        kind: "Client".into(),
+        client_type: "nats".into(),
+    }
+}
+
+/// What a client sent (its inbound) and received (its outbound).
+fn traffic(c: &Client) -> (DataStats, DataStats) {
+    let s = &c.stats;
+    let load = |a: &std::sync::atomic::AtomicI64| a.load(Ordering::Relaxed);
+    (
+        DataStats {
+            msgs: load(&s.in_msgs),
+            bytes: load(&s.in_bytes),
+        },
+        DataStats {
+            msgs: load(&s.out_msgs),
+            bytes: load(&s.out_bytes),
+        },
+    )
+}
+
+/// The system client's task.
+struct Task {
+    srv: Weak<Server>,
+    sys: Arc<System>,
+    /// One reader per account the task publishes into.
+    readers: HashMap<String, Reader>,
+    seq: u64,
+    /// When each account with connections repeats its count.
+    account_beats: HashMap<String, (Arc<Account>, Instant)>,
+}
+
+impl Task {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>) {
+        let mut statsz_every = FIRST_STATSZ;
+        let mut next_statsz = Instant::now() + statsz_every;
+        loop {
+            let next_beat = self.account_beats.values().map(|(_, at)| *at).min();
+            let beat = async {
+                match next_beat {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                cmd = rx.recv() => {
+                    let Some(cmd) = cmd else { return };
+                    let Some(srv) = self.srv.upgrade() else { return };
+                    match cmd {
+                        Cmd::Event { subject, body } => self.event(&srv, &subject, body),
+                        Cmd::AccountConns(acc) => self.account_conns(&srv, &acc, None),
+                        Cmd::Request(req) => self.request(&srv, req),
+                        Cmd::Shutdown(done) => {
+                            let id = srv.info().server_id;
+                            self.event(&srv, &subjects::shutdown(&id), Box::new(|si| crate::monitor::json::compact(&si)));
+                            let _ = done.send(());
+                            return;
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(next_statsz.into()) => {
+                    let Some(srv) = self.srv.upgrade() else { return };
+                    let id = srv.info().server_id;
+                    self.statsz(&srv, &subjects::statsz(&id));
+                    statsz_every = (statsz_every * 2).min(STATSZ_INTERVAL);
+                    next_statsz = Instant::now() + statsz_every;
+                }
+                _ = beat => {
+                    let Some(srv) = self.srv.upgrade() else { return };
+                    let now = Instant::now();
+                    let due: Vec<Arc<Account>> = self
+                        .account_beats
+                        .values()
+                        .filter(|(_, at)| *at <= now)
+                        .map(|(a, _)| a.clone())
+                        .collect();
+                    for acc in due {
+                        self.account_conns(&srv, &acc, None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The stamp of the next message this server sends.
+    fn stamp(&mut self, srv: &Server) -> ServerInfo {
+        self.seq += 1;
+        let info = srv.info();
+        let o = srv.opts();
+        ServerInfo {
+            name: info.server_name,
+            host: info.host,
+            id: info.server_id,
+            cluster: o.cluster_name.clone(),
+            domain: String::new(),
+            ver: crate::server::VERSION,
+            tags: o.tags.clone(),
+            seq: self.seq,
+            jetstream: false,
+            time: SystemTime::now(),
+        }
+    }
+
+    /// Publishes into `account` (the system account when None).
+    fn publish(
+        &mut self,
+        srv: &Arc<Server>,
+        account: Option<&Arc<Account>>,
+        subject: &str,
+        reply: &str,
+        payload: &[u8],
+    ) {
+        let name = account.map_or(self.sys.account_name.as_str(), |a| a.name.as_str());
+        let client = if name == self.sys.account_name {
+            Some(self.sys.client.clone())
+        } else {
+            self.sys.importers.lock().get(name).cloned()
+        };
+        let Some(client) = client else { return };
+        let reader = self
+            .readers
+            .entry(name.to_string())
+            .or_insert_with(|| Reader::internal(srv.clone(), client.clone()));
+        reader.publish(subject, reply, payload);
+    }
+
+    /// An event: `subject` may carry a reply after a NUL.
+    fn event(&mut self, srv: &Arc<Server>, subject: &str, body: Body) {
+        let stamp = self.stamp(srv);
+        let payload = body(stamp);
+        let (subject, reply) = subject.split_once('\u{0}').unwrap_or((subject, ""));
+        self.publish(srv, None, subject, reply, &payload);
+    }
+
+    fn statsz(&mut self, srv: &Arc<Server>, subject: &str) {
+        let stamp = self.stamp(srv);
+        let payload = crate::monitor::json::compact(&services::statsz(srv, stamp));
+        self.publish(srv, None, subject, "", &payload);
+    }
+
+    /// Sends `acc`'s connection count, to `reply` or on both update
+    /// subjects, and keeps repeating it while it has connections.
+    fn account_conns(&mut self, srv: &Arc<Server>, acc: &Arc<Account>, reply: Option<&str>) {
+        let stat = services::account_stat(srv, acc);
+        if stat.total_conns == 0 {
+            self.account_beats.remove(&acc.name);
+        } else {
+            self.account_beats.insert(
+                acc.name.clone(),
+                (acc.clone(), Instant::now() + ACCOUNT_CONNS_INTERVAL),
+            );
+        }
+        let event = TypedEvent::new(messages::ACCOUNT_CONNS_EVENT);
+        let mut msg = AccountNumConns {
+            event,
+            server: ServerInfo::default(),
+            stat,
+        };
+        let subjects: Vec<String> = match reply {
+            Some(r) => vec![r.to_string()],
+            None => subjects::account_conns(&acc.name).to_vec(),
+        };
+        msg.server = self.stamp(srv);
+        let payload = crate::monitor::json::compact(&msg);
+        for s in subjects {
+            self.publish(srv, None, &s, "", &payload);
+        }
+    }
+
+    fn request(&mut self, srv: &Arc<Server>, req: services::Request) {
+        let reply = req.reply.clone();
+        match services::answer(srv, &req) {
+            services::Answer::None => {}
+            services::Answer::AccountConns(acc) => {
+                if let Some(r) = reply {
+                    self.account_conns(srv, &acc, Some(&r));
+                }
+            }
+            services::Answer::Statsz => {
+                let id = srv.info().server_id;
+                let to = reply.unwrap_or_else(|| subjects::statsz(&id));
+                self.statsz(srv, &to);
+            }
+            services::Answer::Body(body) => {
+                let Some(reply) = reply else { return };
+                let stamp = self.stamp(srv);
+                let payload = body(stamp);
+                self.publish(srv, Some(&req.account), &reply, "", &payload);
+            }
+        }
+    }
+}
