@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 pub struct Listeners {
     pub nats: SocketAddr,
     pub monitoring: Option<SocketAddr>,
+    /// The monitoring port serves HTTPS.
+    pub monitoring_tls: bool,
     pub profile: Option<SocketAddr>,
 }
 
@@ -34,7 +36,10 @@ pub fn path(dir: &str) -> PathBuf {
 pub fn write(dir: &str, l: &Listeners) {
     let ports = Ports {
         nats: urls("nats", Some(l.nats)),
-        monitoring: urls("http", l.monitoring),
+        monitoring: urls(
+            if l.monitoring_tls { "https" } else { "http" },
+            l.monitoring,
+        ),
         profile: urls("http", l.profile),
     };
     let path = path(dir);

@@ -121,6 +121,12 @@ impl Server {
             // Not advertised until natsd has JetStream: a client must not
             // be told of an API nobody answers.
             jetstream: false,
+            // A cluster listener without a name gets a random one.
+            cluster: if opts.cluster_name.is_empty() && opts.cluster_port != 0 {
+                nuid::next().to_string()
+            } else {
+                opts.cluster_name.clone()
+            },
             ..Default::default()
         };
         let accounts = Accounts::new(&opts, None);
@@ -390,6 +396,7 @@ impl Server {
         let listeners = ports_file::Listeners {
             nats: addr,
             monitoring: http_port.map(|p| resolve(&o.http_host, p)),
+            monitoring_tls: o.http_port == 0 && o.https_port != 0,
             profile,
         };
         if !o.ports_file_dir.is_empty() {

@@ -33,6 +33,9 @@ const SYSTEM_CA_FILES: [&str; 6] = [
 /// What accepting a TLS client needs.
 pub struct ClientTls {
     pub acceptor: TlsAcceptor,
+    /// The same certificate for the HTTPS monitoring port, which never
+    /// asks for client certificates (as in Go).
+    pub monitor_acceptor: TlsAcceptor,
     pub timeout: Duration,
     /// Client certificates are required (INFO's `tls_verify`).
     pub verify: bool,
@@ -97,43 +100,50 @@ impl RateCounter {
 impl ClientTls {
     /// Loads the certificate, key and CA files of a `tls` block.
     pub fn new(tc: &TlsConfig) -> Result<ClientTls, String> {
-        let mut provider = ring::default_provider();
-        provider.cipher_suites = cipher_suites(&tc.ciphers);
-        provider.kx_groups = kx_groups(&tc.curve_preferences)?;
-        let provider = Arc::new(provider);
-        let builder = ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?;
-        let builder = if tc.verify {
-            let roots = if tc.ca_file.is_empty() {
-                system_roots()?
-            } else {
-                let mut roots = RootCertStore::empty();
-                for cert in load_ca_certs(&tc.ca_file)? {
-                    roots.add(cert).map_err(|e| e.to_string())?;
-                }
-                roots
-            };
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .map_err(|e| e.to_string())?;
-            builder.with_client_cert_verifier(verifier)
-        } else {
-            builder.with_no_client_auth()
-        };
-        let (certs, key) = load_key_pair(&tc.cert_file, &tc.key_file)?;
-        let mut config = builder
-            .with_single_cert(certs, key)
-            .map_err(|e| e.to_string())?;
-        // Go's server picks the suite in its own order, not the client's.
-        config.ignore_client_order = true;
         Ok(ClientTls {
-            acceptor: TlsAcceptor::from(Arc::new(config)),
+            acceptor: TlsAcceptor::from(Arc::new(server_config(tc, tc.verify)?)),
+            monitor_acceptor: TlsAcceptor::from(Arc::new(server_config(tc, false)?)),
             timeout: timeout(tc),
             verify: tc.verify,
             rate: (tc.rate_limit > 0).then(|| RateCounter::new(tc.rate_limit)),
         })
     }
+}
+
+/// The rustls configuration of a `tls` block, verifying client
+/// certificates when `verify`.
+fn server_config(tc: &TlsConfig, verify: bool) -> Result<ServerConfig, String> {
+    let mut provider = ring::default_provider();
+    provider.cipher_suites = cipher_suites(&tc.ciphers);
+    provider.kx_groups = kx_groups(&tc.curve_preferences)?;
+    let provider = Arc::new(provider);
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = if verify {
+        let roots = if tc.ca_file.is_empty() {
+            system_roots()?
+        } else {
+            let mut roots = RootCertStore::empty();
+            for cert in load_ca_certs(&tc.ca_file)? {
+                roots.add(cert).map_err(|e| e.to_string())?;
+            }
+            roots
+        };
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| e.to_string())?;
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let (certs, key) = load_key_pair(&tc.cert_file, &tc.key_file)?;
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| e.to_string())?;
+    // Go's server picks the suite in its own order, not the client's.
+    config.ignore_client_order = true;
+    Ok(config)
 }
 
 /// The handshake timeout a block configures (Go's default when it does not).

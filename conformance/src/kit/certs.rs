@@ -1,14 +1,15 @@
 //! Test certificates for scenarios that configure TLS. They were made once
 //! with openssl (EC P-256 keys, valid for 100 years from 2026): a CA, a
 //! server certificate for `localhost` and 127.0.0.1 signed by it, its key
-//! in PKCS #8 and in SEC 1 form, another EC key and an Ed25519 key (which
-//! match no certificate).
+//! in PKCS #8 and in SEC 1 form, another EC key with a self-signed
+//! certificate for `localhost` only (no IP address), and an Ed25519 key
+//! (which matches no certificate).
 
 use super::Ctx;
 use anyhow::Result;
 
 /// File name and contents of each certificate and key.
-pub const FILES: [(&str, &str); 6] = [
+pub const FILES: [(&str, &str); 7] = [
     ("ca.pem", include_str!("certs/ca.pem")),
     ("server-cert.pem", include_str!("certs/server-cert.pem")),
     ("server-key.pem", include_str!("certs/server-key.pem")),
@@ -17,6 +18,7 @@ pub const FILES: [(&str, &str); 6] = [
         include_str!("certs/server-key-sec1.pem"),
     ),
     ("other-key.pem", include_str!("certs/other-key.pem")),
+    ("other-cert.pem", include_str!("certs/other-cert.pem")),
     ("ed25519-key.pem", include_str!("certs/ed25519-key.pem")),
 ];
 

@@ -191,6 +191,51 @@ pub fn suite_names() -> Vec<String> {
         .collect()
 }
 
+/// GETs `path` from an HTTPS monitoring port at `addr` (HTTP/1.0, so the
+/// server closes the connection after the body), checking the server's
+/// certificate against the kit's CA for `server_name`. Status and body.
+pub async fn https_get(
+    addr: &str,
+    server_name: &str,
+    path: &str,
+    opts: &TlsOptions,
+) -> Result<(u16, String)> {
+    use tokio::io::AsyncWriteExt;
+    let stream = tokio::time::timeout(EXPECT_TIMEOUT, TcpStream::connect(addr))
+        .await
+        .map_err(|_| anyhow!("connect to {addr} timed out"))?
+        .with_context(|| format!("connect to {addr}"))?;
+    let connector = TlsConnector::from(Arc::new(config(opts)?));
+    let name = ServerName::try_from(server_name.to_string())
+        .with_context(|| format!("server name {server_name}"))?;
+    let mut tls = tokio::time::timeout(EXPECT_TIMEOUT, connector.connect(name, stream))
+        .await
+        .map_err(|_| anyhow!("TLS handshake timed out"))?
+        .context("TLS handshake")?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {server_name}\r\n\r\n");
+    tls.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    let read = tokio::time::timeout(EXPECT_TIMEOUT, tls.read_to_end(&mut raw)).await;
+    match read {
+        Err(_) => bail!("GET {path}: no complete answer within {EXPECT_TIMEOUT:?}"),
+        // A server may close without a TLS close_notify after the body.
+        Ok(Err(e)) if raw.is_empty() || e.kind() != std::io::ErrorKind::UnexpectedEof => {
+            return Err(e).context(format!("GET {path}"));
+        }
+        Ok(_) => {}
+    }
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .with_context(|| format!("GET {path}: no end of headers in {text:?}"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("GET {path}: bad status line in {head:?}"))?;
+    Ok((status, body.to_string()))
+}
+
 /// TCP, plain INFO, TLS handshake: a raw client ready for CONNECT.
 pub async fn connect(addr: &str, opts: &TlsOptions) -> Result<(RawClient, Value, Agreed)> {
     let (stream, info) = connect_plain(addr).await?;

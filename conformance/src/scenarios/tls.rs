@@ -9,7 +9,7 @@ use crate::check_eq;
 use crate::kit::tls_raw::{self, TlsOptions};
 use crate::kit::{certs, eventually, Ctx, Server, ServerSpec};
 use crate::registry::Scenario;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use futures::{FutureExt, StreamExt};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -52,6 +52,10 @@ pub fn scenarios() -> Vec<Scenario> {
             .full("TestTLSConnectionRate"),
         Scenario::new("tls/monitoring", "tls", |c| monitoring(c).boxed())
             .partial("TestTLSConnection"),
+        Scenario::new("monitoring/https-connz", "monitoring", |c| {
+            https_connz(c).boxed()
+        })
+        .full("TestTLSConnz"),
     ]
 }
 
@@ -580,5 +584,56 @@ tls {
         Duration::from_secs(2),
     )
     .await?;
+    Ok(())
+}
+
+/// test/configs/tls.conf with an HTTPS monitoring port: a client over TLS
+/// publishes to itself, and `/connz` over HTTPS (presenting a client
+/// certificate the port does not ask for) lists it with its traffic.
+async fn https_connz(ctx: Ctx) -> Result<()> {
+    let conf = format!("https: 127.0.0.1:{{{{http_port}}}}\n{TLS_CONF}");
+    let s = start(&ctx, &conf).await?;
+    let nc = nats_tls(&ctx, true)?
+        .user_and_password("derek".into(), "monkey".into())
+        .connect(s.url())
+        .await?;
+    let mut sub = nc.subscribe("foo").await?;
+    nc.publish("foo", "Hello".into()).await?;
+    tokio::time::timeout(CLOSE_WAIT, sub.next())
+        .await
+        .context("no message")?
+        .context("subscription ended")?;
+    let addr = format!("127.0.0.1:{}", s.ports().http.context("https port")?);
+    let (status, body) = tls_raw::https_get(
+        &addr,
+        "127.0.0.1",
+        "/connz",
+        &TlsOptions::with_client_cert(),
+    )
+    .await?;
+    check_eq!(status, 200);
+    let v: Value = serde_json::from_str(&body)?;
+    check_eq!((&v["num_connections"], &v["total"]), (&json!(1), &json!(1)));
+    let c = &v["connections"][0];
+    let seen = json!({
+        "ip": c["ip"], "num_subscriptions": c["subscriptions"],
+        "subscriptions_list": c.get("subscriptions_list"),
+        "in_msgs": c["in_msgs"], "out_msgs": c["out_msgs"],
+        "in_bytes": c["in_bytes"], "out_bytes": c["out_bytes"],
+        "has_times": c["start"].is_string() && c["last_activity"].is_string()
+            && c["uptime"].is_string() && c["idle"].is_string(),
+        "tls_version": c["tls_version"],
+    });
+    ctx.observe_json("connection", &seen);
+    check_eq!(
+        seen,
+        json!({
+            "ip": "127.0.0.1", "num_subscriptions": 1, "subscriptions_list": null,
+            "in_msgs": 1, "out_msgs": 1, "in_bytes": 5, "out_bytes": 5,
+            "has_times": true, "tls_version": "1.3",
+        })
+    );
+    ensure!(c["cid"].as_u64().unwrap_or(0) > 0, "no cid");
+    ensure!(c["port"].as_u64().unwrap_or(0) > 0, "no port");
     Ok(())
 }

@@ -443,7 +443,7 @@ impl Task {
             name: info.server_name,
             host: info.host,
             id: info.server_id,
-            cluster: o.cluster_name.clone(),
+            cluster: info.cluster,
             domain: String::new(),
             ver: crate::server::VERSION,
             tags: o.tags.clone(),

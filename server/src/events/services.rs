@@ -163,7 +163,7 @@ fn matches_filter(srv: &Server, f: &EventFilter) -> bool {
     let o = srv.opts();
     (f.server_name.is_empty() || info.server_name.contains(&f.server_name))
         && (f.host.is_empty() || info.host.contains(&f.host))
-        && (f.cluster.is_empty() || o.cluster_name.contains(&f.cluster))
+        && (f.cluster.is_empty() || info.cluster.contains(&f.cluster))
         && f.tags.iter().all(|t| o.tags.contains(&t.to_lowercase()))
         && f.domain.is_empty()
 }

@@ -1,6 +1,7 @@
-//! The monitoring listener: binds the HTTP port, serves HTTP/1.1 with
-//! hyper, and routes paths (under `http_base_path`) to the endpoints the
-//! way Go's `ServeMux` does: exact paths, anything else 404.
+//! The monitoring listener: binds the HTTP or HTTPS port, serves HTTP/1.1
+//! with hyper (over the `tls` block's certificate for HTTPS), and routes
+//! paths (under `http_base_path`) to the endpoints the way Go's `ServeMux`
+//! does: exact paths, anything else 404.
 
 use super::query::{unescape_path, Query};
 use super::{connz, misc, subsz, varz, Reply};
@@ -100,16 +101,17 @@ pub async fn start(srv: &Arc<Server>) -> Result<Option<u16>, String> {
             o.http_port, o.https_port
         ));
     }
-    if o.http_port == 0 {
-        if o.https_port == 0 {
-            return Ok(None);
+    let (port, secure) = match (o.http_port, o.https_port) {
+        (0, 0) => return Ok(None),
+        (0, https) => {
+            if o.tls_config.is_none() {
+                return Err("TLS cert and key required for HTTPS".into());
+            }
+            (https, true)
         }
-        if o.tls_cert.is_empty() || o.tls_key.is_empty() {
-            return Err("TLS cert and key required for HTTPS".into());
-        }
-        return Err("can't listen to the monitor port: natsd does not support TLS".into());
-    }
-    let port = if o.http_port == -1 { 0 } else { o.http_port };
+        (http, _) => (http, false),
+    };
+    let port = if port == -1 { 0 } else { port };
     let hp = join_host_port(&o.http_host, port);
     let listener = bind_listener(&o.http_host, &hp).await.map_err(|e| {
         format!(
@@ -119,15 +121,19 @@ pub async fn start(srv: &Arc<Server>) -> Result<Option<u16>, String> {
     })?;
     let rport = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     crate::notice!(
-        "Starting http monitor on {}",
+        "Starting {} monitor on {}",
+        if secure { "https" } else { "http" },
         join_host_port(&o.http_host, i64::from(rport))
     );
     let router = Arc::new(Router::new(&o.http_base_path));
-    tokio::spawn(accept_loop(srv.clone(), listener, router));
+    tokio::spawn(accept_loop(srv.clone(), listener, router, secure));
     Ok(Some(rport))
 }
 
-async fn accept_loop(srv: Arc<Server>, listener: TcpListener, router: Arc<Router>) {
+/// Longest a monitoring client may take over its TLS handshake.
+const HTTPS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn accept_loop(srv: Arc<Server>, listener: TcpListener, router: Arc<Router>, secure: bool) {
     loop {
         let accepted = tokio::select! {
             _ = srv.monitor.stop.notified() => return,
@@ -138,15 +144,35 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener, router: Arc<Router
         };
         let (srv, router) = (srv.clone(), router.clone());
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| {
-                let reply = respond(&srv, &router, &req);
-                async move { Ok::<_, Infallible>(reply) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            if !secure {
+                serve(srv, router, stream).await;
+                return;
+            }
+            // The certificate in use now: a reload that changes the tls
+            // block changes it for the next connection, as in Go.
+            let Some(tls) = srv.client_tls() else {
+                return;
+            };
+            let handshake = tls.monitor_acceptor.accept(stream);
+            if let Ok(Ok(stream)) = tokio::time::timeout(HTTPS_HANDSHAKE_TIMEOUT, handshake).await {
+                serve(srv, router, stream).await;
+            }
         });
     }
+}
+
+/// Serves HTTP/1.1 requests on one connection.
+async fn serve<S>(srv: Arc<Server>, router: Arc<Router>, stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req| {
+        let reply = respond(&srv, &router, &req);
+        async move { Ok::<_, Infallible>(reply) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), svc)
+        .await;
 }
 
 fn respond(srv: &Server, router: &Router, req: &Request<Incoming>) -> Response<Full<Bytes>> {
