@@ -340,7 +340,12 @@ impl Server {
         if let Some(sys) = crate::events::System::start(self) {
             let _ = self.system.set(sys);
         }
-        for a in o.accounts.iter().filter(|a| a.has_imports_exports) {
+        let system = self.accounts().system_name().to_string();
+        for a in o
+            .accounts
+            .iter()
+            .filter(|a| a.has_unapplied_imports_exports(&system))
+        {
             crate::warn!(
                 "Account \"{}\": imports and exports are not supported by natsd yet and are ignored",
                 a.name

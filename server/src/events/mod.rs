@@ -29,7 +29,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 use subjects::Service;
-pub use subjects::{import_target, SYSTEM_EXPORTS, SYSTEM_IMPORTS};
+pub use subjects::{import_target, DEBUG_SUBSCRIBERS, SYSTEM_EXPORTS, SYSTEM_IMPORTS};
 use tokio::sync::{mpsc, oneshot};
 
 /// The id of the system client; the internal clients of other accounts
@@ -164,16 +164,28 @@ impl System {
         }
     }
 
-    /// Gives `account` the system services every account imports, held by
-    /// an internal client of that account with id `cid`.
+    /// Gives `account` the system services every account imports, and
+    /// those its configuration imports, held by an internal client of that
+    /// account with id `cid`.
     fn add_imports(&self, srv: &Server, account: &Arc<Account>, cid: u64) {
         let client = internal_client(srv, cid, account, "ACCOUNT");
-        for (i, import) in SYSTEM_IMPORTS.iter().enumerate() {
+        let mut sid = 0;
+        for import in SYSTEM_IMPORTS.iter() {
             let service = Service::Imported {
                 account: account.name.clone(),
                 req: import.req,
             };
-            self.subscribe(&client, account, import.subject, i as u64 + 1, service);
+            sid += 1;
+            self.subscribe(&client, account, import.subject, sid, service);
+        }
+        let o = srv.opts();
+        let configured = o.accounts.iter().find(|a| a.name == account.name);
+        for subject in configured
+            .into_iter()
+            .flat_map(|a| a.system_service_imports(&self.account_name))
+        {
+            sid += 1;
+            self.subscribe(&client, account, subject, sid, Service::DebugSubscribers);
         }
         self.importers.lock().insert(account.name.clone(), client);
     }

@@ -72,12 +72,13 @@ pub fn answer(srv: &Arc<Server>, req: &Request) -> Answer {
         Service::Imported { account, req: r } => account_request(srv, req, account, *r),
         Service::AccountPingStatz => api_answer(srv, req, || {
             let unused = bool_field(&req.body, "include_unused");
-            let doc = monitor::internal_request(
-                srv,
-                Endpoint::Accstatz,
-                vec![("unused".into(), unused.to_string())],
+            let mut params = vec![("unused".to_string(), unused.to_string())];
+            params.extend(
+                string_list(&req.body, "accounts")
+                    .into_iter()
+                    .map(|a| ("acc".to_string(), a)),
             );
-            skip_empty_statz(doc)
+            skip_empty_statz(monitor::internal_request(srv, Endpoint::Accstatz, params))
         }),
         Service::NumSubs => num_subs(srv, req),
         Service::ClaimsUpdate => claims_update(req),
@@ -312,6 +313,20 @@ fn skip_empty_statz(reply: monitor::Reply) -> Doc {
     } else {
         doc_of(reply)
     }
+}
+
+/// A list of strings in the body's field `name` (none if absent).
+fn string_list(body: &[u8], name: &str) -> Vec<String> {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get(name)?.as_array().map(|l| {
+                l.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
 }
 
 fn bool_field(body: &[u8], name: &str) -> bool {

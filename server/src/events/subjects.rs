@@ -171,10 +171,7 @@ pub fn system_subscriptions(server_id: &str, hash: &str) -> Vec<SysSub> {
         Service::Ignored,
     ));
     subs.push(sub(format!("$SYS.LATENCY.M2.{hash}"), Service::Ignored));
-    subs.push(sub(
-        "$SYS.DEBUG.SUBSCRIBERS".into(),
-        Service::DebugSubscribers,
-    ));
+    subs.push(sub(DEBUG_SUBSCRIBERS.into(), Service::DebugSubscribers));
     subs
 }
 
@@ -201,12 +198,15 @@ pub const SYSTEM_IMPORTS: [SystemImport; 3] = [
     },
 ];
 
+/// The service that counts subscribers, which accounts may import.
+pub const DEBUG_SUBSCRIBERS: &str = "$SYS.DEBUG.SUBSCRIBERS";
+
 /// The services the system account exports, as `/accountz` lists them:
 /// subject and response type.
 pub const SYSTEM_EXPORTS: [(&str, &str); 3] = [
     ("$SYS.REQ.ACCOUNT.*.CONNZ", "Streamed"),
     ("$SYS.REQ.ACCOUNT.*.STATZ", "Streamed"),
-    ("$SYS.DEBUG.SUBSCRIBERS", "Singleton"),
+    (DEBUG_SUBSCRIBERS, "Singleton"),
 ];
 
 /// Where an import's requests go in the system account.

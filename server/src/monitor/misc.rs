@@ -325,12 +325,16 @@ pub fn accstatz(srv: &Server, q: &Query) -> Reply {
         Ok(b) => b,
         Err(r) => return r,
     };
-    // Requests over the system account may name one account.
-    let only = if q.is_http() { "" } else { q.get("acc") };
+    // Requests over the system account may name accounts.
+    let only = if q.is_http() {
+        Vec::new()
+    } else {
+        q.all("acc")
+    };
     let load = |a: &std::sync::atomic::AtomicI64| a.load(Ordering::Relaxed);
     let mut account_statz = Vec::new();
     for acc in srv.accounts().all() {
-        if !only.is_empty() && acc.name != only {
+        if !only.is_empty() && !only.contains(&acc.name.as_str()) {
             continue;
         }
         let conns = local_connections(srv, acc);

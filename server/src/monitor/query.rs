@@ -45,6 +45,15 @@ impl Query {
             .map_or("", |(_, v)| v.as_str())
     }
 
+    /// Every value of `key`, in order.
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// Go's `strconv.ParseBool`; absent means false.
     pub fn bool(&self, key: &str) -> Result<bool, Reply> {
         let v = self.get(key);

@@ -2,8 +2,10 @@
 //! makes on them. Users of an account are added to the server-wide user
 //! lists, tagged with the account they bind a client to.
 //!
-//! Imports and exports are checked for shape only: natsd does not route
-//! messages between accounts yet (the server logs that at start-up).
+//! Imports and exports are checked for shape. natsd does not route
+//! messages between accounts yet (the server logs that at start-up); the
+//! one import it applies is of a service the system account itself
+//! provides (see [`AccountConfig::system_service_imports`]).
 
 use super::users::{apply_default_permissions, parse_permissions, parse_users};
 use super::{ConfigErrors, Options};
@@ -20,8 +22,14 @@ pub const DEFAULT_SYSTEM_ACCOUNT: &str = "$SYS";
 pub struct AccountConfig {
     pub name: String,
     pub nkey: String,
-    /// Imports or exports were configured (and are not applied).
+    /// Imports or exports were configured.
     pub has_imports_exports: bool,
+    /// Service imports: the exporting account and the subject.
+    pub service_imports: Vec<(String, String)>,
+    /// Imports other than plain service imports.
+    pub other_imports: usize,
+    /// Exports: "stream" or "service", and the subject.
+    pub exports: Vec<(String, String)>,
     /// Its `mappings` block.
     pub mappings: Vec<crate::mapping::MappingConfig>,
 }
@@ -97,11 +105,13 @@ fn parse_account(name: &str, node: &Node, o: &mut Options, errs: &mut ConfigErro
             },
             "imports" => {
                 acc.has_imports_exports = true;
-                check_imports(v, errs);
+                let (services, others) = check_imports(v, errs);
+                acc.service_imports = services;
+                acc.other_imports = others;
             }
             "exports" => {
                 acc.has_imports_exports = true;
-                check_exports(v, errs);
+                acc.exports = check_exports(v, errs);
             }
             "users" => {
                 users_node = v;
@@ -202,29 +212,39 @@ fn item_maps<'a>(list: &'a [Node], what: &str, errs: &mut ConfigErrors) -> Vec<&
     out
 }
 
-fn check_exports(node: &Node, errs: &mut ConfigErrors) {
+/// Checks the exports; returns their kinds and subjects.
+fn check_exports(node: &Node, errs: &mut ConfigErrors) -> Vec<(String, String)> {
+    let mut exports = Vec::new();
     let Some(list) = items(node, "Exports", errs) else {
-        return;
+        return exports;
     };
     for m in item_maps(list, "Export", errs) {
         for (k, v) in m.iter() {
             let kind = k.to_lowercase();
-            if (kind == "stream" || kind == "service") && v.as_str().is_none() {
-                errs.error(
+            if kind != "stream" && kind != "service" {
+                continue;
+            }
+            match v.as_str() {
+                Some(subject) => exports.push((kind, subject.to_string())),
+                None => errs.error(
                     v,
                     format!(
                         "Expected {kind} name to be string, got {}",
                         v.value.kind_name()
                     ),
-                );
+                ),
             }
         }
     }
+    exports
 }
 
-fn check_imports(node: &Node, errs: &mut ConfigErrors) {
+/// Checks the imports; returns the service imports (account, subject) and
+/// how many others there are.
+fn check_imports(node: &Node, errs: &mut ConfigErrors) -> (Vec<(String, String)>, usize) {
+    let (mut services, mut others) = (Vec::new(), 0);
     let Some(list) = items(node, "Imports", errs) else {
-        return;
+        return (services, others);
     };
     for m in item_maps(list, "Import", errs) {
         for (k, v) in m.iter() {
@@ -249,10 +269,44 @@ fn check_imports(node: &Node, errs: &mut ConfigErrors) {
             };
             let account = src.get_ci("account").and_then(Node::as_str);
             let subject = src.get_ci("subject").and_then(Node::as_str);
-            if account.is_none_or(str::is_empty) || subject.is_none_or(str::is_empty) {
-                errs.error(v, "Expect an account name and a subject".into());
+            match (account, subject) {
+                (Some(a), Some(s)) if !a.is_empty() && !s.is_empty() => {
+                    if kind == "service" && src.get_ci("to").is_none() {
+                        services.push((a.to_string(), s.to_string()));
+                    } else {
+                        others += 1;
+                    }
+                }
+                _ => errs.error(v, "Expect an account name and a subject".into()),
             }
         }
+    }
+    (services, others)
+}
+
+impl AccountConfig {
+    /// The service imports of subjects the system account `system`
+    /// serves itself: these natsd applies.
+    pub fn system_service_imports<'a>(&'a self, system: &'a str) -> impl Iterator<Item = &'a str> {
+        self.service_imports
+            .iter()
+            .filter(move |(a, s)| a == system && s == crate::events::DEBUG_SUBSCRIBERS)
+            .map(|(_, s)| s.as_str())
+    }
+
+    /// Whether imports or exports natsd does not apply are configured.
+    pub fn has_unapplied_imports_exports(&self, system: &str) -> bool {
+        // The system account exports its own services anyway.
+        let exported_anyway = |(kind, subject): &(String, String)| {
+            self.name == system
+                && kind == "service"
+                && crate::events::SYSTEM_EXPORTS
+                    .iter()
+                    .any(|(s, _)| s == subject)
+        };
+        self.other_imports > 0
+            || self.service_imports.len() > self.system_service_imports(system).count()
+            || !self.exports.iter().all(exported_anyway)
     }
 }
 
