@@ -9,6 +9,7 @@ mod config;
 mod core_client;
 mod core_proto;
 mod core_protocol;
+mod events;
 mod lifecycle;
 mod monitoring;
 mod reload;
@@ -29,5 +30,6 @@ pub fn all() -> Vec<Scenario> {
     all.extend(reload::scenarios());
     all.extend(accounts::scenarios());
     all.extend(tls::scenarios());
+    all.extend(events::scenarios());
     all
 }

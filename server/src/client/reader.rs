@@ -740,9 +740,14 @@ impl Reader {
         } else {
             "processPub"
         };
-        let Some((subject, reply, hdb, szb)) = pub_fields(arg, headers) else {
+        let Some((subject, mut reply, hdb, szb)) = pub_fields(arg, headers) else {
             return Err(self.protocol_error(&format!("{what} Parse Error: {}", go_quote(arg))));
         };
+        if self.internal && reply.is_none() {
+            // Go's internal clients always publish with a reply, empty
+            // when there is none: their MSG lines show it as two spaces.
+            reply = Some(&[]);
+        }
         let hdr = if headers { parse_size(hdb) } else { -1 };
         let size = parse_size(szb);
         if headers && hdr < 0 {
@@ -1030,7 +1035,7 @@ impl Reader {
         }
         self.batch.out_msgs += 1;
         self.batch.out_bytes += body.len() as i64;
-        if let Some(reply) = pa.reply {
+        if let Some(reply) = pa.reply.filter(|r| !r.is_empty()) {
             if target.tracks_replies.load(Ordering::Relaxed) {
                 if let Some(p) = target.reply_perms.lock().as_ref() {
                     p.track_reply(reply);

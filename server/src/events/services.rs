@@ -39,7 +39,10 @@ impl Request {
         Request {
             service,
             subject: String::from_utf8_lossy(m.subject).into_owned(),
-            reply: m.reply.map(|r| String::from_utf8_lossy(r).into_owned()),
+            reply: m
+                .reply
+                .filter(|r| !r.is_empty())
+                .map(|r| String::from_utf8_lossy(r).into_owned()),
             body: Bytes::copy_from_slice(body),
             account: m.account.clone(),
         }
@@ -598,4 +601,44 @@ fn claims_update(req: &Request) -> Answer {
         );
         json::compact(&doc)
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connz_options_become_query_parameters() {
+        let body = br#"{"sort":"cid","subscriptions_detail":true,"limit":5,"state":1,"acc":"A","bogus":1}"#;
+        let p = params_of(body, CONNZ_PARAMS).unwrap();
+        let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            p,
+            [
+                ("sort", "cid"),
+                ("subs", "detail"),
+                ("limit", "5"),
+                ("state", "closed"),
+                ("acc", "A")
+            ]
+        );
+        assert!(params_of(b"", CONNZ_PARAMS).unwrap().is_empty());
+    }
+
+    #[test]
+    fn wrong_option_types_are_errors() {
+        let e = params_of(br#"{"auth":"yes"}"#, CONNZ_PARAMS).unwrap_err();
+        assert!(e.contains("cannot unmarshal string"), "{e}");
+        assert!(params_of(b"{MALFORMED", CONNZ_PARAMS).is_err());
+    }
+
+    #[test]
+    fn account_lists_in_bodies() {
+        assert_eq!(
+            string_list(br#"{"accounts":["A","B"]}"#, "accounts"),
+            ["A", "B"]
+        );
+        assert!(string_list(b"{}", "accounts").is_empty());
+        assert!(bool_field(br#"{"include_unused":true}"#, "include_unused"));
+    }
 }

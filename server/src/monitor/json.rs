@@ -193,4 +193,10 @@ mod tests {
             r#"{"a":2,"b":0.5,"c":"\u003c\u0026\u003e"}"#
         );
     }
+
+    #[test]
+    fn minified_pretty_is_compact() {
+        let v = serde_json::json!({"a": [1, 2], "b": "x y \\\" z", "c": {"d": null}});
+        assert_eq!(minify(&pretty(&v)), compact(&v));
+    }
 }

@@ -53,6 +53,7 @@ struct Subsz {
     total: usize,
     offset: i64,
     limit: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     subscriptions_list: Vec<SubDetail>,
 }
 
@@ -102,8 +103,8 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
     let lo = (offset as usize).min(details.len());
     let hi = (offset.saturating_add(limit) as usize).min(details.len());
     let page: Vec<SubDetail> = details.drain(lo..hi).collect();
-    // Go prints the bare statistics when the page is empty.
-    let body = if page.is_empty() {
+    // Over HTTP, Go prints the bare statistics when the page is empty.
+    let body = if page.is_empty() && q.is_http() {
         json::pretty(&StatsJson::from(&stats))
     } else {
         json::pretty(&Subsz {
