@@ -468,6 +468,11 @@ pub fn scenarios() -> Vec<Scenario> {
             http_req_stats(c).boxed()
         })
         .partial("TestHttpStatsNoUpdatedWhenUsingServerFuncs"),
+        Scenario::new("monitoring/system-requests-not-counted", "monitoring", |c| {
+            system_requests_not_counted(c).boxed()
+        })
+        .needs(Need::Monitoring)
+        .full("TestHttpStatsNoUpdatedWhenUsingServerFuncs"),
         Scenario::new("monitoring/routez-no-routes", "monitoring", |c| {
             routez_no_routes(c).boxed()
         })
@@ -1865,6 +1870,33 @@ async fn http_req_stats(ctx: Ctx) -> Result<()> {
         json!({"/varz": 3, "/connz": 2, "/subsz": 1, "/routez": 1})
     );
     ctx.observe_json("http_req_stats", stats);
+    Ok(())
+}
+
+/// The documents asked for over the system account (Go's server functions,
+/// which the Go test calls directly) are not counted as HTTP requests.
+async fn system_requests_not_counted(ctx: Ctx) -> Result<()> {
+    let conf = "http: 127.0.0.1:{{http_port}}\nsystem_account: SYS\n\
+        accounts { SYS { users = [ {user: sys, password: pwd} ] } }\n";
+    let s = ctx.server(ServerSpec::new().conf(conf)).await?;
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send("CONNECT {\"verbose\":false,\"user\":\"sys\",\"pass\":\"pwd\"}\r\nSUB answers 1\r\n")
+        .await?;
+    c.flush().await?;
+    let mut sent = 0;
+    for _ in 0..10 {
+        for what in ["VARZ", "CONNZ", "ROUTEZ", "SUBSZ"] {
+            c.send(&format!("PUB $SYS.REQ.SERVER.PING.{what} answers 0\r\n\r\n"))
+                .await?;
+            sent += 1;
+        }
+    }
+    let answers = c.read_msgs(sent).await?;
+    check_eq!(answers.len(), sent);
+    let v = jget(&ctx, &s, "/varz").await?;
+    let stats = &v["http_req_stats"];
+    ctx.observe_json("http_req_stats", stats);
+    check_eq!(*stats, json!({"/varz": 1}));
     Ok(())
 }
 
