@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use std::time::{Duration, SystemTime};
 
 /// Which server sent a message; filled in when the message is sent.
-#[derive(Serialize, Clone)]
+#[derive(Serialize)]
 pub struct ServerInfo {
     pub name: String,
     pub host: String,
@@ -23,23 +23,6 @@ pub struct ServerInfo {
     pub jetstream: bool,
     #[serde(serialize_with = "json::time")]
     pub time: SystemTime,
-}
-
-impl Default for ServerInfo {
-    fn default() -> Self {
-        ServerInfo {
-            name: String::new(),
-            host: String::new(),
-            id: String::new(),
-            cluster: String::new(),
-            domain: String::new(),
-            ver: crate::server::VERSION,
-            tags: Vec::new(),
-            seq: 0,
-            jetstream: false,
-            time: SystemTime::UNIX_EPOCH,
-        }
-    }
 }
 
 /// Go's `TypedEvent` header of advisories.
@@ -152,9 +135,8 @@ pub struct AccountNumConns {
 }
 
 /// What a server asks of the others for an account it starts tracking.
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize)]
 pub struct AccNumConnsReq {
-    #[serde(skip_deserializing)]
     pub server: ServerInfo,
     pub acc: String,
 }

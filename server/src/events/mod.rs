@@ -48,9 +48,10 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
 type Body = Box<dyn FnOnce(ServerInfo) -> Vec<u8> + Send>;
 
 enum Cmd {
-    /// An event on the system account.
+    /// An event on the system account, with a reply subject or "".
     Event {
         subject: String,
+        reply: String,
         body: Body,
     },
     /// An account's connection count changed.
@@ -217,7 +218,8 @@ impl System {
         let (subject, reply) = subjects::account_conns_request(account, server_id);
         let acc = account.to_string();
         self.send(Cmd::Event {
-            subject: format!("{subject}\u{0}{reply}"),
+            subject,
+            reply,
             body: Box::new(move |server| {
                 crate::monitor::json::compact(&AccNumConnsReq { server, acc })
             }),
@@ -249,6 +251,7 @@ impl System {
         let subject = subjects::connect_event(&client.acc);
         self.send(Cmd::Event {
             subject,
+            reply: String::new(),
             body: Box::new(move |server| {
                 crate::monitor::json::compact(&ConnectEventMsg {
                     event,
@@ -273,6 +276,7 @@ impl System {
         let subject = subjects::disconnect_event(&client.acc);
         self.send(Cmd::Event {
             subject,
+            reply: String::new(),
             body: Box::new(move |server| {
                 crate::monitor::json::compact(&DisconnectEventMsg {
                     event,
@@ -295,6 +299,7 @@ impl System {
         let (sent, received) = traffic(c);
         self.send(Cmd::Event {
             subject: subjects::auth_error_event(server_id),
+            reply: String::new(),
             body: Box::new(move |server| {
                 crate::monitor::json::compact(&DisconnectEventMsg {
                     event,
@@ -411,12 +416,12 @@ impl Task {
                     let Some(cmd) = cmd else { return };
                     let Some(srv) = self.srv.upgrade() else { return };
                     match cmd {
-                        Cmd::Event { subject, body } => self.event(&srv, &subject, body),
+                        Cmd::Event { subject, reply, body } => self.event(&srv, &subject, &reply, body),
                         Cmd::AccountConns(acc) => self.account_conns(&srv, &acc, None),
                         Cmd::Request(req) => self.request(&srv, req),
                         Cmd::Shutdown(done) => {
                             let id = srv.info().server_id;
-                            self.event(&srv, &subjects::shutdown(&id), Box::new(|si| crate::monitor::json::compact(&si)));
+                            self.event(&srv, &subjects::shutdown(&id), "", Box::new(|si| crate::monitor::json::compact(&si)));
                             let _ = done.send(());
                             return;
                         }
@@ -488,11 +493,10 @@ impl Task {
         reader.publish(subject, reply, payload);
     }
 
-    /// An event: `subject` may carry a reply after a NUL.
-    fn event(&mut self, srv: &Arc<Server>, subject: &str, body: Body) {
+    /// An event on the system account, stamped now.
+    fn event(&mut self, srv: &Arc<Server>, subject: &str, reply: &str, body: Body) {
         let stamp = self.stamp(srv);
         let payload = body(stamp);
-        let (subject, reply) = subject.split_once('\u{0}').unwrap_or((subject, ""));
         self.publish(srv, None, subject, reply, &payload);
     }
 
@@ -505,7 +509,7 @@ impl Task {
     /// Sends `acc`'s connection count, to `reply` or on both update
     /// subjects, and keeps repeating it while it has connections.
     fn account_conns(&mut self, srv: &Arc<Server>, acc: &Arc<Account>, reply: Option<&str>) {
-        let stat = services::account_stat(srv, acc);
+        let stat = services::account_stat(acc);
         if stat.total_conns == 0 {
             self.account_beats.remove(&acc.name);
         } else {
@@ -514,17 +518,15 @@ impl Task {
                 (acc.clone(), Instant::now() + ACCOUNT_CONNS_INTERVAL),
             );
         }
-        let event = TypedEvent::new(messages::ACCOUNT_CONNS_EVENT);
-        let mut msg = AccountNumConns {
-            event,
-            server: ServerInfo::default(),
+        let msg = AccountNumConns {
+            event: TypedEvent::new(messages::ACCOUNT_CONNS_EVENT),
+            server: self.stamp(srv),
             stat,
         };
         let subjects: Vec<String> = match reply {
             Some(r) => vec![r.to_string()],
             None => subjects::account_conns(&acc.name).to_vec(),
         };
-        msg.server = self.stamp(srv);
         let payload = crate::monitor::json::compact(&msg);
         for s in subjects {
             self.publish(srv, None, &s, "", &payload);

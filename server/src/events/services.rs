@@ -85,7 +85,7 @@ pub fn answer(srv: &Arc<Server>, req: &Request) -> Answer {
         }),
         Service::NumSubs => num_subs(srv, req),
         Service::ClaimsUpdate => claims_update(req),
-        Service::DebugSubscribers => debug_subscribers(srv, req),
+        Service::DebugSubscribers => debug_subscribers(req),
     }
 }
 
@@ -139,11 +139,10 @@ pub fn statsz(srv: &Server, server: ServerInfo) -> ServerStatsMsg {
 }
 
 /// An account's connections and traffic.
-pub fn account_stat(srv: &Server, acc: &Account) -> AccountStat {
+pub fn account_stat(acc: &Account) -> AccountStat {
     let t = &acc.traffic;
     let load = |a: &std::sync::atomic::AtomicI64| a.load(Ordering::Relaxed);
     let conns = acc.num_clients();
-    let _ = srv;
     AccountStat {
         acc: acc.name.clone(),
         conns,
@@ -553,11 +552,10 @@ fn count_subscribers(acc: &Account, subject: &str, queue: Option<&str>) -> usize
 
 /// `$SYS.DEBUG.SUBSCRIBERS`: the body is a subject and an optional queue
 /// group; the answer counts the subscribers in the requester's account.
-fn debug_subscribers(srv: &Server, req: &Request) -> Answer {
-    let Some(_) = &req.reply else {
+fn debug_subscribers(req: &Request) -> Answer {
+    if req.reply.is_none() {
         return Answer::None;
-    };
-    let _ = srv;
+    }
     let text = String::from_utf8_lossy(&req.body);
     let mut args = text.split_whitespace();
     let n = match args.next() {
