@@ -193,8 +193,8 @@ impl Reader {
 
     /// The reader of a server-internal client, which the server drives
     /// with [`Reader::publish`]: no authentication, no limits, and, as in
-    /// Go, what it publishes is not counted as received and is traced
-    /// only with `trace_verbose`.
+    /// Go, what it publishes is not counted as received and is traced only
+    /// with `trace_verbose`.
     pub fn internal(srv: Arc<Server>, client: Arc<Client>) -> Self {
         let mut r = Reader::new(srv, client, Vec::new(), false);
         r.internal = true;
@@ -313,6 +313,8 @@ impl Reader {
     fn flush_stats(&mut self) {
         let mut b = std::mem::take(&mut self.batch);
         if self.internal {
+            // What Go's internal clients publish is not counted as
+            // received; what they deliver is counted as sent.
             b.in_msgs = 0;
             b.in_bytes = 0;
         }
@@ -959,15 +961,10 @@ impl Reader {
             return false;
         }
         if let Some(handler) = &sub.internal {
+            // Go does not count deliveries to its own subscriptions.
             if sub.closed.load(Ordering::Acquire) {
                 return false;
             }
-            let ts = &target.stats;
-            ts.out_msgs.fetch_add(1, Ordering::Relaxed);
-            ts.out_bytes
-                .fetch_add(payload.len() as i64, Ordering::Relaxed);
-            self.batch.out_msgs += 1;
-            self.batch.out_bytes += payload.len() as i64;
             handler(super::InternalMsg {
                 subject: pa.subject,
                 reply: pa.reply,

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use foldhash::HashMap;
 use messages::{
     AccNumConnsReq, AccountNumConns, ClientInfo, ConnectEventMsg, DataStats, DisconnectEventMsg,
-    ServerInfo, TypedEvent,
+    ServerInfo, ServerStats, ServerStatsMsg, TypedEvent,
 };
 use parking_lot::Mutex;
 use std::sync::atomic::Ordering;
@@ -56,13 +56,19 @@ enum Cmd {
     },
     /// An account's connection count changed.
     AccountConns(Arc<Account>),
-    Request(services::Request),
+    /// What a request got, to send to its reply subject in `account`.
+    Answer {
+        answer: services::Answer,
+        reply: Option<String>,
+        account: Arc<Account>,
+    },
     /// Sends the shutdown notice and stops.
     Shutdown(oneshot::Sender<()>),
 }
 
 /// The running system client.
 pub struct System {
+    srv: Weak<Server>,
     client: Arc<Client>,
     account_name: String,
     tx: mpsc::UnboundedSender<Cmd>,
@@ -80,6 +86,7 @@ impl System {
         let client = internal_client(srv, SYSTEM_CLIENT_ID, &account, "SYSTEM");
         let (tx, rx) = mpsc::unbounded_channel();
         let sys = Arc::new(System {
+            srv: Arc::downgrade(srv),
             client: client.clone(),
             account_name: account.name.clone(),
             tx,
@@ -138,21 +145,34 @@ impl System {
         sid: u64,
         service: Service,
     ) {
-        if crate::logging::trace_enabled() && crate::logging::trace_system() {
+        // Go traces the system client's own subscriptions only.
+        let traced = Arc::ptr_eq(client, &self.client);
+        if traced && crate::logging::trace_enabled() && crate::logging::trace_system() {
             crate::logging::write(
                 "TRC",
                 format_args!("{} - <<- [SUB {subject}  {sid}]", client.label()),
             );
         }
-        let tx = self.tx.clone();
+        let (tx, srv) = (self.tx.clone(), self.srv.clone());
         let mut sub = Subscription::new(
             client.clone(),
             Bytes::copy_from_slice(subject.as_bytes()),
             None,
             Bytes::from(sid.to_string()),
         );
+        // Answered in the publisher's task, as Go does: what the answer
+        // reports is the state when the request arrived.
         sub.internal = Some(Box::new(move |m: InternalMsg<'_>| {
-            let _ = tx.send(Cmd::Request(services::Request::of(service.clone(), &m)));
+            let Some(srv) = srv.upgrade() else { return };
+            let req = services::Request::of(service.clone(), &m);
+            let answer = services::answer(&srv, &req);
+            if !matches!(answer, services::Answer::None) {
+                let _ = tx.send(Cmd::Answer {
+                    answer,
+                    reply: req.reply,
+                    account: req.account,
+                });
+            }
         }));
         let sub = Arc::new(sub);
         client.subs.lock().insert(sub.sid.clone(), sub.clone());
@@ -313,12 +333,13 @@ impl System {
         });
     }
 
-    /// Sends the shutdown notice and stops the task.
+    /// Sends the shutdown notice and stops the task. The internal clients
+    /// are not closed one by one: they go with the server (Go logs only
+    /// that the system connection closed, which the server does).
     pub async fn shutdown(&self) {
         let (done, wait) = oneshot::channel();
         self.send(Cmd::Shutdown(done));
         let _ = tokio::time::timeout(SHUTDOWN_WAIT, wait).await;
-        self.client.close(ClosedState::ClientClosed);
     }
 }
 
@@ -418,7 +439,7 @@ impl Task {
                     match cmd {
                         Cmd::Event { subject, reply, body } => self.event(&srv, &subject, &reply, body),
                         Cmd::AccountConns(acc) => self.account_conns(&srv, &acc, None),
-                        Cmd::Request(req) => self.request(&srv, req),
+                        Cmd::Answer { answer, reply, account } => self.answer(&srv, answer, reply, &account),
                         Cmd::Shutdown(done) => {
                             let id = srv.info().server_id;
                             self.event(&srv, &subjects::shutdown(&id), "", Box::new(|si| crate::monitor::json::compact(&si)));
@@ -430,7 +451,7 @@ impl Task {
                 _ = tokio::time::sleep_until(next_statsz.into()) => {
                     let Some(srv) = self.srv.upgrade() else { return };
                     let id = srv.info().server_id;
-                    self.statsz(&srv, &subjects::statsz(&id));
+                    self.statsz(&srv, &subjects::statsz(&id), services::statsz(&srv));
                     statsz_every = (statsz_every * 2).min(STATSZ_INTERVAL);
                     next_statsz = Instant::now() + statsz_every;
                 }
@@ -500,9 +521,12 @@ impl Task {
         self.publish(srv, None, subject, reply, &payload);
     }
 
-    fn statsz(&mut self, srv: &Arc<Server>, subject: &str) {
-        let stamp = self.stamp(srv);
-        let payload = crate::monitor::json::compact(&services::statsz(srv, stamp));
+    fn statsz(&mut self, srv: &Arc<Server>, subject: &str, statsz: ServerStats) {
+        let msg = ServerStatsMsg {
+            server: self.stamp(srv),
+            statsz,
+        };
+        let payload = crate::monitor::json::compact(&msg);
         self.publish(srv, None, subject, "", &payload);
     }
 
@@ -533,25 +557,30 @@ impl Task {
         }
     }
 
-    fn request(&mut self, srv: &Arc<Server>, req: services::Request) {
-        let reply = req.reply.clone();
-        match services::answer(srv, &req) {
+    fn answer(
+        &mut self,
+        srv: &Arc<Server>,
+        answer: services::Answer,
+        reply: Option<String>,
+        account: &Arc<Account>,
+    ) {
+        match answer {
             services::Answer::None => {}
             services::Answer::AccountConns(acc) => {
                 if let Some(r) = reply {
                     self.account_conns(srv, &acc, Some(&r));
                 }
             }
-            services::Answer::Statsz => {
+            services::Answer::Statsz(statsz) => {
                 let id = srv.info().server_id;
                 let to = reply.unwrap_or_else(|| subjects::statsz(&id));
-                self.statsz(srv, &to);
+                self.statsz(srv, &to, statsz);
             }
             services::Answer::Body(body) => {
                 let Some(reply) = reply else { return };
                 let stamp = self.stamp(srv);
                 let payload = body(stamp);
-                self.publish(srv, Some(&req.account), &reply, "", &payload);
+                self.publish(srv, Some(account), &reply, "", &payload);
             }
         }
     }

@@ -5,7 +5,7 @@
 
 use super::messages::{
     AccNumSubsReq, AccountStat, ApiError, ApiResponse, DataStats, EventFilter, ServerInfo,
-    ServerStats, ServerStatsMsg,
+    ServerStats,
 };
 use super::subjects::{self, AccountReq, ServerReq, Service};
 use crate::account::Account;
@@ -57,7 +57,7 @@ pub enum Answer {
     None,
     /// Answer with the server's stats (to the reply, or on the stats
     /// subject without one).
-    Statsz,
+    Statsz(ServerStats),
     /// Answer with this account's connection count.
     AccountConns(Arc<Account>),
     Body(Body),
@@ -93,48 +93,45 @@ pub fn answer(srv: &Arc<Server>, req: &Request) -> Answer {
 /// match this server gets nothing.
 fn statsz_request(srv: &Server, req: &Request) -> Answer {
     if req.body.is_empty() {
-        return Answer::Statsz;
+        return Answer::Statsz(statsz(srv));
     }
     match serde_json::from_slice::<EventFilter>(&req.body) {
         Err(e) => error_body(400, e.to_string()),
         Ok(f) if !matches_filter(srv, &f) => Answer::None,
-        Ok(_) => Answer::Statsz,
+        Ok(_) => Answer::Statsz(statsz(srv)),
     }
 }
 
 /// The server's stats as the heartbeat and `STATSZ` send them.
-pub fn statsz(srv: &Server, server: ServerInfo) -> ServerStatsMsg {
+pub fn statsz(srv: &Server) -> ServerStats {
     let st = &srv.stats;
     let t = &st.traffic;
     let load = |a: &std::sync::atomic::AtomicI64| a.load(Ordering::Relaxed);
     let (cpu, mem) = monitor::process_usage();
     let accounts = srv.accounts();
-    ServerStatsMsg {
-        server,
-        statsz: ServerStats {
-            start: srv.start_wall,
-            mem,
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            cpu,
-            connections: srv.num_clients(),
-            total_connections: st.total_connections.load(Ordering::Relaxed),
-            active_accounts: accounts
-                .all()
-                .iter()
-                .filter(|a| a.num_clients() > 0)
-                .count(),
-            subscriptions: accounts.all().iter().map(|a| a.sublist.count()).sum(),
-            sent: DataStats {
-                msgs: load(&t.out_msgs),
-                bytes: load(&t.out_bytes),
-            },
-            received: DataStats {
-                msgs: load(&t.in_msgs),
-                bytes: load(&t.in_bytes),
-            },
-            slow_consumers: load(&st.slow_consumers),
-            active_servers: 1,
+    ServerStats {
+        start: srv.start_wall,
+        mem,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu,
+        connections: srv.num_clients(),
+        total_connections: st.total_connections.load(Ordering::Relaxed),
+        active_accounts: accounts
+            .all()
+            .iter()
+            .filter(|a| a.num_clients() > 0)
+            .count(),
+        subscriptions: accounts.all().iter().map(|a| a.sublist.count()).sum(),
+        sent: DataStats {
+            msgs: load(&t.out_msgs),
+            bytes: load(&t.out_bytes),
         },
+        received: DataStats {
+            msgs: load(&t.in_msgs),
+            bytes: load(&t.in_bytes),
+        },
+        slow_consumers: load(&st.slow_consumers),
+        active_servers: 1,
     }
 }
 
@@ -209,11 +206,14 @@ fn api_answer(srv: &Server, req: &Request, make: impl FnOnce() -> Doc) -> Answer
     }
 }
 
+/// An error answer. A 500 comes from producing the data, and Go then
+/// writes `"data":null` too; a 400 (a body it could not decode) has none.
 fn error_body(code: u16, description: String) -> Answer {
     Answer::Body(Box::new(move |server| {
+        let null = serde_json::value::RawValue::from_string("null".into()).ok();
         json::compact(&ApiResponse {
             server,
-            data: None,
+            data: if code == 500 { null.as_deref() } else { None },
             error: Some(ApiError { code, description }),
         })
     }))
