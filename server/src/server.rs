@@ -116,7 +116,8 @@ impl Server {
             headers: !opts.no_header_support,
             auth_required,
             max_payload: opts.max_payload,
-            tls_required: opts.tls_config.is_some(),
+            tls_required: crate::tls::advertised(&opts).0,
+            tls_available: crate::tls::advertised(&opts).1,
             tls_verify: opts.tls_config.as_ref().is_some_and(|t| t.verify),
             // Not advertised until natsd has JetStream: a client must not
             // be told of an API nobody answers.
@@ -483,18 +484,27 @@ impl Server {
             }
             return;
         };
-        info.tls_required = true;
+        (info.tls_required, info.tls_available) = crate::tls::advertised(o);
         info.tls_verify = tls.verify;
+        let plain_allowed = o.allow_non_tls;
         let me = self.clone();
         let line = info.to_line();
         tokio::spawn(async move {
-            let Some(stream) = handshake(&me, stream, &client, &line, &tls).await else {
-                return;
-            };
-            let (rd, wr) = tokio::io::split(stream);
-            tokio::spawn(writer::run(client.clone(), Sink::Tls(wr), cfg));
-            // The authentication timer starts after the handshake.
-            Reader::new(me, client, nonce, auth_required).run(rd).await;
+            let accepted = handshake(&me, stream, &client, &line, &tls, plain_allowed).await;
+            match accepted {
+                None => {}
+                Some(Accepted::Tls(stream)) => {
+                    let (rd, wr) = tokio::io::split(*stream);
+                    tokio::spawn(writer::run(client.clone(), Sink::Tls(wr), cfg));
+                    // The authentication timer starts after the handshake.
+                    Reader::new(me, client, nonce, auth_required).run(rd).await;
+                }
+                Some(Accepted::Plain(stream)) => {
+                    let (rd, wr) = stream.into_split();
+                    tokio::spawn(writer::run(client.clone(), Sink::Tcp(wr), cfg));
+                    Reader::new(me, client, nonce, auth_required).run(rd).await;
+                }
+            }
         });
     }
 
@@ -689,15 +699,28 @@ impl Refusal {
     }
 }
 
+/// How a connection of a TLS server goes on after its INFO.
+enum Accepted {
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    /// `allow_non_tls`, and the client did not start a handshake.
+    Plain(TcpStream),
+}
+
+/// The first byte of a TLS handshake record.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
 /// Sends the INFO in plain text, then runs the TLS handshake within the
-/// timeout. None when it failed (the client is then closed).
+/// timeout; with `plain_allowed`, a client whose first byte does not start
+/// a handshake goes on in plain text, as in Go. None when it failed (the
+/// client is then closed).
 async fn handshake(
     srv: &Arc<Server>,
     mut stream: TcpStream,
     client: &Arc<Client>,
     info_line: &[u8],
     tls: &Arc<crate::tls::ClientTls>,
-) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    plain_allowed: bool,
+) -> Option<Accepted> {
     use tokio::io::AsyncWriteExt;
     if stream.write_all(info_line).await.is_err() {
         client.close(ClosedState::WriteError);
@@ -709,6 +732,13 @@ async fn handshake(
         }
         refusal.close(client);
         return None;
+    }
+    if plain_allowed {
+        let mut first = [0u8; 1];
+        let peeked = tokio::time::timeout(tls.timeout, stream.peek(&mut first)).await;
+        if !matches!(peeked, Ok(Ok(1)) if first[0] == TLS_HANDSHAKE_RECORD) {
+            return Some(Accepted::Plain(stream));
+        }
     }
     if let Some(rate) = &tls.rate {
         if !rate.allow() {
@@ -739,7 +769,7 @@ async fn handshake(
                 state.cipher_suite
             );
             let _ = client.tls.set(state);
-            Some(stream)
+            Some(Accepted::Tls(Box::new(stream)))
         }
         Ok(Err(e)) => {
             error!("{} - TLS handshake error: {e}", client.label());

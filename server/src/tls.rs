@@ -146,6 +146,13 @@ fn server_config(tc: &TlsConfig, verify: bool) -> Result<ServerConfig, String> {
     Ok(config)
 }
 
+/// What INFO says of TLS: `tls_required`, or, with `allow_non_tls`,
+/// `tls_available`.
+pub fn advertised(o: &crate::options::Options) -> (bool, bool) {
+    let tls = o.tls_config.is_some();
+    (tls && !o.allow_non_tls, tls && o.allow_non_tls)
+}
+
 /// The handshake timeout a block configures (Go's default when it does not).
 pub fn timeout(tc: &TlsConfig) -> Duration {
     if tc.timeout > 0.0 {

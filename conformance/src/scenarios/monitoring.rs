@@ -468,9 +468,11 @@ pub fn scenarios() -> Vec<Scenario> {
             http_req_stats(c).boxed()
         })
         .partial("TestHttpStatsNoUpdatedWhenUsingServerFuncs"),
-        Scenario::new("monitoring/system-requests-not-counted", "monitoring", |c| {
-            system_requests_not_counted(c).boxed()
-        })
+        Scenario::new(
+            "monitoring/system-requests-not-counted",
+            "monitoring",
+            |c| system_requests_not_counted(c).boxed(),
+        )
         .needs(Need::Monitoring)
         .full("TestHttpStatsNoUpdatedWhenUsingServerFuncs"),
         Scenario::new("monitoring/routez-no-routes", "monitoring", |c| {
@@ -1886,8 +1888,10 @@ async fn system_requests_not_counted(ctx: Ctx) -> Result<()> {
     let mut sent = 0;
     for _ in 0..10 {
         for what in ["VARZ", "CONNZ", "ROUTEZ", "SUBSZ"] {
-            c.send(&format!("PUB $SYS.REQ.SERVER.PING.{what} answers 0\r\n\r\n"))
-                .await?;
+            c.send(&format!(
+                "PUB $SYS.REQ.SERVER.PING.{what} answers 0\r\n\r\n"
+            ))
+            .await?;
             sent += 1;
         }
     }

@@ -176,6 +176,11 @@ pub fn scenarios() -> Vec<Scenario> {
         })
         .needs(Need::Tls)
         .partial("TestMonitorReloadTLSConfig"),
+        Scenario::new("tls/allow-non-tls-reload", "tls", |c| {
+            allow_non_tls_reload(c).boxed()
+        })
+        .needs(Need::Tls)
+        .full("TestAllowNonTLSReload"),
         Scenario::new("reload/tls-verify", "reload", |c| tls_verify(c).boxed())
             .needs(Need::Tls)
             .partial("TestConfigReloadRotateTLS"),
@@ -1239,6 +1244,28 @@ async fn https_reload_certificate(ctx: Ctx) -> Result<()> {
     let v: Value = serde_json::from_str(&body)?;
     check_eq!(v["tls_verify"], true);
     Ok(())
+}
+
+/// `allow_non_tls` survives a reload of other options: INFO still offers
+/// TLS without requiring it.
+async fn allow_non_tls_reload(ctx: Ctx) -> Result<()> {
+    let certs = cert_paths(&ctx)?;
+    let conf = |ping: &str| {
+        listen(&format!(
+            "ping_interval: \"{ping}\"\ntls {{\n  ca_file: \"{}\"\n  cert_file: \"{}\"\n  key_file: \"{}\"\n}}\nallow_non_tls: true\n",
+            certs["ca.pem"], certs["server-cert.pem"], certs["server-key.pem"]
+        ))
+    };
+    let s = ctx.server(ServerSpec::new().conf(&conf("10s"))).await?;
+    let check = |info: Value| -> Result<()> {
+        let fields = serde_json::json!([info.get("tls_available"), info.get("tls_required")]);
+        ctx.observe_json("info tls_available, tls_required", &fields);
+        check_eq!(fields, serde_json::json!([true, null]));
+        Ok(())
+    };
+    check(ctx.raw(&s).await?.1)?;
+    reload_conf(&s, &conf("20s")).await?;
+    check(ctx.raw(&s).await?.1)
 }
 
 // ---------------------------------------------------------------- limits

@@ -56,6 +56,10 @@ pub fn scenarios() -> Vec<Scenario> {
             https_connz(c).boxed()
         })
         .full("TestTLSConnz"),
+        Scenario::new("tls/mixed-tls-and-plain", "tls", |c| {
+            mixed_tls_and_plain(c).boxed()
+        })
+        .full("TestClientTLSAndNonTLSConnections"),
     ]
 }
 
@@ -635,5 +639,58 @@ async fn https_connz(ctx: Ctx) -> Result<()> {
     );
     ensure!(c["cid"].as_u64().unwrap_or(0) > 0, "no cid");
     ensure!(c["port"].as_u64().unwrap_or(0) > 0, "no port");
+    Ok(())
+}
+
+/// With `allow_non_tls`, INFO offers TLS without requiring it: one client
+/// connects over TLS, another in plain text, and each gets what the other
+/// publishes.
+async fn mixed_tls_and_plain(ctx: Ctx) -> Result<()> {
+    let conf = r#"
+tls {
+  cert_file: "server-cert.pem"
+  key_file: "server-key.pem"
+  ca_file: "ca.pem"
+  timeout: 2
+}
+allow_non_tls: true
+"#;
+    let s = start(&ctx, conf).await?;
+    let (_stream, info) = tls_raw::connect_plain(&s.addr()).await?;
+    let fields = json!({
+        "tls_required": info.get("tls_required"),
+        "tls_available": info.get("tls_available"),
+    });
+    ctx.observe_json("info", &fields);
+    check_eq!(fields, json!({"tls_required": null, "tls_available": true}));
+
+    let (mut secure, _, _) = tls_raw::connect(&s.addr(), &TlsOptions::default()).await?;
+    secure
+        .send("CONNECT {\"verbose\":false}\r\nSUB foo 1\r\n")
+        .await?;
+    secure.flush().await?;
+    let (mut plain, _) = ctx.raw(&s).await?;
+    plain.send("CONNECT {\"verbose\":false}\r\nSUB bar 1\r\n").await?;
+    plain.flush().await?;
+    const N: usize = 100;
+    for _ in 0..N {
+        plain.send("PUB foo 20\r\nHELLO FROM PLAINTEXT\r\n").await?;
+        secure.send("PUB bar 14\r\nHELLO FROM TLS\r\n").await?;
+    }
+    for (who, c, payload) in [
+        ("plain", &mut plain, &b"HELLO FROM TLS"[..]),
+        ("secure", &mut secure, &b"HELLO FROM PLAINTEXT"[..]),
+    ] {
+        let got = c
+            .read_msgs(N)
+            .await
+            .with_context(|| format!("the {who} client's messages"))?;
+        check_eq!(got.len(), N);
+        ensure!(
+            got.iter().all(|m| &m.payload[..] == payload),
+            "the {who} client got other payloads"
+        );
+    }
+    ctx.observe("delivered each way", N.to_string());
     Ok(())
 }

@@ -143,7 +143,6 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
     let info = srv.info();
     let st = &srv.stats;
     let (cpu, mem) = process_usage();
-    let tls = srv.client_tls();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let v = Varz {
         server_id: info.server_id,
@@ -154,8 +153,8 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
         host: info.host,
         port: info.port,
         auth_required: info.auth_required,
-        tls_required: tls.is_some(),
-        tls_verify: tls.as_ref().is_some_and(|t| t.verify),
+        tls_required: info.tls_required,
+        tls_verify: info.tls_verify,
         max_connections: o.max_conn,
         max_subscriptions: o.max_subs,
         ping_interval: o.ping_interval,

@@ -123,6 +123,9 @@ pub struct Options {
 
     /// The top-level `tls` block (client connections).
     pub tls_config: Option<tls::TlsConfig>,
+    /// `allow_non_tls`: with a `tls` block, clients may also connect in
+    /// plain text.
+    pub allow_non_tls: bool,
     /// `resolver_tls`: how to reach a URL account resolver.
     pub resolver_tls: Option<tls::TlsConfig>,
     pub gateway: gateway::GatewayOpts,
@@ -480,11 +483,11 @@ impl Options {
                 self.resolver_tls = Some(tls::parse_and_load(v, tls::Context::Client, errs)?)
             }
             "connect_error_reports" => self.connect_error_reports = f.int(errs)?,
+            "allow_non_tls" => self.allow_non_tls = f.boolean(errs)?,
             "reconnect_error_reports" => self.reconnect_error_reports = f.int(errs)?,
             // Known to the Go server; accepted here without effect yet.
             "client_advertise_disabled"
             | "ocsp"
-            | "allow_non_tls"
             | "operator"
             | "operators"
             | "roots"

@@ -114,7 +114,7 @@ fn refresh_info(srv: &Server, o: &Options) {
     srv.update_info(|info| {
         info.auth_required = crate::auth::auth_required(o);
         info.max_payload = o.max_payload;
-        info.tls_required = o.tls_config.is_some();
+        (info.tls_required, info.tls_available) = crate::tls::advertised(o);
         info.tls_verify = o.tls_config.as_ref().is_some_and(|t| t.verify);
         let port = bound_port.unwrap_or(info.port);
         let advertised = (!o.client_advertise.is_empty())

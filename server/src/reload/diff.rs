@@ -202,6 +202,7 @@ pub fn diff(old: &Options, new: &Options) -> Result<Vec<Change>, String> {
     if old.tls_config != new.tls_config {
         out.push(Change::Tls);
     }
+    fixed!(allow_non_tls, "AllowNonTLS");
     change!(write_deadline, WriteDeadline);
     fixed_duration!(lame_duck_duration, "LameDuckDuration");
     fixed_duration!(lame_duck_grace_period, "LameDuckGracePeriod");
