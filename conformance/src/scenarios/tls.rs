@@ -670,7 +670,9 @@ allow_non_tls: true
         .await?;
     secure.flush().await?;
     let (mut plain, _) = ctx.raw(&s).await?;
-    plain.send("CONNECT {\"verbose\":false}\r\nSUB bar 1\r\n").await?;
+    plain
+        .send("CONNECT {\"verbose\":false}\r\nSUB bar 1\r\n")
+        .await?;
     plain.flush().await?;
     const N: usize = 100;
     for _ in 0..N {
