@@ -760,8 +760,17 @@ async fn handshake(
     );
     match tokio::time::timeout(tls.timeout, tls.acceptor.accept(stream)).await {
         Ok(Ok(stream)) => {
-            debug!("{} - TLS handshake complete", client.label());
             let state = crate::tls::agreed(stream.get_ref().1);
+            if let Err(why) = tls.check_pinned(&state) {
+                debug!("{} - {why}", client.label());
+                error!(
+                    "{} - TLS handshake error: certificate not pinned",
+                    client.label()
+                );
+                client.close(ClosedState::TlsHandshakeError);
+                return None;
+            }
+            debug!("{} - TLS handshake complete", client.label());
             debug!(
                 "{} - TLS version {}, cipher suite {}",
                 client.label(),

@@ -41,6 +41,9 @@ pub struct ClientTls {
     pub verify: bool,
     /// `connection_rate_limit`: new TLS connections allowed per second.
     pub rate: Option<RateCounter>,
+    /// `pinned_certs`: the hex SHA-256 of the SubjectPublicKeyInfo a
+    /// client certificate must have; None when not set.
+    pub pinned: Option<std::collections::HashSet<String>>,
 }
 
 /// Go's rate counter: `limit` connections in a window of one second that
@@ -106,6 +109,8 @@ impl ClientTls {
             timeout: timeout(tc),
             verify: tc.verify,
             rate: (tc.rate_limit > 0).then(|| RateCounter::new(tc.rate_limit)),
+            pinned: (!tc.pinned_certs.is_empty())
+                .then(|| tc.pinned_certs.iter().cloned().collect()),
         })
     }
 }
@@ -144,6 +149,25 @@ fn server_config(tc: &TlsConfig, verify: bool) -> Result<ServerConfig, String> {
     // Go's server picks the suite in its own order, not the client's.
     config.ignore_client_order = true;
     Ok(config)
+}
+
+impl ClientTls {
+    /// Go's pinned certificate check: with `pinned_certs`, the client's
+    /// certificate must be one of them. Err is the reason, for the debug
+    /// log.
+    pub fn check_pinned(&self, state: &TlsState) -> Result<(), String> {
+        let Some(pinned) = &self.pinned else {
+            return Ok(());
+        };
+        match state.peer_certs.first() {
+            None => Err("Failed pinned cert test as client did not provide a certificate".into()),
+            Some(c) if !pinned.contains(&c.spki_sha256) => Err(format!(
+                "Failed pinned cert test for key id: {}",
+                c.spki_sha256
+            )),
+            Some(_) => Ok(()),
+        }
+    }
 }
 
 /// What INFO says of TLS: `tls_required`, or, with `allow_non_tls`,

@@ -176,6 +176,9 @@ pub fn scenarios() -> Vec<Scenario> {
         })
         .needs(Need::Tls)
         .partial("TestMonitorReloadTLSConfig"),
+        Scenario::new("tls/pinned-certs", "tls", |c| pinned_certs(c).boxed())
+            .needs(Need::Tls)
+            .full("TestTLSPinnedCertsClient"),
         Scenario::new("tls/allow-non-tls-reload", "tls", |c| {
             allow_non_tls_reload(c).boxed()
         })
@@ -1243,6 +1246,34 @@ async fn https_reload_certificate(ctx: Ctx) -> Result<()> {
     check_eq!(status, 200);
     let v: Value = serde_json::from_str(&body)?;
     check_eq!(v["tls_verify"], true);
+    Ok(())
+}
+
+/// The hex SHA-256 of the SubjectPublicKeyInfo of the kit's certificate
+/// (which the scenarios' clients present): `openssl x509 -pubkey -noout |
+/// openssl pkey -pubin -outform der | sha256sum`.
+const KIT_CERT_SPKI_SHA256: &str =
+    "78631af97c30b99513d1515700b58d554ac7ef5b1ec25423a8c66d102bacaef2";
+
+/// With `pinned_certs`, a client certificate the CA verifies is still
+/// refused unless its key is pinned; a reload pins it.
+async fn pinned_certs(ctx: Ctx) -> Result<()> {
+    let certs = cert_paths(&ctx)?;
+    let conf = |pin: &str| {
+        listen(&format!(
+            "tls {{\n  ca_file: \"{}\"\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  verify: true\n  pinned_certs: [\"{pin}\"]\n}}\n",
+            certs["ca.pem"], certs["server-cert.pem"], certs["server-key.pem"]
+        ))
+    };
+    let other = "aaaaaaaa09fde09451411ba3b42c0f74727d61a974c69fd3cf5257f39c75f0e9";
+    let s = ctx.server(ServerSpec::new().conf(&conf(other))).await?;
+    let refused = tls_client(&ctx, &s, &certs, true).await.is_err();
+    ctx.observe("not pinned: refused", refused.to_string());
+    check_eq!(refused, true);
+    reload_conf(&s, &conf(KIT_CERT_SPKI_SHA256)).await?;
+    let nc = tls_client(&ctx, &s, &certs, true).await?;
+    nc.flush().await?;
+    ctx.observe("pinned: connected", "true");
     Ok(())
 }
 
