@@ -4,6 +4,7 @@
 use crate::monitor::json;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 /// Which server sent a message; filled in when the message is sent.
@@ -92,6 +93,24 @@ pub struct ClientInfo {
 pub struct DataStats {
     pub msgs: i64,
     pub bytes: i64,
+}
+
+impl DataStats {
+    /// What was received (published into the server) as `t` counts it.
+    pub fn inbound(t: &crate::account::Traffic) -> DataStats {
+        DataStats {
+            msgs: t.in_msgs.load(Ordering::Relaxed),
+            bytes: t.in_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// What was sent (delivered by the server) as `t` counts it.
+    pub fn outbound(t: &crate::account::Traffic) -> DataStats {
+        DataStats {
+            msgs: t.out_msgs.load(Ordering::Relaxed),
+            bytes: t.out_bytes.load(Ordering::Relaxed),
+        }
+    }
 }
 
 #[derive(Serialize)]

@@ -20,11 +20,13 @@ use crate::client::{Client, ClosedState, InternalMsg, Subscription};
 use crate::server::Server;
 use bytes::Bytes;
 use foldhash::HashMap;
+pub use messages::AccountStat;
 use messages::{
     AccNumConnsReq, AccountNumConns, ClientInfo, ConnectEventMsg, DataStats, DisconnectEventMsg,
     ServerInfo, ServerStats, ServerStatsMsg, TypedEvent,
 };
 use parking_lot::Mutex;
+pub use services::account_stat;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
@@ -285,17 +287,35 @@ impl System {
     /// A client closed: the disconnect advisory of its account (none for
     /// the global account).
     pub fn client_disconnected(&self, c: &Client, reason: ClosedState, global: bool) {
-        if global {
-            return;
+        if !global {
+            self.send_disconnect(c, reason, subjects::disconnect_event);
         }
+    }
+
+    /// A client failed to authenticate: a disconnect advisory on the
+    /// server's authentication error subject.
+    pub fn auth_error(&self, c: &Client, server_id: &str) {
+        self.send_disconnect(c, ClosedState::AuthenticationViolation, |_| {
+            subjects::auth_error_event(server_id)
+        });
+    }
+
+    /// A disconnect advisory for `c`, on the subject `subject` makes of its
+    /// account's name.
+    fn send_disconnect(
+        &self,
+        c: &Client,
+        reason: ClosedState,
+        subject: impl FnOnce(&str) -> String,
+    ) {
         let now = SystemTime::now();
         let mut event = TypedEvent::new(messages::DISCONNECT_EVENT);
         event.timestamp = now;
         let client = client_info(c, Some(now));
-        let (sent, received) = traffic(c);
-        let subject = subjects::disconnect_event(&client.acc);
+        // The client's inbound is what it sent.
+        let (sent, received) = (DataStats::inbound(&c.stats), DataStats::outbound(&c.stats));
         self.send(Cmd::Event {
-            subject,
+            subject: subject(&client.acc),
             reply: String::new(),
             body: Box::new(move |server| {
                 crate::monitor::json::compact(&DisconnectEventMsg {
@@ -305,29 +325,6 @@ impl System {
                     sent,
                     received,
                     reason: reason.to_string(),
-                })
-            }),
-        });
-    }
-
-    /// A client failed to authenticate.
-    pub fn auth_error(&self, c: &Client, server_id: &str) {
-        let now = SystemTime::now();
-        let mut event = TypedEvent::new(messages::DISCONNECT_EVENT);
-        event.timestamp = now;
-        let client = client_info(c, Some(now));
-        let (sent, received) = traffic(c);
-        self.send(Cmd::Event {
-            subject: subjects::auth_error_event(server_id),
-            reply: String::new(),
-            body: Box::new(move |server| {
-                crate::monitor::json::compact(&DisconnectEventMsg {
-                    event,
-                    server,
-                    client,
-                    sent,
-                    received,
-                    reason: ClosedState::AuthenticationViolation.to_string(),
                 })
             }),
         });
@@ -391,22 +388,6 @@ fn client_info(c: &Client, stop: Option<SystemTime>) -> ClientInfo {
         kind: "Client".into(),
         client_type: "nats".into(),
     }
-}
-
-/// What a client sent (its inbound) and received (its outbound).
-fn traffic(c: &Client) -> (DataStats, DataStats) {
-    let s = &c.stats;
-    let load = |a: &std::sync::atomic::AtomicI64| a.load(Ordering::Relaxed);
-    (
-        DataStats {
-            msgs: load(&s.in_msgs),
-            bytes: load(&s.in_bytes),
-        },
-        DataStats {
-            msgs: load(&s.out_msgs),
-            bytes: load(&s.out_bytes),
-        },
-    )
 }
 
 /// The system client's task.
@@ -533,7 +514,7 @@ impl Task {
     /// Sends `acc`'s connection count, to `reply` or on both update
     /// subjects, and keeps repeating it while it has connections.
     fn account_conns(&mut self, srv: &Arc<Server>, acc: &Arc<Account>, reply: Option<&str>) {
-        let stat = services::account_stat(acc);
+        let stat = services::account_stat(srv, acc);
         if stat.total_conns == 0 {
             self.account_beats.remove(&acc.name);
         } else {

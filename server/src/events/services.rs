@@ -105,8 +105,6 @@ fn statsz_request(srv: &Server, req: &Request) -> Answer {
 /// The server's stats as the heartbeat and `STATSZ` send them.
 pub fn statsz(srv: &Server) -> ServerStats {
     let st = &srv.stats;
-    let t = &st.traffic;
-    let load = |a: &std::sync::atomic::AtomicI64| a.load(Ordering::Relaxed);
     let (cpu, mem) = monitor::process_usage();
     let accounts = srv.accounts();
     ServerStats {
@@ -122,38 +120,31 @@ pub fn statsz(srv: &Server) -> ServerStats {
             .filter(|a| a.num_clients() > 0)
             .count(),
         subscriptions: accounts.all().iter().map(|a| a.sublist.count()).sum(),
-        sent: DataStats {
-            msgs: load(&t.out_msgs),
-            bytes: load(&t.out_bytes),
-        },
-        received: DataStats {
-            msgs: load(&t.in_msgs),
-            bytes: load(&t.in_bytes),
-        },
-        slow_consumers: load(&st.slow_consumers),
+        sent: DataStats::outbound(&st.traffic),
+        received: DataStats::inbound(&st.traffic),
+        slow_consumers: st.slow_consumers.load(Ordering::Relaxed),
         active_servers: 1,
     }
 }
 
-/// An account's connections and traffic.
-pub fn account_stat(acc: &Account) -> AccountStat {
-    let t = &acc.traffic;
-    let load = |a: &std::sync::atomic::AtomicI64| a.load(Ordering::Relaxed);
+/// An account's connections and traffic, for the system account's
+/// account statistics and `/accstatz`. natsd counts slow consumers
+/// server-wide only: they show as the global account's.
+pub fn account_stat(srv: &Server, acc: &Account) -> AccountStat {
     let conns = acc.num_clients();
+    let global = acc.name == crate::options::accounts::GLOBAL_ACCOUNT;
     AccountStat {
         acc: acc.name.clone(),
         conns,
         leafnodes: 0,
         total_conns: conns,
-        sent: DataStats {
-            msgs: load(&t.out_msgs),
-            bytes: load(&t.out_bytes),
+        sent: DataStats::outbound(&acc.traffic),
+        received: DataStats::inbound(&acc.traffic),
+        slow_consumers: if global {
+            srv.stats.slow_consumers.load(Ordering::Relaxed)
+        } else {
+            0
         },
-        received: DataStats {
-            msgs: load(&t.in_msgs),
-            bytes: load(&t.in_bytes),
-        },
-        slow_consumers: 0,
     }
 }
 

@@ -10,8 +10,6 @@ use super::Reply;
 use crate::account::Account;
 use crate::server::Server;
 use serde::Serialize;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 /// A document: `server_id` and `now`, then the endpoint's fields.
@@ -197,14 +195,6 @@ struct ImportInfo {
     tracking: bool,
 }
 
-/// Open connections bound to `acc`.
-fn local_connections(srv: &Server, acc: &Account) -> usize {
-    srv.clients()
-        .iter()
-        .filter(|c| c.account.lock().name == acc.name)
-        .count()
-}
-
 pub fn accountz(srv: &Server, q: &Query) -> Reply {
     srv.monitor.count(q, "/accountz");
     let accounts = srv.accounts();
@@ -244,7 +234,7 @@ fn account_info(srv: &Server, acc: &Account, system_account: &str) -> AccountInf
         complete: true,
         jetstream_enabled: false,
         leafnode_connections: 0,
-        client_connections: local_connections(srv, acc),
+        client_connections: acc.num_clients(),
         subscriptions: sl.count(),
         exports,
         imports,
@@ -299,24 +289,7 @@ pub(crate) fn account_info_json(srv: &Server, name: &str) -> Option<Vec<u8>> {
 
 #[derive(Serialize)]
 struct AccountStatz {
-    account_statz: Vec<AccountStat>,
-}
-
-#[derive(Serialize)]
-struct AccountStat {
-    acc: String,
-    conns: usize,
-    leafnodes: u32,
-    total_conns: usize,
-    sent: DataStats,
-    received: DataStats,
-    slow_consumers: i64,
-}
-
-#[derive(Serialize)]
-struct DataStats {
-    msgs: i64,
-    bytes: i64,
+    account_statz: Vec<crate::events::AccountStat>,
 }
 
 pub fn accstatz(srv: &Server, q: &Query) -> Reply {
@@ -331,38 +304,14 @@ pub fn accstatz(srv: &Server, q: &Query) -> Reply {
     } else {
         q.all("acc")
     };
-    let load = |a: &std::sync::atomic::AtomicI64| a.load(Ordering::Relaxed);
-    let mut account_statz = Vec::new();
-    for acc in srv.accounts().all() {
-        if !only.is_empty() && !only.contains(&acc.name.as_str()) {
-            continue;
-        }
-        let conns = local_connections(srv, acc);
-        if !unused && conns == 0 {
-            continue;
-        }
-        let t = &acc.traffic;
-        account_statz.push(AccountStat {
-            acc: acc.name.clone(),
-            conns,
-            leafnodes: 0,
-            total_conns: conns,
-            sent: DataStats {
-                msgs: load(&t.out_msgs),
-                bytes: load(&t.out_bytes),
-            },
-            received: DataStats {
-                msgs: load(&t.in_msgs),
-                bytes: load(&t.in_bytes),
-            },
-            // natsd counts slow consumers server-wide only.
-            slow_consumers: if Arc::ptr_eq(acc, &srv.global_account()) {
-                load(&srv.stats.slow_consumers)
-            } else {
-                0
-            },
-        });
-    }
+    let account_statz = srv
+        .accounts()
+        .all()
+        .iter()
+        .filter(|acc| only.is_empty() || only.contains(&acc.name.as_str()))
+        .filter(|acc| unused || acc.num_clients() > 0)
+        .map(|acc| crate::events::account_stat(srv, acc))
+        .collect();
     reply(srv, q, AccountStatz { account_statz })
 }
 
