@@ -2,6 +2,9 @@
 -- The database is rebuilt from the committed text sources (go-tests.csv,
 -- classifications.csv), the scenario registry in conformance/, and run results.
 
+-- Bumped with every change below; an older database is rebuilt.
+PRAGMA user_version = 2;
+
 -- One Go test function of nats-server 2.9.10.
 CREATE TABLE IF NOT EXISTS go_tests (
     file     TEXT NOT NULL,            -- path relative to the Go source root, e.g. test/proto_test.go
@@ -16,6 +19,7 @@ CREATE TABLE IF NOT EXISTS classifications (
     file   TEXT NOT NULL,
     name   TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('NOT_APPLICABLE', 'DEFERRED')),
+    kind   TEXT NOT NULL,              -- NOT_APPLICABLE: a kind of reason; DEFERRED: the capability awaited
     reason TEXT NOT NULL CHECK (length(reason) > 0),
     PRIMARY KEY (file, name),
     FOREIGN KEY (file, name) REFERENCES go_tests (file, name)
@@ -34,6 +38,7 @@ CREATE TABLE IF NOT EXISTS mappings (
     file        TEXT NOT NULL,
     name        TEXT NOT NULL,
     coverage    TEXT NOT NULL CHECK (coverage IN ('full', 'partial')),
+    refusal     TEXT NOT NULL DEFAULT '', -- why a full claim counts as partial (its evidence)
     PRIMARY KEY (scenario_id, file, name),
     FOREIGN KEY (file, name) REFERENCES go_tests (file, name)
 );
@@ -44,6 +49,7 @@ CREATE TABLE IF NOT EXISTS runs (
     target         TEXT NOT NULL CHECK (target IN ('rust', 'go')),
     server_version TEXT NOT NULL,      -- what the server binary printed for --version
     git_revision   TEXT NOT NULL,      -- of this workspace
+    harness        TEXT NOT NULL,      -- fingerprint of the scenario sources the run used
     started_at     TEXT NOT NULL       -- RFC 3339, UTC
 );
 
@@ -55,6 +61,7 @@ CREATE TABLE IF NOT EXISTS results (
     duration_ms  INTEGER NOT NULL,
     message      TEXT NOT NULL,        -- failure message, empty on pass
     observations TEXT NOT NULL,        -- normalized observations, JSON array of [key, value]
+    flaky        INTEGER NOT NULL DEFAULT 0, -- 1: a re-run's pass after this check failed once
     PRIMARY KEY (run_id, scenario_id)
 );
 

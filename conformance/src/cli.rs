@@ -1,8 +1,11 @@
 //! The `parity` command line.
 
+use crate::check;
 use crate::classifications;
 use crate::db::{Db, RunInfo};
-use crate::gaps::{self, GapRow};
+use crate::evidence;
+use crate::gaps::{self, Baseline, GapRow};
+use crate::gochecks;
 use crate::gotests::{self, DEFAULT_GO_SRC};
 use crate::kit::{Binaries, Target};
 use crate::registry::{self, Scenario};
@@ -10,11 +13,12 @@ use crate::reports;
 use crate::runner::{self, ScenarioRun};
 use crate::scenarios;
 use crate::sources;
-use crate::status::Status;
+use crate::status::{Coverage, Status};
+use crate::weak;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use regex::Regex;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tabled::{Table, Tabled};
@@ -54,12 +58,42 @@ enum Command {
         status: Option<String>,
         #[arg(long)]
         category: Option<String>,
+        /// Only Go tests DEFERRED until this capability lands (jetstream,
+        /// routes, imports-exports, ...).
+        #[arg(long)]
+        deferred_on: Option<String>,
     },
-    /// Shows one Go test: where it is, its status, its scenarios and their results.
+    /// Shows one Go test: where it is, its status, its scenarios, their
+    /// results and the evidence behind a full mapping.
     Show { name: String },
+    /// Checks the evidence of full mappings, or drafts it.
+    Evidence {
+        #[command(subcommand)]
+        action: EvidenceAction,
+    },
     /// Benchmarks natsd (release build) against the Go server, side by side;
     /// writes reports/bench.md, bench.json and bench.svg.
     Bench(BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum EvidenceAction {
+    /// Lists every full mapping whose evidence is missing, incomplete or stale.
+    Check {
+        /// Only scenarios registered in this file (e.g. core_client.rs).
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Prints a TOML skeleton for full mappings without evidence: each check
+    /// line of the Go test, to pair with the scenario's check.
+    Draft {
+        /// Only scenarios whose id matches this regex.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Only scenarios registered in this file (e.g. core_client.rs).
+        #[arg(long)]
+        source: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -139,13 +173,18 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => run(&ws, args),
         Command::Diff(select) => diff(&ws, select),
         Command::Gaps => {
-            let db = ws.open_db()?;
+            let (db, _) = ws.open_db()?;
             write_gaps(&ws, &db)?;
             println!("gaps/ regenerated");
             Ok(ExitCode::SUCCESS)
         }
-        Command::List { status, category } => list(&ws, status, category),
+        Command::List {
+            status,
+            category,
+            deferred_on,
+        } => list(&ws, status, category, deferred_on),
         Command::Show { name } => show(&ws, &name),
+        Command::Evidence { action } => evidence_cmd(&ws, action),
         Command::Bench(args) => bench(&ws, args),
     }
 }
@@ -172,16 +211,62 @@ impl Workspace {
         self.root.join(rel)
     }
 
-    /// Opens the database and loads the committed sources and the registry into it.
-    fn open_db(&self) -> Result<Db> {
+    /// Opens the database and loads the committed sources and the registry
+    /// into it. A full mapping whose evidence does not stand is stored as
+    /// partial, with the reason; the problems come back too.
+    fn open_db(&self) -> Result<(Db, Vec<evidence::Problem>)> {
         let mut db = Db::open(&self.path("parity-db/parity.sqlite"))?;
         let tests = gotests::read_csv(&self.path("parity-db/go-tests.csv"))?;
         let classes = classifications::read_csv(&self.path("parity-db/classifications.csv"))?;
         db.load_sources(&tests, &classes)?;
         let all = scenarios::all();
-        let mappings = registry::resolve(&all, &tests)?;
+        let mut mappings = registry::resolve(&all, &tests)?;
+        let problems = self.evidence_problems(&all, &mappings)?;
+        for m in mappings.iter_mut() {
+            if let Some(p) = problems
+                .iter()
+                .find(|p| p.scenario_id == m.scenario_id && p.file == m.file && p.name == m.name)
+            {
+                m.coverage = Coverage::Partial;
+                m.refusal = p.reason.clone();
+            }
+        }
         db.sync_registry(&all, &mappings)?;
-        Ok(db)
+        Ok((db, problems))
+    }
+
+    fn go_checks(&self) -> Result<HashMap<(String, String), Vec<gochecks::GoCheck>>> {
+        gochecks::read_csv(&self.path("parity-db/go-checks.csv"))
+    }
+
+    fn evidence_problems(
+        &self,
+        all: &[Scenario],
+        mappings: &[registry::ResolvedMapping],
+    ) -> Result<Vec<evidence::Problem>> {
+        let entries = evidence::load(&self.path(evidence::DIR))?;
+        let go_checks = self.go_checks()?;
+        let read = |rel: &str| std::fs::read_to_string(self.root.join(rel)).ok();
+        Ok(evidence::validate(&evidence::Inputs {
+            scenarios: all,
+            mappings,
+            go_checks: &go_checks,
+            entries: &entries,
+            read_source: &read,
+        }))
+    }
+
+    /// Every Go test's status, against the committed gaps and with links to
+    /// the evidence.
+    fn compute_gaps(&self, db: &Db) -> Result<Vec<GapRow>> {
+        let entries = evidence::load(&self.path(evidence::DIR))?;
+        let files = evidence::files(&entries, &self.root);
+        gaps::compute(db, &self.baseline()?, &files)
+    }
+
+    /// The statuses of the committed gaps/ (`git show HEAD:gaps/...`).
+    fn baseline(&self) -> Result<Baseline> {
+        gaps::committed_baseline(&self.root)
     }
 }
 
@@ -189,16 +274,78 @@ fn import_go(ws: &Workspace, src: &Path) -> Result<ExitCode> {
     let tests = gotests::scan(src)?;
     let files: HashSet<&str> = tests.iter().map(|t| t.file.as_str()).collect();
     gotests::write_csv(&tests, &ws.path("parity-db/go-tests.csv"))?;
+    let checks = gochecks::scan(src, &tests)?;
+    gochecks::write_csv(&checks, &ws.path("parity-db/go-checks.csv"))?;
     println!(
-        "parity-db/go-tests.csv: {} Go tests in {} files",
+        "parity-db/go-tests.csv: {} Go tests in {} files; parity-db/go-checks.csv: {} check lines",
         tests.len(),
-        files.len()
+        files.len(),
+        checks.len()
     );
     Ok(ExitCode::SUCCESS)
 }
 
+fn evidence_cmd(ws: &Workspace, action: EvidenceAction) -> Result<ExitCode> {
+    let tests = gotests::read_csv(&ws.path("parity-db/go-tests.csv"))?;
+    let all = scenarios::all();
+    let mappings = registry::resolve(&all, &tests)?;
+    let problems = ws.evidence_problems(&all, &mappings)?;
+    let registered_in = |source: &Option<String>, id: &str| {
+        source.as_deref().is_none_or(|f| {
+            all.iter()
+                .any(|s| s.id == id && s.source_file.ends_with(&format!("/{f}")))
+        })
+    };
+    match action {
+        EvidenceAction::Check { source } => {
+            for p in problems
+                .iter()
+                .filter(|p| registered_in(&source, &p.scenario_id))
+            {
+                println!("{} ↔ {}: {}", p.scenario_id, p.name, p.reason);
+            }
+            let full = mappings
+                .iter()
+                .filter(|m| m.coverage == Coverage::Full)
+                .count();
+            println!(
+                "{} full mappings, {} evidence problems",
+                full,
+                problems.len()
+            );
+            Ok(if problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        EvidenceAction::Draft { filter, source } => {
+            let re = filter.as_deref().map(Regex::new).transpose()?;
+            let lacking: Vec<&registry::ResolvedMapping> = mappings
+                .iter()
+                .filter(|m| m.coverage == Coverage::Full)
+                .filter(|m| registered_in(&source, &m.scenario_id))
+                .filter(|m| re.as_ref().is_none_or(|re| re.is_match(&m.scenario_id)))
+                .filter(|m| {
+                    problems.iter().any(|p| {
+                        p.scenario_id == m.scenario_id
+                            && p.name == m.name
+                            && p.reason.starts_with("no evidence")
+                    })
+                })
+                .collect();
+            let lines = tests
+                .iter()
+                .map(|t| ((t.file.clone(), t.name.clone()), t.line))
+                .collect();
+            print!("{}", evidence::draft(&lacking, &ws.go_checks()?, &lines));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
 fn write_gaps(ws: &Workspace, db: &Db) -> Result<Vec<GapRow>> {
-    let rows = gaps::compute(db)?;
+    let rows = ws.compute_gaps(db)?;
     let scenario_count = db.scenarios()?.len();
     gaps::write_all(&ws.path("gaps"), &rows, scenario_count, &db.source_lines()?)?;
     Ok(rows)
@@ -282,12 +429,19 @@ fn now_utc() -> String {
 }
 
 /// Runs the selection on the targets and stores every result.
+/// The fingerprint of the scenario sources this parity was built from.
+pub const HARNESS: &str = env!("PARITY_SCENARIO_SOURCE");
+
+/// Runs the selection on the targets and stores every result. A pass of a
+/// (scenario, target) in `failed_before` is stored as flaky: the same check
+/// failed on the first attempt.
 fn execute(
     ws: &Workspace,
     db: &Db,
     chosen: &[&Scenario],
     targets: &[Target],
     args: &SelectArgs,
+    failed_before: &HashSet<(&str, Target)>,
 ) -> Result<(Vec<RunInfo>, Vec<ScenarioRun>)> {
     let bins = binaries(args)?;
     for t in targets {
@@ -302,7 +456,13 @@ fn execute(
     let run_ids: Vec<(Target, i64)> = targets
         .iter()
         .map(|t| {
-            let id = db.begin_run(t.as_str(), &server_version(bins.of(*t)), &rev, &started)?;
+            let id = db.begin_run(
+                t.as_str(),
+                &server_version(bins.of(*t)),
+                &rev,
+                HARNESS,
+                &started,
+            )?;
             Ok((*t, id))
         })
         .collect::<Result<_>>()?;
@@ -317,7 +477,11 @@ fn execute(
         args.jobs
     );
     let runtime = tokio::runtime::Runtime::new()?;
-    let runs = runtime.block_on(runner::run_all(chosen, targets, &bins, args.jobs));
+    let mut runs = runtime.block_on(runner::run_all(chosen, targets, &bins, args.jobs));
+    for r in runs.iter_mut() {
+        r.result.flaky = r.result.outcome == crate::status::Outcome::Pass
+            && failed_before.contains(&(r.scenario_id, r.target));
+    }
     for r in &runs {
         let run_id = run_ids
             .iter()
@@ -393,27 +557,18 @@ fn run(ws: &Workspace, args: RunArgs) -> Result<ExitCode> {
     if args.check && !targets.contains(&Target::Go) {
         bail!("--check needs the Go reference: scenarios count only if they pass on Go");
     }
-    let committed_ported = gaps::read_ported(&ws.path("gaps"))?;
-    let mut db = ws.open_db()?;
+    let baseline = ws.baseline()?;
+    let (mut db, evidence_problems) = ws.open_db()?;
     let go_src = Path::new(DEFAULT_GO_SRC);
     if go_src.is_dir() {
         db.set_source_lines(&sources::count_lines(go_src, &ws.path("server"))?)?;
     }
     let all = scenarios::all();
     let chosen = select(&all, &args.select)?;
-    let (infos, runs) = execute(ws, &db, &chosen, &targets, &args.select)?;
+    let (infos, runs) = execute(ws, &db, &chosen, &targets, &args.select, &HashSet::new())?;
 
     print_summary(&targets, &runs);
-    let categories: BTreeMap<String, String> = db.scenarios()?.into_iter().collect();
-    std::fs::create_dir_all(ws.path("reports"))?;
-    std::fs::write(
-        ws.path("reports/last-run.md"),
-        reports::render_last_run(&infos, &runs, &categories),
-    )?;
-    if targets.len() == 2 {
-        std::fs::write(ws.path("reports/diff.md"), reports::render_diff(&runs))?;
-    }
-    let rows = write_gaps(ws, &db)?;
+    let rows = write_reports(ws, &db, &infos, &runs, &targets, &evidence_problems)?;
     print_status_counts(&rows);
     println!("gaps/ and reports/ regenerated");
 
@@ -424,32 +579,65 @@ fn run(ws: &Workspace, args: RunArgs) -> Result<ExitCode> {
     let whole_run = args.select.category.is_none() && args.select.filter.is_none();
     let in_scope =
         |row: &GapRow| whole_run || row.scenarios.iter().any(|s| ran.contains(s.as_str()));
-    let first = findings(&runs, &rows, &committed_ported, &in_scope);
+    let both_targets = targets.len() == 2;
+    let first = check::findings(&check::Inputs {
+        runs: &runs,
+        rows: &rows,
+        baseline: &baseline,
+        evidence: &evidence_problems,
+        in_scope: &in_scope,
+        both_targets,
+    });
     if first.is_clean() {
-        println!("parity run --check: no broken scenario, no regression");
+        println!(
+            "parity run --check: no broken scenario, no regression, every full claim evidenced"
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    // One re-run of the suspects tells a flaky scenario from a real failure:
-    // a real one fails again; a flaky one is named, and the run stays green.
+    // One re-run of the suspects tells a flaky scenario from a steady
+    // failure. Either fails the check: a pass after a failure is stored as
+    // flaky, and a FLAKY row is never PORTED.
     let suspects: Vec<&Scenario> = all
         .iter()
         .filter(|s| first.suspects.contains(s.id))
         .collect();
-    eprintln!(
-        "re-running {} suspect scenario(s) once: {}",
-        suspects.len(),
-        suspects.iter().map(|s| s.id).collect::<Vec<_>>().join(", ")
-    );
-    let (_, reruns) = execute(ws, &db, &suspects, &targets, &args.select)?;
-    let rows = write_gaps(ws, &db)?;
-    let second = findings(&reruns, &rows, &committed_ported, &in_scope);
-    for id in first.suspects.difference(&second.suspects) {
-        eprintln!("flaky: {id} failed the check once and passed it on re-run");
-    }
-    if second.is_clean() {
-        println!(
-            "parity run --check: no broken scenario, no regression (after re-running suspects)"
+    let second = if suspects.is_empty() {
+        first
+    } else {
+        eprintln!(
+            "re-running {} suspect scenario(s) once: {}",
+            suspects.len(),
+            suspects.iter().map(|s| s.id).collect::<Vec<_>>().join(", ")
         );
+        let failed: HashSet<(&str, Target)> = runs
+            .iter()
+            .filter(|r| r.result.outcome != crate::status::Outcome::Pass)
+            .map(|r| (r.scenario_id, r.target))
+            .collect();
+        let (_, reruns) = execute(ws, &db, &suspects, &targets, &args.select, &failed)?;
+        for r in reruns.iter().filter(|r| r.result.flaky) {
+            eprintln!(
+                "flaky: {} failed on {} and passed on re-run",
+                r.scenario_id,
+                r.target.as_str()
+            );
+        }
+        let mut all_runs = runs.clone();
+        all_runs.retain(|r| !suspects.iter().any(|s| s.id == r.scenario_id));
+        all_runs.extend(reruns);
+        let rows = write_reports(ws, &db, &infos, &all_runs, &targets, &evidence_problems)?;
+        print_status_counts(&rows);
+        check::findings(&check::Inputs {
+            runs: &all_runs,
+            rows: &rows,
+            baseline: &baseline,
+            evidence: &evidence_problems,
+            in_scope: &in_scope,
+            both_targets,
+        })
+    };
+    if second.is_clean() {
+        println!("parity run --check: clean after re-running suspects");
         return Ok(ExitCode::SUCCESS);
     }
     for line in &second.problems {
@@ -459,60 +647,53 @@ fn run(ws: &Workspace, args: RunArgs) -> Result<ExitCode> {
     Ok(ExitCode::FAILURE)
 }
 
-/// What `--check` objects to in a run: scenarios that did not pass on Go,
-/// and Go tests PORTED in the committed gaps that no longer are.
-struct Findings {
-    problems: Vec<String>,
-    /// The scenarios behind the problems.
-    suspects: HashSet<String>,
-}
-
-impl Findings {
-    fn is_clean(&self) -> bool {
-        self.problems.is_empty()
-    }
-}
-
-fn findings(
+/// Writes reports/last-run.md, reports/diff.md (both targets) and gaps/.
+fn write_reports(
+    ws: &Workspace,
+    db: &Db,
+    infos: &[RunInfo],
     runs: &[ScenarioRun],
-    rows: &[GapRow],
-    committed_ported: &HashSet<(String, String)>,
-    in_scope: &dyn Fn(&GapRow) -> bool,
-) -> Findings {
-    let mut f = Findings {
-        problems: Vec::new(),
-        suspects: HashSet::new(),
+    targets: &[Target],
+    evidence_problems: &[evidence::Problem],
+) -> Result<Vec<GapRow>> {
+    let categories: BTreeMap<String, String> = db.scenarios()?.into_iter().collect();
+    std::fs::create_dir_all(ws.path("reports"))?;
+    let rows = write_gaps(ws, db)?;
+    let backing_ported: HashSet<&str> = rows
+        .iter()
+        .filter(|r| r.verdict.status == Status::Ported)
+        .flat_map(|r| r.scenarios.iter().map(String::as_str))
+        .collect();
+    let all = scenarios::all();
+    let weak: Vec<(String, String, bool)> = weak::scenarios(&all, runs, &|rel| {
+        std::fs::read_to_string(ws.root.join(rel)).ok()
+    })
+    .into_iter()
+    .map(|(id, why)| {
+        let ported = backing_ported.contains(id.as_str());
+        (id, why, ported)
+    })
+    .collect();
+    let findings = reports::Findings {
+        evidence: evidence_problems,
+        weak: &weak,
     };
-    for r in reports::broken(runs) {
-        f.problems.push(format!(
-            "broken scenario {}: {}",
-            r.scenario_id, r.result.message
-        ));
-        f.suspects.insert(r.scenario_id.to_string());
+    std::fs::write(
+        ws.path("reports/last-run.md"),
+        reports::render_last_run(infos, runs, &categories, &findings),
+    )?;
+    if targets.len() == 2 {
+        std::fs::write(ws.path("reports/diff.md"), reports::render_diff(runs))?;
     }
-    for row in rows {
-        let key = (row.test.file.clone(), row.test.name.clone());
-        if in_scope(row) && committed_ported.contains(&key) && row.verdict.status != Status::Ported
-        {
-            f.problems.push(format!(
-                "regression: {} ({}) was PORTED, now {}: {}",
-                row.test.name,
-                row.test.location(),
-                row.verdict.status,
-                row.verdict.note
-            ));
-            f.suspects.extend(row.scenarios.iter().cloned());
-        }
-    }
-    f
+    Ok(rows)
 }
 
 fn diff(ws: &Workspace, select_args: SelectArgs) -> Result<ExitCode> {
-    let db = ws.open_db()?;
+    let (db, _) = ws.open_db()?;
     let all = scenarios::all();
     let chosen = select(&all, &select_args)?;
     let targets = [Target::Go, Target::Rust];
-    let (_, runs) = execute(ws, &db, &chosen, &targets, &select_args)?;
+    let (_, runs) = execute(ws, &db, &chosen, &targets, &select_args, &HashSet::new())?;
     print_summary(&targets, &runs);
     std::fs::create_dir_all(ws.path("reports"))?;
     std::fs::write(ws.path("reports/diff.md"), reports::render_diff(&runs))?;
@@ -529,14 +710,37 @@ struct ListRow {
     scenarios: String,
 }
 
-fn list(ws: &Workspace, status: Option<String>, category: Option<String>) -> Result<ExitCode> {
+fn list(
+    ws: &Workspace,
+    status: Option<String>,
+    category: Option<String>,
+    deferred_on: Option<String>,
+) -> Result<ExitCode> {
     let wanted = status
         .as_deref()
         .map(|s| Status::parse(&s.to_uppercase()).with_context(|| format!("unknown status {s}")))
         .transpose()?;
-    let db = ws.open_db()?;
-    let rows: Vec<ListRow> = gaps::compute(&db)?
+    if let Some(cap) = &deferred_on {
+        if !classifications::CAPABILITIES.contains(&cap.as_str()) {
+            bail!(
+                "unknown capability {cap}: one of {}",
+                classifications::CAPABILITIES.join(", ")
+            );
+        }
+    }
+    let (db, _) = ws.open_db()?;
+    let waiting = match &deferred_on {
+        Some(cap) => Some(db.deferred_on(cap)?),
+        None => None,
+    };
+    let rows: Vec<ListRow> = ws
+        .compute_gaps(&db)?
         .into_iter()
+        .filter(|r| {
+            waiting
+                .as_ref()
+                .is_none_or(|w| w.contains(&(r.test.file.clone(), r.test.name.clone())))
+        })
         .filter(|r| wanted.is_none_or(|w| r.verdict.status == w))
         .filter(|r| category.as_deref().is_none_or(|c| r.test.category == c))
         .map(|r| ListRow {
@@ -554,9 +758,11 @@ fn list(ws: &Workspace, status: Option<String>, category: Option<String>) -> Res
 }
 
 fn show(ws: &Workspace, name: &str) -> Result<ExitCode> {
-    let db = ws.open_db()?;
+    let (db, _) = ws.open_db()?;
     let latest = db.latest_results()?;
-    let rows: Vec<GapRow> = gaps::compute(&db)?
+    let evidence = evidence::load(&ws.path(evidence::DIR))?;
+    let rows: Vec<GapRow> = ws
+        .compute_gaps(&db)?
         .into_iter()
         .filter(|r| r.test.name == name)
         .collect();
@@ -587,6 +793,22 @@ fn show(ws: &Workspace, name: &str) -> Result<ExitCode> {
                         res.result.message.lines().next().unwrap_or("")
                     ),
                     None => println!("    {target}: not run"),
+                }
+            }
+            let backed = evidence.iter().find(|e| {
+                e.scenario == *s
+                    && (e.test == r.test.name
+                        || e.test == format!("{}:{}", r.test.file, r.test.name))
+            });
+            if let Some(e) = backed {
+                println!("    evidence ({}):", e.source.display());
+                for c in &e.checks {
+                    let what = if c.by.is_empty() {
+                        format!("not observable from outside: {}", c.unobservable)
+                    } else {
+                        format!("covered by `{}`", c.by)
+                    };
+                    println!("      {}:{} {what}", r.test.file, c.go);
                 }
             }
         }

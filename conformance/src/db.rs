@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 const SCHEMA: &str = include_str!("../../parity-db/schema.sql");
+/// The `user_version` schema.sql sets.
+const SCHEMA_VERSION: i64 = 2;
 
 pub struct Db {
     conn: Connection,
@@ -21,13 +23,24 @@ pub struct Db {
 pub struct StoredResult {
     pub result: TargetResult,
     pub duration_ms: u64,
+    /// The fingerprint of the scenario sources of its run.
+    pub harness: String,
 }
 
 /// A Go test's identity: (file, name).
 pub type GoTestKey = (String, String);
 
-/// Go test → the scenarios mapped to it, with their coverage.
-pub type MappingsByTest = HashMap<GoTestKey, Vec<(String, Coverage)>>;
+/// One scenario mapped to a Go test.
+#[derive(Debug, Clone)]
+pub struct StoredMapping {
+    pub scenario_id: String,
+    pub coverage: Coverage,
+    /// Why a full claim was refused, if it was.
+    pub refusal: String,
+}
+
+/// Go test → the scenarios mapped to it.
+pub type MappingsByTest = HashMap<GoTestKey, Vec<StoredMapping>>;
 
 /// Latest result per (scenario id, target name).
 pub type LatestResults = HashMap<(String, String), StoredResult>;
@@ -39,6 +52,7 @@ pub struct RunInfo {
     pub target: String,
     pub server_version: String,
     pub git_revision: String,
+    pub harness: String,
     pub started_at: String,
 }
 
@@ -55,6 +69,18 @@ impl Db {
 
     fn init(conn: Connection) -> Result<Db> {
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;")?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version != SCHEMA_VERSION {
+            // Nothing in the database is a source: an older one is rebuilt.
+            conn.execute_batch(
+                "PRAGMA foreign_keys = OFF;
+                 DROP TABLE IF EXISTS results; DROP TABLE IF EXISTS runs;
+                 DROP TABLE IF EXISTS mappings; DROP TABLE IF EXISTS scenarios;
+                 DROP TABLE IF EXISTS classifications; DROP TABLE IF EXISTS go_tests;
+                 DROP TABLE IF EXISTS source_lines;
+                 PRAGMA foreign_keys = ON;",
+            )?;
+        }
         conn.execute_batch(SCHEMA).context("applying schema.sql")?;
         Ok(Db { conn })
     }
@@ -74,13 +100,19 @@ impl Db {
                 ins.execute(params![t.file, t.name, t.line, t.category])?;
             }
             let mut ins = tx.prepare(
-                "INSERT INTO classifications (file, name, status, reason) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO classifications (file, name, status, kind, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for c in classes {
-                ins.execute(params![c.file, c.name, c.decision.as_str(), c.reason])
-                    .with_context(|| {
-                        format!("classification of {}:{} names no Go test", c.file, c.name)
-                    })?;
+                ins.execute(params![
+                    c.file,
+                    c.name,
+                    c.decision.as_str(),
+                    c.kind,
+                    c.reason
+                ])
+                .with_context(|| {
+                    format!("classification of {}:{} names no Go test", c.file, c.name)
+                })?;
             }
         }
         tx.commit()?;
@@ -102,10 +134,16 @@ impl Db {
                 ins.execute(params![s.id, s.category, s.needs_label()])?;
             }
             let mut ins = tx.prepare(
-                "INSERT INTO mappings (scenario_id, file, name, coverage) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO mappings (scenario_id, file, name, coverage, refusal) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for m in mappings {
-                ins.execute(params![m.scenario_id, m.file, m.name, m.coverage.as_str()])?;
+                ins.execute(params![
+                    m.scenario_id,
+                    m.file,
+                    m.name,
+                    m.coverage.as_str(),
+                    m.refusal
+                ])?;
             }
         }
         tx.commit()?;
@@ -117,11 +155,12 @@ impl Db {
         target: &str,
         server_version: &str,
         git_revision: &str,
+        harness: &str,
         started_at: &str,
     ) -> Result<i64> {
         self.conn.execute(
-            "INSERT INTO runs (target, server_version, git_revision, started_at) VALUES (?1, ?2, ?3, ?4)",
-            params![target, server_version, git_revision, started_at],
+            "INSERT INTO runs (target, server_version, git_revision, harness, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![target, server_version, git_revision, harness, started_at],
         )?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -134,15 +173,16 @@ impl Db {
         duration_ms: u64,
     ) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO results (run_id, scenario_id, outcome, duration_ms, message, observations)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO results (run_id, scenario_id, outcome, duration_ms, message, observations, flaky)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 run_id,
                 scenario_id,
                 result.outcome.as_str(),
                 duration_ms as i64,
                 result.message,
-                result.observations
+                result.observations,
+                result.flaky
             ],
         )?;
         Ok(())
@@ -150,7 +190,7 @@ impl Db {
 
     pub fn run(&self, id: i64) -> Result<RunInfo> {
         Ok(self.conn.query_row(
-            "SELECT id, target, server_version, git_revision, started_at FROM runs WHERE id = ?1",
+            "SELECT id, target, server_version, git_revision, harness, started_at FROM runs WHERE id = ?1",
             [id],
             |r| {
                 Ok(RunInfo {
@@ -158,7 +198,8 @@ impl Db {
                     target: r.get(1)?,
                     server_version: r.get(2)?,
                     git_revision: r.get(3)?,
-                    started_at: r.get(4)?,
+                    harness: r.get(4)?,
+                    started_at: r.get(5)?,
                 })
             },
         )?)
@@ -167,7 +208,8 @@ impl Db {
     /// The newest result of every scenario still in the registry, per target.
     pub fn latest_results(&self) -> Result<LatestResults> {
         let mut stmt = self.conn.prepare(
-            "SELECT r.scenario_id, runs.target, r.outcome, r.duration_ms, r.message, r.observations
+            "SELECT r.scenario_id, runs.target, r.outcome, r.duration_ms, r.message, r.observations,
+                    r.flaky, runs.harness
              FROM results r JOIN runs ON runs.id = r.run_id
              JOIN scenarios s ON s.id = r.scenario_id
              WHERE r.run_id = (SELECT max(r2.run_id) FROM results r2 JOIN runs x ON x.id = r2.run_id
@@ -182,8 +224,10 @@ impl Db {
                         outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Fail),
                         message: r.get(4)?,
                         observations: r.get(5)?,
+                        flaky: r.get(6)?,
                     },
                     duration_ms: r.get::<_, i64>(3)? as u64,
+                    harness: r.get(7)?,
                 },
             ))
         })?;
@@ -205,11 +249,20 @@ impl Db {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// (file, name) → (decision, reason).
+    /// The Go tests DEFERRED until this capability lands.
+    pub fn deferred_on(&self, capability: &str) -> Result<std::collections::HashSet<GoTestKey>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT file, name FROM classifications WHERE status = 'DEFERRED' AND kind = ?1",
+        )?;
+        let rows = stmt.query_map([capability], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// (file, name) → (decision, "kind: reason").
     pub fn classifications(&self) -> Result<HashMap<GoTestKey, (Decision, String)>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT file, name, status, reason FROM classifications")?;
+            .prepare("SELECT file, name, status, kind || ': ' || reason FROM classifications")?;
         let rows = stmt.query_map([], |r| {
             let status: String = r.get(2)?;
             Ok((
@@ -223,23 +276,26 @@ impl Db {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// (file, name) → [(scenario id, coverage)], scenario ids sorted.
+    /// (file, name) → the mapped scenarios, ids sorted.
     pub fn mappings(&self) -> Result<MappingsByTest> {
         let mut stmt = self.conn.prepare(
-            "SELECT file, name, scenario_id, coverage FROM mappings ORDER BY scenario_id",
+            "SELECT file, name, scenario_id, coverage, refusal FROM mappings ORDER BY scenario_id",
         )?;
         let mut out = MappingsByTest::new();
         let rows = stmt.query_map([], |r| {
             let cov: String = r.get(3)?;
             Ok((
                 (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
-                r.get::<_, String>(2)?,
-                Coverage::parse(&cov).unwrap_or(Coverage::Partial),
+                StoredMapping {
+                    scenario_id: r.get(2)?,
+                    coverage: Coverage::parse(&cov).unwrap_or(Coverage::Partial),
+                    refusal: r.get(4)?,
+                },
             ))
         })?;
         for row in rows {
-            let (key, id, cov) = row?;
-            out.entry(key).or_default().push((id, cov));
+            let (key, m) = row?;
+            out.entry(key).or_default().push(m);
         }
         Ok(out)
     }

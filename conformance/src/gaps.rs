@@ -2,11 +2,11 @@
 //! and its rendering as `gaps/<category>.md` and `gaps/README.md`. Same
 //! database, same bytes: nothing here reads a clock.
 
-use crate::db::Db;
+use crate::db::{Db, StoredResult};
 use crate::gotests::{GoTest, CATEGORY_ORDER};
-use crate::status::{self, MappedResult, Status, Verdict};
-use anyhow::Result;
-use std::collections::{BTreeMap, HashSet};
+use crate::status::{self, Coverage, MappedResult, Status, TargetResult, Verdict};
+use anyhow::{Context, Result};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -20,45 +20,130 @@ pub struct GapRow {
     pub test: GoTest,
     pub verdict: Verdict,
     pub scenarios: Vec<String>,
+    /// (scenario, evidence file) of each full claim that stands, for links.
+    pub evidenced: Vec<(String, String)>,
+    /// Set when the status could not be derived from this database's
+    /// results and was kept from the committed gaps (see [`Pairing`]).
+    pub unpaired: Option<Pairing>,
 }
 
-/// Derives the status of every Go test from the latest results in the database.
-pub fn compute(db: &Db) -> Result<Vec<GapRow>> {
+/// Why a row's status was not derived from fresh results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pairing {
+    /// A target has no result for a mapped scenario.
+    NotRun(String),
+    /// The Go and natsd results of a mapped scenario come from different
+    /// scenario sources: comparing them would compare different checks.
+    Stale(String),
+}
+
+impl Pairing {
+    pub fn reason(&self) -> &str {
+        match self {
+            Pairing::NotRun(r) | Pairing::Stale(r) => r,
+        }
+    }
+}
+
+/// The status of each Go test in the committed gaps/, by (file, name).
+pub type Baseline = HashMap<(String, String), Status>;
+
+/// (scenario id, Go test name as the evidence names it) → the evidence file,
+/// relative to the workspace root.
+pub type EvidenceFiles = HashMap<(String, String), String>;
+
+/// Pairs the newest Go and natsd results of one scenario: both must exist
+/// and come from the same scenario sources.
+fn pair(
+    id: &str,
+    go: Option<&StoredResult>,
+    rust: Option<&StoredResult>,
+) -> Result<(TargetResult, TargetResult), Pairing> {
+    match (go, rust) {
+        (Some(g), Some(r)) if g.harness == r.harness => Ok((g.result.clone(), r.result.clone())),
+        (Some(g), Some(r)) => Err(Pairing::Stale(format!(
+            "{id}: its Go result (scenario sources {}) and natsd result ({}) are from different scenario code",
+            g.harness, r.harness
+        ))),
+        (Some(_), None) => Err(Pairing::NotRun(format!("{id} not run on natsd"))),
+        (None, Some(_)) => Err(Pairing::NotRun(format!("{id} not run on Go"))),
+        (None, None) => Err(Pairing::NotRun(format!("{id} not run"))),
+    }
+}
+
+/// Derives the status of every Go test from the latest results in the
+/// database. A row whose results cannot be paired keeps its committed
+/// status (a one-target run never rewrites the other target's statuses).
+pub fn compute(db: &Db, baseline: &Baseline, evidence: &EvidenceFiles) -> Result<Vec<GapRow>> {
     let latest = db.latest_results()?;
     let mappings = db.mappings()?;
     let classes = db.classifications()?;
-    let result = |id: &str, target: &str| {
-        latest
-            .get(&(id.to_string(), target.to_string()))
-            .map(|s| s.result.clone())
-    };
+    let get = |id: &str, target: &str| latest.get(&(id.to_string(), target.to_string()));
     let rows = db
         .go_tests()?
         .into_iter()
         .map(|test| {
             let key = (test.file.clone(), test.name.clone());
-            let mapped: Vec<MappedResult> = mappings
-                .get(&key)
-                .map(|ms| {
-                    ms.iter()
-                        .map(|(id, coverage)| MappedResult {
-                            scenario_id: id.clone(),
-                            coverage: *coverage,
-                            go: result(id, "go"),
-                            rust: result(id, "rust"),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let stored = mappings.get(&key).map(Vec::as_slice).unwrap_or_default();
+            let mut mapped = Vec::new();
+            let mut unpaired: Option<Pairing> = None;
+            for m in stored {
+                match pair(
+                    &m.scenario_id,
+                    get(&m.scenario_id, "go"),
+                    get(&m.scenario_id, "rust"),
+                ) {
+                    Ok((go, rust)) => mapped.push(MappedResult {
+                        scenario_id: m.scenario_id.clone(),
+                        coverage: m.coverage,
+                        go: Some(go),
+                        rust: Some(rust),
+                        refusal: m.refusal.clone(),
+                    }),
+                    // A stale pairing says more than a missing run.
+                    Err(p) => {
+                        if !matches!(unpaired, Some(Pairing::Stale(_))) {
+                            unpaired = Some(p);
+                        }
+                    }
+                }
+            }
             let class = classes.get(&key).map(|(d, r)| (*d, r.as_str()));
+            let verdict = match &unpaired {
+                None => status::derive(&mapped, class),
+                Some(p) => Verdict {
+                    status: baseline.get(&key).copied().unwrap_or(Status::Missing),
+                    note: format!("kept from the committed gaps: {}", p.reason()),
+                },
+            };
             GapRow {
-                verdict: status::derive(&mapped, class),
-                scenarios: mapped.iter().map(|m| m.scenario_id.clone()).collect(),
+                verdict,
+                scenarios: stored.iter().map(|m| m.scenario_id.clone()).collect(),
+                evidenced: stored
+                    .iter()
+                    .filter(|m| m.coverage == Coverage::Full)
+                    .filter_map(|m| {
+                        let by = |t: String| evidence.get(&(m.scenario_id.clone(), t));
+                        by(test.name.clone())
+                            .or_else(|| by(format!("{}:{}", test.file, test.name)))
+                            .map(|f| (m.scenario_id.clone(), f.clone()))
+                    })
+                    .collect(),
+                unpaired,
                 test,
             }
         })
         .collect();
     Ok(rows)
+}
+
+/// `[id](../parity-db/evidence/<file>.toml)` for each evidenced scenario.
+fn evidence_links(r: &GapRow) -> String {
+    r.evidenced
+        .iter()
+        .map(|(id, file)| format!("[{id}](../{file})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn cell(s: &str) -> String {
@@ -98,16 +183,17 @@ pub fn render_category(category: &str, rows: &[&GapRow]) -> String {
     }
     let _ = writeln!(
         out,
-        "\n| Go test | file:line | status | scenarios | note |\n|---|---|---|---|---|"
+        "\n| Go test | file:line | status | scenarios | evidence | note |\n|---|---|---|---|---|---|"
     );
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             r.test.name,
             r.test.location(),
             r.verdict.status,
             cell(&r.scenarios.join(", ")),
+            evidence_links(r),
             cell(&r.verdict.note)
         );
     }
@@ -181,26 +267,42 @@ pub fn write_all(
     Ok(())
 }
 
-/// The Go tests a committed gaps folder lists as PORTED, as (file, name).
-pub fn read_ported(dir: &Path) -> Result<HashSet<(String, String)>> {
-    let mut out = HashSet::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(out);
-    };
-    for entry in entries {
-        let path = entry?.path();
-        if path.extension().is_none_or(|e| e != "md") {
-            continue;
-        }
-        for line in std::fs::read_to_string(&path)?.lines() {
+/// The statuses in the text of one gaps/<category>.md.
+pub fn parse_statuses(text: &str) -> Vec<((String, String), Status)> {
+    text.lines()
+        .filter_map(|line| {
             let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-            // ["", name, file:line, status, scenarios, note, ""]
-            if cells.len() >= 5 && cells[1].starts_with("Test") && cells[3] == "PORTED" {
-                if let Some((file, _line)) = cells[2].rsplit_once(':') {
-                    out.insert((file.to_string(), cells[1].to_string()));
-                }
+            // ["", name, file:line, status, ...]
+            if cells.len() < 5 || !cells[1].starts_with("Test") {
+                return None;
             }
+            let (file, _line) = cells[2].rsplit_once(':')?;
+            let status = Status::parse(cells[3])?;
+            Some(((file.to_string(), cells[1].to_string()), status))
+        })
+        .collect()
+}
+
+/// The statuses of the gaps/ committed at HEAD (`git show HEAD:gaps/...`),
+/// never the working tree, which any earlier run has overwritten. Empty
+/// when HEAD has no gaps yet.
+pub fn committed_baseline(root: &Path) -> Result<Baseline> {
+    let mut out = Baseline::new();
+    for cat in CATEGORY_ORDER {
+        let spec = format!("HEAD:gaps/{cat}.md");
+        let shown = std::process::Command::new("git")
+            .args(["show", &spec])
+            .current_dir(root)
+            .output()
+            .context("running git show")?;
+        if !shown.status.success() {
+            let stderr = String::from_utf8_lossy(&shown.stderr);
+            if stderr.contains("does not exist") || stderr.contains("exists on disk, but not in") {
+                continue;
+            }
+            anyhow::bail!("git show {spec}: {}", stderr.trim());
         }
+        out.extend(parse_statuses(&String::from_utf8_lossy(&shown.stdout)));
     }
     Ok(out)
 }

@@ -7,10 +7,13 @@
 //! inventory ([`gaps`]) and reports ([`reports`]) are derived.
 
 pub mod bench;
+pub mod check;
 pub mod classifications;
 pub mod cli;
 pub mod db;
+pub mod evidence;
 pub mod gaps;
+pub mod gochecks;
 pub mod gotests;
 pub mod kit;
 pub mod normalize;
@@ -20,3 +23,4 @@ pub mod runner;
 pub mod scenarios;
 pub mod sources;
 pub mod status;
+pub mod weak;

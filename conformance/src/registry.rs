@@ -52,12 +52,17 @@ pub struct Scenario {
     pub needs: Vec<Need>,
     pub timeout: Duration,
     pub body: Body,
+    /// The source file that registers the scenario (and, by convention,
+    /// holds its body), relative to the workspace root; evidence snippets
+    /// are looked up there.
+    pub source_file: &'static str,
 }
 
 /// Default time a scenario may take on one target.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Scenario {
+    #[track_caller]
     pub fn new(id: &'static str, category: &'static str, body: Body) -> Scenario {
         Scenario {
             id,
@@ -66,6 +71,7 @@ impl Scenario {
             needs: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             body,
+            source_file: std::panic::Location::caller().file(),
         }
     }
 
@@ -113,6 +119,9 @@ pub struct ResolvedMapping {
     pub file: String,
     pub name: String,
     pub coverage: Coverage,
+    /// Why a `full` claim was refused and counts as partial (its evidence
+    /// is missing or incomplete); empty when it stands.
+    pub refusal: String,
 }
 
 /// Checks the registry against the Go test inventory and resolves each cover
@@ -163,6 +172,7 @@ pub fn resolve(scenarios: &[Scenario], go_tests: &[GoTest]) -> Result<Vec<Resolv
                 file: test.file.clone(),
                 name: test.name.clone(),
                 coverage: cover.coverage,
+                refusal: String::new(),
             });
         }
     }

@@ -3,6 +3,7 @@
 //! between natsd and Go, side by side).
 
 use crate::db::RunInfo;
+use crate::evidence::Problem;
 use crate::kit::Target;
 use crate::runner::ScenarioRun;
 use crate::status::Outcome;
@@ -41,10 +42,19 @@ pub fn broken(runs: &[ScenarioRun]) -> Vec<&ScenarioRun> {
         .collect()
 }
 
+/// What `reports/last-run.md` says besides the runs themselves.
+pub struct Findings<'a> {
+    /// Full mappings refused for their evidence.
+    pub evidence: &'a [Problem],
+    /// Weak scenarios, with why, and whether one backs a PORTED row.
+    pub weak: &'a [(String, String, bool)],
+}
+
 pub fn render_last_run(
     infos: &[RunInfo],
     runs: &[ScenarioRun],
     categories: &BTreeMap<String, String>,
+    findings: &Findings,
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -79,6 +89,37 @@ pub fn render_last_run(
     }
     for r in broken {
         let _ = writeln!(out, "- `{}`: {}", r.scenario_id, cell(&r.result.message));
+    }
+    let _ = writeln!(
+        out,
+        "\n## Full mappings refused for their evidence\n\nThey count as partial until `parity-db/evidence/` lists every check of the Go test.\n"
+    );
+    if findings.evidence.is_empty() {
+        let _ = writeln!(out, "None.");
+    }
+    for p in findings.evidence {
+        let _ = writeln!(
+            out,
+            "- `{}` ↔ {}: {}",
+            p.scenario_id,
+            p.name,
+            cell(&p.reason)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n## Weak scenarios\n\nPassing on Go with no observation, or only literals of their own source: the diff has nothing to compare.\n"
+    );
+    if findings.weak.is_empty() {
+        let _ = writeln!(out, "None.");
+    }
+    for (id, why, backs_ported) in findings.weak {
+        let mark = if *backs_ported {
+            " (backs a PORTED row)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "- `{id}`: {why}{mark}");
     }
     let _ = writeln!(out, "\n## Scenarios\n\n| scenario | category | go | natsd | go ms | natsd ms | natsd message |\n|---|---|---|---|---:|---:|---|");
     for (id, rs) in by_scenario(runs) {

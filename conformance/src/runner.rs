@@ -61,6 +61,7 @@ async fn run_one(scenario: &Scenario, target: Target, bins: &Binaries) -> Scenar
             outcome,
             message,
             observations: serde_json::to_string(&observations).expect("strings serialize"),
+            flaky: false,
         },
         duration_ms: started.elapsed().as_millis() as u64,
     };

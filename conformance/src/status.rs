@@ -8,6 +8,8 @@ use std::fmt;
 pub enum Status {
     Ported,
     Partial,
+    /// Failed a check once and passed on re-run: never PORTED.
+    Flaky,
     Failing,
     Missing,
     NotApplicable,
@@ -15,9 +17,10 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
         Status::Ported,
         Status::Partial,
+        Status::Flaky,
         Status::Failing,
         Status::Missing,
         Status::NotApplicable,
@@ -28,6 +31,7 @@ impl Status {
         match self {
             Status::Ported => "PORTED",
             Status::Partial => "PARTIAL",
+            Status::Flaky => "FLAKY",
             Status::Failing => "FAILING",
             Status::Missing => "MISSING",
             Status::NotApplicable => "NOT_APPLICABLE",
@@ -37,6 +41,26 @@ impl Status {
 
     pub fn parse(s: &str) -> Option<Status> {
         Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Whether going from `self` (as committed) to `now` loses ground:
+    /// PORTED > PARTIAL > FLAKY > FAILING > MISSING. A hand-kept
+    /// classification replacing a row that passed is a loss too; one that
+    /// replaces a MISSING or FAILING row is the audit's to make.
+    pub fn is_downgrade_to(self, now: Status) -> bool {
+        let rank = |s: Status| match s {
+            Status::Ported => Some(0),
+            Status::Partial => Some(1),
+            Status::Flaky => Some(2),
+            Status::Failing => Some(3),
+            Status::Missing => Some(4),
+            Status::NotApplicable | Status::Deferred => None,
+        };
+        match (rank(self), rank(now)) {
+            (Some(was), Some(is)) => is > was,
+            (Some(was), None) => was <= 2,
+            (None, _) => false,
+        }
     }
 }
 
@@ -111,6 +135,8 @@ pub struct TargetResult {
     pub message: String,
     /// Normalized observations, serialized; compared byte for byte.
     pub observations: String,
+    /// A re-run's pass after the same check failed once.
+    pub flaky: bool,
 }
 
 /// One mapping of a Go test with what its scenario did on each target.
@@ -120,6 +146,8 @@ pub struct MappedResult {
     pub coverage: Coverage,
     pub go: Option<TargetResult>,
     pub rust: Option<TargetResult>,
+    /// Why a `full` claim was refused (its evidence), if it was.
+    pub refusal: String,
 }
 
 /// A derived status and the note that explains it in the gaps.
@@ -195,6 +223,18 @@ pub fn derive(mappings: &[MappedResult], classification: Option<(Decision, &str)
         };
     }
 
+    let flaky: Vec<&str> = counting
+        .iter()
+        .filter(|m| [&m.go, &m.rust].into_iter().flatten().any(|r| r.flaky))
+        .map(|m| m.scenario_id.as_str())
+        .collect();
+    if !flaky.is_empty() {
+        return Verdict {
+            status: Status::Flaky,
+            note: format!("failed once and passed on re-run: {}", flaky.join(", ")),
+        };
+    }
+
     let equal = |m: &&&MappedResult| match (&m.go, &m.rust) {
         (Some(g), Some(r)) => g.observations == r.observations,
         _ => false,
@@ -214,10 +254,17 @@ pub fn derive(mappings: &[MappedResult], classification: Option<(Decision, &str)
         .filter(|m| !equal(m))
         .map(|m| m.scenario_id.as_str())
         .collect();
-    let note = if differing.is_empty() {
-        "covered only partially".to_string()
-    } else {
+    let refused: Vec<String> = counting
+        .iter()
+        .filter(|m| !m.refusal.is_empty())
+        .map(|m| format!("{}: full claim refused: {}", m.scenario_id, m.refusal))
+        .collect();
+    let note = if !differing.is_empty() {
         format!("observations differ from Go: {}", differing.join(", "))
+    } else if !refused.is_empty() {
+        refused.join("; ")
+    } else {
+        "covered only partially".to_string()
     };
     Verdict {
         status: Status::Partial,
@@ -238,6 +285,7 @@ mod tests {
                 "boom\nmore".into()
             },
             observations: obs.into(),
+            flaky: false,
         })
     }
 
@@ -252,6 +300,7 @@ mod tests {
             coverage,
             go,
             rust,
+            refusal: String::new(),
         }
     }
 
@@ -340,6 +389,45 @@ mod tests {
     fn not_run_on_natsd_is_failing() {
         let m = mapped("a", Coverage::Full, res(Outcome::Pass, "x"), None);
         assert_eq!(derive(&[m], None).status, Status::Failing);
+    }
+
+    #[test]
+    fn a_pass_after_a_failed_attempt_is_flaky_never_ported() {
+        let mut rerun = res(Outcome::Pass, "x");
+        if let Some(r) = rerun.as_mut() {
+            r.flaky = true;
+        }
+        let m = mapped("a", Coverage::Full, res(Outcome::Pass, "x"), rerun);
+        let v = derive(&[m], None);
+        assert_eq!(v.status, Status::Flaky);
+        assert!(v.note.contains("re-run"), "{}", v.note);
+    }
+
+    #[test]
+    fn a_refused_full_claim_says_why_it_is_partial() {
+        let mut m = mapped(
+            "a",
+            Coverage::Partial,
+            res(Outcome::Pass, "x"),
+            res(Outcome::Pass, "x"),
+        );
+        m.refusal = "no evidence".into();
+        let v = derive(&[m], None);
+        assert_eq!(v.status, Status::Partial);
+        assert_eq!(v.note, "a: full claim refused: no evidence");
+    }
+
+    #[test]
+    fn downgrades_follow_the_ladder() {
+        use Status::*;
+        assert!(Ported.is_downgrade_to(Partial));
+        assert!(Partial.is_downgrade_to(Flaky));
+        assert!(Ported.is_downgrade_to(Deferred));
+        assert!(Failing.is_downgrade_to(Missing));
+        assert!(!Partial.is_downgrade_to(Ported));
+        assert!(!Missing.is_downgrade_to(Deferred));
+        assert!(!Failing.is_downgrade_to(NotApplicable));
+        assert!(!Deferred.is_downgrade_to(Missing));
     }
 
     #[test]

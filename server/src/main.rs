@@ -80,12 +80,19 @@ fn configure() -> (Options, Flags) {
     }
     let config_file = flags.config_file();
     if !config_file.is_empty() {
-        if let Err(e) = opts.process_config_file(&config_file) {
+        let processed = opts.process_config_file(&config_file);
+        if let Err(e) = &processed {
             if opts.check_config || !e.is_warnings_only() {
                 die(&format!("{EXE}: {e}"));
             }
             eprint!("{e}");
-        } else if opts.check_config {
+        }
+        // natsd fails closed: `-t` and start-up alike refuse what it
+        // would have to ignore at the cost of admitting more than Go.
+        if let Err(e) = options::unserved::check(&opts) {
+            die(&format!("{EXE}: {e}"));
+        }
+        if processed.is_ok() && opts.check_config {
             eprintln!("{EXE}: configuration file {config_file} is valid");
             exit(0);
         }

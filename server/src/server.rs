@@ -353,7 +353,7 @@ impl Server {
             );
         }
         let http_port = monitor::start(self).await.map_err(StartError::Monitor)?;
-        for feature in crate::options::unsupported_listeners(o) {
+        for feature in crate::options::unserved::unserved_listeners(o) {
             crate::warn!("{feature} is not supported by natsd yet; starting without it");
         }
         if o.jetstream {

@@ -35,7 +35,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("accounts/mapping-weighted-multi", "accounts", |c| {
             weighted_multi(c).boxed()
         })
-        .full("TestAccountMultiWeightedRouteMappings"),
+        .partial("TestAccountMultiWeightedRouteMappings"),
         Scenario::new("accounts/mapping-global-config", "accounts", |c| {
             global_config(c).boxed()
         })
@@ -60,11 +60,11 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("accounts/mapping-transforms", "accounts", |c| {
             transforms(c).boxed()
         })
-        .full("TestSubjectTransforms"),
+        .partial("TestSubjectTransforms"),
         Scenario::new("accounts/users-bound-to-accounts", "accounts", |c| {
             users_bound(c).boxed()
         })
-        .full("TestAccountMapsUsers"),
+        .partial("TestAccountMapsUsers"),
         Scenario::new("accounts/mapping-config-errors", "accounts", |c| {
             config_errors(c).boxed()
         })

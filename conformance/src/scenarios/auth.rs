@@ -72,7 +72,7 @@ pub fn scenarios() -> Vec<Scenario> {
         .full("TestGoodBcryptToken"),
         Scenario::new("auth/multiple-users", "auth", |c| multiple_users(c).boxed())
             .full("TestMultipleUserAuth")
-            .full("TestMultipleUsersConfig"),
+            .partial("TestMultipleUsersConfig"),
         Scenario::new("auth/bcrypt-token-in-config", "auth", |c| {
             token_in_config(c).boxed()
         })
@@ -106,11 +106,11 @@ pub fn scenarios() -> Vec<Scenario> {
         })
         .full("TestQueuePermissions"),
         Scenario::new("auth/nonce-presence", "auth", |c| nonce_presence(c).boxed())
-            .full("TestServerInfoNonce"),
+            .partial("TestServerInfoNonce"),
         Scenario::new("auth/nkey-connect", "auth", |c| nkey_connect(c).boxed())
-            .full("TestNkeyClientConnect"),
+            .partial("TestNkeyClientConnect"),
         Scenario::new("auth/nkey-mixed-users", "auth", |c| nkey_mixed(c).boxed())
-            .full("TestMixedClientConnect")
+            .partial("TestMixedClientConnect")
             .full("TestMixedClientConfig")
             .full("TestNkeyUsersConfig"),
         Scenario::new("auth/nkey-permissions", "auth", |c| {
@@ -125,7 +125,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("auth/no-auth-user-accounts", "auth", |c| {
             no_auth_user_accounts(c).boxed()
         })
-        .full("TestNoAuthUser"),
+        .partial("TestNoAuthUser"),
         Scenario::new("auth/no-auth-user-no-connect", "auth", |c| {
             no_auth_user_no_connect(c).boxed()
         })
@@ -133,7 +133,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("auth/no-auth-user-code", "auth", |c| {
             no_auth_user_code(c).boxed()
         })
-        .full("TestNoAuthUserCode"),
+        .partial("TestNoAuthUserCode"),
         Scenario::new("auth/default-auth-timeout", "auth", |c| {
             default_auth_timeout(c).boxed()
         })
@@ -142,7 +142,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("auth/allowed-connection-types", "auth", |c| {
             allowed_connection_types(c).boxed()
         })
-        .full("TestUserUnknownAllowedConnectionType"),
+        .partial("TestUserUnknownAllowedConnectionType"),
     ]
 }
 

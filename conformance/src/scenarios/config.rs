@@ -68,7 +68,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("config/merge-overrides", "config", |c| {
             merge_overrides(c).boxed()
         })
-        .full("TestMergeOverrides"),
+        .partial("TestMergeOverrides"),
         Scenario::new("config/configure-options", "config", |c| {
             configure_options(c).boxed()
         })
@@ -80,7 +80,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("config/check-multiple-errors", "config", |c| {
             check_multiple_errors(c).boxed()
         })
-        .full("TestConfigCheckMultipleErrors"),
+        .partial("TestConfigCheckMultipleErrors"),
         Scenario::new("config/auth-conflicts", "config", |c| {
             auth_conflicts(c).boxed()
         })
@@ -88,10 +88,10 @@ pub fn scenarios() -> Vec<Scenario> {
         .full("TestTokenWithUsers")
         .full("TestBadNkeyConfig")
         .full("TestNkeyWithPassConfig")
-        .full("TestAuthorizationAndAccountsMisconfigurations"),
+        .partial("TestAuthorizationAndAccountsMisconfigurations"),
         Scenario::new("config/listen-forms", "config", |c| listen_forms(c).boxed())
-            .full("TestListenPortOnlyConfig")
-            .full("TestListenPortWithColonConfig")
+            .partial("TestListenPortOnlyConfig")
+            .partial("TestListenPortWithColonConfig")
             .partial("TestListenConfig"),
         Scenario::new("config/malformed-addresses", "config", |c| {
             malformed_addresses(c).boxed()
@@ -100,7 +100,7 @@ pub fn scenarios() -> Vec<Scenario> {
         .full("TestMalformedClusterAddress")
         .full("TestPanic"),
         Scenario::new("config/size-units", "config", |c| size_units(c).boxed())
-            .full("TestConvenientNumbers")
+            .partial("TestConvenientNumbers")
             .partial("TestConvenientIntegerValues"),
         Scenario::new("config/server-config-info", "config", |c| {
             server_config_info(c).boxed()
@@ -119,14 +119,14 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("config/write-deadline", "config", |c| {
             write_deadline(c).boxed()
         })
-        .full("TestParseWriteDeadline"),
+        .partial("TestParseWriteDeadline"),
         Scenario::new("config/ping-interval", "config", |c| {
             ping_interval(c).boxed()
         })
-        .full("TestPingIntervalOld")
-        .full("TestPingIntervalNew"),
+        .partial("TestPingIntervalOld")
+        .partial("TestPingIntervalNew"),
         Scenario::new("config/empty-config", "config", |c| empty_config(c).boxed())
-            .full("TestEmptyConfig")
+            .partial("TestEmptyConfig")
             .partial("TestDefaultOptions"),
         Scenario::new("config/response-permissions-parse", "config", |c| {
             response_permissions_parse(c).boxed()
@@ -138,7 +138,7 @@ pub fn scenarios() -> Vec<Scenario> {
         .full("TestMaxSubTokens"),
         Scenario::new("config/variables", "config", |c| variables(c).boxed())
             .full("TestSimpleVariable")
-            .full("TestNestedVariable")
+            .partial("TestNestedVariable")
             .full("TestMissingVariable")
             .partial("TestVariableValues"),
         Scenario::new("config/env-variables", "config", |c| {
@@ -152,8 +152,8 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("config/include-variables", "config", |c| {
             include_variables(c).boxed()
         })
-        .full("TestIncludes")
-        .full("TestIncludeVariablesWithChecks")
+        .partial("TestIncludes")
+        .partial("TestIncludeVariablesWithChecks")
         .partial("TestInclude")
         .partial("TestMapInclude"),
         Scenario::new("config/bools", "config", |c| bools(c).boxed())
@@ -162,7 +162,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("config/top-level-values", "config", |c| {
             top_level_values(c).boxed()
         })
-        .full("TestSimpleTopLevel")
+        .partial("TestSimpleTopLevel")
         .partial("TestOptionalSemicolons")
         .partial("TestSemicolonChaining"),
         Scenario::new("config/key-separators", "config", |c| {

@@ -44,11 +44,11 @@ pub fn scenarios() -> Vec<Scenario> {
             connect_options(c).boxed()
         })
         .needs(Need::Monitoring)
-        .full("TestClientConnect"),
+        .partial("TestClientConnect"),
         Scenario::new("core/client-connect-proto", "core", |c| {
             connect_proto(c).boxed()
         })
-        .full("TestClientConnectProto"),
+        .partial("TestClientConnectProto"),
         Scenario::new("core/client-ping", "core", |c| ping(c).boxed()).full("TestClientPing"),
         Scenario::new("core/client-simple-pubsub", "core", |c| {
             simple_pubsub(c).boxed()
@@ -73,7 +73,7 @@ pub fn scenarios() -> Vec<Scenario> {
         .full("TestClientPubWithQueueSubNoEcho"),
         Scenario::new("core/client-unsub", "core", |c| unsub(c).boxed()).full("TestClientUnSub"),
         Scenario::new("core/client-unsub-max", "core", |c| unsub_max(c).boxed())
-            .full("TestClientUnSubMax"),
+            .partial("TestClientUnSubMax"),
         Scenario::new("core/client-auto-unsub-removes-sub", "core", |c| {
             auto_unsub_removes_sub(c).boxed()
         })
@@ -128,7 +128,7 @@ pub fn scenarios() -> Vec<Scenario> {
             |c| no_slow_consumer_if_connect_expected(c).boxed(),
         )
         .needs(Need::Monitoring)
-        .full("TestClientNoSlowConsumerIfConnectExpected"),
+        .partial("TestClientNoSlowConsumerIfConnectExpected"),
         Scenario::new("core/client-deny-sys-group-sub", "core", |c| {
             deny_sys_group_sub(c).boxed()
         })

@@ -23,15 +23,16 @@ async fn setup_conn(ctx: &Ctx, server: &Server) -> Result<RawClient> {
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("core/proto-basics", "core", |c| basics(c).boxed()).full("TestProtoBasics"),
+        Scenario::new("core/proto-basics", "core", |c| basics(c).boxed())
+            .partial("TestProtoBasics"),
         Scenario::new("core/proto-err-unknown-op", "core", |c| {
             unknown_op(c).boxed()
         })
         .full("TestProtoErr"),
         Scenario::new("core/proto-unsub-max", "core", |c| unsub_max(c).boxed())
-            .full("TestUnsubMax"),
+            .partial("TestUnsubMax"),
         Scenario::new("core/proto-queue-sub", "core", |c| queue_sub(c).boxed())
-            .full("test/proto_test.go:TestQueueSub"),
+            .partial("test/proto_test.go:TestQueueSub"),
         Scenario::new("core/proto-multiple-queue-sub", "core", |c| {
             multiple_queue_sub(c).boxed()
         })

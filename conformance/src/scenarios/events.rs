@@ -90,7 +90,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("events/no-auth-user-system-account", "events", |c| {
             no_auth_user_system_account(c).boxed()
         })
-        .full("TestSystemAccountNoAuthUser"),
+        .partial("TestSystemAccountNoAuthUser"),
         Scenario::new("events/statsz", "events", |c| statsz(c).boxed())
             .needs(Need::Cluster(1))
             .partial("TestServerEventsStatsZ"),

@@ -210,7 +210,7 @@ fn log_scenarios() -> Vec<Scenario> {
         Scenario::new("lifecycle/log-format-stderr", "lifecycle", |c| {
             log_format_stderr(c).boxed()
         })
-        .full("TestStdLogger")
+        .partial("TestStdLogger")
         .full("TestStdLoggerNotice"),
         Scenario::new("lifecycle/log-debug-flag", "lifecycle", |c| {
             log_debug_flag(c).boxed()

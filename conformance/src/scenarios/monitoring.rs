@@ -299,7 +299,7 @@ pub fn scenarios() -> Vec<Scenario> {
             varz_cluster_opts(c).boxed()
         })
         .needs(Need::Cluster(1))
-        .full("TestMonitorCluster"),
+        .partial("TestMonitorCluster"),
         Scenario::new("monitoring/connz", "monitoring", |c| connz(c).boxed())
             .full("server/monitor_test.go:TestConnz"),
         Scenario::new("monitoring/connz-test-fields", "monitoring", |c| {
@@ -337,7 +337,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("monitoring/connz-rtt", "monitoring", |c| {
             connz_rtt(c).boxed()
         })
-        .full("TestConnzRTT"),
+        .partial("TestConnzRTT"),
         Scenario::new("monitoring/connz-last-activity", "monitoring", |c| {
             connz_last_activity(c).boxed()
         })
@@ -379,7 +379,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("monitoring/connz-sort-uptime-closed", "monitoring", |c| {
             connz_sort_uptime_closed(c).boxed()
         })
-        .full("TestConnzSortedByUptimeClosedConn"),
+        .partial("TestConnzSortedByUptimeClosedConn"),
         Scenario::new("monitoring/connz-sort-closed-only", "monitoring", |c| {
             connz_sort_closed_only(c).boxed()
         })
@@ -531,9 +531,9 @@ pub fn scenarios() -> Vec<Scenario> {
             closed_ring(c).boxed()
         })
         .timeout(Duration::from_secs(60))
-        .full("TestRBclosedClients")
+        .partial("TestRBclosedClients")
         .partial("TestRBAppendAndLenAndTotal")
-        .full("TestClosedConnsAccounting"),
+        .partial("TestClosedConnsAccounting"),
         Scenario::new("monitoring/connz-tls-in-handshake", "monitoring", |c| {
             connz_tls_in_handshake(c).boxed()
         })
@@ -545,7 +545,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("monitoring/connz-tls-peer-certs", "monitoring", |c| {
             connz_tls_peer_certs(c).boxed()
         })
-        .full("TestConnzTLSPeerCerts"),
+        .partial("TestConnzTLSPeerCerts"),
         Scenario::new("monitoring/closed-bad-tls-client", "monitoring", |c| {
             closed_bad_tls_client(c).boxed()
         })

@@ -44,7 +44,7 @@ pub fn scenarios() -> Vec<Scenario> {
             refuse_invalid_config(c).boxed()
         })
         .needs(Need::Monitoring)
-        .full("TestConfigReloadInvalidConfig"),
+        .partial("TestConfigReloadInvalidConfig"),
         Scenario::new("reload/refuse-unknown-field", "reload", |c| {
             refuse_unknown_field(c).boxed()
         })
@@ -58,7 +58,7 @@ pub fn scenarios() -> Vec<Scenario> {
         })
         .needs(Need::Cluster(1))
         .needs(Need::Monitoring)
-        .full("TestConfigReloadUnsupported"),
+        .partial("TestConfigReloadUnsupported"),
         Scenario::new("reload/refuse-cluster-host", "reload", |c| {
             refuse_cluster_host(c).boxed()
         })
@@ -112,11 +112,11 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("reload/account-users", "reload", |c| {
             account_users(c).boxed()
         })
-        .full("TestConfigReloadAccountUsers"),
+        .partial("TestConfigReloadAccountUsers"),
         Scenario::new("reload/account-nkey-users", "reload", |c| {
             account_nkey_users(c).boxed()
         })
-        .full("TestConfigReloadAccountNKeyUsers"),
+        .partial("TestConfigReloadAccountNKeyUsers"),
         Scenario::new("reload/account-mappings", "reload", |c| {
             account_mappings(c).boxed()
         })
@@ -138,18 +138,18 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("reload/max-connections", "reload", |c| {
             max_connections(c).boxed()
         })
-        .full("TestConfigReloadMaxConnections"),
+        .partial("TestConfigReloadMaxConnections"),
         Scenario::new("reload/varz-after-reload", "reload", |c| {
             varz_after_reload(c).boxed()
         })
         .needs(Need::Monitoring)
-        .full("TestConfigReloadAndVarz"),
+        .partial("TestConfigReloadAndVarz"),
         Scenario::new("reload/max-payload", "reload", |c| max_payload(c).boxed())
             .full("TestConfigReloadMaxPayload"),
         Scenario::new("reload/max-control-line", "reload", |c| {
             max_control_line(c).boxed()
         })
-        .full("TestConfigReloadMaxControlLineWithClients"),
+        .partial("TestConfigReloadMaxControlLineWithClients"),
         Scenario::new("reload/client-advertise", "reload", |c| {
             client_advertise(c).boxed()
         })
@@ -157,7 +157,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("reload/connect-error-reports", "reload", |c| {
             connect_error_reports(c).boxed()
         })
-        .full("TestConfigReloadConnectErrReports"),
+        .partial("TestConfigReloadConnectErrReports"),
         // Logging and files.
         Scenario::new("reload/many-options", "reload", |c| many_options(c).boxed())
             .needs(Need::Monitoring)

@@ -93,8 +93,8 @@ pub fn scenarios() -> Vec<Scenario> {
             queue_results(c).boxed()
         })
         .needs(Need::Monitoring)
-        .full("TestSublistBasicQueueResults")
-        .full("TestSublistBasicQueueResultsNoCache"),
+        .partial("TestSublistBasicQueueResults")
+        .partial("TestSublistBasicQueueResultsNoCache"),
         Scenario::new("subjects/two-token-pub-single-token-sub", "subjects", |c| {
             two_token(c).boxed()
         })

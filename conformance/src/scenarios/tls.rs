@@ -41,7 +41,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("tls/curve-preference", "tls", |c| {
             curve_preference(c).boxed()
         })
-        .full("TestTLSConnectionCurvePref"),
+        .partial("TestTLSConnectionCurvePref"),
         Scenario::new("tls/stress-connect", "tls", |c| stress_connect(c).boxed())
             .full("TestTLSStressConnect"),
         Scenario::new("tls/handshake-failure-memory", "tls", |c| {
@@ -55,7 +55,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("monitoring/https-connz", "monitoring", |c| {
             https_connz(c).boxed()
         })
-        .full("TestTLSConnz"),
+        .partial("TestTLSConnz"),
         Scenario::new("tls/mixed-tls-and-plain", "tls", |c| {
             mixed_tls_and_plain(c).boxed()
         })

@@ -128,7 +128,12 @@ fn parse_account(name: &str, node: &Node, o: &mut Options, errs: &mut ConfigErro
             "mappings" | "maps" => acc
                 .mappings
                 .extend(super::mappings::parse_mappings(v, errs)),
-            "jetstream" | "limits" => {}
+            "limits" => o.refusals.push(super::unserved::Refusal {
+                location: v.location(),
+                option: k.to_string(),
+                kind: super::unserved::RefusalKind::AccountLimits,
+            }),
+            "jetstream" => {}
             _ => {
                 if !v.used_variable {
                     errs.unknown(v, k);

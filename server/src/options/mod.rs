@@ -10,6 +10,7 @@ pub mod leafnodes;
 pub mod mappings;
 pub mod mqtt;
 pub mod tls;
+pub mod unserved;
 pub mod users;
 mod validate;
 pub mod websocket;
@@ -145,6 +146,11 @@ pub struct Options {
     /// [`Options::add_system_only_no_auth_user`]); it does not lift
     /// `auth_required` in INFO.
     pub no_auth_user_is_hidden: bool,
+    /// Options set in the config that natsd does not serve and will not
+    /// start with (see [`unserved`]).
+    pub refusals: Vec<unserved::Refusal>,
+    /// Where the client `tls` block sets `verify_and_map`, if it does.
+    pub tls_map_at: Option<String>,
 }
 
 /// The address keys every listener block has (`listen`, `port`, `host` or
@@ -203,22 +209,6 @@ fn each_map<'a>(
         }
     }
     Ok(())
-}
-
-/// The blocks natsd parses and checks but does not serve yet, by the name
-/// the start-up warning gives them.
-pub fn unsupported_listeners(o: &Options) -> Vec<&'static str> {
-    let gateway = !o.gateway.name.is_empty() || o.gateway.port != 0;
-    let leafnodes = o.leafnode.port != 0 || !o.leafnode.remotes.is_empty();
-    [
-        (gateway, "Gateway"),
-        (leafnodes, "Leafnode"),
-        (o.websocket.port != 0, "Websocket"),
-        (o.mqtt.port != 0, "MQTT"),
-    ]
-    .into_iter()
-    .filter_map(|(on, name)| on.then_some(name))
-    .collect()
 }
 
 pub const DEFAULT_CONNECT_ERROR_REPORTS: i64 = 3600;
@@ -478,30 +468,27 @@ impl Options {
             "leaf" | "leafnodes" => leafnodes::parse_leafnodes(v, self, errs)?,
             "websocket" | "ws" => websocket::parse_websocket(v, self, errs)?,
             "mqtt" => mqtt::parse_mqtt(v, self, errs)?,
-            "tls" => self.tls_config = Some(tls::parse_and_load(v, tls::Context::Client, errs)?),
+            "tls" => {
+                let tc = tls::parse_and_load(v, tls::Context::Client, errs)?;
+                self.tls_map_at = tc.map.then(|| v.location());
+                self.tls_config = Some(tc);
+            }
             "resolver_tls" => {
                 self.resolver_tls = Some(tls::parse_and_load(v, tls::Context::Client, errs)?)
             }
             "connect_error_reports" => self.connect_error_reports = f.int(errs)?,
             "allow_non_tls" => self.allow_non_tls = f.boolean(errs)?,
             "reconnect_error_reports" => self.reconnect_error_reports = f.int(errs)?,
-            // Known to the Go server; accepted here without effect yet.
-            "client_advertise_disabled"
-            | "ocsp"
-            | "operator"
-            | "operators"
-            | "roots"
-            | "root"
-            | "root_operators"
-            | "root_operator"
-            | "resolver"
-            | "account_resolver"
-            | "accounts_resolver"
-            | "resolver_preload"
-            | "resolver_pinned_accounts"
-            | "trusted"
-            | "trusted_keys"
-            | "default_js_domain" => {}
+            key if unserved::RefusalKind::of_top_level_key(key).is_some() => {
+                self.refusals.push(unserved::Refusal {
+                    location: v.location(),
+                    option: k.to_string(),
+                    kind: unserved::RefusalKind::of_top_level_key(key).expect("matched"),
+                })
+            }
+            // Known to the Go server; without effect in natsd, and none of
+            // them admits anything.
+            "client_advertise_disabled" | "ocsp" | "roots" | "root" | "default_js_domain" => {}
             _ => {
                 if !v.used_variable {
                     errs.unknown(v, k);

@@ -26,6 +26,7 @@ impl Server {
         let mut new = self.load_options(&old)?;
         let changes = diff::diff(&old, &new)?;
         new.validate()?;
+        crate::options::unserved::check(&new)?;
         // New TLS files are loaded before anything changes: a bad one
         // refuses the whole reload.
         let tls = match (&new.tls_config, changes.contains(&diff::Change::Tls)) {
