@@ -8,6 +8,7 @@ use crate::gaps::{self, Baseline, GapRow};
 use crate::gochecks;
 use crate::gotests::{self, DEFAULT_GO_SRC};
 use crate::kit::{Binaries, Target};
+use crate::mutants;
 use crate::registry::{self, Scenario};
 use crate::reports;
 use crate::runner::{self, ScenarioRun};
@@ -71,6 +72,9 @@ enum Command {
         #[command(subcommand)]
         action: EvidenceAction,
     },
+    /// Runs the scenarios behind PORTED rows against mutated natsd builds
+    /// (cargo-mutants) and writes reports/mutants.md. Slow; not for CI.
+    Mutants(MutantsArgs),
     /// Benchmarks natsd (release build) against the Go server, side by side;
     /// writes reports/bench.md, bench.json and bench.svg.
     Bench(BenchArgs),
@@ -94,6 +98,19 @@ enum EvidenceAction {
         #[arg(long)]
         source: Option<String>,
     },
+}
+
+#[derive(clap::Args)]
+struct MutantsArgs {
+    /// How many of the listed mutants to try.
+    #[arg(long, default_value_t = 100)]
+    sample: usize,
+    /// Seed of the sample: the same seed tries the same mutants.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Scenarios run at once against each mutant.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
 }
 
 #[derive(clap::Args)]
@@ -185,6 +202,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => list(&ws, status, category, deferred_on),
         Command::Show { name } => show(&ws, &name),
         Command::Evidence { action } => evidence_cmd(&ws, action),
+        Command::Mutants(args) => mutants_cmd(&ws, args),
         Command::Bench(args) => bench(&ws, args),
     }
 }
@@ -813,6 +831,46 @@ fn show(ws: &Workspace, name: &str) -> Result<ExitCode> {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mutants_cmd(ws: &Workspace, args: MutantsArgs) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let started_at = now_utc();
+    let (db, _) = ws.open_db()?;
+    let ported: HashSet<String> = ws
+        .compute_gaps(&db)?
+        .into_iter()
+        .filter(|r| r.verdict.status == Status::Ported)
+        .flat_map(|r| r.scenarios)
+        .collect();
+    let all = scenarios::all();
+    let chosen: Vec<&Scenario> = all.iter().filter(|s| ported.contains(s.id)).collect();
+    if chosen.is_empty() {
+        bail!("no PORTED row: run `parity run` first");
+    }
+    let listed = mutants::list(&ws.root)?;
+    let count = listed.len();
+    let sample = mutants::sample(listed, args.sample, args.seed);
+    eprintln!(
+        "{} of {count} mutants against {} scenarios",
+        sample.len(),
+        chosen.len()
+    );
+    let results = mutants::run(&ws.root, &sample, &chosen, args.jobs)?;
+    let header = format!(
+        "Run at {started_at} on {} cores, natsd at git revision {}, seed {}; took {}.",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        git_revision(&ws.root),
+        args.seed,
+        humantime::format_duration(std::time::Duration::from_secs(started.elapsed().as_secs()))
+    );
+    std::fs::create_dir_all(ws.path("reports"))?;
+    std::fs::write(
+        ws.path("reports/mutants.md"),
+        mutants::render(&results, &header, count, chosen.len()),
+    )?;
+    println!("reports/mutants.md written");
     Ok(ExitCode::SUCCESS)
 }
 

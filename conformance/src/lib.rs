@@ -16,6 +16,7 @@ pub mod gaps;
 pub mod gochecks;
 pub mod gotests;
 pub mod kit;
+pub mod mutants;
 pub mod normalize;
 pub mod registry;
 pub mod reports;

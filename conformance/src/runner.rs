@@ -52,6 +52,25 @@ pub async fn run_all(
     runs
 }
 
+/// Runs the scenarios on one target, at most `jobs` at once, and stops at
+/// the first that does not pass (the others in flight are dropped, which
+/// stops their servers). `None` when every one passed.
+pub async fn first_failure(
+    scenarios: &[&Scenario],
+    target: Target,
+    bins: &Binaries,
+    jobs: usize,
+) -> Option<ScenarioRun> {
+    let mut runs = futures::stream::iter(scenarios.iter().map(|s| run_one(s, target, bins)))
+        .buffer_unordered(jobs.max(1));
+    while let Some(run) = runs.next().await {
+        if run.result.outcome != crate::status::Outcome::Pass {
+            return Some(run);
+        }
+    }
+    None
+}
+
 async fn run_one(scenario: &Scenario, target: Target, bins: &Binaries) -> ScenarioRun {
     let started = Instant::now();
     let finish = |outcome, message: String, observations: Vec<(String, String)>| ScenarioRun {

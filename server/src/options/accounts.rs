@@ -30,6 +30,9 @@ pub struct AccountConfig {
     pub other_imports: usize,
     /// Exports: "stream" or "service", and the subject.
     pub exports: Vec<(String, String)>,
+    /// Service exports with latency tracking: the service and the subject
+    /// latency results are published to.
+    pub latency: Vec<(String, String)>,
     /// Its `mappings` block.
     pub mappings: Vec<crate::mapping::MappingConfig>,
 }
@@ -42,6 +45,7 @@ pub fn parse_accounts(node: &Node, o: &mut Options, errs: &mut ConfigErrors) {
             for (name, v) in m.iter() {
                 parse_account(name, v, o, errs);
             }
+            check_latency_tracking(node, o, errs);
         }
         other => errs.error(node, super::type_mismatch(other, "map[string]interface {}")),
     }
@@ -111,7 +115,7 @@ fn parse_account(name: &str, node: &Node, o: &mut Options, errs: &mut ConfigErro
             }
             "exports" => {
                 acc.has_imports_exports = true;
-                acc.exports = check_exports(v, errs);
+                (acc.exports, acc.latency) = check_exports(v, errs);
             }
             "users" => {
                 users_node = v;
@@ -217,20 +221,102 @@ fn item_maps<'a>(list: &'a [Node], what: &str, errs: &mut ConfigErrors) -> Vec<&
     out
 }
 
-/// Checks the exports; returns their kinds and subjects.
-fn check_exports(node: &Node, errs: &mut ConfigErrors) -> Vec<(String, String)> {
-    let mut exports = Vec::new();
+/// A service export's latency tracking (`latency: subject` or
+/// `latency: { sampling, subject }`), checked as Go checks it; the subject
+/// when it is well-formed.
+fn check_latency(v: &Node, errs: &mut ConfigErrors) -> Option<String> {
+    let m = match &v.value {
+        Value::Str(subject) => return Some(subject.clone()),
+        Value::Map(m) => m,
+        other => {
+            errs.error(
+                v,
+                format!(
+                    "Expected latency entry to be a map/struct or string, got {}",
+                    other.kind_name()
+                ),
+            );
+            return None;
+        }
+    };
+    if let Some(sampling) = m.get("sampling") {
+        let sample = match &sampling.value {
+            Value::Int(n) => Some(*n),
+            Value::Str(s) if s.trim().eq_ignore_ascii_case("headers") => None,
+            Value::Str(s) => {
+                let digits = s.strip_suffix('%').unwrap_or(s);
+                match digits.parse::<i64>() {
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        errs.error(
+                            sampling,
+                            format!(
+                                "Failed to parse latency sample: strconv.Atoi: parsing {digits:?}: invalid syntax"
+                            ),
+                        );
+                        return None;
+                    }
+                }
+            }
+            other => {
+                errs.error(
+                    sampling,
+                    format!(
+                        "Expected latency sample to be a string or map/struct, got {}",
+                        other.kind_name()
+                    ),
+                );
+                return None;
+            }
+        };
+        if sample.is_some_and(|n| !(1..=100).contains(&n)) {
+            errs.error(sampling, "bad sampling percentage, should be 1-100".into());
+            return None;
+        }
+    }
+    match m.get("subject") {
+        None => {
+            errs.error(v, "Latency subject required, but missing".into());
+            None
+        }
+        Some(subject) => match &subject.value {
+            Value::Str(s) => Some(s.clone()),
+            // Go prints the type of the empty string it assigned to.
+            _ => {
+                errs.error(subject, "Expected latency subject to be a string, got string".into());
+                None
+            }
+        },
+    }
+}
+
+/// Checks the exports; returns their kinds and subjects, and the service
+/// exports' latency subjects.
+fn check_exports(
+    node: &Node,
+    errs: &mut ConfigErrors,
+) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    let (mut exports, mut latency) = (Vec::new(), Vec::new());
     let Some(list) = items(node, "Exports", errs) else {
-        return exports;
+        return (exports, latency);
     };
     for m in item_maps(list, "Export", errs) {
+        let mut kind_of_item: Option<String> = None;
+        let mut latency_of_item: Option<(&Node, Option<String>)> = None;
         for (k, v) in m.iter() {
             let kind = k.to_lowercase();
+            if kind == "latency" {
+                latency_of_item = Some((v, check_latency(v, errs)));
+                continue;
+            }
             if kind != "stream" && kind != "service" {
                 continue;
             }
             match v.as_str() {
-                Some(subject) => exports.push((kind, subject.to_string())),
+                Some(subject) => {
+                    exports.push((kind.clone(), subject.to_string()));
+                    kind_of_item = Some(kind);
+                }
                 None => errs.error(
                     v,
                     format!(
@@ -240,8 +326,50 @@ fn check_exports(node: &Node, errs: &mut ConfigErrors) -> Vec<(String, String)> 
                 ),
             }
         }
+        match (kind_of_item.as_deref(), latency_of_item) {
+            (Some("stream"), Some((at, _))) => {
+                errs.error(at, "Detected latency directive on non-service".into())
+            }
+            (Some("service"), Some((_, Some(subject)))) => {
+                let service = exports.last().map(|(_, s)| s.clone()).unwrap_or_default();
+                latency.push((service, subject));
+            }
+            _ => {}
+        }
     }
-    exports
+    (exports, latency)
+}
+
+/// What Go checks when it turns on latency tracking, after every account
+/// is parsed; its errors carry the `accounts` block's position.
+fn check_latency_tracking(accounts: &Node, o: &Options, errs: &mut ConfigErrors) {
+    for acc in &o.accounts {
+        for (service, subject) in &acc.latency {
+            if o.no_system_account {
+                errs.error(
+                    accounts,
+                    format!(
+                        "Error adding service latency sampling for {service:?}: system account not setup"
+                    ),
+                );
+                continue;
+            }
+            let publishable = crate::subject::is_valid_subject(subject.as_bytes())
+                && crate::subject::is_literal(subject.as_bytes());
+            let exported = acc
+                .exports
+                .iter()
+                .any(|(kind, s)| kind == "service" && s == subject);
+            if !publishable || exported {
+                errs.error(
+                    accounts,
+                    format!(
+                        "Error adding service latency sampling for {service:?} on subject {subject:?}: invalid publish subject"
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// Checks the imports; returns the service imports (account, subject) and

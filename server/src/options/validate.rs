@@ -36,6 +36,41 @@ impl Options {
                 ));
             }
         }
+        self.validate_gateway()?;
+        // A gateway names its cluster: a cluster block naming another is
+        // refused even though natsd serves neither.
+        if !self.gateway.name.is_empty()
+            && !self.cluster_name.is_empty()
+            && self.gateway.name != self.cluster_name
+        {
+            return Err("cluster name conflicts between cluster and gateway definitions".into());
+        }
+        Ok(())
+    }
+
+    /// Go's checks of a gateway block, which refuse to start the server.
+    fn validate_gateway(&self) -> Result<(), String> {
+        let g = &self.gateway;
+        if g.name.is_empty() && g.port == 0 {
+            return Ok(());
+        }
+        if g.name.is_empty() {
+            return Err("gateway has no name".into());
+        }
+        if g.port == 0 {
+            return Err(format!(
+                "gateway {:?} has no port specified (select -1 for random port)",
+                g.name
+            ));
+        }
+        for (i, remote) in g.gateways.iter().enumerate() {
+            if remote.name.is_empty() {
+                return Err(format!("gateway in the list {i} has no name"));
+            }
+            if remote.urls.is_empty() {
+                return Err(format!("gateway {:?} has no URL", remote.name));
+            }
+        }
         Ok(())
     }
 
