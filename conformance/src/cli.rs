@@ -236,7 +236,6 @@ impl Workspace {
         let mut db = Db::open(&self.path("parity-db/parity.sqlite"))?;
         let tests = gotests::read_csv(&self.path("parity-db/go-tests.csv"))?;
         let classes = classifications::read_csv(&self.path("parity-db/classifications.csv"))?;
-        db.load_sources(&tests, &classes)?;
         let all = scenarios::all();
         let mut mappings = registry::resolve(&all, &tests)?;
         let problems = self.evidence_problems(&all, &mappings)?;
@@ -249,7 +248,7 @@ impl Workspace {
                 m.refusal = p.reason.clone();
             }
         }
-        db.sync_registry(&all, &mappings)?;
+        db.load(&tests, &classes, &all, &mappings)?;
         Ok((db, problems))
     }
 

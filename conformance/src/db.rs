@@ -89,6 +89,32 @@ impl Db {
     /// Mappings go too; [`Db::sync_registry`] writes them back.
     pub fn load_sources(&mut self, tests: &[GoTest], classes: &[Classification]) -> Result<()> {
         let tx = self.conn.transaction()?;
+        Self::write_sources(&tx, tests, classes)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// [`Db::load_sources`] and [`Db::sync_registry`] in one transaction,
+    /// so that another parity process never sees a registry half loaded.
+    pub fn load(
+        &mut self,
+        tests: &[GoTest],
+        classes: &[Classification],
+        scenarios: &[Scenario],
+        mappings: &[ResolvedMapping],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        Self::write_sources(&tx, tests, classes)?;
+        Self::write_registry(&tx, scenarios, mappings)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn write_sources(
+        tx: &rusqlite::Transaction,
+        tests: &[GoTest],
+        classes: &[Classification],
+    ) -> Result<()> {
         tx.execute_batch(
             "DELETE FROM mappings; DELETE FROM classifications; DELETE FROM go_tests;",
         )?;
@@ -115,7 +141,6 @@ impl Db {
                 })?;
             }
         }
-        tx.commit()?;
         Ok(())
     }
 
@@ -126,6 +151,16 @@ impl Db {
         mappings: &[ResolvedMapping],
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
+        Self::write_registry(&tx, scenarios, mappings)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn write_registry(
+        tx: &rusqlite::Transaction,
+        scenarios: &[Scenario],
+        mappings: &[ResolvedMapping],
+    ) -> Result<()> {
         tx.execute_batch("DELETE FROM mappings; DELETE FROM scenarios;")?;
         {
             let mut ins =
@@ -146,7 +181,6 @@ impl Db {
                 ])?;
             }
         }
-        tx.commit()?;
         Ok(())
     }
 

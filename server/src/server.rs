@@ -143,11 +143,13 @@ impl Server {
         } else {
             crate::events::System::internal_clients(accounts.all().len()) + 1
         };
+        // Go stamps the start and the first configuration load alike.
+        let now = SystemTime::now();
         Ok(Arc::new_cyclic(|me| Server {
             opts: RwLock::new(Arc::new(opts)),
             flags,
             config_gen: AtomicU64::new(0),
-            config_time: Mutex::new(SystemTime::now()),
+            config_time: Mutex::new(now),
             reload_lock: Mutex::new(()),
             info: Mutex::new(info),
             tls: RwLock::new(tls),
@@ -163,7 +165,7 @@ impl Server {
             self_ref: me.clone(),
             stats: ServerStats::default(),
             monitor: MonitorState::default(),
-            start_wall: SystemTime::now(),
+            start_wall: now,
             start: Instant::now(),
         }))
     }

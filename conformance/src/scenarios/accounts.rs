@@ -35,7 +35,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("accounts/mapping-weighted-multi", "accounts", |c| {
             weighted_multi(c).boxed()
         })
-        .partial("TestAccountMultiWeightedRouteMappings"),
+        .full("TestAccountMultiWeightedRouteMappings"),
         Scenario::new("accounts/mapping-global-config", "accounts", |c| {
             global_config(c).boxed()
         })
@@ -60,11 +60,11 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("accounts/mapping-transforms", "accounts", |c| {
             transforms(c).boxed()
         })
-        .partial("TestSubjectTransforms"),
+        .full("TestSubjectTransforms"),
         Scenario::new("accounts/users-bound-to-accounts", "accounts", |c| {
             users_bound(c).boxed()
         })
-        .partial("TestAccountMapsUsers"),
+        .full("TestAccountMapsUsers"),
         Scenario::new("accounts/mapping-config-errors", "accounts", |c| {
             config_errors(c).boxed()
         })
@@ -250,15 +250,18 @@ async fn weighted_multi(ctx: Ctx) -> Result<()> {
             bail!("{name}: expected the config to be refused, got exit {code:?}: {text}");
         }
     }
-    let (code, text) = check_conf(
-        &ctx,
-        "fine",
-        "mappings { foo: [ { dest: bar, weight: 50 }, { dest: baz, weight: 50 } ] }\n",
-    )
-    .await?;
-    ctx.observe("fine", format!("exit {code:?}"));
-    if code != Some(0) {
-        bail!("50/50 must be accepted: {text}");
+    for (name, body) in [
+        ("single-50", "mappings { foo: { dest: bar, weight: 50 } }\n"),
+        (
+            "fine",
+            "mappings { foo: [ { dest: bar, weight: 50 }, { dest: baz, weight: 50 } ] }\n",
+        ),
+    ] {
+        let (code, text) = check_conf(&ctx, name, body).await?;
+        ctx.observe(name, format!("exit {code:?}: {text}"));
+        if code != Some(0) {
+            bail!("{name}: must be accepted, got exit {code:?}: {text}");
+        }
     }
 
     let conf = "mappings { foo: [ { dest: bar, weight: 50 }, { dest: baz, weight: 30 } ] }\n";
@@ -489,6 +492,7 @@ async fn transforms(ctx: Ctx) -> Result<()> {
     let good = [
         ("foo", "bar", "foo", "bar"),
         ("foo.*.bar.*.baz", "req.$2.$1", "foo.A.bar.B.baz", "req.B.A"),
+        ("baz.>", "mybaz.>", "baz.1", "mybaz.1"),
         ("baz.>", "my.pre.>", "baz.1.2.3", "my.pre.1.2.3"),
         ("baz.>", "foo.bar.>", "baz.1.2.3", "foo.bar.1.2.3"),
         ("*", "foo.bar.$1", "foo", "foo.bar.foo"),
@@ -649,16 +653,22 @@ async fn users_bound(ctx: Ctx) -> Result<()> {
         ]\n\
       }\n\
     }\n";
-    let s = ctx.server(ServerSpec::new().conf(conf)).await?;
+    let s = ctx
+        .server(ServerSpec::new().conf(&format!("{conf}http_port: {{{{http_port}}}}\n")))
+        .await?;
     let mut derek = conn(&ctx, &s, &user("derek", "foo")).await?;
     subscribe(&mut derek, &[("foo", "1")]).await?;
     let mut ivan = conn(&ctx, &s, &user("ivan", "bar")).await?;
     subscribe(&mut ivan, &[("foo", "2")]).await?;
 
+    let mut nkey_clients = Vec::new();
+    let mut names = BTreeMap::new();
     for (seed, payload) in [(SEED1, "from-synadia"), (SEED2, "from-nats")] {
         let kp = nkeys::KeyPair::from_seed(seed).map_err(|e| anyhow::anyhow!("seed: {e}"))?;
+        names.insert(kp.public_key(), format!("nkey of {seed}"));
         let (mut c, info) = ctx.raw(&s).await?;
         let nonce = info["nonce"].as_str().context("INFO has no nonce")?;
+        check_eq!(nonce.is_empty(), false);
         ctx.observe("nonce-present", (!nonce.is_empty()).to_string());
         let sig = kp
             .sign(nonce.as_bytes())
@@ -689,6 +699,31 @@ async fn users_bound(ctx: Ctx) -> Result<()> {
             (vec![], vec![format!("2 {payload}")])
         };
         check_eq!((d, i), want);
+        nkey_clients.push(c);
     }
+    // Each connection's account, as /connz names it.
+    let connz = ctx.http_json(&s, "/connz?auth=true").await?;
+    let mut accounts: Vec<String> = connz["connections"]
+        .as_array()
+        .context("/connz has no connections")?
+        .iter()
+        .map(|c| {
+            let who = c["authorized_user"].as_str().unwrap_or_default();
+            let who = names.get(who).map(String::as_str).unwrap_or(who);
+            format!("{who} in {}", c["account"].as_str().unwrap_or_default())
+        })
+        .collect();
+    accounts.sort();
+    ctx.observe("accounts", accounts.join("|"));
+    check_eq!(
+        accounts,
+        vec![
+            "derek in synadia".to_string(),
+            "ivan in nats".to_string(),
+            format!("nkey of {SEED2} in nats"),
+            format!("nkey of {SEED1} in synadia"),
+        ]
+    );
+    drop(nkey_clients);
     Ok(())
 }

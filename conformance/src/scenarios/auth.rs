@@ -72,7 +72,7 @@ pub fn scenarios() -> Vec<Scenario> {
         .full("TestGoodBcryptToken"),
         Scenario::new("auth/multiple-users", "auth", |c| multiple_users(c).boxed())
             .full("TestMultipleUserAuth")
-            .partial("TestMultipleUsersConfig"),
+            .full("TestMultipleUsersConfig"),
         Scenario::new("auth/bcrypt-token-in-config", "auth", |c| {
             token_in_config(c).boxed()
         })
@@ -106,11 +106,11 @@ pub fn scenarios() -> Vec<Scenario> {
         })
         .full("TestQueuePermissions"),
         Scenario::new("auth/nonce-presence", "auth", |c| nonce_presence(c).boxed())
-            .partial("TestServerInfoNonce"),
+            .full("TestServerInfoNonce"),
         Scenario::new("auth/nkey-connect", "auth", |c| nkey_connect(c).boxed())
-            .partial("TestNkeyClientConnect"),
+            .full("TestNkeyClientConnect"),
         Scenario::new("auth/nkey-mixed-users", "auth", |c| nkey_mixed(c).boxed())
-            .partial("TestMixedClientConnect")
+            .full("TestMixedClientConnect")
             .full("TestMixedClientConfig")
             .full("TestNkeyUsersConfig"),
         Scenario::new("auth/nkey-permissions", "auth", |c| {
@@ -125,7 +125,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("auth/no-auth-user-accounts", "auth", |c| {
             no_auth_user_accounts(c).boxed()
         })
-        .partial("TestNoAuthUser"),
+        .full("TestNoAuthUser"),
         Scenario::new("auth/no-auth-user-no-connect", "auth", |c| {
             no_auth_user_no_connect(c).boxed()
         })
@@ -133,7 +133,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("auth/no-auth-user-code", "auth", |c| {
             no_auth_user_code(c).boxed()
         })
-        .partial("TestNoAuthUserCode"),
+        .full("TestNoAuthUserCode"),
         Scenario::new("auth/default-auth-timeout", "auth", |c| {
             default_auth_timeout(c).boxed()
         })
@@ -142,7 +142,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("auth/allowed-connection-types", "auth", |c| {
             allowed_connection_types(c).boxed()
         })
-        .partial("TestUserUnknownAllowedConnectionType"),
+        .full("TestUserUnknownAllowedConnectionType"),
     ]
 }
 
@@ -197,6 +197,18 @@ async fn accepted(ctx: &Ctx, key: &str, mut c: RawClient) -> Result<RawClient> {
     c.send("PING\r\n").await?;
     c.expect(&format!(r"{SKIP_PING}PONG\r\n")).await?;
     ctx.observe(key, "+OK");
+    Ok(c)
+}
+
+/// A connection whose +OK was read: a PING is answered; records what came
+/// before the PONG.
+async fn accepted_after_ok(ctx: &Ctx, key: &str, mut c: RawClient) -> Result<RawClient> {
+    let ops = c.ops_until_pong().await?;
+    check_eq!(ops.len(), 0);
+    ctx.observe(
+        key,
+        format!("+OK, then {} operations before the PONG", ops.len()),
+    );
     Ok(c)
 }
 
@@ -289,6 +301,7 @@ fn new_user_kp() -> nkeys::KeyPair {
 /// Connects as an nkey user, signing the nonce; returns the connection after +OK.
 async fn nkey_conn(ctx: &Ctx, s: &Server, kp: &nkeys::KeyPair) -> Result<RawClient> {
     let (mut c, info) = ctx.raw(s).await?;
+    check_eq!(info["nonce"].as_str().map(str::is_empty), Some(false));
     let sig = sign_nonce(kp, &info)?;
     c.send(&format!(
         "CONNECT {{\"nkey\":\"{}\",\"sig\":\"{sig}\",\"verbose\":true}}\r\n",
@@ -412,9 +425,10 @@ async fn bcrypt_token_good(ctx: Ctx) -> Result<()> {
 }
 
 async fn multiple_users(ctx: Ctx) -> Result<()> {
+    // server/configs/multiple_users.conf, on the kit's port.
     let s = ctx
-        .server(ServerSpec::new().conf(
-            "authorization {\n  users = [\n    {user: alice, password: foo}\n    {user: bob, password: bar}\n  ]\n}\n",
+        .server(ServerSpec::new().own_listen().conf(
+            "listen: 127.0.0.1:{{client_port}}\n\nauthorization {\n    users = [\n      {user: alice, password: foo}\n      {user: bob,   password: bar}\n    ]\n    timeout: 0.5\n}\n",
         ))
         .await?;
     for (user, pass) in [("alice", "foo"), ("bob", "bar")] {
@@ -431,7 +445,16 @@ async fn multiple_users(ctx: Ctx) -> Result<()> {
     }
     // A user from the list with the other user's password is refused.
     let c = auth_connect(&ctx, &s, "", "alice", "bar").await?;
-    refused(&ctx, "crossed password", c).await
+    refused(&ctx, "crossed password", c).await?;
+    // The file's timeout of 0.5s applies to a client that says nothing.
+    let (mut c, _) = ctx.raw(&s).await?;
+    let started = std::time::Instant::now();
+    let e = err(&mut c).await?;
+    let waited = started.elapsed();
+    check_eq!(e.as_str(), "Authentication Timeout");
+    check_eq!(waited < Duration::from_millis(1500), true);
+    ctx.observe("silent client", format!("-ERR '{e}' within 1.5s"));
+    Ok(())
 }
 
 async fn token_in_config(ctx: Ctx) -> Result<()> {
@@ -846,6 +869,7 @@ async fn nonce_presence(ctx: Ctx) -> Result<()> {
         b["nonce"].as_str().context("second INFO has no nonce")?,
     );
     check_eq!(na.is_empty(), false);
+    check_eq!(nb.is_empty(), false);
     check_eq!(na == nb, false);
     ctx.observe("nkeys: nonce present", "true");
     ctx.observe("nkeys: nonces differ per connection", "true");
@@ -903,6 +927,7 @@ async fn nkey_connect(ctx: Ctx) -> Result<()> {
     refused(&ctx, "unknown nkey", c).await?;
     // The right signature.
     let (mut c, info) = ctx.raw(&s).await?;
+    check_eq!(info["nonce"].as_str().map(str::is_empty), Some(false));
     let sig = sign_nonce(&kp, &info)?;
     c.send(&format!(
         "CONNECT {{\"nkey\":\"{pubkey}\",\"sig\":\"{sig}\",\"verbose\":true,\"pedantic\":true}}\r\nPING\r\n"
@@ -1117,39 +1142,63 @@ async fn no_auth_user_accounts(ctx: Ctx) -> Result<()> {
   BAR { users [{user: "bar", password: "pwd2"}] }
 }
 no_auth_user: "foo"
+http_port: {{http_port}}
 "#,
         ))
         .await?;
-    for (what, connect, want) in [
+    for (what, connect, want, account) in [
         (
             "valid user/pwd",
             r#"{"verbose":true,"user":"bar","pass":"pwd2"}"#,
             "+OK",
+            "BAR",
         ),
         (
             "invalid pwd",
             r#"{"verbose":true,"user":"bar","pass":"wrong"}"#,
             "-ERR 'Authorization Violation'",
+            "",
         ),
         (
             "some token",
             r#"{"verbose":true,"auth_token":"sometoken"}"#,
             "-ERR 'Authorization Violation'",
+            "",
         ),
         (
             "user without pwd",
             r#"{"verbose":true,"user":"bar"}"#,
             "-ERR 'Authorization Violation'",
+            "",
         ),
         (
             "user with empty pwd",
             r#"{"verbose":true,"user":"bar","pass":""}"#,
             "-ERR 'Authorization Violation'",
+            "",
         ),
-        ("no user", r#"{"verbose":true}"#, "+OK"),
+        ("no user", r#"{"verbose":true}"#, "+OK", "FOO"),
     ] {
-        let (got, _c) = raw_auth_outcome(&ctx, &s, connect).await?;
+        let (got, c) = raw_auth_outcome(&ctx, &s, connect).await?;
         record(&ctx, what, &got, want)?;
+        // The account of the client (the only one), as /connz names it.
+        let connz = ctx.http_json(&s, "/connz?auth=true").await?;
+        let acc = connz["connections"][0]["account"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        ctx.observe(&format!("{what}: account"), &acc);
+        if got == "+OK" {
+            check_eq!(acc.as_str(), account);
+        }
+        drop(c);
+        // Closed, the client is gone from the server's count.
+        let n = crate::kit::eventually(CLOSE_WAIT, || async {
+            let v = ctx.http_json(&s, "/varz").await?;
+            Ok((v["connections"] == 0).then(|| v["connections"].to_string()))
+        })
+        .await?;
+        ctx.observe(&format!("{what}: connections after close"), n);
     }
     // Which account a client landed in shows in what it can see.
     let mut anon = ctx.raw_connected(&s, r#"{"verbose":false}"#).await?;
@@ -1205,32 +1254,30 @@ no_auth_user: "foo"
 }
 
 async fn no_auth_user_code(ctx: Ctx) -> Result<()> {
-    let conf = |user: &str| {
-        format!(
-            r#"no_auth_user: {user}
-accounts {{
-  synadia {{
+    // The Go test's config: no_auth_user from the environment.
+    let conf = r#"no_auth_user: $NO_AUTH_USER
+accounts {
+  synadia {
     users [
-      {{user: "a", password: "a"}},
-      {{nkey : UBAAQWTW6CG2G6ANGNKB5U2B7HRWHSGMZEZX3AQSAJOQDAUGJD46LD2E}},
+      {user: "a", password: "a"},
+      {nkey : UBAAQWTW6CG2G6ANGNKB5U2B7HRWHSGMZEZX3AQSAJOQDAUGJD46LD2E},
     ]
-  }}
-  acc {{
+  }
+  acc {
     users [
-      {{user: "c", password: "c"}}
+      {user: "c", password: "c"}
     ]
-  }}
-}}
-authorization {{
+  }
+}
+authorization {
   users [
-    {{user: "b", password: "b"}}
+    {user: "b", password: "b"}
   ]
-}}
-"#
-        )
-    };
-    for user in ["a", "b"] {
-        let s = ctx.server(ServerSpec::new().conf(&conf(user))).await?;
+}
+"#;
+    for user in ["a", "b", "b"] {
+        ctx.set_env("NO_AUTH_USER", user);
+        let s = ctx.server(ServerSpec::new().conf(conf)).await?;
         let nc = try_client(&ctx, &s, None, None).await?;
         check_eq!(nc.is_some(), true);
         ctx.observe(
@@ -1242,7 +1289,8 @@ authorization {{
         "notthere",
         "UBAAQWTW6CG2G6ANGNKB5U2B7HRWHSGMZEZX3AQSAJOQDAUGJD46LD2E",
     ] {
-        let path = ctx.write_file(&format!("bad-{}.conf", &bad[..4]), &conf(bad))?;
+        ctx.set_env("NO_AUTH_USER", bad);
+        let path = ctx.write_file(&format!("bad-{}.conf", &bad[..4]), conf)?;
         let path = path.to_string_lossy().to_string();
         let out = ctx.run_binary(&["-c", &path]).await?;
         check_eq!(out.code, Some(1));
@@ -1274,26 +1322,52 @@ async fn default_auth_timeout(ctx: Ctx) -> Result<()> {
 }
 
 async fn allowed_connection_types(ctx: Ctx) -> Result<()> {
-    // An unknown connection type stops the server from starting.
-    let bad = ctx.write_file(
-        "bad.conf",
-        "authorization { users [ {user: user, password: pwd, allowed_connection_types: [\"STANDARD\", \"someNewType\"]} ] }\n",
-    )?;
-    let bad = bad.to_string_lossy().to_string();
-    let out = ctx.run_binary(&["-c", &bad, "-p", "-1"]).await?;
-    check_eq!(out.code, Some(1));
-    let text = out.stderr.replace(&bad, "<conf>");
-    check_eq!(text.contains("connection type"), true);
-    ctx.observe("unknown type", text.trim());
-    // A lower-case known type is accepted; a plain client of that user is then refused.
+    let nkey = user_kp()?.public_key();
+    let kp2 = new_user_kp();
+    let nkey2 = kp2.public_key();
+    // An unknown connection type stops the server from starting, for a
+    // user and for an nkey user.
+    for (what, users) in [
+        (
+            "unknown type",
+            "{user: user, password: pwd, allowed_connection_types: [\"STANDARD\", \"someNewType\"]}".to_string(),
+        ),
+        (
+            "unknown type of an nkey user",
+            format!("{{nkey: {nkey}, allowed_connection_types: [\"STANDARD\", \"someNewType\"]}}"),
+        ),
+    ] {
+        let bad = ctx.write_file(
+            &format!("{}.conf", what.replace(' ', "-")),
+            &format!("authorization {{ users [ {users} ] }}\n"),
+        )?;
+        let bad = bad.to_string_lossy().to_string();
+        let out = ctx.run_binary(&["-c", &bad, "-p", "-1"]).await?;
+        check_eq!(out.code, Some(1));
+        let text = out.stderr.replace(&bad, "<conf>").replace(&nkey, "<nkey>");
+        check_eq!(text.contains("connection type"), true);
+        ctx.observe(what, text.trim());
+    }
+    // A lower-case known type is accepted, for users and nkey users; a plain
+    // client of a websocket-only one is then refused.
     let s = ctx
-        .server(ServerSpec::new().conf(
-            "authorization { users [\n  {user: ws, password: pwd, allowed_connection_types: [\"websocket\"]}\n  {user: std, password: pwd, allowed_connection_types: [\"standard\"]}\n] }\n",
-        ))
+        .server(ServerSpec::new().conf(&format!(
+            "authorization {{ users [\n  {{user: ws, password: pwd, allowed_connection_types: [\"websocket\"]}}\n  {{user: std, password: pwd, allowed_connection_types: [\"standard\"]}}\n  {{nkey: {nkey}, allowed_connection_types: [\"websocket\"]}}\n  {{nkey: {nkey2}, allowed_connection_types: [\"standard\"]}}\n] }}\n"
+        )))
         .await?;
     let c = auth_connect(&ctx, &s, "", "ws", "pwd").await?;
     refused(&ctx, "websocket-only user over TCP", c).await?;
     let c = auth_connect(&ctx, &s, "", "std", "pwd").await?;
     accepted(&ctx, "standard user over TCP", c).await?;
+    let kp = user_kp()?;
+    let (mut c, info) = ctx.raw(&s).await?;
+    let sig = sign_nonce(&kp, &info)?;
+    c.send(&format!(
+        "CONNECT {{\"nkey\":\"{nkey}\",\"sig\":\"{sig}\",\"verbose\":true}}\r\n"
+    ))
+    .await?;
+    refused(&ctx, "websocket-only nkey user over TCP", c).await?;
+    let c = nkey_conn(&ctx, &s, &kp2).await?;
+    accepted_after_ok(&ctx, "standard nkey user over TCP", c).await?;
     Ok(())
 }

@@ -15,6 +15,10 @@ const QUIET: &str = r#"{"verbose":false,"pedantic":false}"#;
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
+        Scenario::new("routes/reserved-reply-client", "routes", |c| {
+            reserved_reply(c).boxed()
+        })
+        .full("TestNewRouteReservedReply"),
         Scenario::new("core/client-create-and-info", "core", |c| {
             create_and_info(c).boxed()
         })
@@ -44,11 +48,11 @@ pub fn scenarios() -> Vec<Scenario> {
             connect_options(c).boxed()
         })
         .needs(Need::Monitoring)
-        .partial("TestClientConnect"),
+        .full("TestClientConnect"),
         Scenario::new("core/client-connect-proto", "core", |c| {
             connect_proto(c).boxed()
         })
-        .partial("TestClientConnectProto"),
+        .full("TestClientConnectProto"),
         Scenario::new("core/client-ping", "core", |c| ping(c).boxed()).full("TestClientPing"),
         Scenario::new("core/client-simple-pubsub", "core", |c| {
             simple_pubsub(c).boxed()
@@ -73,7 +77,7 @@ pub fn scenarios() -> Vec<Scenario> {
         .full("TestClientPubWithQueueSubNoEcho"),
         Scenario::new("core/client-unsub", "core", |c| unsub(c).boxed()).full("TestClientUnSub"),
         Scenario::new("core/client-unsub-max", "core", |c| unsub_max(c).boxed())
-            .partial("TestClientUnSubMax"),
+            .full("TestClientUnSubMax"),
         Scenario::new("core/client-auto-unsub-removes-sub", "core", |c| {
             auto_unsub_removes_sub(c).boxed()
         })
@@ -128,7 +132,7 @@ pub fn scenarios() -> Vec<Scenario> {
             |c| no_slow_consumer_if_connect_expected(c).boxed(),
         )
         .needs(Need::Monitoring)
-        .partial("TestClientNoSlowConsumerIfConnectExpected"),
+        .full("TestClientNoSlowConsumerIfConnectExpected"),
         Scenario::new("core/client-deny-sys-group-sub", "core", |c| {
             deny_sys_group_sub(c).boxed()
         })
@@ -213,6 +217,14 @@ async fn wait_json_num(ctx: &Ctx, s: &Server, path: &str, field: &str, want: i64
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A number a monitoring endpoint reports now.
+async fn num(ctx: &Ctx, s: &Server, path: &str, field: &str) -> Result<i64> {
+    let v = ctx.http_json(s, path).await?;
+    v[field]
+        .as_i64()
+        .with_context(|| format!("{path} without {field}: {v}"))
 }
 
 /// Polls /subsz?acc=$G until it has `want` subscriptions (within 3 s).
@@ -349,6 +361,18 @@ async fn header_deliver_stripped(ctx: Ctx) -> Result<()> {
 
 // ---------------------------------------------------------------- CONNECT
 
+/// Subscribes to `subject`, publishes on it and on a wildcard subject, and
+/// shows what came back before the PONG: +OK for each operation when
+/// verbose, the own message when echo is on, -ERR for the wildcard publish
+/// when pedantic.
+async fn options_shown(c: &mut RawClient, subject: &str) -> Result<String> {
+    c.send(&format!(
+        "SUB {subject} 1\r\nPUB {subject} 2\r\nok\r\nPUB {subject}.* 2\r\nok\r\n"
+    ))
+    .await?;
+    Ok(show_all(&c.ops_until_pong().await?))
+}
+
 async fn connect_options(ctx: Ctx) -> Result<()> {
     let s = ctx.server(ServerSpec::new().conf(MONITOR)).await?;
     // verbose, pedantic, echo off.
@@ -364,58 +388,135 @@ async fn connect_options(ctx: Ctx) -> Result<()> {
     let seen = show_all(&ops);
     check_eq!(seen, "+OK | +OK | -ERR Invalid Publish Subject | +OK");
     ctx.observe("verbose-pedantic-noecho", seen);
-    // user/pass, name and auth_token are accepted by a server without auth.
-    for connect in [
-        r#"{"user":"derek","pass":"foo"}"#,
-        r#"{"user":"derek","pass":"foo","name":"router"}"#,
-        r#"{"auth_token":"YZZ222","name":"router"}"#,
-    ] {
-        let (mut c, _) = ctx.raw(&s).await?;
+    // user/pass, name and auth_token are accepted by a server without auth,
+    // and every option not given keeps its default: verbose, pedantic and
+    // echo on. (CONNECT, the user or token /connz shows, the name.)
+    let cases = [
+        (r#"{"user":"derek","pass":"foo"}"#, "derek", ""),
+        (
+            r#"{"user":"derek","pass":"foo","name":"router"}"#,
+            "derek",
+            "router",
+        ),
+        (
+            r#"{"auth_token":"YZZ222","name":"router"}"#,
+            "YZZ222",
+            "router",
+        ),
+    ];
+    let mut open = Vec::new();
+    for (i, (connect, user, name)) in cases.into_iter().enumerate() {
+        let (mut c, info) = ctx.raw(&s).await?;
+        let cid = info["client_id"]
+            .as_u64()
+            .context("INFO without client_id")?;
         c.send(&format!("CONNECT {connect}\r\n")).await?;
-        // Defaults: verbose and echo on.
         c.expect_ok().await?;
-        c.send("SUB foo 1\r\nPUB foo 2\r\nok\r\n").await?;
-        let ops = c.ops_until_pong().await?;
-        let seen = show_all(&ops);
-        check_eq!(seen, "+OK | +OK | MSG foo 1 \"ok\"");
+        let seen = options_shown(&mut c, &format!("case{i}")).await?;
+        check_eq!(
+            seen,
+            format!("+OK | +OK | MSG case{i} 1 \"ok\" | -ERR Invalid Publish Subject | +OK")
+        );
         ctx.observe(connect, seen);
+        open.push((c, cid, user, name));
     }
-    // The name is visible in /connz.
-    let (mut named, _) = ctx.raw(&s).await?;
-    named
-        .send("CONNECT {\"verbose\":false,\"name\":\"router\"}\r\n")
-        .await?;
-    named.flush().await?;
-    let connz = ctx.http_json(&s, "/connz").await?;
-    let names: Vec<String> = connz["connections"]
+    // What the server kept of each CONNECT: the user or the token as
+    // authorized_user, and the name, on /connz for those very connections.
+    let connz = ctx.http_json(&s, "/connz?auth=true").await?;
+    let conns = connz["connections"]
         .as_array()
-        .context("connz connections")?
-        .iter()
-        .filter_map(|c| c["name"].as_str().map(str::to_string))
-        .collect();
-    check_eq!(names, vec!["router".to_string()]);
-    ctx.observe("connz-names", names.join(","));
+        .context("connz connections")?;
+    let mut kept = Vec::new();
+    for (_, cid, user, name) in &open {
+        let conn = conns
+            .iter()
+            .find(|c| c["cid"].as_u64() == Some(*cid))
+            .with_context(|| format!("cid {cid} not in /connz: {connz}"))?;
+        let got = (
+            conn["authorized_user"].as_str().unwrap_or(""),
+            conn["name"].as_str().unwrap_or(""),
+        );
+        check_eq!(got, (*user, *name));
+        kept.push(format!("user={} name={}", got.0, got.1));
+    }
+    ctx.observe("connz auth", kept.join(" | "));
+    // The password is parsed too: a server that requires derek/foo takes
+    // that CONNECT and refuses another password.
+    let auth = ctx
+        .server(ServerSpec::new().conf("authorization { user: derek, password: foo }\n"))
+        .await?;
+    let mut answers = Vec::new();
+    for pass in ["foo", "bar"] {
+        let (mut c, _) = ctx.raw(&auth).await?;
+        c.send(&format!(
+            "CONNECT {{\"verbose\":true,\"user\":\"derek\",\"pass\":\"{pass}\"}}\r\nPING\r\n"
+        ))
+        .await?;
+        answers.push(show(&c.read_op().await?));
+    }
+    ctx.observe("pass foo, bar", answers.join(" | "));
+    check_eq!(
+        answers,
+        vec![
+            "+OK".to_string(),
+            "-ERR Authorization Violation".to_string()
+        ]
+    );
     Ok(())
 }
 
 async fn connect_proto(ctx: Ctx) -> Result<()> {
     let s = ctx.default_server().await?;
-    let (mut c, _) = ctx.raw(&s).await?;
-    c.send("CONNECT {\"verbose\":true,\"pedantic\":true,\"tls_required\":false}\r\n")
+    // Protocol not given (0, the original protocol).
+    let (mut zero, _) = ctx.raw(&s).await?;
+    zero.send("CONNECT {\"verbose\":true,\"pedantic\":true,\"tls_required\":false}\r\n")
         .await?;
-    c.expect_ok().await?;
-    c.send(
+    zero.expect_ok().await?;
+    let seen = options_shown(&mut zero, "zero").await?;
+    // verbose, echo and pedantic.
+    check_eq!(
+        seen,
+        "+OK | +OK | MSG zero 1 \"ok\" | -ERR Invalid Publish Subject | +OK"
+    );
+    ctx.observe("protocol 0", seen);
+    // The same, then again with protocol 1 (ClientProtoInfo).
+    let (mut one, _) = ctx.raw(&s).await?;
+    one.send("CONNECT {\"verbose\":true,\"pedantic\":true,\"tls_required\":false}\r\n")
+        .await?;
+    one.expect_ok().await?;
+    one.send(
         "CONNECT {\"verbose\":true,\"pedantic\":true,\"tls_required\":false,\"protocol\":1}\r\n",
     )
     .await?;
-    c.expect_ok().await?;
-    c.flush().await?;
+    one.expect_ok().await?;
+    let seen = options_shown(&mut one, "one").await?;
+    check_eq!(
+        seen,
+        "+OK | +OK | MSG one 1 \"ok\" | -ERR Invalid Publish Subject | +OK"
+    );
+    ctx.observe("protocol 1", seen);
+    // An unknown protocol is refused.
     let (mut c, _) = ctx.raw(&s).await?;
     c.send("CONNECT {\"protocol\":22}\r\n").await?;
     let err = c.expect_err().await?;
     check_eq!(err, "invalid client protocol");
     c.expect_closed(Duration::from_secs(3)).await?;
     ctx.observe("bad-protocol", err);
+    // Only a protocol 1 client gets asynchronous INFO updates: entering lame
+    // duck mode is announced to it, not to the protocol 0 client.
+    s.signal(nix::sys::signal::Signal::SIGUSR2)?;
+    let info = one.expect_info().await?;
+    ctx.observe("protocol 1 async INFO ldm", info["ldm"].to_string());
+    check_eq!(info["ldm"], serde_json::json!(true));
+    let quiet_zero = zero.expect_nothing(Duration::from_millis(300)).await;
+    ctx.observe(
+        "protocol 0 async INFO",
+        match &quiet_zero {
+            Ok(()) => "none".to_string(),
+            Err(e) => format!("{e:#}"),
+        },
+    );
+    quiet_zero?;
     Ok(())
 }
 
@@ -423,8 +524,9 @@ async fn ping(ctx: Ctx) -> Result<()> {
     let s = ctx.default_server().await?;
     let (mut c, _) = ctx.raw(&s).await?;
     c.send("PING\r\n").await?;
-    c.expect_pong().await?;
-    ctx.observe("ping", "PONG");
+    let answer = c.read_op().await?;
+    ctx.observe("answer", show(&answer));
+    check_eq!(answer, Op::Pong);
     Ok(())
 }
 
@@ -537,8 +639,13 @@ async fn unsub_max(ctx: Ctx) -> Result<()> {
     check_eq!(msgs.len(), 5);
     for m in &msgs {
         check_eq!(m.sid, "1");
+        check_eq!(m.payload, b"hello".to_vec());
     }
     ctx.observe("delivered", msgs.len().to_string());
+    ctx.observe(
+        "msgs",
+        msgs.iter().map(show_msg).collect::<Vec<_>>().join(" | "),
+    );
     Ok(())
 }
 
@@ -550,18 +657,34 @@ async fn auto_unsub_removes_sub(ctx: Ctx) -> Result<()> {
     c.send("SUB foo 1\r\nUNSUB 1 1\r\nPUB foo bar 2\r\nok\r\n")
         .await?;
     let msgs = c.msgs_until_pong().await?;
+    let left = global_subs(&ctx, &s).await? - base;
+    ctx.observe(
+        "at max",
+        format!(
+            "{} | subs {left}",
+            msgs.iter().map(show_msg).collect::<Vec<_>>().join(" | ")
+        ),
+    );
     check_eq!(msgs.len(), 1);
     check_eq!(global_subs(&ctx, &s).await? - base, 0);
     c.send("PUB foo 2\r\nok\r\n").await?;
-    check_eq!(c.msgs_until_pong().await?.len(), 0);
+    let after = c.msgs_until_pong().await?.len();
+    ctx.observe("delivered after max", after.to_string());
+    check_eq!(after, 0);
     // An UNSUB after an auto-unsubscribe removes it at once.
     c.send("SUB foo 2\r\nUNSUB 2 1\r\nUNSUB 2\r\n").await?;
     let ops = c.ops_until_pong().await?;
+    let left = global_subs(&ctx, &s).await? - base;
+    ctx.observe(
+        "unsub after auto-unsub",
+        format!("ops {} | subs {left}", show_all(&ops)),
+    );
     check_eq!(ops.len(), 0);
     check_eq!(global_subs(&ctx, &s).await? - base, 0);
     c.send("PUB foo 2\r\nok\r\n").await?;
-    check_eq!(c.msgs_until_pong().await?.len(), 0);
-    ctx.observe("subs-left", "0");
+    let after = c.msgs_until_pong().await?.len();
+    ctx.observe("delivered after unsub", after.to_string());
+    check_eq!(after, 0);
     Ok(())
 }
 
@@ -571,11 +694,18 @@ async fn remove_subs_on_disconnect(ctx: Ctx) -> Result<()> {
     let mut c = quiet(&ctx, &s).await?;
     c.send("SUB foo 1\r\nSUB bar 2\r\n").await?;
     c.flush().await?;
+    let subs = global_subs(&ctx, &s).await? - base;
+    ctx.observe("subs", subs.to_string());
     check_eq!(global_subs(&ctx, &s).await? - base, 2);
     wait_json_num(&ctx, &s, "/connz", "num_connections", 1).await?;
     drop(c);
     wait_global_subs(&ctx, &s, base).await?;
     wait_json_num(&ctx, &s, "/connz", "num_connections", 0).await?;
+    let left = (
+        global_subs(&ctx, &s).await? - base,
+        num(&ctx, &s, "/connz", "num_connections").await?,
+    );
+    ctx.observe("after close", format!("{left:?}"));
     // A client that sends SUBs and closes right away leaves nothing behind.
     let (mut c, _) = ctx.raw(&s).await?;
     c.send("CONNECT {\"verbose\":false}\r\nSUB foo 1\r\nSUB bar 2\r\n")
@@ -583,7 +713,11 @@ async fn remove_subs_on_disconnect(ctx: Ctx) -> Result<()> {
     drop(c);
     wait_global_subs(&ctx, &s, base).await?;
     wait_json_num(&ctx, &s, "/connz", "num_connections", 0).await?;
-    ctx.observe("after-close", "subs 0, connections 0");
+    let left = (
+        global_subs(&ctx, &s).await? - base,
+        num(&ctx, &s, "/connz", "num_connections").await?,
+    );
+    ctx.observe("after early close", format!("{left:?}"));
     Ok(())
 }
 
@@ -594,10 +728,17 @@ async fn close_very_early(ctx: Ctx) -> Result<()> {
         drop(c);
     }
     wait_json_num(&ctx, &s, "/connz", "num_connections", 0).await?;
+    let left = num(&ctx, &s, "/connz", "num_connections").await?;
+    ctx.observe("connections after", left.to_string());
     // The server still serves.
     let mut c = quiet(&ctx, &s).await?;
-    c.flush().await?;
-    ctx.observe("connections-after", "0");
+    c.send("PING\r\n").await?;
+    let answer = c.read_op().await?;
+    ctx.observe("then a client's PING", show(&answer));
+    check_eq!(answer, Op::Pong);
+    let now = num(&ctx, &s, "/connz", "num_connections").await?;
+    ctx.observe("connections with it", now.to_string());
+    check_eq!(now, 1);
     Ok(())
 }
 
@@ -634,8 +775,9 @@ async fn unsub_race(ctx: Ctx) -> Result<()> {
     ensure!(got.len() <= 10_000, "got {} messages", got.len());
     publ.send("PUB foo 5\r\nhello\r\n").await?;
     publ.flush().await?;
-    check_eq!(sub.msgs_until_pong().await?.len(), 0);
-    ctx.observe("after-unsub", "0");
+    let after = sub.msgs_until_pong().await?;
+    ctx.observe("delivered after UNSUB", after.len().to_string());
+    check_eq!(after.len(), 0);
     Ok(())
 }
 
@@ -752,7 +894,11 @@ async fn slow_consumer_without_connect(ctx: Ctx) -> Result<()> {
     wait_json_num(&ctx, &s, "/varz", "slow_consumers", 1).await?;
     // The slow consumer is gone; only the publisher is left.
     wait_json_num(&ctx, &s, "/connz", "num_connections", 1).await?;
-    ctx.observe("slow_consumers", "1");
+    let seen = (
+        num(&ctx, &s, "/varz", "slow_consumers").await?,
+        num(&ctx, &s, "/connz", "num_connections").await?,
+    );
+    ctx.observe("slow_consumers, connections", format!("{seen:?}"));
     Ok(())
 }
 
@@ -762,12 +908,39 @@ async fn no_slow_consumer_if_connect_expected(ctx: Ctx) -> Result<()> {
             "write_deadline: \"1ns\"\nauthorization {{ user: ivan, password: pass }}\n{MONITOR}"
         )))
         .await?;
-    // The INFO cannot be written in time: the connection is closed.
+    // The INFO cannot be written in time: the connection is closed, at once,
+    // not when the 2 s authorization timeout would end it.
+    let start = std::time::Instant::now();
     let mut c = RawClient::connect(&s.addr()).await?;
-    c.expect_closed(Duration::from_secs(3)).await?;
+    let received = c.expect_closed(Duration::from_secs(3)).await?;
+    let took = start.elapsed();
+    ensure!(
+        took < Duration::from_millis(1000),
+        "closed after {took:?}: that is the authorization timeout, not the write deadline"
+    );
+    // It was a write deadline: /connz gives that reason for the closed
+    // connection (once the server has recorded it), yet /varz counts no
+    // slow consumer.
+    let reasons: Vec<String> = crate::kit::eventually(Duration::from_secs(3), || async {
+        let closed = ctx.http_json(&s, "/connz?state=closed").await?;
+        let reasons: Vec<String> = closed["connections"]
+            .as_array()
+            .context("connz connections")?
+            .iter()
+            .map(|c| c["reason"].as_str().unwrap_or("").to_string())
+            .collect();
+        Ok((!reasons.is_empty()).then_some(reasons))
+    })
+    .await?;
+    ctx.observe("closed reasons", reasons.join(" | "));
+    check_eq!(reasons, vec!["Slow Consumer (Write Deadline)".to_string()]);
     let varz = ctx.http_json(&s, "/varz").await?;
     check_eq!(varz["slow_consumers"].as_i64(), Some(0));
     ctx.observe("slow_consumers", varz["slow_consumers"].to_string());
+    ctx.observe(
+        "client got an INFO",
+        received.starts_with("INFO ").to_string(),
+    );
     Ok(())
 }
 
@@ -919,11 +1092,11 @@ async fn ipv6_address(ctx: Ctx) -> Result<()> {
         .wait_for_log("Client connection created", Duration::from_secs(3))
         .await?;
     let after_level = line.split("] ").nth(2).unwrap_or(&line).to_string();
+    ctx.observe("log", &after_level);
     ensure!(
         after_level.starts_with("[::1]:"),
         "client described as {after_level:?}, want it to start with [::1]:"
     );
-    ctx.observe("client", "[::1]:PORT");
     Ok(())
 }
 
@@ -1068,5 +1241,41 @@ authorization {
     d.send("CONNECT {\"user\":\"derek\",\"pass\":\"foo\",\"verbose\":false}\r\nPING\r\n")
         .await?;
     d.expect_pong().await?;
+    Ok(())
+}
+
+/// A client may not publish with a reply subject the server reserves for
+/// service imports (`_R_.`), JetStream acks (`$JS.ACK.` and more) and
+/// gateway-routed replies (`_GR_.` and more): Go answers with a
+/// permissions violation and keeps the connection. The bare JetStream and
+/// gateway prefixes are not reserved.
+async fn reserved_reply(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf("cluster {\n  listen: 127.0.0.1:-1\n}\n"))
+        .await?;
+    for reply in ["_R_.foo", "_R_.", "$JS.ACK.x", "_GR_.x"] {
+        let mut c = ctx
+            .raw_connected(&s, "{\"verbose\":false,\"pedantic\":false}")
+            .await?;
+        c.send(&format!("SUB foo 1\r\nPUB foo {reply} 2\r\nok\r\nPING\r\n"))
+            .await?;
+        let err = c.expect_err().await?;
+        check_eq!(
+            err,
+            format!("Permissions Violation for Publish with Reply of \"{reply}\"")
+        );
+        c.expect_pong().await?;
+        ctx.observe(reply, &err);
+    }
+    for reply in ["$JS.ACK.", "_GR_."] {
+        let mut c = ctx
+            .raw_connected(&s, "{\"verbose\":false,\"pedantic\":false}")
+            .await?;
+        c.send(&format!("SUB foo 1\r\nPUB foo {reply} 2\r\nok\r\n"))
+            .await?;
+        let m = c.read_msgs(1).await?.remove(0);
+        check_eq!(m.reply.as_deref(), Some(reply));
+        ctx.observe(reply, format!("delivered with reply {:?}", m.reply));
+    }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Scenarios from test/proto_test.go: the basic client protocol over a raw socket.
 
 use crate::check_eq;
-use crate::kit::{Ctx, RawClient, Server, ServerSpec};
+use crate::kit::{Ctx, Msg, Op, RawClient, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::Result;
 use futures::FutureExt;
@@ -23,16 +23,15 @@ async fn setup_conn(ctx: &Ctx, server: &Server) -> Result<RawClient> {
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("core/proto-basics", "core", |c| basics(c).boxed())
-            .partial("TestProtoBasics"),
+        Scenario::new("core/proto-basics", "core", |c| basics(c).boxed()).full("TestProtoBasics"),
         Scenario::new("core/proto-err-unknown-op", "core", |c| {
             unknown_op(c).boxed()
         })
         .full("TestProtoErr"),
         Scenario::new("core/proto-unsub-max", "core", |c| unsub_max(c).boxed())
-            .partial("TestUnsubMax"),
+            .full("TestUnsubMax"),
         Scenario::new("core/proto-queue-sub", "core", |c| queue_sub(c).boxed())
-            .partial("test/proto_test.go:TestQueueSub"),
+            .full("test/proto_test.go:TestQueueSub"),
         Scenario::new("core/proto-multiple-queue-sub", "core", |c| {
             multiple_queue_sub(c).boxed()
         })
@@ -69,6 +68,35 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
+/// The Go tests' `checkMsg`: subject, sid (when given), reply (None: no
+/// reply) and payload (whose length is the size on the MSG line).
+fn check_msg(
+    m: &Msg,
+    subject: &str,
+    sid: Option<&str>,
+    reply: Option<&str>,
+    payload: &str,
+) -> Result<()> {
+    check_eq!(m.subject, subject);
+    if let Some(sid) = sid {
+        check_eq!(m.sid, sid);
+    }
+    check_eq!(m.reply.as_deref(), reply);
+    check_eq!(String::from_utf8_lossy(&m.payload), payload);
+    Ok(())
+}
+
+/// One delivered message as text: `subject sid reply-or-- payload`.
+fn describe(m: &Msg) -> String {
+    format!(
+        "MSG {} {} {} {}",
+        m.subject,
+        m.sid,
+        m.reply.as_deref().unwrap_or("-"),
+        String::from_utf8_lossy(&m.payload)
+    )
+}
+
 async fn basics(ctx: Ctx) -> Result<()> {
     let s = proto_server(&ctx).await?;
     let mut c = setup_conn(&ctx, &s).await?;
@@ -76,13 +104,22 @@ async fn basics(ctx: Ctx) -> Result<()> {
     c.expect_pong().await?;
     c.send("SUB foo 1\r\nPUB foo 5\r\nhello\r\n").await?;
     let m = c.read_msgs(1).await?;
-    check_eq!((m[0].subject.as_str(), m[0].sid.as_str()), ("foo", "1"));
-    check_eq!(m[0].payload, b"hello".to_vec());
+    ctx.observe("single", describe(&m[0]));
+    check_msg(&m[0], "foo", Some("1"), None, "hello")?;
     c.send("SUB * 2\r\nPUB foo 2\r\nok\r\n").await?;
-    let mut sids: Vec<String> = c.read_msgs(2).await?.into_iter().map(|m| m.sid).collect();
+    let two = c.read_msgs(2).await?;
+    // Could arrive in any order; each is foo, without reply, carrying ok.
+    for m in &two {
+        check_msg(m, "foo", None, None, "ok")?;
+    }
+    // Exactly two: nothing more arrives before the PONG.
+    check_eq!(drain_msgs(&mut c).await?, 0);
+    let mut seen: Vec<String> = two.iter().map(describe).collect();
+    seen.sort();
+    ctx.observe("two", seen.join(" | "));
+    let mut sids: Vec<String> = two.into_iter().map(|m| m.sid).collect();
     sids.sort();
     check_eq!(sids, vec!["1".to_string(), "2".to_string()]);
-    ctx.observe("sids", sids.join(","));
     Ok(())
 }
 
@@ -101,15 +138,23 @@ async fn unsub_max(ctx: Ctx) -> Result<()> {
     let mut c = setup_conn(&ctx, &s).await?;
     c.send("SUB foo 22\r\nUNSUB 22 2\r\n").await?;
     c.send(&"PUB foo 2\r\nok\r\n".repeat(100)).await?;
-    let msgs = drain_msgs(&mut c).await?;
-    check_eq!(msgs, 2);
-    ctx.observe("delivered", msgs.to_string());
+    let two = c.read_msgs(2).await?;
+    for m in &two {
+        check_msg(m, "foo", Some("22"), None, "ok")?;
+    }
+    // The maximum reached, nothing more arrives before the PONG.
+    let more = drain_msgs(&mut c).await?;
+    check_eq!(more, 0);
+    ctx.observe(
+        "delivered",
+        two.iter().map(describe).collect::<Vec<_>>().join(" | "),
+    );
+    ctx.observe("after max", more.to_string());
     Ok(())
 }
 
 /// Counts MSGs until a PING/PONG round trip proves nothing more is coming.
 async fn drain_msgs(c: &mut RawClient) -> Result<usize> {
-    use crate::kit::Op;
     c.send("PING\r\n").await?;
     let mut n = 0;
     loop {
@@ -131,6 +176,10 @@ async fn queue_sub(ctx: Ctx) -> Result<()> {
     for m in c.read_msgs(100).await? {
         *per_sid.entry(m.sid).or_default() += 1;
     }
+    // Exactly 100: one per publish, nothing more before the PONG.
+    let more = drain_msgs(&mut c).await?;
+    check_eq!(more, 0);
+    ctx.observe("after 100", more.to_string());
     check_eq!(per_sid.len(), 2);
     for (sid, n) in &per_sid {
         anyhow::ensure!(*n >= 35, "sid {sid} got {n} of 100, want about 50");
@@ -199,8 +248,9 @@ async fn proto_crash(ctx: Ctx) -> Result<()> {
     c.expect_nothing(std::time::Duration::from_millis(100))
         .await?;
     c.send("\r\n").await?;
-    c.expect_ok().await?;
-    ctx.observe("connect", "+OK");
+    let op = c.read_op().await?;
+    ctx.observe("connect", format!("{op:?}"));
+    check_eq!(op, Op::Ok);
     Ok(())
 }
 

@@ -210,7 +210,7 @@ fn log_scenarios() -> Vec<Scenario> {
         Scenario::new("lifecycle/log-format-stderr", "lifecycle", |c| {
             log_format_stderr(c).boxed()
         })
-        .partial("TestStdLogger")
+        .full("TestStdLogger")
         .full("TestStdLoggerNotice"),
         Scenario::new("lifecycle/log-debug-flag", "lifecycle", |c| {
             log_debug_flag(c).boxed()
@@ -1122,15 +1122,17 @@ async fn pid_file(ctx: Ctx) -> Result<()> {
     s.stop().await?;
     // The file stays after shutdown.
     check_eq!(std::fs::read_to_string(&path)?, pid);
-    ctx.observe("content is pid", "true");
+    // What the file holds, the pid masked: no newline, nothing else.
+    let content = std::fs::read_to_string(&path)?;
+    ctx.observe("pid_file", format!("{:?}", content.replace(&pid, "<pid>")));
     // The -P flag does the same.
     let s = ctx
         .server(ServerSpec::new().args(["-P", "flag.pid"]))
         .await?;
-    check_eq!(
-        std::fs::read_to_string(s.dir().join("flag.pid"))?,
-        pid_of(&s)?
-    );
+    let flag_pid = pid_of(&s)?;
+    let content = std::fs::read_to_string(s.dir().join("flag.pid"))?;
+    check_eq!(content, flag_pid);
+    ctx.observe("-P", format!("{:?}", content.replace(&flag_pid, "<pid>")));
     Ok(())
 }
 
@@ -1207,6 +1209,25 @@ async fn log_format_stderr(ctx: Ctx) -> Result<()> {
     ))?;
     let first = s.logs().lines().next().unwrap_or_default().to_string();
     check_eq!(timed.is_match(&first), true);
+    // Neither debug nor trace by default, even with client traffic to
+    // trace (a trace line is written as the operation is processed, before
+    // the PONG; the pause lets the output reach us).
+    some_traffic(&s).await?;
+    let mut c = connected(&s).await?;
+    c.send("SUB bar 1\r\nPUB bar 2\r\nok\r\nUNSUB 1\r\n")
+        .await?;
+    c.read_msgs(1).await?;
+    c.flush().await?;
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let logs = s.logs();
+    check_eq!(has_label(&logs, "[TRC]"), false);
+    check_eq!(has_label(&logs, "[DBG]"), false);
+    let labels: std::collections::BTreeSet<String> = logs
+        .lines()
+        .map(|l| strip(l).split(' ').next().unwrap_or_default().to_string())
+        .collect();
+    ctx.observe("labels by default, after traffic", format!("{labels:?}"));
     // No time with logtime off, in the config or with -T=false.
     for spec in [
         ServerSpec::new().conf("logtime: false\n"),

@@ -3,9 +3,12 @@
 
 use crate::registry::Scenario;
 
+mod account_options;
 mod accounts;
 mod auth;
+mod cluster_config;
 mod config;
+mod config_syntax;
 mod core_client;
 mod core_proto;
 mod core_protocol;
@@ -15,6 +18,7 @@ mod monitoring;
 mod reload;
 mod subjects;
 mod tls;
+mod unit_helpers;
 
 /// The registry: all scenarios, in declaration order.
 pub fn all() -> Vec<Scenario> {
@@ -31,5 +35,9 @@ pub fn all() -> Vec<Scenario> {
     all.extend(accounts::scenarios());
     all.extend(tls::scenarios());
     all.extend(events::scenarios());
+    all.extend(config_syntax::scenarios());
+    all.extend(cluster_config::scenarios());
+    all.extend(account_options::scenarios());
+    all.extend(unit_helpers::scenarios());
     all
 }

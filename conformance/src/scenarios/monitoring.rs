@@ -299,7 +299,7 @@ pub fn scenarios() -> Vec<Scenario> {
             varz_cluster_opts(c).boxed()
         })
         .needs(Need::Cluster(1))
-        .partial("TestMonitorCluster"),
+        .full("TestMonitorCluster"),
         Scenario::new("monitoring/connz", "monitoring", |c| connz(c).boxed())
             .full("server/monitor_test.go:TestConnz"),
         Scenario::new("monitoring/connz-test-fields", "monitoring", |c| {
@@ -337,7 +337,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("monitoring/connz-rtt", "monitoring", |c| {
             connz_rtt(c).boxed()
         })
-        .partial("TestConnzRTT"),
+        .full("TestConnzRTT"),
         Scenario::new("monitoring/connz-last-activity", "monitoring", |c| {
             connz_last_activity(c).boxed()
         })
@@ -379,7 +379,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("monitoring/connz-sort-uptime-closed", "monitoring", |c| {
             connz_sort_uptime_closed(c).boxed()
         })
-        .partial("TestConnzSortedByUptimeClosedConn"),
+        .full("TestConnzSortedByUptimeClosedConn"),
         Scenario::new("monitoring/connz-sort-closed-only", "monitoring", |c| {
             connz_sort_closed_only(c).boxed()
         })
@@ -531,9 +531,9 @@ pub fn scenarios() -> Vec<Scenario> {
             closed_ring(c).boxed()
         })
         .timeout(Duration::from_secs(60))
-        .partial("TestRBclosedClients")
-        .partial("TestRBAppendAndLenAndTotal")
-        .partial("TestClosedConnsAccounting"),
+        .full("TestRBclosedClients")
+        .full("TestRBAppendAndLenAndTotal")
+        .full("TestClosedConnsAccounting"),
         Scenario::new("monitoring/connz-tls-in-handshake", "monitoring", |c| {
             connz_tls_in_handshake(c).boxed()
         })
@@ -545,7 +545,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("monitoring/connz-tls-peer-certs", "monitoring", |c| {
             connz_tls_peer_certs(c).boxed()
         })
-        .partial("TestConnzTLSPeerCerts"),
+        .full("TestConnzTLSPeerCerts"),
         Scenario::new("monitoring/closed-bad-tls-client", "monitoring", |c| {
             closed_bad_tls_client(c).boxed()
         })
@@ -712,7 +712,8 @@ async fn varz_subs_stable(ctx: Ctx) -> Result<()> {
         seen.iter().all(|n| *n == first),
         "subscriptions changed between polls: {seen:?}"
     );
-    ctx.observe("stable", "true");
+    // The count itself: the server's own (JetStream, system) subscriptions.
+    ctx.observe("subscriptions", first.to_string());
     Ok(())
 }
 
@@ -720,6 +721,7 @@ async fn uptime_format(ctx: Ctx) -> Result<()> {
     let s = mon_server(&ctx, "").await?;
     let _c = sub_pub_conn(&ctx, &s, CONNECT).await?;
     let re = regex::Regex::new(r"^(\d+y)?(\d+d)?(\d+h)?(\d+m)?\d+s$")?;
+    let digits = regex::Regex::new(r"\d+")?;
     let v = jget(&ctx, &s, "/varz").await?;
     let c = jget(&ctx, &s, "/connz").await?;
     let ci = &conns(&c)?[0];
@@ -733,8 +735,9 @@ async fn uptime_format(ctx: Ctx) -> Result<()> {
             "{what} {val:?} not in the y/d/h/m/s format"
         );
         dur(val)?;
+        // The shape of what the server wrote, its numbers masked.
+        ctx.observe(what, digits.replace_all(val, "N"));
     }
-    ctx.observe("format", "ok");
     Ok(())
 }
 
@@ -764,6 +767,19 @@ async fn varz_struct_present(ctx: Ctx) -> Result<()> {
 }
 
 async fn varz_cluster_opts(ctx: Ctx) -> Result<()> {
+    // testMonitorStructPresent: without a cluster block, "cluster" is there, empty.
+    {
+        let plain = mon_server(&ctx, "").await?;
+        let r = get(&plain, "/varz").await?;
+        check_eq!(r.status, 200);
+        ensure!(
+            r.body.contains("\"cluster\": {}"),
+            "cluster should be present and empty: {}",
+            r.body
+        );
+        let v: Value = serde_json::from_str(&r.body)?;
+        ctx.observe_json("cluster when not configured", &v["cluster"]);
+    }
     let dead = ports::alloc()?;
     let s = mon_server(
         &ctx,
@@ -788,6 +804,24 @@ async fn varz_cluster_opts(ctx: Ctx) -> Result<()> {
                 "{flag} set without TLS: {c}"
             );
         }
+        // Nothing beyond ClusterOptsVarz's fields (a deep equality).
+        let fields = [
+            "name",
+            "addr",
+            "cluster_port",
+            "auth_timeout",
+            "urls",
+            "tls_timeout",
+            "tls_required",
+            "tls_verify",
+        ];
+        let extra: Vec<&String> = c
+            .as_object()
+            .context("cluster is not an object")?
+            .keys()
+            .filter(|k| !fields.contains(&k.as_str()))
+            .collect();
+        ensure!(extra.is_empty(), "fields beyond ClusterOptsVarz: {extra:?}");
         let mut shown = c.clone();
         shown["cluster_port"] = json!("<cluster-port>");
         shown["urls"] = json!(["127.0.0.1:<dead-port>"]);
@@ -997,22 +1031,46 @@ async fn connz_cid(ctx: Ctx) -> Result<()> {
 
 async fn connz_rtt(ctx: Ctx) -> Result<()> {
     let s = mon_server(&ctx, "").await?;
-    let mut c = sub_pub_conn(&ctx, &s, CONNECT).await?;
-    let v = jget(&ctx, &s, "/connz").await?;
-    check_eq!(u(&v, "num_connections")?, 1);
-    // The client answers the server's PINGs; the RTT settles to a real value.
-    let rtt = kit_eventually(|| {
-        let (ctx, s) = (&ctx, &s);
-        async move {
-            let v = jget(ctx, s, "/connz").await?;
-            let rtt = dur(s_of(&conns(&v)?[0], "rtt")?)?;
-            Ok((rtt > Duration::ZERO).then_some(rtt))
-        }
-    })
-    .await?;
-    ensure!(rtt < Duration::from_secs(1), "rtt {rtt:?}");
-    c.flush().await?;
-    ctx.observe("rtt", "valid");
+    // Go's duration format: a number and a unit, no spaces.
+    let go_duration = regex::Regex::new(r"^\d+(\.\d+)?(ns|µs|ms|s)$")?;
+    // Twice, as the Go test does (once per mode); each time the client goes
+    // away and the server must count no client.
+    for round in 0..2 {
+        let mut c = sub_pub_conn(&ctx, &s, CONNECT).await?;
+        let v = jget(&ctx, &s, "/connz").await?;
+        check_eq!(u(&v, "num_connections")?, 1);
+        ctx.observe(
+            &format!("{round}/connections"),
+            u(&v, "num_connections")?.to_string(),
+        );
+        // The client answers the server's PINGs; the RTT settles to a real value.
+        let (rtt, text) = kit_eventually(|| {
+            let (ctx, s) = (&ctx, &s);
+            async move {
+                let v = jget(ctx, s, "/connz").await?;
+                let text = s_of(&conns(&v)?[0], "rtt")?.to_string();
+                let rtt = dur(&text)?;
+                Ok((rtt > Duration::ZERO).then_some((rtt, text)))
+            }
+        })
+        .await?;
+        ensure!(
+            rtt >= Duration::from_nanos(100) && rtt <= Duration::from_millis(20),
+            "Invalid RTT of {text}"
+        );
+        ctx.observe(
+            &format!("{round}/rtt is a Go duration"),
+            go_duration.is_match(&text).to_string(),
+        );
+        c.flush().await?;
+        drop(c);
+        // checkClientsCount(t, s, 0)
+        let v = wait_open(&ctx, &s, 0).await?;
+        ctx.observe(
+            &format!("{round}/connections after close"),
+            u(&v, "num_connections")?.to_string(),
+        );
+    }
     Ok(())
 }
 
@@ -1053,7 +1111,10 @@ async fn connz_last_activity(ctx: Ctx) -> Result<()> {
     let m = by_name(&jget(&ctx, &s, path).await?)?;
     let foo_la4 = ts(&m["foo"], "last_activity")?;
     ensure!(foo_la4 != foo_la3, "UNSUB did not move last_activity");
-    ctx.observe("moved", "sub,pub,delivery,unsub");
+    // What the server counted for each, after the traffic.
+    for name in ["foo", "bar"] {
+        ctx.observe_json(name, &conn_projection(&m[name]));
+    }
     Ok(())
 }
 
@@ -1246,17 +1307,22 @@ async fn connz_sort_uptime(ctx: Ctx) -> Result<()> {
 
 async fn connz_sort_uptime_closed(ctx: Ctx) -> Result<()> {
     let s = mon_server(&ctx, "").await?;
-    let mut open = Vec::new();
+    let mut open: Vec<Option<RawClient>> = Vec::new();
     for _ in 0..4 {
-        open.push(sub_pub_conn(&ctx, &s, CONNECT).await?);
+        open.push(Some(sub_pub_conn(&ctx, &s, CONNECT).await?));
+        tokio::time::sleep(GAP).await;
     }
-    // Closed newest first: the last started lives the shortest.
-    let mut n = 0;
-    while let Some(c) = open.pop() {
-        drop(c);
-        n += 1;
-        wait_closed(&ctx, &s, n).await?;
+    let by_start = cids(&jget(&ctx, &s, "/connz?sort=start").await?)?;
+    check_eq!(by_start.len(), 4);
+    // Started 1, 2, 3, 4 (GAP apart), closed 2, 4, 1, 3 (GAP apart): their
+    // lives are 3, 2, 6 and 5 GAPs, so by uptime 4, 2, 3, 1 — neither the
+    // order of their ids, of their starts, nor of their closing.
+    for (n, i) in [1usize, 3, 0, 2].into_iter().enumerate() {
+        drop(open[i].take());
+        wait_closed(&ctx, &s, n as u64 + 1).await?;
+        tokio::time::sleep(GAP).await;
     }
+    let want: Vec<u64> = [3usize, 1, 2, 0].iter().map(|i| by_start[*i]).collect();
     let v = jget(&ctx, &s, "/connz?state=closed&sort=uptime").await?;
     let ups: Vec<Duration> = conns(&v)?
         .iter()
@@ -1271,8 +1337,28 @@ async fn connz_sort_uptime_closed(ctx: Ctx) -> Result<()> {
         ups.windows(2).all(|w| w[0] <= w[1]),
         "not ascending by uptime: {ups:?}"
     );
-    ctx.observe("cids", cid_text(&cids(&v)?));
+    check_eq!(cids(&v)?, want);
+    ctx.observe(
+        "by uptime, as positions in start order",
+        positions(&cids(&v)?, &by_start),
+    );
     Ok(())
+}
+
+/// Time between the starts and the closes of the closed-connection sorts.
+const GAP: Duration = Duration::from_millis(60);
+
+/// Each cid of `got` as its 1-based position in `reference`.
+fn positions(got: &[u64], reference: &[u64]) -> String {
+    got.iter()
+        .map(|c| {
+            reference
+                .iter()
+                .position(|r| r == c)
+                .map_or("?".to_string(), |p| (p + 1).to_string())
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 async fn connz_sort_closed_only(ctx: Ctx) -> Result<()> {
@@ -1292,12 +1378,22 @@ async fn connz_sort_closed_only(ctx: Ctx) -> Result<()> {
 
 async fn connz_sort_stop_closed(ctx: Ctx) -> Result<()> {
     let s = mon_server(&ctx, "").await?;
-    for n in 1..=4 {
+    let mut open: Vec<Option<RawClient>> = Vec::new();
+    for _ in 0..4 {
         let (mut c, _) = ctx.raw(&s).await?;
         send_flush(&mut c, &format!("CONNECT {CONNECT}\r\n")).await?;
-        drop(c);
-        wait_closed(&ctx, &s, n).await?;
+        open.push(Some(c));
     }
+    let by_cid = cids(&jget(&ctx, &s, "/connz?sort=cid").await?)?;
+    check_eq!(by_cid.len(), 4);
+    // Closed 3, 1, 4, 2 (GAP apart): the most recently stopped first is
+    // 2, 4, 1, 3 — neither the order of their ids nor its reverse.
+    for (n, i) in [2usize, 0, 3, 1].into_iter().enumerate() {
+        drop(open[i].take());
+        wait_closed(&ctx, &s, n as u64 + 1).await?;
+        tokio::time::sleep(GAP).await;
+    }
+    let want: Vec<u64> = [1usize, 3, 0, 2].iter().map(|i| by_cid[*i]).collect();
     let v = jget(&ctx, &s, "/connz?state=closed&sort=stop").await?;
     let now = SystemTime::now();
     let ago: Vec<Duration> = conns(&v)?
@@ -1309,7 +1405,11 @@ async fn connz_sort_stop_closed(ctx: Ctx) -> Result<()> {
         ago.windows(2).all(|w| w[0] <= w[1]),
         "not ascending by time since stop: {ago:?}"
     );
-    ctx.observe("cids", cid_text(&cids(&v)?));
+    check_eq!(cids(&v)?, want);
+    ctx.observe(
+        "by stop, as positions in cid order",
+        positions(&cids(&v)?, &by_cid),
+    );
     Ok(())
 }
 
@@ -1455,7 +1555,26 @@ async fn connz_closed_race(ctx: Ctx) -> Result<()> {
         poll("/connz?state=closed")
     );
     ensure!(a? > 0 && b? > 0, "no polls");
-    ctx.observe("closed", "100");
+    for path in ["/connz?state=closed&subs=true", "/connz?state=closed"] {
+        let v = jget(&ctx, &s, path).await?;
+        let list = conns(&v)?;
+        let shapes: BTreeSet<String> = list
+            .iter()
+            .map(|c| conn_projection(c).to_string())
+            .collect();
+        ctx.observe(
+            path,
+            format!(
+                "total={} listed={} distinct={}",
+                u(&v, "total")?,
+                list.len(),
+                shapes.len()
+            ),
+        );
+        if let Some(first) = list.first() {
+            ctx.observe_json(&format!("{path} first"), &conn_projection(first));
+        }
+    }
     Ok(())
 }
 
@@ -1856,7 +1975,13 @@ async fn server_ids(ctx: Ctx) -> Result<()> {
     ensure!(!id.is_empty(), "empty varz id");
     check_eq!(s_of(&c, "server_id")?, id);
     check_eq!(s_of(&r, "server_id")?, id);
-    ctx.observe("same", "varz=connz=routez");
+    // The id itself (masked when it is a server nkey) and the INFO's.
+    ctx.observe("varz server_id", id);
+    let (_raw, info) = ctx.raw(&s).await?;
+    ctx.observe(
+        "info server_id is varz's",
+        (s_of(&info, "server_id")? == id).to_string(),
+    );
     Ok(())
 }
 
@@ -2090,8 +2215,21 @@ async fn monitor_stop(ctx: Ctx) -> Result<()> {
     s.stop().await?;
     let r = get_url(&format!("{base}/varz")).await;
     ensure!(r.is_err(), "monitoring still answers after shutdown");
-    ctx.observe("after_stop", "refused");
+    ctx.observe("after stop", io_error_kind(r.err()));
     Ok(())
+}
+
+/// The kind of I/O error behind a failed request (`ConnectionRefused`, ...).
+fn io_error_kind(e: Option<anyhow::Error>) -> String {
+    let Some(e) = e else {
+        return "no error".into();
+    };
+    e.chain()
+        .find_map(|c| c.downcast_ref::<std::io::Error>())
+        .map_or_else(
+            || format!("not an I/O error: {e:#}"),
+            |io| format!("{:?}", io.kind()),
+        )
 }
 
 /// A non-loopback IPv4 address of this host.
@@ -2125,7 +2263,15 @@ async fn http_host(ctx: Ctx) -> Result<()> {
     check_eq!(get(&s, "/varz").await?.status, 200);
     let r = get_url(&format!("http://{ip}:{port}/varz")).await;
     ensure!(r.is_err(), "monitoring answered on {ip}");
-    ctx.observe("outside", "refused");
+    ctx.observe("outside", io_error_kind(r.err()));
+    // Where the server said it listens.
+    let line = s
+        .wait_for_log("http monitor", Duration::from_secs(2))
+        .await?;
+    ctx.observe(
+        "log",
+        line.split_once("[INF] ").map_or(line.as_str(), |x| x.1),
+    );
     Ok(())
 }
 
@@ -2218,34 +2364,91 @@ async fn closed_max_payload(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
-/// The closed-connections ring keeps the newest 10000, oldest first.
+/// The closed-connections ring keeps the newest 10000 closed connections
+/// and drops the oldest, in the order they closed. The Go tests use a ring
+/// of 10 (`MaxClosedClients`, which no config sets); this one fills the
+/// real ring. Closes that matter are made one at a time, in an order that
+/// is not the order of the ids, and checked exactly after each: the ring,
+/// newest first (`sort=stop`), is the list of closes so far, reversed.
 async fn closed_ring(ctx: Ctx) -> Result<()> {
     const CAP: u64 = 10_000;
+    const PAIRS: u64 = 11;
+    const SINGLE: u64 = 2 * PAIRS;
     const BATCH: u64 = 500;
-    const BATCHES: u64 = 21;
     let s = mon_server(&ctx, "").await?;
-    // The first one: its closed entry carries the id the server gave it.
-    let (mut c, info) = ctx.raw(&s).await?;
-    let id = info["client_id"]
-        .as_u64()
-        .ok_or_else(|| anyhow!("no client_id in INFO"))?;
-    send_flush(&mut c, &format!("CONNECT {CONNECT}\r\n")).await?;
-    drop(c);
-    let v = wait_closed(&ctx, &s, 1).await?;
-    check_eq!(cids(&v)?, vec![id]);
-    let mut closed = 1u64;
-    let mut next_cid = id + 1;
-    let mut batches: Vec<BTreeSet<u64>> = Vec::new();
-    for _ in 0..BATCHES {
-        for _ in 0..BATCH {
+
+    // The ids (from INFO) of the closes made one at a time, in closing order.
+    let mut order: Vec<u64> = Vec::new();
+    // Opens two, closes the second first; checks the ring after each close.
+    async fn close_pairs(
+        ctx: &Ctx,
+        s: &Server,
+        order: &mut Vec<u64>,
+        check: &mut (dyn FnMut(Vec<u64>) -> futures::future::BoxFuture<'static, Result<()>> + Send),
+    ) -> Result<()> {
+        for _ in 0..PAIRS {
+            let mut pair = Vec::new();
+            for _ in 0..2 {
+                let (mut c, info) = ctx.raw(s).await?;
+                let id = info["client_id"]
+                    .as_u64()
+                    .ok_or_else(|| anyhow!("no client_id in INFO"))?;
+                send_flush(&mut c, &format!("CONNECT {CONNECT}\r\n")).await?;
+                pair.push((id, c));
+            }
+            while let Some((id, c)) = pair.pop() {
+                drop(c);
+                order.push(id);
+                check(order.clone()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    // Before the ring is full: after each close, the list is exactly the
+    // closes so far (TestRBclosedClients, TestClosedConnsAccounting).
+    let base = s.http_base()?;
+    let mut before = |order: Vec<u64>| {
+        let base = base.clone();
+        async move {
+            let n = order.len() as u64;
+            let by_stop = ring_by_stop(&base, n, 0, n).await?;
+            let mut want = order.clone();
+            want.reverse();
+            check_eq!(by_stop, want);
+            let by_cid = cids(&json_url(&format!("{base}/connz?state=closed")).await?)?;
+            let mut sorted = order;
+            sorted.sort();
+            check_eq!(by_cid, sorted);
+            Ok(())
+        }
+        .boxed()
+    };
+    close_pairs(&ctx, &s, &mut order, &mut before).await?;
+    let first_single = order.clone();
+    ctx.observe(
+        "one at a time, newest first, as ids after the first",
+        rel_text(
+            &ring_by_stop(&base, SINGLE, 0, SINGLE).await?,
+            first_single.iter().min().copied().unwrap_or(0),
+        ),
+    );
+
+    // Fill the ring in batches of bare TCP connections; each batch's ids
+    // follow the last ones (cids are given in order of connection).
+    let mut next_cid = order.iter().max().copied().unwrap_or(0) + 1;
+    let first_batch_cid = next_cid;
+    let mut len = SINGLE;
+    while len < CAP {
+        let n = BATCH.min(CAP - len);
+        for _ in 0..n {
             let c = tokio::net::TcpStream::connect(s.addr()).await?;
             drop(c);
         }
-        let want: BTreeSet<u64> = (next_cid..next_cid + BATCH).collect();
-        next_cid += BATCH;
-        closed += BATCH;
-        let len = closed.min(CAP);
-        let path = format!("/connz?state=closed&offset={}&limit={BATCH}", len - BATCH);
+        let want: BTreeSet<u64> = (next_cid..next_cid + n).collect();
+        next_cid += n;
+        len += n;
+        let path = format!("/connz?state=closed&offset={}&limit={n}", len - n);
         let want_ref = &want;
         kit_eventually(|| {
             let (ctx, s, path) = (&ctx, &s, &path);
@@ -2257,9 +2460,53 @@ async fn closed_ring(ctx: Ctx) -> Result<()> {
         })
         .await
         .context("a batch of closed connections")?;
-        batches.push(want);
     }
-    // The whole ring, page by page.
+    // The oldest are still the ones closed one at a time, in their order.
+    let mut oldest = first_single.clone();
+    oldest.reverse();
+    check_eq!(
+        ring_by_stop(&base, CAP, CAP - SINGLE, SINGLE).await?,
+        oldest
+    );
+
+    // Full: each close drops exactly the oldest entry, in closing order
+    // (not the lowest id), and the newest is the one just closed.
+    let mut after_order: Vec<u64> = Vec::new();
+    let evicted = first_single.clone();
+    let mut after = |order: Vec<u64>| {
+        let base = base.clone();
+        let evicted = evicted.clone();
+        async move {
+            let k = order.len() as u64;
+            // The ring stays full: wait until the close shows.
+            kit_eventually(|| {
+                let (base, order, evicted) = (&base, &order, &evicted);
+                async move {
+                    let mut newest = order.clone();
+                    newest.reverse();
+                    check_eq!(ring_by_stop(base, CAP, 0, k).await?, newest);
+                    let kept = SINGLE - k;
+                    if kept > 0 {
+                        let mut want: Vec<u64> = evicted[k as usize..].to_vec();
+                        want.reverse();
+                        check_eq!(ring_by_stop(base, CAP, CAP - kept, kept).await?, want);
+                    }
+                    let gone = evicted[k as usize - 1];
+                    let v = json_url(&format!("{base}/connz?state=closed&cid={gone}")).await?;
+                    ensure!(
+                        conns(&v)?.is_empty(),
+                        "cid {gone} still in the ring after {k} closes"
+                    );
+                    Ok(Some(()))
+                }
+            })
+            .await
+        }
+        .boxed()
+    };
+    close_pairs(&ctx, &s, &mut after_order, &mut after).await?;
+
+    // The whole ring, page by page: every id from the first batch on.
     let mut ring = Vec::new();
     for page in 0..CAP / 1000 {
         let v = jget(
@@ -2271,26 +2518,60 @@ async fn closed_ring(ctx: Ctx) -> Result<()> {
         check_eq!(u(&v, "total")?, CAP);
         ring.extend(cids(&v)?);
     }
-    check_eq!(ring.len() as u64, CAP);
-    // Evicted: the first connection and the first batch; the rest in order of closing.
-    for (i, chunk) in ring.chunks(BATCH as usize).enumerate() {
-        let got: BTreeSet<u64> = chunk.iter().copied().collect();
-        ensure!(
-            got == batches[i + 1],
-            "ring slot {i} does not hold batch {}",
-            i + 1
-        );
-    }
+    let last = after_order.iter().max().copied().unwrap_or(0);
+    check_eq!(ring, (first_batch_cid..=last).collect::<Vec<u64>>());
+    // Every connection ever made is closed (SINGLE one at a time before the
+    // ring filled, SINGLE after, the rest in batches): the all-time count.
+    let varz = jget(&ctx, &s, "/varz").await?;
+    let closed_total = u(&varz, "total_connections")? - u(&varz, "connections")?;
+    check_eq!(closed_total, CAP + SINGLE);
     ctx.observe(
         "ring",
         format!(
-            "len={} first={} last={}",
+            "len={} closed={} first={} last={}",
             ring.len(),
-            ring.iter().min().copied().unwrap_or(0) - id,
-            ring.iter().max().copied().unwrap_or(0) - id
+            closed_total,
+            ring.first().copied().unwrap_or(0) - first_single.iter().min().copied().unwrap_or(0),
+            ring.last().copied().unwrap_or(0) - first_single.iter().min().copied().unwrap_or(0),
         ),
     );
     Ok(())
+}
+
+/// GET a full URL that answers JSON.
+async fn json_url(url: &str) -> Result<Value> {
+    let r = get_url(url).await?;
+    ensure!(
+        r.status == 200,
+        "GET {url}: status {}: {}",
+        r.status,
+        r.body
+    );
+    serde_json::from_str(&r.body).with_context(|| format!("GET {url}: not JSON"))
+}
+
+/// Closed connections newest first (`sort=stop`), once the ring holds `len`:
+/// the cids of `limit` of them from `offset`.
+async fn ring_by_stop(base: &str, len: u64, offset: u64, limit: u64) -> Result<Vec<u64>> {
+    let url = format!("{base}/connz?state=closed&sort=stop&offset={offset}&limit={limit}");
+    kit_eventually(|| {
+        let url = &url;
+        async move {
+            let v = json_url(url).await?;
+            Ok((u(&v, "total")? == len).then_some(v))
+        }
+    })
+    .await
+    .with_context(|| format!("waiting for {len} closed connections"))
+    .and_then(|v| cids(&v))
+}
+
+/// Cids relative to `base`, so that they read the same on every server.
+fn rel_text(cids: &[u64], base: u64) -> String {
+    cids.iter()
+        .map(|c| c.saturating_sub(base).to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The monitor server with a client `tls` block of the kit's certificates
@@ -2360,50 +2641,96 @@ async fn varz_tls_cfg(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
+/// A CA of this file's own and a client certificate it signed, with the
+/// subject of the Go test's client-cert.pem (made once with openssl: EC
+/// P-256, valid for 100 years from 2026; the CA's key was thrown away).
+const PEER_CA: &str = "-----BEGIN CERTIFICATE-----
+MIIBlDCCATmgAwIBAgIUVCz7lcEnHubPv8R8DFZQf114P80wCgYIKoZIzj0EAwIw
+HjEcMBoGA1UEAwwTcGFyaXR5IHBlZXItY2VydCBDQTAgFw0yNjEyMDIxNjAxMDBa
+GA8yMTI2MTEwODE2MDEwMFowHjEcMBoGA1UEAwwTcGFyaXR5IHBlZXItY2VydCBD
+QTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABBYxHumD6Qr80ac/7bJthUbtSsqG
+3Hq6E1m4Pc01u9snuS/QYyyvrztIikn5ZOZ6Qm9gYE4ZdJ3L8goqRZcAQ8ejUzBR
+MB0GA1UdDgQWBBQGs70RMnPl+hKUlL0bIRH1OhNqZjAfBgNVHSMEGDAWgBQGs70R
+MnPl+hKUlL0bIRH1OhNqZjAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0kA
+MEYCIQDRaBDtumrWGqjHkg5elY9MKcV8a60+qEv1xD775Y2REAIhANSFU5yZ4F2s
+M+X68bNPVaistShoVvzoZU/jL/+4DaUh
+-----END CERTIFICATE-----
+";
+const PEER_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIICAzCCAamgAwIBAgIUSa3c/aCC2MBbyk8ApdUwVT59FdEwCgYIKoZIzj0EAwIw
+HjEcMBoGA1UEAwwTcGFyaXR5IHBlZXItY2VydCBDQTAgFw0yNjEyMDIxNjAxMDBa
+GA8yMTI2MTEwODE2MDEwMFowWjELMAkGA1UEBhMCVVMxEzARBgNVBAgMCkNhbGlm
+b3JuaWExEDAOBgNVBAoMB1N5bmFkaWExEDAOBgNVBAsMB25hdHMuaW8xEjAQBgNV
+BAMMCWxvY2FsaG9zdDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABE3kpQfbHl91
+Cbguv7PS2odkGuZ4PIFp1JQipz0+7y015ruLwJH3Bd5hzIr8MuHEzZpouQIWWW+T
+/5nphn94RbmjgYYwgYMwCQYDVR0TBAIwADALBgNVHQ8EBAMCB4AwEwYDVR0lBAww
+CgYIKwYBBQUHAwIwFAYDVR0RBA0wC4IJbG9jYWxob3N0MB0GA1UdDgQWBBSeHwZr
+bW6vutGja1LdjaGvJgE6KDAfBgNVHSMEGDAWgBQGs70RMnPl+hKUlL0bIRH1OhNq
+ZjAKBggqhkjOPQQDAgNIADBFAiB/Tdu6faRmXadOSUPoH3PMYTwfKCGQFRdxJ1Sc
+mFC4zwIhAPff7/tmbhVxQlA8+Bbdo+8SKXVvtWwWL5KmznGysIia
+-----END CERTIFICATE-----
+";
+const PEER_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg1S/7qyf/qOgFdT46
+ku3EXcpdVKcpKtkQ1wNeoOdd76WhRANCAARN5KUH2x5fdQm4Lr+z0tqHZBrmeDyB
+adSUIqc9Pu8tNea7i8CR9wXeYcyK/DLhxM2aaLkCFllvk/+Z6YZ/eEW5
+-----END PRIVATE KEY-----
+";
+/// sha256 of PEER_CERT's DER and of its subject public key info (openssl).
+const PEER_CERT_SHA256: &str = "76713f7fa8a2aae24058c05872af9a7f5dce9e1d0a1791f24ba5d51381783ea7";
+const PEER_SPKI_SHA256: &str = "aa43856a28022ea9b8c54c55faf1354d28153681bc430b4fa8779e6b72bf8219";
+
 /// TestConnzTLSPeerCerts: a client that presented a certificate; /connz
 /// lists its details only with `auth`.
 async fn connz_tls_peer_certs(ctx: Ctx) -> Result<()> {
+    let ca = ctx.write_file("peer-ca.pem", PEER_CA)?;
+    let cert = ctx.write_file("peer-cert.pem", PEER_CERT)?;
+    let key = ctx.write_file("peer-key.pem", PEER_KEY)?;
     let s = mon_tls_server(
         &ctx,
-        &format!("{TLS_FILES}ca_file: \"ca.pem\"\nverify: true\ntimeout: 2"),
+        &format!(
+            "{TLS_FILES}ca_file: {:?}\nverify: true\ntimeout: 2",
+            ca.display().to_string()
+        ),
     )
     .await?;
-    let with_cert = super::tls::nats_tls(&ctx, true)?.add_client_certificate(
-        super::tls::cert_path(&ctx, "server-cert.pem")?,
-        super::tls::cert_path(&ctx, "server-key.pem")?,
-    );
+    let with_cert = super::tls::nats_tls(&ctx, true)?.add_client_certificate(cert, key);
     let _nc = ctx.client_with(&s, with_cert).await?;
-    let v = wait_open(&ctx, &s, 1).await?;
-    let c = &conns(&v)?[0];
-    ctx.observe(
-        "without auth",
-        format!(
-            "tls_peer_certs present: {}",
-            c.get("tls_peer_certs").is_some()
-        ),
-    );
-    ensure!(
-        c.get("tls_peer_certs").is_none_or(Value::is_null),
-        "tls_peer_certs without auth: {c}"
-    );
-    for q in ["/connz?auth=1", "/connz?auth=true"] {
-        let v = jget(&ctx, &s, q).await?;
-        let peers = conns(&v)?[0]["tls_peer_certs"]
-            .as_array()
-            .cloned()
-            .with_context(|| format!("{q}: no tls_peer_certs"))?;
-        check_eq!(peers.len(), 1);
-        let p = &peers[0];
-        let shape = json!({
-            "subject": p.get("subject"),
-            "spki_sha256_len": p["spki_sha256"].as_str().map(str::len),
-            "cert_sha256_len": p["cert_sha256"].as_str().map(str::len),
-            "keys": p.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()),
-        });
-        ctx.observe_json(q, &shape);
-        check_eq!(p["subject"], json!("CN=localhost"));
-        check_eq!(shape["spki_sha256_len"], json!(64));
-        check_eq!(shape["cert_sha256_len"], json!(64));
+    // Twice, as the Go test does (once per mode).
+    for round in 0..2 {
+        let v = wait_open(&ctx, &s, 1).await?;
+        check_eq!(conns(&v)?.len(), 1);
+        let c = &conns(&v)?[0];
+        ctx.observe(
+            &format!("{round}/without auth"),
+            format!(
+                "tls_peer_certs present: {}",
+                c.get("tls_peer_certs").is_some()
+            ),
+        );
+        ensure!(
+            c.get("tls_peer_certs").is_none_or(Value::is_null),
+            "tls_peer_certs without auth: {c}"
+        );
+        for q in ["/connz?auth=1", "/connz?auth=true"] {
+            let v = jget(&ctx, &s, q).await?;
+            check_eq!(conns(&v)?.len(), 1);
+            let peers = conns(&v)?[0]["tls_peer_certs"]
+                .as_array()
+                .cloned()
+                .with_context(|| format!("{q}: no tls_peer_certs"))?;
+            check_eq!(peers.len(), 1);
+            let p = &peers[0];
+            ctx.observe_json(&format!("{round}{q}"), p);
+            check_eq!(
+                p["subject"],
+                json!("CN=localhost,OU=nats.io,O=Synadia,ST=California,C=US")
+            );
+            check_eq!(p["spki_sha256"].as_str().map(str::len), Some(64));
+            check_eq!(p["cert_sha256"].as_str().map(str::len), Some(64));
+            check_eq!(p["spki_sha256"], json!(PEER_SPKI_SHA256));
+            check_eq!(p["cert_sha256"], json!(PEER_CERT_SHA256));
+        }
     }
     Ok(())
 }

@@ -44,7 +44,7 @@ pub fn scenarios() -> Vec<Scenario> {
             refuse_invalid_config(c).boxed()
         })
         .needs(Need::Monitoring)
-        .partial("TestConfigReloadInvalidConfig"),
+        .full("TestConfigReloadInvalidConfig"),
         Scenario::new("reload/refuse-unknown-field", "reload", |c| {
             refuse_unknown_field(c).boxed()
         })
@@ -58,7 +58,7 @@ pub fn scenarios() -> Vec<Scenario> {
         })
         .needs(Need::Cluster(1))
         .needs(Need::Monitoring)
-        .partial("TestConfigReloadUnsupported"),
+        .full("TestConfigReloadUnsupported"),
         Scenario::new("reload/refuse-cluster-host", "reload", |c| {
             refuse_cluster_host(c).boxed()
         })
@@ -112,11 +112,11 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("reload/account-users", "reload", |c| {
             account_users(c).boxed()
         })
-        .partial("TestConfigReloadAccountUsers"),
+        .full("TestConfigReloadAccountUsers"),
         Scenario::new("reload/account-nkey-users", "reload", |c| {
             account_nkey_users(c).boxed()
         })
-        .partial("TestConfigReloadAccountNKeyUsers"),
+        .full("TestConfigReloadAccountNKeyUsers"),
         Scenario::new("reload/account-mappings", "reload", |c| {
             account_mappings(c).boxed()
         })
@@ -138,18 +138,18 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("reload/max-connections", "reload", |c| {
             max_connections(c).boxed()
         })
-        .partial("TestConfigReloadMaxConnections"),
+        .full("TestConfigReloadMaxConnections"),
         Scenario::new("reload/varz-after-reload", "reload", |c| {
             varz_after_reload(c).boxed()
         })
         .needs(Need::Monitoring)
-        .partial("TestConfigReloadAndVarz"),
+        .full("TestConfigReloadAndVarz"),
         Scenario::new("reload/max-payload", "reload", |c| max_payload(c).boxed())
             .full("TestConfigReloadMaxPayload"),
         Scenario::new("reload/max-control-line", "reload", |c| {
             max_control_line(c).boxed()
         })
-        .partial("TestConfigReloadMaxControlLineWithClients"),
+        .full("TestConfigReloadMaxControlLineWithClients"),
         Scenario::new("reload/client-advertise", "reload", |c| {
             client_advertise(c).boxed()
         })
@@ -348,6 +348,19 @@ async fn varz(ctx: &Ctx, s: &Server) -> Result<Value> {
     ctx.http_json(s, "/varz").await
 }
 
+/// The account names /accountz lists, sorted.
+async fn accountz_list(ctx: &Ctx, s: &Server) -> Result<Vec<String>> {
+    let v = ctx.http_json(s, "/accountz").await?;
+    let mut names: Vec<String> = v["accounts"]
+        .as_array()
+        .context("/accountz has no accounts")?
+        .iter()
+        .filter_map(|a| a.as_str().map(String::from))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 fn b64url(data: &[u8]) -> String {
     const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
@@ -367,6 +380,10 @@ fn b64url(data: &[u8]) -> String {
 async fn nkey_conn(ctx: &Ctx, s: &Server, kp: &nkeys::KeyPair) -> Result<RawClient> {
     let (mut c, info) = ctx.raw(s).await?;
     let nonce = info["nonce"].as_str().context("INFO has no nonce")?;
+    ensure!(
+        !nonce.is_empty(),
+        "expected a non-empty nonce with nkeys defined"
+    );
     let sig = kp
         .sign(nonce.as_bytes())
         .map_err(|e| anyhow!("signing: {e}"))?;
@@ -483,17 +500,75 @@ async fn refuse_other_options(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
+/// configs/reload/test.conf of the Go sources (logging off, a cluster on
+/// loopback), with a monitoring port, behind the kit's listen address.
+const TEST_CONF: &str = "# logging options\ndebug:   false\ntrace:   false\nlogtime: false\nhttp: 127.0.0.1:{{http_port}}\n\ncluster {\n    name: abc\n    listen:       127.0.0.1:{{cluster_port}}\n    no_advertise: false\n}\n";
+
+/// The golden Options of TestConfigReloadUnsupported and
+/// TestConfigReloadInvalidConfig, as far as /varz and the log show them:
+/// checked, and returned (ports as whether they are the allocated ones) to
+/// be observed and compared after a refused reload.
+async fn golden_options(ctx: &Ctx, s: &Server) -> Result<Value> {
+    let v = varz(ctx, s).await?;
+    let ports = s.ports();
+    check_eq!(v["host"], "127.0.0.1");
+    check_eq!(v["port"].as_u64(), Some(u64::from(ports.client)));
+    check_eq!(v["auth_timeout"].as_f64(), Some(2.0));
+    check_eq!(v["max_control_line"], 4096);
+    check_eq!(v["max_payload"], 1_048_576);
+    check_eq!(v["max_connections"], 65_536);
+    check_eq!(v["ping_interval"], 120_000_000_000u64);
+    check_eq!(v["ping_max"], 2);
+    check_eq!(v["write_deadline"], 10_000_000_000u64);
+    check_eq!(v["cluster"]["name"], "abc");
+    check_eq!(v["cluster"]["addr"], "127.0.0.1");
+    check_eq!(
+        v["cluster"]["cluster_port"].as_u64(),
+        ports.cluster.map(u64::from)
+    );
+    // debug, trace and logtime off: no [DBG] or [TRC] line, and every line
+    // starts with the pid, no date before it.
+    let logs = s.logs();
+    let (debug, trace) = (count(&logs, "[DBG]"), count(&logs, "[TRC]"));
+    let timed = logs
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('['))
+        .count();
+    check_eq!((debug, trace, timed), (0, 0, 0));
+    Ok(serde_json::json!({
+        "host": v["host"],
+        "port is the client port": v["port"].as_u64() == Some(u64::from(ports.client)),
+        "auth_timeout": v["auth_timeout"],
+        "max_control_line": v["max_control_line"],
+        "max_payload": v["max_payload"],
+        "max_connections": v["max_connections"],
+        "ping_interval": v["ping_interval"],
+        "ping_max": v["ping_max"],
+        "write_deadline": v["write_deadline"],
+        "cluster name": v["cluster"]["name"],
+        "cluster addr": v["cluster"]["addr"],
+        "cluster port is the cluster port":
+            v["cluster"]["cluster_port"].as_u64() == ports.cluster.map(u64::from),
+        "log lines [DBG] [TRC] with a date": [debug, trace, timed],
+    }))
+}
+
 async fn refuse_invalid_config(ctx: Ctx) -> Result<()> {
-    let body = "max_payload: 2048\nhttp: 127.0.0.1:{{http_port}}\n";
-    let s = ctx.server(ServerSpec::new().conf(body)).await?;
+    let s = ctx.server(ServerSpec::new().conf(TEST_CONF)).await?;
+    // A client's PING, which trace would show.
+    let mut c = conn(&ctx, &s, NO_AUTH).await?;
+    still_fine(&mut c).await?;
+    let golden = golden_options(&ctx, &s).await?;
+    ctx.observe_json("options at start", &golden);
     let loaded = varz(&ctx, &s).await?["config_load_time"].clone();
-    let err = refused(&s, "# not a valid config\ntrace:\n").await?;
+    // configs/reload/invalid.conf.
+    let err = refused(&s, "# Invalid config file\ntrace:\n").await?;
     ctx.observe("error", &err);
+    still_fine(&mut c).await?;
+    check_eq!(golden_options(&ctx, &s).await?, golden);
     check_eq!(varz(&ctx, &s).await?["config_load_time"], loaded);
     let (_, info) = ctx.raw(&s).await?;
-    check_eq!(info["max_payload"], 2048);
-    let v = varz(&ctx, &s).await?;
-    check_eq!(v["max_payload"], 2048);
+    check_eq!(info["max_payload"], 1_048_576);
     Ok(())
 }
 
@@ -530,13 +605,13 @@ async fn refuse_max_subs(ctx: Ctx) -> Result<()> {
 const CLUSTER_ABC: &str = "cluster { name: abc, listen: \"127.0.0.1:{{cluster_port}}\" }\n";
 
 async fn refuse_cluster_removed(ctx: Ctx) -> Result<()> {
-    let start = format!(
-        "debug: false\ntrace: false\nlogtime: false\nhttp: 127.0.0.1:{{{{http_port}}}}\n{CLUSTER_ABC}"
-    );
-    let s = ctx.server(ServerSpec::new().conf(&start)).await?;
+    let s = ctx.server(ServerSpec::new().conf(TEST_CONF)).await?;
+    let golden = golden_options(&ctx, &s).await?;
+    ctx.observe_json("options at start", &golden);
     let loaded = varz(&ctx, &s).await?["config_load_time"].clone();
-    // Turns trace and logtime on, and drops the cluster block.
-    let changed = "debug: false\ntrace: true\nlogtime: true\nhttp: 127.0.0.1:{{http_port}}\n";
+    // configs/reload/reload_unsupported.conf: turns trace and logtime on,
+    // and drops the cluster block.
+    let changed = "# logging options\ndebug:   false\ntrace:   true\nlogtime: true\nhttp: 127.0.0.1:{{http_port}}\n\n# Removes cluster host, which is unsupported.\n";
     let err = refused(&s, changed).await?;
     ctx.observe("error", &err);
     // Trace was not turned on: a client's PING is not traced. A second
@@ -546,6 +621,8 @@ async fn refuse_cluster_removed(ctx: Ctx) -> Result<()> {
     let again = refused(&s, changed).await?;
     check_eq!(again, err);
     check_eq!(count(&s.logs(), "[TRC]"), 0);
+    // Nothing changed, logtime included (the refusals' own lines have no date).
+    check_eq!(golden_options(&ctx, &s).await?, golden);
     let v = varz(&ctx, &s).await?;
     check_eq!(v["config_load_time"], loaded);
     check_eq!(v["cluster"]["name"], "abc");
@@ -851,13 +928,21 @@ async fn account_users(ctx: Ctx) -> Result<()> {
         nats.io { users = [ {user: ivan, password: ivan}, {user: bar, password: bar} ] }\n\
         acc_deleted_after_reload { users = [ {user: gone, password: soon}, {user: baz, password: baz}, {user: bat, password: bat} ] }\n\
         }\n";
-    let changed =
-        "authorization { users = [ {user: foo, password: foo}, {user: baz, password: baz} ] }\n\
+    let changed = "http: 127.0.0.1:{{http_port}}\n\
+        authorization { users = [ {user: foo, password: foo}, {user: baz, password: baz} ] }\n\
         accounts {\n\
         synadia { users = [ {user: derek, password: derek}, {user: bar, password: bar} ] }\n\
         nats.io { users = [ {user: bat, password: bat} ] }\n\
         }\n";
-    let s = ctx.server(ServerSpec::new().conf(start)).await?;
+    let s = ctx
+        .server(ServerSpec::new().conf(&format!("http: 127.0.0.1:{{{{http_port}}}}\n{start}")))
+        .await?;
+    let accounts = accountz_list(&ctx, &s).await?;
+    ctx.observe("accounts before", accounts.join("|"));
+    check_eq!(
+        accounts.contains(&"acc_deleted_after_reload".to_string()),
+        true
+    );
     let mut derek = conn(&ctx, &s, &user("derek", "derek")).await?;
     let mut others = Vec::new();
     for name in ["ivan", "gone", "foo", "bar", "baz", "bat"] {
@@ -874,6 +959,13 @@ async fn account_users(ctx: Ctx) -> Result<()> {
         ctx.observe(&format!("closed/{name}"), rest);
     }
     still_fine(&mut derek).await?;
+    // The deleted account is gone.
+    let accounts = accountz_list(&ctx, &s).await?;
+    ctx.observe("accounts after", accounts.join("|"));
+    check_eq!(
+        accounts.contains(&"acc_deleted_after_reload".to_string()),
+        false
+    );
     check_eq!(
         connect_refused(&ctx, &s, &user("gone", "soon")).await?,
         AUTH_VIOLATION
@@ -892,6 +984,7 @@ async fn account_users(ctx: Ctx) -> Result<()> {
     }
     // Global account: foo and baz.
     publish(&mut subs[2], "foo", "from-baz").await?;
+    send_pub(&mut subs[0], "baz", "from-foo").await?;
     // Synadia: derek and bar.
     publish(&mut derek, "bar", "from-derek").await?;
     publish(&mut derek, "foo", "from-derek").await?;
@@ -910,9 +1003,22 @@ async fn account_users(ctx: Ctx) -> Result<()> {
         vec![
             vec!["foo 1 from-baz".to_string()],
             vec!["bar 1 from-derek".to_string()],
-            vec![],
+            vec!["baz 1 from-foo".to_string()],
             vec!["bat 1 from-bat".to_string()],
         ]
+    );
+    // Subscriptions per account: foo and baz in the global one, bar in
+    // synadia, bat in nats.io.
+    let mut subs_of = Vec::new();
+    for acc in ["$G", "synadia", "nats.io"] {
+        let detail = ctx.http_json(&s, &format!("/accountz?acc={acc}")).await?;
+        let n = detail["account_detail"]["subscriptions"].as_u64();
+        subs_of.push(format!("{acc}: {n:?}"));
+    }
+    ctx.observe("subscriptions per account", subs_of.join("|"));
+    check_eq!(
+        subs_of,
+        vec!["$G: Some(2)", "synadia: Some(1)", "nats.io: Some(1)"]
     );
     Ok(())
 }
@@ -928,12 +1034,18 @@ async fn account_nkey_users(ctx: Ctx) -> Result<()> {
          }}\n"
     );
     let changed = format!(
-        "authorization {{ users = [ {{nkey: {i}}}, {{user: glob, password: glob}} ] }}\n\
+        "http: 127.0.0.1:{{{{http_port}}}}\n\
+         authorization {{ users = [ {{nkey: {i}}}, {{user: glob, password: glob}} ] }}\n\
          accounts {{\n\
            nats.io {{ users = [ {{nkey: {d}}}, {{user: nio, password: nio}} ] }}\n\
          }}\n"
     );
-    let s = ctx.server(ServerSpec::new().conf(&start)).await?;
+    let s = ctx
+        .server(ServerSpec::new().conf(&format!("http: 127.0.0.1:{{{{http_port}}}}\n{start}")))
+        .await?;
+    let accounts = accountz_list(&ctx, &s).await?;
+    ctx.observe("accounts before", accounts.join("|"));
+    check_eq!(accounts.contains(&"synadia".to_string()), true);
     let (_, info) = ctx.raw(&s).await?;
     check_eq!(info["nonce"].as_str().map(|n| !n.is_empty()), Some(true));
     let mut dc = nkey_conn(&ctx, &s, &derek).await?;
@@ -955,6 +1067,9 @@ async fn account_nkey_users(ctx: Ctx) -> Result<()> {
     ctx.observe("closed/derek", dc.expect_closed(WAIT).await?);
     ctx.observe("closed/ivan", ic.expect_closed(WAIT).await?);
     // Synadia is gone, so its user is too.
+    let accounts = accountz_list(&ctx, &s).await?;
+    ctx.observe("accounts after", accounts.join("|"));
+    check_eq!(accounts.contains(&"synadia".to_string()), false);
     check_eq!(
         connect_refused(&ctx, &s, &user("syn", "syn")).await?,
         AUTH_VIOLATION
@@ -1000,14 +1115,35 @@ async fn account_mappings(ctx: Ctx) -> Result<()> {
 }
 
 async fn sys_account_only(ctx: Ctx) -> Result<()> {
-    let conf = "accounts { $SYS { users = [ {user: \"system\", pass: \"password\"}, {user: \"system2\", pass: \"password2\"} ] } }\n";
+    let conf = "http: 127.0.0.1:{{http_port}}\naccounts { $SYS { users = [ {user: \"system\", pass: \"password\"}, {user: \"system2\", pass: \"password2\"} ] } }\n";
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut c = conn(&ctx, &s, NO_AUTH).await?;
+    let (mut c, info) = ctx.raw(&s).await?;
+    ctx.observe("auth_required", info["auth_required"].to_string());
+    c.send(&format!("CONNECT {NO_AUTH}\r\n")).await?;
+    still_fine(&mut c).await?;
+    let clients = |connz: Value| -> Vec<String> {
+        connz["connections"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|c| format!("cid {} in {}", c["cid"], c["account"]))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let before = clients(ctx.http_json(&s, "/connz?auth=true").await?);
+    ctx.observe("clients before", before.join("|"));
+    check_eq!(before.len(), 1);
     reload(&s, conf).await?;
     // The Go test waits half a second for a disconnect that must not come.
     c.expect_nothing(Duration::from_millis(500)).await?;
-    still_fine(&mut c).await?;
-    ctx.observe("existing-client", "still connected");
+    let ops = c.ops_until_pong().await?;
+    ctx.observe("before the PONG after the reload", format!("{ops:?}"));
+    check_eq!(ops.len(), 0);
+    // The same connection, in the same account.
+    let after = clients(ctx.http_json(&s, "/connz?auth=true").await?);
+    ctx.observe("clients after", after.join("|"));
+    check_eq!(after, before);
     Ok(())
 }
 
@@ -1302,19 +1438,32 @@ async fn allow_non_tls_reload(ctx: Ctx) -> Result<()> {
 // ---------------------------------------------------------------- limits
 
 async fn max_connections(ctx: Ctx) -> Result<()> {
-    let s = ctx.default_server().await?;
+    let http = "http: 127.0.0.1:{{http_port}}\n";
+    let s = ctx.server(ServerSpec::new().conf(http)).await?;
     let mut c1 = conn(&ctx, &s, NO_AUTH).await?;
     let mut c2 = conn(&ctx, &s, NO_AUTH).await?;
-    reload(&s, "max_connections: 1\n").await?;
+    still_fine(&mut c1).await?;
+    still_fine(&mut c2).await?;
+    let connections = varz(&ctx, &s).await?["connections"].clone();
+    ctx.observe("connections before", connections.to_string());
+    check_eq!(connections, 2);
+    reload(&s, &format!("{http}max_connections: 1\n")).await?;
     // Exactly one of the two is closed (which one is random), with an error.
     let (which, closed) = tokio::select! {
         r = c1.expect_err() => (1, r),
         r = c2.expect_err() => (2, r),
     };
     let closed = closed?;
-    let mut open = if which == 1 { c2 } else { c1 };
+    let (mut gone, mut open) = if which == 1 { (c1, c2) } else { (c2, c1) };
     ctx.observe("closed-client", &closed);
+    gone.expect_closed(WAIT).await?;
     still_fine(&mut open).await?;
+    let connections = kit::eventually(WAIT, || async {
+        let n = varz(&ctx, &s).await?["connections"].clone();
+        Ok((n == 1).then_some(n))
+    })
+    .await?;
+    ctx.observe("connections after", connections.to_string());
     // A new client is refused.
     let mut n = RawClient::connect(&s.addr()).await?;
     let text = n.expect_closed(WAIT).await?;
@@ -1329,6 +1478,12 @@ async fn varz_after_reload(ctx: Ctx) -> Result<()> {
     let s = ctx.server(ServerSpec::new().conf(http)).await?;
     let v = varz(&ctx, &s).await?;
     let loaded = v["config_load_time"].clone();
+    // Loaded when the server started (checked at the end).
+    let start = v["start"].clone();
+    ctx.observe(
+        "config_load_time is start before the reload",
+        (loaded == start).to_string(),
+    );
     check_eq!(v["max_connections"], 65536);
     // Load times have a resolution finer than this.
     tokio::time::sleep(Duration::from_millis(15)).await;
@@ -1339,6 +1494,7 @@ async fn varz_after_reload(ctx: Ctx) -> Result<()> {
     if v["config_load_time"] == loaded {
         bail!("config_load_time did not change: {loaded}");
     }
+    check_eq!(loaded, start);
     Ok(())
 }
 
@@ -1363,16 +1519,28 @@ async fn max_payload(ctx: Ctx) -> Result<()> {
 
 async fn max_control_line(ctx: Ctx) -> Result<()> {
     let s = ctx.default_server().await?;
+    // What is measured is the line after the operation: `SUB <subject> <sid>`
+    // with a subject of n - 2 bytes and a one-digit sid is n bytes long.
+    let sub = |n: usize, sid: u32| format!("SUB {} {sid}\r\n", "a".repeat(n - 2));
     let mut c = conn(&ctx, &s, NO_AUTH).await?;
-    let long = format!("SUB {} 1\r\n", "a".repeat(250));
-    // Fits the default limit of 4096.
-    c.send(&long).await?;
+    // The default limit, 4096: a line of 4096 fits ...
+    c.send(&sub(4096, 1)).await?;
     still_fine(&mut c).await?;
+    // ... and one of 4097 does not (on another client, which it closes).
+    let mut other = conn(&ctx, &s, NO_AUTH).await?;
+    other.send(&sub(4097, 1)).await?;
+    let err = err_then_closed(&mut other).await?;
+    ctx.observe("4097 before the reload", &err);
+    check_eq!(err.as_str(), "maximum control line exceeded");
     reload(&s, "max_control_line: 222\n").await?;
-    // The connected client now has the new limit.
-    c.send(&long.replace(" 1\r\n", " 2\r\n")).await?;
+    // The client connected before the reload now has the new limit.
+    c.send(&sub(222, 2)).await?;
+    still_fine(&mut c).await?;
+    ctx.observe("222 after the reload", "accepted");
+    c.send(&sub(223, 3)).await?;
     let err = err_then_closed(&mut c).await?;
-    ctx.observe("existing-client", &err);
+    check_eq!(err.as_str(), "maximum control line exceeded");
+    ctx.observe("223 after the reload", &err);
     Ok(())
 }
 

@@ -93,8 +93,8 @@ pub fn scenarios() -> Vec<Scenario> {
             queue_results(c).boxed()
         })
         .needs(Need::Monitoring)
-        .partial("TestSublistBasicQueueResults")
-        .partial("TestSublistBasicQueueResultsNoCache"),
+        .full("TestSublistBasicQueueResults")
+        .full("TestSublistBasicQueueResultsNoCache"),
         Scenario::new("subjects/two-token-pub-single-token-sub", "subjects", |c| {
             two_token(c).boxed()
         })
@@ -493,7 +493,8 @@ async fn queue_results(ctx: Ctx) -> Result<()> {
     both_caches!(ctx, queue_results_on)
 }
 
-/// Publishes `n` messages on foo and counts deliveries per group (by sid).
+/// Publishes `n` messages on foo and counts deliveries per group (by sid);
+/// fails unless every member of a group received at least one of them.
 async fn group_counts(
     pubc: &mut RawClient,
     subc: &mut RawClient,
@@ -504,19 +505,49 @@ async fn group_counts(
     pubc.flush().await?;
     let msgs = subc.msgs_until_pong().await?;
     let mut per_group: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut per_sid: BTreeMap<&str, usize> = BTreeMap::new();
     for m in &msgs {
-        let group = groups
+        let (group, sid) = groups
             .iter()
-            .find(|(_, sids)| sids.contains(&m.sid.as_str()))
-            .map(|(g, _)| *g)
+            .find_map(|(g, sids)| sids.iter().find(|s| **s == m.sid).map(|s| (*g, *s)))
             .with_context(|| format!("delivery to unexpected sid {}", m.sid))?;
         *per_group.entry(group).or_default() += 1;
+        *per_sid.entry(sid).or_default() += 1;
+    }
+    for (g, sids) in groups {
+        for sid in *sids {
+            ensure!(
+                per_sid.contains_key(sid),
+                "sid {sid} of group {g} received none of the {n} messages"
+            );
+        }
     }
     Ok(per_group
         .iter()
         .map(|(g, k)| format!("{g}={k}"))
         .collect::<Vec<_>>()
         .join(" "))
+}
+
+/// The subscriptions matching foo, from /subsz: "group:sid" (group `plain`
+/// for a subscription without queue group), sorted.
+async fn foo_members(ctx: &Ctx, s: &Server) -> Result<Vec<String>> {
+    let v = ctx.http_json(s, "/subsz?subs=1&acc=$G&test=foo").await?;
+    let mut out: Vec<String> = v["subscriptions_list"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|d| {
+            format!(
+                "{}:{}",
+                d["qgroup"].as_str().unwrap_or("plain"),
+                d["sid"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    out.sort();
+    Ok(out)
 }
 
 /// (protocol to send, the groups and their sids, expected counts)
@@ -564,6 +595,17 @@ async fn queue_results_on(ctx: &Ctx, s: &Server, label: &str) -> Result<()> {
     for (i, (proto, groups, want)) in steps.iter().enumerate() {
         subc.send(proto).await?;
         subc.flush().await?;
+        // Who matches foo: each group with its members, and the plain subscription.
+        let members = foo_members(ctx, s).await?;
+        let mut want_members: Vec<String> = groups
+            .iter()
+            .flat_map(|(g, sids)| sids.iter().map(move |sid| format!("{g}:{sid}")))
+            .collect();
+        want_members.sort();
+        if members != want_members {
+            bail!("step {i} ({proto:?}): /subsz lists {members:?}, want {want_members:?}");
+        }
+        ctx.observe(&format!("{label} step{i} members"), members.join(" "));
         let got = group_counts(&mut pubc, &mut subc, groups).await?;
         if got != *want {
             bail!("step {i} ({proto:?}): got {got:?}, want {want:?}");

@@ -41,7 +41,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("tls/curve-preference", "tls", |c| {
             curve_preference(c).boxed()
         })
-        .partial("TestTLSConnectionCurvePref"),
+        .full("TestTLSConnectionCurvePref"),
         Scenario::new("tls/stress-connect", "tls", |c| stress_connect(c).boxed())
             .full("TestTLSStressConnect"),
         Scenario::new("tls/handshake-failure-memory", "tls", |c| {
@@ -55,7 +55,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("monitoring/https-connz", "monitoring", |c| {
             https_connz(c).boxed()
         })
-        .partial("TestTLSConnz"),
+        .full("TestTLSConnz"),
         Scenario::new("tls/mixed-tls-and-plain", "tls", |c| {
             mixed_tls_and_plain(c).boxed()
         })
@@ -350,8 +350,10 @@ async fn bad_auth(ctx: Ctx) -> Result<()> {
 }
 
 /// TestTLSConnectionCurvePref: with `curve_preferences: ["CurveP256"]` the
-/// server agrees on P-256 even with a client that prefers X25519; without
-/// it, on X25519.
+/// server agrees on P-256 even with a client that prefers X25519 or P-384,
+/// and refuses a client that offers only another curve; without it, it
+/// agrees on X25519. A client that does not trust the CA is refused, with
+/// or without credentials.
 async fn curve_preference(ctx: Ctx) -> Result<()> {
     let offer = TlsOptions {
         kx_groups: tls_raw::groups(&["X25519", "CurveP256"]),
@@ -380,6 +382,11 @@ authorization {
     c.send("CONNECT {\"verbose\":false,\"user\":\"derek\",\"pass\":\"monkey\"}\r\n")
         .await?;
     c.flush().await?;
+    // Without trusting the CA, with or without credentials: refused.
+    let untrusted = nats_tls(&ctx, false)?.user_and_password("derek".into(), "monkey".into());
+    if ctx.client_with(&s, untrusted).await.is_ok() {
+        bail!("connected without the CA, with credentials");
+    }
     if ctx.client_with(&s, nats_tls(&ctx, false)?).await.is_ok() {
         bail!("connected without the CA and without credentials");
     }
@@ -405,6 +412,22 @@ authorization {
     let refused = tls_raw::connect(&s.addr(), &x25519).await.is_err();
     ctx.observe("X25519 only refused", refused.to_string());
     check_eq!(refused, true);
+    // Only P-384 offered: refused too, so P-256 is the one curve loaded.
+    let p384 = TlsOptions {
+        kx_groups: tls_raw::groups(&["CurveP384"]),
+        ..TlsOptions::default()
+    };
+    let refused = tls_raw::connect(&s.addr(), &p384).await.is_err();
+    ctx.observe("CurveP384 only refused", refused.to_string());
+    check_eq!(refused, true);
+    // All three offered, P-384 first: the server still picks P-256.
+    let all = TlsOptions {
+        kx_groups: tls_raw::groups(&["CurveP384", "X25519", "CurveP256"]),
+        ..TlsOptions::default()
+    };
+    let (_, _, agreed) = tls_raw::connect(&s.addr(), &all).await?;
+    ctx.observe("group with P-384 offered first", &agreed.group);
+    check_eq!(agreed.group.as_str(), "CurveP256");
 
     let d = start(&ctx, TLS_CONF).await?;
     let (_, _, agreed) = tls_raw::connect(&d.addr(), &offer).await?;
@@ -419,6 +442,7 @@ async fn stress_connect(ctx: Ctx) -> Result<()> {
     let s = start(
         &ctx,
         r#"
+http: "127.0.0.1:{{http_port}}"
 tls {
   cert_file: "server-cert.pem"
   key_file: "server-key.pem"
@@ -435,6 +459,7 @@ tls {
         let url = s.url();
         let addr = s.addr();
         tasks.push(tokio::spawn(async move {
+            let mut got = std::collections::BTreeMap::<String, u64>::new();
             let subject = format!("foo.{i}");
             for _ in 0..33 {
                 let nc = tokio::time::timeout(
@@ -446,19 +471,40 @@ tls {
                 .with_context(|| format!("TLS connect to {addr}"))?;
                 let mut sub = nc.subscribe(subject.clone()).await?;
                 nc.publish(subject.clone(), "secure data".into()).await?;
-                tokio::time::timeout(Duration::from_secs(2), sub.next())
+                let msg = tokio::time::timeout(Duration::from_secs(2), sub.next())
                     .await
                     .context("no message")?
                     .context("subscription ended")?;
+                *got.entry(String::from_utf8_lossy(&msg.payload).into_owned())
+                    .or_insert(0) += 1;
                 drop(sub);
                 drop(nc);
             }
-            anyhow::Ok(())
+            anyhow::Ok(got)
         }));
     }
+    let mut got = std::collections::BTreeMap::new();
     for t in tasks {
-        t.await??;
+        for (payload, n) in t.await?? {
+            *got.entry(payload).or_insert(0) += n;
+        }
     }
+    // What the 99 connections were delivered, and what the server counted.
+    ctx.observe_json("delivered", &json!(got));
+    let varz = eventually(CLOSE_WAIT, || async {
+        let v = ctx.http_json(&s, "/varz").await?;
+        Ok((v["connections"] == json!(0)).then_some(v))
+    })
+    .await?;
+    let counted = json!({
+        "total_connections": varz["total_connections"],
+        "in_msgs": varz["in_msgs"],
+        "out_msgs": varz["out_msgs"],
+        "in_bytes": varz["in_bytes"],
+        "out_bytes": varz["out_bytes"],
+    });
+    ctx.observe_json("varz", &counted);
+    check_eq!(counted["total_connections"], json!(99));
     Ok(())
 }
 
@@ -496,8 +542,26 @@ tls {
     if grown >= 50 {
         bail!("memory grew by {grown} MB");
     }
+    // Each of the 100 is closed; what the server says of them.
+    let closed = eventually(CLOSE_WAIT, || async {
+        let v = ctx.http_json(&s, "/connz?state=closed&limit=200").await?;
+        Ok((v["total"] == json!(100)).then_some(v))
+    })
+    .await?;
+    let mut reasons = std::collections::BTreeMap::<String, u64>::new();
+    for c in closed["connections"].as_array().into_iter().flatten() {
+        *reasons
+            .entry(c["reason"].as_str().unwrap_or("").to_string())
+            .or_insert(0) += 1;
+    }
+    ctx.observe_json("closed reasons", &json!(reasons));
     let nc = ctx.client_with(&s, nats_tls(&ctx, true)?).await?;
     round_trip(&nc).await?;
+    let varz = ctx.http_json(&s, "/varz").await?;
+    ctx.observe_json(
+        "varz",
+        &json!({"connections": varz["connections"], "total_connections": varz["total_connections"]}),
+    );
     Ok(())
 }
 
@@ -618,6 +682,7 @@ async fn https_connz(ctx: Ctx) -> Result<()> {
     check_eq!(status, 200);
     let v: Value = serde_json::from_str(&body)?;
     check_eq!((&v["num_connections"], &v["total"]), (&json!(1), &json!(1)));
+    check_eq!(v["connections"].as_array().map(Vec::len), Some(1));
     let c = &v["connections"][0];
     let seen = json!({
         "ip": c["ip"], "num_subscriptions": c["subscriptions"],
@@ -639,6 +704,15 @@ async fn https_connz(ctx: Ctx) -> Result<()> {
     );
     ensure!(c["cid"].as_u64().unwrap_or(0) > 0, "no cid");
     ensure!(c["port"].as_u64().unwrap_or(0) > 0, "no port");
+    let time = |k: &str| -> Result<std::time::SystemTime> {
+        let t = c[k].as_str().with_context(|| format!("no {k}"))?;
+        humantime::parse_rfc3339_weak(t).with_context(|| format!("{k} = {t:?} is not RFC 3339"))
+    };
+    let (started, last) = (time("start")?, time("last_activity")?);
+    ensure!(
+        last >= started,
+        "Expected LastActivity [{last:?}] to be > Start [{started:?}]"
+    );
     Ok(())
 }
 

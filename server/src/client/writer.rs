@@ -81,7 +81,18 @@ pub async fn run(client: Arc<Client>, sink: Sink, mut cfg: PingConfig) {
                         Held::Tls(tls) => taken.write_all_to(tls, wrote_some).await,
                     }
                 };
-                match tokio::time::timeout(limit, written).await {
+                // Like a socket write deadline, one already past when the
+                // write starts fails it before anything is written (a
+                // write_deadline of 1ns closes a client before its INFO).
+                let deadline = tokio::time::Instant::now() + limit;
+                let outcome = if tokio::time::Instant::now() >= deadline {
+                    Err(())
+                } else {
+                    tokio::time::timeout_at(deadline, written)
+                        .await
+                        .map_err(|_| ())
+                };
+                match outcome {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => client.close(ClosedState::WriteError),
                     Err(_) => {

@@ -7,7 +7,7 @@
 //! one import it applies is of a service the system account itself
 //! provides (see [`AccountConfig::system_service_imports`]).
 
-use super::users::{apply_default_permissions, parse_permissions, parse_users};
+use super::users::{apply_default_permissions, parse_permissions, parse_users, Placed};
 use super::{ConfigErrors, Options};
 use crate::config::{Map, Node, Value};
 use std::sync::Arc;
@@ -119,13 +119,13 @@ fn parse_account(name: &str, node: &Node, o: &mut Options, errs: &mut ConfigErro
             }
             "users" => {
                 users_node = v;
-                if let Ok((n, u)) = parse_users(v, errs) {
+                if let Ok((n, u)) = parse_users(v, Placed::No, errs) {
                     nkeys = n;
                     users = u;
                 }
             }
             "default_permissions" => {
-                if let Ok(p) = parse_permissions(v, errs) {
+                if let Ok(p) = parse_permissions(v, Placed::Yes, errs) {
                     default_perms = Some(Arc::new(p));
                 }
             }
@@ -283,19 +283,23 @@ fn check_latency(v: &Node, errs: &mut ConfigErrors) -> Option<String> {
             Value::Str(s) => Some(s.clone()),
             // Go prints the type of the empty string it assigned to.
             _ => {
-                errs.error(subject, "Expected latency subject to be a string, got string".into());
+                errs.error(
+                    subject,
+                    "Expected latency subject to be a string, got string".into(),
+                );
                 None
             }
         },
     }
 }
 
+/// Pairs of names: (kind, subject) of exports, (service, subject) of
+/// latency tracking.
+type NamePairs = Vec<(String, String)>;
+
 /// Checks the exports; returns their kinds and subjects, and the service
 /// exports' latency subjects.
-fn check_exports(
-    node: &Node,
-    errs: &mut ConfigErrors,
-) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn check_exports(node: &Node, errs: &mut ConfigErrors) -> (NamePairs, NamePairs) {
     let (mut exports, mut latency) = (Vec::new(), Vec::new());
     let Some(list) = items(node, "Exports", errs) else {
         return (exports, latency);

@@ -3,7 +3,7 @@
 //! same files, and its values are kept for monitoring.
 
 use super::tls;
-use super::users::{parse_authorization, parse_permissions, NIL_DEREF};
+use super::users::{parse_authorization, parse_permissions, Placed, NIL_DEREF};
 use super::{listener_key, type_mismatch, ConfigErrors, Field, Options};
 use crate::config::{Node, Value};
 
@@ -33,7 +33,7 @@ pub fn parse_cluster(node: &Node, o: &mut Options, errs: &mut ConfigErrors) -> R
             "no_advertise" => o.cluster_no_advertise = f.boolean(errs)?,
             "connect_retries" => o.cluster_connect_retries = f.int(errs)?,
             "permissions" => {
-                if let Ok(p) = parse_permissions(v, errs) {
+                if let Ok(p) = parse_permissions(v, Placed::No, errs) {
                     if p.response.is_some() {
                         errs.error(
                             v,

@@ -107,13 +107,13 @@ pub fn parse_authorization(node: &Node, errs: &mut ConfigErrors) -> Result<Autho
                     }
                 }
                 "users" => {
-                    if let Ok((nkeys, users)) = parse_users(v, errs) {
+                    if let Ok((nkeys, users)) = parse_users(v, Placed::Yes, errs) {
                         auth.users = Some(users);
                         auth.nkeys = nkeys;
                     }
                 }
                 "default_permission" | "default_permissions" | "permissions" => {
-                    if let Ok(p) = parse_permissions(v, errs) {
+                    if let Ok(p) = parse_permissions(v, Placed::Yes, errs) {
                         auth.default_permissions = Some(Arc::new(p));
                     }
                 }
@@ -193,15 +193,33 @@ pub fn apply_default_permissions<'a>(
 
 pub type ParsedUsers = (Vec<NkeyUser>, Vec<User>);
 
-pub fn parse_users(node: &Node, errs: &mut ConfigErrors) -> Result<ParsedUsers, ()> {
+/// Whether an error about the value as a whole carries its position. Go
+/// passes some blocks on already unwrapped (an account's `users`, a
+/// cluster's `permissions`), and their type errors come without one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placed {
+    Yes,
+    No,
+}
+
+fn type_error(node: &Node, placed: Placed, reason: String, errs: &mut ConfigErrors) {
+    match placed {
+        Placed::Yes => errs.error(node, reason),
+        Placed::No => errs.errors.push(reason),
+    }
+}
+
+pub fn parse_users(
+    node: &Node,
+    placed: Placed,
+    errs: &mut ConfigErrors,
+) -> Result<ParsedUsers, ()> {
     let Value::Array(items) = &node.value else {
-        errs.error(
-            node,
-            format!(
-                "Expected users field to be an array, got {}",
-                go_value(&node.value)
-            ),
+        let reason = format!(
+            "Expected users field to be an array, got {}",
+            go_value(&node.value)
         );
+        type_error(node, placed, reason, errs);
         return Err(());
     };
     let mut users = Vec::new();
@@ -230,7 +248,7 @@ pub fn parse_users(node: &Node, errs: &mut ConfigErrors) -> Result<ParsedUsers, 
                 "user" | "username" => user.username = f.string(errs)?,
                 "pass" | "password" => user.password = f.string(errs)?,
                 "permission" | "permissions" | "authorization" => {
-                    if let Ok(p) = parse_permissions(v, errs) {
+                    if let Ok(p) = parse_permissions(v, Placed::Yes, errs) {
                         perms = Some(Arc::new(p));
                     }
                 }
@@ -326,15 +344,17 @@ fn parse_connection_types(node: &Node, errs: &mut ConfigErrors) -> Vec<String> {
     known
 }
 
-pub fn parse_permissions(node: &Node, errs: &mut ConfigErrors) -> Result<Permissions, ()> {
+pub fn parse_permissions(
+    node: &Node,
+    placed: Placed,
+    errs: &mut ConfigErrors,
+) -> Result<Permissions, ()> {
     let Value::Map(pm) = &node.value else {
-        errs.error(
-            node,
-            format!(
-                "Expected permissions to be a map/struct, got {}",
-                go_value(&node.value)
-            ),
+        let reason = format!(
+            "Expected permissions to be a map/struct, got {}",
+            go_value(&node.value)
         );
+        type_error(node, placed, reason, errs);
         return Err(());
     };
     let mut p = Permissions::default();
