@@ -8,7 +8,7 @@
 use crate::check_eq;
 use crate::kit::{self, certs, Ctx, RawClient, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use futures::FutureExt;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
@@ -697,7 +697,11 @@ async fn varz_mqtt(ctx: Ctx) -> Result<()> {
     ctx.observe_json("varz mqtt", mqtt);
     // The port is allocated per run: checked apart, so that a failure's
     // message (and the gaps note) is the same from run to run.
-    check_eq!(mqtt["port"].as_u64(), s.ports().cluster.map(u64::from));
+    ensure!(
+        mqtt["port"].as_u64() == s.ports().cluster.map(u64::from),
+        "/varz mqtt port is not the configured port: {}",
+        mqtt["port"]
+    );
     let mut fields = mqtt.clone();
     if let Some(m) = fields.as_object_mut() {
         m.remove("port");
