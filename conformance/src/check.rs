@@ -221,18 +221,15 @@ mod tests {
         }
     }
 
-    /// A database where core/a passed on Go with one scenario source and on
-    /// natsd with another.
-    fn stale_db() -> Db {
+    /// A database holding TestA, mapped fully to scenario core/a.
+    fn db_with_one_mapping() -> Db {
         let mut db = Db::in_memory().unwrap();
-        db.load_sources(&[test("TestA")], &[]).unwrap();
         let scenarios = crate::scenarios::all();
-        let s = scenarios
-            .iter()
-            .find(|s| s.id == "core/proto-basics")
-            .unwrap();
-        db.sync_registry(
-            &[crate::registry::Scenario::new("core/a", "core", s.body).full("TestA")],
+        let body = scenarios[0].body;
+        db.load(
+            &[test("TestA")],
+            &[],
+            &[crate::registry::Scenario::new("core/a", "core", body).full("TestA")],
             &[ResolvedMapping {
                 scenario_id: "core/a".into(),
                 file: "test/a_test.go".into(),
@@ -242,6 +239,13 @@ mod tests {
             }],
         )
         .unwrap();
+        db
+    }
+
+    /// A database where core/a passed on Go with one scenario source and on
+    /// natsd with another.
+    fn stale_db() -> Db {
+        let db = db_with_one_mapping();
         let go = db
             .begin_run("go", "v2.9.10", "r1", "old-source", "t1")
             .unwrap();
@@ -270,24 +274,7 @@ mod tests {
 
     #[test]
     fn a_one_target_run_keeps_the_other_targets_statuses() {
-        let mut db = Db::in_memory().unwrap();
-        db.load_sources(&[test("TestA")], &[]).unwrap();
-        let scenarios = crate::scenarios::all();
-        let s = scenarios
-            .iter()
-            .find(|s| s.id == "core/proto-basics")
-            .unwrap();
-        db.sync_registry(
-            &[crate::registry::Scenario::new("core/a", "core", s.body).full("TestA")],
-            &[ResolvedMapping {
-                scenario_id: "core/a".into(),
-                file: "test/a_test.go".into(),
-                name: "TestA".into(),
-                coverage: Coverage::Full,
-                refusal: String::new(),
-            }],
-        )
-        .unwrap();
+        let db = db_with_one_mapping();
         let go = db.begin_run("go", "v2.9.10", "r1", "h", "t1").unwrap();
         db.insert_result(go, "core/a", &pass("x"), 1).unwrap();
         let base = baseline(&[("TestA", Status::Ported)]);
