@@ -195,6 +195,32 @@ impl Ctx {
     }
 }
 
+/// Runs `-t -c FILE` on a config body and returns `exit N: text`, with the
+/// file's path shown as `<conf>`, the `nats-server: ` prefix dropped and the
+/// lines sorted (Go reports the keys of a map in random order). Records it
+/// as the observation `<label>: -t`.
+pub async fn check_config(ctx: &Ctx, label: &str, body: &str) -> Result<String> {
+    let dir = ctx.new_dir("t")?;
+    let path = dir.join("c.conf");
+    std::fs::write(&path, body)?;
+    let path = path.to_string_lossy().to_string();
+    let out = ctx.run_binary(&["-t", "-c", &path]).await?;
+    let text = format!("{}{}", out.stderr, out.stdout).replace(&path, "<conf>");
+    let mut lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.strip_prefix("nats-server: ").unwrap_or(l))
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    lines.sort();
+    let seen = format!(
+        "exit {}: {}",
+        out.code.map_or("none".to_string(), |c| c.to_string()),
+        lines.join("\n")
+    );
+    ctx.observe(&format!("{label}: -t"), &seen);
+    Ok(seen)
+}
+
 /// Fails with a message naming what differed, like the Go tests' `t.Fatalf`.
 #[macro_export]
 macro_rules! check_eq {

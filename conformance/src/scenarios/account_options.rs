@@ -4,6 +4,7 @@
 //! `disable_sublist_cache` applied to every account's sublist.
 
 use crate::check_eq;
+use crate::kit::check_config as check;
 use crate::kit::{Ctx, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{Context, Result};
@@ -27,30 +28,6 @@ pub fn scenarios() -> Vec<Scenario> {
         .needs(Need::Monitoring)
         .full("TestSublistNoCacheConfigOnAccounts"),
     ]
-}
-
-/// Runs `-t -c FILE`; returns `exit N: text` with the path as `<conf>` and
-/// the `nats-server: ` prefix dropped. Records it.
-async fn check(ctx: &Ctx, label: &str, body: &str) -> Result<String> {
-    let dir = ctx.new_dir("t")?;
-    let path = dir.join("c.conf");
-    std::fs::write(&path, body)?;
-    let path = path.to_string_lossy().to_string();
-    let out = ctx.run_binary(&["-t", "-c", &path]).await?;
-    let text = format!("{}{}", out.stderr, out.stdout).replace(&path, "<conf>");
-    let mut lines: Vec<&str> = text
-        .lines()
-        .map(|l| l.strip_prefix("nats-server: ").unwrap_or(l))
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    lines.sort();
-    let seen = format!(
-        "exit {}: {}",
-        out.code.map_or("none".to_string(), |c| c.to_string()),
-        lines.join("\n")
-    );
-    ctx.observe(&format!("{label}: -t"), &seen);
-    Ok(seen)
 }
 
 // ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 //! None of these needs a second server.
 
 use crate::check_eq;
+use crate::kit::check_config as check;
 use crate::kit::{self, certs, Ctx, RawClient, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{bail, ensure, Context, Result};
@@ -91,31 +92,6 @@ pub fn scenarios() -> Vec<Scenario> {
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/// Runs `-t -c FILE` on a config body; returns `exit N: text` with the
-/// file's path as `<conf>`, the `nats-server: ` prefix dropped and the
-/// lines sorted. Records it.
-async fn check(ctx: &Ctx, label: &str, body: &str) -> Result<String> {
-    let dir = ctx.new_dir("t")?;
-    let path = dir.join("c.conf");
-    std::fs::write(&path, body)?;
-    let path = path.to_string_lossy().to_string();
-    let out = ctx.run_binary(&["-t", "-c", &path]).await?;
-    let text = format!("{}{}", out.stderr, out.stdout).replace(&path, "<conf>");
-    let mut errors: Vec<&str> = text
-        .lines()
-        .map(|l| l.strip_prefix("nats-server: ").unwrap_or(l))
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    errors.sort();
-    let seen = format!(
-        "exit {}: {}",
-        out.code.map_or("none".to_string(), |c| c.to_string()),
-        errors.join("\n")
-    );
-    ctx.observe(&format!("{label}: -t"), &seen);
-    Ok(seen)
-}
 
 /// Starts a server that must refuse to start: returns (and records) the
 /// first line it printed that is not an informational log line.

@@ -18,6 +18,7 @@
 //! their positions), and checks what `-t` prints or what the server serves.
 
 use crate::check_eq;
+use crate::kit::check_config as check;
 use crate::kit::{Ctx, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{Context, Result};
@@ -155,32 +156,6 @@ pub fn scenarios() -> Vec<Scenario> {
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/// Runs `-t -c FILE` on a config body and returns `exit N: text`, with the
-/// file's path shown as `<conf>`, the `nats-server: ` prefix dropped and the
-/// lines sorted (Go reports the keys of a map in random order). Records it
-/// as an observation.
-async fn check(ctx: &Ctx, label: &str, body: &str) -> Result<String> {
-    let dir = ctx.new_dir("t")?;
-    let path = dir.join("c.conf");
-    std::fs::write(&path, body)?;
-    let path = path.to_string_lossy().to_string();
-    let out = ctx.run_binary(&["-t", "-c", &path]).await?;
-    let text = format!("{}{}", out.stderr, out.stdout).replace(&path, "<conf>");
-    let mut errors: Vec<&str> = text
-        .lines()
-        .map(|l| l.strip_prefix("nats-server: ").unwrap_or(l))
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    errors.sort();
-    let seen = format!(
-        "exit {}: {}",
-        out.code.map_or("none".to_string(), |c| c.to_string()),
-        errors.join("\n")
-    );
-    ctx.observe(&format!("{label}: -t"), &seen);
-    Ok(seen)
-}
 
 const VALID: &str = "exit 0: configuration file <conf> is valid";
 

@@ -7,6 +7,7 @@
 //! error (the server's log).
 
 use crate::check_eq;
+use crate::kit::check_config as check;
 use crate::kit::{self, Ctx, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{Context, Result};
@@ -52,30 +53,6 @@ pub fn scenarios() -> Vec<Scenario> {
         })
         .full("TestProtoSnippet"),
     ]
-}
-
-/// Runs `-t -c FILE`; returns `exit N: text` with the path as `<conf>` and
-/// the `nats-server: ` prefix dropped. Records it.
-async fn check(ctx: &Ctx, label: &str, body: &str) -> Result<String> {
-    let dir = ctx.new_dir("t")?;
-    let path = dir.join("c.conf");
-    std::fs::write(&path, body)?;
-    let path = path.to_string_lossy().to_string();
-    let out = ctx.run_binary(&["-t", "-c", &path]).await?;
-    let text = format!("{}{}", out.stderr, out.stdout).replace(&path, "<conf>");
-    let mut lines: Vec<&str> = text
-        .lines()
-        .map(|l| l.strip_prefix("nats-server: ").unwrap_or(l))
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    lines.sort();
-    let seen = format!(
-        "exit {}: {}",
-        out.code.map_or("none".to_string(), |c| c.to_string()),
-        lines.join("\n")
-    );
-    ctx.observe(&format!("{label}: -t"), &seen);
-    Ok(seen)
 }
 
 const VALID: &str = "exit 0: configuration file <conf> is valid";
