@@ -3,7 +3,11 @@
 use std::path::PathBuf;
 
 /// A configuration value.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Go accepts any nesting depth, so a tree is cloned and dropped without
+/// recursion (see the `Clone` and `Drop` impls): no input overflows the
+/// stack.
+#[derive(Debug, PartialEq)]
 pub enum Value {
     Bool(bool),
     Int(i64),
@@ -32,6 +36,109 @@ impl Value {
     }
 }
 
+impl Drop for Value {
+    fn drop(&mut self) {
+        let mut detached = Vec::new();
+        detach_children(self, &mut detached);
+        while let Some(mut node) = detached.pop() {
+            // The node then drops with no children left.
+            detach_children(&mut node.value, &mut detached);
+        }
+    }
+}
+
+fn detach_children(value: &mut Value, into: &mut Vec<Node>) {
+    match value {
+        Value::Array(items) => into.append(items),
+        Value::Map(map) => into.extend(map.0.drain(..).map(|(_, node)| node)),
+        _ => {}
+    }
+}
+
+impl Clone for Value {
+    fn clone(&self) -> Self {
+        match self {
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Int(i) => Value::Int(*i),
+            Value::Float(f) => Value::Float(*f),
+            Value::Str(s) => Value::Str(s.clone()),
+            Value::DateTime(s) => Value::DateTime(s.clone()),
+            Value::Array(_) | Value::Map(_) => clone_container(self),
+        }
+    }
+}
+
+/// A container being copied by [`clone_container`].
+struct CloneFrame<'a> {
+    source: &'a Value,
+    next: usize,
+    copy: Value,
+    /// The key and node the finished copy goes under in its parent.
+    slot: Option<(Option<String>, &'a Node)>,
+}
+
+impl<'a> CloneFrame<'a> {
+    fn new(source: &'a Value, slot: Option<(Option<String>, &'a Node)>) -> Self {
+        let copy = match source {
+            Value::Map(_) => Value::Map(Map::new()),
+            _ => Value::Array(Vec::new()),
+        };
+        CloneFrame {
+            source,
+            next: 0,
+            copy,
+            slot,
+        }
+    }
+
+    fn next_child(&mut self) -> Option<(Option<String>, &'a Node)> {
+        let child = match self.source {
+            Value::Array(items) => items.get(self.next).map(|node| (None, node)),
+            Value::Map(map) => map
+                .0
+                .get(self.next)
+                .map(|(k, node)| (Some(k.clone()), node)),
+            _ => None,
+        };
+        self.next += 1;
+        child
+    }
+
+    fn push(&mut self, key: Option<String>, node: Node) {
+        match (&mut self.copy, key) {
+            (Value::Map(map), Some(key)) => map.0.push((key, node)),
+            (Value::Array(items), _) => items.push(node),
+            _ => {}
+        }
+    }
+}
+
+/// Copies a map or array depth-first with an explicit stack.
+fn clone_container(root: &Value) -> Value {
+    let mut stack = vec![CloneFrame::new(root, None)];
+    loop {
+        let Some(top) = stack.last_mut() else {
+            return Value::Array(Vec::new());
+        };
+        match top.next_child() {
+            Some((key, node)) if matches!(node.value, Value::Array(_) | Value::Map(_)) => {
+                stack.push(CloneFrame::new(&node.value, Some((key, node))));
+            }
+            Some((key, node)) => top.push(key, node.with_value(node.value.clone())),
+            None => {
+                let Some(mut done) = stack.pop() else {
+                    continue;
+                };
+                let copy = std::mem::replace(&mut done.copy, Value::Bool(false));
+                match (done.slot, stack.last_mut()) {
+                    (Some((key, node)), Some(parent)) => parent.push(key, node.with_value(copy)),
+                    _ => return copy,
+                }
+            }
+        }
+    }
+}
+
 /// A value together with where it was defined.
 ///
 /// The position follows the reference's "pedantic" rules: a value stored
@@ -41,7 +148,7 @@ impl Value {
 /// on the first line of a file and from 1 on the other lines, exactly as
 /// nats-server reports them. A node with `line == 0` has no known position
 /// (the inner parts of a value taken from an environment variable).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Node {
     pub value: Value,
     /// The file the value comes from; `None` for text given to `parse_str`.
@@ -53,6 +160,12 @@ pub struct Node {
     pub used_variable: bool,
 }
 
+impl Clone for Node {
+    fn clone(&self) -> Self {
+        self.with_value(self.value.clone())
+    }
+}
+
 impl Node {
     /// A node without a position.
     pub fn new(value: Value) -> Self {
@@ -62,6 +175,17 @@ impl Node {
             line: 0,
             col: 0,
             used_variable: false,
+        }
+    }
+
+    /// `value` at this node's position.
+    fn with_value(&self, value: Value) -> Node {
+        Node {
+            value,
+            file: self.file.clone(),
+            line: self.line,
+            col: self.col,
+            used_variable: self.used_variable,
         }
     }
 
@@ -204,5 +328,64 @@ impl IntoIterator for Map {
 
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Nested `depth` levels of single-element arrays or maps.
+    fn nested(depth: usize, map: bool) -> Value {
+        let mut value = Value::Int(1);
+        for _ in 0..depth {
+            let node = Node::new(value);
+            value = if map {
+                Value::Map(Map(vec![("a".to_string(), node)]))
+            } else {
+                Value::Array(vec![node])
+            };
+        }
+        value
+    }
+
+    fn depth(mut value: &Value) -> usize {
+        let mut levels = 0;
+        loop {
+            value = match value {
+                Value::Array(items) => &items[0].value,
+                Value::Map(map) => &map.0[0].1.value,
+                _ => return levels,
+            };
+            levels += 1;
+        }
+    }
+
+    #[test]
+    fn deep_trees_clone_and_drop_without_recursion() {
+        for map in [false, true] {
+            let deep = nested(1_000_000, map);
+            let copy = deep.clone();
+            assert_eq!(depth(&copy), 1_000_000);
+            drop(deep);
+            drop(copy);
+        }
+    }
+
+    #[test]
+    fn clone_keeps_keys_order_and_positions() {
+        let mut inner = Map::new();
+        inner.insert("x".into(), Node::new(Value::Int(1)));
+        inner.insert(
+            "y".into(),
+            Node::new(Value::Array(vec![Node::new(Value::Str("s".into()))])),
+        );
+        let mut node = Node::new(Value::Map(inner));
+        node.line = 3;
+        node.col = 7;
+        node.used_variable = true;
+        let copy = node.clone();
+        assert_eq!(copy, node);
+        assert_eq!((copy.line, copy.col, copy.used_variable), (3, 7, true));
     }
 }

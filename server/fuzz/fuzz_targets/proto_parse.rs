@@ -1,6 +1,7 @@
 //! Any byte stream, cut into reads at any points, drives the client
 //! protocol parser to operations or to an error, never to a panic or a loop
-//! that stops consuming input.
+//! that stops consuming input; and every CONNECT argument decodes (Go's
+//! JSON rules) to options or to an error, never to a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,7 +11,34 @@ use libfuzzer_sys::fuzz_target;
 #[path = "../../src/proto/parser.rs"]
 mod parser;
 
+/// The CONNECT decoder: two self-contained files of natsd (`connect.rs`
+/// finds `gojson` as its sibling).
+#[allow(dead_code)]
+#[path = "../../src/proto/gojson.rs"]
+mod gojson;
+#[allow(dead_code)]
+#[path = "../../src/proto/connect.rs"]
+mod connect;
+
 use parser::{parse_size, ArgList, Op, Parser};
+use connect::{ClientOpts, SUBJECT_PERMISSION};
+use gojson::{GoStruct, GoType};
+
+/// A document type with every kind of field, for INFO arguments.
+static EVERY_TYPE: GoStruct = GoStruct {
+    name: "Info",
+    fields: &[
+        ("s", GoType::Str),
+        ("b", GoType::Bool),
+        ("i", GoType::Int(64)),
+        ("i32", GoType::Int(32)),
+        ("u", GoType::Uint(64)),
+        ("u8", GoType::Uint(8)),
+        ("list", GoType::StrList),
+        ("bytes", GoType::Bytes),
+        ("import", GoType::Struct(&SUBJECT_PERMISSION)),
+    ],
+};
 
 /// Go's default max_control_line.
 const MAX_CONTROL_LINE: usize = 4096;
@@ -31,6 +59,19 @@ fuzz_target!(|data: &[u8]| {
             match parser.parse(&buf[at..], MAX_CONTROL_LINE, false) {
                 Ok(Some((op, n))) => {
                     assert!(n > 0, "an operation consumed nothing");
+                    if let Op::Info(arg) = op {
+                        let valid = gojson::check_valid(arg).is_ok();
+                        if gojson::check_types(arg, &EVERY_TYPE).is_ok() {
+                            assert!(valid, "typed from invalid JSON");
+                        }
+                    }
+                    if let Op::Connect(arg) = op {
+                        let mut opts = ClientOpts::default();
+                        let valid = gojson::check_valid(arg).is_ok();
+                        if opts.apply_json(arg).is_ok() {
+                            assert!(valid, "options from invalid JSON");
+                        }
+                    }
                     assert!(at + n <= buf.len(), "an operation spans past the input");
                     if let Op::Pub(arg) | Op::HPub(arg) = op {
                         let size = ArgList::split(arg)

@@ -132,6 +132,16 @@ pub struct Subscription {
     pub internal: Option<InternalHandler>,
 }
 
+/// What queueing bytes for a client found.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Queued {
+    /// The caller should wake the writer (it was not signaled yet).
+    pub wake: bool,
+    /// The backlog is past half of max_pending: a publisher stalls before
+    /// its next message, as Go's producers do.
+    pub backlogged: bool,
+}
+
 impl Subscription {
     pub fn new(client: Arc<Client>, subject: Bytes, queue: Option<Arc<[u8]>>, sid: Bytes) -> Self {
         Self {
@@ -165,6 +175,9 @@ pub struct Client {
     pub(crate) ping: Mutex<PingState>,
     pub subs: Mutex<HashMap<Bytes, Arc<Subscription>>>,
     pub account: Mutex<Arc<Account>>,
+    /// Accounts the client left, by a second CONNECT, while it had
+    /// subscriptions: as in Go, those stay in the old account's sublist.
+    former_accounts: Mutex<Vec<Arc<Account>>>,
     /// Subscribe deny list applied at delivery time (see permissions).
     pub deliver_deny: Mutex<Option<Arc<permissions::DenyFilter>>>,
     /// Fast check before taking `deliver_deny`'s lock.
@@ -291,6 +304,7 @@ impl Client {
             }),
             subs: Mutex::new(HashMap::default()),
             account: Mutex::new(account),
+            former_accounts: Mutex::new(Vec::new()),
             deliver_deny: Mutex::new(None),
             has_deliver_deny: AtomicBool::new(false),
             perms: Mutex::new(None),
@@ -341,19 +355,18 @@ impl Client {
 
     /// Queues protocol bytes and wakes the writer now.
     pub fn send(self: &Arc<Self>, data: &[u8]) {
-        if self.queue(&[data]) {
+        if self.queue(&[data]).wake {
             self.write_ready.notify_one();
         }
     }
 
-    /// Queues `parts` back to back. Returns true when the caller should wake
-    /// the writer (false when already signaled or closed). A client whose
-    /// pending bytes would exceed max_pending is closed as a slow consumer.
-    pub fn queue(self: &Arc<Self>, parts: &[&[u8]]) -> bool {
+    /// Queues `parts` back to back. A client whose pending bytes would
+    /// exceed max_pending is closed as a slow consumer.
+    pub fn queue(self: &Arc<Self>, parts: &[&[u8]]) -> Queued {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         let mut out = self.out.lock();
         if out.close.is_some() {
-            return false;
+            return Queued::default();
         }
         if out.pending + len as i64 > self.max_pending {
             drop(out);
@@ -364,15 +377,15 @@ impl Client {
             );
             self.count_slow_consumer();
             self.close(ClosedState::SlowConsumerPendingBytes);
-            return false;
+            return Queued::default();
         }
         out.pending += len as i64;
         out.queued.push_all(parts, len);
-        if out.signaled {
-            false
-        } else {
-            out.signaled = true;
-            true
+        let wake = !out.signaled;
+        out.signaled = true;
+        Queued {
+            wake,
+            backlogged: out.pending > self.max_pending / 2,
         }
     }
 
@@ -438,10 +451,9 @@ impl Client {
 
     fn teardown(self: &Arc<Self>) {
         let subs: Vec<Arc<Subscription>> = self.subs.lock().drain().map(|(_, s)| s).collect();
-        let acc = self.account.lock().clone();
         for s in subs {
             s.closed.store(true, Ordering::Release);
-            let _ = acc.sublist.remove(&s.subject, s.queue.as_ref(), &s);
+            self.remove_from_sublist(&s);
             crate::trace!(
                 "{} - <-> [DELSUB {}]",
                 self.label(),
@@ -469,8 +481,39 @@ impl Client {
             self.label(),
             String::from_utf8_lossy(&sub.sid)
         );
+        self.remove_from_sublist(sub);
+    }
+
+    /// Takes a subscription out of its account's sublist: the current
+    /// account, or one the client left while subscribed.
+    fn remove_from_sublist(&self, sub: &Arc<Subscription>) {
         let acc = self.account.lock().clone();
-        let _ = acc.sublist.remove(&sub.subject, sub.queue.as_ref(), sub);
+        if acc
+            .sublist
+            .remove(&sub.subject, sub.queue.as_ref(), sub)
+            .is_ok()
+        {
+            return;
+        }
+        for former in self.former_accounts.lock().iter() {
+            if former
+                .sublist
+                .remove(&sub.subject, sub.queue.as_ref(), sub)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+
+    /// Moves the client to `acc` (a second CONNECT for a user of another
+    /// account). Returns the account it left.
+    pub fn move_to_account(&self, acc: Arc<Account>) -> Arc<Account> {
+        let former = std::mem::replace(&mut *self.account.lock(), acc);
+        if !self.subs.lock().is_empty() {
+            self.former_accounts.lock().push(former.clone());
+        }
+        former
     }
 
     /// Records client activity for the ping timer and monitoring.

@@ -147,6 +147,12 @@ pub struct Reader {
     batch_time: Instant,
     /// The reader of a server-internal client (see [`Reader::internal`]).
     internal: bool,
+    /// A delivery left a subscriber's backlog past half of its max_pending:
+    /// the next PUB waits until the backlog is flushed (Go's stall).
+    stall_next: bool,
+    /// Processing stopped before a PUB to stall; the rest of the read
+    /// buffer is processed after the wait.
+    stalled: bool,
 }
 
 /// What one read batch published and delivered.
@@ -188,6 +194,8 @@ impl Reader {
             batch: BatchStats::default(),
             batch_time: Instant::now(),
             internal: false,
+            stall_next: false,
+            stalled: false,
         }
     }
 
@@ -279,18 +287,26 @@ impl Reader {
             };
             self.batch_time = Instant::now();
             self.refresh_config();
-            let stopped = self.process(&mut buf, before).is_err();
-            self.flush_stats();
-            for c in self.flush_pcd() {
-                // Flow control: the client waits while its subscribers
-                // catch up (see client::outbound).
-                c.wait_backlog(&self.client).await;
-            }
-            if std::mem::take(&mut self.active) {
-                self.client.touch();
-            }
-            if stopped || self.client.is_closed() {
-                return;
+            let mut leftover = before;
+            loop {
+                let stopped = self.process(&mut buf, leftover).is_err();
+                leftover = 0;
+                self.flush_stats();
+                for c in self.flush_pcd() {
+                    // Flow control: the client waits while its subscribers
+                    // catch up (see client::outbound).
+                    c.wait_backlog(&self.client).await;
+                }
+                if std::mem::take(&mut self.active) {
+                    self.client.touch();
+                }
+                if stopped || self.client.is_closed() {
+                    return;
+                }
+                // After a stall, the rest of what was read.
+                if !std::mem::take(&mut self.stalled) {
+                    break;
+                }
             }
             if n >= rsz {
                 shorts = 0;
@@ -355,7 +371,7 @@ impl Reader {
 
     /// Queues bytes for this client (woken at the end of the batch).
     fn send(&mut self, data: &[u8]) {
-        if self.client.queue(&[data]) {
+        if self.client.queue(&[data]).wake {
             self.pcd.push(self.client.clone());
         }
     }
@@ -436,6 +452,12 @@ impl Reader {
                     return Err(Stop);
                 }
             };
+            if self.stall_next && matches!(op, Op::Pub(_) | Op::HPub(_)) {
+                // Go waits before delivering the next message.
+                self.stall_next = false;
+                self.stalled = true;
+                return Ok(());
+            }
             *at += n;
             self.handle(op, &mut pending)?;
             if self.client.is_closed() {
@@ -553,12 +575,14 @@ impl Reader {
                 Ok(())
             }
             Op::Ok => Ok(()),
-            // A client's INFO is ignored, but like Go it must be JSON.
-            Op::Info(arg) => match serde_json::from_slice::<serde::de::IgnoredAny>(arg) {
-                Ok(_) => Ok(()),
-                Err(e) if e.is_eof() => Err(self.protocol_error("unexpected end of JSON input")),
-                Err(e) => Err(self.protocol_error(&e.to_string())),
-            },
+            // A client's INFO is ignored, but like Go it must decode into
+            // Go's Info.
+            Op::Info(arg) => {
+                match crate::proto::gojson::check_types(arg, &crate::proto::info::GO_INFO) {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(self.protocol_error(&e)),
+                }
+            }
             Op::Err(arg) => {
                 crate::error!("{} - Client Error {}", self.client.label(), lossy(arg));
                 self.client.close(ClosedState::ParseError);
@@ -603,8 +627,17 @@ impl Reader {
         self.publish_meta();
         match checked {
             Some(id) => {
-                if let Some(p) = &id.permissions {
-                    self.set_permissions(p);
+                // A second CONNECT re-authenticates: the new user's
+                // permissions replace the old ones, none included.
+                match &id.permissions {
+                    Some(p) => self.set_permissions(p),
+                    None if self.perms.is_some() => {
+                        self.client.set_permissions(None);
+                        self.perms = None;
+                        *self.client.deliver_deny.lock() = None;
+                        self.client.has_deliver_deny.store(false, Ordering::Release);
+                    }
+                    None => {}
                 }
                 self.bind_account(&id.account);
                 self.keep_credentials(self.opts.clone());
@@ -691,7 +724,7 @@ impl Reader {
     }
 
     /// Moves the client into the account it authenticated for (empty: the
-    /// global account). Done once, at CONNECT, before any subscription.
+    /// global account), at every CONNECT.
     fn bind_account(&mut self, name: &str) {
         let acc = match self.srv.accounts().get(name) {
             Some(a) if !name.is_empty() => a.clone(),
@@ -700,7 +733,7 @@ impl Reader {
         if Arc::ptr_eq(&acc, &self.acc) {
             return;
         }
-        *self.client.account.lock() = acc.clone();
+        self.client.move_to_account(acc.clone());
         self.srv.client_moved(&self.acc, &acc);
         self.acc = acc;
         self.results.clear();
@@ -1020,9 +1053,12 @@ impl Reader {
         let mut mh = std::mem::take(&mut self.mh);
         mh.clear();
         msg_line(&mut mh, pa.subject, &sub.sid, pa.reply, sizes);
-        if target.queue(&[&mh, body, b"\r\n"]) {
+        let queued = target.queue(&[&mh, body, b"\r\n"]);
+        if queued.wake {
             self.pcd.push(target.clone());
         }
+        // Go's producers stall on a backlogged subscriber (see run).
+        self.stall_next |= queued.backlogged && !self.internal;
         let ts = &target.stats;
         ts.out_msgs.fetch_add(1, Ordering::Relaxed);
         ts.out_bytes.fetch_add(body.len() as i64, Ordering::Relaxed);

@@ -215,10 +215,10 @@ fn ping_timer(client: &Arc<Client>, cfg: &PingConfig) {
     }
     if stale {
         crate::debug!("{} - Stale Client Connection - Closing", client.label());
-        client.queue(&[&proto::err_line("Stale Connection")]);
+        let _ = client.queue(&[&proto::err_line("Stale Connection")]);
         client.close(ClosedState::StaleConnection);
     } else if send {
         crate::trace!("{} - ->> [PING]", client.label());
-        client.queue(&[proto::PING]);
+        let _ = client.queue(&[proto::PING]);
     }
 }

@@ -35,6 +35,45 @@ pub struct AccountConfig {
     pub latency: Vec<(String, String)>,
     /// Its `mappings` block.
     pub mappings: Vec<crate::mapping::MappingConfig>,
+    /// Accounts its exports and imports name, checked once every account
+    /// is known.
+    pub references: Vec<AccountReference>,
+}
+
+/// An account named by an export's `accounts` list or by an import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountReference {
+    pub kind: ReferenceKind,
+    pub account: String,
+}
+
+/// Where an account is named, in the order Go checks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ReferenceKind {
+    StreamExport,
+    ServiceExport,
+    StreamImport,
+    ServiceImport,
+}
+
+impl ReferenceKind {
+    fn of(kind: &str, import: bool) -> Self {
+        match (kind, import) {
+            ("stream", false) => ReferenceKind::StreamExport,
+            ("service", false) => ReferenceKind::ServiceExport,
+            ("stream", true) => ReferenceKind::StreamImport,
+            _ => ReferenceKind::ServiceImport,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            ReferenceKind::StreamExport => "stream export",
+            ReferenceKind::ServiceExport => "service export",
+            ReferenceKind::StreamImport => "stream import",
+            ReferenceKind::ServiceImport => "service import",
+        }
+    }
 }
 
 /// Applies an `accounts` block: a list of names or a map of definitions.
@@ -45,7 +84,14 @@ pub fn parse_accounts(node: &Node, o: &mut Options, errs: &mut ConfigErrors) {
             for (name, v) in m.iter() {
                 parse_account(name, v, o, errs);
             }
+            // Go checks what refers across accounts only in a file
+            // without errors so far.
+            if !errs.errors.is_empty() {
+                return;
+            }
+            check_references(node, o, errs, false);
             check_latency_tracking(node, o, errs);
+            check_references(node, o, errs, true);
         }
         other => errs.error(node, super::type_mismatch(other, "map[string]interface {}")),
     }
@@ -109,13 +155,13 @@ fn parse_account(name: &str, node: &Node, o: &mut Options, errs: &mut ConfigErro
             },
             "imports" => {
                 acc.has_imports_exports = true;
-                let (services, others) = check_imports(v, errs);
+                let (services, others) = check_imports(v, &mut acc.references, errs);
                 acc.service_imports = services;
                 acc.other_imports = others;
             }
             "exports" => {
                 acc.has_imports_exports = true;
-                (acc.exports, acc.latency) = check_exports(v, errs);
+                (acc.exports, acc.latency) = check_exports(v, &mut acc.references, errs);
             }
             "users" => {
                 users_node = v;
@@ -299,7 +345,11 @@ type NamePairs = Vec<(String, String)>;
 
 /// Checks the exports; returns their kinds and subjects, and the service
 /// exports' latency subjects.
-fn check_exports(node: &Node, errs: &mut ConfigErrors) -> (NamePairs, NamePairs) {
+fn check_exports(
+    node: &Node,
+    references: &mut Vec<AccountReference>,
+    errs: &mut ConfigErrors,
+) -> (NamePairs, NamePairs) {
     let (mut exports, mut latency) = (Vec::new(), Vec::new());
     let Some(list) = items(node, "Exports", errs) else {
         return (exports, latency);
@@ -307,10 +357,15 @@ fn check_exports(node: &Node, errs: &mut ConfigErrors) -> (NamePairs, NamePairs)
     for m in item_maps(list, "Export", errs) {
         let mut kind_of_item: Option<String> = None;
         let mut latency_of_item: Option<(&Node, Option<String>)> = None;
+        let mut allowed = Vec::new();
         for (k, v) in m.iter() {
             let kind = k.to_lowercase();
             if kind == "latency" {
                 latency_of_item = Some((v, check_latency(v, errs)));
+                continue;
+            }
+            if kind == "accounts" {
+                allowed = account_names(v, errs);
                 continue;
             }
             if kind != "stream" && kind != "service" {
@@ -330,6 +385,12 @@ fn check_exports(node: &Node, errs: &mut ConfigErrors) -> (NamePairs, NamePairs)
                 ),
             }
         }
+        if let Some(kind) = &kind_of_item {
+            references.extend(allowed.into_iter().map(|account| AccountReference {
+                kind: ReferenceKind::of(kind, false),
+                account,
+            }));
+        }
         match (kind_of_item.as_deref(), latency_of_item) {
             (Some("stream"), Some((at, _))) => {
                 errs.error(at, "Detected latency directive on non-service".into())
@@ -342,6 +403,47 @@ fn check_exports(node: &Node, errs: &mut ConfigErrors) -> (NamePairs, NamePairs)
         }
     }
     (exports, latency)
+}
+
+/// The names of an export's `accounts` list.
+fn account_names(v: &Node, errs: &mut ConfigErrors) -> Vec<String> {
+    let Value::Array(items) = &v.value else {
+        errs.error(v, super::type_mismatch(&v.value, "[]interface {}"));
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    for item in items {
+        match &item.value {
+            Value::Str(name) => names.push(name.clone()),
+            other => errs.error(item, super::type_mismatch(other, "string")),
+        }
+    }
+    names
+}
+
+/// Every account an export (`imports: false`) or import names must be
+/// defined; Go reports each at the `accounts` block's position.
+fn check_references(accounts: &Node, o: &Options, errs: &mut ConfigErrors, imports: bool) {
+    let mut missing: Vec<&AccountReference> = o
+        .accounts
+        .iter()
+        .flat_map(|acc| &acc.references)
+        .filter(|r| {
+            let is_import = r.kind >= ReferenceKind::StreamImport;
+            is_import == imports && !o.accounts.iter().any(|a| a.name == r.account)
+        })
+        .collect();
+    missing.sort_by_key(|r| r.kind);
+    for r in missing {
+        errs.error(
+            accounts,
+            format!(
+                "{} account not defined for {}",
+                crate::logging::go_quote(r.account.as_bytes()),
+                r.kind.describe()
+            ),
+        );
+    }
 }
 
 /// What Go checks when it turns on latency tracking, after every account
@@ -378,7 +480,11 @@ fn check_latency_tracking(accounts: &Node, o: &Options, errs: &mut ConfigErrors)
 
 /// Checks the imports; returns the service imports (account, subject) and
 /// how many others there are.
-fn check_imports(node: &Node, errs: &mut ConfigErrors) -> (Vec<(String, String)>, usize) {
+fn check_imports(
+    node: &Node,
+    references: &mut Vec<AccountReference>,
+    errs: &mut ConfigErrors,
+) -> (Vec<(String, String)>, usize) {
     let (mut services, mut others) = (Vec::new(), 0);
     let Some(list) = items(node, "Imports", errs) else {
         return (services, others);
@@ -408,6 +514,10 @@ fn check_imports(node: &Node, errs: &mut ConfigErrors) -> (Vec<(String, String)>
             let subject = src.get_ci("subject").and_then(Node::as_str);
             match (account, subject) {
                 (Some(a), Some(s)) if !a.is_empty() && !s.is_empty() => {
+                    references.push(AccountReference {
+                        kind: ReferenceKind::of(&kind, true),
+                        account: a.to_string(),
+                    });
                     if kind == "service" && src.get_ci("to").is_none() {
                         services.push((a.to_string(), s.to_string()));
                     } else {

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod duration;
 pub mod flag_overrides;
 pub mod gateway;
+pub mod jetstream;
 pub mod leafnodes;
 pub mod mappings;
 pub mod mqtt;
@@ -99,6 +100,7 @@ pub struct Options {
 
     pub jetstream: bool,
     pub store_dir: String,
+    pub jetstream_config: jetstream::JetStreamConfig,
 
     pub tls: bool,
     pub tls_verify: bool,
@@ -355,34 +357,7 @@ impl Options {
                 }
                 self.store_dir = f.string(errs)?;
             }
-            "jetstream" => match &v.value {
-                Value::Bool(b) => self.jetstream = *b,
-                Value::Str(s) => {
-                    self.jetstream = matches!(s.to_lowercase().as_str(), "enabled" | "enable")
-                }
-                Value::Map(m) => {
-                    self.jetstream = m
-                        .get_ci("enabled")
-                        .and_then(|n| n.as_bool())
-                        .unwrap_or(true);
-                    for (key, sd) in m.iter() {
-                        if !matches!(
-                            key.to_lowercase().as_str(),
-                            "store" | "store_dir" | "storedir"
-                        ) {
-                            continue;
-                        }
-                        // The top-level store_dir may have come first.
-                        if !self.store_dir.is_empty() {
-                            return errs.fail(sd, "Duplicate 'store_dir' configuration".into());
-                        }
-                        if let Some(sd) = sd.as_str() {
-                            self.store_dir = sd.to_string();
-                        }
-                    }
-                }
-                _ => {}
-            },
+            "jetstream" => jetstream::parse_jetstream(v, self, errs)?,
             "logfile" | "log_file" => self.log_file = f.string(errs)?,
             "logfile_size_limit" | "log_size_limit" => self.log_size_limit = f.int(errs)?,
             "syslog" => self.syslog = f.boolean(errs)?,

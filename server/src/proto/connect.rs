@@ -1,9 +1,11 @@
-//! The CONNECT document. Decoded like Go's encoding/json into a struct that
-//! starts from the client defaults: keys match case-insensitively, unknown
-//! keys are ignored, `null` leaves a field unchanged, and a value of the
-//! wrong type is an error.
+//! The CONNECT document, decoded as Go's `encoding/json` decodes it into
+//! the struct of client options (see [`super::gojson`]): into the options
+//! the client has so far (defaults, or an earlier CONNECT), keys matched
+//! case-insensitively with the last one winning, unknown keys ignored,
+//! `null` leaving a field unchanged. A value of the wrong type does not stop
+//! the decoding, but the first one fails the CONNECT, as in Go.
 
-use serde_json::Value;
+use super::gojson::{self, GoStruct, GoType, Kind, Reader};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientOpts {
@@ -53,97 +55,145 @@ impl Default for ClientOpts {
     }
 }
 
-fn type_err(got: &Value, field: &str, want: &str) -> String {
-    let kind = match got {
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-        Value::Null => "null",
-    };
-    format!("json: cannot unmarshal {kind} into Go struct field ClientOpts.{field} of type {want}")
+/// A field of the client options, by its JSON name.
+enum FieldRef<'a> {
+    Bool(&'a mut bool),
+    Str(&'a mut String),
+    Int(&'a mut i64),
+    /// `import`/`export`, which only routes and leaf nodes use; a client's
+    /// value is decoded for its type errors and dropped.
+    SubjectPermission,
+}
+
+/// The JSON names of the fields, in Go's declaration order.
+const FIELDS: [&str; 20] = [
+    "echo",
+    "verbose",
+    "pedantic",
+    "tls_required",
+    "nkey",
+    "jwt",
+    "sig",
+    "auth_token",
+    "user",
+    "pass",
+    "name",
+    "lang",
+    "version",
+    "protocol",
+    "account",
+    "new_account",
+    "headers",
+    "no_responders",
+    "import",
+    "export",
+];
+
+/// Go's error for a JSON value that does not fit its field.
+fn type_error(got: Kind, field: &str, want: &str) -> String {
+    format!(
+        "json: cannot unmarshal {} into Go struct field ClientOpts.{field} of type {want}",
+        got.go_name()
+    )
 }
 
 impl ClientOpts {
-    /// Applies a CONNECT argument on top of `self`.
+    fn field(&mut self, name: &str) -> FieldRef<'_> {
+        match name {
+            "echo" => FieldRef::Bool(&mut self.echo),
+            "verbose" => FieldRef::Bool(&mut self.verbose),
+            "pedantic" => FieldRef::Bool(&mut self.pedantic),
+            "tls_required" => FieldRef::Bool(&mut self.tls_required),
+            "nkey" => FieldRef::Str(&mut self.nkey),
+            "jwt" => FieldRef::Str(&mut self.jwt),
+            "sig" => FieldRef::Str(&mut self.sig),
+            "auth_token" => FieldRef::Str(&mut self.auth_token),
+            "user" => FieldRef::Str(&mut self.user),
+            "pass" => FieldRef::Str(&mut self.pass),
+            "name" => FieldRef::Str(&mut self.name),
+            "lang" => FieldRef::Str(&mut self.lang),
+            "version" => FieldRef::Str(&mut self.version),
+            "protocol" => FieldRef::Int(&mut self.protocol),
+            "account" => FieldRef::Str(&mut self.account),
+            "new_account" => FieldRef::Bool(&mut self.new_account),
+            "headers" => FieldRef::Bool(&mut self.headers),
+            "no_responders" => FieldRef::Bool(&mut self.no_responders),
+            _ => FieldRef::SubjectPermission,
+        }
+    }
+
+    /// Applies a CONNECT argument on top of `self`; the error is Go's text.
     pub fn apply_json(&mut self, arg: &[u8]) -> Result<(), String> {
-        let v: Value = serde_json::from_slice(arg).map_err(|e| json_error_text(arg, &e))?;
-        let Value::Object(map) = v else {
-            if v.is_null() {
-                return Ok(());
+        gojson::check_valid(arg)?;
+        let mut r = Reader::new(arg);
+        match r.peek() {
+            Kind::Object => {}
+            Kind::Null => return Ok(()),
+            other => {
+                return Err(format!(
+                    "json: cannot unmarshal {} into Go value of type server.ClientOpts",
+                    other.go_name()
+                ))
             }
-            return Err(
-                type_err(&v, "", "server.ClientOpts").replace(" field ClientOpts.", " value ")
-            );
-        };
-        for (k, v) in &map {
-            if v.is_null() {
-                continue;
-            }
-            let key = k.to_lowercase();
-            let b = |field: &str| v.as_bool().ok_or_else(|| type_err(v, field, "bool"));
-            let s = |field: &str| {
-                v.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| type_err(v, field, "string"))
+        }
+        let mut first_error: Option<String> = None;
+        r.object(|r, key| {
+            let Some(name) = FIELDS.iter().find(|f| gojson::key_matches(f, &key)) else {
+                r.skip();
+                return;
             };
-            match key.as_str() {
-                "echo" => self.echo = b("echo")?,
-                "verbose" => self.verbose = b("verbose")?,
-                "pedantic" => self.pedantic = b("pedantic")?,
-                "tls_required" => self.tls_required = b("tls_required")?,
-                "nkey" => self.nkey = s("nkey")?,
-                "jwt" => self.jwt = s("jwt")?,
-                "sig" => self.sig = s("sig")?,
-                "auth_token" => self.auth_token = s("auth_token")?,
-                "user" => self.user = s("user")?,
-                "pass" => self.pass = s("pass")?,
-                "name" => self.name = s("name")?,
-                "lang" => self.lang = s("lang")?,
-                "version" => self.version = s("version")?,
-                "protocol" => {
-                    self.protocol = v.as_i64().ok_or_else(|| type_err(v, "protocol", "int"))?
-                }
-                "account" => self.account = s("account")?,
-                "new_account" => self.new_account = b("new_account")?,
-                "headers" => self.headers = b("headers")?,
-                "no_responders" => self.no_responders = b("no_responders")?,
-                _ => {}
+            if let Err(e) = self.decode_field(name, r) {
+                first_error.get_or_insert(e);
+            }
+        });
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Decodes the next value into field `name`; always consumes it.
+    fn decode_field(&mut self, name: &str, r: &mut Reader<'_>) -> Result<(), String> {
+        let kind = r.peek();
+        if kind == Kind::Null {
+            r.skip();
+            return Ok(());
+        }
+        match self.field(name) {
+            FieldRef::Bool(slot) if kind == Kind::Bool => *slot = r.literal() == b"true",
+            FieldRef::Str(slot) if kind == Kind::String => *slot = r.string(),
+            FieldRef::Int(slot) if kind == Kind::Number => {
+                let text = r.literal();
+                *slot = gojson::parse_int(text).ok_or_else(|| {
+                    format!(
+                        "json: cannot unmarshal number {} into Go struct field ClientOpts.{name} of type int",
+                        String::from_utf8_lossy(text)
+                    )
+                })?;
+            }
+            FieldRef::SubjectPermission => {
+                let mut first = None;
+                let ty = GoType::Struct(&SUBJECT_PERMISSION);
+                gojson::check_value(r, ty, "ClientOpts", name, &mut first)?;
+                return first.map_or(Ok(()), Err);
+            }
+            other => {
+                r.skip();
+                let want = match other {
+                    FieldRef::Bool(_) => "bool",
+                    FieldRef::Str(_) => "string",
+                    _ => "int",
+                };
+                return Err(type_error(kind, name, want));
             }
         }
         Ok(())
     }
 }
 
-/// Approximates Go's JSON syntax error texts for the common cases.
-fn json_error_text(arg: &[u8], e: &serde_json::Error) -> String {
-    if arg.iter().all(|b| b.is_ascii_whitespace()) || e.is_eof() {
-        return "unexpected end of JSON input".into();
-    }
-    // Column is 1-based; find the offending character.
-    let col = e.column().saturating_sub(1);
-    let line_start = arg
-        .split(|&b| b == b'\n')
-        .take(e.line().saturating_sub(1))
-        .map(|l| l.len() + 1)
-        .sum::<usize>();
-    if e.to_string().starts_with("key must be a string") {
-        if let Some(&c) = arg.get(line_start + col) {
-            return format!(
-                "invalid character '{}' looking for beginning of object key string",
-                c as char
-            );
-        }
-    }
-    match arg.get(line_start + col) {
-        Some(&c) => format!(
-            "invalid character '{}' looking for beginning of value",
-            c as char
-        ),
-        None => "unexpected end of JSON input".into(),
-    }
-}
+/// Go's `SubjectPermission`, which routes and leaf nodes send in CONNECT
+/// and INFO.
+pub static SUBJECT_PERMISSION: GoStruct = GoStruct {
+    name: "SubjectPermission",
+    fields: &[("allow", GoType::StrList), ("deny", GoType::StrList)],
+};
 
 /// The CONNECT argument with any password value replaced, for trace lines.
 pub fn redact_pass(arg: &[u8]) -> String {
@@ -199,6 +249,60 @@ mod tests {
         assert!(o.echo);
         assert_eq!(o.name, "x");
         assert_eq!(o.protocol, 1);
+    }
+
+    #[test]
+    fn keys_match_like_go_and_the_last_wins() {
+        let mut o = ClientOpts::default();
+        o.apply_json(br#"{"verbose":false,"Verbose":true,"echo":true,"ECHO":false}"#)
+            .unwrap();
+        assert!(o.verbose);
+        assert!(!o.echo);
+        let mut o = ClientOpts::default();
+        o.apply_json(br#"{"user":"guest","User":"alice","pass":"alicepw","Pass":"wrong"}"#)
+            .unwrap();
+        assert_eq!((o.user.as_str(), o.pass.as_str()), ("alice", "wrong"));
+    }
+
+    #[test]
+    fn accepts_what_go_accepts() {
+        let mut o = ClientOpts::default();
+        o.apply_json(b"{\"verbose\":true,\"name\":\"\xff\",\"lang\":\"\\ud800\",\"x\":1e999,\"protocol\":-0}")
+            .unwrap();
+        assert_eq!(o.name, "\u{fffd}");
+        assert_eq!(o.lang, "\u{fffd}");
+        assert_eq!(o.protocol, 0);
+        let mut deep = b"{\"x\":".to_vec();
+        deep.extend([b'['; 500]);
+        deep.extend([b']'; 500]);
+        deep.extend(b",\"name\":\"n\"}");
+        o.apply_json(&deep).unwrap();
+        assert_eq!(o.name, "n");
+    }
+
+    #[test]
+    fn type_errors_are_go_texts_and_the_first_one_counts() {
+        let err = |doc: &[u8]| ClientOpts::default().apply_json(doc).unwrap_err();
+        assert_eq!(
+            err(br#"{"verbose":"yes","echo":1}"#),
+            "json: cannot unmarshal string into Go struct field ClientOpts.verbose of type bool"
+        );
+        assert_eq!(
+            err(br#"{"protocol":1e999}"#),
+            "json: cannot unmarshal number 1e999 into Go struct field ClientOpts.protocol of type int"
+        );
+        assert_eq!(
+            err(br#"{"import":{"allow":5}}"#),
+            "json: cannot unmarshal number into Go struct field SubjectPermission.import.allow of type []string"
+        );
+        assert_eq!(
+            err(b"[1]"),
+            "json: cannot unmarshal array into Go value of type server.ClientOpts"
+        );
+        assert_eq!(
+            err(b"{bad"),
+            "invalid character 'b' looking for beginning of object key string"
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The INFO document, with Go's field order and omission rules.
 
+use super::connect::SUBJECT_PERMISSION;
+use super::gojson::{GoStruct, GoType};
 use serde::Serialize;
 
 /// The server's INFO; per-client fields are filled in before sending.
@@ -83,6 +85,53 @@ pub fn go_html_escape(json: &str) -> String {
     }
     out
 }
+
+/// Go's `Info` as a client's INFO is decoded into (and then ignored):
+/// only its syntax and types can fail.
+pub static GO_INFO: GoStruct = GoStruct {
+    name: "Info",
+    fields: &[
+        ("server_id", GoType::Str),
+        ("server_name", GoType::Str),
+        ("version", GoType::Str),
+        ("proto", GoType::Int(64)),
+        ("git_commit", GoType::Str),
+        ("go", GoType::Str),
+        ("host", GoType::Str),
+        ("port", GoType::Int(64)),
+        ("headers", GoType::Bool),
+        ("auth_required", GoType::Bool),
+        ("tls_required", GoType::Bool),
+        ("tls_verify", GoType::Bool),
+        ("tls_available", GoType::Bool),
+        ("max_payload", GoType::Int(32)),
+        ("jetstream", GoType::Bool),
+        ("ip", GoType::Str),
+        ("client_id", GoType::Uint(64)),
+        ("client_ip", GoType::Str),
+        ("nonce", GoType::Str),
+        ("cluster", GoType::Str),
+        ("cluster_dynamic", GoType::Bool),
+        ("domain", GoType::Str),
+        ("connect_urls", GoType::StrList),
+        ("ws_connect_urls", GoType::StrList),
+        ("ldm", GoType::Bool),
+        ("import", GoType::Struct(&SUBJECT_PERMISSION)),
+        ("export", GoType::Struct(&SUBJECT_PERMISSION)),
+        ("lnoc", GoType::Bool),
+        ("info_on_connect", GoType::Bool),
+        ("connect_info", GoType::Bool),
+        ("gateway", GoType::Str),
+        ("gateway_urls", GoType::StrList),
+        ("gateway_url", GoType::Str),
+        ("gateway_cmd", GoType::Uint(8)),
+        ("gateway_cmd_payload", GoType::Bytes),
+        ("gateway_nrp", GoType::Bool),
+        ("gateway_iom", GoType::Bool),
+        ("leafnode_urls", GoType::StrList),
+        ("remote_account", GoType::Str),
+    ],
+};
 
 #[cfg(test)]
 mod tests {

@@ -289,13 +289,19 @@ impl Parser {
             Head::Bad(state, pos) => Err(ParseError::Unknown { state, pos }),
             Head::Line(op, end) => Ok(memchr(b'\n', &buf[end..]).map(|nl| (op, end + nl + 1))),
             Head::Arg(op, start) => {
-                let nl = memchr(b'\n', &buf[start..]);
-                let line_end = nl.map_or(buf.len(), |n| start + n);
+                // Go takes the argument's first byte without looking at
+                // it, even a CR or LF: `PUB \nfoo 1` publishes to "\nfoo".
+                let nl = buf
+                    .get(start + 1..)
+                    .and_then(|rest| memchr(b'\n', rest))
+                    .map(|n| start + 1 + n);
+                let line_end = nl.unwrap_or(buf.len());
                 let line = &buf[start..line_end];
                 // Go drops one byte before the newline once it has seen
-                // a carriage return anywhere in the argument (a well-formed
-                // line ends in one: no need to look further then).
-                let cr = line.last() == Some(&b'\r') || memchr(b'\r', line).is_some();
+                // a carriage return anywhere after that first byte (a
+                // well-formed line ends in one: no need to look further).
+                let after_first = line.get(1..).unwrap_or_default();
+                let cr = after_first.last() == Some(&b'\r') || memchr(b'\r', after_first).is_some();
                 let len = line.len().saturating_sub(usize::from(cr));
                 if len > max_control_line {
                     return Err(ParseError::ControlLine {

@@ -1,0 +1,254 @@
+//! The top-level `jetstream` block, checked as Go 2.9.10 checks it: its
+//! types, sizes, cipher and limits. natsd does not serve JetStream yet (the
+//! server warns at start-up); the parsed settings wait for it.
+
+use super::duration::parse_go_duration;
+use super::{ConfigErrors, Field, Options};
+use crate::config::{Node, Value};
+
+/// The `jetstream { ... }` settings besides enablement and `store_dir`,
+/// which live on [`Options`] because flags set them too.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JetStreamConfig {
+    pub max_memory: Option<i64>,
+    pub max_store: Option<i64>,
+    pub domain: String,
+    pub key: String,
+    pub cipher: Cipher,
+    pub extension_hint: String,
+    pub unique_tag: String,
+    pub max_catchup: Option<i64>,
+    pub limits: JetStreamLimits,
+}
+
+/// The store encryption cipher.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Cipher {
+    #[default]
+    ChaCha,
+    Aes,
+}
+
+/// Server-wide limits of the `limits` block.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JetStreamLimits {
+    pub max_ack_pending: i64,
+    pub max_ha_assets: i64,
+    pub max_request_batch: i64,
+    pub duplicate_window_ns: i128,
+}
+
+/// Applies the top-level `jetstream` value: a bool, "enabled"/"disabled",
+/// or a block.
+pub fn parse_jetstream(v: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Result<(), ()> {
+    match &v.value {
+        Value::Bool(b) => o.jetstream = *b,
+        Value::Str(s) => match s.to_lowercase().as_str() {
+            "enabled" | "enable" => o.jetstream = true,
+            "disabled" | "disable" => o.jetstream = false,
+            _ => {
+                return errs.fail(
+                    v,
+                    format!("Expected 'enabled' or 'disabled' for string value, got '{s}'"),
+                )
+            }
+        },
+        Value::Map(m) => {
+            let mut enable = true;
+            for (key, mv) in m.iter() {
+                let f = Field(mv);
+                let js = &mut o.jetstream_config;
+                match key.to_lowercase().as_str() {
+                    "store" | "store_dir" | "storedir" => {
+                        // The top-level store_dir may have come first.
+                        if !o.store_dir.is_empty() {
+                            return errs.fail(mv, "Duplicate 'store_dir' configuration".into());
+                        }
+                        o.store_dir = f.string(errs)?;
+                    }
+                    "max_memory_store" | "max_mem_store" | "max_mem" => {
+                        js.max_memory = Some(size(mv, "max_mem_store", errs)?)
+                    }
+                    "max_file_store" | "max_file" => {
+                        js.max_store = Some(size(mv, "max_file_store", errs)?)
+                    }
+                    "domain" => js.domain = f.string(errs)?,
+                    "enable" | "enabled" => enable = f.boolean(errs)?,
+                    "key" | "ek" | "encryption_key" => js.key = f.string(errs)?,
+                    "cipher" => {
+                        let name = f.string(errs)?;
+                        js.cipher = match name.to_lowercase().as_str() {
+                            "chacha" | "chachapoly" => Cipher::ChaCha,
+                            "aes" => Cipher::Aes,
+                            _ => {
+                                return errs
+                                    .fail(mv, format!("Unknown cipher type: {}", go_quote(&name)))
+                            }
+                        }
+                    }
+                    "extension_hint" => js.extension_hint = f.string(errs)?,
+                    "limits" => js.limits = parse_limits(mv, errs)?,
+                    "unique_tag" => js.unique_tag = f.string(errs)?.trim().to_lowercase(),
+                    "max_outstanding_catchup" => {
+                        js.max_catchup = Some(size(mv, &key.to_lowercase(), errs)?)
+                    }
+                    _ => {
+                        if !mv.used_variable {
+                            errs.unknown(mv, key);
+                        }
+                    }
+                }
+            }
+            o.jetstream = enable;
+        }
+        other => {
+            return errs.fail(
+                v,
+                format!(
+                    "Expected map, bool or string to define JetStream, got {}",
+                    other.kind_name()
+                ),
+            )
+        }
+    }
+    Ok(())
+}
+
+fn parse_limits(v: &Node, errs: &mut ConfigErrors) -> Result<JetStreamLimits, ()> {
+    let Value::Map(m) = &v.value else {
+        return errs.fail(
+            v,
+            format!(
+                "Expected a map to define JetStreamLimits, got {}",
+                v.value.kind_name()
+            ),
+        );
+    };
+    let mut limits = JetStreamLimits::default();
+    for (key, mv) in m.iter() {
+        let f = Field(mv);
+        match key.to_lowercase().as_str() {
+            "max_ack_pending" => limits.max_ack_pending = f.int(errs)?,
+            "max_ha_assets" => limits.max_ha_assets = f.int(errs)?,
+            "max_request_batch" => limits.max_request_batch = f.int(errs)?,
+            // Go reports a bad duration here without a position.
+            "duplicate_window" => match parse_go_duration(&f.string(errs)?) {
+                Ok(ns) => limits.duplicate_window_ns = ns,
+                Err(e) => errs.errors.push(e),
+            },
+            _ => {
+                if !mv.used_variable {
+                    errs.unknown(mv, key);
+                }
+            }
+        }
+    }
+    Ok(limits)
+}
+
+/// A storage size: an integer, or a string of digits and one of the
+/// suffixes K, M, G, T (powers of 1024), as Go reads it.
+fn size(v: &Node, option: &str, errs: &mut ConfigErrors) -> Result<i64, ()> {
+    match &v.value {
+        Value::Int(n) => Ok(*n),
+        Value::Str(s) => parse_size_string(s).or_else(|e| errs.fail(v, format!("{option} {e}"))),
+        _ => errs.fail(v, format!("{option} must be int64 or string")),
+    }
+}
+
+/// Go splits off the last byte as the suffix before it checks anything, so
+/// "abc" fails on the number "ab".
+pub fn parse_size_string(s: &str) -> Result<i64, String> {
+    if s.is_empty() {
+        return Ok(0);
+    }
+    let bytes = s.as_bytes();
+    let (digits, suffix) = bytes.split_at(bytes.len() - 1);
+    let digits = String::from_utf8_lossy(digits);
+    let number = go_parse_int(&digits)?;
+    let shift = match suffix {
+        b"K" => 10,
+        b"M" => 20,
+        b"G" => 30,
+        b"T" => 40,
+        _ => return Err("sizes defined as strings must end in K, M, G, T".into()),
+    };
+    Ok(number.wrapping_mul(1 << shift))
+}
+
+/// Go's `strconv.ParseInt(s, 10, 64)` with its error texts.
+fn go_parse_int(s: &str) -> Result<i64, String> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "strconv.ParseInt: parsing {}: invalid syntax",
+            go_quote(s)
+        ));
+    }
+    s.parse::<i64>().map_err(|_| {
+        format!(
+            "strconv.ParseInt: parsing {}: value out of range",
+            go_quote(s)
+        )
+    })
+}
+
+fn go_quote(s: &str) -> String {
+    crate::logging::go_quote(s.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::load;
+    use super::*;
+
+    fn error_of(text: &str) -> String {
+        load(text).1.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn sizes_read_as_go_reads_them() {
+        assert_eq!(parse_size_string("2K"), Ok(2048));
+        assert_eq!(parse_size_string("1G"), Ok(1 << 30));
+        assert_eq!(parse_size_string(""), Ok(0));
+        assert_eq!(
+            parse_size_string("abc"),
+            Err("strconv.ParseInt: parsing \"ab\": invalid syntax".into())
+        );
+        assert_eq!(
+            parse_size_string("10Z"),
+            Err("sizes defined as strings must end in K, M, G, T".into())
+        );
+        assert_eq!(
+            parse_size_string("99999999999999999999K"),
+            Err("strconv.ParseInt: parsing \"99999999999999999999\": value out of range".into())
+        );
+    }
+
+    #[test]
+    fn block_errors_use_go_texts() {
+        assert!(error_of("jetstream { max_mem: \"abc\" }")
+            .contains(":1:12: max_mem_store strconv.ParseInt: parsing \"ab\": invalid syntax"));
+        assert!(error_of("jetstream { max_file: true }")
+            .contains("max_file_store must be int64 or string"));
+        assert!(error_of("jetstream: maybe")
+            .contains("Expected 'enabled' or 'disabled' for string value, got 'maybe'"));
+        assert!(error_of("jetstream { cipher: rot13 }").contains("Unknown cipher type: \"rot13\""));
+        assert!(error_of("jetstream { limits: 1 }")
+            .contains("Expected a map to define JetStreamLimits, got int64"));
+        assert!(error_of("jetstream { limits { duplicate_window: x } }")
+            .contains("time: invalid duration \"x\""));
+        assert!(error_of("jetstream { bogus: 1 }").contains("unknown field \"bogus\""));
+    }
+
+    #[test]
+    fn block_settings() {
+        let (o, r) =
+            load("jetstream { max_mem: \"1G\", max_file: 2K, domain: hub, enabled: false }");
+        r.unwrap();
+        assert!(!o.jetstream);
+        assert_eq!(o.jetstream_config.max_memory, Some(1 << 30));
+        assert_eq!(o.jetstream_config.max_store, Some(2000));
+        assert_eq!(o.jetstream_config.domain, "hub");
+    }
+}
