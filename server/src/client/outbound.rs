@@ -15,10 +15,11 @@
 //! bytes go out in the order they were queued.
 //!
 //! Flow control, as Go does it: a publisher's reader that has filled a
-//! connection's backlog past half of max_pending waits, before reading
-//! more, for the writer to bring it back under, for at most Go's stall
-//! time; below that a publisher never waits for a subscriber. A connection
-//! that does not read is left to the write deadline and max_pending.
+//! connection's backlog past half of max_pending stops before its next
+//! message, flushes, and waits for the writer to bring the backlog back
+//! under, for at most Go's stall time; below that a publisher never waits
+//! for a subscriber. A connection that does not read is left to the write
+//! deadline and max_pending.
 
 use super::{Client, ClosedState};
 use crate::options::go_duration;

@@ -45,6 +45,8 @@ pub struct AccountConfig {
 pub struct AccountReference {
     pub kind: ReferenceKind,
     pub account: String,
+    /// The export's subject, or the subject imported.
+    pub subject: String,
 }
 
 /// Where an account is named, in the order Go checks them.
@@ -386,9 +388,11 @@ fn check_exports(
             }
         }
         if let Some(kind) = &kind_of_item {
+            let subject = exports.last().map(|(_, s)| s.clone()).unwrap_or_default();
             references.extend(allowed.into_iter().map(|account| AccountReference {
                 kind: ReferenceKind::of(kind, false),
                 account,
+                subject: subject.clone(),
             }));
         }
         match (kind_of_item.as_deref(), latency_of_item) {
@@ -422,27 +426,67 @@ fn account_names(v: &Node, errs: &mut ConfigErrors) -> Vec<String> {
 }
 
 /// Every account an export (`imports: false`) or import names must be
-/// defined; Go reports each at the `accounts` block's position.
+/// defined, and an import must be of a subject its account exports to the
+/// importer; Go reports each at the `accounts` block's position.
 fn check_references(accounts: &Node, o: &Options, errs: &mut ConfigErrors, imports: bool) {
-    let mut missing: Vec<&AccountReference> = o
+    let mut refs: Vec<(&AccountConfig, &AccountReference)> = o
         .accounts
         .iter()
-        .flat_map(|acc| &acc.references)
-        .filter(|r| {
-            let is_import = r.kind >= ReferenceKind::StreamImport;
-            is_import == imports && !o.accounts.iter().any(|a| a.name == r.account)
-        })
+        .flat_map(|acc| acc.references.iter().map(move |r| (acc, r)))
+        .filter(|(_, r)| (r.kind >= ReferenceKind::StreamImport) == imports)
         .collect();
-    missing.sort_by_key(|r| r.kind);
-    for r in missing {
-        errs.error(
-            accounts,
-            format!(
+    refs.sort_by_key(|(_, r)| r.kind);
+    for (importer, r) in refs {
+        let reason = match o.accounts.iter().find(|a| a.name == r.account) {
+            None => format!(
                 "{} account not defined for {}",
                 crate::logging::go_quote(r.account.as_bytes()),
                 r.kind.describe()
             ),
-        );
+            Some(exporter) if imports && !exporter.authorizes(importer, r) => {
+                let kind = if r.kind == ReferenceKind::StreamImport {
+                    "stream"
+                } else {
+                    "service"
+                };
+                format!(
+                    "Error adding {kind} import {}: {kind} import not authorized",
+                    crate::logging::go_quote(r.subject.as_bytes())
+                )
+            }
+            Some(_) => continue,
+        };
+        errs.error(accounts, reason);
+    }
+}
+
+impl AccountConfig {
+    /// Whether this account exports the subject of `import` to `importer`:
+    /// an export of that exact subject, or else one whose subject contains
+    /// it, public or naming the importer.
+    fn authorizes(&self, importer: &AccountConfig, import: &AccountReference) -> bool {
+        let kind = if import.kind == ReferenceKind::StreamImport {
+            "stream"
+        } else {
+            "service"
+        };
+        if !crate::subject::is_valid_subject(import.subject.as_bytes()) {
+            return false;
+        }
+        let of_kind = || self.exports.iter().filter(|(k, _)| k == kind);
+        let export = of_kind().find(|(_, s)| *s == import.subject).or_else(|| {
+            of_kind().find(|(_, s)| crate::subject::is_subset_match(&import.subject, s))
+        });
+        let Some((_, subject)) = export else {
+            return false;
+        };
+        let export_kind = ReferenceKind::of(kind, false);
+        let mut approved = self
+            .references
+            .iter()
+            .filter(|r| r.kind == export_kind && r.subject == *subject)
+            .peekable();
+        approved.peek().is_none() || approved.any(|r| r.account == importer.name)
     }
 }
 
@@ -517,6 +561,7 @@ fn check_imports(
                     references.push(AccountReference {
                         kind: ReferenceKind::of(&kind, true),
                         account: a.to_string(),
+                        subject: s.to_string(),
                     });
                     if kind == "service" && src.get_ci("to").is_none() {
                         services.push((a.to_string(), s.to_string()));

@@ -3,8 +3,38 @@
 //! server warns at start-up); the parsed settings wait for it.
 
 use super::duration::parse_go_duration;
-use super::{ConfigErrors, Field, Options};
+use super::{type_mismatch, ConfigErrors, Options};
 use crate::config::{Node, Value};
+
+/// A value of the block. Go asserts its type in a function that does not
+/// recover, so a wrong type is reported at the `jetstream` key.
+struct Inner<'a> {
+    value: &'a Node,
+    block: &'a Node,
+}
+
+impl Inner<'_> {
+    fn string(&self, errs: &mut ConfigErrors) -> Result<String, ()> {
+        match &self.value.value {
+            Value::Str(s) => Ok(s.clone()),
+            other => errs.fail(self.block, type_mismatch(other, "string")),
+        }
+    }
+
+    fn int(&self, errs: &mut ConfigErrors) -> Result<i64, ()> {
+        match &self.value.value {
+            Value::Int(n) => Ok(*n),
+            other => errs.fail(self.block, type_mismatch(other, "int64")),
+        }
+    }
+
+    fn boolean(&self, errs: &mut ConfigErrors) -> Result<bool, ()> {
+        match &self.value.value {
+            Value::Bool(b) => Ok(*b),
+            other => errs.fail(self.block, type_mismatch(other, "bool")),
+        }
+    }
+}
 
 /// The `jetstream { ... }` settings besides enablement and `store_dir`,
 /// which live on [`Options`] because flags set them too.
@@ -56,7 +86,10 @@ pub fn parse_jetstream(v: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Re
         Value::Map(m) => {
             let mut enable = true;
             for (key, mv) in m.iter() {
-                let f = Field(mv);
+                let f = Inner {
+                    value: mv,
+                    block: v,
+                };
                 let js = &mut o.jetstream_config;
                 match key.to_lowercase().as_str() {
                     "store" | "store_dir" | "storedir" => {
@@ -87,7 +120,7 @@ pub fn parse_jetstream(v: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Re
                         }
                     }
                     "extension_hint" => js.extension_hint = f.string(errs)?,
-                    "limits" => js.limits = parse_limits(mv, errs)?,
+                    "limits" => js.limits = parse_limits(mv, v, errs)?,
                     "unique_tag" => js.unique_tag = f.string(errs)?.trim().to_lowercase(),
                     "max_outstanding_catchup" => {
                         js.max_catchup = Some(size(mv, &key.to_lowercase(), errs)?)
@@ -114,7 +147,7 @@ pub fn parse_jetstream(v: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Re
     Ok(())
 }
 
-fn parse_limits(v: &Node, errs: &mut ConfigErrors) -> Result<JetStreamLimits, ()> {
+fn parse_limits(v: &Node, block: &Node, errs: &mut ConfigErrors) -> Result<JetStreamLimits, ()> {
     let Value::Map(m) = &v.value else {
         return errs.fail(
             v,
@@ -126,7 +159,7 @@ fn parse_limits(v: &Node, errs: &mut ConfigErrors) -> Result<JetStreamLimits, ()
     };
     let mut limits = JetStreamLimits::default();
     for (key, mv) in m.iter() {
-        let f = Field(mv);
+        let f = Inner { value: mv, block };
         match key.to_lowercase().as_str() {
             "max_ack_pending" => limits.max_ack_pending = f.int(errs)?,
             "max_ha_assets" => limits.max_ha_assets = f.int(errs)?,
@@ -239,6 +272,11 @@ mod tests {
         assert!(error_of("jetstream { limits { duplicate_window: x } }")
             .contains("time: invalid duration \"x\""));
         assert!(error_of("jetstream { bogus: 1 }").contains("unknown field \"bogus\""));
+        // A wrong type is reported where the block starts.
+        assert!(error_of("jetstream { store_dir: 5 }")
+            .contains(":1:0: interface conversion: interface {} is int64, not string"));
+        assert!(error_of("jetstream {\n limits { max_ack_pending: x } }")
+            .contains(":1:0: interface conversion: interface {} is string, not int64"));
     }
 
     #[test]

@@ -674,8 +674,11 @@ impl ConfigErrors {
     }
 
     pub fn unknown(&mut self, at: &Node, field: &str) {
-        self.errors
-            .push(format!("{}: unknown field \"{field}\"", at.location()));
+        self.errors.push(format!(
+            "{}: unknown field {}",
+            at.location(),
+            crate::logging::go_quote(field.as_bytes())
+        ));
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::{ConfigErrors, Field};
 use crate::config::{Map, Node, Value};
+use crate::logging::go_quote;
 use crate::options::duration::parse_go_duration;
 use crate::subject::is_valid_subject;
 use std::sync::Arc;
@@ -383,7 +384,13 @@ pub fn parse_permissions(
             }
             _ => {
                 if !v.used_variable {
-                    errs.error(v, format!("Unknown field \"{k}\" parsing permissions"));
+                    errs.error(
+                        v,
+                        format!(
+                            "Unknown field {} parsing permissions",
+                            go_quote(k.as_bytes())
+                        ),
+                    );
                 }
             }
         }
@@ -433,7 +440,8 @@ fn parse_subject_permission(
                     errs.error(
                         v,
                         format!(
-                            "Unknown field name \"{k}\" parsing subject permissions, only 'allow' or 'deny' are permitted"
+                            "Unknown field name {} parsing subject permissions, only 'allow' or 'deny' are permitted",
+                            go_quote(k.as_bytes())
                         ),
                     );
                 }
@@ -526,7 +534,13 @@ fn parse_allow_responses(node: &Node, errs: &mut ConfigErrors) -> Option<Respons
             },
             _ => {
                 if !v.used_variable {
-                    errs.error(v, format!("Unknown field \"{k}\" parsing permissions"));
+                    errs.error(
+                        v,
+                        format!(
+                            "Unknown field {} parsing permissions",
+                            go_quote(k.as_bytes())
+                        ),
+                    );
                 }
             }
         }
