@@ -8,3 +8,8 @@ cd "$(dirname "$0")/.."
 cargo build --release --workspace
 cargo test --release --workspace
 target/release/parity run --target both --check
+# Differential fuzzing: malformed client input and hostile configs on natsd
+# and the Go reference; fails on a crash, a hang or an unexplained divergence.
+if [ -x /usr/sbin/nats-server ]; then
+    target/release/parity fuzz-diff --cases 300 --configs 60 --seed 1 --out target/fuzz-diff-ci.md
+fi

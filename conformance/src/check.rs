@@ -6,13 +6,16 @@
 //! - a downgrade: a Go test whose status is lower than committed;
 //! - a new FAILING or FLAKY row;
 //! - a stale pairing: a row in scope whose Go and natsd results come from
-//!   different scenario code, in a run that drove both targets.
+//!   different scenario code, in a run that drove both targets;
+//! - a scenario beyond the Go tests that passes on Go and not on natsd
+//!   (no row would show it).
 
 use crate::evidence;
 use crate::gaps::{Baseline, GapRow, Pairing};
+use crate::kit::Target;
 use crate::reports;
 use crate::runner::ScenarioRun;
-use crate::status::Status;
+use crate::status::{Outcome, Status};
 use std::collections::HashSet;
 
 /// The problems of a run, and the scenarios behind them.
@@ -39,6 +42,8 @@ pub struct Inputs<'a> {
     pub in_scope: &'a dyn Fn(&GapRow) -> bool,
     /// The run drove both targets, so every row in scope can be paired.
     pub both_targets: bool,
+    /// Ids of the scenarios that cover no Go test (`beyond_go`).
+    pub beyond_go: &'a HashSet<&'a str>,
 }
 
 pub fn findings(i: &Inputs) -> Findings {
@@ -49,6 +54,24 @@ pub fn findings(i: &Inputs) -> Findings {
             r.scenario_id, r.result.message
         ));
         f.suspects.insert(r.scenario_id.to_string());
+    }
+    for r in i.runs.iter().filter(|r| {
+        r.target == Target::Rust
+            && r.result.outcome != Outcome::Pass
+            && i.beyond_go.contains(r.scenario_id)
+    }) {
+        let go_passed = i.runs.iter().any(|g| {
+            g.scenario_id == r.scenario_id
+                && g.target == Target::Go
+                && g.result.outcome == Outcome::Pass
+        });
+        if go_passed {
+            f.problems.push(format!(
+                "natsd fails {} (beyond the Go tests): {}",
+                r.scenario_id, r.result.message
+            ));
+            f.suspects.insert(r.scenario_id.to_string());
+        }
     }
     for p in i.evidence {
         f.problems.push(format!(
@@ -137,6 +160,7 @@ mod tests {
             evidence: &[],
             in_scope: &|_| true,
             both_targets: both,
+            beyond_go: &HashSet::new(),
         })
     }
 
@@ -208,8 +232,50 @@ mod tests {
             evidence: &[problem],
             in_scope: &|_| true,
             both_targets: true,
+            beyond_go: &HashSet::new(),
         });
         assert_eq!(f.problems, vec!["evidence: core/a ↔ TestA: no evidence"]);
+    }
+
+    #[test]
+    fn a_scenario_beyond_go_that_natsd_fails_fails_the_run() {
+        let run = |target, outcome| ScenarioRun {
+            scenario_id: "hostile/x",
+            target,
+            result: TargetResult {
+                outcome,
+                ..pass("")
+            },
+            duration_ms: 1,
+        };
+        let ids: HashSet<&str> = ["hostile/x"].into();
+        let with = |runs: &[ScenarioRun], beyond: &HashSet<&str>| {
+            findings(&Inputs {
+                runs,
+                rows: &[],
+                baseline: &Baseline::new(),
+                evidence: &[],
+                in_scope: &|_| true,
+                both_targets: true,
+                beyond_go: beyond,
+            })
+        };
+        let natsd_fails = [
+            run(Target::Go, Outcome::Pass),
+            run(Target::Rust, Outcome::Fail),
+        ];
+        let f = with(&natsd_fails, &ids);
+        assert!(f.problems[0].starts_with("natsd fails hostile/x"), "{f:?}");
+        assert!(f.suspects.contains("hostile/x"));
+        assert!(
+            with(&natsd_fails, &HashSet::new()).is_clean(),
+            "a mapped scenario shows in its rows instead"
+        );
+        let both_pass = [
+            run(Target::Go, Outcome::Pass),
+            run(Target::Rust, Outcome::Pass),
+        ];
+        assert!(with(&both_pass, &ids).is_clean());
     }
 
     fn pass(obs: &str) -> TargetResult {

@@ -4,6 +4,7 @@ use crate::check;
 use crate::classifications;
 use crate::db::{Db, RunInfo};
 use crate::evidence;
+use crate::fuzzdiff;
 use crate::gaps::{self, Baseline, GapRow};
 use crate::gochecks;
 use crate::gotests::{self, DEFAULT_GO_SRC};
@@ -78,6 +79,10 @@ enum Command {
     /// Benchmarks natsd (release build) against the Go server, side by side;
     /// writes reports/bench.md, bench.json and bench.svg.
     Bench(BenchArgs),
+    /// Sends seeded malformed client input to natsd and two Go servers, and
+    /// hostile configs through `-t`; writes reports/fuzz-diff.md and fails
+    /// on a crash, a hang or a divergence not in conformance/fuzz-explained.toml.
+    FuzzDiff(FuzzDiffArgs),
 }
 
 #[derive(Subcommand)]
@@ -125,6 +130,31 @@ struct BenchArgs {
     #[arg(long, default_value = DEFAULT_GO_BIN)]
     go_bin: PathBuf,
     /// A natsd binary to use instead of building one with `cargo build --release -p natsd`.
+    #[arg(long)]
+    natsd_bin: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct FuzzDiffArgs {
+    /// Protocol cases (classes take turns, so at least 30 covers them all).
+    #[arg(long, default_value_t = 500)]
+    cases: usize,
+    /// Config cases run through `-t`.
+    #[arg(long, default_value_t = 100)]
+    configs: usize,
+    /// Seed of the generators: the same seed makes the same cases.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Cases run at once.
+    #[arg(long, default_value_t = 16)]
+    jobs: usize,
+    /// The report (default: reports/fuzz-diff.md in the workspace).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The Go reference binary.
+    #[arg(long, default_value = DEFAULT_GO_BIN)]
+    go_bin: PathBuf,
+    /// The natsd binary (default: beside this parity binary).
     #[arg(long)]
     natsd_bin: Option<PathBuf>,
 }
@@ -204,6 +234,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Evidence { action } => evidence_cmd(&ws, action),
         Command::Mutants(args) => mutants_cmd(&ws, args),
         Command::Bench(args) => bench(&ws, args),
+        Command::FuzzDiff(args) => fuzz_diff(&ws, args),
     }
 }
 
@@ -597,6 +628,11 @@ fn run(ws: &Workspace, args: RunArgs) -> Result<ExitCode> {
     let in_scope =
         |row: &GapRow| whole_run || row.scenarios.iter().any(|s| ran.contains(s.as_str()));
     let both_targets = targets.len() == 2;
+    let beyond_go: HashSet<&str> = all
+        .iter()
+        .filter(|s| s.beyond_go.is_some())
+        .map(|s| s.id)
+        .collect();
     let first = check::findings(&check::Inputs {
         runs: &runs,
         rows: &rows,
@@ -604,6 +640,7 @@ fn run(ws: &Workspace, args: RunArgs) -> Result<ExitCode> {
         evidence: &evidence_problems,
         in_scope: &in_scope,
         both_targets,
+        beyond_go: &beyond_go,
     });
     if first.is_clean() {
         println!(
@@ -651,6 +688,7 @@ fn run(ws: &Workspace, args: RunArgs) -> Result<ExitCode> {
             evidence: &evidence_problems,
             in_scope: &in_scope,
             both_targets,
+            beyond_go: &beyond_go,
         })
     };
     if second.is_clean() {
@@ -938,4 +976,35 @@ fn bench(ws: &Workspace, args: BenchArgs) -> Result<ExitCode> {
     bench::report::render_svg(&lines, &ws.path("reports/bench.svg"))?;
     println!("reports/bench.md, bench.json and bench.svg written");
     Ok(ExitCode::SUCCESS)
+}
+
+fn fuzz_diff(ws: &Workspace, args: FuzzDiffArgs) -> Result<ExitCode> {
+    let bins = binaries(&SelectArgs {
+        category: None,
+        filter: None,
+        jobs: args.jobs,
+        go_bin: args.go_bin,
+        natsd_bin: args.natsd_bin,
+    })?;
+    require_binary(
+        &bins.rust,
+        "build it with `cargo build --release -p natsd` or pass --natsd-bin",
+    )?;
+    require_binary(&bins.go, "run scripts/setup.sh or pass --go-bin")?;
+    let opts = fuzzdiff::Options {
+        seed: args.seed,
+        cases: args.cases,
+        configs: args.configs,
+        jobs: args.jobs,
+        natsd_version: server_version(&bins.rust),
+        go_version: server_version(&bins.go),
+        bins,
+        explained: ws.path(fuzzdiff::EXPLAINED),
+        out: args.out.unwrap_or_else(|| ws.path("reports/fuzz-diff.md")),
+    };
+    Ok(if fuzzdiff::run(&opts)? {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

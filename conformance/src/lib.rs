@@ -4,7 +4,9 @@
 //! black-box scenarios ([`registry`], [`scenarios`]) that run on both servers
 //! through the [`kit`] ([`runner`]); results land in the parity database
 //! ([`db`]), from which each Go test's status ([`status`]) and the gap
-//! inventory ([`gaps`]) and reports ([`reports`]) are derived.
+//! inventory ([`gaps`]) and reports ([`reports`]) are derived. Apart from
+//! scenarios, [`fuzzdiff`] sends both servers generated malformed input and
+//! compares what they answer.
 
 pub mod bench;
 pub mod check;
@@ -12,6 +14,7 @@ pub mod classifications;
 pub mod cli;
 pub mod db;
 pub mod evidence;
+pub mod fuzzdiff;
 pub mod gaps;
 pub mod gochecks;
 pub mod gotests;

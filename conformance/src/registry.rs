@@ -49,6 +49,9 @@ pub struct Scenario {
     pub id: &'static str,
     pub category: &'static str,
     pub covers: Vec<Cover>,
+    /// Why a scenario that covers no Go test exists: behaviour of the Go
+    /// server that no Go test checks (found by a black-box run, say).
+    pub beyond_go: Option<&'static str>,
     pub needs: Vec<Need>,
     pub timeout: Duration,
     pub body: Body,
@@ -68,6 +71,7 @@ impl Scenario {
             id,
             category,
             covers: Vec::new(),
+            beyond_go: None,
             needs: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             body,
@@ -90,6 +94,14 @@ impl Scenario {
             test,
             coverage: Coverage::Partial,
         });
+        self
+    }
+
+    /// Checks Go behaviour that no Go test checks; `why` says where it
+    /// comes from. It counts in no Go test's status, but `--check` fails
+    /// when it passes on Go and not on natsd.
+    pub fn beyond_go(mut self, why: &'static str) -> Self {
+        self.beyond_go = Some(why);
         self
     }
 
@@ -126,7 +138,7 @@ pub struct ResolvedMapping {
 
 /// Checks the registry against the Go test inventory and resolves each cover
 /// to one Go test. Fails on a duplicate id, an unknown or ambiguous test name,
-/// or a scenario that covers nothing.
+/// or a scenario that covers nothing without saying why (`beyond_go`).
 pub fn resolve(scenarios: &[Scenario], go_tests: &[GoTest]) -> Result<Vec<ResolvedMapping>> {
     let mut by_name: HashMap<&str, Vec<&GoTest>> = HashMap::new();
     for t in go_tests {
@@ -138,8 +150,11 @@ pub fn resolve(scenarios: &[Scenario], go_tests: &[GoTest]) -> Result<Vec<Resolv
         if !ids.insert(s.id) {
             bail!("scenario id {} is declared twice", s.id);
         }
-        if s.covers.is_empty() {
+        if s.covers.is_empty() && s.beyond_go.is_none() {
             bail!("scenario {} covers no Go test", s.id);
+        }
+        if !s.covers.is_empty() && s.beyond_go.is_some() {
+            bail!("scenario {} covers Go tests and is marked beyond_go", s.id);
         }
         for cover in &s.covers {
             let (file, name) = match cover.test.split_once(':') {

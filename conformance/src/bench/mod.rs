@@ -78,6 +78,11 @@ const CONNECTIONS: &[MetricSpec] = &[
         better: Better::Lower,
     },
     MetricSpec {
+        name: "disconnect time",
+        unit: "ms",
+        better: Better::Lower,
+    },
+    MetricSpec {
         name: "server memory",
         unit: "MiB",
         better: Better::Lower,
@@ -183,6 +188,14 @@ pub const ROWS: &[Row] = &[
             subs: 5,
         },
     },
+    Row {
+        id: "conns-10000",
+        title: "10,000 clients × 1 subscription, connected then closed at once",
+        workload: Workload::ManyConnections {
+            conns: 10_000,
+            subs: 1,
+        },
+    },
 ];
 
 /// Rows that wait for a capability natsd does not have yet.
@@ -226,9 +239,16 @@ fn proc_status_kib(pid: u32, field: &str) -> Result<u64> {
         .with_context(|| format!("no {field} in /proc/{pid}/status"))
 }
 
+/// Monitoring, for the rows that count connections.
+const MONITORING: &str = "http: 127.0.0.1:{{http_port}}\n";
+
 async fn measure(row: &Row, target: Target, bins: &Binaries) -> Result<Sample> {
     let ctx = Ctx::new(target, bins)?;
-    let mut server = ctx.server(ServerSpec::new()).await?;
+    let spec = match row.workload {
+        Workload::ManyConnections { .. } => ServerSpec::new().conf(MONITORING),
+        _ => ServerSpec::new(),
+    };
+    let mut server = ctx.server(spec).await?;
     let addr = server.addr();
     let pid = server.pid().context("server has no pid")?;
     let values = match row.workload {
@@ -249,8 +269,11 @@ async fn measure(row: &Row, target: Target, bins: &Binaries) -> Result<Sample> {
         Workload::ManyConnections { conns, subs } => {
             let (ms, held) = load::many_connections(&addr, conns, subs).await?;
             let rss_mib = proc_status_kib(pid, "VmRSS:")? as f64 / 1024.0;
+            let closing = std::time::Instant::now();
             drop(held);
-            vec![ms, rss_mib]
+            wait_for_no_connections(&ctx, &server).await?;
+            let close_ms = closing.elapsed().as_secs_f64() * 1e3;
+            vec![ms, close_ms, rss_mib]
         }
     };
     let peak_rss_kib = proc_status_kib(pid, "VmHWM:")?;
@@ -259,6 +282,23 @@ async fn measure(row: &Row, target: Target, bins: &Binaries) -> Result<Sample> {
         values,
         peak_rss_kib,
     })
+}
+
+/// Polls /varz until the server counts no client connection (30 s at most).
+async fn wait_for_no_connections(ctx: &Ctx, server: &crate::kit::Server) -> Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let varz = ctx.http_json(server, "/varz").await?;
+        if varz["connections"].as_u64() == Some(0) {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "{} connections still open after 30 s",
+            varz["connections"]
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 /// Lets this process and the servers it starts hold thousands of sockets.

@@ -13,6 +13,7 @@ mod core_client;
 mod core_proto;
 mod core_protocol;
 mod events;
+mod hostile_input;
 mod lifecycle;
 mod monitoring;
 mod reload;
@@ -39,5 +40,6 @@ pub fn all() -> Vec<Scenario> {
     all.extend(cluster_config::scenarios());
     all.extend(account_options::scenarios());
     all.extend(unit_helpers::scenarios());
+    all.extend(hostile_input::scenarios());
     all
 }

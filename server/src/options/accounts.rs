@@ -7,9 +7,11 @@
 //! one import it applies is of a service the system account itself
 //! provides (see [`AccountConfig::system_service_imports`]).
 
+use super::duration::parse_go_duration;
 use super::users::{apply_default_permissions, parse_permissions, parse_users, Placed};
 use super::{ConfigErrors, Options};
 use crate::config::{Map, Node, Value};
+use crate::logging::go_quote;
 use std::sync::Arc;
 
 /// The global account, which clients without an account belong to.
@@ -341,6 +343,10 @@ fn check_latency(v: &Node, errs: &mut ConfigErrors) -> Option<String> {
     }
 }
 
+/// The keys Go knows in an import besides `stream` and `service`; any
+/// other is an unknown field.
+const IMPORT_KEYS: &[&str] = &["prefix", "to", "share"];
+
 /// Pairs of names: (kind, subject) of exports, (service, subject) of
 /// latency tracking.
 type NamePairs = Vec<(String, String)>;
@@ -357,56 +363,161 @@ fn check_exports(
         return (exports, latency);
     };
     for m in item_maps(list, "Export", errs) {
-        let mut kind_of_item: Option<String> = None;
-        let mut latency_of_item: Option<(&Node, Option<String>)> = None;
-        let mut allowed = Vec::new();
-        for (k, v) in m.iter() {
-            let kind = k.to_lowercase();
-            if kind == "latency" {
-                latency_of_item = Some((v, check_latency(v, errs)));
-                continue;
-            }
-            if kind == "accounts" {
-                allowed = account_names(v, errs);
-                continue;
-            }
-            if kind != "stream" && kind != "service" {
-                continue;
-            }
-            match v.as_str() {
-                Some(subject) => {
-                    exports.push((kind.clone(), subject.to_string()));
-                    kind_of_item = Some(kind);
-                }
-                None => errs.error(
-                    v,
-                    format!(
-                        "Expected {kind} name to be string, got {}",
-                        v.value.kind_name()
-                    ),
-                ),
-            }
+        let item = check_export_item(m, errs);
+        let Some((kind, subject)) = item.export else {
+            continue;
+        };
+        references.extend(item.accounts.into_iter().map(|account| AccountReference {
+            kind: ReferenceKind::of(&kind, false),
+            account,
+            subject: subject.clone(),
+        }));
+        if let (true, Some(latency_subject)) = (kind == "service", item.latency) {
+            latency.push((subject.clone(), latency_subject));
         }
-        if let Some(kind) = &kind_of_item {
-            let subject = exports.last().map(|(_, s)| s.clone()).unwrap_or_default();
-            references.extend(allowed.into_iter().map(|account| AccountReference {
-                kind: ReferenceKind::of(kind, false),
-                account,
-                subject: subject.clone(),
-            }));
-        }
-        match (kind_of_item.as_deref(), latency_of_item) {
-            (Some("stream"), Some((at, _))) => {
-                errs.error(at, "Detected latency directive on non-service".into())
-            }
-            (Some("service"), Some((_, Some(subject)))) => {
-                let service = exports.last().map(|(_, s)| s.clone()).unwrap_or_default();
-                latency.push((service, subject));
-            }
-            _ => {}
-        }
+        exports.push((kind, subject));
     }
     (exports, latency)
+}
+
+/// What one export item declares.
+#[derive(Default)]
+struct ExportItem {
+    /// "stream" or "service", and its subject.
+    export: Option<(String, String)>,
+    accounts: Vec<String>,
+    /// A well-formed latency subject.
+    latency: Option<String>,
+}
+
+/// Checks one export item key by key, in file order (Go's map order is
+/// random; file order is one of its orders), with Go's errors.
+fn check_export_item(m: &Map, errs: &mut ConfigErrors) -> ExportItem {
+    const NOT_SERVICE: &str = "Detected response directive on non-service";
+    let mut item = ExportItem::default();
+    let (mut response_at, mut latency_at): (Option<&Node>, Option<&Node>) = (None, None);
+    let mut threshold_seen = false;
+    let is = |item: &ExportItem, kind: &str| item.export.as_ref().is_some_and(|(k, _)| k == kind);
+    for (k, v) in m.iter() {
+        match k.to_lowercase().as_str() {
+            kind @ ("stream" | "service") => {
+                let other = if kind == "stream" {
+                    "service"
+                } else {
+                    "stream"
+                };
+                if is(&item, other) {
+                    errs.error(
+                        v,
+                        format!(
+                            "Detected {kind} {} but already saw a {other}",
+                            go_quote(super::users::go_value(&v.value).as_bytes())
+                        ),
+                    );
+                    continue;
+                }
+                if kind == "stream" {
+                    if let Some(at) = response_at {
+                        errs.error(at, NOT_SERVICE.into());
+                        continue;
+                    }
+                    if let Some(at) = latency_at {
+                        errs.error(at, "Detected latency directive on non-service".into());
+                        continue;
+                    }
+                }
+                match v.as_str() {
+                    Some(subject) => item.export = Some((kind.to_string(), subject.to_string())),
+                    None => errs.error(
+                        v,
+                        format!(
+                            "Expected {kind} name to be string, got {}",
+                            v.value.kind_name()
+                        ),
+                    ),
+                }
+            }
+            "response" | "response_type" => {
+                if response_at.is_some() {
+                    errs.error(v, "Duplicate response type definition".into());
+                    continue;
+                }
+                response_at = Some(v);
+                let Some(rt) = v.as_str() else {
+                    errs.error(
+                        v,
+                        format!(
+                            "Expected response type to be string, got {}",
+                            v.value.kind_name()
+                        ),
+                    );
+                    continue;
+                };
+                if !matches!(
+                    rt.to_lowercase().as_str(),
+                    "single" | "singleton" | "stream" | "chunk" | "chunked"
+                ) {
+                    errs.error(
+                        v,
+                        format!("Unknown response type: {}", go_quote(rt.as_bytes())),
+                    );
+                    continue;
+                }
+                if is(&item, "stream") {
+                    errs.error(v, NOT_SERVICE.into());
+                }
+            }
+            "threshold" | "response_threshold" | "response_max_time" | "response_time" => {
+                if threshold_seen {
+                    errs.error(v, "Duplicate response threshold detected".into());
+                    continue;
+                }
+                threshold_seen = true;
+                let parsed = v.as_str().map(|t| (t, parse_go_duration(t)));
+                match parsed {
+                    None => errs.error(
+                        v,
+                        format!(
+                            "Expected response threshold to be a parseable time duration, got {}",
+                            v.value.kind_name()
+                        ),
+                    ),
+                    Some((t, Err(_))) => errs.error(
+                        v,
+                        format!(
+                            "Expected response threshold to be a parseable time duration, got {}",
+                            go_quote(t.as_bytes())
+                        ),
+                    ),
+                    Some((_, Ok(_))) if is(&item, "stream") => errs.error(v, NOT_SERVICE.into()),
+                    Some(_) => {}
+                }
+            }
+            "accounts" => item.accounts = account_names(v, errs),
+            "latency" => {
+                latency_at = Some(v);
+                let Some(subject) = check_latency(v, errs) else {
+                    continue;
+                };
+                if is(&item, "stream") {
+                    errs.error(v, "Detected latency directive on non-service".into());
+                    continue;
+                }
+                item.latency = Some(subject);
+            }
+            "account_token_position" => {
+                if !matches!(v.value, Value::Int(_)) {
+                    errs.error(v, super::type_mismatch(&v.value, "int64"));
+                }
+            }
+            _ => {
+                if !v.used_variable {
+                    errs.unknown(v, k);
+                }
+            }
+        }
+    }
+    item
 }
 
 /// The names of an export's `accounts` list.
@@ -440,7 +551,7 @@ fn check_references(accounts: &Node, o: &Options, errs: &mut ConfigErrors, impor
         let reason = match o.accounts.iter().find(|a| a.name == r.account) {
             None => format!(
                 "{} account not defined for {}",
-                crate::logging::go_quote(r.account.as_bytes()),
+                go_quote(r.account.as_bytes()),
                 r.kind.describe()
             ),
             Some(exporter) if imports && !exporter.authorizes(importer, r) => {
@@ -451,7 +562,7 @@ fn check_references(accounts: &Node, o: &Options, errs: &mut ConfigErrors, impor
                 };
                 format!(
                     "Error adding {kind} import {}: {kind} import not authorized",
-                    crate::logging::go_quote(r.subject.as_bytes())
+                    go_quote(r.subject.as_bytes())
                 )
             }
             Some(_) => continue,
@@ -537,6 +648,9 @@ fn check_imports(
         for (k, v) in m.iter() {
             let kind = k.to_lowercase();
             if kind != "stream" && kind != "service" {
+                if !IMPORT_KEYS.contains(&kind.as_str()) && !v.used_variable {
+                    errs.unknown(v, k);
+                }
                 continue;
             }
             let Value::Map(src) = &v.value else {

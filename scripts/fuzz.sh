@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of natsd's parsers (libFuzzer through cargo fuzz):
+# the client protocol parser with the CONNECT/INFO JSON decoder, and the
+# config parser, both at once for SECONDS each (default one hour), at low
+# priority. Then writes reports/fuzzing.md from their logs.
+# Needs `cargo install cargo-fuzz`; RUSTC_BOOTSTRAP lets the stable toolchain
+# build with the sanitizer flags cargo fuzz passes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-3700}"
+logs=target/fuzz-logs
+mkdir -p "$logs"
+cd server/fuzz
+for target in proto_parse config_parse; do
+    mkdir -p "corpus/$target"
+    RUSTC_BOOTSTRAP=1 nice -n 19 cargo fuzz run "$target" "corpus/$target" -- \
+        -max_total_time="$seconds" -print_final_stats=1 > "../../$logs/$target.log" 2>&1 &
+done
+status=0
+wait || status=$?
+cd ../..
+scripts/fuzz-report.sh "$logs"
+exit "$status"
