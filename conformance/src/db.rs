@@ -85,17 +85,9 @@ impl Db {
         Ok(Db { conn })
     }
 
-    /// Replaces the Go tests and classifications with the committed sources.
-    /// Mappings go too; [`Db::sync_registry`] writes them back.
-    pub fn load_sources(&mut self, tests: &[GoTest], classes: &[Classification]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        Self::write_sources(&tx, tests, classes)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// [`Db::load_sources`] and [`Db::sync_registry`] in one transaction,
-    /// so that another parity process never sees a registry half loaded.
+    /// Replaces the Go tests, classifications, scenarios and mappings with
+    /// the committed sources and the registry, in one transaction, so that
+    /// another parity process never sees a registry half loaded.
     pub fn load(
         &mut self,
         tests: &[GoTest],
@@ -141,18 +133,6 @@ impl Db {
                 })?;
             }
         }
-        Ok(())
-    }
-
-    /// Makes scenarios and mappings exactly what the registry declares.
-    pub fn sync_registry(
-        &mut self,
-        scenarios: &[Scenario],
-        mappings: &[ResolvedMapping],
-    ) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        Self::write_registry(&tx, scenarios, mappings)?;
-        tx.commit()?;
         Ok(())
     }
 

@@ -100,9 +100,8 @@ fn fixture() -> (Db, Vec<ScenarioRun>) {
         Scenario::new("auth/partial", "auth", noop).partial("TestPartial"),
     ];
     let mut db = Db::in_memory().unwrap();
-    db.load_sources(&tests, &classes).unwrap();
     let mappings = registry::resolve(&scenarios, &tests).unwrap();
-    db.sync_registry(&scenarios, &mappings).unwrap();
+    db.load(&tests, &classes, &scenarios, &mappings).unwrap();
     db.set_source_lines(&[
         ("core".into(), "go", 1000),
         ("core".into(), "natsd", 400),

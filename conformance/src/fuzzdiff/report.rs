@@ -41,6 +41,7 @@ pub fn render(header: &Header, findings: &[Finding]) -> String {
         ),
     );
     counts(w, &sorted);
+    classes(w, &sorted);
     faults(w, &sorted);
     divergences(w, &sorted);
     noise(w, &sorted);
@@ -94,6 +95,31 @@ fn counts(w: &mut String, sorted: &[&Finding]) {
         w,
         "The coverage-guided fuzzing of the same parsers (libFuzzer, `scripts/fuzz.sh`) is recorded in `reports/fuzzing.md`.\n",
     );
+}
+
+/// Cases per generator class (the class before any `/exit-code` or
+/// `/text` suffix), with their verdicts: what the run covered.
+fn classes(w: &mut String, sorted: &[&Finding]) {
+    let mut by_class: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
+    for f in sorted {
+        let class = f.class.split('/').next().unwrap_or(&f.class);
+        let slot = match f.verdict {
+            Verdict::Same => 0,
+            Verdict::Divergent => 1,
+            Verdict::Noise => 2,
+            Verdict::Crash | Verdict::Hang => 3,
+        };
+        by_class.entry(class).or_default()[slot] += 1;
+    }
+    wl(w, "\n## Cases by generator class\n");
+    wl(w, "| class | same | divergent | noise | crash or hang |");
+    wl(w, "|---|---:|---:|---:|---:|");
+    for (class, [same, divergent, noise, fault]) in by_class {
+        wl(
+            w,
+            &format!("| `{class}` | {same} | {divergent} | {noise} | {fault} |"),
+        );
+    }
 }
 
 fn cell(s: &str) -> String {
