@@ -461,7 +461,16 @@ fn git_revision(root: &Path) -> String {
     };
     match git(&["rev-parse", "--short=12", "HEAD"]) {
         Some(rev) => {
-            let dirty = git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
+            // What parity writes itself does not make the code dirty.
+            let dirty = git(&[
+                "status",
+                "--porcelain",
+                "--",
+                ".",
+                ":(exclude)reports",
+                ":(exclude)gaps",
+            ])
+            .is_some_and(|s| !s.is_empty());
             if dirty {
                 format!("{rev}-dirty")
             } else {
