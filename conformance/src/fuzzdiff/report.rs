@@ -120,6 +120,7 @@ fn classes(w: &mut String, sorted: &[&Finding]) {
             &format!("| `{class}` | {same} | {divergent} | {noise} | {fault} |"),
         );
     }
+    wl(w, "");
 }
 
 fn cell(s: &str) -> String {
