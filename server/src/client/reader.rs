@@ -292,13 +292,15 @@ impl Reader {
                 let stopped = self.process(&mut buf, leftover).is_err();
                 leftover = 0;
                 self.flush_stats();
+                // Stamped before anything this batch queued is written: a
+                // client that sees the answer (a PONG) sees the activity.
+                if std::mem::take(&mut self.active) {
+                    self.client.touch();
+                }
                 for c in self.flush_pcd() {
                     // Flow control: the client waits while its subscribers
                     // catch up (see client::outbound).
                     c.wait_backlog(&self.client).await;
-                }
-                if std::mem::take(&mut self.active) {
-                    self.client.touch();
                 }
                 if stopped || self.client.is_closed() {
                     return;
