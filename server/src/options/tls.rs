@@ -1,9 +1,9 @@
 //! `tls` blocks: the top-level one for clients and those inside `cluster`,
 //! `gateway` (and its remote gateways), `leafnodes` (and its remotes),
-//! `websocket`, `mqtt` and `resolver_tls`. natsd does not terminate TLS
-//! yet; each block is still checked as Go checks it, files included, so that
-//! `-t` accepts and refuses the same configurations, and what it holds is
-//! kept in [`TlsConfig`].
+//! `websocket`, `mqtt` and `resolver_tls`. natsd serves the top-level one
+//! (client connections); every block is checked as Go checks it, files
+//! included, so that `-t` accepts and refuses the same configurations, and
+//! what it holds is kept in [`TlsConfig`].
 
 use super::duration::parse_go_duration;
 use super::{type_mismatch, ConfigErrors};
