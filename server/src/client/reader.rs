@@ -633,12 +633,7 @@ impl Reader {
                 // permissions replace the old ones, none included.
                 match &id.permissions {
                     Some(p) => self.set_permissions(p),
-                    None if self.perms.is_some() => {
-                        self.client.set_permissions(None);
-                        self.perms = None;
-                        *self.client.deliver_deny.lock() = None;
-                        self.client.has_deliver_deny.store(false, Ordering::Release);
-                    }
+                    None if self.perms.is_some() => self.clear_permissions(),
                     None => {}
                 }
                 self.bind_account(&id.account);
@@ -745,6 +740,15 @@ impl Reader {
         let perms = Arc::new(ClientPermissions::new(p));
         self.client.set_permissions(Some(perms.clone()));
         self.perms = Some(perms);
+    }
+
+    /// Lifts every permission, the delivery deny filter included (a user
+    /// without permissions after a second CONNECT).
+    fn clear_permissions(&mut self) {
+        self.client.set_permissions(None);
+        self.perms = None;
+        *self.client.deliver_deny.lock() = None;
+        self.client.has_deliver_deny.store(false, Ordering::Release);
     }
 
     /// Picks up what a config reload changed for this connection: limits

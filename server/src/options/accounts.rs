@@ -70,6 +70,14 @@ impl ReferenceKind {
         }
     }
 
+    /// "stream" or "service".
+    fn noun(self) -> &'static str {
+        match self {
+            ReferenceKind::StreamExport | ReferenceKind::StreamImport => "stream",
+            ReferenceKind::ServiceExport | ReferenceKind::ServiceImport => "service",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             ReferenceKind::StreamExport => "stream export",
@@ -555,11 +563,7 @@ fn check_references(accounts: &Node, o: &Options, errs: &mut ConfigErrors, impor
                 r.kind.describe()
             ),
             Some(exporter) if imports && !exporter.authorizes(importer, r) => {
-                let kind = if r.kind == ReferenceKind::StreamImport {
-                    "stream"
-                } else {
-                    "service"
-                };
+                let kind = r.kind.noun();
                 format!(
                     "Error adding {kind} import {}: {kind} import not authorized",
                     go_quote(r.subject.as_bytes())
@@ -576,11 +580,7 @@ impl AccountConfig {
     /// an export of that exact subject, or else one whose subject contains
     /// it, public or naming the importer.
     fn authorizes(&self, importer: &AccountConfig, import: &AccountReference) -> bool {
-        let kind = if import.kind == ReferenceKind::StreamImport {
-            "stream"
-        } else {
-            "service"
-        };
+        let kind = import.kind.noun();
         if !crate::subject::is_valid_subject(import.subject.as_bytes()) {
             return false;
         }
