@@ -1,32 +1,14 @@
 //! Micro-benchmarks of natsd's hot paths: protocol parsing, subscription
 //! matching and delivery encoding. Run with `cargo bench -p natsd`.
-//!
-//! natsd is a binary crate; these modules are self-contained files of it,
-//! compiled here as they are (as the fuzz targets do), so the numbers are
-//! those of the code the server runs.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[allow(dead_code)]
-#[path = "../src/proto/msg.rs"]
-mod msg;
-#[allow(dead_code)]
-#[path = "../src/proto/parser.rs"]
-mod parser;
-// Its unit tests are not compiled here, which leaves their imports unused.
-#[allow(dead_code, unused_imports)]
-#[path = "../src/subject.rs"]
-mod subject;
-#[allow(dead_code)]
-#[path = "../src/sublist.rs"]
-mod sublist;
-
-use msg::{msg_line, Sizes};
-use parser::{parse_size, ArgList, Op, Parser};
-use sublist::Sublist;
+use natsd_proto::client::msg::{msg_line, Sizes};
+use natsd_proto::client::parser::{parse_size, ArgList, Op, Parser};
+use natsd_proto::sublist::Sublist;
 
 /// Go's default max_control_line.
 const MAX_CONTROL_LINE: usize = 4096;

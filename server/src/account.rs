@@ -5,8 +5,8 @@
 use crate::client::Subscription;
 use crate::options::accounts::{DEFAULT_SYSTEM_ACCOUNT, GLOBAL_ACCOUNT};
 use crate::options::Options;
-use crate::sublist::Sublist;
 use foldhash::HashMap;
+use natsd_proto::sublist::Sublist;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 

@@ -103,7 +103,7 @@ impl fmt::Display for MappingError {
 
 /// Go's `%q` of a string (what mapping error texts use).
 pub fn go_q(s: &str) -> String {
-    crate::logging::go_quote(s.as_bytes())
+    natsd_proto::quote::go_quote(s.as_bytes())
 }
 
 fn dest_err(e: DestError, token: &str) -> MappingError {
@@ -113,7 +113,7 @@ fn dest_err(e: DestError, token: &str) -> MappingError {
 /// Go's subject check for mapping sources: non-empty tokens, no
 /// whitespace, `>` last.
 pub fn is_valid_subject(s: &str) -> bool {
-    crate::subject::is_valid_subject(s.as_bytes())
+    natsd_proto::subject::is_valid_subject(s.as_bytes())
 }
 
 /// Tokens, whether it is a valid subject, its `*` count and whether it ends
@@ -630,7 +630,7 @@ impl Mapping {
         if !is_valid_subject(src) {
             return Err(MappingError::BadSubject);
         }
-        let wildcard = !crate::subject::is_literal(src.as_bytes());
+        let wildcard = !natsd_proto::subject::is_literal(src.as_bytes());
         let mut seen: Vec<&str> = Vec::new();
         let mut plain: Vec<(Transform, u8)> = Vec::new();
         let mut scoped: Vec<(String, Vec<(Transform, u8)>)> = Vec::new();

@@ -10,9 +10,9 @@ use crate::flags::Flags;
 use crate::monitor::{self, ClosedConn, MonitorState};
 use crate::options::Options;
 use crate::ports_file;
-use crate::proto::info::Info;
 use crate::{debug, error, notice};
 use foldhash::HashMap;
+use natsd_proto::client::info::Info;
 use parking_lot::{Mutex, RwLock};
 use rand::Rng;
 use std::net::SocketAddr;
@@ -686,7 +686,9 @@ impl Refusal {
     fn error_line(&self) -> Option<Vec<u8>> {
         match self {
             Refusal::ShuttingDown => None,
-            Refusal::MaxConnections => Some(crate::proto::err_line("maximum connections exceeded")),
+            Refusal::MaxConnections => Some(natsd_proto::client::err_line(
+                "maximum connections exceeded",
+            )),
         }
     }
 
@@ -745,7 +747,7 @@ async fn handshake(
     if let Some(rate) = &tls.rate {
         if !rate.allow() {
             let _ = stream
-                .write_all(&crate::proto::err_line(
+                .write_all(&natsd_proto::client::err_line(
                     "Connection throttling is active. Please try again later.",
                 ))
                 .await;

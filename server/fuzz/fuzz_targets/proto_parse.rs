@@ -6,23 +6,9 @@
 
 use libfuzzer_sys::fuzz_target;
 
-/// The parser is one self-contained file of natsd (natsd is a binary crate).
-#[allow(dead_code)]
-#[path = "../../src/proto/parser.rs"]
-mod parser;
-
-/// The CONNECT decoder: two self-contained files of natsd (`connect.rs`
-/// finds `gojson` as its sibling).
-#[allow(dead_code)]
-#[path = "../../src/proto/gojson.rs"]
-mod gojson;
-#[allow(dead_code)]
-#[path = "../../src/proto/connect.rs"]
-mod connect;
-
-use parser::{parse_size, ArgList, Op, Parser};
-use connect::{ClientOpts, SUBJECT_PERMISSION};
-use gojson::{GoStruct, GoType};
+use natsd_proto::client::connect::{ClientOpts, SUBJECT_PERMISSION};
+use natsd_proto::client::parser::{parse_size, ArgList, Op, Parser};
+use natsd_proto::gojson::{self, GoStruct, GoType};
 
 /// A document type with every kind of field, for INFO arguments.
 static EVERY_TYPE: GoStruct = GoStruct {

@@ -5,7 +5,7 @@ pub mod nkey;
 
 use crate::options::users::STANDARD_CONNECTION;
 use crate::options::{NkeyUser, Options, Permissions, User};
-use crate::proto::connect::ClientOpts;
+use natsd_proto::client::connect::ClientOpts;
 use std::sync::Arc;
 
 /// Who a client authenticated as.

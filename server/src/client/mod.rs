@@ -12,10 +12,10 @@ pub mod writer;
 
 use crate::account::Account;
 use crate::options::Options;
-use crate::proto::connect::ClientOpts;
 use crate::server::Server;
 use bytes::Bytes;
 use foldhash::HashMap;
+use natsd_proto::client::connect::ClientOpts;
 pub(crate) use outbound::Outbound;
 use parking_lot::Mutex;
 use std::fmt;
@@ -421,7 +421,7 @@ impl Client {
     /// Sends `-ERR 'text'` now.
     pub fn send_err(self: &Arc<Self>, text: &str) {
         crate::trace!("{} - ->> [-ERR {}]", self.label(), text);
-        self.send(&crate::proto::err_line(text));
+        self.send(&natsd_proto::client::err_line(text));
     }
 
     /// Marks the connection closed: stops deliveries, removes its

@@ -2,10 +2,10 @@
 //! and the reply subjects it may answer when `allow_responses` is set.
 
 use crate::options::{Permissions, ResponsePermission};
-use crate::subject::is_subset_match;
-use crate::sublist::Sublist;
 use bytes::Bytes;
 use foldhash::HashMap;
+use natsd_proto::subject::is_subset_match;
+use natsd_proto::sublist::Sublist;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::Instant;
@@ -187,7 +187,7 @@ impl ClientPermissions {
     /// A deny filter for deliveries, needed once a wildcard subscription
     /// covers a denied subject.
     pub fn deny_filter_for(&self, subject: &str) -> Option<DenyFilter> {
-        if self.deny_list.is_empty() || crate::subject::is_literal(subject.as_bytes()) {
+        if self.deny_list.is_empty() || natsd_proto::subject::is_literal(subject.as_bytes()) {
             return None;
         }
         if !self.deny_list.iter().any(|d| is_subset_match(d, subject)) {
@@ -201,14 +201,15 @@ impl ClientPermissions {
     }
 }
 
-fn queue_matches(queue: &[u8], groups: &[crate::sublist::QueueGroup<()>]) -> bool {
+fn queue_matches(queue: &[u8], groups: &[natsd_proto::sublist::QueueGroup<()>]) -> bool {
     if groups.is_empty() {
         return true;
     }
     let q = String::from_utf8_lossy(queue);
     groups.iter().any(|g| {
         let name = String::from_utf8_lossy(&g.name);
-        *queue == *g.name || (!crate::subject::is_literal(&g.name) && is_subset_match(&q, &name))
+        *queue == *g.name
+            || (!natsd_proto::subject::is_literal(&g.name) && is_subset_match(&q, &name))
     })
 }
 

@@ -12,16 +12,16 @@ use super::permissions::ClientPermissions;
 use super::{Client, ClosedState, ConnMeta, Subscription};
 use crate::account::Account;
 use crate::auth;
-use crate::logging::go_quote;
-use crate::proto::connect::{redact_pass, ClientOpts};
-use crate::proto::msg::{msg_line, Sizes};
-use crate::proto::parser::{parse_size, split_args, ArgList, Op, ParseError, Parser};
-use crate::proto::{self, err_line};
 use crate::server::Server;
-use crate::subject::is_valid_literal_subject;
-use crate::sublist::SublistResult;
 use bytes::{Buf, Bytes, BytesMut};
 use foldhash::HashMap;
+use natsd_proto::client::connect::{redact_pass, ClientOpts};
+use natsd_proto::client::msg::{msg_line, Sizes};
+use natsd_proto::client::parser::{parse_size, split_args, ArgList, Op, ParseError, Parser};
+use natsd_proto::client::{self as proto, err_line};
+use natsd_proto::quote::go_quote;
+use natsd_proto::subject::is_valid_literal_subject;
+use natsd_proto::sublist::SublistResult;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::sync::atomic::Ordering;
@@ -580,7 +580,7 @@ impl Reader {
             // A client's INFO is ignored, but like Go it must decode into
             // Go's Info.
             Op::Info(arg) => {
-                match crate::proto::gojson::check_types(arg, &crate::proto::info::GO_INFO) {
+                match natsd_proto::gojson::check_types(arg, &natsd_proto::client::info::GO_INFO) {
                     Ok(()) => Ok(()),
                     Err(e) => Err(self.protocol_error(&e)),
                 }

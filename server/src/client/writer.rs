@@ -5,7 +5,7 @@
 
 use super::{Client, ClosedState};
 use crate::options::go_duration;
-use crate::proto;
+use natsd_proto::client as proto;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;

@@ -512,7 +512,7 @@ fn count_subscribers(acc: &Account, subject: &str, queue: Option<&str>) -> usize
         Some(q) => s.queue.as_deref() == Some(q.as_bytes()),
     };
     let is_client = |s: &crate::client::Subscription| s.internal.is_none();
-    if crate::subject::is_valid_literal_subject(subject.as_bytes()) {
+    if natsd_proto::subject::is_valid_literal_subject(subject.as_bytes()) {
         let r = acc.sublist.match_subject(subject.as_bytes());
         let plain = if queue.is_none() {
             r.psubs.iter().filter(|s| is_client(s)).count()
@@ -532,7 +532,7 @@ fn count_subscribers(acc: &Account, subject: &str, queue: Option<&str>) -> usize
             .filter(|s| {
                 is_client(s)
                     && in_queue(s)
-                    && crate::subject::is_subset_match(
+                    && natsd_proto::subject::is_subset_match(
                         &String::from_utf8_lossy(&s.subject),
                         subject,
                     )

@@ -3,7 +3,8 @@
 //! first line of the new file says where the old one went.
 
 use super::clock::LocalTime;
-use super::{go_quote, LineFormat};
+use super::LineFormat;
+use natsd_proto::quote::go_quote;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;

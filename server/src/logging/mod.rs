@@ -5,13 +5,11 @@
 
 mod clock;
 mod file;
-mod quote;
 mod syslog;
 
 use clock::LocalTime;
 use file::FileLog;
 use parking_lot::Mutex;
-pub use quote::go_quote;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;

@@ -2,7 +2,7 @@
 //! decoders of the monitoring handlers with Go's error texts.
 
 use super::Reply;
-use crate::logging::go_quote;
+use natsd_proto::quote::go_quote;
 
 /// Decoded `key=value` pairs in request order, and whether they came
 /// over HTTP (only those requests count in `/varz` `http_req_stats`).

@@ -6,8 +6,8 @@ use super::json::{self, float};
 use super::query::Query;
 use super::Reply;
 use crate::server::Server;
-use crate::subject::{is_valid_literal_subject, matches};
-use crate::sublist::SublistStats;
+use natsd_proto::subject::{is_valid_literal_subject, matches};
+use natsd_proto::sublist::SublistStats;
 use serde::Serialize;
 use std::time::SystemTime;
 

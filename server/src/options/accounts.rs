@@ -11,7 +11,7 @@ use super::duration::parse_go_duration;
 use super::users::{apply_default_permissions, parse_permissions, parse_users, Placed};
 use super::{ConfigErrors, Options};
 use crate::config::{Map, Node, Value};
-use crate::logging::go_quote;
+use natsd_proto::quote::go_quote;
 use std::sync::Arc;
 
 /// The global account, which clients without an account belong to.
@@ -581,12 +581,12 @@ impl AccountConfig {
     /// it, public or naming the importer.
     fn authorizes(&self, importer: &AccountConfig, import: &AccountReference) -> bool {
         let kind = import.kind.noun();
-        if !crate::subject::is_valid_subject(import.subject.as_bytes()) {
+        if !natsd_proto::subject::is_valid_subject(import.subject.as_bytes()) {
             return false;
         }
         let of_kind = || self.exports.iter().filter(|(k, _)| k == kind);
         let export = of_kind().find(|(_, s)| *s == import.subject).or_else(|| {
-            of_kind().find(|(_, s)| crate::subject::is_subset_match(&import.subject, s))
+            of_kind().find(|(_, s)| natsd_proto::subject::is_subset_match(&import.subject, s))
         });
         let Some((_, subject)) = export else {
             return false;
@@ -615,8 +615,8 @@ fn check_latency_tracking(accounts: &Node, o: &Options, errs: &mut ConfigErrors)
                 );
                 continue;
             }
-            let publishable = crate::subject::is_valid_subject(subject.as_bytes())
-                && crate::subject::is_literal(subject.as_bytes());
+            let publishable = natsd_proto::subject::is_valid_subject(subject.as_bytes())
+                && natsd_proto::subject::is_literal(subject.as_bytes());
             let exported = acc
                 .exports
                 .iter()

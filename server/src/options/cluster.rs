@@ -4,12 +4,17 @@
 
 use super::tls;
 use super::users::{parse_authorization, parse_permissions, Placed, NIL_DEREF};
+use super::Recorded;
 use super::{listener_key, type_mismatch, ConfigErrors, Field, Options};
 use crate::config::{Node, Value};
 
 /// Applies a `cluster` block. A value of the wrong type abandons the rest
 /// of the block, as Go's recovered panic does.
-pub fn parse_cluster(node: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Result<(), ()> {
+pub fn parse_cluster(
+    node: &Node,
+    o: &mut Options,
+    errs: &mut ConfigErrors,
+) -> Result<(), Recorded> {
     let Value::Map(m) = &node.value else {
         return errs.fail(
             node,
@@ -63,7 +68,7 @@ fn parse_cluster_authorization(
     v: &Node,
     o: &mut Options,
     errs: &mut ConfigErrors,
-) -> Result<(), ()> {
+) -> Result<(), Recorded> {
     let Ok(auth) = parse_authorization(v, errs) else {
         return errs.fail(v, NIL_DEREF.into());
     };
@@ -90,7 +95,7 @@ fn parse_cluster_authorization(
     Ok(())
 }
 
-fn parse_routes(v: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Result<(), ()> {
+fn parse_routes(v: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Result<(), Recorded> {
     let Value::Array(items) = &v.value else {
         return errs.fail(v, type_mismatch(&v.value, "[]interface {}"));
     };
@@ -107,14 +112,14 @@ pub(super) fn parse_urls(
     items: &[Node],
     typ: &str,
     errs: &mut ConfigErrors,
-) -> Result<Vec<String>, ()> {
+) -> Result<Vec<String>, Recorded> {
     let mut seen: Vec<&str> = Vec::new();
     let mut urls = Vec::new();
     let mut failed = false;
     for item in items {
         let Value::Str(url) = &item.value else {
             errs.error(item, type_mismatch(&item.value, "string"));
-            return Err(());
+            return Err(Recorded);
         };
         if seen.contains(&url.as_str()) {
             errs.warnings.push(format!(
@@ -133,7 +138,7 @@ pub(super) fn parse_urls(
         }
     }
     if failed {
-        Err(())
+        Err(Recorded)
     } else {
         Ok(urls)
     }

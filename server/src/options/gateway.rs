@@ -5,6 +5,7 @@
 use super::cluster::{parse_url, parse_urls};
 use super::tls::{self, TlsConfig};
 use super::users::{parse_authorization, NIL_DEREF};
+use super::Recorded;
 use super::{each_map, listener_key, type_mismatch, ConfigErrors, Field, Options};
 use crate::config::{Node, Value};
 
@@ -34,7 +35,11 @@ pub struct RemoteGatewayOpts {
 
 /// Applies a `gateway` block. A value of the wrong type abandons the rest
 /// of the block, as Go's recovered panic does.
-pub fn parse_gateway(node: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Result<(), ()> {
+pub fn parse_gateway(
+    node: &Node,
+    o: &mut Options,
+    errs: &mut ConfigErrors,
+) -> Result<(), Recorded> {
     let Value::Map(m) = &node.value else {
         return errs.fail(
             node,
@@ -82,7 +87,7 @@ pub fn parse_gateway(node: &Node, o: &mut Options, errs: &mut ConfigErrors) -> R
                 // a position: it has already unwrapped the value.
                 Err(Some(e)) => {
                     errs.errors.push(e);
-                    return Err(());
+                    return Err(Recorded);
                 }
                 Err(None) => {}
                 Ok(list) => g.gateways = list,

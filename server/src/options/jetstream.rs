@@ -3,6 +3,7 @@
 //! server warns at start-up); the parsed settings wait for it.
 
 use super::duration::parse_go_duration;
+use super::Recorded;
 use super::{type_mismatch, ConfigErrors, Options};
 use crate::config::{Node, Value};
 
@@ -14,21 +15,21 @@ struct Inner<'a> {
 }
 
 impl Inner<'_> {
-    fn string(&self, errs: &mut ConfigErrors) -> Result<String, ()> {
+    fn string(&self, errs: &mut ConfigErrors) -> Result<String, Recorded> {
         match &self.value.value {
             Value::Str(s) => Ok(s.clone()),
             other => errs.fail(self.block, type_mismatch(other, "string")),
         }
     }
 
-    fn int(&self, errs: &mut ConfigErrors) -> Result<i64, ()> {
+    fn int(&self, errs: &mut ConfigErrors) -> Result<i64, Recorded> {
         match &self.value.value {
             Value::Int(n) => Ok(*n),
             other => errs.fail(self.block, type_mismatch(other, "int64")),
         }
     }
 
-    fn boolean(&self, errs: &mut ConfigErrors) -> Result<bool, ()> {
+    fn boolean(&self, errs: &mut ConfigErrors) -> Result<bool, Recorded> {
         match &self.value.value {
             Value::Bool(b) => Ok(*b),
             other => errs.fail(self.block, type_mismatch(other, "bool")),
@@ -70,7 +71,7 @@ pub struct JetStreamLimits {
 
 /// Applies the top-level `jetstream` value: a bool, "enabled"/"disabled",
 /// or a block.
-pub fn parse_jetstream(v: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Result<(), ()> {
+pub fn parse_jetstream(v: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Result<(), Recorded> {
     match &v.value {
         Value::Bool(b) => o.jetstream = *b,
         Value::Str(s) => match s.to_lowercase().as_str() {
@@ -147,7 +148,11 @@ pub fn parse_jetstream(v: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Re
     Ok(())
 }
 
-fn parse_limits(v: &Node, block: &Node, errs: &mut ConfigErrors) -> Result<JetStreamLimits, ()> {
+fn parse_limits(
+    v: &Node,
+    block: &Node,
+    errs: &mut ConfigErrors,
+) -> Result<JetStreamLimits, Recorded> {
     let Value::Map(m) = &v.value else {
         return errs.fail(
             v,
@@ -181,7 +186,7 @@ fn parse_limits(v: &Node, block: &Node, errs: &mut ConfigErrors) -> Result<JetSt
 
 /// A storage size: an integer, or a string of digits and one of the
 /// suffixes K, M, G, T (powers of 1024), as Go reads it.
-fn size(v: &Node, option: &str, errs: &mut ConfigErrors) -> Result<i64, ()> {
+fn size(v: &Node, option: &str, errs: &mut ConfigErrors) -> Result<i64, Recorded> {
     match &v.value {
         Value::Int(n) => Ok(*n),
         Value::Str(s) => parse_size_string(s).or_else(|e| errs.fail(v, format!("{option} {e}"))),
@@ -227,7 +232,7 @@ fn go_parse_int(s: &str) -> Result<i64, String> {
 }
 
 fn go_quote(s: &str) -> String {
-    crate::logging::go_quote(s.as_bytes())
+    natsd_proto::quote::go_quote(s.as_bytes())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 use super::cluster::{parse_url, parse_urls};
 use super::tls::{self, TlsConfig};
 use super::users::{go_value, parse_perm_subjects, NIL_DEREF};
+use super::Recorded;
 use super::{each_map, listener_key, ConfigErrors, Field, Options};
 use crate::config::{Node, Value};
 use std::time::Duration;
@@ -60,7 +61,11 @@ pub struct RemoteLeafOpts {
 
 /// Applies a `leafnodes` block. A value of the wrong type abandons the rest
 /// of the block, as Go's recovered panic does.
-pub fn parse_leafnodes(node: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Result<(), ()> {
+pub fn parse_leafnodes(
+    node: &Node,
+    o: &mut Options,
+    errs: &mut ConfigErrors,
+) -> Result<(), Recorded> {
     let Value::Map(m) = &node.value else {
         return errs.fail(
             node,
@@ -133,7 +138,7 @@ struct LeafAuth {
     users: Vec<LeafUser>,
 }
 
-fn parse_leaf_authorization(node: &Node, errs: &mut ConfigErrors) -> Result<LeafAuth, ()> {
+fn parse_leaf_authorization(node: &Node, errs: &mut ConfigErrors) -> Result<LeafAuth, Recorded> {
     let map = Field(node).map(errs)?;
     let mut auth = LeafAuth::default();
     for (k, v) in map {

@@ -164,7 +164,7 @@ fn listener_key(
     host: &mut String,
     port: &mut i64,
     errs: &mut ConfigErrors,
-) -> Result<bool, ()> {
+) -> Result<bool, Recorded> {
     match key {
         "listen" => match parse_listen(v) {
             Ok((h, p)) => {
@@ -314,11 +314,11 @@ impl Options {
         }
     }
 
-    fn process_line(&mut self, k: &str, v: &Node, errs: &mut ConfigErrors) -> Result<(), ()> {
+    fn process_line(&mut self, k: &str, v: &Node, errs: &mut ConfigErrors) -> Result<(), Recorded> {
         let f = Field(v);
         match k.to_lowercase().as_str() {
             "listen" => {
-                let (h, p) = parse_listen(v).map_err(|e| errs.error(v, e))?;
+                let (h, p) = parse_listen(v).map_err(|e| errs.reject(v, e))?;
                 self.host = h;
                 self.port = p;
             }
@@ -338,12 +338,12 @@ impl Options {
             }
             "authorization" => self.apply_authorization(v, errs)?,
             "http" => {
-                let (h, p) = parse_listen(v).map_err(|e| errs.error(v, e))?;
+                let (h, p) = parse_listen(v).map_err(|e| errs.reject(v, e))?;
                 self.http_host = h;
                 self.http_port = p;
             }
             "https" => {
-                let (h, p) = parse_listen(v).map_err(|e| errs.error(v, e))?;
+                let (h, p) = parse_listen(v).map_err(|e| errs.reject(v, e))?;
                 self.http_host = h;
                 self.https_port = p;
             }
@@ -353,7 +353,7 @@ impl Options {
             "store_dir" | "storedir" => {
                 if !self.store_dir.is_empty() {
                     errs.error(v, "Duplicate 'store_dir' configuration".into());
-                    return Err(());
+                    return Err(Recorded);
                 }
                 self.store_dir = f.string(errs)?;
             }
@@ -369,7 +369,7 @@ impl Options {
                 let n = f.int(errs)?;
                 if n > i32::MAX as i64 {
                     errs.error(v, format!("{k} value is too big"));
-                    return Err(());
+                    return Err(Recorded);
                 }
                 self.max_control_line = n as i32;
             }
@@ -377,7 +377,7 @@ impl Options {
                 let n = f.int(errs)?;
                 if n > i32::MAX as i64 {
                     errs.error(v, format!("{k} value is too big"));
-                    return Err(());
+                    return Err(Recorded);
                 }
                 self.max_payload = n as i32;
             }
@@ -389,10 +389,10 @@ impl Options {
                 let n = f.int(errs)?;
                 if n > u8::MAX as i64 {
                     errs.error(v, format!("{k} value is too big"));
-                    return Err(());
+                    return Err(Recorded);
                 } else if n <= 0 {
                     errs.error(v, format!("{k} value can not be negative"));
-                    return Err(());
+                    return Err(Recorded);
                 }
                 self.max_sub_tokens = n as u8;
             }
@@ -402,8 +402,9 @@ impl Options {
                 self.write_deadline = parse_duration_field("write_deadline", v, errs)
             }
             "lame_duck_duration" => {
-                let ns = parse_go_duration(&f.string(errs)?)
-                    .map_err(|e| errs.error(v, format!("error parsing lame_duck_duration: {e}")))?;
+                let ns = parse_go_duration(&f.string(errs)?).map_err(|e| {
+                    errs.reject(v, format!("error parsing lame_duck_duration: {e}"))
+                })?;
                 if ns < 30_000_000_000 {
                     errs.error(
                         v,
@@ -412,20 +413,20 @@ impl Options {
                             duration::format_nanos(ns)
                         ),
                     );
-                    return Err(());
+                    return Err(Recorded);
                 }
                 self.lame_duck_duration = Duration::from_nanos(ns as u64);
             }
             "lame_duck_grace_period" => {
                 let ns = parse_go_duration(&f.string(errs)?).map_err(|e| {
-                    errs.error(v, format!("error parsing lame_duck_grace_period: {e}"))
+                    errs.reject(v, format!("error parsing lame_duck_grace_period: {e}"))
                 })?;
                 if ns < 0 {
                     errs.error(
                         v,
                         "invalid lame_duck_grace_period, needs to be positive".into(),
                     );
-                    return Err(());
+                    return Err(Recorded);
                 }
                 self.lame_duck_grace_period = Duration::from_nanos(ns as u64);
             }
@@ -504,16 +505,16 @@ impl Options {
         }
     }
 
-    fn apply_authorization(&mut self, v: &Node, errs: &mut ConfigErrors) -> Result<(), ()> {
+    fn apply_authorization(&mut self, v: &Node, errs: &mut ConfigErrors) -> Result<(), Recorded> {
         let auth = users::parse_authorization(v, errs)
-            .or_else(|()| errs.fail(v, users::NIL_DEREF.into()))?;
+            .or_else(|Recorded| errs.fail(v, users::NIL_DEREF.into()))?;
         self.username = auth.user.clone();
         self.password = auth.pass.clone();
         self.authorization = auth.token.clone();
         self.auth_timeout = auth.timeout;
         if (!auth.user.is_empty() || !auth.pass.is_empty()) && !auth.token.is_empty() {
             errs.error(v, "Cannot have a user/pass and token".into());
-            return Err(());
+            return Err(Recorded);
         }
         let mut names = self.user_names();
         if auth.users.is_some() || !names.is_empty() {
@@ -522,16 +523,16 @@ impl Options {
                     v,
                     "Can not have a single user/pass and a users array".into(),
                 );
-                return Err(());
+                return Err(Recorded);
             }
             if !auth.token.is_empty() {
                 errs.error(v, "Can not have a token and a users array".into());
-                return Err(());
+                return Err(Recorded);
             }
             for u in auth.users.iter().flatten() {
                 if names.contains(&u.username) {
                     errs.error(v, format!("Duplicate user \"{}\" detected", u.username));
-                    return Err(());
+                    return Err(Recorded);
                 }
                 names.push(u.username.clone());
             }
@@ -540,7 +541,7 @@ impl Options {
         for n in &auth.nkeys {
             if names.contains(&n.nkey) {
                 errs.error(v, format!("Duplicate nkey \"{}\" detected", n.nkey));
-                return Err(());
+                return Err(Recorded);
             }
             names.push(n.nkey.clone());
         }
@@ -626,34 +627,39 @@ fn type_mismatch(got: &Value, want: &str) -> String {
 pub(crate) struct Field<'a>(pub &'a Node);
 
 impl<'a> Field<'a> {
-    pub fn string(&self, errs: &mut ConfigErrors) -> Result<String, ()> {
+    pub fn string(&self, errs: &mut ConfigErrors) -> Result<String, Recorded> {
         match &self.0.value {
             Value::Str(s) => Ok(s.clone()),
             other => errs.fail(self.0, type_mismatch(other, "string")),
         }
     }
 
-    pub fn int(&self, errs: &mut ConfigErrors) -> Result<i64, ()> {
+    pub fn int(&self, errs: &mut ConfigErrors) -> Result<i64, Recorded> {
         match &self.0.value {
             Value::Int(i) => Ok(*i),
             other => errs.fail(self.0, type_mismatch(other, "int64")),
         }
     }
 
-    pub fn boolean(&self, errs: &mut ConfigErrors) -> Result<bool, ()> {
+    pub fn boolean(&self, errs: &mut ConfigErrors) -> Result<bool, Recorded> {
         match &self.0.value {
             Value::Bool(b) => Ok(*b),
             other => errs.fail(self.0, type_mismatch(other, "bool")),
         }
     }
 
-    pub fn map(&self, errs: &mut ConfigErrors) -> Result<&'a crate::config::Map, ()> {
+    pub fn map(&self, errs: &mut ConfigErrors) -> Result<&'a crate::config::Map, Recorded> {
         match &self.0.value {
             Value::Map(m) => Ok(m),
             other => errs.fail(self.0, type_mismatch(other, "map[string]interface {}")),
         }
     }
 }
+
+/// A parse step failed and its error is already in [`ConfigErrors`]: the
+/// caller only stops (Go reports every error of a file at once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded;
 
 /// Errors and warnings collected while applying a configuration file.
 #[derive(Debug, Default)]
@@ -667,17 +673,23 @@ impl ConfigErrors {
         self.errors.push(format!("{}: {reason}", at.location()));
     }
 
-    /// Records an error and fails.
-    pub fn fail<T>(&mut self, at: &Node, reason: String) -> Result<T, ()> {
+    /// Records an error and gives the value that says so (for `map_err`).
+    pub fn reject(&mut self, at: &Node, reason: String) -> Recorded {
         self.error(at, reason);
-        Err(())
+        Recorded
+    }
+
+    /// Records an error and fails.
+    pub fn fail<T>(&mut self, at: &Node, reason: String) -> Result<T, Recorded> {
+        self.error(at, reason);
+        Err(Recorded)
     }
 
     pub fn unknown(&mut self, at: &Node, field: &str) {
         self.errors.push(format!(
             "{}: unknown field {}",
             at.location(),
-            crate::logging::go_quote(field.as_bytes())
+            natsd_proto::quote::go_quote(field.as_bytes())
         ));
     }
 }

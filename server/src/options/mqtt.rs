@@ -4,6 +4,7 @@
 
 use super::tls::{self, TlsConfig};
 use super::users::{parse_simple_authorization, NIL_DEREF};
+use super::Recorded;
 use super::{listener_key, parse_duration_field, ConfigErrors, Field, Options};
 use crate::config::{Node, Value};
 use std::time::Duration;
@@ -30,7 +31,7 @@ pub struct MqttOpts {
 
 /// Applies an `mqtt` block. A value of the wrong type abandons the rest of
 /// the block, as Go's recovered panic does.
-pub fn parse_mqtt(node: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Result<(), ()> {
+pub fn parse_mqtt(node: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Result<(), Recorded> {
     let Value::Map(m) = &node.value else {
         return errs.fail(
             node,

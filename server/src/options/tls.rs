@@ -6,6 +6,7 @@
 //! what it holds is kept in [`TlsConfig`].
 
 use super::duration::parse_go_duration;
+use super::Recorded;
 use super::{type_mismatch, ConfigErrors};
 use crate::config::{Node, Value};
 
@@ -89,9 +90,13 @@ pub enum Context {
 /// Checks a `tls` block and the files it names. The first problem is
 /// recorded and fails the block (Go stops at the first one); the caller
 /// goes on with the rest of its own block.
-pub fn parse_and_load(node: &Node, ctx: Context, errs: &mut ConfigErrors) -> Result<TlsConfig, ()> {
-    let tc = parse(node, ctx).map_err(|(at, e)| errs.error(at, e))?;
-    files::check(&tc).map_err(|e| errs.error(node, e))?;
+pub fn parse_and_load(
+    node: &Node,
+    ctx: Context,
+    errs: &mut ConfigErrors,
+) -> Result<TlsConfig, Recorded> {
+    let tc = parse(node, ctx).map_err(|(at, e)| errs.reject(at, e))?;
+    files::check(&tc).map_err(|e| errs.reject(node, e))?;
     Ok(tc)
 }
 

@@ -1,11 +1,12 @@
 //! Users, nkey users and their permissions, as configured in an
 //! `authorization` block.
 
+use super::Recorded;
 use super::{ConfigErrors, Field};
 use crate::config::{Map, Node, Value};
-use crate::logging::go_quote;
 use crate::options::duration::parse_go_duration;
-use crate::subject::is_valid_subject;
+use natsd_proto::quote::go_quote;
+use natsd_proto::subject::is_valid_subject;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -90,12 +91,15 @@ pub struct Authorization {
     pub default_permissions: Option<Arc<Permissions>>,
 }
 
-pub fn parse_authorization(node: &Node, errs: &mut ConfigErrors) -> Result<Authorization, ()> {
+pub fn parse_authorization(
+    node: &Node,
+    errs: &mut ConfigErrors,
+) -> Result<Authorization, Recorded> {
     let map = Field(node).map(errs)?;
     let mut auth = Authorization::default();
     for (k, v) in map {
         let f = Field(v);
-        let r: Result<(), ()> = (|| {
+        let r: Result<(), Recorded> = (|| {
             match k.to_lowercase().as_str() {
                 "user" | "username" => auth.user = f.string(errs)?,
                 "pass" | "password" => auth.pass = f.string(errs)?,
@@ -128,7 +132,7 @@ pub fn parse_authorization(node: &Node, errs: &mut ConfigErrors) -> Result<Autho
             Ok(())
         })();
         if r.is_err() {
-            return Err(());
+            return Err(Recorded);
         }
     }
     if let Some(dp) = &auth.default_permissions {
@@ -148,7 +152,10 @@ pub struct SimpleAuth {
 }
 
 /// A wrong type fails the whole block, as Go's recovered panic does.
-pub fn parse_simple_authorization(node: &Node, errs: &mut ConfigErrors) -> Result<SimpleAuth, ()> {
+pub fn parse_simple_authorization(
+    node: &Node,
+    errs: &mut ConfigErrors,
+) -> Result<SimpleAuth, Recorded> {
     let map = Field(node).map(errs)?;
     let mut auth = SimpleAuth::default();
     for (k, v) in map {
@@ -214,14 +221,14 @@ pub fn parse_users(
     node: &Node,
     placed: Placed,
     errs: &mut ConfigErrors,
-) -> Result<ParsedUsers, ()> {
+) -> Result<ParsedUsers, Recorded> {
     let Value::Array(items) = &node.value else {
         let reason = format!(
             "Expected users field to be an array, got {}",
             go_value(&node.value)
         );
         type_error(node, placed, reason, errs);
-        return Err(());
+        return Err(Recorded);
     };
     let mut users = Vec::new();
     let mut keys = Vec::new();
@@ -265,15 +272,15 @@ pub fn parse_users(
         }
         if nkey.is_empty() && user.username.is_empty() {
             errs.error(last, "User entry requires a user".into());
-            return Err(());
+            return Err(Recorded);
         } else if !nkey.is_empty() {
             if !crate::auth::nkey::is_valid_public_user_key(&nkey) {
                 errs.error(last, "Not a valid public nkey for a user".into());
-                return Err(());
+                return Err(Recorded);
             }
             if !user.username.is_empty() || !user.password.is_empty() {
                 errs.error(last, "Nkey users do not take usernames or passwords".into());
-                return Err(());
+                return Err(Recorded);
             }
             keys.push(NkeyUser {
                 nkey,
@@ -349,14 +356,14 @@ pub fn parse_permissions(
     node: &Node,
     placed: Placed,
     errs: &mut ConfigErrors,
-) -> Result<Permissions, ()> {
+) -> Result<Permissions, Recorded> {
     let Value::Map(pm) = &node.value else {
         let reason = format!(
             "Expected permissions to be a map/struct, got {}",
             go_value(&node.value)
         );
         type_error(node, placed, reason, errs);
-        return Err(());
+        return Err(Recorded);
     };
     let mut p = Permissions::default();
     for (k, v) in pm {
@@ -401,7 +408,7 @@ pub fn parse_permissions(
 fn parse_variable_permissions(
     node: &Node,
     errs: &mut ConfigErrors,
-) -> Result<Option<SubjectPermission>, ()> {
+) -> Result<Option<SubjectPermission>, Recorded> {
     match &node.value {
         Value::Map(m) => parse_subject_permission(m, errs),
         _ => match parse_perm_subjects(node) {
@@ -411,7 +418,7 @@ fn parse_variable_permissions(
             })),
             Err((at, e)) => {
                 errs.error(at, e);
-                Err(())
+                Err(Recorded)
             }
         },
     }
@@ -420,7 +427,7 @@ fn parse_variable_permissions(
 fn parse_subject_permission(
     m: &Map,
     errs: &mut ConfigErrors,
-) -> Result<Option<SubjectPermission>, ()> {
+) -> Result<Option<SubjectPermission>, Recorded> {
     if m.is_empty() {
         return Ok(None);
     }

@@ -5,6 +5,7 @@
 use super::duration::parse_go_duration;
 use super::tls::{self, TlsConfig};
 use super::users::{parse_simple_authorization, NIL_DEREF};
+use super::Recorded;
 use super::{listener_key, ConfigErrors, Field, Options};
 use crate::config::{Node, Value};
 use std::time::Duration;
@@ -31,7 +32,11 @@ pub struct WebsocketOpts {
 
 /// Applies a `websocket` block. A value of the wrong type abandons the rest
 /// of the block, as Go's recovered panic does.
-pub fn parse_websocket(node: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Result<(), ()> {
+pub fn parse_websocket(
+    node: &Node,
+    o: &mut Options,
+    errs: &mut ConfigErrors,
+) -> Result<(), Recorded> {
     let Value::Map(m) = &node.value else {
         return errs.fail(
             node,

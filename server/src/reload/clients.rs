@@ -7,10 +7,10 @@
 use crate::auth;
 use crate::client::permissions::ClientPermissions;
 use crate::client::{Client, ClosedState, Credentials};
-use crate::logging::go_quote;
 use crate::options::accounts::GLOBAL_ACCOUNT;
 use crate::options::Options;
 use crate::server::Server;
+use natsd_proto::quote::go_quote;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 

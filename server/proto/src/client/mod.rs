@@ -2,7 +2,6 @@
 //! INFO/CONNECT documents.
 
 pub mod connect;
-pub mod gojson;
 pub mod info;
 pub mod msg;
 pub mod parser;

@@ -1,11 +1,11 @@
 //! The CONNECT document, decoded as Go's `encoding/json` decodes it into
-//! the struct of client options (see [`super::gojson`]): into the options
+//! the struct of client options (see [`crate::gojson`]): into the options
 //! the client has so far (defaults, or an earlier CONNECT), keys matched
 //! case-insensitively with the last one winning, unknown keys ignored,
 //! `null` leaving a field unchanged. A value of the wrong type does not stop
 //! the decoding, but the first one fails the CONNECT, as in Go.
 
-use super::gojson::{self, GoStruct, GoType, Kind, Reader};
+use crate::gojson::{self, GoStruct, GoType, Kind, Reader};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientOpts {

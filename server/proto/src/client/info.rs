@@ -1,7 +1,7 @@
 //! The INFO document, with Go's field order and omission rules.
 
 use super::connect::SUBJECT_PERMISSION;
-use super::gojson::{GoStruct, GoType};
+use crate::gojson::{GoStruct, GoType};
 use serde::Serialize;
 
 /// The server's INFO; per-client fields are filled in before sending.

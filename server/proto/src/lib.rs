@@ -1,0 +1,15 @@
+//! natsd-proto: what natsd says and reads on the wire, with no runtime.
+//!
+//! - [`subject`]: subject syntax and wildcard rules.
+//! - [`sublist`]: the subscription index, generic over what it stores.
+//! - [`client`]: the client protocol codec (parser, MSG/HMSG lines, INFO,
+//!   CONNECT). Route, leaf, gateway, WebSocket and MQTT codecs belong
+//!   beside it.
+//! - [`gojson`] and [`quote`]: Go's JSON decoding rules and `%q` quoting,
+//!   so that natsd's errors read as Go's.
+
+pub mod client;
+pub mod gojson;
+pub mod quote;
+pub mod subject;
+pub mod sublist;

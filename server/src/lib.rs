@@ -1,0 +1,22 @@
+//! natsd: a NATS server that behaves like nats-server 2.9.10, as a
+//! library. The `natsd` binary is [`cli::main`]; tests and benches start
+//! servers through [`server::Server`].
+
+pub mod account;
+pub mod auth;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod events;
+pub mod flags;
+pub mod hostport;
+pub mod logging;
+pub mod mapping;
+pub mod monitor;
+pub mod options;
+pub mod ports_file;
+pub mod profiler;
+pub mod reload;
+pub mod server;
+pub mod signals;
+pub mod tls;
