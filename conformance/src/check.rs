@@ -295,7 +295,7 @@ mod tests {
         db.load(
             &[test("TestA")],
             &[],
-            &[crate::registry::Scenario::new("core/a", "core", body).full("TestA")],
+            &[crate::registry::Scenario::new("core/a", body).full("TestA")],
             &[ResolvedMapping {
                 scenario_id: "core/a".into(),
                 file: "test/a_test.go".into(),

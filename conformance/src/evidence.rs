@@ -309,7 +309,7 @@ mod tests {
     }
 
     fn fixture() -> Fixture {
-        let scenarios = vec![Scenario::new("core/a", "core", body).full("TestA")];
+        let scenarios = vec![Scenario::new("core/a", body).full("TestA")];
         let mappings = vec![ResolvedMapping {
             scenario_id: "core/a".into(),
             file: "test/a_test.go".into(),

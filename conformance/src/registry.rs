@@ -1,6 +1,7 @@
-//! The scenario registry. Each scenario declares its id, category, the Go tests
-//! it covers and what it needs; the mappings in the database are synced from
-//! these declarations on every run, so the code is the one source of truth.
+//! The scenario registry. Each scenario declares its id (whose prefix is its
+//! category), the Go tests it covers and what it needs; the mappings in the
+//! database are synced from these declarations on every run, so the code is
+//! the one source of truth.
 
 use crate::gotests::GoTest;
 use crate::kit::Ctx;
@@ -47,6 +48,8 @@ pub struct Cover {
 
 pub struct Scenario {
     pub id: &'static str,
+    /// The id's prefix before the first `/` (`core` for `core/pub-sub`),
+    /// unless [`Scenario::with_category`] set another.
     pub category: &'static str,
     pub covers: Vec<Cover>,
     /// Why a scenario that covers no Go test exists: behaviour of the Go
@@ -65,11 +68,13 @@ pub struct Scenario {
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Scenario {
+    /// A scenario in the category its id starts with: `core/pub-sub` is in
+    /// `core` (an id without `/` is its own category).
     #[track_caller]
-    pub fn new(id: &'static str, category: &'static str, body: Body) -> Scenario {
+    pub fn new(id: &'static str, body: Body) -> Scenario {
         Scenario {
             id,
-            category,
+            category: id.split_once('/').map_or(id, |(prefix, _)| prefix),
             covers: Vec::new(),
             beyond_go: None,
             needs: Vec::new(),
@@ -77,6 +82,12 @@ impl Scenario {
             body,
             source_file: std::panic::Location::caller().file(),
         }
+    }
+
+    /// Files the scenario in another category than its id's prefix.
+    pub fn with_category(mut self, category: &'static str) -> Self {
+        self.category = category;
+        self
     }
 
     /// Covers everything the Go test checks that a client can observe.
@@ -213,13 +224,22 @@ mod tests {
     }
 
     #[test]
+    fn category_is_the_id_prefix_unless_given() {
+        assert_eq!(Scenario::new("config/a-b", body).category, "config");
+        assert_eq!(Scenario::new("core/x/y", body).category, "core");
+        assert_eq!(Scenario::new("plain", body).category, "plain");
+        let s = Scenario::new("hostile/x", body).with_category("auth");
+        assert_eq!((s.id, s.category), ("hostile/x", "auth"));
+    }
+
+    #[test]
     fn resolves_unique_and_qualified_names() {
         let tests = vec![
             go("a_test.go", "TestA"),
             go("x_test.go", "TestDup"),
             go("y_test.go", "TestDup"),
         ];
-        let s = vec![Scenario::new("s1", "core", body)
+        let s = vec![Scenario::new("s1", body)
             .full("TestA")
             .partial("y_test.go:TestDup")];
         let m = resolve(&s, &tests).unwrap();
@@ -231,22 +251,22 @@ mod tests {
     #[test]
     fn rejects_ambiguous_unknown_and_duplicate() {
         let tests = vec![go("x_test.go", "TestDup"), go("y_test.go", "TestDup")];
-        let amb = vec![Scenario::new("s", "core", body).full("TestDup")];
+        let amb = vec![Scenario::new("s", body).full("TestDup")];
         assert!(resolve(&amb, &tests)
             .unwrap_err()
             .to_string()
             .contains("ambiguous"));
-        let unknown = vec![Scenario::new("s", "core", body).full("TestNope")];
+        let unknown = vec![Scenario::new("s", body).full("TestNope")];
         assert!(resolve(&unknown, &tests).is_err());
         let dup = vec![
-            Scenario::new("s", "core", body).full("x_test.go:TestDup"),
-            Scenario::new("s", "core", body).full("x_test.go:TestDup"),
+            Scenario::new("s", body).full("x_test.go:TestDup"),
+            Scenario::new("s", body).full("x_test.go:TestDup"),
         ];
         assert!(resolve(&dup, &tests)
             .unwrap_err()
             .to_string()
             .contains("twice"));
-        let empty = vec![Scenario::new("s", "core", body)];
+        let empty = vec![Scenario::new("s", body)];
         assert!(resolve(&empty, &tests).is_err());
     }
 }

@@ -2,11 +2,13 @@
 //! them from outside, and to record what it observed.
 
 pub mod certs;
+pub mod encoding;
 pub mod ports;
 pub mod raw;
 pub mod server;
 pub mod tls_raw;
 
+pub use encoding::b64url;
 pub use raw::{Msg, Op, RawClient};
 pub use server::{Finished, Ports, Ready, Server, ServerSpec, Target};
 
@@ -193,6 +195,22 @@ impl Ctx {
     pub fn observations(&self) -> Vec<(String, String)> {
         self.0.observations.lock().expect("observations").clone()
     }
+}
+
+/// The CONNECT of a client that asks for neither +OK nor pedantic checks.
+pub const QUIET: &str = r#"{"verbose":false,"pedantic":false}"#;
+
+/// A connection that sent a [`QUIET`] CONNECT and got its PONG.
+pub async fn quiet(ctx: &Ctx, s: &Server) -> Result<RawClient> {
+    ctx.raw_connected(s, QUIET).await
+}
+
+/// Subscriptions in the global account, from /subsz.
+pub async fn global_subs(ctx: &Ctx, s: &Server) -> Result<i64> {
+    let v = ctx.http_json(s, "/subsz?acc=$G").await?;
+    v["num_subscriptions"]
+        .as_i64()
+        .context("subsz without num_subscriptions")
 }
 
 /// Runs `-t -c FILE` on a config body and returns `exit N: text`, with the

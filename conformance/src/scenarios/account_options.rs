@@ -5,7 +5,7 @@
 
 use crate::check_eq;
 use crate::kit::check_config as check;
-use crate::kit::{Ctx, ServerSpec};
+use crate::kit::{b64url, Ctx, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{Context, Result};
 use futures::FutureExt;
@@ -13,16 +13,16 @@ use serde_json::{json, Value};
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("config/service-latency-parse", "config", |c| {
+        Scenario::new("config/service-latency-parse", |c| {
             service_latency_parse(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestParseServiceLatency"),
-        Scenario::new("config/account-users-loaded", "config", |c| {
+        Scenario::new("config/account-users-loaded", |c| {
             account_users_loaded(c).boxed()
         })
         .full("TestAccountUsersLoadedProperly"),
-        Scenario::new("config/sublist-no-cache-on-accounts", "config", |c| {
+        Scenario::new("config/sublist-no-cache-on-accounts", |c| {
             sublist_no_cache_on_accounts(c).boxed()
         })
         .needs(Need::Monitoring)
@@ -132,7 +132,7 @@ async fn account_users_loaded(ctx: Ctx) -> Result<()> {
                 let sig = kp
                     .sign(nonce.as_bytes())
                     .map_err(|e| anyhow::anyhow!("signing the nonce: {e}"))?;
-                let sig = base64url(&sig);
+                let sig = b64url(&sig);
                 format!(
                     "{{\"verbose\":true,\"nkey\":\"{}\",\"sig\":\"{sig}\"}}",
                     kp.public_key()
@@ -156,24 +156,6 @@ async fn account_users_loaded(ctx: Ctx) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Base64 URL encoding without padding (how clients send an nkey signature).
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 //! config reload; and what `-t` says about bad mapping blocks.
 
 use crate::check_eq;
-use crate::kit::{self, Ctx, RawClient, Server, ServerSpec};
+use crate::kit::{self, b64url, Ctx, RawClient, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{bail, Context, Result};
 use futures::FutureExt;
@@ -19,53 +19,47 @@ const NO_AUTH: &str = "{\"verbose\":false}";
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("accounts/mapping-added-and-removed", "accounts", |c| {
+        Scenario::new("accounts/mapping-added-and-removed", |c| {
             added_and_removed(c).boxed()
         })
         .full("TestAccountBasicRouteMapping")
         .full("TestAccountRouteMappingChangesAfterClientStart"),
-        Scenario::new("accounts/mapping-wildcards", "accounts", |c| {
-            wildcards(c).boxed()
-        })
-        .full("TestAccountWildcardRouteMapping"),
-        Scenario::new("accounts/mapping-weighted-simple", "accounts", |c| {
+        Scenario::new("accounts/mapping-wildcards", |c| wildcards(c).boxed())
+            .full("TestAccountWildcardRouteMapping"),
+        Scenario::new("accounts/mapping-weighted-simple", |c| {
             weighted_simple(c).boxed()
         })
         .full("TestAccountSimpleWeightedRouteMapping"),
-        Scenario::new("accounts/mapping-weighted-multi", "accounts", |c| {
+        Scenario::new("accounts/mapping-weighted-multi", |c| {
             weighted_multi(c).boxed()
         })
         .full("TestAccountMultiWeightedRouteMappings"),
-        Scenario::new("accounts/mapping-global-config", "accounts", |c| {
+        Scenario::new("accounts/mapping-global-config", |c| {
             global_config(c).boxed()
         })
         .full("TestGlobalAccountRouteMappingsConfiguration"),
-        Scenario::new("accounts/mapping-account-config", "accounts", |c| {
+        Scenario::new("accounts/mapping-account-config", |c| {
             account_config(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestAccountRouteMappingsConfiguration"),
-        Scenario::new("accounts/mapping-loss-injection", "accounts", |c| {
+        Scenario::new("accounts/mapping-loss-injection", |c| {
             loss_injection(c).boxed()
         })
         .full("TestAccountRouteMappingsWithLossInjection"),
-        Scenario::new("accounts/mapping-cluster-filter", "accounts", |c| {
+        Scenario::new("accounts/mapping-cluster-filter", |c| {
             cluster_filter(c).boxed()
         })
         .full("TestAccountRouteMappingsWithOriginClusterFilter"),
-        Scenario::new("accounts/mapping-partition", "accounts", |c| {
-            partition(c).boxed()
-        })
-        .full("TestAccountSubjectMapping"),
-        Scenario::new("accounts/mapping-transforms", "accounts", |c| {
-            transforms(c).boxed()
-        })
-        .full("TestSubjectTransforms"),
-        Scenario::new("accounts/users-bound-to-accounts", "accounts", |c| {
+        Scenario::new("accounts/mapping-partition", |c| partition(c).boxed())
+            .full("TestAccountSubjectMapping"),
+        Scenario::new("accounts/mapping-transforms", |c| transforms(c).boxed())
+            .full("TestSubjectTransforms"),
+        Scenario::new("accounts/users-bound-to-accounts", |c| {
             users_bound(c).boxed()
         })
         .full("TestAccountMapsUsers"),
-        Scenario::new("accounts/mapping-config-errors", "accounts", |c| {
+        Scenario::new("accounts/mapping-config-errors", |c| {
             config_errors(c).boxed()
         })
         .partial("TestAccountMultiWeightedRouteMappings")
@@ -616,22 +610,6 @@ async fn config_errors(ctx: Ctx) -> Result<()> {
         bail!("expected a valid config: {text}");
     }
     Ok(())
-}
-
-/// Go's base64 URL encoding without padding (the nkey `sig`).
-fn b64url(data: &[u8]) -> String {
-    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let mut n = 0u32;
-        for (i, b) in chunk.iter().enumerate() {
-            n |= u32::from(*b) << (16 - 8 * i);
-        }
-        for i in 0..=chunk.len() {
-            out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 /// Users (password and nkey) of two accounts: each is bound to its own

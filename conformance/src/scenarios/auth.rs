@@ -4,7 +4,7 @@
 //! authentication timeout. Everything goes through a config file and the socket.
 
 use crate::check_eq;
-use crate::kit::{Ctx, Msg, Op, RawClient, Server, ServerSpec};
+use crate::kit::{b64url, Ctx, Msg, Op, RawClient, Server, ServerSpec};
 use crate::registry::Scenario;
 use anyhow::{Context, Result};
 use futures::FutureExt;
@@ -26,120 +26,102 @@ const CLOSE_WAIT: Duration = Duration::from_secs(3);
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("auth/token-missing", "auth", |c| token_missing(c).boxed())
-            .full("TestNoAuthClient"),
-        Scenario::new("auth/token-bad", "auth", |c| token_bad(c).boxed())
-            .full("TestAuthClientBadToken"),
-        Scenario::new("auth/token-good", "auth", |c| token_good(c).boxed())
+        Scenario::new("auth/token-missing", |c| token_missing(c).boxed()).full("TestNoAuthClient"),
+        Scenario::new("auth/token-bad", |c| token_bad(c).boxed()).full("TestAuthClientBadToken"),
+        Scenario::new("auth/token-good", |c| token_good(c).boxed())
             .full("TestAuthClientGoodConnect"),
-        Scenario::new("auth/token-no-connect-timeout", "auth", |c| {
+        Scenario::new("auth/token-no-connect-timeout", |c| {
             token_no_connect_timeout(c).boxed()
         })
         .full("TestAuthClientNoConnect"),
-        Scenario::new("auth/token-pub-before-connect", "auth", |c| {
+        Scenario::new("auth/token-pub-before-connect", |c| {
             token_pub_before_connect(c).boxed()
         })
         .full("TestAuthClientFailOnEverythingElse"),
-        Scenario::new("auth/userpass-missing", "auth", |c| {
-            userpass_missing(c).boxed()
-        })
-        .full("TestNoUserOrPasswordClient"),
-        Scenario::new("auth/userpass-bad-user", "auth", |c| {
-            userpass_bad_user(c).boxed()
-        })
-        .full("TestBadUserClient"),
-        Scenario::new("auth/userpass-bad-password", "auth", |c| {
+        Scenario::new("auth/userpass-missing", |c| userpass_missing(c).boxed())
+            .full("TestNoUserOrPasswordClient"),
+        Scenario::new("auth/userpass-bad-user", |c| userpass_bad_user(c).boxed())
+            .full("TestBadUserClient"),
+        Scenario::new("auth/userpass-bad-password", |c| {
             userpass_bad_password(c).boxed()
         })
         .full("TestBadPasswordClient"),
-        Scenario::new("auth/userpass-good", "auth", |c| userpass_good(c).boxed())
+        Scenario::new("auth/userpass-good", |c| userpass_good(c).boxed())
             .full("TestPasswordClientGoodConnect"),
-        Scenario::new("auth/bcrypt-password-bad", "auth", |c| {
+        Scenario::new("auth/bcrypt-password-bad", |c| {
             bcrypt_password_bad(c).boxed()
         })
         .full("TestBadBcryptPassword"),
-        Scenario::new("auth/bcrypt-password-good", "auth", |c| {
+        Scenario::new("auth/bcrypt-password-good", |c| {
             bcrypt_password_good(c).boxed()
         })
         .full("TestGoodBcryptPassword"),
-        Scenario::new("auth/bcrypt-token-bad", "auth", |c| {
-            bcrypt_token_bad(c).boxed()
-        })
-        .full("TestBadBcryptToken"),
-        Scenario::new("auth/bcrypt-token-good", "auth", |c| {
-            bcrypt_token_good(c).boxed()
-        })
-        .full("TestGoodBcryptToken"),
-        Scenario::new("auth/multiple-users", "auth", |c| multiple_users(c).boxed())
+        Scenario::new("auth/bcrypt-token-bad", |c| bcrypt_token_bad(c).boxed())
+            .full("TestBadBcryptToken"),
+        Scenario::new("auth/bcrypt-token-good", |c| bcrypt_token_good(c).boxed())
+            .full("TestGoodBcryptToken"),
+        Scenario::new("auth/multiple-users", |c| multiple_users(c).boxed())
             .full("TestMultipleUserAuth")
             .full("TestMultipleUsersConfig"),
-        Scenario::new("auth/bcrypt-token-in-config", "auth", |c| {
+        Scenario::new("auth/bcrypt-token-in-config", |c| {
             token_in_config(c).boxed()
         })
         .full("TestTokenInConfig")
         .partial("TestBcryptVariable"),
-        Scenario::new("auth/permissions-roles", "auth", |c| {
-            permissions_roles(c).boxed()
-        })
-        .partial("TestUserAuthorizationProto")
-        .partial("TestAuthorizationConfig"),
-        Scenario::new("auth/permissions-allow-deny", "auth", |c| {
+        Scenario::new("auth/permissions-roles", |c| permissions_roles(c).boxed())
+            .partial("TestUserAuthorizationProto")
+            .partial("TestAuthorizationConfig"),
+        Scenario::new("auth/permissions-allow-deny", |c| {
             permissions_allow_deny(c).boxed()
         })
         .partial("TestUserAuthorizationProto")
         .partial("TestNewStyleAuthorizationConfig"),
-        Scenario::new("auth/permissions-deny-delivery", "auth", |c| {
+        Scenario::new("auth/permissions-deny-delivery", |c| {
             permissions_deny_delivery(c).boxed()
         })
         .partial("TestUserAuthorizationProto"),
-        Scenario::new("auth/allow-responses-single", "auth", |c| {
+        Scenario::new("auth/allow-responses-single", |c| {
             allow_responses_single(c).boxed()
         })
         .partial("TestUserAuthorizationAllowResponses"),
-        Scenario::new("auth/allow-responses-max-and-ttl", "auth", |c| {
+        Scenario::new("auth/allow-responses-max-and-ttl", |c| {
             allow_responses_max_ttl(c).boxed()
         })
         .partial("TestUserAuthorizationAllowResponses")
         .partial("TestParsingResponsePermissions"),
-        Scenario::new("auth/queue-permissions", "auth", |c| {
-            queue_permissions(c).boxed()
-        })
-        .full("TestQueuePermissions"),
-        Scenario::new("auth/nonce-presence", "auth", |c| nonce_presence(c).boxed())
+        Scenario::new("auth/queue-permissions", |c| queue_permissions(c).boxed())
+            .full("TestQueuePermissions"),
+        Scenario::new("auth/nonce-presence", |c| nonce_presence(c).boxed())
             .full("TestServerInfoNonce"),
-        Scenario::new("auth/nkey-connect", "auth", |c| nkey_connect(c).boxed())
+        Scenario::new("auth/nkey-connect", |c| nkey_connect(c).boxed())
             .full("TestNkeyClientConnect"),
-        Scenario::new("auth/nkey-mixed-users", "auth", |c| nkey_mixed(c).boxed())
+        Scenario::new("auth/nkey-mixed-users", |c| nkey_mixed(c).boxed())
             .full("TestMixedClientConnect")
             .full("TestMixedClientConfig")
             .full("TestNkeyUsersConfig"),
-        Scenario::new("auth/nkey-permissions", "auth", |c| {
-            nkey_permissions(c).boxed()
-        })
-        .full("TestNkeyUsersWithPermsConfig")
-        .partial("TestNkeyUsersDefaultPermissionsConfig"),
-        Scenario::new("auth/default-permissions-accounts", "auth", |c| {
+        Scenario::new("auth/nkey-permissions", |c| nkey_permissions(c).boxed())
+            .full("TestNkeyUsersWithPermsConfig")
+            .partial("TestNkeyUsersDefaultPermissionsConfig"),
+        Scenario::new("auth/default-permissions-accounts", |c| {
             default_permissions_accounts(c).boxed()
         })
         .partial("TestNkeyUsersDefaultPermissionsConfig"),
-        Scenario::new("auth/no-auth-user-accounts", "auth", |c| {
+        Scenario::new("auth/no-auth-user-accounts", |c| {
             no_auth_user_accounts(c).boxed()
         })
         .full("TestNoAuthUser"),
-        Scenario::new("auth/no-auth-user-no-connect", "auth", |c| {
+        Scenario::new("auth/no-auth-user-no-connect", |c| {
             no_auth_user_no_connect(c).boxed()
         })
         .full("TestNoAuthUserNoConnectProto"),
-        Scenario::new("auth/no-auth-user-code", "auth", |c| {
-            no_auth_user_code(c).boxed()
-        })
-        .full("TestNoAuthUserCode"),
-        Scenario::new("auth/default-auth-timeout", "auth", |c| {
+        Scenario::new("auth/no-auth-user-code", |c| no_auth_user_code(c).boxed())
+            .full("TestNoAuthUserCode"),
+        Scenario::new("auth/default-auth-timeout", |c| {
             default_auth_timeout(c).boxed()
         })
         .timeout(Duration::from_secs(20))
         .partial("TestDefaultAuthTimeout"),
-        Scenario::new("auth/allowed-connection-types", "auth", |c| {
+        Scenario::new("auth/allowed-connection-types", |c| {
             allowed_connection_types(c).boxed()
         })
         .full("TestUserUnknownAllowedConnectionType"),
@@ -261,24 +243,6 @@ async fn user_conn(ctx: &Ctx, s: &Server, user: &str, pass: &str) -> Result<RawC
 /// Reads messages until the PONG of a PING, answering server PINGs.
 async fn drain(c: &mut RawClient) -> Result<Vec<Msg>> {
     c.msgs_until_pong().await
-}
-
-fn b64url(data: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 /// Signs the INFO's nonce with the key pair: the CONNECT's `sig`.

@@ -17,71 +17,67 @@ use std::time::Duration;
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("config/cluster-permissions", "config", |c| {
+        Scenario::new("config/cluster-permissions", |c| {
             cluster_permissions(c).boxed()
         })
         .needs(Need::Cluster(1))
         .full("TestClusterPermissionsConfig"),
-        Scenario::new("config/cluster-and-gateway-name-conflict", "config", |c| {
+        Scenario::new("config/cluster-and-gateway-name-conflict", |c| {
             cluster_gateway_name_conflict(c).boxed()
         })
         .full("TestClusterNameAndGatewayNameConflict"),
-        Scenario::new("config/gateway-options-in-varz", "config", |c| {
+        Scenario::new("config/gateway-options-in-varz", |c| {
             gateway_options_in_varz(c).boxed()
         })
         .needs(Need::Monitoring)
         .needs(Need::Tls)
         .partial("TestParsingGateways"),
-        Scenario::new("monitoring/varz-gateway-own-urls", "monitoring", |c| {
+        Scenario::new("monitoring/varz-gateway-own-urls", |c| {
             varz_gateway_own_urls(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestMonitorGatewayReportItsOwnURLs"),
-        Scenario::new("config/leafnode-listener-in-varz", "config", |c| {
+        Scenario::new("config/leafnode-listener-in-varz", |c| {
             leafnode_listener_in_varz(c).boxed()
         })
         .needs(Need::Monitoring)
         .needs(Need::Tls)
         .partial("TestParsingLeafNodesListener"),
-        Scenario::new("config/leafnode-remotes-in-varz", "config", |c| {
+        Scenario::new("config/leafnode-remotes-in-varz", |c| {
             leafnode_remotes_in_varz(c).boxed()
         })
         .needs(Need::Monitoring)
         .partial("TestParsingLeafNodeRemotes"),
-        Scenario::new("config/route-and-cluster-flags-override", "config", |c| {
+        Scenario::new("config/route-and-cluster-flags-override", |c| {
             route_and_cluster_flags(c).boxed()
         })
         .needs(Need::Monitoring)
         .partial("TestRouteFlagOverride")
         .partial("TestClusterFlagsOverride")
         .partial("TestRouteFlagOverrideWithMultiple"),
-        Scenario::new("lifecycle/gateway-options-refused", "lifecycle", |c| {
+        Scenario::new("lifecycle/gateway-options-refused", |c| {
             gateway_options_refused(c).boxed()
         })
         .full("TestServerValidateGatewaysOptions"),
-        Scenario::new("lifecycle/insecure-tls-warnings", "lifecycle", |c| {
+        Scenario::new("lifecycle/insecure-tls-warnings", |c| {
             insecure_tls_warnings(c).boxed()
         })
         .needs(Need::Tls)
         .full("TestInsecureSkipVerifyWarning"),
-        Scenario::new("reload/gateway-change-refused", "reload", |c| {
+        Scenario::new("reload/gateway-change-refused", |c| {
             gateway_change_refused(c).boxed()
         })
         .needs(Need::Tls)
         .full("TestConfigReloadNotPreventedByGateways"),
-        Scenario::new("monitoring/varz-mqtt", "monitoring", |c| {
-            varz_mqtt(c).boxed()
-        })
-        .needs(Need::Monitoring)
-        .needs(Need::Mqtt)
-        .full("TestMonitorMQTT"),
-        Scenario::new("monitoring/varz-websocket", "monitoring", |c| {
-            varz_websocket(c).boxed()
-        })
-        .needs(Need::Monitoring)
-        .needs(Need::WebSocket)
-        .full("TestMonitorWebsocket"),
-        Scenario::new("config/tls-pinned-certs-every-listener", "config", |c| {
+        Scenario::new("monitoring/varz-mqtt", |c| varz_mqtt(c).boxed())
+            .needs(Need::Monitoring)
+            .needs(Need::Mqtt)
+            .full("TestMonitorMQTT"),
+        Scenario::new("monitoring/varz-websocket", |c| varz_websocket(c).boxed())
+            .needs(Need::Monitoring)
+            .needs(Need::WebSocket)
+            .full("TestMonitorWebsocket"),
+        Scenario::new("config/tls-pinned-certs-every-listener", |c| {
             tls_pinned_certs_every_listener(c).boxed()
         })
         .needs(Need::Monitoring)

@@ -14,169 +14,133 @@ use std::time::Duration;
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("config/check-auth-blocks", "config", |c| {
-            check_auth_blocks(c).boxed()
-        })
-        .partial("TestConfigCheck"),
-        Scenario::new("config/check-permissions", "config", |c| {
-            check_permissions(c).boxed()
-        })
-        .partial("TestConfigCheck"),
-        Scenario::new("config/check-accounts", "config", |c| {
-            check_accounts(c).boxed()
-        })
-        .partial("TestConfigCheck"),
-        Scenario::new("config/check-cluster-tls-misc", "config", |c| {
+        Scenario::new("config/check-auth-blocks", |c| check_auth_blocks(c).boxed())
+            .partial("TestConfigCheck"),
+        Scenario::new("config/check-permissions", |c| check_permissions(c).boxed())
+            .partial("TestConfigCheck"),
+        Scenario::new("config/check-accounts", |c| check_accounts(c).boxed())
+            .partial("TestConfigCheck"),
+        Scenario::new("config/check-cluster-tls-misc", |c| {
             check_cluster_tls_misc(c).boxed()
         })
         .partial("TestConfigCheck"),
-        Scenario::new("config/check-tls", "config", |c| check_tls(c).boxed())
+        Scenario::new("config/check-tls", |c| check_tls(c).boxed()).partial("TestConfigCheck"),
+        Scenario::new("config/check-leafnodes", |c| check_leafnodes(c).boxed())
             .partial("TestConfigCheck"),
-        Scenario::new("config/check-leafnodes", "config", |c| {
-            check_leafnodes(c).boxed()
-        })
-        .partial("TestConfigCheck"),
-        Scenario::new("config/check-mqtt-websocket", "config", |c| {
+        Scenario::new("config/check-mqtt-websocket", |c| {
             check_mqtt_websocket(c).boxed()
         })
         .partial("TestConfigCheck"),
-        Scenario::new("config/check-gateway", "config", |c| {
-            check_gateway(c).boxed()
-        })
-        .full("TestParsingGatewaysErrors"),
-        Scenario::new("config/check-tls-files", "config", |c| {
-            check_tls_files(c).boxed()
-        })
-        .partial("TestTLSConfigFile"),
-        Scenario::new("config/tls-config-file-served", "config", |c| {
+        Scenario::new("config/check-gateway", |c| check_gateway(c).boxed())
+            .full("TestParsingGatewaysErrors"),
+        Scenario::new("config/check-tls-files", |c| check_tls_files(c).boxed())
+            .partial("TestTLSConfigFile"),
+        Scenario::new("config/tls-config-file-served", |c| {
             tls_config_file_served(c).boxed()
         })
         .partial("TestTLSConfigFile"),
-        Scenario::new("config/tls-info", "config", |c| tls_info(c).boxed())
+        Scenario::new("config/tls-info", |c| tls_info(c).boxed())
             .full("test/opts_test.go:TestTLSConfig"),
-        Scenario::new("config/leafnode-credentials-path", "config", |c| {
+        Scenario::new("config/leafnode-credentials-path", |c| {
             leafnode_credentials_path(c).boxed()
         })
         .partial("TestExpandPath"),
-        Scenario::new("config/random-ports", "config", |c| random_ports(c).boxed())
+        Scenario::new("config/random-ports", |c| random_ports(c).boxed())
             .full("TestOptions_RandomPort")
             .partial("TestDynamicPortOnListen"),
-        Scenario::new("config/listen-monitoring-default", "config", |c| {
+        Scenario::new("config/listen-monitoring-default", |c| {
             listen_monitoring_default(c).boxed()
         })
         .partial("TestListenMonitoringDefault"),
-        Scenario::new("config/merge-overrides", "config", |c| {
-            merge_overrides(c).boxed()
-        })
-        .partial("TestMergeOverrides"),
-        Scenario::new("config/configure-options", "config", |c| {
-            configure_options(c).boxed()
-        })
-        .partial("TestConfigureOptions"),
-        Scenario::new("config/check-includes", "config", |c| {
-            check_includes(c).boxed()
-        })
-        .full("TestConfigCheckIncludes"),
-        Scenario::new("config/check-multiple-errors", "config", |c| {
+        Scenario::new("config/merge-overrides", |c| merge_overrides(c).boxed())
+            .partial("TestMergeOverrides"),
+        Scenario::new("config/configure-options", |c| configure_options(c).boxed())
+            .partial("TestConfigureOptions"),
+        Scenario::new("config/check-includes", |c| check_includes(c).boxed())
+            .full("TestConfigCheckIncludes"),
+        Scenario::new("config/check-multiple-errors", |c| {
             check_multiple_errors(c).boxed()
         })
         .full("TestConfigCheckMultipleErrors"),
-        Scenario::new("config/auth-conflicts", "config", |c| {
-            auth_conflicts(c).boxed()
-        })
-        .full("TestTokenWithUserPass")
-        .full("TestTokenWithUsers")
-        .full("TestBadNkeyConfig")
-        .full("TestNkeyWithPassConfig")
-        .full("TestAuthorizationAndAccountsMisconfigurations"),
-        Scenario::new("config/listen-forms", "config", |c| listen_forms(c).boxed())
+        Scenario::new("config/auth-conflicts", |c| auth_conflicts(c).boxed())
+            .full("TestTokenWithUserPass")
+            .full("TestTokenWithUsers")
+            .full("TestBadNkeyConfig")
+            .full("TestNkeyWithPassConfig")
+            .full("TestAuthorizationAndAccountsMisconfigurations"),
+        Scenario::new("config/listen-forms", |c| listen_forms(c).boxed())
             .full("TestListenPortOnlyConfig")
             .full("TestListenPortWithColonConfig")
             .partial("TestListenConfig"),
-        Scenario::new("config/malformed-addresses", "config", |c| {
+        Scenario::new("config/malformed-addresses", |c| {
             malformed_addresses(c).boxed()
         })
         .full("TestMalformedListenAddress")
         .full("TestMalformedClusterAddress")
         .full("TestPanic"),
-        Scenario::new("config/size-units", "config", |c| size_units(c).boxed())
+        Scenario::new("config/size-units", |c| size_units(c).boxed())
             .full("TestConvenientNumbers")
             .partial("TestConvenientIntegerValues"),
-        Scenario::new("config/server-config-info", "config", |c| {
+        Scenario::new("config/server-config-info", |c| {
             server_config_info(c).boxed()
         })
         .full("TestServerConfig")
         .partial("TestConfigFile"),
-        Scenario::new("config/max-payload-limits", "config", |c| {
+        Scenario::new("config/max-payload-limits", |c| {
             max_payload_limits(c).boxed()
         })
         .full("TestLargeMaxPayload")
         .full("TestLargeMaxControlLine"),
-        Scenario::new("config/unknown-top-level-field", "config", |c| {
+        Scenario::new("config/unknown-top-level-field", |c| {
             unknown_top_level(c).boxed()
         })
         .partial("TestHandleUnknownTopLevelConfigurationField"),
-        Scenario::new("config/write-deadline", "config", |c| {
-            write_deadline(c).boxed()
-        })
-        .full("TestParseWriteDeadline"),
-        Scenario::new("config/ping-interval", "config", |c| {
-            ping_interval(c).boxed()
-        })
-        .full("TestPingIntervalOld")
-        .full("TestPingIntervalNew"),
-        Scenario::new("config/empty-config", "config", |c| empty_config(c).boxed())
+        Scenario::new("config/write-deadline", |c| write_deadline(c).boxed())
+            .full("TestParseWriteDeadline"),
+        Scenario::new("config/ping-interval", |c| ping_interval(c).boxed())
+            .full("TestPingIntervalOld")
+            .full("TestPingIntervalNew"),
+        Scenario::new("config/empty-config", |c| empty_config(c).boxed())
             .full("TestEmptyConfig")
             .partial("TestDefaultOptions"),
-        Scenario::new("config/response-permissions-parse", "config", |c| {
+        Scenario::new("config/response-permissions-parse", |c| {
             response_permissions_parse(c).boxed()
         })
         .partial("TestParsingResponsePermissions"),
-        Scenario::new("config/max-sub-tokens", "config", |c| {
-            max_sub_tokens(c).boxed()
-        })
-        .full("TestMaxSubTokens"),
-        Scenario::new("config/variables", "config", |c| variables(c).boxed())
+        Scenario::new("config/max-sub-tokens", |c| max_sub_tokens(c).boxed())
+            .full("TestMaxSubTokens"),
+        Scenario::new("config/variables", |c| variables(c).boxed())
             .full("TestSimpleVariable")
             .full("TestNestedVariable")
             .full("TestMissingVariable")
             .partial("TestVariableValues"),
-        Scenario::new("config/env-variables", "config", |c| {
-            env_variables(c).boxed()
-        })
-        .full("TestEnvVariable")
-        .full("TestEnvVariableString")
-        .full("TestEnvVariableStringStartingWithNumber")
-        .full("TestEnvVariableStringStartingWithNumberAndSizeUnit")
-        .full("TestEnvVariableStringStartingWithNumberUsingQuotes"),
-        Scenario::new("config/include-variables", "config", |c| {
-            include_variables(c).boxed()
-        })
-        .full("TestIncludes")
-        .full("TestIncludeVariablesWithChecks")
-        .partial("TestInclude")
-        .partial("TestMapInclude"),
-        Scenario::new("config/bools", "config", |c| bools(c).boxed())
+        Scenario::new("config/env-variables", |c| env_variables(c).boxed())
+            .full("TestEnvVariable")
+            .full("TestEnvVariableString")
+            .full("TestEnvVariableStringStartingWithNumber")
+            .full("TestEnvVariableStringStartingWithNumberAndSizeUnit")
+            .full("TestEnvVariableStringStartingWithNumberUsingQuotes"),
+        Scenario::new("config/include-variables", |c| include_variables(c).boxed())
+            .full("TestIncludes")
+            .full("TestIncludeVariablesWithChecks")
+            .partial("TestInclude")
+            .partial("TestMapInclude"),
+        Scenario::new("config/bools", |c| bools(c).boxed())
             .full("TestBools")
             .partial("TestSimpleKeyBoolValues"),
-        Scenario::new("config/top-level-values", "config", |c| {
-            top_level_values(c).boxed()
-        })
-        .full("TestSimpleTopLevel")
-        .partial("TestOptionalSemicolons")
-        .partial("TestSemicolonChaining"),
-        Scenario::new("config/key-separators", "config", |c| {
-            key_separators(c).boxed()
-        })
-        .partial("TestColonKeySep")
-        .partial("TestWhitespaceKeySep")
-        .partial("TestSimpleKeyIntegerValues"),
-        Scenario::new("config/comments", "config", |c| comments(c).boxed())
+        Scenario::new("config/top-level-values", |c| top_level_values(c).boxed())
+            .full("TestSimpleTopLevel")
+            .partial("TestOptionalSemicolons")
+            .partial("TestSemicolonChaining"),
+        Scenario::new("config/key-separators", |c| key_separators(c).boxed())
+            .partial("TestColonKeySep")
+            .partial("TestWhitespaceKeySep")
+            .partial("TestSimpleKeyIntegerValues"),
+        Scenario::new("config/comments", |c| comments(c).boxed())
             .partial("TestComments")
             .partial("TestTopValuesWithComments"),
-        Scenario::new("config/json-compat", "config", |c| json_compat(c).boxed())
-            .partial("TestJSONCompat"),
-        Scenario::new("config/multiline-structures", "config", |c| {
+        Scenario::new("config/json-compat", |c| json_compat(c).boxed()).partial("TestJSONCompat"),
+        Scenario::new("config/multiline-structures", |c| {
             multiline_structures(c).boxed()
         })
         .partial("TestMultilineArrays")
@@ -184,26 +148,22 @@ pub fn scenarios() -> Vec<Scenario> {
         .partial("TestMultilineMap")
         .partial("TestNestedMaps")
         .partial("TestArrayOfMaps"),
-        Scenario::new("config/quoted-values", "config", |c| {
-            quoted_values(c).boxed()
-        })
-        .partial("TestQuotedKeys")
-        .partial("TestEscapedString")
-        .partial("TestRawString")
-        .partial("TestNonQuotedStrings")
-        .partial("TestUnquotedIPAddr")
-        .partial("TestBinaryString"),
-        Scenario::new("config/parse-errors", "config", |c| parse_errors(c).boxed())
+        Scenario::new("config/quoted-values", |c| quoted_values(c).boxed())
+            .partial("TestQuotedKeys")
+            .partial("TestEscapedString")
+            .partial("TestRawString")
+            .partial("TestNonQuotedStrings")
+            .partial("TestUnquotedIPAddr")
+            .partial("TestBinaryString"),
+        Scenario::new("config/parse-errors", |c| parse_errors(c).boxed())
             .full("TestParserNoInfiniteLoop")
             .partial("TestDanglingQuotedString")
             .partial("TestMapDanglingBracket")
             .partial("TestBlockDanglingParens")
             .partial("TestDanglingSingleQuotedString")
             .partial("TestBadStringEscape"),
-        Scenario::new("config/sublist-no-cache", "config", |c| {
-            sublist_no_cache(c).boxed()
-        })
-        .partial("TestSublistNoCacheConfig"),
+        Scenario::new("config/sublist-no-cache", |c| sublist_no_cache(c).boxed())
+            .partial("TestSublistNoCacheConfig"),
     ]
 }
 

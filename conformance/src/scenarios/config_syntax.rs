@@ -26,61 +26,51 @@ use futures::FutureExt;
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("config/lex-plain-value", "config", |c| {
-            lex_plain_value(c).boxed()
-        })
-        .full("TestPlainValue"),
-        Scenario::new("config/lex-simple-key-string-values", "config", |c| {
+        Scenario::new("config/lex-plain-value", |c| lex_plain_value(c).boxed())
+            .full("TestPlainValue"),
+        Scenario::new("config/lex-simple-key-string-values", |c| {
             lex_simple_key_string_values(c).boxed()
         })
         .full("TestSimpleKeyStringValues"),
-        Scenario::new("config/lex-complex-string-values", "config", |c| {
+        Scenario::new("config/lex-complex-string-values", |c| {
             lex_complex_string_values(c).boxed()
         })
         .full("TestComplexStringValues"),
-        Scenario::new("config/lex-string-starting-with-number", "config", |c| {
+        Scenario::new("config/lex-string-starting-with-number", |c| {
             lex_string_starting_with_number(c).boxed()
         })
         .full("TestStringStartingWithNumber"),
-        Scenario::new("config/lex-binary-string-latin1", "config", |c| {
+        Scenario::new("config/lex-binary-string-latin1", |c| {
             lex_binary_string_latin1(c).boxed()
         })
         .full("TestBinaryStringLatin1"),
-        Scenario::new("config/lex-negative-integer-values", "config", |c| {
+        Scenario::new("config/lex-negative-integer-values", |c| {
             lex_negative_integer_values(c).boxed()
         })
         .full("TestSimpleKeyNegativeIntegerValues"),
-        Scenario::new("config/lex-float-values", "config", |c| {
-            lex_float_values(c).boxed()
-        })
-        .full("TestSimpleKeyFloatValues"),
-        Scenario::new("config/lex-bad-binary-strings", "config", |c| {
+        Scenario::new("config/lex-float-values", |c| lex_float_values(c).boxed())
+            .full("TestSimpleKeyFloatValues"),
+        Scenario::new("config/lex-bad-binary-strings", |c| {
             lex_bad_binary_strings(c).boxed()
         })
         .full("TestBadBinaryStringEndingAfterZeroHexChars")
         .full("TestBadBinaryStringEndingAfterOneHexChar")
         .full("TestBadBinaryStringWithZeroHexChars")
         .full("TestBadBinaryStringWithOneHexChar"),
-        Scenario::new("config/lex-bad-float-value", "config", |c| {
+        Scenario::new("config/lex-bad-float-value", |c| {
             lex_bad_float_value(c).boxed()
         })
         .full("TestBadFloatValues"),
-        Scenario::new("config/lex-bad-key", "config", |c| lex_bad_key(c).boxed())
-            .full("TestBadKey"),
-        Scenario::new("config/lex-date-values", "config", |c| {
-            lex_date_values(c).boxed()
-        })
-        .full("TestDateValues"),
-        Scenario::new("config/lex-arrays", "config", |c| lex_arrays(c).boxed()).full("TestArrays"),
-        Scenario::new("config/lex-simple-map", "config", |c| {
-            lex_simple_map(c).boxed()
-        })
-        .full("TestSimpleMap"),
-        Scenario::new("config/lex-quoted-keys-with-space", "config", |c| {
+        Scenario::new("config/lex-bad-key", |c| lex_bad_key(c).boxed()).full("TestBadKey"),
+        Scenario::new("config/lex-date-values", |c| lex_date_values(c).boxed())
+            .full("TestDateValues"),
+        Scenario::new("config/lex-arrays", |c| lex_arrays(c).boxed()).full("TestArrays"),
+        Scenario::new("config/lex-simple-map", |c| lex_simple_map(c).boxed()).full("TestSimpleMap"),
+        Scenario::new("config/lex-quoted-keys-with-space", |c| {
             lex_quoted_keys_with_space(c).boxed()
         })
         .full("TestQuotedKeysWithSpace"),
-        Scenario::new("config/lex-compound-strings", "config", |c| {
+        Scenario::new("config/lex-compound-strings", |c| {
             lex_compound_strings(c).boxed()
         })
         .full("TestCompoundStringES")
@@ -90,64 +80,58 @@ pub fn scenarios() -> Vec<Scenario> {
         .full("TestCompoundStringSES")
         .full("TestCompoundStringEES")
         .full("TestCompoundStringESE"),
-        Scenario::new("config/lex-escaped-non-values", "config", |c| {
+        Scenario::new("config/lex-escaped-non-values", |c| {
             lex_escaped_non_values(c).boxed()
         })
         .full("TestNonBool")
         .full("TestNonVariable"),
-        Scenario::new("config/lex-empty-strings", "config", |c| {
-            lex_empty_strings(c).boxed()
-        })
-        .full("TestEmptyStringDQ")
-        .full("TestEmptyStringSQ"),
-        Scenario::new("config/lex-nested-whitespace-maps", "config", |c| {
+        Scenario::new("config/lex-empty-strings", |c| lex_empty_strings(c).boxed())
+            .full("TestEmptyStringDQ")
+            .full("TestEmptyStringSQ"),
+        Scenario::new("config/lex-nested-whitespace-maps", |c| {
             lex_nested_whitespace_maps(c).boxed()
         })
         .full("TestNestedWhitespaceMaps"),
-        Scenario::new("config/lex-key-dangling-quoted-strings", "config", |c| {
+        Scenario::new("config/lex-key-dangling-quoted-strings", |c| {
             lex_key_dangling_quoted_strings(c).boxed()
         })
         .full("TestKeyDanglingQuotedString")
         .full("TestKeyDanglingSingleQuotedString"),
-        Scenario::new("config/lex-map-quoted-keys", "config", |c| {
+        Scenario::new("config/lex-map-quoted-keys", |c| {
             lex_map_quoted_keys(c).boxed()
         })
         .full("TestMapQuotedKeys"),
-        Scenario::new("config/lex-special-chars-map-quoted-keys", "config", |c| {
+        Scenario::new("config/lex-special-chars-map-quoted-keys", |c| {
             lex_special_chars_map_quoted_keys(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestSpecialCharsMapQuotedKeys"),
-        Scenario::new("config/lex-double-nested-maps-new-lines", "config", |c| {
+        Scenario::new("config/lex-double-nested-maps-new-lines", |c| {
             lex_double_nested_maps_new_lines(c).boxed()
         })
         .full("TestDoubleNestedMapsNewLines"),
-        Scenario::new("config/lex-block-strings", "config", |c| {
-            lex_block_strings(c).boxed()
-        })
-        .full("TestBlockString")
-        .full("TestBlockStringEOF")
-        .full("TestBlockStringMultiLine"),
-        Scenario::new("config/parse-sample1-nested-map", "config", |c| {
+        Scenario::new("config/lex-block-strings", |c| lex_block_strings(c).boxed())
+            .full("TestBlockString")
+            .full("TestBlockStringEOF")
+            .full("TestBlockStringMultiLine"),
+        Scenario::new("config/parse-sample1-nested-map", |c| {
             parse_sample1(c).boxed()
         })
         .needs(Need::Monitoring)
         .partial("TestSample1"),
-        Scenario::new("config/parse-sample2-cluster", "config", |c| {
-            parse_sample2(c).boxed()
-        })
-        .needs(Need::Monitoring)
-        .needs(Need::Cluster(1))
-        .partial("TestSample2"),
-        Scenario::new("config/parse-sample3-quoted-text", "config", |c| {
+        Scenario::new("config/parse-sample2-cluster", |c| parse_sample2(c).boxed())
+            .needs(Need::Monitoring)
+            .needs(Need::Cluster(1))
+            .partial("TestSample2"),
+        Scenario::new("config/parse-sample3-quoted-text", |c| {
             parse_sample3(c).boxed()
         })
         .full("TestSample3"),
-        Scenario::new("config/parse-sample4-array-of-maps", "config", |c| {
+        Scenario::new("config/parse-sample4-array-of-maps", |c| {
             parse_sample4(c).boxed()
         })
         .partial("TestSample4"),
-        Scenario::new("config/parse-sample5-date-and-bool", "config", |c| {
+        Scenario::new("config/parse-sample5-date-and-bool", |c| {
             parse_sample5(c).boxed()
         })
         .full("TestSample5"),

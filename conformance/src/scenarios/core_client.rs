@@ -3,157 +3,132 @@
 //! headers, no-responders, echo, slow consumers, auth timeout, permissions.
 
 use crate::check_eq;
-use crate::kit::{Ctx, Msg, Op, RawClient, Server, ServerSpec};
+use crate::kit::{global_subs, quiet, Ctx, Msg, Op, RawClient, Server, ServerSpec, QUIET};
 use crate::registry::{Need, Scenario};
 use anyhow::{bail, ensure, Context, Result};
 use futures::FutureExt;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// A CONNECT that asks for neither +OK nor pedantic checks.
-const QUIET: &str = r#"{"verbose":false,"pedantic":false}"#;
-
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("routes/reserved-reply-client", "routes", |c| {
+        Scenario::new("routes/reserved-reply-client", |c| {
             reserved_reply(c).boxed()
         })
         .full("TestNewRouteReservedReply"),
-        Scenario::new("core/client-create-and-info", "core", |c| {
+        Scenario::new("core/client-create-and-info", |c| {
             create_and_info(c).boxed()
         })
         .full("TestClientCreateAndInfo"),
-        Scenario::new("core/client-server-header-support", "core", |c| {
+        Scenario::new("core/client-server-header-support", |c| {
             server_header_support(c).boxed()
         })
         .full("TestServerHeaderSupport"),
-        Scenario::new("core/client-header-support", "core", |c| {
+        Scenario::new("core/client-header-support", |c| {
             client_header_support(c).boxed()
         })
         .full("TestClientHeaderSupport"),
-        Scenario::new("core/client-no-responders", "core", |c| {
-            no_responders(c).boxed()
-        })
-        .full("TestClientNoResponderSupport"),
-        Scenario::new("core/client-header-deliver-msg", "core", |c| {
+        Scenario::new("core/client-no-responders", |c| no_responders(c).boxed())
+            .full("TestClientNoResponderSupport"),
+        Scenario::new("core/client-header-deliver-msg", |c| {
             header_deliver_msg(c).boxed()
         })
         .full("TestClientHeaderDeliverMsg"),
-        Scenario::new("core/client-header-deliver-stripped", "core", |c| {
+        Scenario::new("core/client-header-deliver-stripped", |c| {
             header_deliver_stripped(c).boxed()
         })
         .full("TestClientHeaderDeliverStrippedMsg")
         .full("TestClientHeaderDeliverQueueSubStrippedMsg"),
-        Scenario::new("core/client-connect-options", "core", |c| {
+        Scenario::new("core/client-connect-options", |c| {
             connect_options(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestClientConnect"),
-        Scenario::new("core/client-connect-proto", "core", |c| {
-            connect_proto(c).boxed()
-        })
-        .full("TestClientConnectProto"),
-        Scenario::new("core/client-ping", "core", |c| ping(c).boxed()).full("TestClientPing"),
-        Scenario::new("core/client-simple-pubsub", "core", |c| {
-            simple_pubsub(c).boxed()
-        })
-        .full("TestClientSimplePubSub"),
-        Scenario::new("core/client-pubsub-no-echo", "core", |c| {
-            pubsub_no_echo(c).boxed()
-        })
-        .full("TestClientPubSubNoEcho"),
-        Scenario::new("core/client-pubsub-with-reply", "core", |c| {
+        Scenario::new("core/client-connect-proto", |c| connect_proto(c).boxed())
+            .full("TestClientConnectProto"),
+        Scenario::new("core/client-ping", |c| ping(c).boxed()).full("TestClientPing"),
+        Scenario::new("core/client-simple-pubsub", |c| simple_pubsub(c).boxed())
+            .full("TestClientSimplePubSub"),
+        Scenario::new("core/client-pubsub-no-echo", |c| pubsub_no_echo(c).boxed())
+            .full("TestClientPubSubNoEcho"),
+        Scenario::new("core/client-pubsub-with-reply", |c| {
             pubsub_with_reply(c).boxed()
         })
         .full("TestClientSimplePubSubWithReply")
         .full("TestClientNoBodyPubSubWithReply"),
-        Scenario::new("core/client-pub-queue-sub", "core", |c| {
-            pub_queue_sub(c).boxed()
-        })
-        .full("TestClientPubWithQueueSub"),
-        Scenario::new("core/client-queue-sub-no-echo", "core", |c| {
+        Scenario::new("core/client-pub-queue-sub", |c| pub_queue_sub(c).boxed())
+            .full("TestClientPubWithQueueSub"),
+        Scenario::new("core/client-queue-sub-no-echo", |c| {
             queue_sub_no_echo(c).boxed()
         })
         .full("TestClientPubWithQueueSubNoEcho"),
-        Scenario::new("core/client-unsub", "core", |c| unsub(c).boxed()).full("TestClientUnSub"),
-        Scenario::new("core/client-unsub-max", "core", |c| unsub_max(c).boxed())
-            .full("TestClientUnSubMax"),
-        Scenario::new("core/client-auto-unsub-removes-sub", "core", |c| {
+        Scenario::new("core/client-unsub", |c| unsub(c).boxed()).full("TestClientUnSub"),
+        Scenario::new("core/client-unsub-max", |c| unsub_max(c).boxed()).full("TestClientUnSubMax"),
+        Scenario::new("core/client-auto-unsub-removes-sub", |c| {
             auto_unsub_removes_sub(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestClientAutoUnsubExactReceived")
         .full("TestClientUnsubAfterAutoUnsub"),
-        Scenario::new("core/client-remove-subs-on-disconnect", "core", |c| {
+        Scenario::new("core/client-remove-subs-on-disconnect", |c| {
             remove_subs_on_disconnect(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestClientRemoveSubsOnDisconnect")
         .full("TestClientMapRemoval")
         .partial("TestClientDoesNotAddSubscriptionsWhenConnectionClosed"),
-        Scenario::new("core/client-close-very-early", "core", |c| {
+        Scenario::new("core/client-close-very-early", |c| {
             close_very_early(c).boxed()
         })
         .needs(Need::Monitoring)
         .partial("TestCloseConnectionVeryEarly"),
-        Scenario::new("core/client-auth-timeout", "core", |c| {
-            auth_timeout(c).boxed()
-        })
-        .full("TestAuthorizationTimeout"),
-        Scenario::new("core/client-unsub-race", "core", |c| unsub_race(c).boxed())
-            .full("TestUnsubRace"),
-        Scenario::new("core/client-wildcard-chars-in-literal", "core", |c| {
+        Scenario::new("core/client-auth-timeout", |c| auth_timeout(c).boxed())
+            .full("TestAuthorizationTimeout"),
+        Scenario::new("core/client-unsub-race", |c| unsub_race(c).boxed()).full("TestUnsubRace"),
+        Scenario::new("core/client-wildcard-chars-in-literal", |c| {
             wildcard_chars_in_literal(c).boxed()
         })
         .full("TestWildcardCharsInLiteralSubjectWorks"),
-        Scenario::new("core/client-trace-msg-len", "core", |c| {
-            trace_msg_len(c).boxed()
-        })
-        .full("TestTraceMsg"),
-        Scenario::new("core/client-trace-race", "core", |c| trace_race(c).boxed())
+        Scenario::new("core/client-trace-msg-len", |c| trace_msg_len(c).boxed())
+            .full("TestTraceMsg"),
+        Scenario::new("core/client-trace-race", |c| trace_race(c).boxed())
             .full("TestClientTraceRace"),
-        Scenario::new("core/client-max-pending-large", "core", |c| {
+        Scenario::new("core/client-max-pending-large", |c| {
             max_pending_large(c).boxed()
         })
         .full("TestClientMaxPending"),
-        Scenario::new("core/client-close-tls", "core", |c| {
-            client_close_tls(c).boxed()
-        })
-        .partial("TestClientCloseTLSConnection"),
-        Scenario::new("core/client-slow-consumer-without-connect", "core", |c| {
+        Scenario::new("core/client-close-tls", |c| client_close_tls(c).boxed())
+            .partial("TestClientCloseTLSConnection"),
+        Scenario::new("core/client-slow-consumer-without-connect", |c| {
             slow_consumer_without_connect(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestClientSlowConsumerWithoutConnect")
         .partial("TestNoClientLeakOnSlowConsumer"),
-        Scenario::new(
-            "core/client-no-slow-consumer-if-connect-expected",
-            "core",
-            |c| no_slow_consumer_if_connect_expected(c).boxed(),
-        )
+        Scenario::new("core/client-no-slow-consumer-if-connect-expected", |c| {
+            no_slow_consumer_if_connect_expected(c).boxed()
+        })
         .needs(Need::Monitoring)
         .full("TestClientNoSlowConsumerIfConnectExpected"),
-        Scenario::new("core/client-deny-sys-group-sub", "core", |c| {
+        Scenario::new("core/client-deny-sys-group-sub", |c| {
             deny_sys_group_sub(c).boxed()
         })
         .full("TestClientDenySysGroupSub"),
-        Scenario::new("core/client-gw-reply-prefix", "core", |c| {
+        Scenario::new("core/client-gw-reply-prefix", |c| {
             gw_reply_prefix(c).boxed()
         })
         .full("TestClientCheckUseOfGWReplyPrefix"),
-        Scenario::new("core/client-auth-required-no-auth-user", "core", |c| {
+        Scenario::new("core/client-auth-required-no-auth-user", |c| {
             auth_required_no_auth_user(c).boxed()
         })
         .full("TestClientAuthRequiredNoAuthUser"),
-        Scenario::new("core/client-queue-subscribe-permissions", "core", |c| {
+        Scenario::new("core/client-queue-subscribe-permissions", |c| {
             queue_subscribe_permissions(c).boxed()
         })
         .full("TestQueueSubscribePermissions"),
-        Scenario::new("core/client-ipv6-address", "core", |c| {
-            ipv6_address(c).boxed()
-        })
-        .full("TestClientIPv6Address"),
-        Scenario::new("core/client-response-permissions", "core", |c| {
+        Scenario::new("core/client-ipv6-address", |c| ipv6_address(c).boxed())
+            .full("TestClientIPv6Address"),
+        Scenario::new("core/client-response-permissions", |c| {
             response_permissions(c).boxed()
         })
         .full("TestResponsePermissions"),
@@ -161,11 +136,6 @@ pub fn scenarios() -> Vec<Scenario> {
 }
 
 // ---------------------------------------------------------------- helpers
-
-/// A connection that sent a quiet CONNECT and got its PONG.
-async fn quiet(ctx: &Ctx, s: &Server) -> Result<RawClient> {
-    ctx.raw_connected(s, QUIET).await
-}
 
 /// One line per operation, deterministic, for observations.
 fn show(op: &Op) -> String {
@@ -193,14 +163,6 @@ fn show_msg(m: &Msg) -> String {
 
 fn show_all(ops: &[Op]) -> String {
     ops.iter().map(show).collect::<Vec<_>>().join(" | ")
-}
-
-/// Subscriptions in the global account, from /subsz.
-async fn global_subs(ctx: &Ctx, s: &Server) -> Result<i64> {
-    let v = ctx.http_json(s, "/subsz?acc=$G").await?;
-    v["num_subscriptions"]
-        .as_i64()
-        .context("subsz without num_subscriptions")
 }
 
 /// Polls a /varz or /connz number until it equals `want` (within 3 s).

@@ -23,45 +23,37 @@ async fn setup_conn(ctx: &Ctx, server: &Server) -> Result<RawClient> {
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("core/proto-basics", "core", |c| basics(c).boxed()).full("TestProtoBasics"),
-        Scenario::new("core/proto-err-unknown-op", "core", |c| {
-            unknown_op(c).boxed()
-        })
-        .full("TestProtoErr"),
-        Scenario::new("core/proto-unsub-max", "core", |c| unsub_max(c).boxed())
-            .full("TestUnsubMax"),
-        Scenario::new("core/proto-queue-sub", "core", |c| queue_sub(c).boxed())
+        Scenario::new("core/proto-basics", |c| basics(c).boxed()).full("TestProtoBasics"),
+        Scenario::new("core/proto-err-unknown-op", |c| unknown_op(c).boxed()).full("TestProtoErr"),
+        Scenario::new("core/proto-unsub-max", |c| unsub_max(c).boxed()).full("TestUnsubMax"),
+        Scenario::new("core/proto-queue-sub", |c| queue_sub(c).boxed())
             .full("test/proto_test.go:TestQueueSub"),
-        Scenario::new("core/proto-multiple-queue-sub", "core", |c| {
+        Scenario::new("core/proto-multiple-queue-sub", |c| {
             multiple_queue_sub(c).boxed()
         })
         .full("TestMultipleQueueSub"),
-        Scenario::new("core/proto-pub-to-arg-state", "core", |c| {
+        Scenario::new("core/proto-pub-to-arg-state", |c| {
             pub_to_arg_state(c).boxed()
         })
         .full("TestPubToArgState"),
-        Scenario::new("core/proto-sub-to-arg-state", "core", |c| {
+        Scenario::new("core/proto-sub-to-arg-state", |c| {
             sub_to_arg_state(c).boxed()
         })
         .full("TestSubToArgState"),
-        Scenario::new("core/proto-crash-split-connect", "core", |c| {
-            proto_crash(c).boxed()
-        })
-        .full("TestProtoCrash"),
-        Scenario::new("core/proto-duplicate-sub", "core", |c| {
-            duplicate_sub(c).boxed()
-        })
-        .needs(Need::Monitoring)
-        .full("TestDuplicateProtoSub"),
-        Scenario::new("core/proto-incomplete-pub-arg", "core", |c| {
+        Scenario::new("core/proto-crash-split-connect", |c| proto_crash(c).boxed())
+            .full("TestProtoCrash"),
+        Scenario::new("core/proto-duplicate-sub", |c| duplicate_sub(c).boxed())
+            .needs(Need::Monitoring)
+            .full("TestDuplicateProtoSub"),
+        Scenario::new("core/proto-incomplete-pub-arg", |c| {
             incomplete_pub_arg(c).boxed()
         })
         .full("TestIncompletePubArg"),
-        Scenario::new("core/proto-control-line-max", "core", |c| {
+        Scenario::new("core/proto-control-line-max", |c| {
             control_line_max(c).boxed()
         })
         .full("TestControlLineMaximums"),
-        Scenario::new("core/proto-info-client-advertise", "core", |c| {
+        Scenario::new("core/proto-info-client-advertise", |c| {
             info_client_advertise(c).boxed()
         })
         .full("TestServerInfoWithClientAdvertise"),

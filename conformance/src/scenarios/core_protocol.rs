@@ -119,125 +119,97 @@ const UNKNOWN_OP: &str = "-ERR 'Unknown Protocol Operation'\r\n";
 pub fn scenarios() -> Vec<Scenario> {
     vec![
         // test/pedantic_test.go
-        Scenario::new("core/pedantic-sub-invalid-subjects", "core", |c| {
+        Scenario::new("core/pedantic-sub-invalid-subjects", |c| {
             pedantic_sub(c).boxed()
         })
         .full("TestPedanticSub"),
-        Scenario::new("core/pedantic-pub-invalid-subjects", "core", |c| {
+        Scenario::new("core/pedantic-pub-invalid-subjects", |c| {
             pedantic_pub(c).boxed()
         })
         .full("TestPedanticPub"),
         // test/verbose_test.go
-        Scenario::new("core/verbose-ping", "core", |c| verbose_ping(c).boxed())
-            .full("TestVerbosePing"),
-        Scenario::new("core/verbose-connect", "core", |c| {
-            verbose_connect(c).boxed()
-        })
-        .full("TestVerboseConnect"),
-        Scenario::new("core/verbose-pub-sub-unsub", "core", |c| {
-            verbose_pub_sub(c).boxed()
-        })
-        .full("TestVerbosePubSub"),
+        Scenario::new("core/verbose-ping", |c| verbose_ping(c).boxed()).full("TestVerbosePing"),
+        Scenario::new("core/verbose-connect", |c| verbose_connect(c).boxed())
+            .full("TestVerboseConnect"),
+        Scenario::new("core/verbose-pub-sub-unsub", |c| verbose_pub_sub(c).boxed())
+            .full("TestVerbosePubSub"),
         // test/maxpayload_test.go
-        Scenario::new("core/maxpayload-client-and-raw", "core", |c| {
-            max_payload(c).boxed()
-        })
-        .full("TestMaxPayload"),
-        Scenario::new("core/maxpayload-overrun", "core", |c| {
+        Scenario::new("core/maxpayload-client-and-raw", |c| max_payload(c).boxed())
+            .full("TestMaxPayload"),
+        Scenario::new("core/maxpayload-overrun", |c| {
             max_payload_overrun(c).boxed()
         })
         .full("TestMaxPayloadOverrun"),
         // test/ping_test.go and server/ping_test.go
-        Scenario::new("core/ping-interval-stale", "core", |c| {
-            ping_interval(c).boxed()
-        })
-        .full("TestPingInterval"),
-        Scenario::new("core/ping-unprompted-pong", "core", |c| {
-            unprompted_pong(c).boxed()
-        })
-        .full("TestUnpromptedPong"),
-        Scenario::new("core/ping-tls-stale", "core", |c| ping_tls(c).boxed())
+        Scenario::new("core/ping-interval-stale", |c| ping_interval(c).boxed())
+            .full("TestPingInterval"),
+        Scenario::new("core/ping-unprompted-pong", |c| unprompted_pong(c).boxed())
+            .full("TestUnpromptedPong"),
+        Scenario::new("core/ping-tls-stale", |c| ping_tls(c).boxed())
             .full("TestPingSentToTLSConnection"),
-        Scenario::new("core/ping-suppression", "core", |c| {
-            ping_suppression(c).boxed()
-        })
-        .full("TestPingSuppresion"),
-        Scenario::new("core/ping-answered-interval", "core", |c| {
-            ping_answered(c).boxed()
-        })
-        .full("server/ping_test.go:TestPing"),
+        Scenario::new("core/ping-suppression", |c| ping_suppression(c).boxed())
+            .full("TestPingSuppresion"),
+        Scenario::new("core/ping-answered-interval", |c| ping_answered(c).boxed())
+            .full("server/ping_test.go:TestPing"),
         // test/fanout_test.go
-        Scenario::new("core/fanout-ordering", "core", |c| {
-            fanout_ordering(c).boxed()
-        })
-        .full("TestNoRaceHighFanoutOrdering"),
+        Scenario::new("core/fanout-ordering", |c| fanout_ordering(c).boxed())
+            .full("TestNoRaceHighFanoutOrdering"),
         // server/split_test.go
-        Scenario::new("core/split-sub-op", "core", |c| split_sub(c).boxed())
+        Scenario::new("core/split-sub-op", |c| split_sub(c).boxed())
             .needs(Need::Monitoring)
             .full("TestSplitBufferSubOp"),
-        Scenario::new("core/split-unsub-op", "core", |c| split_unsub(c).boxed())
+        Scenario::new("core/split-unsub-op", |c| split_unsub(c).boxed())
             .full("TestSplitBufferUnsubOp"),
-        Scenario::new("core/split-pub-op", "core", |c| split_pub(c).boxed())
-            .full("TestSplitBufferPubOp"),
-        Scenario::new("core/split-pub-op-in-payload", "core", |c| {
+        Scenario::new("core/split-pub-op", |c| split_pub(c).boxed()).full("TestSplitBufferPubOp"),
+        Scenario::new("core/split-pub-op-in-payload", |c| {
             split_pub_in_payload(c).boxed()
         })
         .full("TestSplitBufferPubOp2"),
-        Scenario::new("core/split-pub-op-after-reply-line", "core", |c| {
+        Scenario::new("core/split-pub-op-after-reply-line", |c| {
             split_pub_after_reply_line(c).boxed()
         })
         .full("TestSplitBufferPubOp3"),
-        Scenario::new("core/split-pub-op-after-line", "core", |c| {
+        Scenario::new("core/split-pub-op-after-line", |c| {
             split_pub_after_line(c).boxed()
         })
         .full("TestSplitBufferPubOp4"),
-        Scenario::new("core/split-pub-op-cr-lf", "core", |c| {
-            split_pub_cr_lf(c).boxed()
-        })
-        .full("TestSplitBufferPubOp5"),
-        Scenario::new("core/split-connect-arg", "core", |c| {
-            split_connect(c).boxed()
-        })
-        .full("TestSplitConnectArg"),
-        Scenario::new("core/split-dangling-arg-buf", "core", |c| {
-            split_dangling(c).boxed()
-        })
-        .partial("TestSplitDanglingArgBuf"),
+        Scenario::new("core/split-pub-op-cr-lf", |c| split_pub_cr_lf(c).boxed())
+            .full("TestSplitBufferPubOp5"),
+        Scenario::new("core/split-connect-arg", |c| split_connect(c).boxed())
+            .full("TestSplitConnectArg"),
+        Scenario::new("core/split-dangling-arg-buf", |c| split_dangling(c).boxed())
+            .partial("TestSplitDanglingArgBuf"),
         // server/parser_test.go
-        Scenario::new("core/parser-ping", "core", |c| parse_ping(c).boxed()).full("TestParsePing"),
-        Scenario::new("core/parser-pong", "core", |c| parse_pong(c).boxed()).full("TestParsePong"),
-        Scenario::new("core/parser-ok", "core", |c| parse_ok(c).boxed()).full("TestParseOK"),
-        Scenario::new("core/parser-connect", "core", |c| parse_connect(c).boxed())
-            .full("TestParseConnect"),
-        Scenario::new("core/parser-sub", "core", |c| parse_sub(c).boxed()).full("TestParseSub"),
-        Scenario::new("core/parser-pub", "core", |c| parse_pub(c).boxed()).full("TestParsePub"),
-        Scenario::new("core/parser-pub-size-overflow", "core", |c| {
+        Scenario::new("core/parser-ping", |c| parse_ping(c).boxed()).full("TestParsePing"),
+        Scenario::new("core/parser-pong", |c| parse_pong(c).boxed()).full("TestParsePong"),
+        Scenario::new("core/parser-ok", |c| parse_ok(c).boxed()).full("TestParseOK"),
+        Scenario::new("core/parser-connect", |c| parse_connect(c).boxed()).full("TestParseConnect"),
+        Scenario::new("core/parser-sub", |c| parse_sub(c).boxed()).full("TestParseSub"),
+        Scenario::new("core/parser-pub", |c| parse_pub(c).boxed()).full("TestParsePub"),
+        Scenario::new("core/parser-pub-size-overflow", |c| {
             parse_pub_size_overflow(c).boxed()
         })
         .full("TestParsePubSizeOverflow"),
-        Scenario::new("core/parser-pub-arg-whitespace", "core", |c| {
+        Scenario::new("core/parser-pub-arg-whitespace", |c| {
             parse_pub_arg(c).boxed()
         })
         .full("TestParsePubArg"),
-        Scenario::new("core/parser-pub-bad-size", "core", |c| {
+        Scenario::new("core/parser-pub-bad-size", |c| {
             parse_pub_bad_size(c).boxed()
         })
         .full("TestParsePubBadSize"),
-        Scenario::new("core/parser-hpub", "core", |c| parse_hpub(c).boxed())
-            .full("TestParseHeaderPub"),
-        Scenario::new("core/parser-hpub-arg-whitespace", "core", |c| {
+        Scenario::new("core/parser-hpub", |c| parse_hpub(c).boxed()).full("TestParseHeaderPub"),
+        Scenario::new("core/parser-hpub-arg-whitespace", |c| {
             parse_hpub_arg(c).boxed()
         })
         .full("TestParseHeaderPubArg"),
-        Scenario::new("core/parser-msg-from-client", "core", |c| {
+        Scenario::new("core/parser-msg-from-client", |c| {
             parse_msg_from_client(c).boxed()
         })
         .partial("TestParseMsgSpace"),
-        Scenario::new("core/parser-should-fail", "core", |c| {
-            should_fail(c).boxed()
-        })
-        .partial("TestShouldFail"),
-        Scenario::new("core/parser-max-control-line", "core", |c| {
+        Scenario::new("core/parser-should-fail", |c| should_fail(c).boxed())
+            .partial("TestShouldFail"),
+        Scenario::new("core/parser-max-control-line", |c| {
             max_control_line(c).boxed()
         })
         .partial("TestMaxControlLine"),

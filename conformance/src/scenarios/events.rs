@@ -41,106 +41,96 @@ const ACCOUNT_CONNS: &str = "io.nats.server.advisory.v1.account_connections";
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("events/system-account", "events", |c| {
-            system_account(c).boxed()
-        })
-        .partial("TestSystemAccount"),
-        Scenario::new("events/system-account-from-config", "events", |c| {
+        Scenario::new("events/system-account", |c| system_account(c).boxed())
+            .partial("TestSystemAccount"),
+        Scenario::new("events/system-account-from-config", |c| {
             system_account_from_config(c).boxed()
         })
         .partial("TestSystemAccountFromConfig"),
-        Scenario::new("events/connect-disconnect-advisories", "events", |c| {
+        Scenario::new("events/connect-disconnect-advisories", |c| {
             connect_disconnect_advisories(c).boxed()
         })
         .full("TestSystemAccountNewConnection"),
-        Scenario::new("events/auth-error-advisory", "events", |c| {
+        Scenario::new("events/auth-error-advisory", |c| {
             auth_error_advisory(c).boxed()
         })
         .full("TestSystemAccountDisconnectBadLogin"),
-        Scenario::new("events/auth-error-queue-subscriber", "events", |c| {
+        Scenario::new("events/auth-error-queue-subscriber", |c| {
             auth_error_queue_subscriber(c).boxed()
         })
         .full("TestServerEventsReceivedByQSubs"),
-        Scenario::new("events/system-account-subscriptions", "events", |c| {
+        Scenario::new("events/system-account-subscriptions", |c| {
             system_account_subscriptions(c).boxed()
         })
         .partial("TestSystemAccountInternalSubscriptions"),
-        Scenario::new("events/account-conns-updates", "events", |c| {
+        Scenario::new("events/account-conns-updates", |c| {
             account_conns_updates(c).boxed()
         })
         .partial("TestSystemAccountConnectionUpdatesStopAfterNoLocal")
         .partial("TestConnectionUpdatesTimerProperlySet"),
-        Scenario::new("events/account-conns-stats", "events", |c| {
+        Scenario::new("events/account-conns-stats", |c| {
             account_conns_stats(c).boxed()
         })
         .partial("TestServerAccountConns"),
-        Scenario::new("events/account-req-monitoring", "events", |c| {
+        Scenario::new("events/account-req-monitoring", |c| {
             account_req_monitoring(c).boxed()
         })
         .partial("TestAccountReqMonitoring"),
-        Scenario::new("events/account-req-jetstream", "events", |c| {
+        Scenario::new("events/account-req-jetstream", |c| {
             account_req_jetstream(c).boxed()
         })
         .needs(Need::JetStream)
         .partial("TestAccountReqMonitoring"),
-        Scenario::new("events/account-req-info", "events", |c| {
-            account_req_info(c).boxed()
-        })
-        .partial("TestAccountReqInfo"),
-        Scenario::new("events/no-auth-user-system-account", "events", |c| {
+        Scenario::new("events/account-req-info", |c| account_req_info(c).boxed())
+            .partial("TestAccountReqInfo"),
+        Scenario::new("events/no-auth-user-system-account", |c| {
             no_auth_user_system_account(c).boxed()
         })
         .full("TestSystemAccountNoAuthUser"),
-        Scenario::new("events/statsz", "events", |c| statsz(c).boxed())
+        Scenario::new("events/statsz", |c| statsz(c).boxed())
             .needs(Need::Cluster(1))
             .partial("TestServerEventsStatsZ"),
-        Scenario::new("events/ping-statsz", "events", |c| ping_statsz(c).boxed())
+        Scenario::new("events/ping-statsz", |c| ping_statsz(c).boxed())
             .needs(Need::Cluster(1))
             .partial("TestServerEventsPingStatsZ"),
-        Scenario::new("events/ping-statsz-filter", "events", |c| {
+        Scenario::new("events/ping-statsz-filter", |c| {
             ping_statsz_filter(c).boxed()
         })
         .needs(Need::Cluster(1))
         .full("TestServerEventsPingStatsZFilter"),
-        Scenario::new("events/ping-statsz-fail-filter", "events", |c| {
+        Scenario::new("events/ping-statsz-fail-filter", |c| {
             ping_statsz_fail_filter(c).boxed()
         })
         .full("TestServerEventsPingStatsZFailFilter"),
-        Scenario::new("events/ping-monitorz", "events", |c| {
-            ping_monitorz(c).boxed()
-        })
-        .needs(Need::Cluster(1))
-        .partial("TestServerEventsPingMonitorz"),
-        Scenario::new("events/server-direct-monitorz", "events", |c| {
+        Scenario::new("events/ping-monitorz", |c| ping_monitorz(c).boxed())
+            .needs(Need::Cluster(1))
+            .partial("TestServerEventsPingMonitorz"),
+        Scenario::new("events/server-direct-monitorz", |c| {
             server_direct_monitorz(c).boxed()
         })
         .partial("TestServerEventsPingMonitorz"),
-        Scenario::new("events/filtered-by-tag", "events", |c| {
-            filtered_by_tag(c).boxed()
-        })
-        .partial("TestServerEventsFilteredByTag"),
-        Scenario::new("events/disconnect-queue-subscribers", "events", |c| {
+        Scenario::new("events/filtered-by-tag", |c| filtered_by_tag(c).boxed())
+            .partial("TestServerEventsFilteredByTag"),
+        Scenario::new("events/disconnect-queue-subscribers", |c| {
             disconnect_queue_subscribers(c).boxed()
         })
         .partial("TestServerEventsAndDQSubscribers"),
-        Scenario::new("events/cluster-name-in-info", "events", |c| {
+        Scenario::new("events/cluster-name-in-info", |c| {
             cluster_name_in_info(c).boxed()
         })
         .needs(Need::Cluster(1))
         .full("TestGatewayNameClientInfo"),
-        Scenario::new("events/bad-remote-latency-update", "events", |c| {
+        Scenario::new("events/bad-remote-latency-update", |c| {
             bad_remote_latency_update(c).boxed()
         })
         .full("TestSystemAccountWithBadRemoteLatencyUpdate"),
-        Scenario::new("events/debug-subscribers", "events", |c| {
-            debug_subscribers(c).boxed()
-        })
-        .partial("TestSystemServiceSubscribers"),
-        Scenario::new("events/debug-subscribers-wildcards", "events", |c| {
+        Scenario::new("events/debug-subscribers", |c| debug_subscribers(c).boxed())
+            .partial("TestSystemServiceSubscribers"),
+        Scenario::new("events/debug-subscribers-wildcards", |c| {
             debug_subscribers_wildcards(c).boxed()
         })
         .partial("TestSystemServiceSubscribersWildcards"),
-        Scenario::new("events/debug-subscribers-queue-groups", "events", |c| {
+        Scenario::new("events/debug-subscribers-queue-groups", |c| {
             debug_subscribers_queue_groups(c).boxed()
         })
         .partial("TestSystemServiceSubscribersQueueGroups"),

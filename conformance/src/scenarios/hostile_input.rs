@@ -18,54 +18,64 @@ const FOUND_BY: &str = "issue 11: a black-box hostile-input run of both servers"
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("hostile/connect-json-keys", "core", |c| {
+        Scenario::new("hostile/connect-json-keys", |c| {
             connect_json_keys(c).boxed()
         })
+        .with_category("core")
         .beyond_go(FOUND_BY),
-        Scenario::new("hostile/connect-json-lenient", "core", |c| {
+        Scenario::new("hostile/connect-json-lenient", |c| {
             connect_json_lenient(c).boxed()
         })
+        .with_category("core")
         .beyond_go(FOUND_BY),
-        Scenario::new("hostile/connect-json-refused", "core", |c| {
+        Scenario::new("hostile/connect-json-refused", |c| {
             connect_json_refused(c).boxed()
         })
+        .with_category("core")
         .beyond_go(FOUND_BY),
-        Scenario::new("hostile/client-info-types", "core", |c| {
+        Scenario::new("hostile/client-info-types", |c| {
             client_info_types(c).boxed()
         })
+        .with_category("core")
         .beyond_go(FOUND_BY),
-        Scenario::new("hostile/connect-auth-keys", "auth", |c| {
+        Scenario::new("hostile/connect-auth-keys", |c| {
             connect_auth_keys(c).boxed()
         })
+        .with_category("auth")
         .beyond_go(FOUND_BY),
-        Scenario::new("hostile/second-connect", "auth", |c| {
-            second_connect(c).boxed()
-        })
-        .beyond_go(FOUND_BY),
-        Scenario::new("hostile/argument-starts-with-lf", "core", |c| {
+        Scenario::new("hostile/second-connect", |c| second_connect(c).boxed())
+            .with_category("auth")
+            .beyond_go(FOUND_BY),
+        Scenario::new("hostile/argument-starts-with-lf", |c| {
             argument_starts_with_lf(c).boxed()
         })
+        .with_category("core")
         .beyond_go(FOUND_BY),
-        Scenario::new("hostile/config-deep-nesting", "config", |c| {
+        Scenario::new("hostile/config-deep-nesting", |c| {
             config_deep_nesting(c).boxed()
         })
+        .with_category("config")
         .beyond_go(FOUND_BY),
-        Scenario::new("hostile/config-import-checks", "config", |c| {
+        Scenario::new("hostile/config-import-checks", |c| {
             config_import_checks(c).boxed()
         })
+        .with_category("config")
         .beyond_go(FOUND_BY),
-        Scenario::new("hostile/config-jetstream-sizes", "config", |c| {
+        Scenario::new("hostile/config-jetstream-sizes", |c| {
             config_jetstream_sizes(c).boxed()
         })
+        .with_category("config")
         .beyond_go(FOUND_BY),
-        Scenario::new("hostile/stalled-publisher", "core", |c| {
+        Scenario::new("hostile/stalled-publisher", |c| {
             stalled_publisher(c).boxed()
         })
+        .with_category("core")
         .timeout(Duration::from_secs(30))
         .beyond_go(FOUND_BY),
-        Scenario::new("hostile/permission-overlaps", "auth", |c| {
+        Scenario::new("hostile/permission-overlaps", |c| {
             permission_overlaps(c).boxed()
         })
+        .with_category("auth")
         .beyond_go(FOUND_BY),
     ]
 }

@@ -26,7 +26,7 @@ const WAIT: Duration = Duration::from_secs(5);
 pub fn scenarios() -> Vec<Scenario> {
     let mut v = cli_scenarios();
     v.push(
-        Scenario::new("lifecycle/tls-names", "lifecycle", |c| tls_names(c).boxed())
+        Scenario::new("lifecycle/tls-names", |c| tls_names(c).boxed())
             .partial("TestTLSVersions")
             .partial("TestTlsCipher"),
     );
@@ -39,17 +39,13 @@ pub fn scenarios() -> Vec<Scenario> {
 
 fn cli_scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("lifecycle/cli-version", "lifecycle", |c| {
-            cli_version(c).boxed()
-        })
-        .partial("TestProcessCommandLineArgs"),
-        Scenario::new("lifecycle/cli-help", "lifecycle", |c| cli_help(c).boxed())
+        Scenario::new("lifecycle/cli-version", |c| cli_version(c).boxed())
             .partial("TestProcessCommandLineArgs"),
-        Scenario::new("lifecycle/cli-commands", "lifecycle", |c| {
-            cli_commands(c).boxed()
-        })
-        .full("TestProcessCommandLineArgs"),
-        Scenario::new("lifecycle/cli-flags-override-config", "lifecycle", |c| {
+        Scenario::new("lifecycle/cli-help", |c| cli_help(c).boxed())
+            .partial("TestProcessCommandLineArgs"),
+        Scenario::new("lifecycle/cli-commands", |c| cli_commands(c).boxed())
+            .full("TestProcessCommandLineArgs"),
+        Scenario::new("lifecycle/cli-flags-override-config", |c| {
             flags_override_config(c).boxed()
         })
         .partial("TestProcessCommandLineArgs")
@@ -59,77 +55,67 @@ fn cli_scenarios() -> Vec<Scenario> {
 
 fn signal_scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("lifecycle/signal-cmd-unknown", "lifecycle", |c| {
+        Scenario::new("lifecycle/signal-cmd-unknown", |c| {
             signal_cmd_unknown(c).boxed()
         })
         .full("TestProcessSignalInvalidCommand"),
-        Scenario::new("lifecycle/signal-cmd-invalid-pid", "lifecycle", |c| {
+        Scenario::new("lifecycle/signal-cmd-invalid-pid", |c| {
             signal_cmd_invalid_pid(c).boxed()
         })
         .full("TestProcessSignalInvalidPid"),
-        Scenario::new("lifecycle/signal-cmd-bad-parameters", "lifecycle", |c| {
+        Scenario::new("lifecycle/signal-cmd-bad-parameters", |c| {
             signal_cmd_bad_parameters(c).boxed()
         })
         .partial("TestProcessSignalInvalidPid"),
-        Scenario::new("lifecycle/signal-cmd-quit", "lifecycle", |c| {
-            signal_cmd_quit(c).boxed()
-        })
-        .full("TestProcessSignalQuitProcess"),
-        Scenario::new("lifecycle/signal-cmd-term", "lifecycle", |c| {
-            signal_cmd_term(c).boxed()
-        })
-        .full("TestProcessSignalTermProcess"),
-        Scenario::new("lifecycle/signal-cmd-stop", "lifecycle", |c| {
-            signal_cmd_stop(c).boxed()
-        })
-        .partial("TestProcessSignalResolveSingleProcess"),
-        Scenario::new("lifecycle/signal-cmd-reopen", "lifecycle", |c| {
+        Scenario::new("lifecycle/signal-cmd-quit", |c| signal_cmd_quit(c).boxed())
+            .full("TestProcessSignalQuitProcess"),
+        Scenario::new("lifecycle/signal-cmd-term", |c| signal_cmd_term(c).boxed())
+            .full("TestProcessSignalTermProcess"),
+        Scenario::new("lifecycle/signal-cmd-stop", |c| signal_cmd_stop(c).boxed())
+            .partial("TestProcessSignalResolveSingleProcess"),
+        Scenario::new("lifecycle/signal-cmd-reopen", |c| {
             signal_cmd_reopen(c).boxed()
         })
         .full("TestProcessSignalReopenProcess"),
-        Scenario::new("lifecycle/signal-cmd-reload", "lifecycle", |c| {
+        Scenario::new("lifecycle/signal-cmd-reload", |c| {
             signal_cmd_reload(c).boxed()
         })
         .full("TestProcessSignalReloadProcess"),
-        Scenario::new("lifecycle/signal-cmd-ldm", "lifecycle", |c| {
-            signal_cmd_ldm(c).boxed()
-        })
-        .full("TestProcessSignalLameDuckMode"),
-        Scenario::new("lifecycle/signal-cmd-pid-file", "lifecycle", |c| {
+        Scenario::new("lifecycle/signal-cmd-ldm", |c| signal_cmd_ldm(c).boxed())
+            .full("TestProcessSignalLameDuckMode"),
+        Scenario::new("lifecycle/signal-cmd-pid-file", |c| {
             signal_cmd_pid_file(c).boxed()
         })
         .partial("TestProcessSignalReloadProcess")
         .partial("TestPidFile"),
-        Scenario::new("lifecycle/sighup-reload-twice", "lifecycle", |c| {
+        Scenario::new("lifecycle/sighup-reload-twice", |c| {
             sighup_reload_twice(c).boxed()
         })
         .full("TestSignalToReloadConfig"),
-        Scenario::new("lifecycle/sigusr1-reopen-log-file", "lifecycle", |c| {
+        Scenario::new("lifecycle/sigusr1-reopen-log-file", |c| {
             sigusr1_reopen(c).boxed()
         })
         .full("TestSignalToReOpenLogFile"),
-        Scenario::new("lifecycle/sigusr1-reopen-variants", "lifecycle", |c| {
+        Scenario::new("lifecycle/sigusr1-reopen-variants", |c| {
             sigusr1_reopen_variants(c).boxed()
         })
         .full("TestReOpenLogFile"),
-        Scenario::new("lifecycle/sigterm-sigint-exit", "lifecycle", |c| {
+        Scenario::new("lifecycle/sigterm-sigint-exit", |c| {
             sigterm_sigint_exit(c).boxed()
         })
         .partial("TestProcessSignalTermDuringLameDuckMode"),
-        Scenario::new("lifecycle/sigterm-during-ldm", "lifecycle", |c| {
+        Scenario::new("lifecycle/sigterm-during-ldm", |c| {
             sigterm_during_ldm(c).boxed()
         })
         .full("TestProcessSignalTermDuringLameDuckMode"),
-        Scenario::new("lifecycle/ldm-no-clients", "lifecycle", |c| {
-            ldm_no_clients(c).boxed()
-        })
-        .partial("TestLameDuckMode"),
-        Scenario::new("lifecycle/ldm-clients-info-and-close", "lifecycle", |c| {
+        Scenario::new("lifecycle/ldm-no-clients", |c| ldm_no_clients(c).boxed())
+            .partial("TestLameDuckMode"),
+        Scenario::new("lifecycle/ldm-clients-info-and-close", |c| {
             ldm_clients(c).boxed()
         })
         .partial("TestLameDuckMode")
         .partial("TestLameDuckModeInfo"),
-        Scenario::new("lifecycle/ldm-options-validation", "lifecycle", |c| {
+        Scenario::new("lifecycle/ldm-options-validation", |c| {
             ldm_validation(c).boxed()
         })
         .full("TestLameDuckOptionsValidation"),
@@ -138,67 +124,58 @@ fn signal_scenarios() -> Vec<Scenario> {
 
 fn server_scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("lifecycle/startup-and-shutdown", "lifecycle", |c| {
+        Scenario::new("lifecycle/startup-and-shutdown", |c| {
             startup_and_shutdown(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestStartupAndShutdown")
         .full("TestRun"),
-        Scenario::new("lifecycle/max-connections", "lifecycle", |c| {
-            max_connections(c).boxed()
-        })
-        .full("server/server_test.go:TestMaxConnections"),
-        Scenario::new("lifecycle/max-subscriptions", "lifecycle", |c| {
+        Scenario::new("lifecycle/max-connections", |c| max_connections(c).boxed())
+            .full("server/server_test.go:TestMaxConnections"),
+        Scenario::new("lifecycle/max-subscriptions", |c| {
             max_subscriptions(c).boxed()
         })
         .full("server/server_test.go:TestMaxSubscriptions"),
-        Scenario::new("lifecycle/random-ports", "lifecycle", |c| {
-            random_ports(c).boxed()
-        })
-        .needs(Need::Monitoring)
-        .full("TestRandomPorts")
-        .full("TestResolveRandomPort"),
-        Scenario::new("lifecycle/no-monitoring-port", "lifecycle", |c| {
+        Scenario::new("lifecycle/random-ports", |c| random_ports(c).boxed())
+            .needs(Need::Monitoring)
+            .full("TestRandomPorts")
+            .full("TestResolveRandomPort"),
+        Scenario::new("lifecycle/no-monitoring-port", |c| {
             no_monitoring_port(c).boxed()
         })
         .full("TestNilMonitoringPort"),
-        Scenario::new("lifecycle/server-name-defaults-to-id", "lifecycle", |c| {
+        Scenario::new("lifecycle/server-name-defaults-to-id", |c| {
             server_name_default(c).boxed()
         })
         .full("TestInfoServerNameDefaultsToPK"),
-        Scenario::new("lifecycle/server-name-settable", "lifecycle", |c| {
+        Scenario::new("lifecycle/server-name-settable", |c| {
             server_name_settable(c).boxed()
         })
         .full("TestInfoServerNameIsSettable"),
-        Scenario::new("lifecycle/client-advertise-info", "lifecycle", |c| {
+        Scenario::new("lifecycle/client-advertise-info", |c| {
             client_advertise_info(c).boxed()
         })
         .partial("TestClientAdvertiseConnectURL"),
-        Scenario::new("lifecycle/client-advertise-error", "lifecycle", |c| {
+        Scenario::new("lifecycle/client-advertise-error", |c| {
             client_advertise_error(c).boxed()
         })
         .full("TestClientAdvertiseErrorOnStartup"),
-        Scenario::new("lifecycle/start-failure-bad-host", "lifecycle", |c| {
+        Scenario::new("lifecycle/start-failure-bad-host", |c| {
             start_failure_bad_host(c).boxed()
         })
         .full("TestNoDeadlockOnStartFailure"),
-        Scenario::new("lifecycle/logs-configuration-file", "lifecycle", |c| {
+        Scenario::new("lifecycle/logs-configuration-file", |c| {
             logs_config_file(c).boxed()
         })
         .full("TestServerLogsConfigurationFile"),
-        Scenario::new("lifecycle/profiler-port", "lifecycle", |c| {
-            profiler_port(c).boxed()
-        })
-        .full("TestStartProfiler")
-        .partial("TestProfilingNoTimeout"),
-        Scenario::new("lifecycle/pid-file", "lifecycle", |c| pid_file(c).boxed())
-            .full("TestPidFile"),
-        Scenario::new("lifecycle/ports-file", "lifecycle", |c| {
-            ports_file(c).boxed()
-        })
-        .needs(Need::Monitoring)
-        .partial("TestPortsFile"),
-        Scenario::new("lifecycle/ports-file-reload", "lifecycle", |c| {
+        Scenario::new("lifecycle/profiler-port", |c| profiler_port(c).boxed())
+            .full("TestStartProfiler")
+            .partial("TestProfilingNoTimeout"),
+        Scenario::new("lifecycle/pid-file", |c| pid_file(c).boxed()).full("TestPidFile"),
+        Scenario::new("lifecycle/ports-file", |c| ports_file(c).boxed())
+            .needs(Need::Monitoring)
+            .partial("TestPortsFile"),
+        Scenario::new("lifecycle/ports-file-reload", |c| {
             ports_file_reload(c).boxed()
         })
         .full("TestPortsFileReload"),
@@ -207,43 +184,35 @@ fn server_scenarios() -> Vec<Scenario> {
 
 fn log_scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("lifecycle/log-format-stderr", "lifecycle", |c| {
+        Scenario::new("lifecycle/log-format-stderr", |c| {
             log_format_stderr(c).boxed()
         })
         .full("TestStdLogger")
         .full("TestStdLoggerNotice"),
-        Scenario::new("lifecycle/log-debug-flag", "lifecycle", |c| {
-            log_debug_flag(c).boxed()
-        })
-        .full("TestStdLoggerDebug")
-        .full("TestStdLoggerTraceWithOutDebug"),
-        Scenario::new("lifecycle/log-trace-flag", "lifecycle", |c| {
-            log_trace_flag(c).boxed()
-        })
-        .full("TestStdLoggerTrace")
-        .full("TestStdLoggerDebugWithOutDebug"),
-        Scenario::new("lifecycle/log-debug-trace-flag", "lifecycle", |c| {
+        Scenario::new("lifecycle/log-debug-flag", |c| log_debug_flag(c).boxed())
+            .full("TestStdLoggerDebug")
+            .full("TestStdLoggerTraceWithOutDebug"),
+        Scenario::new("lifecycle/log-trace-flag", |c| log_trace_flag(c).boxed())
+            .full("TestStdLoggerTrace")
+            .full("TestStdLoggerDebugWithOutDebug"),
+        Scenario::new("lifecycle/log-debug-trace-flag", |c| {
             log_debug_trace_flag(c).boxed()
         })
         .full("TestStdLoggerWithDebugTraceAndTime")
         .partial("TestSetLogger"),
-        Scenario::new("lifecycle/log-file-format", "lifecycle", |c| {
-            log_file_format(c).boxed()
-        })
-        .partial("TestFileLogger"),
-        Scenario::new("lifecycle/log-size-limit-rotation", "lifecycle", |c| {
+        Scenario::new("lifecycle/log-file-format", |c| log_file_format(c).boxed())
+            .partial("TestFileLogger"),
+        Scenario::new("lifecycle/log-size-limit-rotation", |c| {
             log_size_limit(c).boxed()
         })
         .partial("TestFileLoggerSizeLimit"),
-        Scenario::new("lifecycle/log-size-limit-reopen", "lifecycle", |c| {
+        Scenario::new("lifecycle/log-size-limit-reopen", |c| {
             log_size_limit_reopen(c).boxed()
         })
         .full("TestFileLoggerSizeLimitAndReopen"),
-        Scenario::new(
-            "lifecycle/trace-connect-redacts-password",
-            "lifecycle",
-            |c| trace_redacts_password(c).boxed(),
-        )
+        Scenario::new("lifecycle/trace-connect-redacts-password", |c| {
+            trace_redacts_password(c).boxed()
+        })
         .full("TestNoPasswordsFromConnectTrace")
         .partial("TestRemovePassFromTrace"),
     ]
@@ -251,31 +220,23 @@ fn log_scenarios() -> Vec<Scenario> {
 
 fn syslog_scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("lifecycle/remote-syslog-udp", "lifecycle", |c| {
-            syslog_udp(c).boxed()
+        Scenario::new("lifecycle/remote-syslog-udp", |c| syslog_udp(c).boxed())
+            .full("TestRemoteSysLogger")
+            .full("TestRemoteSysLoggerNotice")
+            .full("TestRemoteSysLoggerDebug")
+            .full("TestRemoteSysLoggerTrace")
+            .full("TestSysLoggerTag")
+            .partial("TestSysLoggerTagGen")
+            .full("TestGetNetworkAndAddrUDP"),
+        Scenario::new("lifecycle/remote-syslog-levels-disabled", |c| {
+            syslog_disabled(c).boxed()
         })
-        .full("TestRemoteSysLogger")
-        .full("TestRemoteSysLoggerNotice")
-        .full("TestRemoteSysLoggerDebug")
-        .full("TestRemoteSysLoggerTrace")
-        .full("TestSysLoggerTag")
-        .partial("TestSysLoggerTagGen")
-        .full("TestGetNetworkAndAddrUDP"),
-        Scenario::new(
-            "lifecycle/remote-syslog-levels-disabled",
-            "lifecycle",
-            |c| syslog_disabled(c).boxed(),
-        )
         .full("TestRemoteSysLoggerDebugDisabled")
         .full("TestRemoteSysLoggerTraceDisabled"),
-        Scenario::new("lifecycle/remote-syslog-tcp", "lifecycle", |c| {
-            syslog_tcp(c).boxed()
-        })
-        .full("TestGetNetworkAndAddrTCP"),
-        Scenario::new("lifecycle/remote-syslog-unix", "lifecycle", |c| {
-            syslog_unix(c).boxed()
-        })
-        .full("TestGetNetworkAndAddrUnix"),
+        Scenario::new("lifecycle/remote-syslog-tcp", |c| syslog_tcp(c).boxed())
+            .full("TestGetNetworkAndAddrTCP"),
+        Scenario::new("lifecycle/remote-syslog-unix", |c| syslog_unix(c).boxed())
+            .full("TestGetNetworkAndAddrUnix"),
     ]
 }
 

@@ -265,292 +265,226 @@ where
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("monitoring/no-monitor-port", "monitoring", |c| {
-            no_monitor_port(c).boxed()
-        })
-        .full("server/monitor_test.go:TestNoMonitorPort")
-        .full("test/monitor_test.go:TestNoMonitorPort"),
-        Scenario::new("monitoring/http-base-path", "monitoring", |c| {
-            http_base_path(c).boxed()
-        })
-        .full("TestHTTPBasePath"),
-        Scenario::new("monitoring/varz", "monitoring", |c| varz(c).boxed()).full("TestHandleVarz"),
-        Scenario::new("monitoring/varz-test-fields", "monitoring", |c| {
+        Scenario::new("monitoring/no-monitor-port", |c| no_monitor_port(c).boxed())
+            .full("server/monitor_test.go:TestNoMonitorPort")
+            .full("test/monitor_test.go:TestNoMonitorPort"),
+        Scenario::new("monitoring/http-base-path", |c| http_base_path(c).boxed())
+            .full("TestHTTPBasePath"),
+        Scenario::new("monitoring/varz", |c| varz(c).boxed()).full("TestHandleVarz"),
+        Scenario::new("monitoring/varz-test-fields", |c| {
             varz_test_fields(c).boxed()
         })
         .full("test/monitor_test.go:TestVarz"),
-        Scenario::new("monitoring/varz-subscriptions-stable", "monitoring", |c| {
+        Scenario::new("monitoring/varz-subscriptions-stable", |c| {
             varz_subs_stable(c).boxed()
         })
         .needs(Need::JetStream)
         .full("TestVarzSubscriptionsResetProperly"),
-        Scenario::new("monitoring/uptime-format", "monitoring", |c| {
-            uptime_format(c).boxed()
-        })
-        .partial("TestMyUptime"),
-        Scenario::new("monitoring/varz-struct-present", "monitoring", |c| {
+        Scenario::new("monitoring/uptime-format", |c| uptime_format(c).boxed())
+            .partial("TestMyUptime"),
+        Scenario::new("monitoring/varz-struct-present", |c| {
             varz_struct_present(c).boxed()
         })
         .full("TestClusterEmptyWhenNotDefined")
         .partial("TestMonitorCluster")
         .partial("TestMonitorGateway")
         .partial("TestMonitorLeafNode"),
-        Scenario::new("monitoring/varz-cluster-opts", "monitoring", |c| {
+        Scenario::new("monitoring/varz-cluster-opts", |c| {
             varz_cluster_opts(c).boxed()
         })
         .needs(Need::Cluster(1))
         .full("TestMonitorCluster"),
-        Scenario::new("monitoring/connz", "monitoring", |c| connz(c).boxed())
+        Scenario::new("monitoring/connz", |c| connz(c).boxed())
             .full("server/monitor_test.go:TestConnz"),
-        Scenario::new("monitoring/connz-test-fields", "monitoring", |c| {
+        Scenario::new("monitoring/connz-test-fields", |c| {
             connz_test_fields(c).boxed()
         })
         .full("test/monitor_test.go:TestConnz"),
-        Scenario::new("monitoring/connz-bad-params", "monitoring", |c| {
+        Scenario::new("monitoring/connz-bad-params", |c| {
             connz_bad_params(c).boxed()
         })
         .full("TestConnzBadParams"),
-        Scenario::new("monitoring/connz-sort-bad", "monitoring", |c| {
-            connz_sort_bad(c).boxed()
-        })
-        .full("TestConnzSortBadRequest"),
-        Scenario::new("monitoring/connz-subs", "monitoring", |c| {
-            connz_subs(c).boxed()
-        })
-        .full("server/monitor_test.go:TestConnzWithSubs"),
-        Scenario::new("monitoring/connz-subs-foo", "monitoring", |c| {
-            connz_subs_foo(c).boxed()
-        })
-        .full("test/monitor_test.go:TestConnzWithSubs"),
-        Scenario::new("monitoring/connz-subs-detail", "monitoring", |c| {
+        Scenario::new("monitoring/connz-sort-bad", |c| connz_sort_bad(c).boxed())
+            .full("TestConnzSortBadRequest"),
+        Scenario::new("monitoring/connz-subs", |c| connz_subs(c).boxed())
+            .full("server/monitor_test.go:TestConnzWithSubs"),
+        Scenario::new("monitoring/connz-subs-foo", |c| connz_subs_foo(c).boxed())
+            .full("test/monitor_test.go:TestConnzWithSubs"),
+        Scenario::new("monitoring/connz-subs-detail", |c| {
             connz_subs_detail(c).boxed()
         })
         .full("TestConnzWithSubsDetail"),
-        Scenario::new("monitoring/connz-closed-subs-detail", "monitoring", |c| {
+        Scenario::new("monitoring/connz-closed-subs-detail", |c| {
             connz_closed_subs_detail(c).boxed()
         })
         .full("TestClosedConnzWithSubsDetail"),
-        Scenario::new("monitoring/connz-cid", "monitoring", |c| {
-            connz_cid(c).boxed()
-        })
-        .full("TestConnzWithCID"),
-        Scenario::new("monitoring/connz-rtt", "monitoring", |c| {
-            connz_rtt(c).boxed()
-        })
-        .full("TestConnzRTT"),
-        Scenario::new("monitoring/connz-last-activity", "monitoring", |c| {
+        Scenario::new("monitoring/connz-cid", |c| connz_cid(c).boxed()).full("TestConnzWithCID"),
+        Scenario::new("monitoring/connz-rtt", |c| connz_rtt(c).boxed()).full("TestConnzRTT"),
+        Scenario::new("monitoring/connz-last-activity", |c| {
             connz_last_activity(c).boxed()
         })
         .full("TestConnzLastActivity"),
-        Scenario::new("monitoring/connz-offset-limit", "monitoring", |c| {
+        Scenario::new("monitoring/connz-offset-limit", |c| {
             connz_offset_limit(c).boxed()
         })
         .full("server/monitor_test.go:TestConnzWithOffsetAndLimit")
         .full("test/monitor_test.go:TestConnzWithOffsetAndLimit"),
-        Scenario::new("monitoring/connz-sort-cid", "monitoring", |c| {
-            connz_sort_cid(c).boxed()
-        })
-        .full("TestConnzDefaultSorted")
-        .full("TestConnzSortedByCid"),
-        Scenario::new("monitoring/connz-sort-start", "monitoring", |c| {
+        Scenario::new("monitoring/connz-sort-cid", |c| connz_sort_cid(c).boxed())
+            .full("TestConnzDefaultSorted")
+            .full("TestConnzSortedByCid"),
+        Scenario::new("monitoring/connz-sort-start", |c| {
             connz_sort_start(c).boxed()
         })
         .full("TestConnzSortedByStart"),
-        Scenario::new("monitoring/connz-sort-bytes-msgs", "monitoring", |c| {
+        Scenario::new("monitoring/connz-sort-bytes-msgs", |c| {
             connz_sort_bytes_msgs(c).boxed()
         })
         .full("TestConnzSortedByBytesAndMsgs"),
-        Scenario::new("monitoring/connz-sort-pending", "monitoring", |c| {
+        Scenario::new("monitoring/connz-sort-pending", |c| {
             connz_sort_pending(c).boxed()
         })
         .full("TestConnzSortedByPending"),
-        Scenario::new("monitoring/connz-sort-subs", "monitoring", |c| {
-            connz_sort_subs(c).boxed()
-        })
-        .full("TestConnzSortedBySubs"),
-        Scenario::new("monitoring/connz-sort-last", "monitoring", |c| {
-            connz_sort_last(c).boxed()
-        })
-        .full("TestConnzSortedByLast"),
-        Scenario::new("monitoring/connz-sort-uptime", "monitoring", |c| {
+        Scenario::new("monitoring/connz-sort-subs", |c| connz_sort_subs(c).boxed())
+            .full("TestConnzSortedBySubs"),
+        Scenario::new("monitoring/connz-sort-last", |c| connz_sort_last(c).boxed())
+            .full("TestConnzSortedByLast"),
+        Scenario::new("monitoring/connz-sort-uptime", |c| {
             connz_sort_uptime(c).boxed()
         })
         .full("TestConnzSortedByUptime"),
-        Scenario::new("monitoring/connz-sort-uptime-closed", "monitoring", |c| {
+        Scenario::new("monitoring/connz-sort-uptime-closed", |c| {
             connz_sort_uptime_closed(c).boxed()
         })
         .full("TestConnzSortedByUptimeClosedConn"),
-        Scenario::new("monitoring/connz-sort-closed-only", "monitoring", |c| {
+        Scenario::new("monitoring/connz-sort-closed-only", |c| {
             connz_sort_closed_only(c).boxed()
         })
         .full("TestConnzSortedByStopOnOpen")
         .full("TestConnzSortedByReasonOnOpen"),
-        Scenario::new("monitoring/connz-sort-stop-closed", "monitoring", |c| {
+        Scenario::new("monitoring/connz-sort-stop-closed", |c| {
             connz_sort_stop_closed(c).boxed()
         })
         .full("TestConnzSortedByStopTimeClosedConn"),
-        Scenario::new("monitoring/connz-sort-reason", "monitoring", |c| {
+        Scenario::new("monitoring/connz-sort-reason", |c| {
             connz_sort_reason(c).boxed()
         })
         .full("TestConnzSortedByReason"),
-        Scenario::new("monitoring/connz-sort-idle", "monitoring", |c| {
-            connz_sort_idle(c).boxed()
-        })
-        .partial("TestConnzSortedByIdle"),
-        Scenario::new("monitoring/connz-named-client", "monitoring", |c| {
+        Scenario::new("monitoring/connz-sort-idle", |c| connz_sort_idle(c).boxed())
+            .partial("TestConnzSortedByIdle"),
+        Scenario::new("monitoring/connz-named-client", |c| {
             connz_named_client(c).boxed()
         })
         .full("TestConnzWithNamedClient"),
-        Scenario::new("monitoring/connz-state", "monitoring", |c| {
-            connz_state(c).boxed()
-        })
-        .full("TestConnzWithStateForClosedConns"),
-        Scenario::new("monitoring/connz-closed-race", "monitoring", |c| {
+        Scenario::new("monitoring/connz-state", |c| connz_state(c).boxed())
+            .full("TestConnzWithStateForClosedConns"),
+        Scenario::new("monitoring/connz-closed-race", |c| {
             connz_closed_race(c).boxed()
         })
         .full("TestConnzClosedConnsRace"),
-        Scenario::new("monitoring/connz-closed-bad-client", "monitoring", |c| {
+        Scenario::new("monitoring/connz-closed-bad-client", |c| {
             connz_closed_bad_client(c).boxed()
         })
         .full("TestConnzClosedConnsBadClient"),
-        Scenario::new("monitoring/connz-auth-user", "monitoring", |c| {
-            connz_auth_user(c).boxed()
-        })
-        .full("TestConnzWithAuth"),
-        Scenario::new("monitoring/connz-accounts", "monitoring", |c| {
-            connz_accounts(c).boxed()
-        })
-        .full("TestConnzWithAccounts"),
-        Scenario::new("monitoring/connz-authorized-users", "monitoring", |c| {
+        Scenario::new("monitoring/connz-auth-user", |c| connz_auth_user(c).boxed())
+            .full("TestConnzWithAuth"),
+        Scenario::new("monitoring/connz-accounts", |c| connz_accounts(c).boxed())
+            .full("TestConnzWithAccounts"),
+        Scenario::new("monitoring/connz-authorized-users", |c| {
             connz_authorized_users(c).boxed()
         })
         .partial("TestMonitorAuthorizedUsers"),
-        Scenario::new("monitoring/subsz", "monitoring", |c| subsz(c).boxed())
+        Scenario::new("monitoring/subsz", |c| subsz(c).boxed())
             .full("server/monitor_test.go:TestSubsz"),
-        Scenario::new("monitoring/subscriptionsz", "monitoring", |c| {
-            subscriptionsz(c).boxed()
-        })
-        .full("test/monitor_test.go:TestSubsz"),
-        Scenario::new("monitoring/subsz-details", "monitoring", |c| {
-            subsz_details(c).boxed()
-        })
-        .full("TestSubszDetails"),
-        Scenario::new("monitoring/subsz-offset-limit", "monitoring", |c| {
+        Scenario::new("monitoring/subscriptionsz", |c| subscriptionsz(c).boxed())
+            .full("test/monitor_test.go:TestSubsz"),
+        Scenario::new("monitoring/subsz-details", |c| subsz_details(c).boxed())
+            .full("TestSubszDetails"),
+        Scenario::new("monitoring/subsz-offset-limit", |c| {
             subsz_offset_limit(c).boxed()
         })
         .full("TestSubszWithOffsetAndLimit"),
-        Scenario::new("monitoring/subsz-test-subject", "monitoring", |c| {
+        Scenario::new("monitoring/subsz-test-subject", |c| {
             subsz_test_subject(c).boxed()
         })
         .full("TestSubszTestPubSubject"),
-        Scenario::new("monitoring/subsz-multi-account", "monitoring", |c| {
+        Scenario::new("monitoring/subsz-multi-account", |c| {
             subsz_multi_account(c).boxed()
         })
         .full("TestSubszMultiAccount"),
-        Scenario::new(
-            "monitoring/subsz-multi-account-offset-limit",
-            "monitoring",
-            |c| subsz_multi_account_offset_limit(c).boxed(),
-        )
+        Scenario::new("monitoring/subsz-multi-account-offset-limit", |c| {
+            subsz_multi_account_offset_limit(c).boxed()
+        })
         .full("TestSubszMultiAccountWithOffsetAndLimit"),
-        Scenario::new("monitoring/root", "monitoring", |c| root(c).boxed()).full("TestHandleRoot"),
-        Scenario::new("monitoring/concurrent", "monitoring", |c| {
-            concurrent(c).boxed()
+        Scenario::new("monitoring/root", |c| root(c).boxed()).full("TestHandleRoot"),
+        Scenario::new("monitoring/concurrent", |c| concurrent(c).boxed())
+            .full("TestConcurrentMonitoring")
+            .partial("TestVarzRaces")
+            .partial("TestEndpointDataRaces"),
+        Scenario::new("monitoring/server-ids", |c| server_ids(c).boxed()).full("TestServerIDs"),
+        Scenario::new("monitoring/http-req-stats", |c| http_req_stats(c).boxed())
+            .partial("TestHttpStatsNoUpdatedWhenUsingServerFuncs"),
+        Scenario::new("monitoring/system-requests-not-counted", |c| {
+            system_requests_not_counted(c).boxed()
         })
-        .full("TestConcurrentMonitoring")
-        .partial("TestVarzRaces")
-        .partial("TestEndpointDataRaces"),
-        Scenario::new("monitoring/server-ids", "monitoring", |c| {
-            server_ids(c).boxed()
-        })
-        .full("TestServerIDs"),
-        Scenario::new("monitoring/http-req-stats", "monitoring", |c| {
-            http_req_stats(c).boxed()
-        })
-        .partial("TestHttpStatsNoUpdatedWhenUsingServerFuncs"),
-        Scenario::new(
-            "monitoring/system-requests-not-counted",
-            "monitoring",
-            |c| system_requests_not_counted(c).boxed(),
-        )
         .needs(Need::Monitoring)
         .full("TestHttpStatsNoUpdatedWhenUsingServerFuncs"),
-        Scenario::new("monitoring/routez-no-routes", "monitoring", |c| {
+        Scenario::new("monitoring/routez-no-routes", |c| {
             routez_no_routes(c).boxed()
         })
         .full("TestRoutezWithBadParams"),
-        Scenario::new("monitoring/endpoints-no-remotes", "monitoring", |c| {
+        Scenario::new("monitoring/endpoints-no-remotes", |c| {
             endpoints_no_remotes(c).boxed()
         })
         .partial("TestMonitorGatewayz"),
-        Scenario::new("monitoring/accountz", "monitoring", |c| accountz(c).boxed())
-            .full("TestMonitorAccountz"),
-        Scenario::new("monitoring/jsz-disabled", "monitoring", |c| {
-            jsz_disabled(c).boxed()
-        })
-        .full("TestMonitorJszNonJszServer"),
-        Scenario::new("monitoring/https-no-tls", "monitoring", |c| {
-            https_no_tls(c).boxed()
-        })
-        .full("TestMonitorNoTLSConfig"),
-        Scenario::new("monitoring/listen-error", "monitoring", |c| {
-            listen_error(c).boxed()
-        })
-        .full("TestMonitorErrorOnListen"),
-        Scenario::new("monitoring/both-ports", "monitoring", |c| {
-            both_ports(c).boxed()
-        })
-        .full("TestMonitorBothPortsConfigured"),
-        Scenario::new("monitoring/stop", "monitoring", |c| monitor_stop(c).boxed())
-            .full("TestMonitorStop"),
-        Scenario::new("monitoring/http-host", "monitoring", |c| {
-            http_host(c).boxed()
-        })
-        .full("TestHTTPHost"),
-        Scenario::new("monitoring/closed-subs", "monitoring", |c| {
-            closed_subs(c).boxed()
-        })
-        .full("TestClosedConnsSubsAccounting"),
-        Scenario::new("monitoring/closed-auth-timeout", "monitoring", |c| {
+        Scenario::new("monitoring/accountz", |c| accountz(c).boxed()).full("TestMonitorAccountz"),
+        Scenario::new("monitoring/jsz-disabled", |c| jsz_disabled(c).boxed())
+            .full("TestMonitorJszNonJszServer"),
+        Scenario::new("monitoring/https-no-tls", |c| https_no_tls(c).boxed())
+            .full("TestMonitorNoTLSConfig"),
+        Scenario::new("monitoring/listen-error", |c| listen_error(c).boxed())
+            .full("TestMonitorErrorOnListen"),
+        Scenario::new("monitoring/both-ports", |c| both_ports(c).boxed())
+            .full("TestMonitorBothPortsConfigured"),
+        Scenario::new("monitoring/stop", |c| monitor_stop(c).boxed()).full("TestMonitorStop"),
+        Scenario::new("monitoring/http-host", |c| http_host(c).boxed()).full("TestHTTPHost"),
+        Scenario::new("monitoring/closed-subs", |c| closed_subs(c).boxed())
+            .full("TestClosedConnsSubsAccounting"),
+        Scenario::new("monitoring/closed-auth-timeout", |c| {
             closed_auth_timeout(c).boxed()
         })
         .full("TestClosedAuthorizationTimeout"),
-        Scenario::new("monitoring/closed-auth-violation", "monitoring", |c| {
+        Scenario::new("monitoring/closed-auth-violation", |c| {
             closed_auth_violation(c).boxed()
         })
         .full("TestClosedAuthorizationViolation"),
-        Scenario::new("monitoring/closed-up-violation", "monitoring", |c| {
+        Scenario::new("monitoring/closed-up-violation", |c| {
             closed_up_violation(c).boxed()
         })
         .full("TestClosedUPAuthorizationViolation"),
-        Scenario::new("monitoring/closed-max-payload", "monitoring", |c| {
+        Scenario::new("monitoring/closed-max-payload", |c| {
             closed_max_payload(c).boxed()
         })
         .full("TestClosedMaxPayload"),
-        Scenario::new("monitoring/closed-ring", "monitoring", |c| {
-            closed_ring(c).boxed()
-        })
-        .timeout(Duration::from_secs(60))
-        .full("TestRBclosedClients")
-        .full("TestRBAppendAndLenAndTotal")
-        .full("TestClosedConnsAccounting"),
-        Scenario::new("monitoring/connz-tls-in-handshake", "monitoring", |c| {
+        Scenario::new("monitoring/closed-ring", |c| closed_ring(c).boxed())
+            .timeout(Duration::from_secs(60))
+            .full("TestRBclosedClients")
+            .full("TestRBAppendAndLenAndTotal")
+            .full("TestClosedConnsAccounting"),
+        Scenario::new("monitoring/connz-tls-in-handshake", |c| {
             connz_tls_in_handshake(c).boxed()
         })
         .full("TestConnzTLSInHandshake"),
-        Scenario::new("monitoring/varz-tls-cfg", "monitoring", |c| {
-            varz_tls_cfg(c).boxed()
-        })
-        .partial("TestConnzTLSCfg"),
-        Scenario::new("monitoring/connz-tls-peer-certs", "monitoring", |c| {
+        Scenario::new("monitoring/varz-tls-cfg", |c| varz_tls_cfg(c).boxed())
+            .partial("TestConnzTLSCfg"),
+        Scenario::new("monitoring/connz-tls-peer-certs", |c| {
             connz_tls_peer_certs(c).boxed()
         })
         .full("TestConnzTLSPeerCerts"),
-        Scenario::new("monitoring/closed-bad-tls-client", "monitoring", |c| {
+        Scenario::new("monitoring/closed-bad-tls-client", |c| {
             closed_bad_tls_client(c).boxed()
         })
         .full("TestConnzClosedConnsBadTLSClient"),
-        Scenario::new("monitoring/closed-tls-handshake", "monitoring", |c| {
+        Scenario::new("monitoring/closed-tls-handshake", |c| {
             closed_tls_handshake(c).boxed()
         })
         .full("TestClosedTLSHandshake"),

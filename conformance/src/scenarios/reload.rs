@@ -3,7 +3,7 @@
 //! limits, INFO, monitoring, log files) and the error a refused reload logs.
 
 use crate::check_eq;
-use crate::kit::{self, Ctx, Op, RawClient, Server, ServerSpec};
+use crate::kit::{self, b64url, Ctx, Op, RawClient, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use futures::FutureExt;
@@ -26,172 +26,150 @@ const AUTH_ERR: &str = "-ERR 'Authorization Violation'\r\n";
 pub fn scenarios() -> Vec<Scenario> {
     vec![
         // Refused reloads.
-        Scenario::new("reload/no-config-file", "reload", |c| {
-            no_config_file(c).boxed()
-        })
-        .needs(Need::Monitoring)
-        .full("TestConfigReloadNoConfigFile"),
-        Scenario::new("reload/refuse-listen-port", "reload", |c| {
+        Scenario::new("reload/no-config-file", |c| no_config_file(c).boxed())
+            .needs(Need::Monitoring)
+            .full("TestConfigReloadNoConfigFile"),
+        Scenario::new("reload/refuse-listen-port", |c| {
             refuse_listen_port(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestConfigReloadUnsupportedHotSwapping"),
-        Scenario::new("reload/refuse-other-options", "reload", |c| {
+        Scenario::new("reload/refuse-other-options", |c| {
             refuse_other_options(c).boxed()
         })
         .partial("TestConfigReloadUnsupportedHotSwapping"),
-        Scenario::new("reload/refuse-invalid-config", "reload", |c| {
+        Scenario::new("reload/refuse-invalid-config", |c| {
             refuse_invalid_config(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestConfigReloadInvalidConfig"),
-        Scenario::new("reload/refuse-unknown-field", "reload", |c| {
+        Scenario::new("reload/refuse-unknown-field", |c| {
             refuse_unknown_field(c).boxed()
         })
         .partial("TestConfigReloadInvalidConfig"),
-        Scenario::new("reload/refuse-max-subs", "reload", |c| {
-            refuse_max_subs(c).boxed()
-        })
-        .full("TestConfigReloadMaxSubsUnsupported"),
-        Scenario::new("reload/refuse-cluster-removed", "reload", |c| {
+        Scenario::new("reload/refuse-max-subs", |c| refuse_max_subs(c).boxed())
+            .full("TestConfigReloadMaxSubsUnsupported"),
+        Scenario::new("reload/refuse-cluster-removed", |c| {
             refuse_cluster_removed(c).boxed()
         })
         .needs(Need::Cluster(1))
         .needs(Need::Monitoring)
         .full("TestConfigReloadUnsupported"),
-        Scenario::new("reload/refuse-cluster-host", "reload", |c| {
+        Scenario::new("reload/refuse-cluster-host", |c| {
             refuse_cluster_host(c).boxed()
         })
         .needs(Need::Cluster(1))
         .full("TestConfigReloadClusterHostUnsupported"),
-        Scenario::new("reload/refuse-cluster-port", "reload", |c| {
+        Scenario::new("reload/refuse-cluster-port", |c| {
             refuse_cluster_port(c).boxed()
         })
         .needs(Need::Cluster(1))
         .full("TestConfigReloadClusterPortUnsupported"),
-        Scenario::new("reload/cluster-name", "reload", |c| cluster_name(c).boxed())
+        Scenario::new("reload/cluster-name", |c| cluster_name(c).boxed())
             .needs(Need::Cluster(1))
             .needs(Need::Monitoring)
             .full("TestConfigReloadClusterName"),
-        Scenario::new("reload/refuse-no-auth-user-missing", "reload", |c| {
+        Scenario::new("reload/refuse-no-auth-user-missing", |c| {
             refuse_no_auth_user_missing(c).boxed()
         })
         .full("TestReloadValidate"),
-        Scenario::new("reload/refuse-no-auth-user-change", "reload", |c| {
+        Scenario::new("reload/refuse-no-auth-user-change", |c| {
             refuse_no_auth_user_change(c).boxed()
         })
         .partial("TestReloadValidate"),
         // Authentication.
-        Scenario::new("reload/rotate-user", "reload", |c| rotate_user(c).boxed())
+        Scenario::new("reload/rotate-user", |c| rotate_user(c).boxed())
             .full("TestConfigReloadRotateUserAuthentication"),
-        Scenario::new("reload/enable-user", "reload", |c| enable_user(c).boxed())
+        Scenario::new("reload/enable-user", |c| enable_user(c).boxed())
             .full("TestConfigReloadEnableUserAuthentication"),
-        Scenario::new("reload/disable-user", "reload", |c| disable_user(c).boxed())
+        Scenario::new("reload/disable-user", |c| disable_user(c).boxed())
             .full("TestConfigReloadDisableUserAuthentication"),
-        Scenario::new("reload/rotate-token", "reload", |c| rotate_token(c).boxed())
+        Scenario::new("reload/rotate-token", |c| rotate_token(c).boxed())
             .full("TestConfigReloadRotateTokenAuthentication"),
-        Scenario::new("reload/enable-token", "reload", |c| enable_token(c).boxed())
+        Scenario::new("reload/enable-token", |c| enable_token(c).boxed())
             .full("TestConfigReloadEnableTokenAuthentication"),
-        Scenario::new("reload/disable-token", "reload", |c| {
-            disable_token(c).boxed()
-        })
-        .full("TestConfigReloadDisableTokenAuthentication"),
-        Scenario::new("reload/rotate-users", "reload", |c| rotate_users(c).boxed())
+        Scenario::new("reload/disable-token", |c| disable_token(c).boxed())
+            .full("TestConfigReloadDisableTokenAuthentication"),
+        Scenario::new("reload/rotate-users", |c| rotate_users(c).boxed())
             .full("TestConfigReloadRotateUsersAuthentication"),
-        Scenario::new("reload/enable-users", "reload", |c| enable_users(c).boxed())
+        Scenario::new("reload/enable-users", |c| enable_users(c).boxed())
             .full("TestConfigReloadEnableUsersAuthentication"),
-        Scenario::new("reload/disable-users", "reload", |c| {
-            disable_users(c).boxed()
-        })
-        .full("TestConfigReloadDisableUsersAuthentication"),
-        Scenario::new("reload/change-permissions", "reload", |c| {
+        Scenario::new("reload/disable-users", |c| disable_users(c).boxed())
+            .full("TestConfigReloadDisableUsersAuthentication"),
+        Scenario::new("reload/change-permissions", |c| {
             change_permissions(c).boxed()
         })
         .full("TestConfigReloadChangePermissions"),
         // Accounts.
-        Scenario::new("reload/account-users", "reload", |c| {
-            account_users(c).boxed()
-        })
-        .full("TestConfigReloadAccountUsers"),
-        Scenario::new("reload/account-nkey-users", "reload", |c| {
+        Scenario::new("reload/account-users", |c| account_users(c).boxed())
+            .full("TestConfigReloadAccountUsers"),
+        Scenario::new("reload/account-nkey-users", |c| {
             account_nkey_users(c).boxed()
         })
         .full("TestConfigReloadAccountNKeyUsers"),
-        Scenario::new("reload/account-mappings", "reload", |c| {
-            account_mappings(c).boxed()
-        })
-        .full("TestConfigReloadAccountMappings"),
-        Scenario::new("reload/sys-account-only", "reload", |c| {
-            sys_account_only(c).boxed()
-        })
-        .full("TestConfigReloadWithSysAccountOnly"),
-        Scenario::new("reload/accounts-system-events", "reload", |c| {
+        Scenario::new("reload/account-mappings", |c| account_mappings(c).boxed())
+            .full("TestConfigReloadAccountMappings"),
+        Scenario::new("reload/sys-account-only", |c| sys_account_only(c).boxed())
+            .full("TestConfigReloadWithSysAccountOnly"),
+        Scenario::new("reload/accounts-system-events", |c| {
             accounts_system_events(c).boxed()
         })
         .full("TestConfigReloadAccounts"),
-        Scenario::new("reload/default-system-account", "reload", |c| {
+        Scenario::new("reload/default-system-account", |c| {
             default_system_account(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestConfigReloadDefaultSystemAccount"),
         // Limits.
-        Scenario::new("reload/max-connections", "reload", |c| {
-            max_connections(c).boxed()
-        })
-        .full("TestConfigReloadMaxConnections"),
-        Scenario::new("reload/varz-after-reload", "reload", |c| {
-            varz_after_reload(c).boxed()
-        })
-        .needs(Need::Monitoring)
-        .full("TestConfigReloadAndVarz"),
-        Scenario::new("reload/max-payload", "reload", |c| max_payload(c).boxed())
+        Scenario::new("reload/max-connections", |c| max_connections(c).boxed())
+            .full("TestConfigReloadMaxConnections"),
+        Scenario::new("reload/varz-after-reload", |c| varz_after_reload(c).boxed())
+            .needs(Need::Monitoring)
+            .full("TestConfigReloadAndVarz"),
+        Scenario::new("reload/max-payload", |c| max_payload(c).boxed())
             .full("TestConfigReloadMaxPayload"),
-        Scenario::new("reload/max-control-line", "reload", |c| {
-            max_control_line(c).boxed()
-        })
-        .full("TestConfigReloadMaxControlLineWithClients"),
-        Scenario::new("reload/client-advertise", "reload", |c| {
-            client_advertise(c).boxed()
-        })
-        .full("TestConfigReloadClientAdvertise"),
-        Scenario::new("reload/connect-error-reports", "reload", |c| {
+        Scenario::new("reload/max-control-line", |c| max_control_line(c).boxed())
+            .full("TestConfigReloadMaxControlLineWithClients"),
+        Scenario::new("reload/client-advertise", |c| client_advertise(c).boxed())
+            .full("TestConfigReloadClientAdvertise"),
+        Scenario::new("reload/connect-error-reports", |c| {
             connect_error_reports(c).boxed()
         })
         .partial("TestConfigReloadConnectErrReports"),
         // Logging and files.
-        Scenario::new("reload/many-options", "reload", |c| many_options(c).boxed())
+        Scenario::new("reload/many-options", |c| many_options(c).boxed())
             .needs(Need::Monitoring)
             .partial("TestConfigReload"),
-        Scenario::new("reload/rotate-files", "reload", |c| rotate_files(c).boxed())
+        Scenario::new("reload/rotate-files", |c| rotate_files(c).boxed())
             .full("TestConfigReloadRotateFiles"),
-        Scenario::new("reload/logging", "reload", |c| logging(c).boxed()).full("TestLoggingReload"),
-        Scenario::new("reload/tls-enable-disable", "reload", |c| {
+        Scenario::new("reload/logging", |c| logging(c).boxed()).full("TestLoggingReload"),
+        Scenario::new("reload/tls-enable-disable", |c| {
             tls_enable_disable(c).boxed()
         })
         .needs(Need::Tls)
         .full("TestConfigReloadEnableTLS")
         .full("TestConfigReloadDisableTLS"),
-        Scenario::new("monitoring/https-reload-certificate", "monitoring", |c| {
+        Scenario::new("monitoring/https-reload-certificate", |c| {
             https_reload_certificate(c).boxed()
         })
         .needs(Need::Tls)
         .partial("TestMonitorReloadTLSConfig"),
-        Scenario::new("tls/pinned-certs", "tls", |c| pinned_certs(c).boxed())
+        Scenario::new("tls/pinned-certs", |c| pinned_certs(c).boxed())
             .needs(Need::Tls)
             .full("TestTLSPinnedCertsClient"),
-        Scenario::new("tls/allow-non-tls-reload", "tls", |c| {
+        Scenario::new("tls/allow-non-tls-reload", |c| {
             allow_non_tls_reload(c).boxed()
         })
         .needs(Need::Tls)
         .full("TestAllowNonTLSReload"),
-        Scenario::new("reload/tls-verify", "reload", |c| tls_verify(c).boxed())
+        Scenario::new("reload/tls-verify", |c| tls_verify(c).boxed())
             .needs(Need::Tls)
             .partial("TestConfigReloadRotateTLS"),
-        Scenario::new("reload/bool-flags-logtime", "reload", |c| {
+        Scenario::new("reload/bool-flags-logtime", |c| {
             bool_flags_logtime(c).boxed()
         })
         .partial("TestConfigReloadBoolFlags"),
-        Scenario::new("reload/bool-flags-debug-trace", "reload", |c| {
+        Scenario::new("reload/bool-flags-debug-trace", |c| {
             bool_flags_debug_trace(c).boxed()
         })
         .partial("TestConfigReloadBoolFlags"),
@@ -359,21 +337,6 @@ async fn accountz_list(ctx: &Ctx, s: &Server) -> Result<Vec<String>> {
         .collect();
     names.sort();
     Ok(names)
-}
-
-fn b64url(data: &[u8]) -> String {
-    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 /// Connects as an nkey user (signing the INFO's nonce) and waits for the PONG.

@@ -5,14 +5,13 @@
 //! Go tests' `NewSublistWithCache` and `NewSublistNoCache` variants.
 
 use crate::check_eq;
-use crate::kit::{Ctx, Op, RawClient, Server, ServerSpec};
+use crate::kit::{global_subs, quiet, Ctx, Op, RawClient, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{bail, ensure, Context, Result};
 use futures::FutureExt;
 use std::collections::{BTreeMap, BTreeSet};
 
 const MONITOR: &str = "http_port: {{http_port}}\n";
-const QUIET: &str = r#"{"verbose":false,"pedantic":false}"#;
 
 /// Runs `$f(&ctx, &server, label)` on a server with the match cache and on
 /// one without it.
@@ -32,44 +31,38 @@ macro_rules! both_caches {
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("subjects/literal-match", "subjects", |c| {
-            literal_match(c).boxed()
-        })
-        .needs(Need::Monitoring)
-        .full("TestSublistSimple")
-        .full("TestSublistSimpleNoCache")
-        .full("TestSublistSimpleMultiTokens")
-        .full("TestSublistSimpleMultiTokensNoCache")
-        .full("TestSublistInsertCount")
-        .full("TestSublistInsertCountNoCache"),
-        Scenario::new("subjects/partial-wildcard", "subjects", |c| {
-            partial_wildcard(c).boxed()
-        })
-        .needs(Need::Monitoring)
-        .full("TestSublistPartialWildcard")
-        .full("TestSublistPartialWildcardNoCache")
-        .full("TestSublistPartialWildcardAtEnd")
-        .full("TestSublistPartialWildcardAtEndNoCache"),
-        Scenario::new("subjects/full-wildcard", "subjects", |c| {
-            full_wildcard(c).boxed()
-        })
-        .needs(Need::Monitoring)
-        .full("TestSublistFullWildcard")
-        .full("TestSublistFullWildcardNoCache"),
-        Scenario::new("subjects/remove", "subjects", |c| remove(c).boxed())
+        Scenario::new("subjects/literal-match", |c| literal_match(c).boxed())
+            .needs(Need::Monitoring)
+            .full("TestSublistSimple")
+            .full("TestSublistSimpleNoCache")
+            .full("TestSublistSimpleMultiTokens")
+            .full("TestSublistSimpleMultiTokensNoCache")
+            .full("TestSublistInsertCount")
+            .full("TestSublistInsertCountNoCache"),
+        Scenario::new("subjects/partial-wildcard", |c| partial_wildcard(c).boxed())
+            .needs(Need::Monitoring)
+            .full("TestSublistPartialWildcard")
+            .full("TestSublistPartialWildcardNoCache")
+            .full("TestSublistPartialWildcardAtEnd")
+            .full("TestSublistPartialWildcardAtEndNoCache"),
+        Scenario::new("subjects/full-wildcard", |c| full_wildcard(c).boxed())
+            .needs(Need::Monitoring)
+            .full("TestSublistFullWildcard")
+            .full("TestSublistFullWildcardNoCache"),
+        Scenario::new("subjects/remove", |c| remove(c).boxed())
             .needs(Need::Monitoring)
             .full("TestSublistRemove")
             .full("TestSublistRemoveNoCache")
             .full("TestSublistRemoveWildcard")
             .full("TestSublistRemoveWildcardNoCache")
             .partial("TestSublistCache"),
-        Scenario::new("subjects/remove-with-large-subs", "subjects", |c| {
+        Scenario::new("subjects/remove-with-large-subs", |c| {
             remove_large(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestSublistRemoveWithLargeSubs")
         .full("TestSublistRemoveWithLargeSubsNoCache"),
-        Scenario::new("subjects/invalid-sub-subjects", "subjects", |c| {
+        Scenario::new("subjects/invalid-sub-subjects", |c| {
             invalid_sub_subjects(c).boxed()
         })
         .needs(Need::Monitoring)
@@ -78,31 +71,27 @@ pub fn scenarios() -> Vec<Scenario> {
         .full("TestSublistValidSubjects")
         .partial("TestSublistBadSubjectOnRemove")
         .partial("TestSublistBadSubjectOnRemoveNoCache"),
-        Scenario::new("subjects/pedantic-publish-literals", "subjects", |c| {
+        Scenario::new("subjects/pedantic-publish-literals", |c| {
             pedantic_publish(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestSublistValidLiteralSubjects")
         .partial("TestSubjectIsLiteral"),
-        Scenario::new("subjects/match-literals", "subjects", |c| {
-            match_literals(c).boxed()
-        })
-        .needs(Need::Monitoring)
-        .full("TestSublistMatchLiterals"),
-        Scenario::new("subjects/queue-results", "subjects", |c| {
-            queue_results(c).boxed()
-        })
-        .needs(Need::Monitoring)
-        .full("TestSublistBasicQueueResults")
-        .full("TestSublistBasicQueueResultsNoCache"),
-        Scenario::new("subjects/two-token-pub-single-token-sub", "subjects", |c| {
+        Scenario::new("subjects/match-literals", |c| match_literals(c).boxed())
+            .needs(Need::Monitoring)
+            .full("TestSublistMatchLiterals"),
+        Scenario::new("subjects/queue-results", |c| queue_results(c).boxed())
+            .needs(Need::Monitoring)
+            .full("TestSublistBasicQueueResults")
+            .full("TestSublistBasicQueueResultsNoCache"),
+        Scenario::new("subjects/two-token-pub-single-token-sub", |c| {
             two_token(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestTwoTokenPubMatchSingleTokenSub")
         .full("TestSublistTwoTokenPubMatchSingleTokenSub")
         .full("TestSublistTwoTokenPubMatchSingleTokenSubNoCache"),
-        Scenario::new("subjects/wildcards-as-literals", "subjects", |c| {
+        Scenario::new("subjects/wildcards-as-literals", |c| {
             wildcards_as_literals(c).boxed()
         })
         .needs(Need::Monitoring)
@@ -110,27 +99,23 @@ pub fn scenarios() -> Vec<Scenario> {
         .full("TestSublistInsertWithWildcardsAsLiteralsNoCache")
         .full("TestSublistRemoveWithWildcardsAsLiterals")
         .full("TestSublistRemoveWithWildcardsAsLiteralsNoCache"),
-        Scenario::new("subjects/match-with-empty-tokens", "subjects", |c| {
+        Scenario::new("subjects/match-with-empty-tokens", |c| {
             empty_tokens(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestSublistMatchWithEmptyTokens"),
-        Scenario::new("subjects/cache-follows-changes", "subjects", |c| {
+        Scenario::new("subjects/cache-follows-changes", |c| {
             cache_follows_changes(c).boxed()
         })
         .needs(Need::Monitoring)
         .partial("TestSublistCache"),
-        Scenario::new("subjects/no-cache-stats", "subjects", |c| {
-            no_cache_stats(c).boxed()
+        Scenario::new("subjects/no-cache-stats", |c| no_cache_stats(c).boxed())
+            .needs(Need::Monitoring)
+            .full("TestSublistNoCacheStats")
+            .full("TestSublistNoCacheRemoveBatch"),
+        Scenario::new("subjects/concurrent-sub-unsub-while-publishing", |c| {
+            concurrent(c).boxed()
         })
-        .needs(Need::Monitoring)
-        .full("TestSublistNoCacheStats")
-        .full("TestSublistNoCacheRemoveBatch"),
-        Scenario::new(
-            "subjects/concurrent-sub-unsub-while-publishing",
-            "subjects",
-            |c| concurrent(c).boxed(),
-        )
         .needs(Need::Monitoring)
         .partial("TestSublistRaceOnRemove")
         .partial("TestSublistRaceOnRemoveNoCache")
@@ -141,10 +126,6 @@ pub fn scenarios() -> Vec<Scenario> {
 }
 
 // ---------------------------------------------------------------- helpers
-
-async fn quiet(ctx: &Ctx, s: &Server) -> Result<RawClient> {
-    ctx.raw_connected(s, QUIET).await
-}
 
 fn show(op: &Op) -> String {
     match op {
@@ -198,13 +179,6 @@ async fn expect_sids(
     }
     ctx.observe(&format!("{label} {subject}"), got);
     Ok(())
-}
-
-async fn global_subs(ctx: &Ctx, s: &Server) -> Result<i64> {
-    let v = ctx.http_json(s, "/subsz?acc=$G").await?;
-    v["num_subscriptions"]
-        .as_i64()
-        .context("subsz without num_subscriptions")
 }
 
 // ---------------------------------------------------------------- matching

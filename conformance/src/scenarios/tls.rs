@@ -19,44 +19,30 @@ const CLOSE_WAIT: Duration = Duration::from_secs(3);
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("tls/connection", "tls", |c| connection(c).boxed()).full("TestTLSConnection"),
-        Scenario::new("tls/client-certificate", "tls", |c| {
-            client_certificate(c).boxed()
-        })
-        .full("TestTLSClientCertificate"),
-        Scenario::new("tls/verify-without-ca", "tls", |c| {
-            verify_without_ca(c).boxed()
-        })
-        .full("TestTLSVerifyClientCertificate"),
-        Scenario::new("tls/handshake-timeout", "tls", |c| {
-            handshake_timeout(c).boxed()
-        })
-        .full("TestTLSConnectionTimeout")
-        .partial("TestTLSTimeoutNotReportSlowConsumer"),
-        Scenario::new("tls/auth-short-timeout", "tls", |c| {
-            auth_short_timeout(c).boxed()
-        })
-        .full("TestTLSAuthorizationShortTimeout"),
-        Scenario::new("tls/bad-auth", "tls", |c| bad_auth(c).boxed()).full("TestTLSBadAuthError"),
-        Scenario::new("tls/curve-preference", "tls", |c| {
-            curve_preference(c).boxed()
-        })
-        .full("TestTLSConnectionCurvePref"),
-        Scenario::new("tls/stress-connect", "tls", |c| stress_connect(c).boxed())
+        Scenario::new("tls/connection", |c| connection(c).boxed()).full("TestTLSConnection"),
+        Scenario::new("tls/client-certificate", |c| client_certificate(c).boxed())
+            .full("TestTLSClientCertificate"),
+        Scenario::new("tls/verify-without-ca", |c| verify_without_ca(c).boxed())
+            .full("TestTLSVerifyClientCertificate"),
+        Scenario::new("tls/handshake-timeout", |c| handshake_timeout(c).boxed())
+            .full("TestTLSConnectionTimeout")
+            .partial("TestTLSTimeoutNotReportSlowConsumer"),
+        Scenario::new("tls/auth-short-timeout", |c| auth_short_timeout(c).boxed())
+            .full("TestTLSAuthorizationShortTimeout"),
+        Scenario::new("tls/bad-auth", |c| bad_auth(c).boxed()).full("TestTLSBadAuthError"),
+        Scenario::new("tls/curve-preference", |c| curve_preference(c).boxed())
+            .full("TestTLSConnectionCurvePref"),
+        Scenario::new("tls/stress-connect", |c| stress_connect(c).boxed())
             .full("TestTLSStressConnect"),
-        Scenario::new("tls/handshake-failure-memory", "tls", |c| {
+        Scenario::new("tls/handshake-failure-memory", |c| {
             handshake_failure_memory(c).boxed()
         })
         .partial("TestTLSHandshakeFailureMemUsage"),
-        Scenario::new("tls/connection-rate", "tls", |c| connection_rate(c).boxed())
+        Scenario::new("tls/connection-rate", |c| connection_rate(c).boxed())
             .full("TestTLSConnectionRate"),
-        Scenario::new("tls/monitoring", "tls", |c| monitoring(c).boxed())
-            .partial("TestTLSConnection"),
-        Scenario::new("monitoring/https-connz", "monitoring", |c| {
-            https_connz(c).boxed()
-        })
-        .full("TestTLSConnz"),
-        Scenario::new("tls/mixed-tls-and-plain", "tls", |c| {
+        Scenario::new("tls/monitoring", |c| monitoring(c).boxed()).partial("TestTLSConnection"),
+        Scenario::new("monitoring/https-connz", |c| https_connz(c).boxed()).full("TestTLSConnz"),
+        Scenario::new("tls/mixed-tls-and-plain", |c| {
             mixed_tls_and_plain(c).boxed()
         })
         .full("TestClientTLSAndNonTLSConnections"),

@@ -8,7 +8,7 @@
 
 use crate::check_eq;
 use crate::kit::check_config as check;
-use crate::kit::{self, Ctx, Server, ServerSpec};
+use crate::kit::{self, b64url, Ctx, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{Context, Result};
 use futures::FutureExt;
@@ -16,39 +16,37 @@ use std::time::Duration;
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        Scenario::new("config/jetstream-storage-sizes", "config", |c| {
+        Scenario::new("config/jetstream-storage-sizes", |c| {
             jetstream_storage_sizes(c).boxed()
         })
         .needs(Need::Monitoring)
         .needs(Need::JetStream)
         .full("TestGetStorageSize"),
-        Scenario::new("subjects/mapping-destinations", "subjects", |c| {
+        Scenario::new("subjects/mapping-destinations", |c| {
             mapping_destinations(c).boxed()
         })
         .partial("TestValidateDestinationSubject"),
-        Scenario::new("subjects/fresh-server-no-subscriptions", "subjects", |c| {
+        Scenario::new("subjects/fresh-server-no-subscriptions", |c| {
             fresh_server_no_subscriptions(c).boxed()
         })
         .needs(Need::Monitoring)
         .full("TestSublistInit"),
-        Scenario::new("subjects/cache-hit-rate", "subjects", |c| {
-            cache_hit_rate(c).boxed()
-        })
-        .needs(Need::Monitoring)
-        .full("TestSublistAddCacheHitRate"),
-        Scenario::new("subjects/deny-filter-of-wildcard-subs", "subjects", |c| {
+        Scenario::new("subjects/cache-hit-rate", |c| cache_hit_rate(c).boxed())
+            .needs(Need::Monitoring)
+            .full("TestSublistAddCacheHitRate"),
+        Scenario::new("subjects/deny-filter-of-wildcard-subs", |c| {
             deny_filter_of_wildcard_subs(c).boxed()
         })
         .partial("TestIsSubsetMatch"),
-        Scenario::new("core/permission-subject-queue-entries", "core", |c| {
+        Scenario::new("core/permission-subject-queue-entries", |c| {
             permission_subject_queue_entries(c).boxed()
         })
         .full("TestSplitSubjectQueue"),
-        Scenario::new("core/violation-log-names-user", "core", |c| {
+        Scenario::new("core/violation-log-names-user", |c| {
             violation_log_names_user(c).boxed()
         })
         .full("TestClientUserInfo"),
-        Scenario::new("core/parser-error-snippet", "core", |c| {
+        Scenario::new("core/parser-error-snippet", |c| {
             parser_error_snippet(c).boxed()
         })
         .full("TestProtoSnippet"),
@@ -400,7 +398,7 @@ async fn violation_log_names_user(ctx: Ctx) -> Result<()> {
     c2.send(&format!(
         "CONNECT {{\"verbose\":false,\"nkey\":\"{}\",\"sig\":\"{}\"}}\r\nPUB secret 0\r\n\r\nPING\r\n",
         nkey.public_key(),
-        base64url(&sig)
+        b64url(&sig)
     ))
     .await?;
     let line = nth_log_line(&s, "Publish Violation", 2).await?;
@@ -417,24 +415,6 @@ async fn violation_log_names_user(ctx: Ctx) -> Result<()> {
     );
     drop((c, c2));
     Ok(())
-}
-
-/// Base64 URL encoding without padding (how clients send an nkey signature).
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------
