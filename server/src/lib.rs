@@ -2,16 +2,15 @@
 //! library. The `natsd` binary is [`cli::main`]; tests and benches start
 //! servers through [`server::Server`].
 
-pub mod account;
 pub mod auth;
 pub mod cli;
-pub mod client;
+pub mod conn;
+pub mod core;
 pub mod config;
 pub mod events;
 pub mod flags;
 pub mod hostport;
 pub mod logging;
-pub mod mapping;
 pub mod monitor;
 pub mod options;
 pub mod ports_file;

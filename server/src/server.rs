@@ -1,11 +1,11 @@
 //! The server: listener, client registry, start-up and shutdown, lame duck
 //! mode.
 
-use crate::account::{Account, Accounts};
+use crate::core::account::{Account, Accounts};
 use crate::auth;
-use crate::client::reader::Reader;
-use crate::client::writer::{self, PingConfig, Sink};
-use crate::client::{Client, ClosedState};
+use crate::conn::client::reader::Reader;
+use crate::conn::client::writer::{self, PingConfig, Sink};
+use crate::core::connection::{Client, ClosedState};
 use crate::flags::Flags;
 use crate::monitor::{self, ClosedConn, MonitorState};
 use crate::options::Options;
@@ -71,7 +71,7 @@ pub struct Server {
 #[derive(Default)]
 pub struct ServerStats {
     /// Messages and bytes in and out, added to once per read batch.
-    pub traffic: crate::account::Traffic,
+    pub traffic: crate::core::account::Traffic,
     pub slow_consumers: AtomicI64,
     /// Every connection accepted so far.
     pub total_connections: AtomicU64,

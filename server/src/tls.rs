@@ -7,7 +7,7 @@
 //! those the block allows, and the key exchange group among its
 //! `curve_preferences`.
 
-use crate::client::TlsState;
+use crate::core::connection::TlsState;
 use crate::options::tls::files::{load_ca_certs, load_key_pair};
 use crate::options::tls::TlsConfig;
 use rustls::crypto::{ring, SupportedKxGroup};

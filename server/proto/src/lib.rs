@@ -5,11 +5,13 @@
 //! - [`client`]: the client protocol codec (parser, MSG/HMSG lines, INFO,
 //!   CONNECT). Route, leaf, gateway, WebSocket and MQTT codecs belong
 //!   beside it.
+//! - [`mapping`]: subject mappings and their transforms.
 //! - [`gojson`] and [`quote`]: Go's JSON decoding rules and `%q` quoting,
 //!   so that natsd's errors read as Go's.
 
 pub mod client;
 pub mod gojson;
+pub mod mapping;
 pub mod quote;
 pub mod subject;
 pub mod sublist;

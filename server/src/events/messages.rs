@@ -97,7 +97,7 @@ pub struct DataStats {
 
 impl DataStats {
     /// What was received (published into the server) as `t` counts it.
-    pub fn inbound(t: &crate::account::Traffic) -> DataStats {
+    pub fn inbound(t: &crate::core::account::Traffic) -> DataStats {
         DataStats {
             msgs: t.in_msgs.load(Ordering::Relaxed),
             bytes: t.in_bytes.load(Ordering::Relaxed),
@@ -105,7 +105,7 @@ impl DataStats {
     }
 
     /// What was sent (delivered by the server) as `t` counts it.
-    pub fn outbound(t: &crate::account::Traffic) -> DataStats {
+    pub fn outbound(t: &crate::core::account::Traffic) -> DataStats {
         DataStats {
             msgs: t.out_msgs.load(Ordering::Relaxed),
             bytes: t.out_bytes.load(Ordering::Relaxed),

@@ -14,9 +14,9 @@ mod messages;
 mod services;
 mod subjects;
 
-use crate::account::Account;
-use crate::client::reader::Reader;
-use crate::client::{Client, ClosedState, InternalMsg, Subscription};
+use crate::core::account::Account;
+use crate::conn::client::reader::Reader;
+use crate::core::connection::{Client, ClosedState, InternalMsg, Subscription};
 use crate::server::Server;
 use bytes::Bytes;
 use foldhash::HashMap;

@@ -8,8 +8,8 @@ use super::messages::{
     ServerStats,
 };
 use super::subjects::{self, AccountReq, ServerReq, Service};
-use crate::account::Account;
-use crate::client::InternalMsg;
+use crate::core::account::Account;
+use crate::core::connection::InternalMsg;
 use crate::monitor::{self, json, Endpoint};
 use crate::server::Server;
 use bytes::Bytes;
@@ -507,11 +507,11 @@ fn num_subs(srv: &Server, req: &Request) -> Answer {
 /// Clients' subscriptions in `acc` matching `subject` (a wildcard
 /// subject counts those it covers), within `queue` if given.
 fn count_subscribers(acc: &Account, subject: &str, queue: Option<&str>) -> usize {
-    let in_queue = |s: &crate::client::Subscription| match queue {
+    let in_queue = |s: &crate::core::connection::Subscription| match queue {
         None => true,
         Some(q) => s.queue.as_deref() == Some(q.as_bytes()),
     };
-    let is_client = |s: &crate::client::Subscription| s.internal.is_none();
+    let is_client = |s: &crate::core::connection::Subscription| s.internal.is_none();
     if natsd_proto::subject::is_valid_literal_subject(subject.as_bytes()) {
         let r = acc.sublist.match_subject(subject.as_bytes());
         let plain = if queue.is_none() {

@@ -2,7 +2,7 @@
 //! first, with what `/connz?state=closed` shows of them.
 
 use super::connz::{ConnInfo, SubDetail};
-use crate::client::{Client, ClosedState};
+use crate::core::connection::{Client, ClosedState};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};

@@ -4,7 +4,7 @@
 use super::json::{self, is_zero};
 use super::query::Query;
 use super::{closed::ClosedConn, Reply};
-use crate::client::Client;
+use crate::core::connection::Client;
 use crate::options::go_duration;
 use crate::server::Server;
 use serde::Serialize;
@@ -168,7 +168,7 @@ pub struct SubDetail {
 }
 
 impl SubDetail {
-    pub fn of(s: &crate::client::Subscription, with_account: bool) -> SubDetail {
+    pub fn of(s: &crate::core::connection::Subscription, with_account: bool) -> SubDetail {
         SubDetail {
             account: if with_account {
                 s.client.account.lock().name.clone()

@@ -7,7 +7,7 @@ use super::json;
 use super::query::Query;
 use super::subsz::StatsJson;
 use super::Reply;
-use crate::account::Account;
+use crate::core::account::Account;
 use crate::server::Server;
 use serde::Serialize;
 use std::time::SystemTime;
@@ -238,7 +238,7 @@ fn account_info(srv: &Server, acc: &Account, system_account: &str) -> AccountInf
         subscriptions: sl.count(),
         exports,
         imports,
-        mappings: crate::mapping::accountz_json(acc),
+        mappings: accountz_mappings(acc),
         sublist_stats: StatsJson::from(&sl.stats()),
     }
 }
@@ -414,3 +414,28 @@ pub fn healthz(srv: &Server, q: &Query) -> Reply {
     };
     Reply::json(q, status, json::compact(&h))
 }
+/// An account's mappings as `/accountz` lists them: by source, each
+/// destination with its cumulative weight (and cluster when scoped).
+fn accountz_mappings(acc: &Account) -> Option<serde_json::Value> {
+    let table = acc.mappings.table()?;
+    let mut out = serde_json::Map::new();
+    for m in table.mappings() {
+        let one = |d: &natsd_proto::mapping::Weighted, cluster: &str| {
+            let mut j = serde_json::json!({
+                "subject": d.transform.dest(),
+                "weight": d.weight,
+            });
+            if !cluster.is_empty() {
+                j["cluster"] = cluster.into();
+            }
+            j
+        };
+        let mut dests: Vec<serde_json::Value> = m.dests.iter().map(|d| one(d, "")).collect();
+        for (c, list) in &m.cluster_dests {
+            dests.extend(list.iter().map(|d| one(d, c)));
+        }
+        out.insert(m.src.clone(), dests.into());
+    }
+    Some(out.into())
+}
+

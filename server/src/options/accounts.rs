@@ -36,7 +36,7 @@ pub struct AccountConfig {
     /// latency results are published to.
     pub latency: Vec<(String, String)>,
     /// Its `mappings` block.
-    pub mappings: Vec<crate::mapping::MappingConfig>,
+    pub mappings: Vec<natsd_proto::mapping::MappingConfig>,
     /// Accounts its exports and imports name, checked once every account
     /// is known.
     pub references: Vec<AccountReference>,

@@ -6,7 +6,7 @@
 
 use super::ConfigErrors;
 use crate::config::{Node, Value};
-use crate::mapping::{go_q, is_valid_subject, MapDest, Mapping, MappingConfig};
+use natsd_proto::mapping::{go_q, is_valid_subject, MapDest, Mapping, MappingConfig};
 
 /// Go gives up on the whole block: a value of the wrong type panicked in
 /// its parser, reported at the entry being read.

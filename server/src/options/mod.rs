@@ -91,7 +91,7 @@ pub struct Options {
     pub accounts: Vec<AccountConfig>,
     /// The top-level `mappings` block: subject mappings of the global
     /// account.
-    pub mappings: Vec<crate::mapping::MappingConfig>,
+    pub mappings: Vec<natsd_proto::mapping::MappingConfig>,
 
     pub no_header_support: bool,
     pub no_sublist_cache: bool,

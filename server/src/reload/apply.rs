@@ -5,7 +5,7 @@
 
 use super::clients;
 use super::diff::Change;
-use crate::client::ClosedState;
+use crate::core::connection::ClosedState;
 use crate::options::{go_duration, Options};
 use crate::server::Server;
 use crate::{error, notice};

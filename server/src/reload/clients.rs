@@ -5,8 +5,8 @@
 //! their new permissions and lose the subscriptions those no longer allow.
 
 use crate::auth;
-use crate::client::permissions::ClientPermissions;
-use crate::client::{Client, ClosedState, Credentials};
+use crate::core::permissions::ClientPermissions;
+use crate::core::connection::{Client, ClosedState, Credentials};
 use crate::options::accounts::GLOBAL_ACCOUNT;
 use crate::options::Options;
 use crate::server::Server;

@@ -8,7 +8,7 @@ mod apply;
 mod clients;
 mod diff;
 
-use crate::account::Accounts;
+use crate::core::account::Accounts;
 use crate::options::Options;
 use crate::server::Server;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! the ping timer, and closes the socket once the connection is marked
 //! closed.
 
-use super::{Client, ClosedState};
+use crate::core::connection::{Client, ClosedState};
 use crate::options::go_duration;
 use natsd_proto::client as proto;
 use std::sync::Arc;

@@ -5,18 +5,14 @@
 //! publishing; its writer task ([`writer`]) flushes the outbound buffer in
 //! batches, runs the ping timer and closes the socket.
 
-mod outbound;
-pub mod permissions;
-pub mod reader;
-pub mod writer;
-
-use crate::account::Account;
+use super::account::Account;
+use super::outbound::Outbound;
+use super::permissions;
 use crate::options::Options;
 use crate::server::Server;
 use bytes::Bytes;
 use foldhash::HashMap;
 use natsd_proto::client::connect::ClientOpts;
-pub(crate) use outbound::Outbound;
 use parking_lot::Mutex;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -171,7 +167,7 @@ pub struct Client {
     closed: AtomicBool,
     pub echo: AtomicBool,
     pub headers: AtomicBool,
-    max_pending: i64,
+    pub(crate) max_pending: i64,
     pub(crate) ping: Mutex<PingState>,
     pub subs: Mutex<HashMap<Bytes, Arc<Subscription>>>,
     pub account: Mutex<Arc<Account>>,
@@ -204,7 +200,7 @@ pub struct Client {
     slow_consumer: AtomicBool,
     /// Monitoring counters. Inbound ones are added once per read batch by
     /// the reader, outbound ones per delivery by the publisher's reader.
-    pub stats: crate::account::Traffic,
+    pub stats: crate::core::account::Traffic,
     /// What CONNECT said about the client, for monitoring.
     pub meta: Mutex<ConnMeta>,
     /// Wall-clock time the connection was accepted, paired with `start` to
@@ -315,7 +311,7 @@ impl Client {
             connect_received: AtomicBool::new(false),
             expect_connect: AtomicBool::new(false),
             slow_consumer: AtomicBool::new(false),
-            stats: crate::account::Traffic::default(),
+            stats: crate::core::account::Traffic::default(),
             meta: Mutex::new(ConnMeta::default()),
             start_wall: SystemTime::now(),
             start: now,

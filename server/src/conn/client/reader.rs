@@ -7,10 +7,10 @@
 //! Operations are parsed in place: arguments and payloads are slices of the
 //! read buffer, which is consumed once per batch.
 
-use super::outbound::MAX_DIRECT_TARGETS;
-use super::permissions::ClientPermissions;
-use super::{Client, ClosedState, ConnMeta, Subscription};
-use crate::account::Account;
+use crate::core::account::Account;
+use crate::core::connection::{Client, ClosedState, ConnMeta, Subscription};
+use crate::core::outbound::MAX_DIRECT_TARGETS;
+use crate::core::permissions::ClientPermissions;
 use crate::auth;
 use crate::server::Server;
 use bytes::{Buf, Bytes, BytesMut};
@@ -666,7 +666,7 @@ impl Reader {
 
     /// Keeps what the client authenticated with for a reload to check.
     fn keep_credentials(&self, opts: ClientOpts) {
-        *self.client.credentials.lock() = Some(Arc::new(super::Credentials {
+        *self.client.credentials.lock() = Some(Arc::new(crate::core::connection::Credentials {
             opts,
             nonce: self.nonce.clone(),
         }));
@@ -770,7 +770,7 @@ impl Reader {
 
     /// The user as Go names it in violation logs.
     fn auth_user(&self) -> String {
-        super::auth_user(&self.opts)
+        crate::core::connection::auth_user(&self.opts)
     }
 
     /// Validates a PUB/HPUB argument line; the payload of the returned
@@ -1004,7 +1004,7 @@ impl Reader {
             if sub.closed.load(Ordering::Acquire) {
                 return false;
             }
-            handler(super::InternalMsg {
+            handler(crate::core::connection::InternalMsg {
                 subject: pa.subject,
                 reply: pa.reply,
                 hdr: pa.hdr,

@@ -2,7 +2,7 @@
 //! configured accounts that is the global account `$G`. A client is bound
 //! to its account once, at CONNECT, so publishing never looks one up.
 
-use crate::client::Subscription;
+use crate::core::connection::Subscription;
 use crate::options::accounts::{DEFAULT_SYSTEM_ACCOUNT, GLOBAL_ACCOUNT};
 use crate::options::Options;
 use foldhash::HashMap;
@@ -16,7 +16,7 @@ pub struct Account {
     /// Messages its clients published (received) and were sent (sent).
     pub traffic: Traffic,
     /// Subject mappings applied to what its clients publish.
-    pub mappings: crate::mapping::AccountMappings,
+    pub mappings: crate::core::mappings::AccountMappings,
     /// Client connections bound to it now.
     clients: AtomicUsize,
 }
@@ -101,7 +101,7 @@ impl Accounts {
                 None => Arc::new(Account::new(n, cache)),
             })
             .collect();
-        crate::mapping::install(&list, o);
+        crate::core::mappings::install(&list, o);
         let by_name = list.iter().map(|a| (a.name.clone(), a.clone())).collect();
         Self {
             list,

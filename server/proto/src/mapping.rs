@@ -13,14 +13,7 @@
 //! Destinations scoped to a `cluster` apply only when the server's cluster
 //! has that name; otherwise the unscoped ones do.
 
-use crate::account::Account;
-use crate::options::accounts::GLOBAL_ACCOUNT;
-use crate::options::Options;
-use parking_lot::RwLock;
-use rand::Rng;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 /// One configured destination of a mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +96,7 @@ impl fmt::Display for MappingError {
 
 /// Go's `%q` of a string (what mapping error texts use).
 pub fn go_q(s: &str) -> String {
-    natsd_proto::quote::go_quote(s.as_bytes())
+    crate::quote::go_quote(s.as_bytes())
 }
 
 fn dest_err(e: DestError, token: &str) -> MappingError {
@@ -113,7 +106,7 @@ fn dest_err(e: DestError, token: &str) -> MappingError {
 /// Go's subject check for mapping sources: non-empty tokens, no
 /// whitespace, `>` last.
 pub fn is_valid_subject(s: &str) -> bool {
-    natsd_proto::subject::is_valid_subject(s.as_bytes())
+    crate::subject::is_valid_subject(s.as_bytes())
 }
 
 /// Tokens, whether it is a valid subject, its `*` count and whether it ends
@@ -630,7 +623,7 @@ impl Mapping {
         if !is_valid_subject(src) {
             return Err(MappingError::BadSubject);
         }
-        let wildcard = !natsd_proto::subject::is_literal(src.as_bytes());
+        let wildcard = !crate::subject::is_literal(src.as_bytes());
         let mut seen: Vec<&str> = Vec::new();
         let mut plain: Vec<(Transform, u8)> = Vec::new();
         let mut scoped: Vec<(String, Vec<(Transform, u8)>)> = Vec::new();
@@ -776,7 +769,8 @@ impl MappingTable {
 
     /// The subject a message published on `subject` goes to, or None when
     /// no mapping applies. An empty subject means the message is dropped.
-    pub fn select(&self, subject: &str, rng: &mut impl Rng) -> Option<String> {
+    /// `draw` gives a uniform percent in 0..100 when weights must decide.
+    pub fn select(&self, subject: &str, draw: impl FnOnce() -> u8) -> Option<String> {
         let tokens: Vec<&str> = subject.split('.').collect();
         let (m, pick) = self
             .entries
@@ -789,122 +783,18 @@ impl MappingTable {
         let chosen = if dests.len() == 1 && dests[0].weight == 100 {
             dests.first()
         } else {
-            let w: u8 = rng.gen_range(0..100);
+            let w = draw();
             dests.iter().find(|d| w < d.weight)
         };
         Some(chosen.map_or_else(String::new, |d| d.transform.apply(&tokens)))
     }
 }
 
-/// The mappings of one account, replaceable while clients publish: a
-/// reader checks one atomic flag before anything else.
-#[derive(Default)]
-pub struct AccountMappings {
-    active: AtomicBool,
-    table: RwLock<Option<Arc<MappingTable>>>,
-}
-
-impl AccountMappings {
-    /// Whether any mapping is installed.
-    #[inline]
-    pub fn is_active(&self) -> bool {
-        self.active.load(Ordering::Acquire)
-    }
-
-    /// Replaces the mappings (none when `table` is empty).
-    pub fn install(&self, table: MappingTable) {
-        let mut t = self.table.write();
-        if table.is_empty() {
-            *t = None;
-            self.active.store(false, Ordering::Release);
-        } else {
-            *t = Some(Arc::new(table));
-            self.active.store(true, Ordering::Release);
-        }
-    }
-
-    pub fn table(&self) -> Option<Arc<MappingTable>> {
-        self.table.read().clone()
-    }
-
-    /// See [`MappingTable::select`].
-    pub fn select(&self, subject: &[u8], rng: &mut impl Rng) -> Option<String> {
-        let t = self.table.read().clone()?;
-        let subject = std::str::from_utf8(subject).ok()?;
-        t.select(subject, rng)
-    }
-}
-
-/// The cluster name cluster-scoped destinations are compared with: the
-/// configured one; with leafnode remotes but no cluster, the server name
-/// (as Go names such a server's cluster).
-fn cluster_name(o: &Options) -> String {
-    if !o.cluster_name.is_empty() {
-        o.cluster_name.clone()
-    } else if !o.leafnode.remotes.is_empty() && o.cluster_port == 0 {
-        o.server_name.clone()
-    } else {
-        String::new()
-    }
-}
-
-/// Installs the configured mappings into every account (replacing what a
-/// kept account had; none for an account without).
-pub fn install(accounts: &[Arc<Account>], o: &Options) {
-    let cluster = cluster_name(o);
-    for acc in accounts {
-        let configs = if acc.name == GLOBAL_ACCOUNT {
-            Some(&o.mappings)
-        } else {
-            o.accounts
-                .iter()
-                .find(|a| a.name == acc.name)
-                .map(|a| &a.mappings)
-        };
-        let table = match configs.map(|c| MappingTable::build(c, &cluster)) {
-            Some(Ok(t)) => t,
-            Some(Err(e)) => {
-                crate::error!("Error adding mappings for account {:?}: {e}", acc.name);
-                MappingTable::default()
-            }
-            None => MappingTable::default(),
-        };
-        if !table.is_empty() || acc.mappings.is_active() {
-            acc.mappings.install(table);
-        }
-    }
-}
-
-/// An account's mappings as `/accountz` lists them: by source, each
-/// destination with its cumulative weight (and cluster when scoped).
-pub fn accountz_json(acc: &Account) -> Option<serde_json::Value> {
-    let table = acc.mappings.table()?;
-    let mut out = serde_json::Map::new();
-    for m in table.mappings() {
-        let one = |d: &Weighted, cluster: &str| {
-            let mut j = serde_json::json!({
-                "subject": d.transform.dest(),
-                "weight": d.weight,
-            });
-            if !cluster.is_empty() {
-                j["cluster"] = cluster.into();
-            }
-            j
-        };
-        let mut dests: Vec<serde_json::Value> = m.dests.iter().map(|d| one(d, "")).collect();
-        for (c, list) in &m.cluster_dests {
-            dests.extend(list.iter().map(|d| one(d, c)));
-        }
-        out.insert(m.src.clone(), dests.into());
-    }
-    Some(out.into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::rngs::SmallRng;
-    use rand::SeedableRng;
+    use rand::{Rng, SeedableRng};
 
     fn err(src: &str, dest: &str) -> MappingError {
         validate_destination(dest)
@@ -1045,7 +935,7 @@ mod tests {
         )
         .unwrap();
         let mut rng = SmallRng::seed_from_u64(1);
-        assert_eq!(t.select("foo", &mut rng), Some(String::new()));
+        assert_eq!(t.select("foo", || rng.gen_range(0..100)), Some(String::new()));
     }
 
     #[test]
@@ -1062,7 +952,7 @@ mod tests {
         let mut counts = std::collections::HashMap::new();
         for _ in 0..10_000 {
             *counts
-                .entry(t.select("foo", &mut rng).unwrap())
+                .entry(t.select("foo", || rng.gen_range(0..100)).unwrap())
                 .or_insert(0) += 1;
         }
         for (s, want) in [("foo", 2000), ("bar", 5000), ("baz", 3000)] {
@@ -1086,61 +976,10 @@ mod tests {
         }];
         let mut rng = SmallRng::seed_from_u64(1);
         let t = MappingTable::build(&cfg, "").unwrap();
-        assert_eq!(t.select("foo", &mut rng).as_deref(), Some("foo"));
+        assert_eq!(t.select("foo", || rng.gen_range(0..100)).as_deref(), Some("foo"));
         let t = MappingTable::build(&cfg, "SYN").unwrap();
-        assert_eq!(t.select("foo", &mut rng).as_deref(), Some("bar"));
-        assert_eq!(t.select("other", &mut rng), None);
+        assert_eq!(t.select("foo", || rng.gen_range(0..100)).as_deref(), Some("bar"));
+        assert_eq!(t.select("other", || rng.gen_range(0..100)), None);
     }
 
-    #[test]
-    fn account_mappings_swap() {
-        let am = AccountMappings::default();
-        assert!(!am.is_active());
-        let t = MappingTable::build(
-            &[MappingConfig {
-                src: "foo".into(),
-                dests: vec![MapDest::new("bar", 100)],
-            }],
-            "",
-        )
-        .unwrap();
-        am.install(t);
-        assert!(am.is_active());
-        let mut rng = SmallRng::seed_from_u64(1);
-        assert_eq!(am.select(b"foo", &mut rng).as_deref(), Some("bar"));
-        am.install(MappingTable::default());
-        assert!(!am.is_active());
-    }
-
-    #[test]
-    fn installed_per_account_and_replaced_on_rebuild() {
-        use crate::account::Accounts;
-        use crate::options::AccountConfig;
-        let cfg = |dest: &str| {
-            vec![MappingConfig {
-                src: "foo".into(),
-                dests: vec![MapDest::new(dest, 100)],
-            }]
-        };
-        let opts = |global: &str, acc: Option<&str>| Options {
-            mappings: cfg(global),
-            accounts: vec![AccountConfig {
-                name: "A".into(),
-                mappings: acc.map(cfg).unwrap_or_default(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let mut rng = SmallRng::seed_from_u64(1);
-        let before = Accounts::new(&opts("bar", Some("baz")), None);
-        let g = before.global().clone();
-        let a = before.get("A").unwrap().clone();
-        assert_eq!(g.mappings.select(b"foo", &mut rng).as_deref(), Some("bar"));
-        assert_eq!(a.mappings.select(b"foo", &mut rng).as_deref(), Some("baz"));
-        let after = Accounts::new(&opts("qux", None), Some(&before));
-        assert!(Arc::ptr_eq(after.global(), &g));
-        assert_eq!(g.mappings.select(b"foo", &mut rng).as_deref(), Some("qux"));
-        assert!(!a.mappings.is_active());
-        assert!(!after.get("$SYS").unwrap().mappings.is_active());
-    }
 }

@@ -21,7 +21,7 @@
 //! for a subscriber. A connection that does not read is left to the write
 //! deadline and max_pending.
 
-use super::{Client, ClosedState};
+use super::connection::{Client, ClosedState};
 use crate::options::go_duration;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};

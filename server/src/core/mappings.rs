@@ -1,0 +1,150 @@
+//! The subject mappings each account applies to what is published into it
+//! (the transforms themselves are natsd-proto's [`natsd_proto::mapping`]).
+
+use super::account::Account;
+use crate::options::accounts::GLOBAL_ACCOUNT;
+use crate::options::Options;
+use natsd_proto::mapping::MappingTable;
+use parking_lot::RwLock;
+use rand::Rng;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// The mappings of one account, replaceable while clients publish: a
+/// reader checks one atomic flag before anything else.
+#[derive(Default)]
+pub struct AccountMappings {
+    active: AtomicBool,
+    table: RwLock<Option<Arc<MappingTable>>>,
+}
+
+impl AccountMappings {
+    /// Whether any mapping is installed.
+    #[inline]
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
+    /// Replaces the mappings (none when `table` is empty).
+    pub fn install(&self, table: MappingTable) {
+        let mut t = self.table.write();
+        if table.is_empty() {
+            *t = None;
+            self.active.store(false, Ordering::Release);
+        } else {
+            *t = Some(Arc::new(table));
+            self.active.store(true, Ordering::Release);
+        }
+    }
+
+    pub fn table(&self) -> Option<Arc<MappingTable>> {
+        self.table.read().clone()
+    }
+
+    /// See [`MappingTable::select`].
+    pub fn select(&self, subject: &[u8], rng: &mut impl Rng) -> Option<String> {
+        let t = self.table.read().clone()?;
+        let subject = std::str::from_utf8(subject).ok()?;
+        t.select(subject, || rng.gen_range(0..100))
+    }
+}
+
+/// The cluster name cluster-scoped destinations are compared with: the
+/// configured one; with leafnode remotes but no cluster, the server name
+/// (as Go names such a server's cluster).
+fn cluster_name(o: &Options) -> String {
+    if !o.cluster_name.is_empty() {
+        o.cluster_name.clone()
+    } else if !o.leafnode.remotes.is_empty() && o.cluster_port == 0 {
+        o.server_name.clone()
+    } else {
+        String::new()
+    }
+}
+
+/// Installs the configured mappings into every account (replacing what a
+/// kept account had; none for an account without).
+pub fn install(accounts: &[Arc<Account>], o: &Options) {
+    let cluster = cluster_name(o);
+    for acc in accounts {
+        let configs = if acc.name == GLOBAL_ACCOUNT {
+            Some(&o.mappings)
+        } else {
+            o.accounts
+                .iter()
+                .find(|a| a.name == acc.name)
+                .map(|a| &a.mappings)
+        };
+        let table = match configs.map(|c| MappingTable::build(c, &cluster)) {
+            Some(Ok(t)) => t,
+            Some(Err(e)) => {
+                crate::error!("Error adding mappings for account {:?}: {e}", acc.name);
+                MappingTable::default()
+            }
+            None => MappingTable::default(),
+        };
+        if !table.is_empty() || acc.mappings.is_active() {
+            acc.mappings.install(table);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use natsd_proto::mapping::{MapDest, MappingConfig};
+    use rand::rngs::SmallRng;
+    use rand::SeedableRng;
+
+    #[test]
+    fn account_mappings_swap() {
+        let am = AccountMappings::default();
+        assert!(!am.is_active());
+        let t = MappingTable::build(
+            &[MappingConfig {
+                src: "foo".into(),
+                dests: vec![MapDest::new("bar", 100)],
+            }],
+            "",
+        )
+        .unwrap();
+        am.install(t);
+        assert!(am.is_active());
+        let mut rng = SmallRng::seed_from_u64(1);
+        assert_eq!(am.select(b"foo", &mut rng).as_deref(), Some("bar"));
+        am.install(MappingTable::default());
+        assert!(!am.is_active());
+    }
+
+    #[test]
+    fn installed_per_account_and_replaced_on_rebuild() {
+        use crate::core::account::Accounts;
+        use crate::options::AccountConfig;
+        let cfg = |dest: &str| {
+            vec![MappingConfig {
+                src: "foo".into(),
+                dests: vec![MapDest::new(dest, 100)],
+            }]
+        };
+        let opts = |global: &str, acc: Option<&str>| Options {
+            mappings: cfg(global),
+            accounts: vec![AccountConfig {
+                name: "A".into(),
+                mappings: acc.map(cfg).unwrap_or_default(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut rng = SmallRng::seed_from_u64(1);
+        let before = Accounts::new(&opts("bar", Some("baz")), None);
+        let g = before.global().clone();
+        let a = before.get("A").unwrap().clone();
+        assert_eq!(g.mappings.select(b"foo", &mut rng).as_deref(), Some("bar"));
+        assert_eq!(a.mappings.select(b"foo", &mut rng).as_deref(), Some("baz"));
+        let after = Accounts::new(&opts("qux", None), Some(&before));
+        assert!(Arc::ptr_eq(after.global(), &g));
+        assert_eq!(g.mappings.select(b"foo", &mut rng).as_deref(), Some("qux"));
+        assert!(!a.mappings.is_active());
+        assert!(!after.get("$SYS").unwrap().mappings.is_active());
+    }
+}
