@@ -4,14 +4,14 @@
 
 pub mod auth;
 pub mod cli;
+pub mod config;
 pub mod conn;
 pub mod core;
-pub mod config;
 pub mod events;
 pub mod flags;
-pub mod hostport;
 pub mod logging;
 pub mod monitor;
+pub mod net;
 pub mod options;
 pub mod ports_file;
 pub mod profiler;

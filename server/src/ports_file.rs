@@ -2,7 +2,8 @@
 //! listing the URLs of the server's listeners, written once they are bound
 //! and removed at shutdown.
 
-use crate::{error, server::join_host_port};
+use crate::error;
+use crate::net::join_host_port;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 

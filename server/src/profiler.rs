@@ -7,7 +7,7 @@
 //! a profile takes as long as asked. The listener lives until the process
 //! exits.
 
-use crate::server::{bind_listener, go_net_error, join_host_port};
+use crate::net::{bind_listener, go_net_error, join_host_port};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;

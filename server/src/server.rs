@@ -1,13 +1,14 @@
 //! The server: listener, client registry, start-up and shutdown, lame duck
 //! mode.
 
-use crate::core::account::{Account, Accounts};
 use crate::auth;
 use crate::conn::client::reader::Reader;
 use crate::conn::client::writer::{self, PingConfig, Sink};
-use crate::core::connection::{Client, ClosedState};
+use crate::core::account::{Account, Accounts};
+use crate::core::connection::{ClosedState, Connection};
 use crate::flags::Flags;
 use crate::monitor::{self, ClosedConn, MonitorState};
+use crate::net::{bind_listener, go_net_error, join_host_port, resolve};
 use crate::options::Options;
 use crate::ports_file;
 use crate::{debug, error, notice};
@@ -47,7 +48,7 @@ pub struct Server {
     /// The listeners bound at start (for the ports file and INFO).
     bound: Mutex<Option<ports_file::Listeners>>,
     accounts: RwLock<Arc<Accounts>>,
-    clients: Mutex<HashMap<u64, Arc<Client>>>,
+    clients: Mutex<HashMap<u64, Arc<Connection>>>,
     next_cid: AtomicU64,
     /// The system account's internal client, once started.
     system: std::sync::OnceLock<Arc<crate::events::System>>,
@@ -277,7 +278,7 @@ impl Server {
     }
 
     /// The open client connections.
-    pub fn clients(&self) -> Vec<Arc<Client>> {
+    pub fn clients(&self) -> Vec<Arc<Connection>> {
         self.all_clients()
     }
 
@@ -285,12 +286,12 @@ impl Server {
         self.clients.lock().len()
     }
 
-    pub fn client(&self, cid: u64) -> Option<Arc<Client>> {
+    pub fn client(&self, cid: u64) -> Option<Arc<Connection>> {
         self.clients.lock().get(&cid).cloned()
     }
 
     /// Keeps what monitoring shows of a connection that just closed.
-    pub fn record_closed(&self, c: &Client, reason: ClosedState) {
+    pub fn record_closed(&self, c: &Connection, reason: ClosedState) {
         if let Some(sys) = self.system() {
             let global = c.account.lock().name == crate::options::accounts::GLOBAL_ACCOUNT;
             sys.client_disconnected(c, reason, global);
@@ -390,7 +391,7 @@ impl Server {
         }
         if !o.client_advertise.is_empty() {
             let mut info = self.info.lock();
-            let (host, port) = crate::hostport::parse_host_port(&o.client_advertise, info.port)
+            let (host, port) = crate::net::parse_host_port(&o.client_advertise, info.port)
                 .map_err(|reason| StartError::ClientAdvertise {
                     value: o.client_advertise.clone(),
                     reason,
@@ -446,7 +447,7 @@ impl Server {
         let o = &self.opts();
         let cid = self.next_client_id();
         self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
-        let client = Arc::new(Client::new(
+        let client = Arc::new(Connection::client(
             cid,
             self.self_ref.clone(),
             // An IPv4 client of the dual-stack listener shows as itself.
@@ -480,7 +481,7 @@ impl Server {
         let Some(tls) = tls else {
             client.send(&info.to_line());
             let (rd, wr) = stream.into_split();
-            tokio::spawn(writer::run(client.clone(), Sink::Tcp(wr), cfg));
+            tokio::spawn(writer::run(self.weak(), client.clone(), Sink::Tcp(wr), cfg));
             if let Some(reader) = self.register(client, nonce, auth_required) {
                 tokio::spawn(reader.run(rd));
             }
@@ -497,13 +498,13 @@ impl Server {
                 None => {}
                 Some(Accepted::Tls(stream)) => {
                     let (rd, wr) = tokio::io::split(*stream);
-                    tokio::spawn(writer::run(client.clone(), Sink::Tls(wr), cfg));
+                    tokio::spawn(writer::run(me.weak(), client.clone(), Sink::Tls(wr), cfg));
                     // The authentication timer starts after the handshake.
                     Reader::new(me, client, nonce, auth_required).run(rd).await;
                 }
                 Some(Accepted::Plain(stream)) => {
                     let (rd, wr) = stream.into_split();
-                    tokio::spawn(writer::run(client.clone(), Sink::Tcp(wr), cfg));
+                    tokio::spawn(writer::run(me.weak(), client.clone(), Sink::Tcp(wr), cfg));
                     Reader::new(me, client, nonce, auth_required).run(rd).await;
                 }
             }
@@ -514,7 +515,7 @@ impl Server {
     /// at max_connections, else registered. Returns its reader.
     fn register(
         self: &Arc<Self>,
-        client: Arc<Client>,
+        client: Arc<Connection>,
         nonce: Vec<u8>,
         auth_required: bool,
     ) -> Option<Reader> {
@@ -533,7 +534,7 @@ impl Server {
     /// Go's checks before a connection joins the server's clients (done
     /// before a TLS handshake, so that /connz lists a client still in its
     /// handshake): not while shutting down, not beyond max_connections.
-    fn admit(&self, client: &Arc<Client>) -> Result<(), Refusal> {
+    fn admit(&self, client: &Arc<Connection>) -> Result<(), Refusal> {
         if self.shutting_down.load(Ordering::Acquire) || self.ldm.load(Ordering::Acquire) {
             return Err(Refusal::ShuttingDown);
         }
@@ -552,7 +553,7 @@ impl Server {
         Ok(())
     }
 
-    fn all_clients(&self) -> Vec<Arc<Client>> {
+    fn all_clients(&self) -> Vec<Arc<Connection>> {
         self.clients.lock().values().cloned().collect()
     }
 
@@ -636,7 +637,7 @@ impl Server {
         self.shutdown().await;
     }
 
-    fn send_ldm_info(&self, clients: &[Arc<Client>]) {
+    fn send_ldm_info(&self, clients: &[Arc<Connection>]) {
         let mut info = self.info();
         info.ldm = true;
         for c in clients {
@@ -692,7 +693,7 @@ impl Refusal {
         }
     }
 
-    fn close(&self, client: &Arc<Client>) {
+    fn close(&self, client: &Arc<Connection>) {
         match self {
             Refusal::ShuttingDown => client.close(ClosedState::ServerShutdown),
             Refusal::MaxConnections => {
@@ -720,7 +721,7 @@ const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 async fn handshake(
     srv: &Arc<Server>,
     mut stream: TcpStream,
-    client: &Arc<Client>,
+    client: &Arc<Connection>,
     info_line: &[u8],
     tls: &Arc<crate::tls::ClientTls>,
     plain_allowed: bool,
@@ -797,49 +798,16 @@ async fn handshake(
     }
 }
 
-/// The address a listener bound to `host` has, for the ports file.
-fn resolve(host: &str, port: u16) -> SocketAddr {
-    use std::net::ToSocketAddrs;
-    (host, port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], port)))
-}
-
-/// "host:port", bracketing IPv6 hosts.
-pub fn join_host_port(host: &str, port: i64) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
+impl crate::core::connection::Owner for Server {
+    fn slow_consumer(&self) {
+        self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
     }
-}
 
-/// Go's wording of common socket errors.
-pub(crate) fn go_net_error(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::AddrInUse => "bind: address already in use".into(),
-        std::io::ErrorKind::PermissionDenied => "bind: permission denied".into(),
-        std::io::ErrorKind::AddrNotAvailable => "bind: cannot assign requested address".into(),
-        _ => {
-            let s = e.to_string();
-            match s.find(" (os error") {
-                Some(i) => s[..i].to_lowercase(),
-                None => s,
-            }
-        }
+    fn closing(&self, c: &Arc<Connection>, reason: ClosedState) {
+        self.record_closed(c, reason);
     }
-}
 
-/// Binds the client listener. Like Go, the IPv4 wildcard address listens on
-/// both IPv4 and IPv6 where the system allows a dual-stack socket.
-pub(crate) async fn bind_listener(host: &str, bind: &str) -> std::io::Result<TcpListener> {
-    if host == "0.0.0.0" {
-        let dual = bind.replacen("0.0.0.0", "[::]", 1);
-        if let Ok(listener) = TcpListener::bind(&dual).await {
-            return Ok(listener);
-        }
+    fn closed(&self, cid: u64) {
+        self.remove_client(cid);
     }
-    TcpListener::bind(bind).await
 }

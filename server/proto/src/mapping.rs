@@ -935,7 +935,10 @@ mod tests {
         )
         .unwrap();
         let mut rng = SmallRng::seed_from_u64(1);
-        assert_eq!(t.select("foo", || rng.gen_range(0..100)), Some(String::new()));
+        assert_eq!(
+            t.select("foo", || rng.gen_range(0..100)),
+            Some(String::new())
+        );
     }
 
     #[test]
@@ -976,10 +979,15 @@ mod tests {
         }];
         let mut rng = SmallRng::seed_from_u64(1);
         let t = MappingTable::build(&cfg, "").unwrap();
-        assert_eq!(t.select("foo", || rng.gen_range(0..100)).as_deref(), Some("foo"));
+        assert_eq!(
+            t.select("foo", || rng.gen_range(0..100)).as_deref(),
+            Some("foo")
+        );
         let t = MappingTable::build(&cfg, "SYN").unwrap();
-        assert_eq!(t.select("foo", || rng.gen_range(0..100)).as_deref(), Some("bar"));
+        assert_eq!(
+            t.select("foo", || rng.gen_range(0..100)).as_deref(),
+            Some("bar")
+        );
         assert_eq!(t.select("other", || rng.gen_range(0..100)), None);
     }
-
 }

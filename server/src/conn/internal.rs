@@ -1,1 +1,83 @@
-//! placeholder
+//! The server's internal connections: the system account's, and one per
+//! other account for its imports of the system's services. They have no
+//! socket; the server publishes through them as values, into the core's
+//! delivery, with the same mappings, counters and traces as a client's
+//! publish, and Go's rules for internal clients (see [`Kind::System`]).
+
+use crate::core::account::Account;
+use crate::core::connection::{Connection, Kind};
+use crate::core::delivery::{Router, SizeText};
+use crate::server::Server;
+use std::sync::Arc;
+
+/// A new internal connection into `account`, labelled `label` in logs.
+pub fn connection(srv: &Server, cid: u64, account: &Arc<Account>, label: &str) -> Arc<Connection> {
+    Arc::new(Connection::internal(
+        Kind::System,
+        cid,
+        srv.weak(),
+        account.clone(),
+        label,
+    ))
+}
+
+/// Publishes as one internal connection.
+pub struct Publisher {
+    conn: Arc<Connection>,
+    router: Router,
+}
+
+impl Publisher {
+    pub fn new(conn: Arc<Connection>) -> Self {
+        Self {
+            conn,
+            router: Router::new(),
+        }
+    }
+
+    /// Publishes one message into the connection's account and flushes
+    /// it to the subscribers; the server never waits on their backlog.
+    pub fn publish(&mut self, srv: &Server, subject: &str, reply: &str, payload: &[u8]) {
+        let c = &self.conn;
+        let traced = c.kind.traced();
+        self.router.begin_batch();
+        if traced {
+            crate::logging::write(
+                "TRC",
+                format_args!(
+                    "{} - <<- [PUB {subject} {reply} {}]",
+                    c.label(),
+                    payload.len()
+                ),
+            );
+            crate::logging::write(
+                "TRC",
+                format_args!(
+                    "{} - <<- MSG_PAYLOAD: [{}]",
+                    c.label(),
+                    super::trace_payload(payload, srv.opts().max_traced_msg_len)
+                ),
+            );
+        }
+        let acc = c.account.lock().clone();
+        let mapped = self.router.mapped_subject(&acc, subject.as_bytes());
+        if let (Some(to), true) = (&mapped, traced) {
+            crate::logging::write(
+                "TRC",
+                format_args!("{} - <<- [MAPPING {subject} -> {to}]", c.label()),
+            );
+        }
+        let subject = mapped.as_deref().unwrap_or(subject);
+        let sizes = SizeText::new(-1, payload.len());
+        // Go's internal clients always publish with a reply, empty when
+        // there is none (see Kind::always_has_reply).
+        let m = sizes.message(subject.as_bytes(), Some(reply.as_bytes()), -1, payload);
+        self.router.route(&acc, c, &m);
+        let b = self.router.take_stats();
+        if b.out_msgs > 0 {
+            srv.stats.traffic.add(0, 0, b.out_msgs, b.out_bytes);
+            acc.traffic.add(0, 0, b.out_msgs, b.out_bytes);
+        }
+        self.router.flush(c);
+    }
+}

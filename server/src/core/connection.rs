@@ -8,8 +8,6 @@
 use super::account::Account;
 use super::outbound::Outbound;
 use super::permissions;
-use crate::options::Options;
-use crate::server::Server;
 use bytes::Bytes;
 use foldhash::HashMap;
 use natsd_proto::client::connect::ClientOpts;
@@ -17,6 +15,8 @@ use parking_lot::Mutex;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+
+pub use super::kind::Kind;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
 
@@ -114,7 +114,7 @@ pub type InternalHandler = Box<dyn Fn(InternalMsg<'_>) + Send + Sync>;
 
 /// A subscription, shared between the owning client and the account index.
 pub struct Subscription {
-    pub client: Arc<Client>,
+    pub client: Arc<Connection>,
     pub subject: Bytes,
     pub queue: Option<Arc<[u8]>>,
     pub sid: Bytes,
@@ -139,7 +139,12 @@ pub struct Queued {
 }
 
 impl Subscription {
-    pub fn new(client: Arc<Client>, subject: Bytes, queue: Option<Arc<[u8]>>, sid: Bytes) -> Self {
+    pub fn new(
+        client: Arc<Connection>,
+        subject: Bytes,
+        queue: Option<Arc<[u8]>>,
+        sid: Bytes,
+    ) -> Self {
         Self {
             client,
             subject,
@@ -154,9 +159,11 @@ impl Subscription {
 }
 
 /// The shared half of a client connection.
-pub struct Client {
+pub struct Connection {
     pub cid: u64,
-    pub server: Weak<Server>,
+    /// What the connection is; the rules that differ by kind are [`Kind`]'s.
+    pub kind: Kind,
+    owner: Weak<dyn Owner>,
     /// `ip:port - cid:N`, with ` - "version:lang:name"` once known.
     label: Mutex<Arc<str>>,
     pub host: String,
@@ -262,24 +269,90 @@ pub struct ConnMeta {
     pub auth_user: String,
 }
 
-impl Client {
-    pub fn new(
+/// Who runs connections (the server): told when one is cut as a slow
+/// consumer and when one closes. The core reports through it and so never
+/// needs the server itself.
+pub trait Owner: Send + Sync {
+    /// A connection was counted as a slow consumer (once per connection).
+    fn slow_consumer(&self);
+    /// A connection is closing; its subscriptions are still in place.
+    fn closing(&self, c: &Arc<Connection>, reason: ClosedState);
+    /// A closed connection's subscriptions are gone.
+    fn closed(&self, cid: u64);
+}
+
+impl Connection {
+    /// A network client from `host:port`, with the limits of its kind.
+    pub fn client(
         cid: u64,
-        server: Weak<Server>,
+        server: Weak<dyn Owner>,
         host: String,
         port: u16,
         max_pending: i64,
         account: Arc<Account>,
         first_ping: Instant,
     ) -> Self {
-        let label: Arc<str> = Arc::from(format!(
+        let label = format!(
             "{} - cid:{cid}",
-            crate::server::join_host_port(&host, i64::from(port))
-        ));
+            crate::net::join_host_port(&host, i64::from(port))
+        );
+        Self::new(
+            Kind::Client,
+            cid,
+            server,
+            host,
+            port,
+            max_pending,
+            account,
+            first_ping,
+            label,
+        )
+    }
+
+    /// One of the server's own connections into `account`: no socket, no
+    /// ping timer, never cut; it publishes with headers and without echo.
+    pub fn internal(
+        kind: Kind,
+        cid: u64,
+        server: Weak<dyn Owner>,
+        account: Arc<Account>,
+        label: &str,
+    ) -> Self {
+        let never = Instant::now() + Duration::from_secs(86400 * 365);
+        let c = Self::new(
+            kind,
+            cid,
+            server,
+            String::new(),
+            0,
+            i64::MAX,
+            account,
+            never,
+            label.into(),
+        );
+        c.echo.store(false, Ordering::Relaxed);
+        c.headers.store(true, Ordering::Relaxed);
+        c
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        kind: Kind,
+        cid: u64,
+        server: Weak<dyn Owner>,
+        host: String,
+        port: u16,
+        max_pending: i64,
+        account: Arc<Account>,
+        first_ping: Instant,
+        label: String,
+    ) -> Self {
+        let label: Arc<str> = Arc::from(label);
         let now = Instant::now();
         Self {
             cid,
-            server,
+            kind,
+            owner: server,
             label: Mutex::new(label),
             host,
             port,
@@ -339,8 +412,8 @@ impl Client {
         if self.slow_consumer.swap(true, Ordering::AcqRel) {
             return false;
         }
-        if let Some(srv) = self.server.upgrade() {
-            srv.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        if let Some(h) = self.owner.upgrade() {
+            h.slow_consumer();
         }
         true
     }
@@ -364,7 +437,7 @@ impl Client {
         if out.close.is_some() {
             return Queued::default();
         }
-        if out.pending + len as i64 > self.max_pending {
+        if self.kind.cut_when_slow() && out.pending + len as i64 > self.max_pending {
             drop(out);
             crate::notice!(
                 "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
@@ -395,25 +468,6 @@ impl Client {
         *self.perms.lock() = perms;
     }
 
-    /// Go's authViolation: logs who failed, tells the client and closes.
-    pub fn auth_violation(self: &Arc<Self>, o: &Options, copts: &ClientOpts) {
-        let label = self.label();
-        if !o.nkeys.is_empty() {
-            crate::error!("{label} - authentication error - Nkey \"{}\"", copts.nkey);
-        } else if !o.users.is_empty() {
-            crate::error!("{label} - authentication error - User \"{}\"", copts.user);
-        } else {
-            crate::error!("{label} - authentication error");
-        }
-        self.send_err("Authorization Violation");
-        if let Some(srv) = self.server.upgrade() {
-            if let Some(sys) = srv.system() {
-                sys.auth_error(self, &srv.info().server_id);
-            }
-        }
-        self.close(ClosedState::AuthenticationViolation);
-    }
-
     /// Sends `-ERR 'text'` now.
     pub fn send_err(self: &Arc<Self>, text: &str) {
         crate::trace!("{} - ->> [-ERR {}]", self.label(), text);
@@ -439,8 +493,8 @@ impl Client {
         self.write_ready.notify_one();
         self.reader_wake.notify_one();
         // Recorded before teardown so the entry still lists the subscriptions.
-        if let Some(srv) = self.server.upgrade() {
-            srv.record_closed(self, reason);
+        if let Some(h) = self.owner.upgrade() {
+            h.closing(self, reason);
         }
         self.teardown();
     }
@@ -456,8 +510,8 @@ impl Client {
                 String::from_utf8_lossy(&s.sid)
             );
         }
-        if let Some(srv) = self.server.upgrade() {
-            srv.remove_client(self.cid);
+        if let Some(h) = self.owner.upgrade() {
+            h.closed(self.cid);
         }
     }
 

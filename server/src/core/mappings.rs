@@ -6,7 +6,6 @@ use crate::options::accounts::GLOBAL_ACCOUNT;
 use crate::options::Options;
 use natsd_proto::mapping::MappingTable;
 use parking_lot::RwLock;
-use rand::Rng;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -42,10 +41,10 @@ impl AccountMappings {
     }
 
     /// See [`MappingTable::select`].
-    pub fn select(&self, subject: &[u8], rng: &mut impl Rng) -> Option<String> {
+    pub fn select(&self, subject: &[u8], draw: impl FnOnce() -> u8) -> Option<String> {
         let t = self.table.read().clone()?;
         let subject = std::str::from_utf8(subject).ok()?;
-        t.select(subject, || rng.gen_range(0..100))
+        t.select(subject, draw)
     }
 }
 
@@ -94,7 +93,7 @@ mod tests {
     use super::*;
     use natsd_proto::mapping::{MapDest, MappingConfig};
     use rand::rngs::SmallRng;
-    use rand::SeedableRng;
+    use rand::{Rng, SeedableRng};
 
     #[test]
     fn account_mappings_swap() {
@@ -111,7 +110,10 @@ mod tests {
         am.install(t);
         assert!(am.is_active());
         let mut rng = SmallRng::seed_from_u64(1);
-        assert_eq!(am.select(b"foo", &mut rng).as_deref(), Some("bar"));
+        assert_eq!(
+            am.select(b"foo", || rng.gen_range(0..100)).as_deref(),
+            Some("bar")
+        );
         am.install(MappingTable::default());
         assert!(!am.is_active());
     }
@@ -139,11 +141,26 @@ mod tests {
         let before = Accounts::new(&opts("bar", Some("baz")), None);
         let g = before.global().clone();
         let a = before.get("A").unwrap().clone();
-        assert_eq!(g.mappings.select(b"foo", &mut rng).as_deref(), Some("bar"));
-        assert_eq!(a.mappings.select(b"foo", &mut rng).as_deref(), Some("baz"));
+        assert_eq!(
+            g.mappings
+                .select(b"foo", || rng.gen_range(0..100))
+                .as_deref(),
+            Some("bar")
+        );
+        assert_eq!(
+            a.mappings
+                .select(b"foo", || rng.gen_range(0..100))
+                .as_deref(),
+            Some("baz")
+        );
         let after = Accounts::new(&opts("qux", None), Some(&before));
         assert!(Arc::ptr_eq(after.global(), &g));
-        assert_eq!(g.mappings.select(b"foo", &mut rng).as_deref(), Some("qux"));
+        assert_eq!(
+            g.mappings
+                .select(b"foo", || rng.gen_range(0..100))
+                .as_deref(),
+            Some("qux")
+        );
         assert!(!a.mappings.is_active());
         assert!(!after.get("$SYS").unwrap().mappings.is_active());
     }

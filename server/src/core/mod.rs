@@ -6,11 +6,12 @@
 //!
 //! The core knows options and the protocol crate; it never imports the
 //! server, its connection tasks, events or monitoring. A connection tells
-//! whoever runs it about its end through [`connection::Host`].
+//! whoever runs it about its end through [`connection::Owner`].
 
 pub mod account;
 pub mod connection;
 pub mod delivery;
+pub mod kind;
 pub mod mappings;
 pub mod outbound;
 pub mod permissions;

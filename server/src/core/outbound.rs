@@ -21,7 +21,7 @@
 //! for a subscriber. A connection that does not read is left to the write
 //! deadline and max_pending.
 
-use super::connection::{Client, ClosedState};
+use super::connection::{ClosedState, Connection};
 use crate::options::go_duration;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -272,7 +272,7 @@ fn stall_duration(pending: i64, max: i64) -> Duration {
     STALL_MIN.saturating_mul(extra.saturating_add(1))
 }
 
-impl Client {
+impl Connection {
     /// A publisher's reader, at the end of its read batch, for a connection
     /// it delivered to: writes what can be written at once and wakes the
     /// writer for the rest.
@@ -297,9 +297,9 @@ impl Client {
     /// Go's flow control for a publisher (`producer`) that filled this
     /// connection's backlog past half of max_pending: waits until the writer
     /// brings it back under, for at most Go's stall time.
-    pub(crate) async fn wait_backlog(&self, producer: &Client) {
+    pub(crate) async fn wait_backlog(&self, producer: &Connection) {
         let half = self.max_pending / 2;
-        let over = |c: &Client| {
+        let over = |c: &Connection| {
             let out = c.out.lock();
             out.close.is_none() && out.pending > half
         };

@@ -5,18 +5,20 @@
 //! account connection counts, authentication errors, periodic stats and
 //! the shutdown notice.
 //!
-//! One task owns the internal clients' readers and sends everything, so
-//! events leave in order and every message carries the next sequence
-//! number. Internal subscriptions hand their messages to that task over a
-//! channel: a publisher never waits for a service.
+//! One task owns the internal connections' publishers and sends
+//! everything, so events leave in order and every message carries the next
+//! sequence number. A request to a service is answered in its publisher's
+//! task, as in Go (the answer reports the state when the request arrived);
+//! the answer goes to the task over a channel, so the publisher never waits
+//! for it to be sent.
 
 mod messages;
 mod services;
 mod subjects;
 
+use crate::conn::internal::Publisher;
 use crate::core::account::Account;
-use crate::conn::client::reader::Reader;
-use crate::core::connection::{Client, ClosedState, InternalMsg, Subscription};
+use crate::core::connection::{ClosedState, Connection, InternalMsg, Subscription};
 use crate::server::Server;
 use bytes::Bytes;
 use foldhash::HashMap;
@@ -27,7 +29,6 @@ use messages::{
 };
 use parking_lot::Mutex;
 pub use services::account_stat;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 use subjects::Service;
@@ -71,12 +72,12 @@ enum Cmd {
 /// The running system client.
 pub struct System {
     srv: Weak<Server>,
-    client: Arc<Client>,
+    client: Arc<Connection>,
     account_name: String,
     tx: mpsc::UnboundedSender<Cmd>,
     /// The internal clients of the other accounts, which hold their
     /// imports of the system's services.
-    importers: Mutex<HashMap<String, Arc<Client>>>,
+    importers: Mutex<HashMap<String, Arc<Connection>>>,
 }
 
 impl System {
@@ -85,7 +86,7 @@ impl System {
     pub fn start(srv: &Arc<Server>) -> Option<Arc<System>> {
         let accounts = srv.accounts();
         let account = accounts.get(accounts.system_name())?.clone();
-        let client = internal_client(srv, SYSTEM_CLIENT_ID, &account, "SYSTEM");
+        let client = crate::conn::internal::connection(srv, SYSTEM_CLIENT_ID, &account, "SYSTEM");
         let (tx, rx) = mpsc::unbounded_channel();
         let sys = Arc::new(System {
             srv: Arc::downgrade(srv),
@@ -113,7 +114,7 @@ impl System {
         let task = Task {
             srv: Arc::downgrade(srv),
             sys: sys.clone(),
-            readers: HashMap::default(),
+            publishers: HashMap::default(),
             seq: 0,
             account_beats: HashMap::default(),
         };
@@ -141,7 +142,7 @@ impl System {
     /// its messages to the task as requests for `service`.
     fn subscribe(
         &self,
-        client: &Arc<Client>,
+        client: &Arc<Connection>,
         account: &Arc<Account>,
         subject: &str,
         sid: u64,
@@ -191,7 +192,7 @@ impl System {
     /// those its configuration imports, held by an internal client of that
     /// account with id `cid`.
     fn add_imports(&self, srv: &Server, account: &Arc<Account>, cid: u64) {
-        let client = internal_client(srv, cid, account, "ACCOUNT");
+        let client = crate::conn::internal::connection(srv, cid, account, "ACCOUNT");
         let mut sid = 0;
         for import in SYSTEM_IMPORTS.iter() {
             let service = Service::Imported {
@@ -264,7 +265,7 @@ impl System {
 
     /// A client authenticated: the connect advisory of its account (none
     /// for the global account).
-    pub fn client_connected(&self, c: &Client, global: bool) {
+    pub fn client_connected(&self, c: &Connection, global: bool) {
         if global {
             return;
         }
@@ -286,7 +287,7 @@ impl System {
 
     /// A client closed: the disconnect advisory of its account (none for
     /// the global account).
-    pub fn client_disconnected(&self, c: &Client, reason: ClosedState, global: bool) {
+    pub fn client_disconnected(&self, c: &Connection, reason: ClosedState, global: bool) {
         if !global {
             self.send_disconnect(c, reason, subjects::disconnect_event);
         }
@@ -294,7 +295,7 @@ impl System {
 
     /// A client failed to authenticate: a disconnect advisory on the
     /// server's authentication error subject.
-    pub fn auth_error(&self, c: &Client, server_id: &str) {
+    pub fn auth_error(&self, c: &Connection, server_id: &str) {
         self.send_disconnect(c, ClosedState::AuthenticationViolation, |_| {
             subjects::auth_error_event(server_id)
         });
@@ -304,7 +305,7 @@ impl System {
     /// account's name.
     fn send_disconnect(
         &self,
-        c: &Client,
+        c: &Connection,
         reason: ClosedState,
         subject: impl FnOnce(&str) -> String,
     ) {
@@ -340,27 +341,8 @@ impl System {
     }
 }
 
-/// A server-internal client of `account`: never registered among the
-/// server's connections, never written to.
-fn internal_client(srv: &Server, cid: u64, account: &Arc<Account>, label: &str) -> Arc<Client> {
-    let far = Instant::now() + Duration::from_secs(86400 * 365);
-    let c = Client::new(
-        cid,
-        srv.weak(),
-        String::new(),
-        0,
-        i64::MAX,
-        account.clone(),
-        far,
-    );
-    c.set_label(label.to_string());
-    c.echo.store(false, Ordering::Relaxed);
-    c.headers.store(true, Ordering::Relaxed);
-    Arc::new(c)
-}
-
 /// A client as its advisories describe it; `stop` for a closed one.
-fn client_info(c: &Client, stop: Option<SystemTime>) -> ClientInfo {
+fn client_info(c: &Connection, stop: Option<SystemTime>) -> ClientInfo {
     let meta = c.meta.lock().clone();
     let creds = c.credentials.lock().clone();
     let (user, issuer_key) = match &creds {
@@ -394,8 +376,8 @@ fn client_info(c: &Client, stop: Option<SystemTime>) -> ClientInfo {
 struct Task {
     srv: Weak<Server>,
     sys: Arc<System>,
-    /// One reader per account the task publishes into.
-    readers: HashMap<String, Reader>,
+    /// One publisher per account the task publishes into.
+    publishers: HashMap<String, Publisher>,
     seq: u64,
     /// When each account with connections repeats its count.
     account_beats: HashMap<String, (Arc<Account>, Instant)>,
@@ -488,11 +470,11 @@ impl Task {
             self.sys.importers.lock().get(name).cloned()
         };
         let Some(client) = client else { return };
-        let reader = self
-            .readers
+        let publisher = self
+            .publishers
             .entry(name.to_string())
-            .or_insert_with(|| Reader::internal(srv.clone(), client.clone()));
-        reader.publish(subject, reply, payload);
+            .or_insert_with(|| Publisher::new(client.clone()));
+        publisher.publish(srv, subject, reply, payload);
     }
 
     /// An event on the system account, stamped now.

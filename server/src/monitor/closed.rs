@@ -2,7 +2,7 @@
 //! first, with what `/connz?state=closed` shows of them.
 
 use super::connz::{ConnInfo, SubDetail};
-use crate::core::connection::{Client, ClosedState};
+use crate::core::connection::{ClosedState, Connection};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -19,7 +19,7 @@ pub struct ClosedConn {
 }
 
 impl ClosedConn {
-    pub fn capture(c: &Client, reason: ClosedState) -> ClosedConn {
+    pub fn capture(c: &Connection, reason: ClosedState) -> ClosedConn {
         let now = Instant::now();
         let mut info = ConnInfo::fill(c, now);
         info.stop = Some(SystemTime::now());

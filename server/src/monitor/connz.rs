@@ -4,7 +4,7 @@
 use super::json::{self, is_zero};
 use super::query::Query;
 use super::{closed::ClosedConn, Reply};
-use crate::core::connection::Client;
+use crate::core::connection::Connection;
 use crate::options::go_duration;
 use crate::server::Server;
 use serde::Serialize;
@@ -110,7 +110,7 @@ impl Default for ConnInfo {
 
 impl ConnInfo {
     /// The live state of a connection at `now`.
-    pub fn fill(c: &Client, now: Instant) -> ConnInfo {
+    pub fn fill(c: &Connection, now: Instant) -> ConnInfo {
         let last = c.last_activity();
         let rtt = c.ping.lock().rtt;
         let meta = c.meta.lock().clone();
@@ -189,7 +189,7 @@ impl SubDetail {
     }
 
     /// A client's subscriptions; closed connections keep the account name.
-    pub fn of_client(c: &Client, with_account: bool) -> Vec<SubDetail> {
+    pub fn of_client(c: &Connection, with_account: bool) -> Vec<SubDetail> {
         c.subs
             .lock()
             .values()
@@ -355,7 +355,7 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
 
 /// A connection picked for the answer, before its details are filled in.
 enum Picked {
-    Open(Arc<Client>),
+    Open(Arc<Connection>),
     Closed(Arc<ClosedConn>),
 }
 
@@ -467,7 +467,7 @@ fn page(len: usize, offset: i64, limit: i64) -> std::ops::Range<usize> {
     lo..hi
 }
 
-fn open_info(c: &Client, now: Instant, o: &ConnzOptions) -> ConnInfo {
+fn open_info(c: &Connection, now: Instant, o: &ConnzOptions) -> ConnInfo {
     let mut ci = ConnInfo::fill(c, now);
     if o.subs_detail {
         ci.subs_detail = SubDetail::of_client(c, false);

@@ -5,7 +5,8 @@
 
 use super::query::{unescape_path, Query};
 use super::{connz, misc, subsz, varz, Reply};
-use crate::server::{bind_listener, go_net_error, join_host_port, Server};
+use crate::net::{bind_listener, go_net_error, join_host_port};
+use crate::server::Server;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;

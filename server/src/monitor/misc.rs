@@ -438,4 +438,3 @@ fn accountz_mappings(acc: &Account) -> Option<serde_json::Value> {
     }
     Some(out.into())
 }
-

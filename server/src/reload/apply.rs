@@ -118,7 +118,7 @@ fn refresh_info(srv: &Server, o: &Options) {
         info.tls_verify = o.tls_config.as_ref().is_some_and(|t| t.verify);
         let port = bound_port.unwrap_or(info.port);
         let advertised = (!o.client_advertise.is_empty())
-            .then(|| crate::hostport::parse_host_port(&o.client_advertise, port).ok())
+            .then(|| crate::net::parse_host_port(&o.client_advertise, port).ok())
             .flatten();
         (info.host, info.port) = advertised.unwrap_or_else(|| (o.host.clone(), port));
     });

@@ -5,8 +5,8 @@
 //! their new permissions and lose the subscriptions those no longer allow.
 
 use crate::auth;
+use crate::core::connection::{ClosedState, Connection, Credentials};
 use crate::core::permissions::ClientPermissions;
-use crate::core::connection::{Client, ClosedState, Credentials};
 use crate::options::accounts::GLOBAL_ACCOUNT;
 use crate::options::Options;
 use crate::server::Server;
@@ -29,7 +29,7 @@ pub(super) fn recheck(srv: &Server, o: &Options) {
         }
         let mut copts = creds.opts.clone();
         let Some(id) = auth::check(o, &mut copts, &creds.nonce, &c.label()) else {
-            c.auth_violation(o, &creds.opts);
+            crate::conn::client::auth_violation(srv, o, &c, &creds.opts);
             continue;
         };
         let perms = id
@@ -47,7 +47,7 @@ pub(super) fn recheck(srv: &Server, o: &Options) {
 /// Go's clientHasMovedToDifferentAccount: the client's user (or nkey) no
 /// longer exists, or now belongs to another account. Clients that gave no
 /// user (token, no auth) never move.
-fn moved_account(c: &Client, creds: &Credentials, o: &Options) -> bool {
+fn moved_account(c: &Connection, creds: &Credentials, o: &Options) -> bool {
     let account = if !creds.opts.nkey.is_empty() {
         o.nkeys
             .iter()
@@ -76,7 +76,11 @@ fn moved_account(c: &Client, creds: &Credentials, o: &Options) -> bool {
 
 /// Unsubscribes what the new permissions forbid, telling the client, and
 /// rebuilds the delivery deny filter from the subscriptions left.
-fn remove_forbidden_subs(c: &Arc<Client>, creds: &Credentials, perms: Option<&ClientPermissions>) {
+fn remove_forbidden_subs(
+    c: &Arc<Connection>,
+    creds: &Credentials,
+    perms: Option<&ClientPermissions>,
+) {
     let subs: Vec<_> = c.subs.lock().values().cloned().collect();
     let mut deny = None;
     for sub in subs {

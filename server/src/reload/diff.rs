@@ -108,7 +108,7 @@ pub fn diff(old: &Options, new: &Options) -> Result<Vec<Change>, String> {
     }
     if old.client_advertise != new.client_advertise {
         if !new.client_advertise.is_empty() {
-            crate::hostport::parse_host_port(&new.client_advertise, 0).map_err(|e| {
+            crate::net::parse_host_port(&new.client_advertise, 0).map_err(|e| {
                 format!(
                     "invalid ClientAdvertise value of {}, err={e}",
                     new.client_advertise
@@ -241,7 +241,7 @@ fn diff_cluster(old: &Options, new: &Options) -> Result<Option<Change>, String> 
         ));
     }
     if !new.cluster_advertise.is_empty() {
-        crate::hostport::parse_host_port(&new.cluster_advertise, 0).map_err(|e| {
+        crate::net::parse_host_port(&new.cluster_advertise, 0).map_err(|e| {
             format!(
                 "invalid Cluster.Advertise value of {}, err={e}",
                 new.cluster_advertise

@@ -1,7 +1,4 @@
 //! Encoding deliveries: the `MSG`/`HMSG` line that goes before a payload.
-//!
-//! Self-contained (no other natsd module) so the micro-benchmarks can
-//! include it as it is.
 
 /// The sizes a delivery line ends with.
 #[derive(Debug, Clone, Copy)]

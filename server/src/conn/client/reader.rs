@@ -1,27 +1,23 @@
 //! The reader task: reads, parses and acts on everything a client sends.
-//! Publishing happens here: each PUB is matched once (with a per-client
-//! cache of match results) and delivered into subscribers' outbound
-//! buffers, which are flushed at the end of each read batch (written here
-//! when the socket takes them at once, else by their writers).
+//! A PUB is checked here (limits, permissions, reserved replies) and then
+//! routed into the client's account by its [`Router`]; what a read batch
+//! queued is flushed at the batch's end.
 //!
 //! Operations are parsed in place: arguments and payloads are slices of the
 //! read buffer, which is consumed once per batch.
 
-use crate::core::account::Account;
-use crate::core::connection::{Client, ClosedState, ConnMeta, Subscription};
-use crate::core::outbound::MAX_DIRECT_TARGETS;
-use crate::core::permissions::ClientPermissions;
 use crate::auth;
+use crate::core::account::Account;
+use crate::core::connection::{ClosedState, ConnMeta, Connection, Subscription};
+use crate::core::delivery::{Message, Router};
+use crate::core::permissions::ClientPermissions;
 use crate::server::Server;
 use bytes::{Buf, Bytes, BytesMut};
-use foldhash::HashMap;
 use natsd_proto::client::connect::{redact_pass, ClientOpts};
-use natsd_proto::client::msg::{msg_line, Sizes};
 use natsd_proto::client::parser::{parse_size, split_args, ArgList, Op, ParseError, Parser};
 use natsd_proto::client::{self as proto, err_line};
 use natsd_proto::quote::go_quote;
 use natsd_proto::subject::is_valid_literal_subject;
-use natsd_proto::sublist::SublistResult;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::sync::atomic::Ordering;
@@ -37,8 +33,6 @@ const MIN_BUF: usize = 64;
 const MAX_BUF: usize = 64 * 1024;
 /// Short reads in a row before the read size is halved.
 const SHORTS_TO_SHRINK: u32 = 2;
-/// Most cached match results per client before the cache is reset.
-const RESULT_CACHE_MAX: usize = 1024;
 /// Snippet sizes in parser error logs.
 const PROTO_SNIPPET: usize = 32;
 const CONTROL_LINE_SNIPPET: usize = 128;
@@ -117,7 +111,7 @@ struct Stop;
 
 pub struct Reader {
     srv: Arc<Server>,
-    client: Arc<Client>,
+    client: Arc<Connection>,
     acc: Arc<Account>,
     parser: Parser,
     opts: ClientOpts,
@@ -128,10 +122,8 @@ pub struct Reader {
     nonce: Vec<u8>,
     perms: Option<Arc<ClientPermissions>>,
     pa: Option<PubArgs>,
-    results: HashMap<Bytes, Arc<SublistResult<Subscription>>>,
-    results_genid: u64,
-    /// Clients written to during this read batch, to wake once at its end.
-    pcd: Vec<Arc<Client>>,
+    /// Delivers what this client publishes.
+    router: Router,
     mpay: i64,
     mcl: usize,
     /// The server's config generation the limits and permissions are from.
@@ -139,14 +131,6 @@ pub struct Reader {
     rng: SmallRng,
     /// Published or subscribed during this read batch (for the ping timer).
     active: bool,
-    /// Reused MSG/HMSG line.
-    mh: Vec<u8>,
-    /// Counters for this read batch, added to the shared ones at its end.
-    batch: BatchStats,
-    /// When the current read batch arrived (stamped on delivery targets).
-    batch_time: Instant,
-    /// The reader of a server-internal client (see [`Reader::internal`]).
-    internal: bool,
     /// A delivery left a subscriber's backlog past half of its max_pending:
     /// the next PUB waits until the backlog is flushed (Go's stall).
     stall_next: bool,
@@ -155,17 +139,13 @@ pub struct Reader {
     stalled: bool,
 }
 
-/// What one read batch published and delivered.
-#[derive(Default)]
-struct BatchStats {
-    in_msgs: i64,
-    in_bytes: i64,
-    out_msgs: i64,
-    out_bytes: i64,
-}
-
 impl Reader {
-    pub fn new(srv: Arc<Server>, client: Arc<Client>, nonce: Vec<u8>, auth_required: bool) -> Self {
+    pub fn new(
+        srv: Arc<Server>,
+        client: Arc<Connection>,
+        nonce: Vec<u8>,
+        auth_required: bool,
+    ) -> Self {
         let o = srv.opts();
         let acc = client.account.lock().clone();
         let auth_deadline = auth_required
@@ -185,55 +165,17 @@ impl Reader {
             nonce,
             perms: None,
             pa: None,
-            results: HashMap::default(),
-            results_genid: 0,
-            pcd: Vec::new(),
+            router: Router::new(),
             rng: SmallRng::from_entropy(),
             active: false,
-            mh: Vec::with_capacity(128),
-            batch: BatchStats::default(),
-            batch_time: Instant::now(),
-            internal: false,
             stall_next: false,
             stalled: false,
         }
     }
 
-    /// The reader of a server-internal client, which the server drives
-    /// with [`Reader::publish`]: no authentication, no limits, and, as in
-    /// Go, what it publishes is not counted as received and is traced only
-    /// with `trace_verbose`.
-    pub fn internal(srv: Arc<Server>, client: Arc<Client>) -> Self {
-        let mut r = Reader::new(srv, client, Vec::new(), false);
-        r.internal = true;
-        r.connected = true;
-        r.opts.echo = false;
-        r.opts.verbose = false;
-        r.opts.pedantic = false;
-        r.mpay = -1;
-        r.mcl = usize::MAX;
-        r
-    }
-
-    /// Publishes one message as this internal client, the way a PUB from
-    /// it would go: mappings, delivery, statistics and traces.
-    pub fn publish(&mut self, subject: &str, reply: &str, payload: &[u8]) {
-        let line = format!("PUB {subject} {reply} {}\r\n", payload.len());
-        let mut buf = BytesMut::with_capacity(line.len() + payload.len() + 2);
-        buf.extend_from_slice(line.as_bytes());
-        buf.extend_from_slice(payload);
-        buf.extend_from_slice(b"\r\n");
-        self.batch_time = Instant::now();
-        self.refresh_config();
-        let _ = self.process(&mut buf, 0);
-        self.flush_stats();
-        // The server never waits on a subscriber's backlog.
-        self.flush_pcd();
-    }
-
     /// Whether this client's own operations are traced.
     fn traces(&self) -> bool {
-        crate::logging::trace_enabled() && (!self.internal || crate::logging::trace_system())
+        self.client.kind.traced()
     }
 
     pub async fn run<R: tokio::io::AsyncRead + Unpin>(mut self, mut rd: R) {
@@ -285,7 +227,7 @@ impl Reader {
                     return;
                 }
             };
-            self.batch_time = Instant::now();
+            self.router.begin_batch();
             self.refresh_config();
             let mut leftover = before;
             loop {
@@ -329,13 +271,7 @@ impl Reader {
 
     /// Adds this batch's counters to the connection's and the server's.
     fn flush_stats(&mut self) {
-        let mut b = std::mem::take(&mut self.batch);
-        if self.internal {
-            // What Go's internal clients publish is not counted as
-            // received; what they deliver is counted as sent.
-            b.in_msgs = 0;
-            b.in_bytes = 0;
-        }
+        let b = self.router.take_stats();
         if b.in_msgs > 0 {
             let cs = &self.client.stats;
             cs.in_msgs.fetch_add(b.in_msgs, Ordering::Relaxed);
@@ -352,30 +288,15 @@ impl Reader {
         }
     }
 
-    /// Flushes what this batch queued for each client it delivered to: what
-    /// the socket takes at once is written here (for the first few), the
-    /// writer gets the rest.
-    /// Returns the clients whose backlog this publisher should wait on.
-    fn flush_pcd(&mut self) -> Vec<Arc<Client>> {
-        let mut backlogged = Vec::new();
-        for (i, c) in self.pcd.drain(..).enumerate() {
-            // Other clients are here for deliveries only; like Go, their
-            // last activity is stamped when they are flushed.
-            if !Arc::ptr_eq(&c, &self.client) {
-                c.mark_delivery(self.batch_time);
-            }
-            if c.flush_delivered(i < MAX_DIRECT_TARGETS) {
-                backlogged.push(c);
-            }
-        }
-        backlogged
+    /// Flushes what this batch queued. Returns the connections whose
+    /// backlog this publisher should wait on.
+    fn flush_pcd(&mut self) -> Vec<Arc<Connection>> {
+        self.router.flush(&self.client)
     }
 
     /// Queues bytes for this client (woken at the end of the batch).
     fn send(&mut self, data: &[u8]) {
-        if self.client.queue(&[data]).wake {
-            self.pcd.push(self.client.clone());
-        }
+        self.router.queue_for(&self.client, data);
     }
 
     fn send_err(&mut self, text: &str) {
@@ -504,7 +425,7 @@ impl Reader {
     }
 
     fn auth_violation(&mut self) -> Stop {
-        self.client.auth_violation(&self.srv.opts(), &self.opts);
+        super::auth_violation(&self.srv, &self.srv.opts(), &self.client, &self.opts);
         Stop
     }
 
@@ -539,7 +460,7 @@ impl Reader {
                     crate::trace!(
                         "{} - <<- MSG_PAYLOAD: [{}]",
                         self.client.label(),
-                        trace_payload(payload, self.srv.opts().max_traced_msg_len)
+                        crate::conn::trace_payload(payload, self.srv.opts().max_traced_msg_len)
                     );
                 }
                 if let Some(m) = pending.take() {
@@ -713,7 +634,7 @@ impl Reader {
             let c = &self.client;
             c.set_label(format!(
                 "{} - cid:{} - {}",
-                crate::server::join_host_port(&c.host, i64::from(c.port)),
+                crate::net::join_host_port(&c.host, i64::from(c.port)),
                 c.cid,
                 go_quote(ncs.as_bytes())
             ));
@@ -733,7 +654,6 @@ impl Reader {
         self.client.move_to_account(acc.clone());
         self.srv.client_moved(&self.acc, &acc);
         self.acc = acc;
-        self.results.clear();
     }
 
     fn set_permissions(&mut self, p: &crate::options::Permissions) {
@@ -760,9 +680,6 @@ impl Reader {
         }
         self.config_gen = generation;
         self.perms = self.client.perms.lock().clone();
-        if self.internal {
-            return;
-        }
         let o = self.srv.opts();
         self.mpay = i64::from(o.max_payload);
         self.mcl = o.max_control_line.max(0) as usize;
@@ -781,14 +698,9 @@ impl Reader {
         } else {
             "processPub"
         };
-        let Some((subject, mut reply, hdb, szb)) = pub_fields(arg, headers) else {
+        let Some((subject, reply, hdb, szb)) = pub_fields(arg, headers) else {
             return Err(self.protocol_error(&format!("{what} Parse Error: {}", go_quote(arg))));
         };
-        if self.internal && reply.is_none() {
-            // Go's internal clients always publish with a reply, empty
-            // when there is none: their MSG lines show it as two spaces.
-            reply = Some(&[]);
-        }
         let hdr = if headers { parse_size(hdb) } else { -1 };
         let size = parse_size(szb);
         if headers && hdr < 0 {
@@ -869,8 +781,7 @@ impl Reader {
             pa
         };
         self.active = true;
-        self.batch.in_msgs += 1;
-        self.batch.in_bytes += pa.size as i64;
+        self.router.received(pa.size);
         if pa.subject.len() > 5 && pa.subject.starts_with(b"_GR_.") {
             self.pub_violation(pa.subject);
             return;
@@ -901,10 +812,19 @@ impl Reader {
         if self.opts.verbose {
             self.send_ok();
         }
-        let delivered = match self.match_cached(pa.subject) {
-            Some(r) => self.deliver_all(&r, pa, payload),
-            None => false,
+        let m = Message {
+            subject: pa.subject,
+            reply: pa.reply,
+            hdr: pa.hdr,
+            payload,
+            hdr_text: pa.hdb,
+            size_text: pa.szb,
         };
+        let delivered = self.router.route(&self.acc, &self.client, &m);
+        if self.router.take_backlogged() {
+            // Go waits before delivering the next message.
+            self.stall_next = true;
+        }
         if !delivered && self.opts.no_responders {
             if let Some(reply) = pa.reply {
                 self.no_responders(reply);
@@ -914,7 +834,7 @@ impl Reader {
 
     /// The subject the account's mappings send `subject` to, if any.
     fn mapped_subject(&mut self, subject: &[u8]) -> Option<String> {
-        let to = self.acc.mappings.select(subject, &mut self.rng)?;
+        let to = self.router.mapped_subject(&self.acc, subject)?;
         if self.traces() {
             crate::logging::write(
                 "TRC",
@@ -926,25 +846,6 @@ impl Reader {
             );
         }
         Some(to)
-    }
-
-    /// What `subject` matches, from this client's cache of results while the
-    /// account's index has not changed; None when nothing does.
-    fn match_cached(&mut self, subject: &[u8]) -> Option<Arc<SublistResult<Subscription>>> {
-        let genid = self.acc.sublist.genid();
-        if genid != self.results_genid {
-            self.results.clear();
-            self.results_genid = genid;
-        } else if let Some(r) = self.results.get(subject) {
-            return (!r.is_empty()).then(|| r.clone());
-        }
-        let r = self.acc.sublist.match_subject(subject);
-        if self.results.len() >= RESULT_CACHE_MAX {
-            self.results.clear();
-        }
-        self.results
-            .insert(Bytes::copy_from_slice(subject), r.clone());
-        (!r.is_empty()).then_some(r)
     }
 
     fn no_responders(&mut self, reply: &[u8]) {
@@ -963,132 +864,6 @@ impl Reader {
             line.extend_from_slice(b" 16 16\r\nNATS/1.0 503\r\n\r\n\r\n");
             self.send(&line);
         }
-    }
-
-    fn deliver_all(
-        &mut self,
-        r: &SublistResult<Subscription>,
-        pa: &PubMsg,
-        payload: &[u8],
-    ) -> bool {
-        let mut delivered = false;
-        for sub in &r.psubs {
-            delivered |= self.deliver(sub, pa, payload);
-        }
-        for group in &r.qsubs {
-            let n = group.members.len();
-            if n == 0 {
-                continue;
-            }
-            let start = if n > 1 { self.rng.gen_range(0..n) } else { 0 };
-            for i in 0..n {
-                let sub = &group.members[(start + i) % n];
-                if self.deliver(sub, pa, payload) {
-                    delivered = true;
-                    break;
-                }
-            }
-        }
-        delivered
-    }
-
-    /// Go's deliverMsg: one message into one subscriber's buffer.
-    fn deliver(&mut self, sub: &Arc<Subscription>, pa: &PubMsg, payload: &[u8]) -> bool {
-        let target = &sub.client;
-        let is_self = Arc::ptr_eq(target, &self.client);
-        if is_self && !self.client.echo.load(Ordering::Relaxed) {
-            return false;
-        }
-        if let Some(handler) = &sub.internal {
-            // Go does not count deliveries to its own subscriptions.
-            if sub.closed.load(Ordering::Acquire) {
-                return false;
-            }
-            handler(crate::core::connection::InternalMsg {
-                subject: pa.subject,
-                reply: pa.reply,
-                hdr: pa.hdr,
-                msg: payload,
-                account: &self.acc,
-            });
-            return true;
-        }
-        if target.has_deliver_deny.load(Ordering::Acquire) {
-            if let Some(f) = target.deliver_deny.lock().clone() {
-                if f.denies(pa.subject) {
-                    return false;
-                }
-            }
-        }
-        if sub.closed.load(Ordering::Acquire) || target.is_closed() {
-            return false;
-        }
-        let max = sub.max.load(Ordering::Acquire);
-        let n = sub.delivered.fetch_add(1, Ordering::AcqRel) + 1;
-        let mut unsub_after = false;
-        if max > 0 {
-            if n == max {
-                crate::debug!(
-                    "{} - Auto-unsubscribe limit of {max} reached for sid '{}'",
-                    target.label(),
-                    lossy(&sub.sid)
-                );
-                unsub_after = true;
-            } else if n > max {
-                crate::debug!(
-                    "{} - Auto-unsubscribe limit [{max}] exceeded",
-                    target.label()
-                );
-                target.unsubscribe(sub);
-                return false;
-            }
-        }
-        let with_headers = pa.hdr > 0 && target.headers.load(Ordering::Relaxed);
-        let (body, sizes) = if with_headers {
-            let sizes = Sizes::HMsg {
-                hdr: pa.hdb,
-                total: pa.szb,
-            };
-            (payload, sizes)
-        } else if pa.hdr > 0 {
-            let body = &payload[pa.hdr as usize..];
-            (body, Sizes::Stripped(body.len()))
-        } else {
-            (payload, Sizes::Msg(pa.szb))
-        };
-        let mut mh = std::mem::take(&mut self.mh);
-        mh.clear();
-        msg_line(&mut mh, pa.subject, &sub.sid, pa.reply, sizes);
-        let queued = target.queue(&[&mh, body, b"\r\n"]);
-        if queued.wake {
-            self.pcd.push(target.clone());
-        }
-        // Go's producers stall on a backlogged subscriber (see run).
-        self.stall_next |= queued.backlogged && !self.internal;
-        let ts = &target.stats;
-        ts.out_msgs.fetch_add(1, Ordering::Relaxed);
-        ts.out_bytes.fetch_add(body.len() as i64, Ordering::Relaxed);
-        if is_self {
-            // Others are stamped when flushed (see flush_pcd).
-            target.mark_delivery(self.batch_time);
-        }
-        self.batch.out_msgs += 1;
-        self.batch.out_bytes += body.len() as i64;
-        if let Some(reply) = pa.reply.filter(|r| !r.is_empty()) {
-            if target.tracks_replies.load(Ordering::Relaxed) {
-                if let Some(p) = target.reply_perms.lock().as_ref() {
-                    p.track_reply(reply);
-                }
-            }
-        }
-        if crate::logging::trace_enabled() {
-            crate::trace!("{} - ->> [{}]", target.label(), lossy(&mh[..mh.len() - 2]));
-        }
-        self.mh = mh;
-        if unsub_after {
-            target.unsubscribe(sub);
-        }
-        true
     }
 
     fn sub(&mut self, arg: &Bytes) -> Result<(), Stop> {
@@ -1259,16 +1034,6 @@ fn snippet(buf: &[u8], start: usize, max: usize) -> String {
         stop = buf.len() - 1;
     }
     go_quote(&buf[start..stop.max(start)])
-}
-
-/// The payload as Go traces it, possibly truncated.
-fn trace_payload(payload: &[u8], max: i64) -> String {
-    if max > 0 && payload.len() as i64 > max {
-        let q = go_quote(&payload[..max as usize]);
-        format!("\"{}...\"", &q[1..q.len() - 1])
-    } else {
-        go_quote(payload)
-    }
 }
 
 /// Reply subjects a client may not use: service imports, JetStream acks and

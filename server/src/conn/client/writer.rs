@@ -3,10 +3,11 @@
 //! the ping timer, and closes the socket once the connection is marked
 //! closed.
 
-use crate::core::connection::{Client, ClosedState};
+use crate::core::connection::{ClosedState, Connection};
 use crate::options::go_duration;
+use crate::server::Server;
 use natsd_proto::client as proto;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
@@ -34,7 +35,7 @@ pub struct PingConfig {
     pub write_deadline: Duration,
 }
 
-pub async fn run(client: Arc<Client>, sink: Sink, mut cfg: PingConfig) {
+pub async fn run(srv: Weak<Server>, client: Arc<Connection>, sink: Sink, mut cfg: PingConfig) {
     let mut wr = match sink {
         Sink::Tcp(wr) => {
             // Shared with publishers' readers, which write small amounts
@@ -45,13 +46,13 @@ pub async fn run(client: Arc<Client>, sink: Sink, mut cfg: PingConfig) {
         }
         Sink::Tls(wr) => Held::Tls(wr),
     };
-    let mut config_gen = client.server.upgrade().map(|s| s.config_gen());
+    let mut config_gen = srv.upgrade().map(|s| s.config_gen());
     loop {
         let deadline = client.ping.lock().deadline;
         tokio::select! {
             _ = client.write_ready.notified() => {}
             _ = tokio::time::sleep_until(deadline.into()) => {
-                refresh_config(&client, &mut cfg, &mut config_gen);
+                refresh_config(&srv, &mut cfg, &mut config_gen);
                 ping_timer(&client, &cfg);
             }
         }
@@ -146,8 +147,8 @@ pub async fn run(client: Arc<Client>, sink: Sink, mut cfg: PingConfig) {
 
 /// A reload's ping interval, ping count and write deadline apply to
 /// connections already open from their next ping timer, as in Go.
-fn refresh_config(client: &Client, cfg: &mut PingConfig, seen: &mut Option<u64>) {
-    let Some(srv) = client.server.upgrade() else {
+fn refresh_config(srv: &Weak<Server>, cfg: &mut PingConfig, seen: &mut Option<u64>) {
+    let Some(srv) = srv.upgrade() else {
         return;
     };
     let now = Some(srv.config_gen());
@@ -170,7 +171,7 @@ impl PingConfig {
 
 /// Go's processPingTimer: send a PING unless the client was recently
 /// active, and close the connection once too many are unanswered.
-fn ping_timer(client: &Arc<Client>, cfg: &PingConfig) {
+fn ping_timer(client: &Arc<Connection>, cfg: &PingConfig) {
     if client.is_closed() {
         // Keep the timer from firing again; the close path wakes us.
         client.ping.lock().deadline = Instant::now() + Duration::from_secs(3600);

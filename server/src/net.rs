@@ -1,6 +1,10 @@
-//! Splitting `host:port` strings the way Go's `net.SplitHostPort` does, with
-//! its error texts, which reach users in log lines such as the fatal error
-//! for a bad `client_advertise`.
+//! Network helpers as Go words them: splitting and joining `host:port`
+//! (Go's `net.SplitHostPort` error texts reach users in log lines such as
+//! the fatal error for a bad `client_advertise`), socket errors, and
+//! binding listeners.
+
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
 
 /// `address <addr>: <why>`, as Go's `net.AddrError` prints.
 fn addr_err(addr: &str, why: &str) -> String {
@@ -70,6 +74,53 @@ pub fn parse_host_port(hostport: &str, default_port: i64) -> Result<(String, i64
         port
     };
     Ok((host.trim().to_string(), port))
+}
+
+/// The address a listener bound to `host` has, for the ports file.
+pub fn resolve(host: &str, port: u16) -> SocketAddr {
+    use std::net::ToSocketAddrs;
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], port)))
+}
+
+/// "host:port", bracketing IPv6 hosts.
+pub fn join_host_port(host: &str, port: i64) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Go's wording of common socket errors.
+pub fn go_net_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => "bind: address already in use".into(),
+        std::io::ErrorKind::PermissionDenied => "bind: permission denied".into(),
+        std::io::ErrorKind::AddrNotAvailable => "bind: cannot assign requested address".into(),
+        _ => {
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_lowercase(),
+                None => s,
+            }
+        }
+    }
+}
+
+/// Binds the client listener. Like Go, the IPv4 wildcard address listens on
+/// both IPv4 and IPv6 where the system allows a dual-stack socket.
+pub(crate) async fn bind_listener(host: &str, bind: &str) -> std::io::Result<TcpListener> {
+    if host == "0.0.0.0" {
+        let dual = bind.replacen("0.0.0.0", "[::]", 1);
+        if let Ok(listener) = TcpListener::bind(&dual).await {
+            return Ok(listener);
+        }
+    }
+    TcpListener::bind(bind).await
 }
 
 #[cfg(test)]
