@@ -132,6 +132,35 @@ impl Ctx {
         Ok(c)
     }
 
+    /// A raw connection of an nkey user: reads the INFO, signs its nonce
+    /// with `kp`, sends `CONNECT {json}` where `json` is what
+    /// `connect(public key, signature)` returns (so the caller chooses the
+    /// fields and their order), then waits as `then` says. Returns the
+    /// connection and the INFO, for the scenario's own checks on it (the
+    /// nonce is only known to be there: the kit could not sign without it).
+    pub async fn nkey_connected(
+        &self,
+        server: &Server,
+        kp: &nkeys::KeyPair,
+        connect: impl FnOnce(&str, &str) -> String,
+        then: Then,
+    ) -> Result<(RawClient, Value)> {
+        let (mut c, info) = self.raw(server).await?;
+        let nonce = info["nonce"].as_str().context("INFO has no nonce")?;
+        let sig = kp
+            .sign(nonce.as_bytes())
+            .map_err(|e| anyhow!("signing the nonce: {e}"))?;
+        let json = connect(&kp.public_key(), &b64url(&sig));
+        c.send(&format!("CONNECT {json}\r\n")).await?;
+        match then {
+            Then::Ok => {
+                c.expect(r"(?:PING\r\n)*\+OK\r\n").await?;
+            }
+            Then::PingPong => c.flush().await?,
+        }
+        Ok((c, info))
+    }
+
     /// An async-nats client connected to the server.
     pub async fn client(&self, server: &Server) -> Result<async_nats::Client> {
         self.client_with(server, async_nats::ConnectOptions::new())
@@ -195,6 +224,15 @@ impl Ctx {
     pub fn observations(&self) -> Vec<(String, String)> {
         self.0.observations.lock().expect("observations").clone()
     }
+}
+
+/// What a raw client waits for once it has sent its CONNECT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// The +OK of a verbose CONNECT; PINGs the server sends first are skipped.
+    Ok,
+    /// Sends a PING and waits for its PONG.
+    PingPong,
 }
 
 /// The CONNECT of a client that asks for neither +OK nor pedantic checks.

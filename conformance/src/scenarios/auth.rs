@@ -4,7 +4,7 @@
 //! authentication timeout. Everything goes through a config file and the socket.
 
 use crate::check_eq;
-use crate::kit::{b64url, Ctx, Msg, Op, RawClient, Server, ServerSpec};
+use crate::kit::{b64url, Ctx, Msg, Op, RawClient, Server, ServerSpec, Then};
 use crate::registry::Scenario;
 use anyhow::{Context, Result};
 use futures::FutureExt;
@@ -262,17 +262,13 @@ fn new_user_kp() -> nkeys::KeyPair {
     nkeys::KeyPair::new_user()
 }
 
-/// Connects as an nkey user, signing the nonce; returns the connection after +OK.
+/// Connects as an nkey user (the kit signs the INFO's nonce); returns the
+/// connection after +OK, once the INFO is known to have had a nonce.
 async fn nkey_conn(ctx: &Ctx, s: &Server, kp: &nkeys::KeyPair) -> Result<RawClient> {
-    let (mut c, info) = ctx.raw(s).await?;
+    let connect =
+        |nkey: &str, sig: &str| format!(r#"{{"nkey":"{nkey}","sig":"{sig}","verbose":true}}"#);
+    let (c, info) = ctx.nkey_connected(s, kp, connect, Then::Ok).await?;
     check_eq!(info["nonce"].as_str().map(str::is_empty), Some(false));
-    let sig = sign_nonce(kp, &info)?;
-    c.send(&format!(
-        "CONNECT {{\"nkey\":\"{}\",\"sig\":\"{sig}\",\"verbose\":true}}\r\n",
-        kp.public_key()
-    ))
-    .await?;
-    ok(&mut c).await?;
     Ok(c)
 }
 

@@ -22,25 +22,23 @@ const CLOSE_WAIT: Duration = Duration::from_secs(3);
 /// reaches the server as its own read instead of being coalesced.
 const PIECE_GAP: Duration = Duration::from_millis(3);
 
-/// The CONNECT of the Go tests' `doConnect`.
+/// The CONNECT JSON of the Go tests' `doConnect`.
+fn connect_json(verbose: bool, pedantic: bool) -> String {
+    format!("{{\"verbose\":{verbose},\"pedantic\":{pedantic},\"tls_required\":false}}")
+}
+
+/// The CONNECT line of the Go tests' `doConnect`.
 fn connect_line(verbose: bool, pedantic: bool) -> String {
-    format!("CONNECT {{\"verbose\":{verbose},\"pedantic\":{pedantic},\"tls_required\":false}}\r\n")
+    format!("CONNECT {}\r\n", connect_json(verbose, pedantic))
 }
 
+/// The CONNECT JSON of a client that announces headers.
 const HEADERS_CONNECT: &str =
-    "CONNECT {\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\"headers\":true}\r\n";
-
-/// Reads INFO, sends CONNECT and waits for a PING/PONG round trip.
-async fn connected(ctx: &Ctx, s: &Server, connect: &str) -> Result<RawClient> {
-    let (mut c, _info) = ctx.raw(s).await?;
-    c.send(connect).await?;
-    c.flush().await?;
-    Ok(c)
-}
+    "{\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\"headers\":true}";
 
 /// A non-verbose, non-pedantic client, like the Go tests' `setupConn`.
 async fn plain(ctx: &Ctx, s: &Server) -> Result<RawClient> {
-    connected(ctx, s, &connect_line(false, false)).await
+    ctx.raw_connected(s, &connect_json(false, false)).await
 }
 
 /// Sends `bytes` cut at the given offsets, one write per piece.
@@ -220,7 +218,7 @@ pub fn scenarios() -> Vec<Scenario> {
 
 async fn pedantic_sub(ctx: Ctx) -> Result<()> {
     let s = ctx.default_server().await?;
-    let mut c = connected(&ctx, &s, &connect_line(false, true)).await?;
+    let mut c = ctx.raw_connected(&s, &connect_json(false, true)).await?;
     c.send("PING\r\n").await?;
     c.expect_pong().await?;
     for subject in ["foo.", ".foo.", "foo..bar", "foo.>.bar"] {
@@ -239,7 +237,7 @@ async fn pedantic_pub(ctx: Ctx) -> Result<()> {
     let mut sub = plain(&ctx, &s).await?;
     sub.send("SUB > 1\r\n").await?;
     sub.flush().await?;
-    let mut c = connected(&ctx, &s, &connect_line(false, true)).await?;
+    let mut c = ctx.raw_connected(&s, &connect_json(false, true)).await?;
     c.send("PING\r\n").await?;
     c.expect_pong().await?;
     let subjects = ["foo.*", "foo.>", "foo.", ".foo", "foo..*"];
@@ -921,7 +919,7 @@ async fn parse_pub_arg(ctx: Ctx) -> Result<()> {
 
 async fn parse_hpub(ctx: Ctx) -> Result<()> {
     let s = ctx.default_server().await?;
-    let mut c = connected(&ctx, &s, HEADERS_CONNECT).await?;
+    let mut c = ctx.raw_connected(&s, HEADERS_CONNECT).await?;
     c.send("SUB foo 1\r\n").await?;
     c.send("HPUB foo 12 17\r\nname:derek\r\nHELLO\r\n").await?;
     c.send("HPUB foo INBOX.22 12 17\r\nname:derek\r\nHELLO\r\n")
@@ -980,7 +978,7 @@ const HPUB_ARGS: &[&str] = &[
 
 async fn parse_hpub_arg(ctx: Ctx) -> Result<()> {
     let s = ctx.default_server().await?;
-    let mut c = connected(&ctx, &s, HEADERS_CONNECT).await?;
+    let mut c = ctx.raw_connected(&s, HEADERS_CONNECT).await?;
     c.send("SUB a 1\r\nSUB foo 2\r\n").await?;
     for arg in HPUB_ARGS {
         let w = words(arg);

@@ -23,6 +23,9 @@ use tokio::io::AsyncReadExt;
 /// How long a scenario waits for a log line, a file or an exit.
 const WAIT: Duration = Duration::from_secs(5);
 
+/// The CONNECT of the raw clients: no +OK, protocol 1.
+const CONNECT: &str = r#"{"verbose":false,"protocol":1}"#;
+
 pub fn scenarios() -> Vec<Scenario> {
     let mut v = cli_scenarios();
     v.push(
@@ -330,15 +333,6 @@ fn argv0_base(pid: u32) -> Result<String> {
     Ok(argv0.rsplit('/').next().unwrap_or_default().to_string())
 }
 
-/// A raw client that sent CONNECT and got the PONG of a PING.
-async fn connected(s: &Server) -> Result<RawClient> {
-    let (mut c, _) = RawClient::connect_info(&s.addr()).await?;
-    c.send("CONNECT {\"verbose\":false,\"protocol\":1}\r\n")
-        .await?;
-    c.flush().await?;
-    Ok(c)
-}
-
 fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
@@ -409,7 +403,7 @@ async fn flags_override_config(ctx: Ctx) -> Result<()> {
                 .args(["--name", "from_flag", "-DV"]),
         )
         .await?;
-    let mut c = connected(&s).await?;
+    let mut c = ctx.raw_connected(&s, CONNECT).await?;
     c.send("SUB foo 1\r\n").await?;
     c.flush().await?;
     let info = ctx.raw(&s).await?.1;
@@ -435,7 +429,7 @@ async fn signal_cmd_unknown(ctx: Ctx) -> Result<()> {
     check_eq!(out.stderr.trim(), "nats-server: unknown signal \"invalid\"");
     ctx.observe("stderr", &out.stderr);
     // The server is untouched.
-    let mut c = connected(&s).await?;
+    let mut c = ctx.raw_connected(&s, CONNECT).await?;
     c.flush().await?;
     Ok(())
 }
@@ -640,7 +634,7 @@ async fn sigusr1_reopen_variants(ctx: Ctx) -> Result<()> {
     std::fs::rename(&log, s.dir().join("test.log.bak"))?;
     s.signal(Signal::SIGUSR1)?;
     wait_file(&log, "File log re-opened").await?;
-    let mut c = connected(&s).await?;
+    let mut c = ctx.raw_connected(&s, CONNECT).await?;
     c.send("SUB after.reopen 1\r\n").await?;
     c.flush().await?;
     let text = wait_file(&log, "<<- [SUB after.reopen").await?;
@@ -664,7 +658,7 @@ async fn sigterm_sigint_exit(ctx: Ctx) -> Result<()> {
         .join("\n"),
     );
     let mut s = ctx.default_server().await?;
-    let mut c = connected(&s).await?;
+    let mut c = ctx.raw_connected(&s, CONNECT).await?;
     s.signal(Signal::SIGINT)?;
     let st = s.wait_exit(WAIT).await?;
     check_eq!(exit_text(st), "code 0");
@@ -684,7 +678,7 @@ async fn sigterm_during_ldm(ctx: Ctx) -> Result<()> {
     let mut s = ctx
         .server(ServerSpec::new().conf(&ldm_conf("1s")).args(["-D"]))
         .await?;
-    let mut c = connected(&s).await?;
+    let mut c = ctx.raw_connected(&s, CONNECT).await?;
     s.signal(Signal::SIGUSR2)?;
     s.wait_for_log("Entering lame duck mode", WAIT).await?;
     // SIGTERM while in lame duck mode does not shut the server down.
@@ -740,8 +734,8 @@ async fn ldm_clients(ctx: Ctx) -> Result<()> {
     let mut s = ctx
         .server(ServerSpec::new().conf(&ldm_conf("500ms")))
         .await?;
-    let mut a = connected(&s).await?;
-    let mut b = connected(&s).await?;
+    let mut a = ctx.raw_connected(&s, CONNECT).await?;
+    let mut b = ctx.raw_connected(&s, CONNECT).await?;
     b.send("SUB foo 1\r\n").await?;
     b.flush().await?;
     s.signal(Signal::SIGUSR2)?;
@@ -843,7 +837,7 @@ async fn max_connections(ctx: Ctx) -> Result<()> {
     let s = ctx
         .server(ServerSpec::new().conf("max_connections: 1\n"))
         .await?;
-    let mut first = connected(&s).await?;
+    let mut first = ctx.raw_connected(&s, CONNECT).await?;
     let mut second = RawClient::connect(&s.addr()).await?;
     let rest = second.expect_closed(WAIT).await?;
     let err: Vec<&str> = rest.lines().filter(|l| l.starts_with("-ERR")).collect();
@@ -867,7 +861,7 @@ async fn max_subscriptions(ctx: Ctx) -> Result<()> {
     let s = ctx
         .server(ServerSpec::new().conf("max_subscriptions: 10\n"))
         .await?;
-    let mut c = connected(&s).await?;
+    let mut c = ctx.raw_connected(&s, CONNECT).await?;
     for i in 0..10 {
         c.send(&format!("SUB foo.{i} {i}\r\n")).await?;
     }
@@ -1154,8 +1148,8 @@ async fn ports_file_reload(ctx: Ctx) -> Result<()> {
 // ---------------------------------------------------------------- logging
 
 /// Connects, subscribes and pings so that debug and trace lines are logged.
-async fn some_traffic(s: &Server) -> Result<()> {
-    let mut c = connected(s).await?;
+async fn some_traffic(ctx: &Ctx, s: &Server) -> Result<()> {
+    let mut c = ctx.raw_connected(s, CONNECT).await?;
     c.send("SUB foo 1\r\nPUB foo 2\r\nhi\r\n").await?;
     c.read_msgs(1).await?;
     c.flush().await?;
@@ -1173,8 +1167,8 @@ async fn log_format_stderr(ctx: Ctx) -> Result<()> {
     // Neither debug nor trace by default, even with client traffic to
     // trace (a trace line is written as the operation is processed, before
     // the PONG; the pause lets the output reach us).
-    some_traffic(&s).await?;
-    let mut c = connected(&s).await?;
+    some_traffic(&ctx, &s).await?;
+    let mut c = ctx.raw_connected(&s, CONNECT).await?;
     c.send("SUB bar 1\r\nPUB bar 2\r\nok\r\nUNSUB 1\r\n")
         .await?;
     c.read_msgs(1).await?;
@@ -1219,7 +1213,7 @@ async fn log_debug_flag(ctx: Ctx) -> Result<()> {
         ServerSpec::new().conf("debug: true\n"),
     ] {
         let s = ctx.server(spec).await?;
-        some_traffic(&s).await?;
+        some_traffic(&ctx, &s).await?;
         wait_count(&s, "Client connection created", 1).await?;
         let logs = s.logs();
         check_eq!(has_label(&logs, "[DBG]"), true);
@@ -1238,7 +1232,7 @@ async fn log_trace_flag(ctx: Ctx) -> Result<()> {
         ServerSpec::new().conf("trace: true\n"),
     ] {
         let s = ctx.server(spec).await?;
-        some_traffic(&s).await?;
+        some_traffic(&ctx, &s).await?;
         // All of the client's trace lines are in once its subscription is gone.
         wait_count(&s, "<-> [DELSUB 1]", 1).await?;
         let logs = s.logs();
@@ -1251,7 +1245,7 @@ async fn log_trace_flag(ctx: Ctx) -> Result<()> {
 
 async fn log_debug_trace_flag(ctx: Ctx) -> Result<()> {
     let s = ctx.server(ServerSpec::new().args(["-DV"])).await?;
-    some_traffic(&s).await?;
+    some_traffic(&ctx, &s).await?;
     // The client is gone once its subscription is traced away: every trace
     // line of its life is in the log by then.
     wait_count(&s, "<-> [DELSUB 1]", 1).await?;
@@ -1324,7 +1318,10 @@ async fn log_size_limit(ctx: Ctx) -> Result<()> {
         )
         .await?;
     let dir = s.dir().to_path_buf();
-    let mut c = kit::eventually(WAIT, || async { Ok(connected(&s).await.ok()) }).await?;
+    let mut c = kit::eventually(WAIT, || async {
+        Ok(ctx.raw_connected(&s, CONNECT).await.ok())
+    })
+    .await?;
     for i in 0..50 {
         c.send(&format!("SUB line.{i} {i}\r\n")).await?;
     }
@@ -1368,7 +1365,7 @@ async fn log_size_limit_reopen(ctx: Ctx) -> Result<()> {
     s.signal(Signal::SIGUSR1)?;
     wait_file(&log, "File log re-opened").await?;
     // The limit still holds after the re-open.
-    let mut c = connected(&s).await?;
+    let mut c = ctx.raw_connected(&s, CONNECT).await?;
     c.send(&format!("SUB {} 1\r\n", "A".repeat(800))).await?;
     c.send(&format!("SUB {} 2\r\n", "B".repeat(800))).await?;
     c.flush().await?;
@@ -1602,7 +1599,7 @@ fn syslog_msgs(s: &Server, sys: &Syslog, local: bool, needle: &str) -> Result<Ve
 async fn syslog_udp(ctx: Ctx) -> Result<()> {
     let sys = Syslog::udp().await?;
     let s = syslog_server(&ctx, &sys, "debug: true\ntrace: true\n").await?;
-    let mut c = connected(&s).await?;
+    let mut c = ctx.raw_connected(&s, CONNECT).await?;
     c.send("SUB foo 1\r\n").await?;
     c.flush().await?;
     sys.received.wait_for("<<- [SUB foo").await?;
@@ -1636,7 +1633,7 @@ async fn syslog_disabled(ctx: Ctx) -> Result<()> {
     // Debug on, trace off: debug lines but no trace lines.
     let sys = Syslog::udp().await?;
     let s = syslog_server(&ctx, &sys, "debug: true\ntrace: false\n").await?;
-    let mut c = connected(&s).await?;
+    let mut c = ctx.raw_connected(&s, CONNECT).await?;
     c.send("SUB foo 1\r\n").await?;
     c.flush().await?;
     sys.received.wait_for("Client connection created").await?;
@@ -1649,7 +1646,7 @@ async fn syslog_disabled(ctx: Ctx) -> Result<()> {
     // Both off: neither.
     let sys = Syslog::udp().await?;
     let s = syslog_server(&ctx, &sys, "debug: false\ntrace: false\n").await?;
-    let mut c = connected(&s).await?;
+    let mut c = ctx.raw_connected(&s, CONNECT).await?;
     c.send("SUB foo 1\r\n").await?;
     c.flush().await?;
     drop(c);

@@ -3,9 +3,9 @@
 //! limits, INFO, monitoring, log files) and the error a refused reload logs.
 
 use crate::check_eq;
-use crate::kit::{self, b64url, Ctx, Op, RawClient, Server, ServerSpec};
+use crate::kit::{self, Ctx, Op, RawClient, Server, ServerSpec, Then};
 use crate::registry::{Need, Scenario};
-use anyhow::{anyhow, bail, ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use futures::FutureExt;
 use nix::sys::signal::Signal;
 use serde_json::Value;
@@ -339,24 +339,17 @@ async fn accountz_list(ctx: &Ctx, s: &Server) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Connects as an nkey user (signing the INFO's nonce) and waits for the PONG.
+/// Connects as an nkey user (the kit signs the INFO's nonce) and waits for
+/// the PONG; then checks that the INFO had a nonce and that it was not empty.
 async fn nkey_conn(ctx: &Ctx, s: &Server, kp: &nkeys::KeyPair) -> Result<RawClient> {
-    let (mut c, info) = ctx.raw(s).await?;
+    let connect =
+        |nkey: &str, sig: &str| format!(r#"{{"verbose":false,"nkey":"{nkey}","sig":"{sig}"}}"#);
+    let (c, info) = ctx.nkey_connected(s, kp, connect, Then::PingPong).await?;
     let nonce = info["nonce"].as_str().context("INFO has no nonce")?;
     ensure!(
         !nonce.is_empty(),
         "expected a non-empty nonce with nkeys defined"
     );
-    let sig = kp
-        .sign(nonce.as_bytes())
-        .map_err(|e| anyhow!("signing: {e}"))?;
-    c.send(&format!(
-        "CONNECT {{\"verbose\":false,\"nkey\":\"{}\",\"sig\":\"{}\"}}\r\n",
-        kp.public_key(),
-        b64url(&sig)
-    ))
-    .await?;
-    c.flush().await?;
     Ok(c)
 }
 
