@@ -7,6 +7,7 @@
 //! those the block allows, and the key exchange group among its
 //! `curve_preferences`.
 
+use crate::core::connection::PeerCert;
 use crate::core::connection::TlsState;
 use crate::options::tls::files::{load_ca_certs, load_key_pair};
 use crate::options::tls::TlsConfig;
@@ -292,19 +293,6 @@ pub fn agreed(conn: &rustls::ServerConnection) -> TlsState {
         cipher_suite,
         peer_certs,
     }
-}
-
-/// A client certificate as `/connz?auth=1` shows it (Go's `TLSPeerCert`).
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct PeerCert {
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub subject: String,
-    /// Hex SHA-256 of the DER SubjectPublicKeyInfo.
-    #[serde(rename = "spki_sha256", skip_serializing_if = "String::is_empty")]
-    pub spki_sha256: String,
-    /// Hex SHA-256 of the whole DER certificate.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub cert_sha256: String,
 }
 
 impl PeerCert {

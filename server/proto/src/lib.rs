@@ -6,6 +6,7 @@
 //!   CONNECT). Route, leaf, gateway, WebSocket and MQTT codecs belong
 //!   beside it.
 //! - [`mapping`]: subject mappings and their transforms.
+//! - [`system`]: the system account's subjects and services.
 //! - [`gojson`] and [`quote`]: Go's JSON decoding rules and `%q` quoting,
 //!   so that natsd's errors read as Go's.
 
@@ -15,3 +16,4 @@ pub mod mapping;
 pub mod quote;
 pub mod subject;
 pub mod sublist;
+pub mod system;

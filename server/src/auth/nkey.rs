@@ -1,20 +1,7 @@
-//! Nkey checks: public-key syntax and nonce signatures.
+//! Nkey authentication: nonces and their signatures (public-key syntax is
+//! checked with the options, see `options::nkeys`).
 
 use base64::Engine;
-
-/// Whether `key` is a valid public user nkey ("U...").
-/// Like Go, only the encoding, checksum and prefix are checked (not that
-/// the bytes are a valid curve point).
-pub fn is_valid_public_user_key(key: &str) -> bool {
-    const PREFIX_BYTE_USER: u8 = 20 << 3;
-    matches!(nkeys::from_public_key(key), Ok((PREFIX_BYTE_USER, _)))
-}
-
-/// Whether `key` is a valid public account nkey ("A...").
-pub fn is_valid_public_account_key(key: &str) -> bool {
-    const PREFIX_BYTE_ACCOUNT: u8 = 0;
-    matches!(nkeys::from_public_key(key), Ok((PREFIX_BYTE_ACCOUNT, _)))
-}
 
 /// Verifies `sig` (base64, URL-safe raw or standard) over `nonce` with the
 /// public key `nkey`.
@@ -41,8 +28,8 @@ mod tests {
     fn sign_and_verify() {
         let kp = nkeys::KeyPair::new_user();
         let pk = kp.public_key();
-        assert!(is_valid_public_user_key(&pk));
-        assert!(!is_valid_public_user_key("UABC"));
+        assert!(crate::options::nkeys::is_valid_public_user_key(&pk));
+        assert!(!crate::options::nkeys::is_valid_public_user_key("UABC"));
         let nonce = new_nonce();
         assert_eq!(nonce.len(), 15);
         let sig = kp.sign(nonce.as_bytes()).unwrap();

@@ -229,7 +229,20 @@ pub struct TlsState {
     /// The cipher suite, e.g. "TLS_AES_128_GCM_SHA256".
     pub cipher_suite: String,
     /// The certificates the client presented, leaf first.
-    pub peer_certs: Vec<crate::tls::PeerCert>,
+    pub peer_certs: Vec<PeerCert>,
+}
+
+/// A client certificate as `/connz?auth=1` shows it (Go's `TLSPeerCert`).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PeerCert {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub subject: String,
+    /// Hex SHA-256 of the DER SubjectPublicKeyInfo.
+    #[serde(rename = "spki_sha256", skip_serializing_if = "String::is_empty")]
+    pub spki_sha256: String,
+    /// Hex SHA-256 of the whole DER certificate.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cert_sha256: String,
 }
 
 /// The credentials of a CONNECT and the nonce the client was given (an nkey

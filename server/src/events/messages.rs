@@ -1,10 +1,10 @@
 //! The JSON documents of system events and service responses, with Go's
 //! field names, order and omissions.
 
+use crate::monitor::accstat::{AccountStat, DataStats};
 use crate::monitor::json;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 /// Which server sent a message; filled in when the message is sent.
@@ -89,30 +89,6 @@ pub struct ClientInfo {
     pub client_type: String,
 }
 
-#[derive(Serialize, Default, Clone, Copy)]
-pub struct DataStats {
-    pub msgs: i64,
-    pub bytes: i64,
-}
-
-impl DataStats {
-    /// What was received (published into the server) as `t` counts it.
-    pub fn inbound(t: &crate::core::account::Traffic) -> DataStats {
-        DataStats {
-            msgs: t.in_msgs.load(Ordering::Relaxed),
-            bytes: t.in_bytes.load(Ordering::Relaxed),
-        }
-    }
-
-    /// What was sent (delivered by the server) as `t` counts it.
-    pub fn outbound(t: &crate::core::account::Traffic) -> DataStats {
-        DataStats {
-            msgs: t.out_msgs.load(Ordering::Relaxed),
-            bytes: t.out_bytes.load(Ordering::Relaxed),
-        }
-    }
-}
-
 #[derive(Serialize)]
 pub struct ConnectEventMsg {
     #[serde(flatten)]
@@ -130,18 +106,6 @@ pub struct DisconnectEventMsg {
     pub sent: DataStats,
     pub received: DataStats,
     pub reason: String,
-}
-
-/// An account's connections and traffic on this server.
-#[derive(Serialize, Clone)]
-pub struct AccountStat {
-    pub acc: String,
-    pub conns: usize,
-    pub leafnodes: usize,
-    pub total_conns: usize,
-    pub sent: DataStats,
-    pub received: DataStats,
-    pub slow_consumers: i64,
 }
 
 #[derive(Serialize)]

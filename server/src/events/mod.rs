@@ -14,25 +14,22 @@
 
 mod messages;
 mod services;
-mod subjects;
 
 use crate::conn::internal::Publisher;
 use crate::core::account::Account;
 use crate::core::connection::{ClosedState, Connection, InternalMsg, Subscription};
+use crate::monitor::accstat::DataStats;
 use crate::server::Server;
 use bytes::Bytes;
 use foldhash::HashMap;
-pub use messages::AccountStat;
 use messages::{
-    AccNumConnsReq, AccountNumConns, ClientInfo, ConnectEventMsg, DataStats, DisconnectEventMsg,
-    ServerInfo, ServerStats, ServerStatsMsg, TypedEvent,
+    AccNumConnsReq, AccountNumConns, ClientInfo, ConnectEventMsg, DisconnectEventMsg, ServerInfo,
+    ServerStats, ServerStatsMsg, TypedEvent,
 };
+use natsd_proto::system::{self as subjects, Service};
 use parking_lot::Mutex;
-pub use services::account_stat;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
-use subjects::Service;
-pub use subjects::{import_target, DEBUG_SUBSCRIBERS, SYSTEM_EXPORTS, SYSTEM_IMPORTS};
 use tokio::sync::{mpsc, oneshot};
 
 /// The id of the system client; the internal clients of other accounts
@@ -96,7 +93,7 @@ impl System {
             importers: Mutex::default(),
         });
         let info = srv.info();
-        let hash = subjects::server_hash(&info.server_name);
+        let hash = server_hash(&info.server_name);
         for (i, s) in subjects::system_subscriptions(&info.server_id, &hash)
             .into_iter()
             .enumerate()
@@ -194,7 +191,7 @@ impl System {
     fn add_imports(&self, srv: &Server, account: &Arc<Account>, cid: u64) {
         let client = crate::conn::internal::connection(srv, cid, account, "ACCOUNT");
         let mut sid = 0;
-        for import in SYSTEM_IMPORTS.iter() {
+        for import in subjects::SYSTEM_IMPORTS.iter() {
             let service = Service::Imported {
                 account: account.name.clone(),
                 req: import.req,
@@ -496,7 +493,7 @@ impl Task {
     /// Sends `acc`'s connection count, to `reply` or on both update
     /// subjects, and keeps repeating it while it has connections.
     fn account_conns(&mut self, srv: &Arc<Server>, acc: &Arc<Account>, reply: Option<&str>) {
-        let stat = services::account_stat(srv, acc);
+        let stat = crate::monitor::accstat::account_stat(srv, acc);
         if stat.total_conns == 0 {
             self.account_beats.remove(&acc.name);
         } else {
@@ -546,5 +543,24 @@ impl Task {
                 self.publish(srv, Some(account), &reply, "", &payload);
             }
         }
+    }
+}
+
+/// Go's 8-character hash of a server name, which targets one server.
+pub fn server_hash(name: &str) -> String {
+    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let digest = ring::digest::digest(&ring::digest::SHA256, name.as_bytes());
+    digest.as_ref()[..8]
+        .iter()
+        .map(|b| DIGITS[usize::from(*b) % DIGITS.len()] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod hash_tests {
+    #[test]
+    fn hash_is_eight_base62_characters() {
+        // What Go 2.9.10 subscribes to for a server of this name.
+        assert_eq!(super::server_hash("monitor_server"), "8HPyvpzu");
     }
 }

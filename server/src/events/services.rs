@@ -3,16 +3,14 @@
 //! a JSON body), per-account documents, and the small services other
 //! servers use.
 
-use super::messages::{
-    AccNumSubsReq, AccountStat, ApiError, ApiResponse, DataStats, EventFilter, ServerInfo,
-    ServerStats,
-};
-use super::subjects::{self, AccountReq, ServerReq, Service};
+use super::messages::{AccNumSubsReq, ApiError, ApiResponse, EventFilter, ServerInfo, ServerStats};
 use crate::core::account::Account;
 use crate::core::connection::InternalMsg;
+use crate::monitor::accstat::DataStats;
 use crate::monitor::{self, json, Endpoint};
 use crate::server::Server;
 use bytes::Bytes;
+use natsd_proto::system::{self as subjects, AccountReq, ServerReq, Service};
 use serde_json::{Map, Value};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -127,27 +125,6 @@ pub fn statsz(srv: &Server) -> ServerStats {
     }
 }
 
-/// An account's connections and traffic, for the system account's
-/// account statistics and `/accstatz`. natsd counts slow consumers
-/// server-wide only: they show as the global account's.
-pub fn account_stat(srv: &Server, acc: &Account) -> AccountStat {
-    let conns = acc.num_clients();
-    let global = acc.name == crate::options::accounts::GLOBAL_ACCOUNT;
-    AccountStat {
-        acc: acc.name.clone(),
-        conns,
-        leafnodes: 0,
-        total_conns: conns,
-        sent: DataStats::outbound(&acc.traffic),
-        received: DataStats::inbound(&acc.traffic),
-        slow_consumers: if global {
-            srv.stats.slow_consumers.load(Ordering::Relaxed)
-        } else {
-            0
-        },
-    }
-}
-
 /// Go's `filterRequest`: whether this server is one the request is for.
 fn matches_filter(srv: &Server, f: &EventFilter) -> bool {
     let info = srv.info();
@@ -223,11 +200,11 @@ fn doc_of(reply: monitor::Reply) -> Doc {
 
 fn server_request(srv: &Arc<Server>, req: &Request, r: ServerReq) -> Answer {
     api_answer(srv, req, || {
-        let params = match params_of(&req.body, r.endpoint_params()) {
+        let params = match params_of(&req.body, endpoint_params(r)) {
             Ok(p) => p,
             Err(e) => return Doc::Error(400, e),
         };
-        let Some(ep) = r.endpoint() else {
+        let Some(ep) = endpoint(r) else {
             return Doc::Skip;
         };
         doc_of(monitor::internal_request(srv, ep, params))
@@ -390,34 +367,34 @@ const HEALTHZ_PARAMS: &[(&str, Param)] = &[
     ("js-server-only", Param::Bool("js-server-only")),
 ];
 
-impl ServerReq {
-    fn endpoint(self) -> Option<Endpoint> {
-        Some(match self {
-            ServerReq::Statsz => return None,
-            ServerReq::Varz => Endpoint::Varz,
-            ServerReq::Subsz => Endpoint::Subsz,
-            ServerReq::Connz => Endpoint::Connz,
-            ServerReq::Routez => Endpoint::Routez,
-            ServerReq::Gatewayz => Endpoint::Gatewayz,
-            ServerReq::Leafz => Endpoint::Leafz,
-            ServerReq::Accountz => Endpoint::Accountz,
-            ServerReq::Jsz => Endpoint::Jsz,
-            ServerReq::Healthz => Endpoint::Healthz,
-        })
-    }
+/// The monitoring endpoint that answers a server-wide request.
+fn endpoint(r: ServerReq) -> Option<Endpoint> {
+    Some(match r {
+        ServerReq::Statsz => return None,
+        ServerReq::Varz => Endpoint::Varz,
+        ServerReq::Subsz => Endpoint::Subsz,
+        ServerReq::Connz => Endpoint::Connz,
+        ServerReq::Routez => Endpoint::Routez,
+        ServerReq::Gatewayz => Endpoint::Gatewayz,
+        ServerReq::Leafz => Endpoint::Leafz,
+        ServerReq::Accountz => Endpoint::Accountz,
+        ServerReq::Jsz => Endpoint::Jsz,
+        ServerReq::Healthz => Endpoint::Healthz,
+    })
+}
 
-    fn endpoint_params(self) -> &'static [(&'static str, Param)] {
-        match self {
-            ServerReq::Statsz | ServerReq::Varz => &[],
-            ServerReq::Subsz => SUBSZ_PARAMS,
-            ServerReq::Connz => CONNZ_PARAMS,
-            ServerReq::Routez => ROUTEZ_PARAMS,
-            ServerReq::Gatewayz => GATEWAYZ_PARAMS,
-            ServerReq::Leafz => LEAFZ_PARAMS,
-            ServerReq::Accountz => ACCOUNTZ_PARAMS,
-            ServerReq::Jsz => JSZ_PARAMS,
-            ServerReq::Healthz => HEALTHZ_PARAMS,
-        }
+/// The query parameters a server-wide request's body may set.
+fn endpoint_params(r: ServerReq) -> &'static [(&'static str, Param)] {
+    match r {
+        ServerReq::Statsz | ServerReq::Varz => &[],
+        ServerReq::Subsz => SUBSZ_PARAMS,
+        ServerReq::Connz => CONNZ_PARAMS,
+        ServerReq::Routez => ROUTEZ_PARAMS,
+        ServerReq::Gatewayz => GATEWAYZ_PARAMS,
+        ServerReq::Leafz => LEAFZ_PARAMS,
+        ServerReq::Accountz => ACCOUNTZ_PARAMS,
+        ServerReq::Jsz => JSZ_PARAMS,
+        ServerReq::Healthz => HEALTHZ_PARAMS,
     }
 }
 

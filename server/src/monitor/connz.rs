@@ -59,7 +59,7 @@ pub struct ConnInfo {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub tls_cipher_suite: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tls_peer_certs: Vec<crate::tls::PeerCert>,
+    pub tls_peer_certs: Vec<crate::core::connection::PeerCert>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub authorized_user: String,
     #[serde(skip_serializing_if = "String::is_empty")]

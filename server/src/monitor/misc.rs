@@ -250,7 +250,7 @@ fn system_services(acc: &Account, system_account: &str) -> (Vec<ExportInfo>, Vec
         return (Vec::new(), Vec::new());
     }
     if acc.name == system_account {
-        let exports = crate::events::SYSTEM_EXPORTS
+        let exports = natsd_proto::system::SYSTEM_EXPORTS
             .iter()
             .map(|(subject, response_type)| ExportInfo {
                 subject,
@@ -260,12 +260,12 @@ fn system_services(acc: &Account, system_account: &str) -> (Vec<ExportInfo>, Vec
             .collect();
         return (exports, Vec::new());
     }
-    let imports = crate::events::SYSTEM_IMPORTS
+    let imports = natsd_proto::system::SYSTEM_IMPORTS
         .iter()
         .map(|i| ImportInfo {
             subject: i.subject,
             account: system_account.to_string(),
-            to: crate::events::import_target(&acc.name, i.req),
+            to: natsd_proto::system::import_target(&acc.name, i.req),
             kind: "service",
             invalid: false,
             share: false,
@@ -289,7 +289,7 @@ pub(crate) fn account_info_json(srv: &Server, name: &str) -> Option<Vec<u8>> {
 
 #[derive(Serialize)]
 struct AccountStatz {
-    account_statz: Vec<crate::events::AccountStat>,
+    account_statz: Vec<crate::monitor::accstat::AccountStat>,
 }
 
 pub fn accstatz(srv: &Server, q: &Query) -> Reply {
@@ -310,7 +310,7 @@ pub fn accstatz(srv: &Server, q: &Query) -> Reply {
         .iter()
         .filter(|acc| only.is_empty() || only.contains(&acc.name.as_str()))
         .filter(|acc| unused || acc.num_clients() > 0)
-        .map(|acc| crate::events::account_stat(srv, acc))
+        .map(|acc| crate::monitor::accstat::account_stat(srv, acc))
         .collect();
     reply(srv, q, AccountStatz { account_statz })
 }

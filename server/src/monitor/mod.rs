@@ -4,6 +4,7 @@
 //! Endpoints for features natsd does not have (routes, gateways, leaf nodes,
 //! JetStream) answer what the Go server answers when the feature is off.
 
+pub mod accstat;
 mod closed;
 mod connz;
 mod http;

@@ -153,7 +153,7 @@ fn parse_account(name: &str, node: &Node, o: &mut Options, errs: &mut ConfigErro
     for (k, v) in m.iter() {
         match k.to_lowercase().as_str() {
             "nkey" => match v.as_str() {
-                Some(nk) if crate::auth::nkey::is_valid_public_account_key(nk) => {
+                Some(nk) if crate::options::nkeys::is_valid_public_account_key(nk) => {
                     acc.nkey = nk.to_string()
                 }
                 _ => errs.error(
@@ -696,7 +696,7 @@ impl AccountConfig {
     pub fn system_service_imports<'a>(&'a self, system: &'a str) -> impl Iterator<Item = &'a str> {
         self.service_imports
             .iter()
-            .filter(move |(a, s)| a == system && s == crate::events::DEBUG_SUBSCRIBERS)
+            .filter(move |(a, s)| a == system && s == natsd_proto::system::DEBUG_SUBSCRIBERS)
             .map(|(_, s)| s.as_str())
     }
 
@@ -706,7 +706,7 @@ impl AccountConfig {
         let exported_anyway = |(kind, subject): &(String, String)| {
             self.name == system
                 && kind == "service"
-                && crate::events::SYSTEM_EXPORTS
+                && natsd_proto::system::SYSTEM_EXPORTS
                     .iter()
                     .any(|(s, _)| s == subject)
         };

@@ -10,6 +10,7 @@ pub mod jetstream;
 pub mod leafnodes;
 pub mod mappings;
 pub mod mqtt;
+pub mod nkeys;
 pub mod tls;
 pub mod unserved;
 pub mod users;

@@ -274,7 +274,7 @@ pub fn parse_users(
             errs.error(last, "User entry requires a user".into());
             return Err(Recorded);
         } else if !nkey.is_empty() {
-            if !crate::auth::nkey::is_valid_public_user_key(&nkey) {
+            if !crate::options::nkeys::is_valid_public_user_key(&nkey) {
                 errs.error(last, "Not a valid public nkey for a user".into());
                 return Err(Recorded);
             }

@@ -1,5 +1,7 @@
-//! The subjects of the system account, and the internal subscriptions the
-//! server makes on them, in Go's order (their sids follow it).
+//! The system account's subjects (`$SYS...`): its requests, events and
+//! the services it exports and imports into other accounts, and the
+//! internal subscriptions a server makes on them, in Go's order (their
+//! sids follow it).
 
 /// Server-wide monitoring requests, answered on `$SYS.REQ.SERVER.PING.<X>`
 /// and `$SYS.REQ.SERVER.<id>.<X>`.
@@ -116,16 +118,6 @@ pub enum Service {
 pub struct SysSub {
     pub subject: String,
     pub service: Service,
-}
-
-/// Go's 8-character hash of a server name, which targets one server.
-pub fn server_hash(name: &str) -> String {
-    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let digest = ring::digest::digest(&ring::digest::SHA256, name.as_bytes());
-    digest.as_ref()[..8]
-        .iter()
-        .map(|b| DIGITS[usize::from(*b) % DIGITS.len()] as char)
-        .collect()
 }
 
 /// The system client's subscriptions, in Go's order.
@@ -270,12 +262,6 @@ mod tests {
         assert_eq!(subs[0].subject, "$SYS._INBOX.abcdefgh.*");
         assert_eq!(subs[9].subject, "$SYS.REQ.SERVER.NID.CONNZ");
         assert_eq!(subs[39].subject, "$SYS.DEBUG.SUBSCRIBERS");
-    }
-
-    #[test]
-    fn hash_is_eight_base62_characters() {
-        // What Go 2.9.10 subscribes to for a server of this name.
-        assert_eq!(server_hash("monitor_server"), "8HPyvpzu");
     }
 
     #[test]
