@@ -99,9 +99,11 @@ pub fn main() -> ! {
     if let Err(e) = opts.validate() {
         die(&format!("{EXE}: {e}"));
     }
-    logging::configure(logging::LogConfig::of(&opts));
+    let log = logging::Log::new(logging::LogConfig::of(&opts));
+    logging::bind(&log);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(move || logging::bind(&log))
         .build()
     {
         Ok(rt) => rt,

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod core;
+pub mod embedded;
 pub mod events;
 pub mod flags;
 pub mod logging;

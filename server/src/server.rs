@@ -30,6 +30,9 @@ pub const GO_VERSION: &str = "go1.19.8";
 const FIRST_CLIENT_ID_NO_SYSTEM: u64 = 1;
 
 pub struct Server {
+    /// This server's log: the one its runtime's threads are bound to when
+    /// it is created (see `logging`).
+    log: Arc<crate::logging::Log>,
     /// The running configuration; replaced whole by a reload.
     opts: RwLock<Arc<Options>>,
     /// The command line, applied again over the config file on reload.
@@ -147,6 +150,7 @@ impl Server {
         // Go stamps the start and the first configuration load alike.
         let now = SystemTime::now();
         Ok(Arc::new_cyclic(|me| Server {
+            log: crate::logging::current(),
             opts: RwLock::new(Arc::new(opts)),
             flags,
             config_gen: AtomicU64::new(0),
@@ -239,6 +243,11 @@ impl Server {
         if let Some(sys) = self.system() {
             sys.client_left(&acc, acc.name == crate::options::accounts::GLOBAL_ACCOUNT);
         }
+    }
+
+    /// This server's log.
+    pub fn log(&self) -> &Arc<crate::logging::Log> {
+        &self.log
     }
 
     /// A weak handle on this server, for what must not keep it alive.

@@ -60,7 +60,7 @@ impl Signals {
                 }
                 _ = self.usr1.recv() => {
                     debug!("Trapped \"{}\" signal", name(libc::SIGUSR1));
-                    crate::logging::reopen();
+                    srv.log().reopen();
                 }
                 _ = self.usr2.recv() => {
                     debug!("Trapped \"{}\" signal", name(libc::SIGUSR2));

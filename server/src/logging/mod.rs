@@ -2,6 +2,13 @@
 //! [INF] text` on stderr or in a log file (optionally size-capped), or
 //! syslog messages; debug and trace lines only when enabled. SIGUSR1
 //! re-opens the log file.
+//!
+//! Each server instance owns a [`Log`]. The logging macros write to the
+//! log bound to the current thread: a server runs on its own runtime,
+//! whose threads are bound to its log when they start (see [`bind`]), so
+//! several servers in one process each log to their own output. A thread
+//! bound to no log (before a server exists, or a test's own thread) writes
+//! to the process's default log, plain stderr.
 
 mod clock;
 mod file;
@@ -10,15 +17,11 @@ mod syslog;
 use clock::LocalTime;
 use file::FileLog;
 use parking_lot::Mutex;
+use std::cell::OnceCell;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use syslog::{Severity, Syslog};
-
-static DEBUG: AtomicBool = AtomicBool::new(false);
-static TRACE: AtomicBool = AtomicBool::new(false);
-/// Go's `traceSysAcc`: trace the system account's internal client too.
-static TRACE_SYSTEM: AtomicBool = AtomicBool::new(false);
 
 /// What the options say about logging.
 #[derive(Debug, Clone, Default)]
@@ -88,22 +91,54 @@ enum Output {
     Syslog(Syslog),
 }
 
-struct Logger {
+struct Sink {
     format: LineFormat,
     out: Output,
     /// Kept for re-opening the file.
     config: LogConfig,
 }
 
-fn logger() -> &'static Mutex<Logger> {
-    static LOGGER: OnceLock<Mutex<Logger>> = OnceLock::new();
-    LOGGER.get_or_init(|| {
-        Mutex::new(Logger {
-            format: LineFormat::new(true),
-            out: Output::Stderr,
-            config: LogConfig::default(),
-        })
+/// One server's log: its levels and its output.
+pub struct Log {
+    debug: AtomicBool,
+    trace: AtomicBool,
+    /// Go's `traceSysAcc`: trace the system account's internal client too.
+    trace_system: AtomicBool,
+    output: Mutex<Sink>,
+}
+
+thread_local! {
+    static CURRENT: OnceCell<Arc<Log>> = const { OnceCell::new() };
+}
+
+/// The process's default log: stderr, info and above.
+fn process_log() -> &'static Arc<Log> {
+    static LOG: OnceLock<Arc<Log>> = OnceLock::new();
+    LOG.get_or_init(|| Arc::new(Log::stderr()))
+}
+
+/// Binds the calling thread to `log` for the thread's life (a runtime's
+/// `on_thread_start`); a thread already bound keeps its log.
+pub fn bind(log: &Arc<Log>) {
+    CURRENT.with(|c| {
+        let _ = c.set(log.clone());
+    });
+}
+
+/// Runs `f` with the log of the calling thread.
+#[inline]
+fn with_log<R>(f: impl FnOnce(&Log) -> R) -> R {
+    CURRENT.with(|c| match c.get() {
+        Some(log) => f(log),
+        None => f(process_log()),
     })
+}
+
+/// The log of the calling thread (see [`bind`]).
+pub fn current() -> Arc<Log> {
+    CURRENT
+        .with(|c| c.get().cloned())
+        .unwrap_or_else(|| process_log().clone())
 }
 
 /// An OS error as Go words it: no "(os error N)", lower case.
@@ -130,36 +165,99 @@ fn open_file(path: &str, format: LineFormat) -> FileLog {
     })
 }
 
-/// Sets levels and output, in Go's order of preference: a log file, then
-/// remote syslog, then local syslog, else stderr. Exits as Go does when
-/// the output cannot be opened.
-pub fn configure(config: LogConfig) {
-    DEBUG.store(config.debug, Ordering::Relaxed);
-    TRACE.store(config.trace, Ordering::Relaxed);
-    TRACE_SYSTEM.store(config.trace_system, Ordering::Relaxed);
-    let format = LineFormat::new(config.time);
-    let out = if !config.file.is_empty() {
-        Output::File(open_file(&config.file, format.clone()))
-    } else if !config.remote_syslog.is_empty() {
-        Output::Syslog(Syslog::remote(&config.remote_syslog).unwrap_or_else(|e| std_fatal(&e)))
-    } else if config.syslog {
-        Output::Syslog(Syslog::local().unwrap_or_else(|e| std_fatal(&e)))
-    } else {
-        Output::Stderr
-    };
-    let over_limit = {
-        let mut l = logger().lock();
-        l.format = format;
-        l.out = out;
-        l.config = config;
-        l.apply_size_limit()
-    };
-    if over_limit {
-        crate::notice!("Rotating logfile...");
+impl Log {
+    fn stderr() -> Log {
+        Log {
+            debug: AtomicBool::new(false),
+            trace: AtomicBool::new(false),
+            trace_system: AtomicBool::new(false),
+            output: Mutex::new(Sink {
+                format: LineFormat::new(true),
+                out: Output::Stderr,
+                config: LogConfig::default(),
+            }),
+        }
+    }
+
+    /// A log configured as `config` says. Exits as Go does when the output
+    /// cannot be opened.
+    pub fn new(config: LogConfig) -> Arc<Log> {
+        let log = Arc::new(Log::stderr());
+        log.configure(config);
+        log
+    }
+
+    /// Sets levels and output, in Go's order of preference: a log file,
+    /// then remote syslog, then local syslog, else stderr. Exits as Go does
+    /// when the output cannot be opened.
+    pub fn configure(&self, config: LogConfig) {
+        self.debug.store(config.debug, Ordering::Relaxed);
+        self.trace.store(config.trace, Ordering::Relaxed);
+        self.trace_system
+            .store(config.trace_system, Ordering::Relaxed);
+        let format = LineFormat::new(config.time);
+        let out = if !config.file.is_empty() {
+            Output::File(open_file(&config.file, format.clone()))
+        } else if !config.remote_syslog.is_empty() {
+            Output::Syslog(Syslog::remote(&config.remote_syslog).unwrap_or_else(|e| std_fatal(&e)))
+        } else if config.syslog {
+            Output::Syslog(Syslog::local().unwrap_or_else(|e| std_fatal(&e)))
+        } else {
+            Output::Stderr
+        };
+        let over_limit = {
+            let mut o = self.output.lock();
+            o.format = format;
+            o.out = out;
+            o.config = config;
+            o.apply_size_limit()
+        };
+        if over_limit {
+            self.write("INF", format_args!("Rotating logfile..."));
+        }
+    }
+
+    /// SIGUSR1: closes and re-opens the log file (after it was moved away,
+    /// a new one is created). Without a log file there is nothing to do.
+    pub fn reopen(&self) {
+        let over_limit = {
+            let mut o = self.output.lock();
+            if o.config.file.is_empty() {
+                None
+            } else {
+                let f = open_file(&o.config.file, o.format.clone());
+                o.out = Output::File(f);
+                Some(o.apply_size_limit())
+            }
+        };
+        let info = |text: &str| self.write("INF", format_args!("{text}"));
+        match over_limit {
+            None => info("File log re-open ignored, not a file logger"),
+            Some(over) => {
+                if over {
+                    info("Rotating logfile...");
+                }
+                info("File log re-opened");
+            }
+        }
+    }
+
+    /// Writes one line with the given label ("INF", "DBG", ...).
+    pub fn write(&self, label: &str, msg: std::fmt::Arguments<'_>) {
+        let mut o = self.output.lock();
+        let o = &mut *o;
+        match &mut o.out {
+            Output::Stderr => {
+                let line = o.format.line(label, msg, "\n");
+                let _ = std::io::stderr().write_all(line.as_bytes());
+            }
+            Output::File(f) => f.write(o.format.line(label, msg, "\n").as_bytes()),
+            Output::Syslog(s) => s.send(Severity::for_label(label), &msg.to_string()),
+        }
     }
 }
 
-impl Logger {
+impl Sink {
     /// Applies the configured size limit to a file output; true when the
     /// file is already over it.
     fn apply_size_limit(&mut self) -> bool {
@@ -172,55 +270,27 @@ impl Logger {
     }
 }
 
-/// SIGUSR1: closes and re-opens the log file (after it was moved away, a
-/// new one is created). Without a log file there is nothing to do.
-pub fn reopen() {
-    let over_limit = {
-        let mut l = logger().lock();
-        if l.config.file.is_empty() {
-            None
-        } else {
-            let f = open_file(&l.config.file, l.format.clone());
-            l.out = Output::File(f);
-            Some(l.apply_size_limit())
-        }
-    };
-    match over_limit {
-        None => crate::notice!("File log re-open ignored, not a file logger"),
-        Some(over) => {
-            if over {
-                crate::notice!("Rotating logfile...");
-            }
-            crate::notice!("File log re-opened");
-        }
-    }
-}
-
+/// Whether the current log writes debug lines.
+#[inline]
 pub fn debug_enabled() -> bool {
-    DEBUG.load(Ordering::Relaxed)
+    with_log(|l| l.debug.load(Ordering::Relaxed))
 }
 
+/// Whether the current log writes trace lines.
+#[inline]
 pub fn trace_enabled() -> bool {
-    TRACE.load(Ordering::Relaxed)
+    with_log(|l| l.trace.load(Ordering::Relaxed))
 }
 
 /// Whether the system account's internal client is traced.
 pub fn trace_system() -> bool {
-    TRACE_SYSTEM.load(Ordering::Relaxed)
+    with_log(|l| l.trace_system.load(Ordering::Relaxed))
 }
 
-/// Writes one line with the given label ("INF", "DBG", ...).
+/// Writes one line with the given label ("INF", "DBG", ...) to the
+/// current log.
 pub fn write(label: &str, msg: std::fmt::Arguments<'_>) {
-    let mut l = logger().lock();
-    let l = &mut *l;
-    match &mut l.out {
-        Output::Stderr => {
-            let line = l.format.line(label, msg, "\n");
-            let _ = std::io::stderr().write_all(line.as_bytes());
-        }
-        Output::File(f) => f.write(l.format.line(label, msg, "\n").as_bytes()),
-        Output::Syslog(s) => s.send(Severity::for_label(label), &msg.to_string()),
-    }
+    with_log(|l| l.write(label, msg))
 }
 
 #[macro_export]

@@ -16,7 +16,7 @@ pub(super) fn apply(srv: &Server, new: &Options, changes: &[Change]) {
     }
     refresh_info(srv, new);
     if changes.iter().any(Change::is_logging) {
-        crate::logging::configure(crate::logging::LogConfig::of(new));
+        srv.log().configure(crate::logging::LogConfig::of(new));
     }
     clients::recheck(srv, new);
     srv.bump_config_gen();
