@@ -34,7 +34,7 @@ use tokio::sync::Notify;
 /// Size of the first chunk of a backlog.
 const MIN_CHUNK: usize = 512;
 /// Largest chunk; a backlog grows by chunks of this size.
-pub(crate) const MAX_CHUNK: usize = 64 * 1024;
+pub const MAX_CHUNK: usize = 64 * 1024;
 /// Most chunks given to one vectored write.
 const MAX_IOV: usize = 64;
 /// Most bytes a publisher's reader writes for a subscriber itself; a larger
@@ -42,14 +42,14 @@ const MAX_IOV: usize = 64;
 const MAX_DIRECT: usize = 256 * 1024;
 /// Most connections a publisher's reader writes to itself after one read;
 /// the writers of the others run in parallel.
-pub(crate) const MAX_DIRECT_TARGETS: usize = 16;
+pub const MAX_DIRECT_TARGETS: usize = 16;
 /// Go's bounds on a stall past half of max_pending.
 const STALL_MIN: Duration = Duration::from_millis(100);
 const STALL_MAX: Duration = Duration::from_secs(1);
 
 /// Queued bytes, in order.
 #[derive(Default)]
-pub(crate) struct Chunks {
+pub struct Chunks {
     list: VecDeque<Vec<u8>>,
     /// Bytes at the start of the first chunk already written.
     front: usize,
@@ -297,7 +297,7 @@ impl Connection {
     /// Go's flow control for a publisher (`producer`) that filled this
     /// connection's backlog past half of max_pending: waits until the writer
     /// brings it back under, for at most Go's stall time.
-    pub(crate) async fn wait_backlog(&self, producer: &Connection) {
+    pub async fn wait_backlog(&self, producer: &Connection) {
         let half = self.max_pending / 2;
         let over = |c: &Connection| {
             let out = c.out.lock();
