@@ -117,7 +117,7 @@ pub fn main() -> ! {
                 return 1;
             }
         };
-        let srv = match server::Server::new(opts, flags) {
+        let srv = match crate::launch::server(opts, flags) {
             Ok(srv) => srv,
             Err(e) => {
                 fatal!("{e}");

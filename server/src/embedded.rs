@@ -52,7 +52,7 @@ impl Embedded {
             .build()?;
         // Created on a runtime thread, so that it takes the bound log.
         let (server, addr) = runtime.block_on(runtime.spawn(async move {
-            let server = Server::new(opts, Flags::default())?;
+            let server = crate::launch::server(opts, Flags::default())?;
             let addr = server.start().await?;
             Ok::<_, StartError>((server, addr))
         }))??;

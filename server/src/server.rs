@@ -7,10 +7,10 @@ use crate::conn::client::writer::{self, PingConfig, Sink};
 use crate::core::account::{Account, Accounts};
 use crate::core::connection::{ClosedState, Connection};
 use crate::flags::Flags;
-use crate::monitor::{self, ClosedConn, MonitorState};
 use crate::net::{bind_listener, go_net_error, join_host_port, resolve};
 use crate::options::Options;
 use crate::ports_file;
+use crate::services::{Monitoring, Services, SystemEvents};
 use crate::{debug, error, notice};
 use foldhash::HashMap;
 use natsd_proto::client::info::Info;
@@ -53,8 +53,10 @@ pub struct Server {
     accounts: RwLock<Arc<Accounts>>,
     clients: Mutex<HashMap<u64, Arc<Connection>>>,
     next_cid: AtomicU64,
-    /// The system account's internal client, once started.
-    system: std::sync::OnceLock<Arc<crate::events::System>>,
+    /// The services built on this server (see `services`).
+    services: Arc<dyn Services>,
+    /// The system account's events, once started.
+    system: std::sync::OnceLock<Arc<dyn SystemEvents>>,
     ldm: AtomicBool,
     shutting_down: AtomicBool,
     /// Wakes the accept loop to stop listening.
@@ -64,8 +66,8 @@ pub struct Server {
     self_ref: Weak<Server>,
     /// Server-wide traffic counters (`/varz`).
     pub stats: ServerStats,
-    /// Closed-connections ring and HTTP request counts.
-    pub monitor: MonitorState,
+    /// Monitoring's state: closed connections, HTTP request counts.
+    monitoring: Arc<dyn Monitoring>,
     /// When the server was created (`/varz` start).
     pub start_wall: SystemTime,
     pub start: Instant,
@@ -101,7 +103,12 @@ fn server_id() -> String {
 }
 
 impl Server {
-    pub fn new(opts: Options, flags: Flags) -> Result<Arc<Server>, StartError> {
+    /// A server with `services` built on it (see `launch` for natsd's).
+    pub fn new(
+        opts: Options,
+        flags: Flags,
+        services: Arc<dyn Services>,
+    ) -> Result<Arc<Server>, StartError> {
         let id = server_id();
         let name = if opts.server_name.is_empty() {
             id.clone()
@@ -145,7 +152,7 @@ impl Server {
         let first_cid = if accounts.system_name().is_empty() {
             FIRST_CLIENT_ID_NO_SYSTEM
         } else {
-            crate::events::System::internal_clients(accounts.all().len()) + 1
+            services.internal_connections(accounts.all().len()) + 1
         };
         // Go stamps the start and the first configuration load alike.
         let now = SystemTime::now();
@@ -162,6 +169,8 @@ impl Server {
             accounts: RwLock::new(Arc::new(accounts)),
             clients: Mutex::new(HashMap::default()),
             next_cid: AtomicU64::new(first_cid),
+            monitoring: services.monitoring(),
+            services,
             system: std::sync::OnceLock::new(),
             ldm: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
@@ -169,7 +178,6 @@ impl Server {
             done: Notify::new(),
             self_ref: me.clone(),
             stats: ServerStats::default(),
-            monitor: MonitorState::default(),
             start_wall: now,
             start: Instant::now(),
         }))
@@ -245,6 +253,11 @@ impl Server {
         }
     }
 
+    /// Monitoring's state, for the monitoring code.
+    pub fn monitoring(&self) -> &dyn Monitoring {
+        &*self.monitoring
+    }
+
     /// This server's log.
     pub fn log(&self) -> &Arc<crate::logging::Log> {
         &self.log
@@ -256,7 +269,7 @@ impl Server {
     }
 
     /// The system account's internal client, when there is one.
-    pub fn system(&self) -> Option<&Arc<crate::events::System>> {
+    pub fn system(&self) -> Option<&Arc<dyn SystemEvents>> {
         self.system.get()
     }
 
@@ -305,8 +318,7 @@ impl Server {
             let global = c.account.lock().name == crate::options::accounts::GLOBAL_ACCOUNT;
             sys.client_disconnected(c, reason, global);
         }
-        let entry = ClosedConn::capture(c, reason);
-        self.monitor.closed.lock().push(entry);
+        self.monitoring.connection_closed(c, reason);
     }
 
     /// Logs the banner, binds the client port and starts accepting. Returns
@@ -350,7 +362,7 @@ impl Server {
         if !o.no_system_account {
             debug!("Created system account: \"$SYS\"");
         }
-        if let Some(sys) = crate::events::System::start(self) {
+        if let Some(sys) = self.services.start_system(self) {
             let _ = self.system.set(sys);
         }
         let system = self.accounts().system_name().to_string();
@@ -364,7 +376,11 @@ impl Server {
                 a.name
             );
         }
-        let http_port = monitor::start(self).await.map_err(StartError::Monitor)?;
+        let http_port = self
+            .services
+            .start_http(self)
+            .await
+            .map_err(StartError::Monitor)?;
         for feature in crate::options::unserved::unserved_listeners(o) {
             crate::warn!("{feature} is not supported by natsd yet; starting without it");
         }
@@ -576,7 +592,7 @@ impl Server {
         }
         notice!("Initiating Shutdown...");
         self.stop_accept.notify_one();
-        self.monitor.stop.notify_one();
+        self.monitoring.stop();
         if !self.ldm.load(Ordering::Acquire) {
             debug!("Client accept loop exiting..");
         }

@@ -20,6 +20,7 @@ use crate::core::account::Account;
 use crate::core::connection::{ClosedState, Connection, InternalMsg, Subscription};
 use crate::monitor::accstat::DataStats;
 use crate::server::Server;
+use crate::services::{ServiceFuture, SystemEvents};
 use bytes::Bytes;
 use foldhash::HashMap;
 use messages::{
@@ -211,20 +212,6 @@ impl System {
         self.importers.lock().insert(account.name.clone(), client);
     }
 
-    /// A reload installed new accounts: those without the system imports
-    /// get them, and are tracked.
-    pub fn accounts_changed(&self, srv: &Server) {
-        let accounts = srv.accounts();
-        let server_id = srv.info().server_id;
-        for acc in accounts.all() {
-            if acc.name == self.account_name || self.has_imports(acc) {
-                continue;
-            }
-            self.add_imports(srv, acc, srv.next_client_id());
-            self.request_account_conns(&server_id, &acc.name);
-        }
-    }
-
     /// Whether `acc` (this very account, not an earlier one of the same
     /// name) holds the system imports.
     fn has_imports(&self, acc: &Arc<Account>) -> bool {
@@ -243,58 +230,6 @@ impl System {
             body: Box::new(move |server| {
                 crate::monitor::json::compact(&AccNumConnsReq { server, acc })
             }),
-        });
-    }
-
-    /// A client joined `account` (at accept, the global account; at
-    /// CONNECT, the account it authenticated for).
-    pub fn client_joined(&self, account: &Arc<Account>) {
-        self.send(Cmd::AccountConns(account.clone()));
-    }
-
-    /// A client left `account`; Go reports no change of the global
-    /// account's count here.
-    pub fn client_left(&self, account: &Arc<Account>, global: bool) {
-        if !global {
-            self.send(Cmd::AccountConns(account.clone()));
-        }
-    }
-
-    /// A client authenticated: the connect advisory of its account (none
-    /// for the global account).
-    pub fn client_connected(&self, c: &Connection, global: bool) {
-        if global {
-            return;
-        }
-        let event = TypedEvent::new(messages::CONNECT_EVENT);
-        let client = client_info(c, None);
-        let subject = subjects::connect_event(&client.acc);
-        self.send(Cmd::Event {
-            subject,
-            reply: String::new(),
-            body: Box::new(move |server| {
-                crate::monitor::json::compact(&ConnectEventMsg {
-                    event,
-                    server,
-                    client,
-                })
-            }),
-        });
-    }
-
-    /// A client closed: the disconnect advisory of its account (none for
-    /// the global account).
-    pub fn client_disconnected(&self, c: &Connection, reason: ClosedState, global: bool) {
-        if !global {
-            self.send_disconnect(c, reason, subjects::disconnect_event);
-        }
-    }
-
-    /// A client failed to authenticate: a disconnect advisory on the
-    /// server's authentication error subject.
-    pub fn auth_error(&self, c: &Connection, server_id: &str) {
-        self.send_disconnect(c, ClosedState::AuthenticationViolation, |_| {
-            subjects::auth_error_event(server_id)
         });
     }
 
@@ -327,14 +262,78 @@ impl System {
             }),
         });
     }
+}
 
+impl SystemEvents for System {
+    /// A reload installed new accounts: those without the system imports
+    /// get them, and are tracked.
+    fn accounts_changed(&self, srv: &Server) {
+        let accounts = srv.accounts();
+        let server_id = srv.info().server_id;
+        for acc in accounts.all() {
+            if acc.name == self.account_name || self.has_imports(acc) {
+                continue;
+            }
+            self.add_imports(srv, acc, srv.next_client_id());
+            self.request_account_conns(&server_id, &acc.name);
+        }
+    }
+    /// A client joined `account` (at accept, the global account; at
+    /// CONNECT, the account it authenticated for).
+    fn client_joined(&self, account: &Arc<Account>) {
+        self.send(Cmd::AccountConns(account.clone()));
+    }
+    /// A client left `account`; Go reports no change of the global
+    /// account's count here.
+    fn client_left(&self, account: &Arc<Account>, global: bool) {
+        if !global {
+            self.send(Cmd::AccountConns(account.clone()));
+        }
+    }
+    /// A client authenticated: the connect advisory of its account (none
+    /// for the global account).
+    fn client_connected(&self, c: &Connection, global: bool) {
+        if global {
+            return;
+        }
+        let event = TypedEvent::new(messages::CONNECT_EVENT);
+        let client = client_info(c, None);
+        let subject = subjects::connect_event(&client.acc);
+        self.send(Cmd::Event {
+            subject,
+            reply: String::new(),
+            body: Box::new(move |server| {
+                crate::monitor::json::compact(&ConnectEventMsg {
+                    event,
+                    server,
+                    client,
+                })
+            }),
+        });
+    }
+    /// A client closed: the disconnect advisory of its account (none for
+    /// the global account).
+    fn client_disconnected(&self, c: &Connection, reason: ClosedState, global: bool) {
+        if !global {
+            self.send_disconnect(c, reason, subjects::disconnect_event);
+        }
+    }
+    /// A client failed to authenticate: a disconnect advisory on the
+    /// server's authentication error subject.
+    fn auth_error(&self, c: &Connection, server_id: &str) {
+        self.send_disconnect(c, ClosedState::AuthenticationViolation, |_| {
+            subjects::auth_error_event(server_id)
+        });
+    }
     /// Sends the shutdown notice and stops the task. The internal clients
     /// are not closed one by one: they go with the server (Go logs only
     /// that the system connection closed, which the server does).
-    pub async fn shutdown(&self) {
-        let (done, wait) = oneshot::channel();
-        self.send(Cmd::Shutdown(done));
-        let _ = tokio::time::timeout(SHUTDOWN_WAIT, wait).await;
+    fn shutdown(&self) -> ServiceFuture<'_, ()> {
+        Box::pin(async move {
+            let (done, wait) = oneshot::channel();
+            self.send(Cmd::Shutdown(done));
+            let _ = tokio::time::timeout(SHUTDOWN_WAIT, wait).await;
+        })
     }
 }
 

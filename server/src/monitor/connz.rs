@@ -346,7 +346,7 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
         Ok(o) => o,
         Err(r) => return r,
     };
-    srv.monitor.count(q, "/connz");
+    super::state(srv).count(q, "/connz");
     match connz(srv, &opts) {
         Ok(c) => Reply::json(q, 200, json::pretty(&c)),
         Err(e) => Reply::bad_request(e),
@@ -396,7 +396,7 @@ pub fn connz(srv: &Server, o: &ConnzOptions) -> Result<Connz, String> {
     }
     let mut closed = match o.state {
         State::Open => Vec::new(),
-        State::Closed | State::All => srv.monitor.closed.lock().snapshot(),
+        State::Closed | State::All => super::state(srv).closed.lock().snapshot(),
     };
     out.total = match o.state {
         State::Open => open.len(),

@@ -137,7 +137,7 @@ const HTTPS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 async fn accept_loop(srv: Arc<Server>, listener: TcpListener, router: Arc<Router>, secure: bool) {
     loop {
         let accepted = tokio::select! {
-            _ = srv.monitor.stop.notified() => return,
+            _ = super::state(&srv).stop.notified() => return,
             r = listener.accept() => r,
         };
         let Ok((stream, _)) = accepted else {

@@ -47,7 +47,7 @@ const LINKS: [(&str, &str); 10] = [
 
 /// The root page: links to the endpoints under `base`.
 pub fn root(srv: &Server, base: &str) -> Reply {
-    srv.monitor.count(&Query::parse(""), "/");
+    super::state(srv).count(&Query::parse(""), "/");
     let mut page = format!(
         "<html lang=\"en\">\n<head>\n<title>NATS Server</title>\n</head>\n<body>\n\
          <h1>NATS Server</h1>\n\
@@ -83,7 +83,7 @@ pub fn routez(srv: &Server, q: &Query) -> Reply {
     if let Err(r) = subs_param(q) {
         return r;
     }
-    srv.monitor.count(q, "/routez");
+    super::state(srv).count(q, "/routez");
     reply(
         srv,
         q,
@@ -104,7 +104,7 @@ struct Gatewayz {
 struct Empty {}
 
 pub fn gatewayz(srv: &Server, q: &Query) -> Reply {
-    srv.monitor.count(q, "/gatewayz");
+    super::state(srv).count(q, "/gatewayz");
     if let Err(r) = q.bool("accs") {
         return r;
     }
@@ -125,7 +125,7 @@ struct Leafz {
 }
 
 pub fn leafz(srv: &Server, q: &Query) -> Reply {
-    srv.monitor.count(q, "/leafz");
+    super::state(srv).count(q, "/leafz");
     if let Err(r) = q.bool("subs") {
         return r;
     }
@@ -196,7 +196,7 @@ struct ImportInfo {
 }
 
 pub fn accountz(srv: &Server, q: &Query) -> Reply {
-    srv.monitor.count(q, "/accountz");
+    super::state(srv).count(q, "/accountz");
     let accounts = srv.accounts();
     let system_account = accounts.system_name().to_string();
     let name = q.get("acc");
@@ -293,7 +293,7 @@ struct AccountStatz {
 }
 
 pub fn accstatz(srv: &Server, q: &Query) -> Reply {
-    srv.monitor.count(q, "/accstatz");
+    super::state(srv).count(q, "/accstatz");
     let unused = match q.bool("unused") {
         Ok(b) => b,
         Err(r) => return r,
@@ -346,7 +346,7 @@ struct JsApi {
 }
 
 pub fn jsz(srv: &Server, q: &Query) -> Reply {
-    srv.monitor.count(q, "/jsz");
+    super::state(srv).count(q, "/jsz");
     for key in ["accounts", "streams", "consumers", "config"] {
         if let Err(r) = q.bool(key) {
             return r;
@@ -380,7 +380,7 @@ struct Health {
 }
 
 pub fn healthz(srv: &Server, q: &Query) -> Reply {
-    srv.monitor.count(q, "/healthz");
+    super::state(srv).count(q, "/healthz");
     let js_enabled = match q.bool("js-enabled") {
         Ok(b) => b,
         Err(r) => return r,

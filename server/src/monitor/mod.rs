@@ -19,6 +19,8 @@ pub use http::{start, Endpoint};
 pub(crate) use misc::account_info_json;
 pub(crate) use varz::process_usage;
 
+use crate::core::connection::{ClosedState, Connection};
+use crate::server::Server;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use tokio::sync::Notify;
@@ -43,6 +45,29 @@ impl Default for MonitorState {
             stop: Notify::new(),
         }
     }
+}
+
+impl crate::services::Monitoring for MonitorState {
+    fn connection_closed(&self, c: &Connection, reason: ClosedState) {
+        self.closed.lock().push(ClosedConn::capture(c, reason));
+    }
+
+    fn stop(&self) {
+        self.stop.notify_one();
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The monitoring state of `srv`, which natsd's assembly gives every
+/// server (see `launch`).
+pub(crate) fn state(srv: &Server) -> &MonitorState {
+    srv.monitoring()
+        .as_any()
+        .downcast_ref()
+        .expect("natsd servers are assembled with MonitorState")
 }
 
 impl MonitorState {

@@ -58,7 +58,7 @@ struct Subsz {
 }
 
 pub fn handle(srv: &Server, q: &Query) -> Reply {
-    srv.monitor.count(q, "/subsz");
+    super::state(srv).count(q, "/subsz");
     let list = match q.bool("subs") {
         Ok(b) => b,
         Err(r) => return r,

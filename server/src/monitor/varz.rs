@@ -138,7 +138,7 @@ struct Varz {
 }
 
 pub fn handle(srv: &Server, q: &Query) -> Reply {
-    srv.monitor.count(q, "/varz");
+    super::state(srv).count(q, "/varz");
     let o = srv.opts();
     let info = srv.info();
     let st = &srv.stats;
@@ -197,7 +197,7 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
         out_bytes: st.traffic.out_bytes.load(Ordering::Relaxed),
         slow_consumers: st.slow_consumers.load(Ordering::Relaxed),
         subscriptions: srv.accounts().all().iter().map(|a| a.sublist.count()).sum(),
-        http_req_stats: srv.monitor.request_counts(),
+        http_req_stats: super::state(srv).request_counts(),
         config_load_time: srv.config_time(),
         tags: o.tags.clone(),
         system_account: srv.accounts().system_name().to_string(),
