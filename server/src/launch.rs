@@ -7,8 +7,8 @@ use crate::events::System;
 use crate::flags::Flags;
 use crate::monitor::MonitorState;
 use crate::options::Options;
+use crate::server::services::{Monitoring, ServiceFuture, Services, SystemEvents};
 use crate::server::{Server, StartError};
-use crate::services::{Monitoring, ServiceFuture, Services, SystemEvents};
 use std::sync::Arc;
 
 /// The services of a natsd server.

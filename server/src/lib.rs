@@ -19,6 +19,5 @@ pub mod ports_file;
 pub mod profiler;
 pub mod reload;
 pub mod server;
-pub mod services;
 pub mod signals;
 pub mod tls;

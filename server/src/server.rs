@@ -1,6 +1,8 @@
 //! The server: listener, client registry, start-up and shutdown, lame duck
 //! mode.
 
+pub mod services;
+
 use crate::auth;
 use crate::conn::client::reader::Reader;
 use crate::conn::client::writer::{self, PingConfig, Sink};
@@ -10,12 +12,12 @@ use crate::flags::Flags;
 use crate::net::{bind_listener, go_net_error, join_host_port, resolve};
 use crate::options::Options;
 use crate::ports_file;
-use crate::services::{Monitoring, Services, SystemEvents};
 use crate::{debug, error, notice};
 use foldhash::HashMap;
 use natsd_proto::client::info::Info;
 use parking_lot::{Mutex, RwLock};
 use rand::Rng;
+use services::{Monitoring, Services, SystemEvents};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};

@@ -19,8 +19,8 @@ use crate::conn::internal::Publisher;
 use crate::core::account::Account;
 use crate::core::connection::{ClosedState, Connection, InternalMsg, Subscription};
 use crate::monitor::accstat::DataStats;
+use crate::server::services::{ServiceFuture, SystemEvents};
 use crate::server::Server;
-use crate::services::{ServiceFuture, SystemEvents};
 use bytes::Bytes;
 use foldhash::HashMap;
 use messages::{

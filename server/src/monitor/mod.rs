@@ -47,7 +47,7 @@ impl Default for MonitorState {
     }
 }
 
-impl crate::services::Monitoring for MonitorState {
+impl crate::server::services::Monitoring for MonitorState {
     fn connection_closed(&self, c: &Connection, reason: ClosedState) {
         self.closed.lock().push(ClosedConn::capture(c, reason));
     }
