@@ -24,17 +24,21 @@ use std::time::{Duration, Instant};
 /// families that should catch them (named beside each survivor).
 pub const MODULES: &[(&str, &str)] = &[
     (
-        "server/src/proto/parser.rs",
+        "server/proto/src/client/parser.rs",
         "core/parser-*, core/split-*, core/proto-*",
     ),
-    ("server/src/sublist.rs", "subjects/*"),
+    ("server/proto/src/sublist.rs", "subjects/*"),
     (
-        "server/src/client/reader.rs",
+        "server/src/conn/client/reader.rs",
         "core/client-*, core/proto-*, core/fanout-*",
+    ),
+    (
+        "server/src/core/delivery.rs",
+        "core/client-*, core/proto-*, subjects/*",
     ),
     ("server/src/auth/mod.rs", "auth/*"),
     (
-        "server/src/client/permissions.rs",
+        "server/src/core/permissions.rs",
         "auth/permissions-*, auth/allow-*",
     ),
 ];
@@ -61,7 +65,15 @@ pub enum Fate {
 /// Lists the mutants of [`MODULES`] with cargo-mutants.
 pub fn list(root: &Path) -> Result<Vec<Mutant>> {
     let mut cmd = Command::new("cargo");
-    cmd.args(["mutants", "--list", "--json", "--package", "natsd"]);
+    cmd.args([
+        "mutants",
+        "--list",
+        "--json",
+        "--package",
+        "natsd",
+        "--package",
+        "natsd-proto",
+    ]);
     for (file, _) in MODULES {
         cmd.args(["--file", file]);
     }
@@ -332,7 +344,7 @@ mod tests {
     fn mutant(i: usize) -> Mutant {
         Mutant {
             name: format!("m{i}"),
-            file: "server/src/sublist.rs".into(),
+            file: "server/proto/src/sublist.rs".into(),
             diff: String::new(),
         }
     }
