@@ -42,7 +42,8 @@ impl Embedded {
     pub fn start(mut opts: Options) -> Result<Embedded, EmbedError> {
         opts.set_baseline();
         opts.add_system_only_no_auth_user(None);
-        opts.validate().map_err(EmbedError::Options)?;
+        opts.validate()
+            .map_err(|e| EmbedError::Options(e.to_string()))?;
         let log = Log::new(LogConfig::of(&opts));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(WORKERS)

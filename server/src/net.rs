@@ -6,15 +6,41 @@
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
-/// `address <addr>: <why>`, as Go's `net.AddrError` prints.
-fn addr_err(addr: &str, why: &str) -> String {
-    format!("address {addr}: {why}")
+const MISSING_PORT: &str = "missing port in address";
+const TOO_MANY_COLONS: &str = "too many colons in address";
+
+/// Go's `net.AddrError`: `address <addr>: <why>`. Whoever reads the
+/// address decides on it (through [`HostPortError`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("address {addr}: {why}")]
+pub struct AddrError {
+    pub addr: String,
+    pub why: &'static str,
 }
 
-/// Splits `host:port`, `[v6]:port`; errors are Go's texts.
-pub fn split_host_port(hostport: &str) -> Result<(&str, &str), String> {
-    const MISSING_PORT: &str = "missing port in address";
-    const TOO_MANY_COLONS: &str = "too many colons in address";
+fn addr_err(addr: &str, why: &'static str) -> AddrError {
+    AddrError {
+        addr: addr.to_string(),
+        why,
+    }
+}
+
+/// Why `host[:port]` is not an address, with Go's texts. The option that
+/// holds it decides: a bad `client_advertise` stops the server, a bad
+/// advertise refuses a reload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostPortError {
+    #[error("no hostport specified")]
+    Empty,
+    #[error(transparent)]
+    Addr(#[from] AddrError),
+    /// The port is not a number.
+    #[error("strconv.Atoi: parsing {0:?}: invalid syntax")]
+    Port(String),
+}
+
+/// Splits `host:port`, `[v6]:port`; errors are Go's.
+pub fn split_host_port(hostport: &str) -> Result<(&str, &str), AddrError> {
     let i = hostport
         .rfind(':')
         .ok_or_else(|| addr_err(hostport, MISSING_PORT))?;
@@ -52,13 +78,13 @@ pub fn split_host_port(hostport: &str) -> Result<(&str, &str), String> {
 
 /// A host and port from `host[:port]`, the port defaulting to `default_port`
 /// when missing, 0 or -1 (Go's `parseHostPort`).
-pub fn parse_host_port(hostport: &str, default_port: i64) -> Result<(String, i64), String> {
+pub fn parse_host_port(hostport: &str, default_port: i64) -> Result<(String, i64), HostPortError> {
     if hostport.is_empty() {
-        return Err("no hostport specified".into());
+        return Err(HostPortError::Empty);
     }
     let with_default;
     let (host, port) = match split_host_port(hostport) {
-        Err(e) if e.ends_with("missing port in address") => {
+        Err(e) if e.why == MISSING_PORT => {
             with_default = format!("{hostport}:{default_port}");
             split_host_port(&with_default)?
         }
@@ -67,7 +93,7 @@ pub fn parse_host_port(hostport: &str, default_port: i64) -> Result<(String, i64
     let port = port.trim();
     let port: i64 = port
         .parse()
-        .map_err(|_| format!("strconv.Atoi: parsing {port:?}: invalid syntax"))?;
+        .map_err(|_| HostPortError::Port(port.to_string()))?;
     let port = if port == 0 || port == -1 {
         default_port
     } else {
@@ -132,12 +158,12 @@ mod tests {
         assert_eq!(split_host_port("me:1"), Ok(("me", "1")));
         assert_eq!(split_host_port("[::1]:4222"), Ok(("::1", "4222")));
         assert_eq!(
-            split_host_port("addr:::123"),
-            Err("address addr:::123: too many colons in address".into())
+            split_host_port("addr:::123").unwrap_err().to_string(),
+            "address addr:::123: too many colons in address"
         );
         assert_eq!(
-            split_host_port("host"),
-            Err("address host: missing port in address".into())
+            split_host_port("host").unwrap_err().to_string(),
+            "address host: missing port in address"
         );
     }
 
@@ -148,8 +174,9 @@ mod tests {
             Ok(("nats.example.com".into(), 4222))
         );
         assert_eq!(parse_host_port("h:-1", 5), Ok(("h".into(), 5)));
-        assert!(parse_host_port("h:x", 5)
-            .unwrap_err()
-            .contains("invalid syntax"));
+        assert_eq!(
+            parse_host_port("h:x", 5).unwrap_err().to_string(),
+            "strconv.Atoi: parsing \"x\": invalid syntax"
+        );
     }
 }

@@ -27,15 +27,33 @@ const UNWIND_BLOCKLIST: [&str; 4] = ["libc", "libgcc", "pthread", "vdso"];
 
 const INDEX: &str = "<html>\n<head><title>/debug/pprof/</title></head>\n<body>\n/debug/pprof/<br>\n<br>\nTypes of profiles available:\n<table>\n<tr><td><a href=\"profile\">profile</a></td><td>CPU profile (pprof protobuf); add ?seconds=N, default 30</td></tr>\n</table>\n</body>\n</html>\n";
 
+/// Why the profiling listener did not start. The server decides on it: it
+/// does not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfilerError {
+    /// Binding `addr` failed, in Go's words.
+    #[error("listen tcp {addr}: {}", go_net_error(.source))]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    /// The bound socket has no address.
+    #[error(transparent)]
+    LocalAddr(std::io::Error),
+}
+
 /// Binds `host:port` (`-1` for a random port), logs Go's line and starts
 /// answering. Returns the bound address.
-pub async fn start(host: &str, port: i64) -> Result<SocketAddr, String> {
+pub async fn start(host: &str, port: i64) -> Result<SocketAddr, ProfilerError> {
     let port = if port == -1 { 0 } else { port };
     let hp = join_host_port(host, port);
     let listener = bind_listener(host, &hp)
         .await
-        .map_err(|e| format!("listen tcp {hp}: {}", go_net_error(&e)))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(|source| ProfilerError::Listen {
+            addr: hp.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(ProfilerError::LocalAddr)?;
     crate::notice!("profiling port: {}", addr.port());
     tokio::spawn(accept_loop(listener));
     Ok(addr)

@@ -146,7 +146,7 @@ impl Server {
         let accounts = Accounts::new(&opts, None);
         let tls = match &opts.tls_config {
             Some(tc) => Some(Arc::new(
-                crate::tls::ClientTls::new(tc).map_err(StartError::Tls)?,
+                crate::tls::ClientTls::new(tc).map_err(|e| StartError::Tls(e.to_string()))?,
             )),
             None => None,
         };
@@ -341,7 +341,7 @@ impl Server {
             Some(
                 crate::profiler::start(&o.host, o.prof_port)
                     .await
-                    .map_err(StartError::Profiler)?,
+                    .map_err(|e| StartError::Profiler(e.to_string()))?,
             )
         } else {
             None
@@ -421,7 +421,7 @@ impl Server {
             let (host, port) = crate::net::parse_host_port(&o.client_advertise, info.port)
                 .map_err(|reason| StartError::ClientAdvertise {
                     value: o.client_advertise.clone(),
-                    reason,
+                    reason: reason.to_string(),
                 })?;
             info.host = host;
             info.port = port;

@@ -9,7 +9,7 @@
 
 use crate::core::connection::PeerCert;
 use crate::core::connection::TlsState;
-use crate::options::tls::files::{load_ca_certs, load_key_pair};
+use crate::options::tls::files::{load_ca_certs, load_key_pair, KeyPairError, TlsFileError};
 use crate::options::tls::TlsConfig;
 use rustls::crypto::{ring, SupportedKxGroup};
 use rustls::server::WebPkiClientVerifier;
@@ -30,6 +30,37 @@ const SYSTEM_CA_FILES: [&str; 6] = [
     "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
     "/etc/ssl/cert.pem",
 ];
+
+/// Why a `tls` block cannot be served. The server decides on it: it does
+/// not start, or refuses the reload.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The CA file.
+    #[error(transparent)]
+    CaFile(#[from] TlsFileError),
+    #[error(transparent)]
+    KeyPair(#[from] KeyPairError),
+    #[error("verifying client certificates without a ca_file needs the system's CA certificates, and none were found")]
+    NoSystemRoots,
+    /// `curve_preferences` names only curves ring does not have.
+    #[error("natsd supports none of the curves {0:?}")]
+    Curves(Vec<String>),
+    #[error(transparent)]
+    Rustls(#[from] rustls::Error),
+    #[error(transparent)]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+}
+
+/// Why a client's certificate fails `pinned_certs`. The handshake decides
+/// on it: it logs it and closes the connection.
+#[derive(Debug, thiserror::Error)]
+pub enum PinError {
+    #[error("Failed pinned cert test as client did not provide a certificate")]
+    NoCertificate,
+    /// The hex SHA-256 of the certificate's SubjectPublicKeyInfo.
+    #[error("Failed pinned cert test for key id: {0}")]
+    NotPinned(String),
+}
 
 /// What accepting a TLS client needs.
 pub struct ClientTls {
@@ -103,7 +134,7 @@ impl RateCounter {
 
 impl ClientTls {
     /// Loads the certificate, key and CA files of a `tls` block.
-    pub fn new(tc: &TlsConfig) -> Result<ClientTls, String> {
+    pub fn new(tc: &TlsConfig) -> Result<ClientTls, TlsError> {
         Ok(ClientTls {
             acceptor: TlsAcceptor::from(Arc::new(server_config(tc, tc.verify)?)),
             monitor_acceptor: TlsAcceptor::from(Arc::new(server_config(tc, false)?)),
@@ -118,35 +149,31 @@ impl ClientTls {
 
 /// The rustls configuration of a `tls` block, verifying client
 /// certificates when `verify`.
-fn server_config(tc: &TlsConfig, verify: bool) -> Result<ServerConfig, String> {
+fn server_config(tc: &TlsConfig, verify: bool) -> Result<ServerConfig, TlsError> {
     let mut provider = ring::default_provider();
     provider.cipher_suites = cipher_suites(&tc.ciphers);
     provider.kx_groups = kx_groups(&tc.curve_preferences)?;
     let provider = Arc::new(provider);
     let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?;
+        .with_safe_default_protocol_versions()?;
     let builder = if verify {
         let roots = if tc.ca_file.is_empty() {
             system_roots()?
         } else {
             let mut roots = RootCertStore::empty();
             for cert in load_ca_certs(&tc.ca_file)? {
-                roots.add(cert).map_err(|e| e.to_string())?;
+                roots.add(cert)?;
             }
             roots
         };
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build()?;
         builder.with_client_cert_verifier(verifier)
     } else {
         builder.with_no_client_auth()
     };
     let (certs, key) = load_key_pair(&tc.cert_file, &tc.key_file)?;
-    let mut config = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| e.to_string())?;
+    let mut config = builder.with_single_cert(certs, key)?;
     // Go's server picks the suite in its own order, not the client's.
     config.ignore_client_order = true;
     Ok(config)
@@ -154,18 +181,16 @@ fn server_config(tc: &TlsConfig, verify: bool) -> Result<ServerConfig, String> {
 
 impl ClientTls {
     /// Go's pinned certificate check: with `pinned_certs`, the client's
-    /// certificate must be one of them. Err is the reason, for the debug
-    /// log.
-    pub fn check_pinned(&self, state: &TlsState) -> Result<(), String> {
+    /// certificate must be one of them.
+    pub fn check_pinned(&self, state: &TlsState) -> Result<(), PinError> {
         let Some(pinned) = &self.pinned else {
             return Ok(());
         };
         match state.peer_certs.first() {
-            None => Err("Failed pinned cert test as client did not provide a certificate".into()),
-            Some(c) if !pinned.contains(&c.spki_sha256) => Err(format!(
-                "Failed pinned cert test for key id: {}",
-                c.spki_sha256
-            )),
+            None => Err(PinError::NoCertificate),
+            Some(c) if !pinned.contains(&c.spki_sha256) => {
+                Err(PinError::NotPinned(c.spki_sha256.clone()))
+            }
             Some(_) => Ok(()),
         }
     }
@@ -189,7 +214,7 @@ pub fn timeout(tc: &TlsConfig) -> Duration {
 
 /// The system's CA certificates, which Go verifies client certificates
 /// against when the block names no `ca_file`.
-fn system_roots() -> Result<RootCertStore, String> {
+fn system_roots() -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
     for file in SYSTEM_CA_FILES {
         if std::path::Path::new(file).exists() {
@@ -200,7 +225,7 @@ fn system_roots() -> Result<RootCertStore, String> {
         }
     }
     if roots.is_empty() {
-        return Err("verifying client certificates without a ca_file needs the system's CA certificates, and none were found".into());
+        return Err(TlsError::NoSystemRoots);
     }
     Ok(roots)
 }
@@ -253,7 +278,7 @@ fn cipher_suites(names: &[String]) -> Vec<SupportedCipherSuite> {
 
 /// The key exchange groups of `curve_preferences`, in its order. ring has
 /// no P-521; a block that names only that one cannot be served.
-fn kx_groups(names: &[String]) -> Result<Vec<&'static dyn SupportedKxGroup>, String> {
+fn kx_groups(names: &[String]) -> Result<Vec<&'static dyn SupportedKxGroup>, TlsError> {
     if names.is_empty() {
         return Ok(ring::default_provider().kx_groups);
     }
@@ -267,7 +292,7 @@ fn kx_groups(names: &[String]) -> Result<Vec<&'static dyn SupportedKxGroup>, Str
         })
         .collect();
     if groups.is_empty() {
-        return Err(format!("natsd supports none of the curves {names:?}"));
+        return Err(TlsError::Curves(names.to_vec()));
     }
     Ok(groups)
 }

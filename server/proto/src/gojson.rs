@@ -14,6 +14,30 @@
 /// Go's limit on nested objects and arrays.
 const MAX_DEPTH: usize = 10_000;
 
+/// Why a document does not decode as Go's `encoding/json` would decode it,
+/// with Go's text. The connection that read the document decides on it:
+/// it closes the client with this text, as Go does.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JsonError {
+    /// Go's `SyntaxError`: the document is not JSON.
+    #[error("{0}")]
+    Syntax(String),
+    /// Go's `UnmarshalTypeError` for the top-level value.
+    #[error("json: cannot unmarshal {} into Go value of type server.{go_struct}", .kind.go_name())]
+    Value { kind: Kind, go_struct: &'static str },
+    /// Go's `UnmarshalTypeError` for a struct field: `field` is the struct
+    /// and the dotted path (`Info.port`), `value` what was there.
+    #[error("json: cannot unmarshal {value} into Go struct field {field} of type {go_type}")]
+    Field {
+        value: String,
+        field: String,
+        go_type: String,
+    },
+    /// Go's `base64.CorruptInputError`, for a `[]byte` field.
+    #[error("illegal base64 data at input byte {0}")]
+    Base64(usize),
+}
+
 /// The JSON kinds, named as Go's type errors name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -79,9 +103,13 @@ enum Expect {
     End,
 }
 
-/// Checks that `data` is one JSON value with only whitespace around it,
-/// and returns Go's error text when it is not.
-pub fn check_valid(data: &[u8]) -> Result<(), String> {
+/// Checks that `data` is one JSON value with only whitespace around it.
+pub fn check_valid(data: &[u8]) -> Result<(), JsonError> {
+    syntax(data).map_err(JsonError::Syntax)
+}
+
+/// The syntax check of [`check_valid`]; the error is Go's message.
+fn syntax(data: &[u8]) -> Result<(), String> {
     let invalid = |c: u8, context: &str| format!("invalid character {} {context}", quote_char(c));
     // true: an object, false: an array.
     let mut stack: Vec<bool> = Vec::new();
@@ -544,7 +572,7 @@ impl GoType {
 
 /// Decodes a document into `go_struct` as Go would, keeping nothing: the
 /// error is Go's first, syntax or type.
-pub fn check_types(data: &[u8], go_struct: &'static GoStruct) -> Result<(), String> {
+pub fn check_types(data: &[u8], go_struct: &'static GoStruct) -> Result<(), JsonError> {
     check_valid(data)?;
     let mut r = Reader::new(data);
     match r.peek() {
@@ -554,11 +582,10 @@ pub fn check_types(data: &[u8], go_struct: &'static GoStruct) -> Result<(), Stri
             check_struct(&mut r, go_struct, "", &mut first);
             first.map_or(Ok(()), Err)
         }
-        other => Err(format!(
-            "json: cannot unmarshal {} into Go value of type server.{}",
-            other.go_name(),
-            go_struct.name
-        )),
+        kind => Err(JsonError::Value {
+            kind,
+            go_struct: go_struct.name,
+        }),
     }
 }
 
@@ -568,7 +595,7 @@ pub fn check_struct(
     r: &mut Reader<'_>,
     go_struct: &'static GoStruct,
     path: &str,
-    first: &mut Option<String>,
+    first: &mut Option<JsonError>,
 ) {
     r.object(|r, key| {
         let Some((name, ty)) = go_struct
@@ -597,14 +624,13 @@ pub fn check_value(
     ty: GoType,
     owner: &str,
     path: &str,
-    first: &mut Option<String>,
-) -> Result<(), String> {
+    first: &mut Option<JsonError>,
+) -> Result<(), JsonError> {
     let kind = r.peek();
-    let mismatch = |value: String| {
-        format!(
-            "json: cannot unmarshal {value} into Go struct field {owner}.{path} of type {}",
-            ty.go_name()
-        )
+    let mismatch = |value: String| JsonError::Field {
+        value,
+        field: format!("{owner}.{path}"),
+        go_type: ty.go_name(),
     };
     match (ty, kind) {
         (_, Kind::Null) | (GoType::Bool, Kind::Bool) => r.skip(),
@@ -658,8 +684,7 @@ pub fn check_value(
 }
 
 /// Go's standard base64 (padded; CR and LF ignored), for `[]byte` fields.
-fn base64_check(s: &[u8]) -> Result<(), String> {
-    let illegal = |at: usize| format!("illegal base64 data at input byte {at}");
+fn base64_check(s: &[u8]) -> Result<(), JsonError> {
     let data: Vec<(usize, u8)> = s
         .iter()
         .copied()
@@ -669,7 +694,7 @@ fn base64_check(s: &[u8]) -> Result<(), String> {
     let is_alphabet = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
     let body = data.iter().take_while(|(_, b)| *b != b'=').count();
     if let Some((at, _)) = data[..body].iter().find(|(_, b)| !is_alphabet(*b)) {
-        return Err(illegal(*at));
+        return Err(JsonError::Base64(*at));
     }
     let padding = data.len() - body;
     let padded_ok = padding <= 2
@@ -678,7 +703,7 @@ fn base64_check(s: &[u8]) -> Result<(), String> {
         && (padding == 0 || body % 4 >= 2);
     if !padded_ok {
         let at = data.get(body).map_or(s.len(), |(at, _)| *at);
-        return Err(illegal(at));
+        return Err(JsonError::Base64(at));
     }
     Ok(())
 }
@@ -768,7 +793,7 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(
-                check_valid(input).unwrap_err(),
+                check_valid(input).unwrap_err().to_string(),
                 *want,
                 "{}",
                 String::from_utf8_lossy(input)
@@ -799,7 +824,7 @@ mod tests {
         check_valid(&deep(10_000)).unwrap();
         assert_eq!(
             check_valid(&deep(10_001)).unwrap_err(),
-            "exceeded max depth"
+            JsonError::Syntax("exceeded max depth".into())
         );
         let mut doc = b"{\"x\":".to_vec();
         doc.extend(deep(9_000));
@@ -865,7 +890,7 @@ mod tests {
         check_types(br#"{"port":4222,"max_payload":-2147483648,"client_id":1,"x":[1],"Import":{"allow":["a"]}}"#, &DOC)
             .unwrap();
         check_types(br#"{"gateway_cmd_payload":"aGk=","port":null}"#, &DOC).unwrap();
-        let err = |doc: &[u8]| check_types(doc, &DOC).unwrap_err();
+        let err = |doc: &[u8]| check_types(doc, &DOC).unwrap_err().to_string();
         assert_eq!(
             err(br#"{"port":"x"}"#),
             "json: cannot unmarshal string into Go struct field Info.port of type int"

@@ -199,9 +199,11 @@ impl Log {
         let out = if !config.file.is_empty() {
             Output::File(open_file(&config.file, format.clone()))
         } else if !config.remote_syslog.is_empty() {
-            Output::Syslog(Syslog::remote(&config.remote_syslog).unwrap_or_else(|e| std_fatal(&e)))
+            Output::Syslog(
+                Syslog::remote(&config.remote_syslog).unwrap_or_else(|e| std_fatal(&e.to_string())),
+            )
         } else if config.syslog {
-            Output::Syslog(Syslog::local().unwrap_or_else(|e| std_fatal(&e)))
+            Output::Syslog(Syslog::local().unwrap_or_else(|e| std_fatal(&e.to_string())))
         } else {
             Output::Stderr
         };

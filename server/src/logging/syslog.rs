@@ -37,6 +37,24 @@ impl Severity {
 const FACILITY_DAEMON: u8 = 3 << 3;
 const FACILITY_KERN: u8 = 0;
 
+/// Why syslog output cannot be opened, with Go's texts. The logger decides
+/// on it: it exits, as Go does.
+#[derive(Debug, thiserror::Error)]
+pub enum SyslogError {
+    /// `remote_syslog` names a scheme other than udp, tcp or unix.
+    #[error("error invalid network type: \"{0}\"")]
+    Network(String),
+    #[error("error connecting to syslog: \"dial {net} {addr}: connect: {}\"", super::os_error_text(.source))]
+    Dial {
+        net: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+    /// None of the local daemon's sockets answers.
+    #[error("error connecting to syslog: \"Unix syslog delivery error\"")]
+    NoLocalDaemon,
+}
+
 /// Where messages go; kept so that a broken connection can be redialled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
@@ -77,16 +95,16 @@ const LOCAL_SOCKETS: [&str; 3] = ["/dev/log", "/var/run/syslog", "/var/run/log"]
 
 impl Syslog {
     /// The local syslog daemon.
-    pub fn local() -> Result<Syslog, String> {
+    pub fn local() -> Result<Syslog, SyslogError> {
         Syslog::connect(Target::Local, FACILITY_DAEMON)
     }
 
     /// A remote receiver, from `remote_syslog`.
-    pub fn remote(url: &str) -> Result<Syslog, String> {
+    pub fn remote(url: &str) -> Result<Syslog, SyslogError> {
         Syslog::connect(parse_target(url)?, FACILITY_KERN)
     }
 
-    fn connect(target: Target, facility: u8) -> Result<Syslog, String> {
+    fn connect(target: Target, facility: u8) -> Result<Syslog, SyslogError> {
         let conn = dial(&target)?;
         Ok(Syslog {
             target,
@@ -147,7 +165,7 @@ pub fn format_message(
 
 /// `scheme://host:port` or `unix:///path`; other schemes are refused with
 /// Go's message.
-fn parse_target(url: &str) -> Result<Target, String> {
+fn parse_target(url: &str) -> Result<Target, SyslogError> {
     let (scheme, rest) = match url.split_once("://") {
         Some((s, r)) => (s.to_lowercase(), r),
         None => (String::new(), url),
@@ -160,16 +178,15 @@ fn parse_target(url: &str) -> Result<Target, String> {
         "udp" => Ok(Target::Udp(host.to_string())),
         "tcp" => Ok(Target::Tcp(host.to_string())),
         "unix" => Ok(Target::Unix(path.to_string())),
-        other => Err(format!("error invalid network type: \"{other}\"")),
+        other => Err(SyslogError::Network(other.to_string())),
     }
 }
 
-fn dial(target: &Target) -> Result<Conn, String> {
-    let failed = |net: &str, addr: &str, e: std::io::Error| {
-        format!(
-            "error connecting to syslog: \"dial {net} {addr}: connect: {}\"",
-            super::os_error_text(&e)
-        )
+fn dial(target: &Target) -> Result<Conn, SyslogError> {
+    let failed = |net, addr: &str, source| SyslogError::Dial {
+        net,
+        addr: addr.to_string(),
+        source,
     };
     match target {
         Target::Local => dial_local(),
@@ -190,7 +207,7 @@ fn dial(target: &Target) -> Result<Conn, String> {
     }
 }
 
-fn dial_local() -> Result<Conn, String> {
+fn dial_local() -> Result<Conn, SyslogError> {
     for path in LOCAL_SOCKETS {
         if let Ok(s) = UnixDatagram::unbound().and_then(|s| s.connect(path).map(|()| s)) {
             return Ok(Conn::Datagram(s));
@@ -199,7 +216,7 @@ fn dial_local() -> Result<Conn, String> {
             return Ok(Conn::Stream(s));
         }
     }
-    Err("error connecting to syslog: \"Unix syslog delivery error\"".into())
+    Err(SyslogError::NoLocalDaemon)
 }
 
 /// The tag: the base name of the command the server was started as.
@@ -260,20 +277,20 @@ mod tests {
     #[test]
     fn targets() {
         assert_eq!(
-            parse_target("udp://127.0.0.1:514"),
-            Ok(Target::Udp("127.0.0.1:514".into()))
+            parse_target("udp://127.0.0.1:514").unwrap(),
+            Target::Udp("127.0.0.1:514".into())
         );
         assert_eq!(
-            parse_target("tcp://[::1]:514"),
-            Ok(Target::Tcp("[::1]:514".into()))
+            parse_target("tcp://[::1]:514").unwrap(),
+            Target::Tcp("[::1]:514".into())
         );
         assert_eq!(
-            parse_target("unix:///tmp/s.sock"),
-            Ok(Target::Unix("/tmp/s.sock".into()))
+            parse_target("unix:///tmp/s.sock").unwrap(),
+            Target::Unix("/tmp/s.sock".into())
         );
         assert_eq!(
-            parse_target("http://x"),
-            Err("error invalid network type: \"http\"".into())
+            parse_target("http://x").unwrap_err().to_string(),
+            "error invalid network type: \"http\""
         );
     }
 }

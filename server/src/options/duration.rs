@@ -3,11 +3,23 @@
 
 use std::time::Duration;
 
-/// Parses a Go duration string ("1h2m3.5s", "300ms", "-1s"). Negative
-/// durations are returned as `Err` carrying Go's text only when malformed;
-/// the sign is reported through the `i128` nanoseconds.
-pub fn parse_go_duration(s: &str) -> Result<i128, String> {
-    let invalid = || format!("time: invalid duration \"{s}\"");
+/// Why a string is not a Go duration, with `time.ParseDuration`'s texts.
+/// The option holding it decides: a config error at its position, or
+/// (some options) a default.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("time: invalid duration \"{0}\"")]
+    Invalid(String),
+    #[error("time: missing unit in duration \"{0}\"")]
+    MissingUnit(String),
+    #[error("time: unknown unit \"{unit}\" in duration \"{duration}\"")]
+    UnknownUnit { unit: String, duration: String },
+}
+
+/// Parses a Go duration string ("1h2m3.5s", "300ms", "-1s"). The sign is
+/// reported through the `i128` nanoseconds.
+pub fn parse_go_duration(s: &str) -> Result<i128, DurationError> {
+    let invalid = || DurationError::Invalid(s.to_string());
     let orig = s;
     let mut s = s;
     let mut neg = false;
@@ -63,11 +75,12 @@ pub fn parse_go_duration(s: &str) -> Result<i128, String> {
             "s" => 1_000_000_000,
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
-            "" => return Err(format!("time: missing unit in duration \"{orig}\"")),
+            "" => return Err(DurationError::MissingUnit(orig.to_string())),
             _ => {
-                return Err(format!(
-                    "time: unknown unit \"{unit}\" in duration \"{orig}\""
-                ))
+                return Err(DurationError::UnknownUnit {
+                    unit: unit.to_string(),
+                    duration: orig.to_string(),
+                })
             }
         };
         let whole: i128 = if int_part.is_empty() {
@@ -149,18 +162,10 @@ mod tests {
         assert_eq!(parse_go_duration("300ms"), Ok(300_000_000));
         assert_eq!(parse_go_duration("-1s"), Ok(-1_000_000_000));
         assert_eq!(parse_go_duration("0"), Ok(0));
-        assert_eq!(
-            parse_go_duration("abc"),
-            Err("time: invalid duration \"abc\"".into())
-        );
-        assert_eq!(
-            parse_go_duration("10"),
-            Err("time: missing unit in duration \"10\"".into())
-        );
-        assert_eq!(
-            parse_go_duration("10x"),
-            Err("time: unknown unit \"x\" in duration \"10x\"".into())
-        );
+        let err = |s: &str| parse_go_duration(s).unwrap_err().to_string();
+        assert_eq!(err("abc"), "time: invalid duration \"abc\"");
+        assert_eq!(err("10"), "time: missing unit in duration \"10\"");
+        assert_eq!(err("10x"), "time: unknown unit \"x\" in duration \"10x\"");
     }
 
     #[test]

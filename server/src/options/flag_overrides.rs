@@ -2,8 +2,37 @@
 //! been read, as Go applies them: `--cluster` (a URL with optional user and
 //! password), `--routes`, and the TLS flags, whose files are checked here.
 
-use super::tls::{files, TlsConfig};
+use super::tls::files::{self, TlsFileError};
+use super::tls::TlsConfig;
 use super::Options;
+
+/// Why the overriding flags cannot be applied, with Go's texts (printed
+/// after "nats-server: "). The command line (exits) and a reload (refused)
+/// decide on it.
+#[derive(Debug, thiserror::Error)]
+pub enum FlagError {
+    #[error("solicited routes require cluster capabilities, e.g. --cluster")]
+    RoutesWithoutCluster,
+    #[error("TLS Server certificate must be present and valid")]
+    TlsCert,
+    #[error("TLS Server private key must be present and valid")]
+    TlsKey,
+    #[error(transparent)]
+    TlsFiles(#[from] TlsFileError),
+    /// `--cluster` is not a URL: Go's `url.Parse` reason.
+    #[error("parse {url:?}: {why}")]
+    ClusterUrl { url: String, why: String },
+    /// `--cluster`'s host and port do not split: Go's `net.AddrError`.
+    #[error("{0}")]
+    ClusterAddr(String),
+    /// `--cluster` has a colon but no port after it.
+    #[error("EOF")]
+    ClusterPortMissing,
+    #[error("expected integer")]
+    ClusterPort,
+    #[error("expected cluster password to be set")]
+    ClusterPassword,
+}
 
 /// The flags among these that were given on the command line.
 pub trait FlagSet {
@@ -16,9 +45,8 @@ impl<F: Fn(&str) -> bool> FlagSet for F {
     }
 }
 
-/// Applies the overriding flags; the error is Go's text (printed after
-/// "nats-server: ").
-pub fn apply(o: &mut Options, flags: &dyn FlagSet) -> Result<(), String> {
+/// Applies the overriding flags.
+pub fn apply(o: &mut Options, flags: &dyn FlagSet) -> Result<(), FlagError> {
     if flags.is_set("cluster") || flags.is_set("cluster_listen") {
         override_cluster(o)?;
     }
@@ -46,18 +74,18 @@ pub fn apply(o: &mut Options, flags: &dyn FlagSet) -> Result<(), String> {
         && o.cluster_host.is_empty()
         && o.cluster_port == 0
     {
-        return Err("solicited routes require cluster capabilities, e.g. --cluster".into());
+        return Err(FlagError::RoutesWithoutCluster);
     }
     Ok(())
 }
 
 /// The TLS flags make a client TLS configuration of their own.
-fn override_tls(o: &mut Options) -> Result<(), String> {
+fn override_tls(o: &mut Options) -> Result<(), FlagError> {
     if o.tls_cert.is_empty() {
-        return Err("TLS Server certificate must be present and valid".into());
+        return Err(FlagError::TlsCert);
     }
     if o.tls_key.is_empty() {
-        return Err("TLS Server private key must be present and valid".into());
+        return Err(FlagError::TlsKey);
     }
     let tc = TlsConfig {
         cert_file: o.tls_cert.clone(),
@@ -73,7 +101,7 @@ fn override_tls(o: &mut Options) -> Result<(), String> {
 
 /// `--cluster URL`: where routes are accepted, and the credentials they
 /// must present. An empty URL turns clustering off; port -1 picks one.
-fn override_cluster(o: &mut Options) -> Result<(), String> {
+fn override_cluster(o: &mut Options) -> Result<(), FlagError> {
     if o.cluster_listen.is_empty() {
         o.cluster_port = 0;
         return Ok(());
@@ -83,19 +111,22 @@ fn override_cluster(o: &mut Options) -> Result<(), String> {
     if random {
         listen = format!("{}:0", &listen[..listen.len() - 3]);
     }
-    let url = parse_url(&listen).map_err(|e| format!("parse {listen:?}: {e}"))?;
-    let (host, port) = split_host_port(&url.host)?;
+    let url = parse_url(&listen).map_err(|why| FlagError::ClusterUrl {
+        url: listen.clone(),
+        why,
+    })?;
+    let (host, port) = split_host_port(&url.host).map_err(FlagError::ClusterAddr)?;
     let port: i64 = if random {
         -1
     } else if port.is_empty() {
-        return Err("EOF".into());
+        return Err(FlagError::ClusterPortMissing);
     } else {
-        port.parse().map_err(|_| "expected integer".to_string())?
+        port.parse().map_err(|_| FlagError::ClusterPort)?
     };
     o.cluster_host = host;
     o.cluster_port = port;
     match url.user {
-        Some((_, None)) => return Err("expected cluster password to be set".into()),
+        Some((_, None)) => return Err(FlagError::ClusterPassword),
         Some((user, Some(pass))) => {
             o.cluster_username = user;
             o.cluster_password = pass;
@@ -223,7 +254,9 @@ mod tests {
             cluster_listen: url.into(),
             ..Default::default()
         };
-        apply(&mut o, &|f: &str| f == "cluster").map(|()| o)
+        apply(&mut o, &|f: &str| f == "cluster")
+            .map(|()| o)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -279,7 +312,9 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            apply(&mut o, &|f: &str| f == "routes").unwrap_err(),
+            apply(&mut o, &|f: &str| f == "routes")
+                .unwrap_err()
+                .to_string(),
             "solicited routes require cluster capabilities, e.g. --cluster"
         );
     }
@@ -291,19 +326,21 @@ mod tests {
             ..Default::default()
         };
         let tls = |f: &str| f == "tls";
+        let err = |o: &mut Options| apply(o, &tls).unwrap_err().to_string();
         assert_eq!(
-            apply(&mut o, &tls).unwrap_err(),
+            err(&mut o),
             "TLS Server certificate must be present and valid"
         );
         o.tls_cert = "/nonexistent/cert.pem".into();
         assert_eq!(
-            apply(&mut o, &tls).unwrap_err(),
+            err(&mut o),
             "TLS Server private key must be present and valid"
         );
         o.tls_key = "/nonexistent/key.pem".into();
-        assert!(apply(&mut o, &tls)
-            .unwrap_err()
-            .contains("open /nonexistent/cert.pem: no such file or directory"));
+        assert_eq!(
+            err(&mut o),
+            "error parsing X509 certificate/key pair: open /nonexistent/cert.pem: no such file or directory"
+        );
         o.tls = false;
         o.tls_config = Some(TlsConfig::default());
         apply(&mut o, &tls).unwrap();

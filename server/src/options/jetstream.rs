@@ -172,7 +172,7 @@ fn parse_limits(
             // Go reports a bad duration here without a position.
             "duplicate_window" => match parse_go_duration(&f.string(errs)?) {
                 Ok(ns) => limits.duplicate_window_ns = ns,
-                Err(e) => errs.errors.push(e),
+                Err(e) => errs.errors.push(e.to_string()),
             },
             _ => {
                 if !mv.used_variable {
@@ -194,9 +194,23 @@ fn size(v: &Node, option: &str, errs: &mut ConfigErrors) -> Result<i64, Recorded
     }
 }
 
+/// Why a string is not a storage size, with Go's texts. The option holding
+/// it decides: a config error at its position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    /// The number before the suffix: `strconv.ParseInt`'s syntax error.
+    #[error("strconv.ParseInt: parsing {}: invalid syntax", go_quote(.0))]
+    Syntax(String),
+    /// The number before the suffix: `strconv.ParseInt`'s range error.
+    #[error("strconv.ParseInt: parsing {}: value out of range", go_quote(.0))]
+    Range(String),
+    #[error("sizes defined as strings must end in K, M, G, T")]
+    Suffix,
+}
+
 /// Go splits off the last byte as the suffix before it checks anything, so
 /// "abc" fails on the number "ab".
-pub fn parse_size_string(s: &str) -> Result<i64, String> {
+pub fn parse_size_string(s: &str) -> Result<i64, SizeError> {
     if s.is_empty() {
         return Ok(0);
     }
@@ -209,26 +223,19 @@ pub fn parse_size_string(s: &str) -> Result<i64, String> {
         b"M" => 20,
         b"G" => 30,
         b"T" => 40,
-        _ => return Err("sizes defined as strings must end in K, M, G, T".into()),
+        _ => return Err(SizeError::Suffix),
     };
     Ok(number.wrapping_mul(1 << shift))
 }
 
 /// Go's `strconv.ParseInt(s, 10, 64)` with its error texts.
-fn go_parse_int(s: &str) -> Result<i64, String> {
+fn go_parse_int(s: &str) -> Result<i64, SizeError> {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "strconv.ParseInt: parsing {}: invalid syntax",
-            go_quote(s)
-        ));
+        return Err(SizeError::Syntax(s.to_string()));
     }
-    s.parse::<i64>().map_err(|_| {
-        format!(
-            "strconv.ParseInt: parsing {}: value out of range",
-            go_quote(s)
-        )
-    })
+    s.parse::<i64>()
+        .map_err(|_| SizeError::Range(s.to_string()))
 }
 
 fn go_quote(s: &str) -> String {
@@ -249,17 +256,18 @@ mod tests {
         assert_eq!(parse_size_string("2K"), Ok(2048));
         assert_eq!(parse_size_string("1G"), Ok(1 << 30));
         assert_eq!(parse_size_string(""), Ok(0));
+        let err = |s: &str| parse_size_string(s).unwrap_err().to_string();
         assert_eq!(
-            parse_size_string("abc"),
-            Err("strconv.ParseInt: parsing \"ab\": invalid syntax".into())
+            err("abc"),
+            "strconv.ParseInt: parsing \"ab\": invalid syntax"
         );
         assert_eq!(
-            parse_size_string("10Z"),
-            Err("sizes defined as strings must end in K, M, G, T".into())
+            err("10Z"),
+            "sizes defined as strings must end in K, M, G, T"
         );
         assert_eq!(
-            parse_size_string("99999999999999999999K"),
-            Err("strconv.ParseInt: parsing \"99999999999999999999\": value out of range".into())
+            err("99999999999999999999K"),
+            "strconv.ParseInt: parsing \"99999999999999999999\": value out of range"
         );
     }
 

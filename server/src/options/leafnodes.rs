@@ -273,7 +273,7 @@ fn parse_remotes(
                     let path = f.string(errs).map_err(wrong_type)?;
                     match expand_path(&path, &|name| std::env::var(name).ok()) {
                         Ok(p) => r.credentials = p,
-                        Err(e) => errs.error(v, e),
+                        Err(e) => errs.error(v, e.to_string()),
                     }
                 }
                 "tls" => {
@@ -320,17 +320,24 @@ fn parse_remotes(
     Ok(remotes)
 }
 
+/// A path starts with `~` and there is no home directory to expand it to
+/// (Go's text). The option holding the path decides: a config error at its
+/// position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("failed to get home dir, require $HOME")]
+pub struct NoHomeDir;
+
 /// Expands environment variables (`$NAME`, `${NAME}`; unset ones are empty)
 /// and then a leading `~` to the home directory, as Go does for a remote's
 /// credentials file.
-pub fn expand_path(p: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn expand_path(p: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, NoHomeDir> {
     let p = expand_env(p, env);
     let Some(rest) = p.strip_prefix('~') else {
         return Ok(p);
     };
     let home = env("HOME").unwrap_or_default();
     if home.is_empty() {
-        return Err("failed to get home dir, require $HOME".into());
+        return Err(NoHomeDir);
     }
     Ok(clean_path(&format!("{home}/{rest}")))
 }
@@ -523,7 +530,7 @@ mod tests {
             expand_path("${HOME}/x/../y", &home("/h")),
             Ok("/h/x/../y".into())
         );
-        assert!(expand_path("~/fizz", &|_: &str| None).is_err());
+        assert_eq!(expand_path("~/fizz", &|_: &str| None), Err(NoHomeDir));
         assert_eq!(expand_env("a$", &|_: &str| None), "a$");
         assert_eq!(expand_env("a${}b", &|_: &str| None), "ab");
     }

@@ -24,6 +24,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 pub use users::{NkeyUser, Permissions, ResponsePermission, User};
+pub use validate::ValidateError;
 
 pub const DEFAULT_PORT: i64 = 4222;
 pub const DEFAULT_HOST: &str = "0.0.0.0";

@@ -96,7 +96,7 @@ pub fn parse_and_load(
     errs: &mut ConfigErrors,
 ) -> Result<TlsConfig, Recorded> {
     let tc = parse(node, ctx).map_err(|(at, e)| errs.reject(at, e))?;
-    files::check(&tc).map_err(|e| errs.reject(node, e))?;
+    files::check(&tc).map_err(|e| errs.reject(node, e.to_string()))?;
     Ok(tc)
 }
 

@@ -75,9 +75,14 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// Every refusal, one per line; `Ok` when natsd can serve what the
-/// options ask for.
-pub fn check(o: &Options) -> Result<(), String> {
+/// Every option natsd will not start with, shown one per line. The command
+/// line (exits, `-t` included) and a reload (refused) decide on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(Refusal::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct Refusals(pub Vec<Refusal>);
+
+/// Every refusal; `Ok` when natsd can serve what the options ask for.
+pub fn check(o: &Options) -> Result<(), Refusals> {
     let mut refusals = o.refusals.clone();
     if let Some(at) = &o.tls_map_at {
         if !o.users.is_empty() || !o.nkeys.is_empty() {
@@ -91,11 +96,7 @@ pub fn check(o: &Options) -> Result<(), String> {
     if refusals.is_empty() {
         return Ok(());
     }
-    Err(refusals
-        .iter()
-        .map(Refusal::to_string)
-        .collect::<Vec<_>>()
-        .join("\n"))
+    Err(Refusals(refusals))
 }
 
 /// The listeners natsd parses and checks but does not open yet, by the name
@@ -124,7 +125,7 @@ mod tests {
     fn refusal_of(text: &str) -> String {
         let (o, r) = load(text);
         r.expect("the config is valid for Go");
-        check(&o).expect_err("natsd must refuse it")
+        check(&o).expect_err("natsd must refuse it").to_string()
     }
 
     #[test]
@@ -181,8 +182,21 @@ mod tests {
             "no users: nothing to map, Go only verifies"
         );
         o.users.push(crate::options::User::default());
-        let e = check(&o).unwrap_err();
+        let e = check(&o).unwrap_err().to_string();
         assert!(e.starts_with("x.conf:1:1: \"verify_and_map\""), "{e}");
+        o.refusals.push(Refusal {
+            location: "x.conf:2:1".into(),
+            option: "operator".into(),
+            kind: RefusalKind::OperatorMode,
+        });
+        let e = check(&o).unwrap_err().to_string();
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(lines.len(), 2, "{e}");
+        assert!(lines[0].starts_with("x.conf:2:1: \"operator\""), "{e}");
+        assert!(
+            lines[1].starts_with("x.conf:1:1: \"verify_and_map\""),
+            "{e}"
+        );
     }
 
     #[test]

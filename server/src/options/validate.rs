@@ -3,37 +3,64 @@
 
 use super::{go_duration, Options, User};
 use rand::Rng;
+use std::time::Duration;
+
+/// Why a complete set of options cannot be used, with Go's texts. The
+/// command line (exits), a reload (refused) and an embedding program
+/// decide on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidateError {
+    #[error("lame duck grace period ({}) should be strictly lower than lame duck duration ({})", go_duration(*.grace_period), go_duration(*.duration))]
+    LameDuckGracePeriod {
+        grace_period: Duration,
+        duration: Duration,
+    },
+    #[error("max_payload ({max_payload}) cannot be higher than max_pending ({max_pending})")]
+    MaxPayload { max_payload: i32, max_pending: i64 },
+    #[error("no_auth_user: \"{0}\" present, but users are not defined")]
+    NoAuthUserWithoutUsers(String),
+    #[error(
+        "no_auth_user: \"{0}\" not present as user in authorization block or account configuration"
+    )]
+    NoAuthUserUnknown(String),
+    #[error("gateway has no name")]
+    GatewayName,
+    #[error("gateway {0:?} has no port specified (select -1 for random port)")]
+    GatewayPort(String),
+    /// A remote gateway, by its index in the list.
+    #[error("gateway in the list {0} has no name")]
+    RemoteGatewayName(usize),
+    #[error("gateway {0:?} has no URL")]
+    RemoteGatewayUrl(String),
+    #[error("cluster name conflicts between cluster and gateway definitions")]
+    ClusterNameConflict,
+}
 
 impl Options {
     /// The checks Go makes before a server starts (or a reload is applied).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ValidateError> {
         if !self.lame_duck_duration.is_zero()
             && self.lame_duck_grace_period >= self.lame_duck_duration
         {
-            return Err(format!(
-                "lame duck grace period ({}) should be strictly lower than lame duck duration ({})",
-                go_duration(self.lame_duck_grace_period),
-                go_duration(self.lame_duck_duration)
-            ));
+            return Err(ValidateError::LameDuckGracePeriod {
+                grace_period: self.lame_duck_grace_period,
+                duration: self.lame_duck_duration,
+            });
         }
         if i64::from(self.max_payload) > self.max_pending {
-            return Err(format!(
-                "max_payload ({}) cannot be higher than max_pending ({})",
-                self.max_payload, self.max_pending
-            ));
+            return Err(ValidateError::MaxPayload {
+                max_payload: self.max_payload,
+                max_pending: self.max_pending,
+            });
         }
         if !self.no_auth_user.is_empty() {
             if self.users.is_empty() {
-                return Err(format!(
-                    "no_auth_user: \"{}\" present, but users are not defined",
-                    self.no_auth_user
+                return Err(ValidateError::NoAuthUserWithoutUsers(
+                    self.no_auth_user.clone(),
                 ));
             }
             if !self.users.iter().any(|u| u.username == self.no_auth_user) {
-                return Err(format!(
-                    "no_auth_user: \"{}\" not present as user in authorization block or account configuration",
-                    self.no_auth_user
-                ));
+                return Err(ValidateError::NoAuthUserUnknown(self.no_auth_user.clone()));
             }
         }
         self.validate_gateway()?;
@@ -43,32 +70,29 @@ impl Options {
             && !self.cluster_name.is_empty()
             && self.gateway.name != self.cluster_name
         {
-            return Err("cluster name conflicts between cluster and gateway definitions".into());
+            return Err(ValidateError::ClusterNameConflict);
         }
         Ok(())
     }
 
     /// Go's checks of a gateway block, which refuse to start the server.
-    fn validate_gateway(&self) -> Result<(), String> {
+    fn validate_gateway(&self) -> Result<(), ValidateError> {
         let g = &self.gateway;
         if g.name.is_empty() && g.port == 0 {
             return Ok(());
         }
         if g.name.is_empty() {
-            return Err("gateway has no name".into());
+            return Err(ValidateError::GatewayName);
         }
         if g.port == 0 {
-            return Err(format!(
-                "gateway {:?} has no port specified (select -1 for random port)",
-                g.name
-            ));
+            return Err(ValidateError::GatewayPort(g.name.clone()));
         }
         for (i, remote) in g.gateways.iter().enumerate() {
             if remote.name.is_empty() {
-                return Err(format!("gateway in the list {i} has no name"));
+                return Err(ValidateError::RemoteGatewayName(i));
             }
             if remote.urls.is_empty() {
-                return Err(format!("gateway {:?} has no URL", remote.name));
+                return Err(ValidateError::RemoteGatewayUrl(remote.name.clone()));
             }
         }
         Ok(())
@@ -129,6 +153,40 @@ mod tests {
                 .collect(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn errors_are_go_texts() {
+        let err = |o: Options| o.validate().unwrap_err().to_string();
+        assert_eq!(
+            err(Options {
+                lame_duck_duration: Duration::from_secs(30),
+                lame_duck_grace_period: Duration::from_secs(30),
+                ..Default::default()
+            }),
+            "lame duck grace period (30s) should be strictly lower than lame duck duration (30s)"
+        );
+        assert_eq!(
+            err(Options {
+                max_payload: 2,
+                max_pending: 1,
+                ..Default::default()
+            }),
+            "max_payload (2) cannot be higher than max_pending (1)"
+        );
+        assert_eq!(
+            err(Options {
+                no_auth_user: "x".into(),
+                ..Default::default()
+            }),
+            "no_auth_user: \"x\" present, but users are not defined"
+        );
+        let mut o = Options::default();
+        o.gateway.name = "g".into();
+        assert_eq!(
+            err(o),
+            "gateway \"g\" has no port specified (select -1 for random port)"
+        );
     }
 
     #[test]

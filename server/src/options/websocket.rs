@@ -70,7 +70,7 @@ pub fn parse_websocket(
                     Value::Str(s) => match parse_go_duration(s) {
                         Ok(ns) => Duration::from_nanos(ns.max(0) as u64),
                         Err(e) => {
-                            errs.error(v, e);
+                            errs.error(v, e.to_string());
                             continue;
                         }
                     },

@@ -2,6 +2,7 @@
 //! in the order of Go's `Options` struct, so that when several options
 //! cannot be reloaded the one Go names is named here too.
 
+use super::ReloadError;
 use crate::options::{go_duration, Options};
 use std::fmt::Display;
 use std::time::Duration;
@@ -67,13 +68,29 @@ impl Change {
 }
 
 /// Go's refusal for an option that cannot change without a restart.
-fn refuse(field: &str, old: impl Display, new: impl Display) -> String {
-    format!("config reload not supported for {field}: old={old}, new={new}")
+fn refuse(option: &'static str, old: impl Display, new: impl Display) -> ReloadError {
+    ReloadError::Unsupported {
+        option,
+        old: old.to_string(),
+        new: new.to_string(),
+    }
+}
+
+/// Go's refusal for an advertised address that does not parse.
+fn check_advertise(option: &'static str, value: &str) -> Result<(), ReloadError> {
+    match crate::net::parse_host_port(value, 0) {
+        Ok(_) => Ok(()),
+        Err(source) => Err(ReloadError::Advertise {
+            option,
+            value: value.to_string(),
+            source,
+        }),
+    }
 }
 
 /// Compares `old` and `new`; returns the changes to apply, or the error of
 /// the first option that cannot be reloaded.
-pub fn diff(old: &Options, new: &Options) -> Result<Vec<Change>, String> {
+pub fn diff(old: &Options, new: &Options) -> Result<Vec<Change>, ReloadError> {
     let mut out = Vec::new();
     macro_rules! fixed {
         ($field:ident, $name:literal) => {
@@ -108,12 +125,7 @@ pub fn diff(old: &Options, new: &Options) -> Result<Vec<Change>, String> {
     }
     if old.client_advertise != new.client_advertise {
         if !new.client_advertise.is_empty() {
-            crate::net::parse_host_port(&new.client_advertise, 0).map_err(|e| {
-                format!(
-                    "invalid ClientAdvertise value of {}, err={e}",
-                    new.client_advertise
-                )
-            })?;
+            check_advertise("ClientAdvertise", &new.client_advertise)?;
         }
         out.push(Change::ClientAdvertise(new.client_advertise.clone()));
     }
@@ -217,36 +229,23 @@ pub fn diff(old: &Options, new: &Options) -> Result<Vec<Change>, String> {
 
 /// A block that cannot change without a restart. Go prints both values
 /// whole; natsd does not, as they may hold credentials.
-fn fixed_block(changed: bool, field: &str) -> Result<(), String> {
+fn fixed_block(changed: bool, field: &'static str) -> Result<(), ReloadError> {
     if changed {
-        return Err(format!(
-            "config reload not supported for {field}: the block changed"
-        ));
+        return Err(ReloadError::BlockChanged(field));
     }
     Ok(())
 }
 
 /// The `cluster` block: its listen address is fixed, the rest reloads.
-fn diff_cluster(old: &Options, new: &Options) -> Result<Option<Change>, String> {
+fn diff_cluster(old: &Options, new: &Options) -> Result<Option<Change>, ReloadError> {
     if old.cluster_host != new.cluster_host {
-        return Err(format!(
-            "config reload not supported for cluster host: old={}, new={}",
-            old.cluster_host, new.cluster_host
-        ));
+        return Err(refuse("cluster host", &old.cluster_host, &new.cluster_host));
     }
     if old.cluster_port != new.cluster_port {
-        return Err(format!(
-            "config reload not supported for cluster port: old={}, new={}",
-            old.cluster_port, new.cluster_port
-        ));
+        return Err(refuse("cluster port", old.cluster_port, new.cluster_port));
     }
     if !new.cluster_advertise.is_empty() {
-        crate::net::parse_host_port(&new.cluster_advertise, 0).map_err(|e| {
-            format!(
-                "invalid Cluster.Advertise value of {}, err={e}",
-                new.cluster_advertise
-            )
-        })?;
+        check_advertise("Cluster.Advertise", &new.cluster_advertise)?;
     }
     let same = old.cluster_listen == new.cluster_listen
         && old.cluster_name == new.cluster_name
@@ -272,6 +271,10 @@ fn sorted<T, K: Ord>(items: &[T], key: impl Fn(&T) -> K) -> Vec<K> {
 mod tests {
     use super::*;
 
+    fn refusal(old: &Options, new: &Options) -> String {
+        diff(old, new).unwrap_err().to_string()
+    }
+
     fn base() -> Options {
         let mut o = Options::with_flag_defaults();
         o.set_baseline();
@@ -281,8 +284,8 @@ mod tests {
     #[test]
     fn same_options_change_only_users_and_accounts() {
         assert_eq!(
-            diff(&base(), &base()),
-            Ok(vec![Change::Users, Change::Accounts])
+            diff(&base(), &base()).unwrap(),
+            vec![Change::Users, Change::Accounts]
         );
     }
 
@@ -293,14 +296,14 @@ mod tests {
         new.max_subs = 10;
         new.prof_port = 1;
         assert_eq!(
-            diff(&old, &new),
-            Err("config reload not supported for MaxSubs: old=0, new=10".into())
+            refusal(&old, &new),
+            "config reload not supported for MaxSubs: old=0, new=10"
         );
         let mut new = base();
         new.lame_duck_duration = Duration::from_secs(30);
         assert_eq!(
-            diff(&old, &new),
-            Err("config reload not supported for LameDuckDuration: old=2m0s, new=30s".into())
+            refusal(&old, &new),
+            "config reload not supported for LameDuckDuration: old=2m0s, new=30s"
         );
     }
 
@@ -312,9 +315,7 @@ mod tests {
         new.port = 0;
         assert!(diff(&old, &new).is_ok());
         new.port = 4568;
-        assert!(diff(&old, &new)
-            .unwrap_err()
-            .contains("for Port: old=4567, new=4568"));
+        assert!(refusal(&old, &new).contains("for Port: old=4567, new=4568"));
     }
 
     #[test]
@@ -357,8 +358,8 @@ mod tests {
         let mut new = base();
         new.websocket.port = 8080;
         assert_eq!(
-            diff(&old, &new),
-            Err("config reload not supported for Websocket: the block changed".into())
+            refusal(&old, &new),
+            "config reload not supported for Websocket: the block changed"
         );
     }
 
@@ -370,13 +371,18 @@ mod tests {
         let mut new = old.clone();
         new.cluster_name = "xyz".into();
         assert_eq!(
-            diff_cluster(&old, &new),
-            Ok(Some(Change::Cluster { name: "xyz".into() }))
+            diff_cluster(&old, &new).unwrap(),
+            Some(Change::Cluster { name: "xyz".into() })
+        );
+        new.cluster_advertise = "h:x".into();
+        assert_eq!(
+            diff_cluster(&old, &new).unwrap_err().to_string(),
+            "invalid Cluster.Advertise value of h:x, err=strconv.Atoi: parsing \"x\": invalid syntax"
         );
         new.cluster_host.clear();
         assert_eq!(
-            diff_cluster(&old, &new),
-            Err("config reload not supported for cluster host: old=127.0.0.1, new=".into())
+            diff_cluster(&old, &new).unwrap_err().to_string(),
+            "config reload not supported for cluster host: old=127.0.0.1, new="
         );
     }
 }

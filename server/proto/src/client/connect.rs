@@ -5,7 +5,7 @@
 //! `null` leaving a field unchanged. A value of the wrong type does not stop
 //! the decoding, but the first one fails the CONNECT, as in Go.
 
-use crate::gojson::{self, GoStruct, GoType, Kind, Reader};
+use crate::gojson::{self, GoStruct, GoType, JsonError, Kind, Reader};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientOpts {
@@ -90,11 +90,12 @@ const FIELDS: [&str; 20] = [
 ];
 
 /// Go's error for a JSON value that does not fit its field.
-fn type_error(got: Kind, field: &str, want: &str) -> String {
-    format!(
-        "json: cannot unmarshal {} into Go struct field ClientOpts.{field} of type {want}",
-        got.go_name()
-    )
+fn type_error(value: String, field: &str, want: &str) -> JsonError {
+    JsonError::Field {
+        value,
+        field: format!("ClientOpts.{field}"),
+        go_type: want.into(),
+    }
 }
 
 impl ClientOpts {
@@ -122,21 +123,21 @@ impl ClientOpts {
         }
     }
 
-    /// Applies a CONNECT argument on top of `self`; the error is Go's text.
-    pub fn apply_json(&mut self, arg: &[u8]) -> Result<(), String> {
+    /// Applies a CONNECT argument on top of `self`; the error is Go's.
+    pub fn apply_json(&mut self, arg: &[u8]) -> Result<(), JsonError> {
         gojson::check_valid(arg)?;
         let mut r = Reader::new(arg);
         match r.peek() {
             Kind::Object => {}
             Kind::Null => return Ok(()),
-            other => {
-                return Err(format!(
-                    "json: cannot unmarshal {} into Go value of type server.ClientOpts",
-                    other.go_name()
-                ))
+            kind => {
+                return Err(JsonError::Value {
+                    kind,
+                    go_struct: "ClientOpts",
+                })
             }
         }
-        let mut first_error: Option<String> = None;
+        let mut first_error: Option<JsonError> = None;
         r.object(|r, key| {
             let Some(name) = FIELDS.iter().find(|f| gojson::key_matches(f, &key)) else {
                 r.skip();
@@ -150,7 +151,7 @@ impl ClientOpts {
     }
 
     /// Decodes the next value into field `name`; always consumes it.
-    fn decode_field(&mut self, name: &str, r: &mut Reader<'_>) -> Result<(), String> {
+    fn decode_field(&mut self, name: &str, r: &mut Reader<'_>) -> Result<(), JsonError> {
         let kind = r.peek();
         if kind == Kind::Null {
             r.skip();
@@ -162,10 +163,8 @@ impl ClientOpts {
             FieldRef::Int(slot) if kind == Kind::Number => {
                 let text = r.literal();
                 *slot = gojson::parse_int(text).ok_or_else(|| {
-                    format!(
-                        "json: cannot unmarshal number {} into Go struct field ClientOpts.{name} of type int",
-                        String::from_utf8_lossy(text)
-                    )
+                    let value = format!("number {}", String::from_utf8_lossy(text));
+                    type_error(value, name, "int")
                 })?;
             }
             FieldRef::SubjectPermission => {
@@ -181,7 +180,7 @@ impl ClientOpts {
                     FieldRef::Str(_) => "string",
                     _ => "int",
                 };
-                return Err(type_error(kind, name, want));
+                return Err(type_error(kind.go_name().into(), name, want));
             }
         }
         Ok(())
@@ -282,7 +281,12 @@ mod tests {
 
     #[test]
     fn type_errors_are_go_texts_and_the_first_one_counts() {
-        let err = |doc: &[u8]| ClientOpts::default().apply_json(doc).unwrap_err();
+        let err = |doc: &[u8]| {
+            ClientOpts::default()
+                .apply_json(doc)
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(
             err(br#"{"verbose":"yes","echo":1}"#),
             "json: cannot unmarshal string into Go struct field ClientOpts.verbose of type bool"

@@ -503,7 +503,7 @@ impl Reader {
             Op::Info(arg) => {
                 match natsd_proto::gojson::check_types(arg, &natsd_proto::client::info::GO_INFO) {
                     Ok(()) => Ok(()),
-                    Err(e) => Err(self.protocol_error(&e)),
+                    Err(e) => Err(self.protocol_error(&e.to_string())),
                 }
             }
             Op::Err(arg) => {
@@ -536,7 +536,7 @@ impl Reader {
         }
         self.client.write_ready.notify_one();
         if let Err(e) = self.opts.apply_json(arg) {
-            return Err(self.protocol_error(&e));
+            return Err(self.protocol_error(&e.to_string()));
         }
         self.connected = true;
         self.client.connect_received.store(true, Ordering::Release);

@@ -9,32 +9,97 @@ use rustls::pki_types::{
 };
 use std::io::Read;
 
-/// Checks what a block's files hold; the error is the text Go puts after
-/// the block's position.
-pub fn check(tc: &TlsConfig) -> Result<(), String> {
+/// A file that cannot be opened (`op` "open") or read ("read"), as Go's
+/// `os` package words it.
+#[derive(Debug, thiserror::Error)]
+#[error("{op} {path}: {}", os_text(.source))]
+pub struct FileError {
+    pub op: &'static str,
+    pub path: String,
+    pub source: std::io::Error,
+}
+
+/// Why a certificate file and a key file are not a usable pair, with the
+/// texts of Go's `tls.X509KeyPair`.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyPairError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("tls: failed to find any PEM data in certificate input")]
+    NoCertificatePem,
+    #[error("tls: failed to find certificate PEM data in certificate input, but did find a private key; PEM inputs may have been switched")]
+    KeyForCertificate,
+    /// The labels of the PEM blocks that were not certificates.
+    #[error("tls: failed to find \"CERTIFICATE\" PEM block in certificate input after skipping PEM blocks of the following types: [{}]", .0.join(" "))]
+    NoCertificateBlock(Vec<String>),
+    #[error("tls: failed to find any PEM data in key input")]
+    NoKeyPem,
+    #[error("tls: found a certificate rather than a key in the PEM for the private key")]
+    CertificateForKey,
+    /// The labels of the PEM blocks that were not private keys.
+    #[error("tls: failed to find PEM block with type ending in \"PRIVATE KEY\" in key input after skipping PEM blocks of the following types: [{}]", .0.join(" "))]
+    NoKeyBlock(Vec<String>),
+    #[error("x509: malformed certificate")]
+    MalformedCertificate,
+    #[error("tls: failed to parse private key")]
+    UnparsableKey,
+    #[error("tls: unknown public key algorithm")]
+    UnknownAlgorithm,
+    #[error("tls: private key type does not match public key type")]
+    KeyTypeMismatch,
+    #[error("tls: private key does not match public key")]
+    KeyMismatch,
+}
+
+/// Why the files a `tls` block names cannot be used, with Go's texts. The
+/// configuration decides on it (an error at the block's position), and so
+/// do the TLS flags and the server (which does not start or reload).
+#[derive(Debug, thiserror::Error)]
+pub enum TlsFileError {
+    #[error("missing 'key_file' in TLS configuration")]
+    MissingKeyFile,
+    #[error("missing 'cert_file' in TLS configuration")]
+    MissingCertFile,
+    #[error("error parsing X509 certificate/key pair: {0}")]
+    KeyPair(#[source] KeyPairError),
+    /// The CA file cannot be read.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// The CA file holds no certificate.
+    #[error("failed to parse root ca certificate")]
+    NoCaCertificate,
+}
+
+/// Checks what a block's files hold; the error's text is the one Go puts
+/// after the block's position.
+pub fn check(tc: &TlsConfig) -> Result<(), TlsFileError> {
     match (tc.cert_file.is_empty(), tc.key_file.is_empty()) {
-        (false, true) => return Err("missing 'key_file' in TLS configuration".into()),
-        (true, false) => return Err("missing 'cert_file' in TLS configuration".into()),
-        (false, false) => check_key_pair(&tc.cert_file, &tc.key_file)
-            .map_err(|e| format!("error parsing X509 certificate/key pair: {e}"))?,
+        (false, true) => return Err(TlsFileError::MissingKeyFile),
+        (true, false) => return Err(TlsFileError::MissingCertFile),
+        (false, false) => {
+            load_key_pair(&tc.cert_file, &tc.key_file).map_err(TlsFileError::KeyPair)?;
+        }
         (true, true) => {}
     }
     if !tc.ca_file.is_empty() {
         let pem = read_file(&tc.ca_file)?;
         if !has_ca_certificate(&pem) {
-            return Err("failed to parse root ca certificate".into());
+            return Err(TlsFileError::NoCaCertificate);
         }
     }
     Ok(())
 }
 
-/// Reads a file, failing with Go's text for the step that failed
-/// ("open PATH: ..." or "read PATH: ...").
-fn read_file(path: &str) -> Result<Vec<u8>, String> {
-    let mut f = std::fs::File::open(path).map_err(|e| format!("open {path}: {}", os_text(&e)))?;
+/// Reads a file, failing with Go's text for the step that failed.
+fn read_file(path: &str) -> Result<Vec<u8>, FileError> {
+    let failed = |op, source| FileError {
+        op,
+        path: path.to_string(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(|e| failed("open", e))?;
     let mut data = Vec::new();
-    f.read_to_end(&mut data)
-        .map_err(|e| format!("read {path}: {}", os_text(&e)))?;
+    f.read_to_end(&mut data).map_err(|e| failed("read", e))?;
     Ok(data)
 }
 
@@ -56,30 +121,26 @@ fn has_ca_certificate(pem: &[u8]) -> bool {
     })
 }
 
-/// The certificate chain and key files must hold a certificate, a private
-/// key, and the key must be the certificate's.
-fn check_key_pair(cert_file: &str, key_file: &str) -> Result<(), String> {
-    load_key_pair(cert_file, key_file).map(|_| ())
-}
-
 /// The CA certificates of a file, for verifying peers.
-pub fn load_ca_certs(ca_file: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+pub fn load_ca_certs(ca_file: &str) -> Result<Vec<CertificateDer<'static>>, TlsFileError> {
     let pem = read_file(ca_file)?;
     let certs: Vec<_> = Blocks(&pem)
         .filter(|b| b.label == "CERTIFICATE" && !b.has_headers)
         .map(|b| CertificateDer::from(b.der))
         .collect();
     if certs.is_empty() {
-        return Err("failed to parse root ca certificate".into());
+        return Err(TlsFileError::NoCaCertificate);
     }
     Ok(certs)
 }
 
-/// The certificate chain and its private key, checked as Go checks them.
+/// The certificate chain and its private key, checked as Go checks them:
+/// the files must hold a certificate and a private key, and the key must
+/// be the certificate's.
 pub fn load_key_pair(
     cert_file: &str,
     key_file: &str,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), KeyPairError> {
     let cert_pem = read_file(cert_file)?;
     let key_pem = read_file(key_file)?;
     let mut certs = Vec::new();
@@ -93,14 +154,11 @@ pub fn load_key_pair(
     }
     if certs.is_empty() {
         return Err(if skipped.is_empty() {
-            "tls: failed to find any PEM data in certificate input".into()
+            KeyPairError::NoCertificatePem
         } else if skipped.len() == 1 && skipped[0].ends_with("PRIVATE KEY") {
-            "tls: failed to find certificate PEM data in certificate input, but did find a private key; PEM inputs may have been switched".into()
+            KeyPairError::KeyForCertificate
         } else {
-            format!(
-                "tls: failed to find \"CERTIFICATE\" PEM block in certificate input after skipping PEM blocks of the following types: [{}]",
-                skipped.join(" ")
-            )
+            KeyPairError::NoCertificateBlock(skipped)
         });
     }
     let mut skipped = Vec::new();
@@ -114,19 +172,16 @@ pub fn load_key_pair(
     }
     let Some(key_der) = key_der else {
         return Err(if skipped.is_empty() {
-            "tls: failed to find any PEM data in key input".into()
+            KeyPairError::NoKeyPem
         } else if skipped.len() == 1 && skipped[0] == "CERTIFICATE" {
-            "tls: found a certificate rather than a key in the PEM for the private key".into()
+            KeyPairError::CertificateForKey
         } else {
-            format!(
-                "tls: failed to find PEM block with type ending in \"PRIVATE KEY\" in key input after skipping PEM blocks of the following types: [{}]",
-                skipped.join(" ")
-            )
+            KeyPairError::NoKeyBlock(skipped)
         });
     };
     let cert = rustls::server::ParsedCertificate::try_from(&certs[0])
-        .map_err(|_| "x509: malformed certificate".to_string())?;
-    let (key_form, key) = signing_key(key_der).ok_or("tls: failed to parse private key")?;
+        .map_err(|_| KeyPairError::MalformedCertificate)?;
+    let (key_form, key) = signing_key(key_der).ok_or(KeyPairError::UnparsableKey)?;
     let cert_spki = cert.subject_public_key_info();
     let Some(key_spki) = key.public_key() else {
         drop(cert);
@@ -134,13 +189,13 @@ pub fn load_key_pair(
     };
     let cert_alg = algorithm_oid(cert_spki.as_ref());
     if !matches!(cert_alg, Some(RSA | EC | ED25519)) {
-        return Err("tls: unknown public key algorithm".into());
+        return Err(KeyPairError::UnknownAlgorithm);
     }
     if cert_alg != algorithm_oid(key_spki.as_ref()) {
-        return Err("tls: private key type does not match public key type".into());
+        return Err(KeyPairError::KeyTypeMismatch);
     }
     if cert_spki.as_ref() != key_spki.as_ref() {
-        return Err("tls: private key does not match public key".into());
+        return Err(KeyPairError::KeyMismatch);
     }
     drop(cert);
     Ok((certs, key_form))
@@ -347,25 +402,23 @@ mod tests {
             ca_file: ca.into(),
             ..Default::default()
         };
+        let check = |tc: TlsConfig| check(&tc).unwrap_err().to_string();
         assert_eq!(
-            check(&tc("/nonexistent/c.pem", "/nonexistent/k.pem", "")).unwrap_err(),
+            check(tc("/nonexistent/c.pem", "/nonexistent/k.pem", "")),
             "error parsing X509 certificate/key pair: open /nonexistent/c.pem: no such file or directory"
         );
-        assert_eq!(
-            check(&tc("", "", "/")).unwrap_err(),
-            "read /: is a directory"
-        );
+        assert_eq!(check(tc("", "", "/")), "read /: is a directory");
         let dir = std::env::temp_dir().join(format!("natsd-tls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let junk = dir.join("junk.pem");
         std::fs::write(&junk, "junk\n").unwrap();
         let junk = junk.to_str().unwrap();
         assert_eq!(
-            check(&tc(junk, junk, "")).unwrap_err(),
+            check(tc(junk, junk, "")),
             "error parsing X509 certificate/key pair: tls: failed to find any PEM data in certificate input"
         );
         assert_eq!(
-            check(&tc("", "", junk)).unwrap_err(),
+            check(tc("", "", junk)),
             "failed to parse root ca certificate"
         );
         std::fs::remove_dir_all(&dir).ok();
