@@ -95,6 +95,9 @@ pub struct Router {
     results: HashMap<Bytes, Arc<SublistResult<Subscription>>>,
     results_account: Option<Arc<Account>>,
     results_genid: u64,
+    /// The last subject matched and its result: a publisher often repeats
+    /// a subject, and comparing it is cheaper than hashing it.
+    last: Option<(Bytes, Arc<SublistResult<Subscription>>)>,
     /// Connections queued to during this batch, flushed once at its end.
     pcd: Vec<Arc<Connection>>,
     /// Reused MSG/HMSG line.
@@ -105,6 +108,8 @@ pub struct Router {
     /// A delivery left a subscriber's backlog past half of its max_pending
     /// (see [`Kind::stalls_on_backlog`]).
     backlogged: bool,
+    /// Whether deliveries are traced, read once per batch.
+    traced: bool,
     rng: SmallRng,
 }
 
@@ -120,11 +125,13 @@ impl Router {
             results: HashMap::default(),
             results_account: None,
             results_genid: 0,
+            last: None,
             pcd: Vec::new(),
             line: Vec::with_capacity(128),
             batch: BatchStats::default(),
             batch_time: Instant::now(),
             backlogged: false,
+            traced: false,
             rng: SmallRng::from_entropy(),
         }
     }
@@ -132,6 +139,7 @@ impl Router {
     /// Starts a batch: what arrives together is stamped with one time.
     pub fn begin_batch(&mut self) {
         self.batch_time = Instant::now();
+        self.traced = crate::logging::trace_enabled();
     }
 
     /// Counts a message received from the publisher (before its checks:
@@ -211,19 +219,28 @@ impl Router {
             .is_some_and(|a| Arc::ptr_eq(a, acc));
         if !same_account || genid != self.results_genid {
             self.results.clear();
+            self.last = None;
             self.results_genid = genid;
             if !same_account {
                 self.results_account = Some(acc.clone());
             }
-        } else if let Some(r) = self.results.get(subject) {
-            return (!r.is_empty()).then(|| r.clone());
+        } else if let Some((s, r)) = &self.last {
+            if s[..] == *subject {
+                return (!r.is_empty()).then(|| r.clone());
+            }
+        }
+        if let Some((key, r)) = self.results.get_key_value(subject) {
+            let r = r.clone();
+            self.last = Some((key.clone(), r.clone()));
+            return (!r.is_empty()).then_some(r);
         }
         let r = acc.sublist.match_subject(subject);
         if self.results.len() >= RESULT_CACHE_MAX {
             self.results.clear();
         }
-        self.results
-            .insert(Bytes::copy_from_slice(subject), r.clone());
+        let key = Bytes::copy_from_slice(subject);
+        self.results.insert(key.clone(), r.clone());
+        self.last = Some((key, r.clone()));
         (!r.is_empty()).then_some(r)
     }
 
@@ -337,11 +354,14 @@ impl Router {
             // Others are stamped when flushed (see flush).
             target.mark_delivery(self.batch_time);
         }
-        if crate::logging::trace_enabled() {
-            crate::trace!(
-                "{} - ->> [{}]",
-                target.label(),
-                String::from_utf8_lossy(&line[..line.len() - 2])
+        if self.traced {
+            crate::logging::write(
+                "TRC",
+                format_args!(
+                    "{} - ->> [{}]",
+                    target.label(),
+                    String::from_utf8_lossy(&line[..line.len() - 2])
+                ),
             );
         }
         self.line = line;

@@ -137,6 +137,9 @@ pub struct Reader {
     /// Processing stopped before a PUB to stall; the rest of the read
     /// buffer is processed after the wait.
     stalled: bool,
+    /// Whether this client's operations are traced: the log's level, read
+    /// at start and after each reload (not per message).
+    traced: bool,
 }
 
 impl Reader {
@@ -170,12 +173,13 @@ impl Reader {
             active: false,
             stall_next: false,
             stalled: false,
+            traced: crate::logging::trace_enabled(),
         }
     }
 
     /// Whether this client's own operations are traced.
     fn traces(&self) -> bool {
-        self.client.kind.traced()
+        self.traced
     }
 
     pub async fn run<R: tokio::io::AsyncRead + Unpin>(mut self, mut rd: R) {
@@ -443,7 +447,12 @@ impl Reader {
                 Ok(())
             }
             Op::HPub(arg) => {
-                crate::trace!("{} - <<- [HPUB {}]", self.client.label(), lossy(arg));
+                if self.traces() {
+                    crate::logging::write(
+                        "TRC",
+                        format_args!("{} - <<- [HPUB {}]", self.client.label(), lossy(arg)),
+                    );
+                }
                 if !self.client.headers.load(Ordering::Relaxed) {
                     return Err(self.protocol_error("message headers not supported"));
                 }
@@ -457,10 +466,13 @@ impl Reader {
             Op::Skipped => Ok(()),
             Op::Payload(payload) => {
                 if self.traces() {
-                    crate::trace!(
-                        "{} - <<- MSG_PAYLOAD: [{}]",
-                        self.client.label(),
-                        crate::conn::trace_payload(payload, self.srv.opts().max_traced_msg_len)
+                    crate::logging::write(
+                        "TRC",
+                        format_args!(
+                            "{} - <<- MSG_PAYLOAD: [{}]",
+                            self.client.label(),
+                            crate::conn::trace_payload(payload, self.srv.opts().max_traced_msg_len)
+                        ),
                     );
                 }
                 if let Some(m) = pending.take() {
@@ -679,6 +691,7 @@ impl Reader {
             return;
         }
         self.config_gen = generation;
+        self.traced = self.client.kind.traced();
         self.perms = self.client.perms.lock().clone();
         let o = self.srv.opts();
         self.mpay = i64::from(o.max_payload);
