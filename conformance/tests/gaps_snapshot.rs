@@ -91,13 +91,13 @@ fn fixture() -> (Db, Vec<ScenarioRun>) {
         },
     ];
     let scenarios = vec![
-        Scenario::new("core/equal", "core", noop).full("TestPorted"),
-        Scenario::new("core/differs", "core", noop).full("TestDiffers"),
-        Scenario::new("core/fails-on-natsd", "core", noop)
+        Scenario::new("core/equal", noop).full("TestPorted"),
+        Scenario::new("core/differs", noop).full("TestDiffers"),
+        Scenario::new("core/fails-on-natsd", noop)
             .full("TestFailing")
             .partial("TestPorted"),
-        Scenario::new("core/broken", "core", noop).full("TestBroken"),
-        Scenario::new("auth/partial", "auth", noop).partial("TestPartial"),
+        Scenario::new("core/broken", noop).full("TestBroken"),
+        Scenario::new("auth/partial", noop).partial("TestPartial"),
     ];
     let mut db = Db::in_memory().unwrap();
     let mappings = registry::resolve(&scenarios, &tests).unwrap();

@@ -298,7 +298,7 @@ impl Connection {
     /// A network client from `host:port`, with the limits of its kind.
     pub fn client(
         cid: u64,
-        server: Weak<dyn Owner>,
+        owner: Weak<dyn Owner>,
         host: String,
         port: u16,
         max_pending: i64,
@@ -312,7 +312,7 @@ impl Connection {
         Self::new(
             Kind::Client,
             cid,
-            server,
+            owner,
             host,
             port,
             max_pending,
@@ -327,7 +327,7 @@ impl Connection {
     pub fn internal(
         kind: Kind,
         cid: u64,
-        server: Weak<dyn Owner>,
+        owner: Weak<dyn Owner>,
         account: Arc<Account>,
         label: &str,
     ) -> Self {
@@ -335,7 +335,7 @@ impl Connection {
         let c = Self::new(
             kind,
             cid,
-            server,
+            owner,
             String::new(),
             0,
             i64::MAX,
@@ -352,7 +352,7 @@ impl Connection {
     fn new(
         kind: Kind,
         cid: u64,
-        server: Weak<dyn Owner>,
+        owner: Weak<dyn Owner>,
         host: String,
         port: u16,
         max_pending: i64,
@@ -365,7 +365,7 @@ impl Connection {
         Self {
             cid,
             kind,
-            owner: server,
+            owner,
             label: Mutex::new(label),
             host,
             port,
