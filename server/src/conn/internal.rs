@@ -69,14 +69,17 @@ impl Publisher {
         }
         let subject = mapped.as_deref().unwrap_or(subject);
         let sizes = SizeText::new(-1, payload.len());
-        // Go's internal clients always publish with a reply, empty when
-        // there is none (see Kind::always_has_reply).
-        let m = sizes.message(subject.as_bytes(), Some(reply.as_bytes()), -1, payload);
+        let reply = (c.kind.always_has_reply() || !reply.is_empty()).then_some(reply.as_bytes());
+        let m = sizes.message(subject.as_bytes(), reply, -1, payload);
+        self.router.received(c.kind, payload.len());
         self.router.route(&acc, c, &m);
         let b = self.router.take_stats();
-        if b.out_msgs > 0 {
-            srv.stats.traffic.add(0, 0, b.out_msgs, b.out_bytes);
-            acc.traffic.add(0, 0, b.out_msgs, b.out_bytes);
+        if b.in_msgs > 0 || b.out_msgs > 0 {
+            srv.stats
+                .traffic
+                .add(b.in_msgs, b.in_bytes, b.out_msgs, b.out_bytes);
+            acc.traffic
+                .add(b.in_msgs, b.in_bytes, b.out_msgs, b.out_bytes);
         }
         self.router.flush(c);
     }

@@ -142,9 +142,12 @@ impl Router {
         self.traced = crate::logging::trace_enabled();
     }
 
-    /// Counts a message received from the publisher (before its checks:
-    /// Go counts a refused publish as received too).
-    pub fn received(&mut self, size: usize) {
+    /// Counts a message received from a publisher of `kind` (before its
+    /// checks: Go counts a refused publish as received too).
+    pub fn received(&mut self, kind: Kind, size: usize) {
+        if !kind.counts_inbound() {
+            return;
+        }
         self.batch.in_msgs += 1;
         self.batch.in_bytes += size as i64;
     }

@@ -363,7 +363,7 @@ fn client_info(c: &Connection, stop: Option<SystemTime>) -> ClientInfo {
         },
         stop,
         issuer_key,
-        kind: "Client".into(),
+        kind: c.kind.go_name().into(),
         client_type: "nats".into(),
     }
 }

@@ -794,7 +794,7 @@ impl Reader {
             pa
         };
         self.active = true;
-        self.router.received(pa.size);
+        self.router.received(self.client.kind, pa.size);
         if pa.subject.len() > 5 && pa.subject.starts_with(b"_GR_.") {
             self.pub_violation(pa.subject);
             return;
