@@ -274,6 +274,11 @@ impl Router {
             });
             return true;
         }
+        // What is not handled above is written to a client; an internal
+        // connection's subscriptions all have handlers.
+        if target.kind != Kind::Client {
+            return false;
+        }
         if target.has_deliver_deny.load(Ordering::Acquire) {
             if let Some(f) = target.deliver_deny.lock().clone() {
                 if f.denies(m.subject) {
@@ -304,11 +309,7 @@ impl Router {
                 return false;
             }
         }
-        let sent = match target.kind {
-            Kind::Client => self.queue_msg(from, sub, m),
-            // An internal connection's subscriptions all have handlers.
-            Kind::System => return false,
-        };
+        let sent = self.queue_msg(from, sub, m);
         self.batch.out_msgs += 1;
         self.batch.out_bytes += sent as i64;
         if let Some(reply) = m.reply.filter(|r| !r.is_empty()) {

@@ -8,7 +8,9 @@
 
 use crate::auth;
 use crate::core::account::Account;
-use crate::core::connection::{ClosedState, ConnMeta, Connection, Subscription};
+use crate::core::connection::{
+    auth_user, ClosedState, ConnMeta, Connection, Credentials, Subscription,
+};
 use crate::core::delivery::{Message, Router};
 use crate::core::permissions::ClientPermissions;
 use crate::server::Server;
@@ -243,7 +245,7 @@ impl Reader {
                 if std::mem::take(&mut self.active) {
                     self.client.touch();
                 }
-                for c in self.flush_pcd() {
+                for c in self.router.flush(&self.client) {
                     // Flow control: the client waits while its subscribers
                     // catch up (see client::outbound).
                     c.wait_backlog(&self.client).await;
@@ -290,12 +292,6 @@ impl Reader {
                 .traffic
                 .add(b.in_msgs, b.in_bytes, b.out_msgs, b.out_bytes);
         }
-    }
-
-    /// Flushes what this batch queued. Returns the connections whose
-    /// backlog this publisher should wait on.
-    fn flush_pcd(&mut self) -> Vec<Arc<Connection>> {
-        self.router.flush(&self.client)
     }
 
     /// Queues bytes for this client (woken at the end of the batch).
@@ -599,7 +595,7 @@ impl Reader {
 
     /// Keeps what the client authenticated with for a reload to check.
     fn keep_credentials(&self, opts: ClientOpts) {
-        *self.client.credentials.lock() = Some(Arc::new(crate::core::connection::Credentials {
+        *self.client.credentials.lock() = Some(Arc::new(Credentials {
             opts,
             nonce: self.nonce.clone(),
         }));
@@ -700,7 +696,7 @@ impl Reader {
 
     /// The user as Go names it in violation logs.
     fn auth_user(&self) -> String {
-        crate::core::connection::auth_user(&self.opts)
+        auth_user(&self.opts)
     }
 
     /// Validates a PUB/HPUB argument line; the payload of the returned
