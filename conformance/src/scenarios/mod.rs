@@ -14,9 +14,14 @@ mod core_proto;
 mod core_protocol;
 mod events;
 mod hostile_input;
+mod import_cycles;
+mod imports_config;
+mod imports_services;
+mod imports_streams;
 mod lifecycle;
 mod monitoring;
 mod reload;
+mod service_latency;
 mod subjects;
 mod tls;
 mod unit_helpers;
@@ -41,5 +46,10 @@ pub fn all() -> Vec<Scenario> {
     all.extend(account_options::scenarios());
     all.extend(unit_helpers::scenarios());
     all.extend(hostile_input::scenarios());
+    all.extend(imports_config::scenarios());
+    all.extend(imports_streams::scenarios());
+    all.extend(imports_services::scenarios());
+    all.extend(import_cycles::scenarios());
+    all.extend(service_latency::scenarios());
     all
 }
