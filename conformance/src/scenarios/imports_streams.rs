@@ -1,7 +1,883 @@
-//! (being written)
+//! Scenarios from server/accounts_test.go and server/reload_test.go about
+//! stream exports and imports between accounts. The Go tests add exports
+//! and imports in-process (`AddStreamExport`, `AddStreamImport`) and count
+//! the subscriptions of an account's sublist (`sl.Count()`, `sl.Match`);
+//! here the same exports and imports are written in a config file, a client
+//! of the importing account subscribes and a client of the exporting
+//! account publishes, and what the subscriber reads (the raw `MSG` lines:
+//! subject, sid, payload) is compared whole. The shadow subscriptions an
+//! import puts in the exporting account are counted from outside with
+//! `/subsz?acc=<account>` (`num_subscriptions`), and matched against a
+//! subject with `/subsz?acc=<account>&subs=1&test=<subject>`. Imports Go
+//! refuses (no matching export, a wildcard prefix, a duplicate) are checked
+//! with `-t`. Changes of exports and imports by a config reload are made
+//! with SIGHUP.
 
-use crate::registry::Scenario;
+use crate::check_eq;
+use crate::kit::{self, Ctx, Op, RawClient, Server, ServerSpec};
+use crate::registry::{Need, Scenario};
+use anyhow::{bail, Context, Result};
+use futures::FutureExt;
+use nix::sys::signal::Signal;
+use std::time::Duration;
+
+const HTTP: &str = "http: 127.0.0.1:{{http_port}}\n";
+const LISTEN: &str = "host: 127.0.0.1\nport: {{client_port}}\n";
+const RELOADED: &str = "Reloaded server configuration";
+const FAILED: &str = "Failed to reload server configuration: ";
 
 pub fn scenarios() -> Vec<Scenario> {
-    vec![]
+    vec![
+        Scenario::new("accounts/stream-import-prefix", |c| simple_mapping(c).boxed())
+            .needs(Need::Monitoring)
+            .full("TestSimpleMapping"),
+        Scenario::new("accounts/stream-import-auto-unsub", |c| auto_unsub(c).boxed())
+            .needs(Need::Monitoring)
+            .beyond_go("a black-box run of Go 2.9.10: UNSUB <sid> <max> does not count deliveries through a stream import"),
+        Scenario::new("accounts/stream-import-wildcard-prefix-refused", |c| {
+            length_bug(c).boxed()
+        })
+        .full("TestStreamImportLengthBug"),
+        Scenario::new("accounts/stream-shadow-subs-removed-on-close", |c| {
+            shadow_cleanup(c).boxed()
+        })
+        .needs(Need::Monitoring)
+        .full("TestShadowSubsCleanupOnClientClose"),
+        Scenario::new("accounts/stream-import-wildcard-no-prefix", |c| {
+            no_prefix_wildcard(c).boxed()
+        })
+        .full("TestNoPrefixWildcardMapping"),
+        Scenario::new("accounts/stream-import-wildcard-with-prefix", |c| {
+            prefix_wildcard(c).boxed()
+        })
+        .full("TestPrefixWildcardMapping")
+        .full("TestPrefixWildcardMappingWithLiteralSub"),
+        Scenario::new("accounts/stream-imports-one-wildcard-sub", |c| {
+            single_wc_sub(c).boxed()
+        })
+        .needs(Need::Monitoring)
+        .full("TestMultipleImportsAndSingleWCSub"),
+        Scenario::new("accounts/stream-export-additive", |c| {
+            export_additive(c).boxed()
+        })
+        .needs(Need::Monitoring)
+        .full("TestAddStreamExport"),
+        Scenario::new("accounts/stream-imports-same-subject-two-prefixes", |c| {
+            same_subject_prefixes(c).boxed()
+        })
+        .full("TestMultipleStreamImportsWithSameSubjectDifferentPrefix"),
+        Scenario::new("accounts/stream-imports-same-subject", |c| {
+            same_subject(c).boxed()
+        })
+        .full("TestMultipleStreamImportsWithSameSubject"),
+        Scenario::new("accounts/stream-import-overlap-prefix", |c| {
+            overlap_prefix(c).boxed()
+        })
+        .full("TestImportSubscriptionPartialOverlapWithPrefix"),
+        Scenario::new("accounts/stream-import-overlap-transform", |c| {
+            overlap_transform(c).boxed()
+        })
+        .full("TestImportSubscriptionPartialOverlapWithTransform"),
+        Scenario::new("accounts/sub-deny-with-queue-group", |c| {
+            queue_sub_perms(c).boxed()
+        })
+        .full("TestAccountUserSubPermsWithQueueGroups"),
+        Scenario::new("accounts/stream-imports-reload", |c| reload_streams(c).boxed())
+            .needs(Need::Monitoring)
+            .full("TestConfigReloadAccountStreamsImportExport")
+            .partial("TestAccountCheckStreamImportsEqual"),
+        Scenario::new("accounts/stream-imports-reload-compare", |c| {
+            reload_compare(c).boxed()
+        })
+        .partial("TestAccountCheckStreamImportsEqual"),
+    ]
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// A raw connection of `user` (password `pass`) that got the PONG of a PING.
+async fn conn(ctx: &Ctx, s: &Server, user: &str, pass: &str) -> Result<RawClient> {
+    let connect = format!("{{\"verbose\":false,\"user\":\"{user}\",\"pass\":\"{pass}\"}}");
+    ctx.raw_connected(s, &connect).await
+}
+
+/// Sends the protocol lines and waits for the PONG of a PING: anything
+/// else before it (an `-ERR`, a message) fails.
+async fn send(c: &mut RawClient, proto: &str) -> Result<()> {
+    c.send(proto).await?;
+    let ops = c.ops_until_pong().await?;
+    if !ops.is_empty() {
+        bail!("after {proto:?} expected only a PONG, got {ops:?}");
+    }
+    Ok(())
+}
+
+/// `PUB` lines with the same payload on each subject.
+fn pubs(subjects: &[&str], payload: &str) -> String {
+    let mut p = String::new();
+    for s in subjects {
+        p.push_str(&format!("PUB {s} {}\r\n{payload}\r\n", payload.len()));
+    }
+    p
+}
+
+/// Publishes `payload` on each subject, then waits for the PONG of a PING
+/// (the messages have been routed to the subscribers' connections).
+async fn publish(c: &mut RawClient, subjects: &[&str], payload: &str) -> Result<()> {
+    send(c, &pubs(subjects, payload)).await
+}
+
+/// What the connection read until the PONG of a PING, one `subject sid
+/// payload` per MSG line; a reply subject or anything else than a MSG fails.
+async fn delivered(c: &mut RawClient) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for m in c.msgs_until_pong().await? {
+        if let Some(reply) = &m.reply {
+            bail!("unexpected reply subject {reply} on {}", m.subject);
+        }
+        out.push(format!(
+            "{} {} {}",
+            m.subject,
+            m.sid,
+            String::from_utf8_lossy(&m.payload)
+        ));
+    }
+    Ok(out)
+}
+
+/// `num_subscriptions` of one account's sublist, from `/subsz?acc=`.
+async fn subs_in(ctx: &Ctx, s: &Server, acc: &str) -> Result<i64> {
+    let v = ctx.http_json(s, &format!("/subsz?acc={acc}")).await?;
+    v["num_subscriptions"]
+        .as_i64()
+        .with_context(|| format!("/subsz?acc={acc} without num_subscriptions: {v}"))
+}
+
+/// Subscriptions of an account's sublist that match a literal subject
+/// (`/subsz?acc=..&subs=1&test=..`), as `subject count`.
+async fn interest(ctx: &Ctx, s: &Server, acc: &str, subjects: &[&str]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for subject in subjects {
+        let v = ctx
+            .http_json(s, &format!("/subsz?acc={acc}&subs=1&test={subject}"))
+            .await?;
+        let n = v["subscriptions_list"].as_array().map_or(0, |a| a.len());
+        out.push(format!("{subject} {n}"));
+    }
+    Ok(out)
+}
+
+/// Rewrites the config (after the listen lines), sends SIGHUP and waits for
+/// the server to log that it reloaded; a refused reload fails.
+async fn reload(s: &Server, body: &str) -> Result<()> {
+    let count = |text: &str, needle: &str| text.matches(needle).count();
+    let logs = s.logs();
+    let (ok0, err0) = (count(&logs, RELOADED), count(&logs, FAILED));
+    s.rewrite_conf(&format!("{LISTEN}{body}"))?;
+    s.signal(Signal::SIGHUP)?;
+    kit::eventually(Duration::from_secs(5), || async move {
+        let logs = s.logs();
+        if count(&logs, FAILED) > err0 {
+            bail!("reload refused: {logs}");
+        }
+        Ok((count(&logs, RELOADED) > ok0).then_some(()))
+    })
+    .await
+    .context("waiting for the reload")
+}
+
+// ---------------------------------------------------------------- scenarios
+
+/// foo exports the stream `foo` (public), bar imports it with the prefix
+/// `import`.
+const SIMPLE: &str = "no_system_account: true\naccounts {\n\
+  foo { users = [{user: f, password: p}], exports = [{stream: foo}] }\n\
+  bar { users = [{user: b, password: p}], imports = [{stream: {account: foo, subject: foo}, prefix: import}] }\n\
+}\n";
+
+/// An import with no export is refused; a plain and a queue subscriber of
+/// the importing account get the message published in the exporting account
+/// on the prefixed subject; each puts one shadow subscription in the
+/// exporting account, and an UNSUB takes both away.
+async fn simple_mapping(ctx: Ctx) -> Result<()> {
+    let no_export = SIMPLE.replace(", exports = [{stream: foo}]", "");
+    let refused = kit::check_config(&ctx, "import without export", &no_export).await?;
+    check_eq!(
+        refused,
+        "exit 1: <conf>:2:1: Error adding stream import \"foo\": stream import not authorized"
+    );
+
+    let s = ctx
+        .server(ServerSpec::new().conf(&format!("{HTTP}{SIMPLE}")))
+        .await?;
+    let mut cbar = conn(&ctx, &s, "b", "p").await?;
+    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    send(&mut cbar, "SUB import.foo 1\r\nSUB import.foo bar 2\r\n").await?;
+    publish(&mut cfoo, &["foo"], "hello").await?;
+    let got = delivered(&mut cbar).await?;
+    ctx.observe("delivered", got.join("|"));
+    check_eq!(got, vec!["import.foo 1 hello", "import.foo 2 hello"]);
+
+    let subs = (
+        subs_in(&ctx, &s, "bar").await?,
+        subs_in(&ctx, &s, "foo").await?,
+    );
+    ctx.observe("subs bar, foo", format!("{subs:?}"));
+    check_eq!(subs, (2, 2));
+
+    send(&mut cbar, "UNSUB 1\r\nUNSUB 2\r\n").await?;
+    let unsubbed = (
+        subs_in(&ctx, &s, "bar").await?,
+        subs_in(&ctx, &s, "foo").await?,
+    );
+    ctx.observe("subs bar, foo after UNSUB", format!("{unsubbed:?}"));
+    check_eq!(unsubbed, (0, 0));
+    publish(&mut cfoo, &["foo"], "hello").await?;
+    let after = delivered(&mut cbar).await?;
+    ctx.observe("delivered after UNSUB", after.join("|"));
+    check_eq!(after, Vec::<String>::new());
+    Ok(())
+}
+
+/// `UNSUB <sid> <max>` and a stream import: Go copies the subscription
+/// into the exporting account at SUB time (its shadow), so a later max is
+/// not on the copy, and messages delivered through the import neither count
+/// nor end the subscription; a message published in the importing account
+/// itself does, and then the shadow goes with the subscription.
+async fn auto_unsub(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf(&format!("{HTTP}{SIMPLE}")))
+        .await?;
+    let mut cbar = conn(&ctx, &s, "b", "p").await?;
+    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    send(&mut cbar, "SUB import.foo 1\r\nUNSUB 1 1\r\n").await?;
+    publish(&mut cfoo, &["foo", "foo"], "imported").await?;
+    let imported = delivered(&mut cbar).await?;
+    ctx.observe("imported", imported.join("|"));
+    check_eq!(
+        imported,
+        vec!["import.foo 1 imported", "import.foo 1 imported"]
+    );
+    let subs = (
+        subs_in(&ctx, &s, "bar").await?,
+        subs_in(&ctx, &s, "foo").await?,
+    );
+    ctx.observe("subs bar, foo", format!("{subs:?}"));
+    check_eq!(subs, (1, 1));
+
+    cbar.send(&pubs(&["import.foo", "import.foo"], "local"))
+        .await?;
+    let local = delivered(&mut cbar).await?;
+    ctx.observe("local", local.join("|"));
+    check_eq!(local, vec!["import.foo 1 local"]);
+    let subs = (
+        subs_in(&ctx, &s, "bar").await?,
+        subs_in(&ctx, &s, "foo").await?,
+    );
+    ctx.observe("subs bar, foo after the max", format!("{subs:?}"));
+    check_eq!(subs, (0, 0));
+    publish(&mut cfoo, &["foo"], "imported").await?;
+    let after = delivered(&mut cbar).await?;
+    ctx.observe("imported after the max", after.join("|"));
+    check_eq!(after, Vec::<String>::new());
+    Ok(())
+}
+
+const LENGTH_BUG: &str = "accounts {\n\
+  foo { users = [{user: f, password: p}], exports = [{stream: \"client.>\"}] }\n\
+  bar { users = [{user: b, password: p}], imports = [{stream: {account: \"foo\", subject:\"client.>\"}, prefix:\"events\"}] }\n\
+}\n";
+
+/// A prefix with a wildcard is refused; a literal prefix on a `>` import
+/// works for a `>` subscriber (nats-server issue 1159).
+async fn length_bug(ctx: Ctx) -> Result<()> {
+    let wildcard = LENGTH_BUG.replace("prefix:\"events\"", "prefix:\"events.>\"");
+    let refused = kit::check_config(&ctx, "wildcard prefix", &wildcard).await?;
+    check_eq!(
+        refused,
+        "exit 1: <conf>:1:0: Error adding stream import \"client.>\": stream import prefix can not contain wildcard tokens"
+    );
+
+    let s = ctx.server(ServerSpec::new().conf(LENGTH_BUG)).await?;
+    let mut cbar = conn(&ctx, &s, "b", "p").await?;
+    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    send(&mut cbar, "SUB events.> 1\r\n").await?;
+    publish(&mut cfoo, &["client.a", "client.a.b.c"], "hi").await?;
+    let got = delivered(&mut cbar).await?;
+    ctx.observe("delivered", got.join("|"));
+    check_eq!(
+        got,
+        vec!["events.client.a 1 hi", "events.client.a.b.c 1 hi"]
+    );
+    Ok(())
+}
+
+/// The shadow subscriptions of a client go away when it disconnects.
+async fn shadow_cleanup(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf(&format!("{HTTP}{SIMPLE}")))
+        .await?;
+    let mut cbar = conn(&ctx, &s, "b", "p").await?;
+    send(&mut cbar, "SUB import.foo 1\r\nSUB import.foo bar 2\r\n").await?;
+    let shadows = subs_in(&ctx, &s, "foo").await?;
+    ctx.observe("shadow subs", shadows.to_string());
+    check_eq!(shadows, 2);
+
+    drop(cbar);
+    let ctx = &ctx;
+    let s = &s;
+    let left = kit::eventually(Duration::from_secs(2), || async move {
+        let n = (subs_in(ctx, s, "foo").await?, subs_in(ctx, s, "bar").await?);
+        Ok((n == (0, 0)).then_some(n))
+    })
+    .await
+    .context("shadow subscriptions still there after the client closed")?;
+    ctx.observe("subs foo, bar after close", format!("{left:?}"));
+    Ok(())
+}
+
+/// `>` exported to bar, `*` imported without a prefix: a subscriber of
+/// `foo` in bar gets `foo` as published (and nothing of `foo.bar`, which
+/// the import does not cover).
+async fn no_prefix_wildcard(ctx: Ctx) -> Result<()> {
+    let conf = "accounts {\n\
+      foo { users = [{user: f, password: p}], exports = [{stream: \">\", accounts: [bar]}] }\n\
+      bar { users = [{user: b, password: p}], imports = [{stream: {account: foo, subject: \"*\"}}] }\n\
+    }\n";
+    let s = ctx.server(ServerSpec::new().conf(conf)).await?;
+    let mut cbar = conn(&ctx, &s, "b", "p").await?;
+    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    send(&mut cbar, "SUB foo 1\r\nSUB foo.bar 2\r\n").await?;
+    publish(&mut cfoo, &["foo", "foo.bar"], "hello").await?;
+    let got = delivered(&mut cbar).await?;
+    ctx.observe("delivered", got.join("|"));
+    check_eq!(got, vec!["foo 1 hello"]);
+    Ok(())
+}
+
+/// `*` imported with the prefix `pub.imports.` (trailing dot accepted): a
+/// wildcard and a literal subscriber of the importing account each get
+/// `pub.imports.foo` once.
+async fn prefix_wildcard(ctx: Ctx) -> Result<()> {
+    let conf = "accounts {\n\
+      foo { users = [{user: f, password: p}], exports = [{stream: \">\", accounts: [bar]}] }\n\
+      bar { users = [{user: b, password: p}], imports = [{stream: {account: foo, subject: \"*\"}, prefix: \"pub.imports.\"}] }\n\
+    }\n";
+    let s = ctx.server(ServerSpec::new().conf(conf)).await?;
+    let mut wc = conn(&ctx, &s, "b", "p").await?;
+    send(&mut wc, "SUB pub.imports.* 1\r\n").await?;
+    let mut lit = conn(&ctx, &s, "b", "p").await?;
+    send(&mut lit, "SUB pub.imports.foo 1\r\n").await?;
+    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    publish(&mut cfoo, &["foo"], "hello").await?;
+    let wildcard_got = delivered(&mut wc).await?;
+    ctx.observe("wildcard sub", wildcard_got.join("|"));
+    check_eq!(wildcard_got, vec!["pub.imports.foo 1 hello"]);
+    let literal_got = delivered(&mut lit).await?;
+    ctx.observe("literal sub", literal_got.join("|"));
+    check_eq!(literal_got, vec!["pub.imports.foo 1 hello"]);
+    Ok(())
+}
+
+/// Two imports (`foo`, `bar`) with the prefix `pub.`: one `pub.*`
+/// subscriber gets both, and has one shadow subscription per import.
+async fn single_wc_sub(ctx: Ctx) -> Result<()> {
+    let conf = "no_system_account: true\naccounts {\n\
+      foo {\n\
+        users = [{user: f, password: p}]\n\
+        exports = [{stream: foo, accounts: [bar]}, {stream: bar, accounts: [bar]}]\n\
+      }\n\
+      bar {\n\
+        users = [{user: b, password: p}]\n\
+        imports = [\n\
+          {stream: {account: foo, subject: foo}, prefix: \"pub.\"}\n\
+          {stream: {account: foo, subject: bar}, prefix: \"pub.\"}\n\
+        ]\n\
+      }\n\
+    }\n";
+    let s = ctx
+        .server(ServerSpec::new().conf(&format!("{HTTP}{conf}")))
+        .await?;
+    let mut cbar = conn(&ctx, &s, "b", "p").await?;
+    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    send(&mut cbar, "SUB pub.* 1\r\n").await?;
+    send(&mut cfoo, "PUB foo 5\r\nhello\r\nPUB bar 5\r\nworld\r\n").await?;
+    let got = delivered(&mut cbar).await?;
+    ctx.observe("delivered", got.join("|"));
+    check_eq!(got, vec!["pub.foo 1 hello", "pub.bar 1 world"]);
+
+    let subs = (
+        subs_in(&ctx, &s, "foo").await?,
+        subs_in(&ctx, &s, "bar").await?,
+    );
+    ctx.observe("subs foo, bar", format!("{subs:?}"));
+    check_eq!(subs, (2, 1));
+    send(&mut cbar, "UNSUB 1\r\n").await?;
+    let unsubbed = (
+        subs_in(&ctx, &s, "foo").await?,
+        subs_in(&ctx, &s, "bar").await?,
+    );
+    ctx.observe("subs foo, bar after UNSUB", format!("{unsubbed:?}"));
+    check_eq!(unsubbed, (0, 0));
+    Ok(())
+}
+
+/// The same stream export written three times (public, then for bar, then
+/// for baz) adds up: one export, approved for bar and baz; an account not
+/// approved cannot import it.
+async fn export_additive(ctx: Ctx) -> Result<()> {
+    let exports = [
+        "{stream: test.request}",
+        "{stream: test.request, accounts: [bar]}",
+        "{stream: test.request, accounts: [baz]}",
+    ];
+    let accounts = |n: usize, extra: &str| {
+        format!(
+            "accounts {{\n  foo {{ users = [{{user: f, password: p}}], exports = [{}] }}\n  bar {{ users = [{{user: b, password: p}}] }}\n  baz {{ users = [{{user: z, password: p}}] }}\n{extra}}}\n",
+            exports[..n].join(", ")
+        )
+    };
+    let mut approved = Vec::new();
+    for n in 1..=3 {
+        let s = ctx
+            .server(ServerSpec::new().conf(&format!("{HTTP}{}", accounts(n, ""))))
+            .await?;
+        let az = ctx.http_json(&s, "/accountz?acc=foo").await?;
+        let list = az["account_detail"]["exports"]
+            .as_array()
+            .with_context(|| format!("/accountz?acc=foo has no exports: {az}"))?;
+        let mut seen: Vec<String> = Vec::new();
+        for e in list {
+            let mut acc: Vec<&str> = e["approved_accounts"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+                .unwrap_or_default();
+            acc.sort();
+            seen.push(format!(
+                "{} {} [{}]",
+                e["type"].as_str().unwrap_or("?"),
+                e["subject"].as_str().unwrap_or("?"),
+                acc.join(",")
+            ));
+        }
+        ctx.observe(&format!("exports after {n}"), seen.join("|"));
+        approved.push(seen);
+    }
+    check_eq!(approved[0], vec!["stream test.request []"]);
+    check_eq!(approved[1], vec!["stream test.request [bar]"]);
+    check_eq!(approved[2], vec!["stream test.request [bar,baz]"]);
+
+    let outsider = accounts(
+        3,
+        "  qux { imports = [{stream: {account: foo, subject: test.request}}] }\n",
+    );
+    let refused = kit::check_config(&ctx, "import by an account not approved", &outsider).await?;
+    check_eq!(
+        refused,
+        "exit 1: <conf>:1:0: Error adding stream import \"test.request\": stream import not authorized"
+    );
+    Ok(())
+}
+
+/// Two accounts export `test`; the importer takes both with the prefixes
+/// `foo` and `bar`; a `*.test` subscriber gets each once, on its prefix.
+async fn same_subject_prefixes(ctx: Ctx) -> Result<()> {
+    let conf = "accounts {\n\
+      foo { users = [{user: f, password: p}], exports = [{stream: test}] }\n\
+      bar { users = [{user: b, password: p}], exports = [{stream: test}] }\n\
+      importer {\n\
+        users = [{user: i, password: p}]\n\
+        imports = [\n\
+          {stream: {account: foo, subject: test}, prefix: foo}\n\
+          {stream: {account: bar, subject: test}, prefix: bar}\n\
+        ]\n\
+      }\n\
+    }\n";
+    let s = ctx.server(ServerSpec::new().conf(conf)).await?;
+    let mut imp = conn(&ctx, &s, "i", "p").await?;
+    send(&mut imp, "SUB *.test 1\r\n").await?;
+    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    let mut cbar = conn(&ctx, &s, "b", "p").await?;
+
+    publish(&mut cbar, &["test"], "hello-bar").await?;
+    let from_bar = delivered(&mut imp).await?;
+    ctx.observe("from bar", from_bar.join("|"));
+    check_eq!(from_bar, vec!["bar.test 1 hello-bar"]);
+    publish(&mut cfoo, &["test"], "hello-foo").await?;
+    let from_foo = delivered(&mut imp).await?;
+    ctx.observe("from foo", from_foo.join("|"));
+    check_eq!(from_foo, vec!["foo.test 1 hello-foo"]);
+    Ok(())
+}
+
+/// The same subject imported from two accounts without a prefix: a `test`
+/// subscriber gets each account's message once. Importing the same subject
+/// twice from one account is refused.
+async fn same_subject(ctx: Ctx) -> Result<()> {
+    let conf = "accounts {\n\
+      foo { users = [{user: f, password: p}], exports = [{stream: test}] }\n\
+      bar { users = [{user: b, password: p}], exports = [{stream: test}] }\n\
+      importer {\n\
+        users = [{user: i, password: p}]\n\
+        imports = [\n\
+          {stream: {account: foo, subject: test}}\n\
+          {stream: {account: bar, subject: test}}\n\
+        ]\n\
+      }\n\
+    }\n";
+    let twice = conf.replace(
+        "{stream: {account: bar, subject: test}}",
+        "{stream: {account: foo, subject: test}}",
+    );
+    let refused = kit::check_config(&ctx, "same import twice", &twice).await?;
+    check_eq!(
+        refused,
+        "exit 1: <conf>:1:0: Error adding stream import \"test\": stream import already exists"
+    );
+
+    let s = ctx.server(ServerSpec::new().conf(conf)).await?;
+    let mut imp = conn(&ctx, &s, "i", "p").await?;
+    send(&mut imp, "SUB test 1\r\n").await?;
+    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    let mut cbar = conn(&ctx, &s, "b", "p").await?;
+
+    publish(&mut cbar, &["test"], "hello-bar").await?;
+    let from_bar = delivered(&mut imp).await?;
+    ctx.observe("from bar", from_bar.join("|"));
+    check_eq!(from_bar, vec!["test 1 hello-bar"]);
+    publish(&mut cfoo, &["test"], "hello-foo").await?;
+    let from_foo = delivered(&mut imp).await?;
+    ctx.observe("from foo", from_foo.join("|"));
+    check_eq!(from_foo, vec!["test 1 hello-foo"]);
+    Ok(())
+}
+
+/// Go's importSubscriptionOverlapTemplate with the export, the import's
+/// subject and the import's option.
+fn overlap_conf(export: &str, subject: &str, option: &str) -> String {
+    format!(
+        "accounts: {{\n  ACCOUNT_X: {{\n    users: [ {{user: publisher}} ]\n    exports: [ {{stream: {export}}} ]\n  }},\n  ACCOUNT_Y: {{\n    users: [ {{user: subscriber}} ]\n    imports: [ {{stream: {{account: ACCOUNT_X, subject: {subject} }}, {option}}} ]\n  }}\n}}\n"
+    )
+}
+
+/// For each subject, a subscriber of ACCOUNT_Y (`UNSUB <sid> 1` as the Go
+/// test's AutoUnsubscribe(1) sends it) gets the message ACCOUNT_X publishes
+/// on `publish_on`, once, on the imported subject `want`.
+async fn overlap(ctx: &Ctx, conf: &str, subs: &[&str], publish_on: &str, want: &str) -> Result<()> {
+    let s = ctx.server(ServerSpec::new().conf(conf)).await?;
+    let mut x = conn(ctx, &s, "publisher", "").await?;
+    let mut y = conn(ctx, &s, "subscriber", "").await?;
+    for (i, subject) in subs.iter().enumerate() {
+        let sid = i + 1;
+        send(&mut y, &format!("SUB {subject} {sid}\r\nUNSUB {sid} 1\r\n")).await?;
+        publish(&mut x, &[publish_on], "hello").await?;
+        let got = delivered(&mut y).await?;
+        ctx.observe(&format!("sub {subject}"), got.join("|"));
+        check_eq!(got, vec![format!("{want} {sid} hello")]);
+        // Go does not count a message delivered through an import against
+        // the UNSUB max (see auto_unsub): the Go test's client drops the
+        // extra ones, this one unsubscribes.
+        send(&mut y, &format!("UNSUB {sid}\r\n")).await?;
+    }
+    Ok(())
+}
+
+/// `>` exported and imported with the prefix `myprefix`: subscriptions that
+/// overlap the imported subject only in part still get `myprefix.test`.
+async fn overlap_prefix(ctx: Ctx) -> Result<()> {
+    let conf = overlap_conf(">", ">", "prefix: myprefix");
+    let subs = [
+        ">",
+        "myprefix.*",
+        "myprefix.>",
+        "myprefix.test",
+        "*.>",
+        "*.*",
+        "*.test",
+    ];
+    overlap(&ctx, &conf, &subs, "test", "myprefix.test").await
+}
+
+/// `*.*.>` imported `to: myprefix.$2.$1.>`: `1.2.test` arrives as
+/// `myprefix.2.1.test` on every subscription that matches it.
+async fn overlap_transform(ctx: Ctx) -> Result<()> {
+    let conf = overlap_conf("*.*.>", "*.*.>", "to: myprefix.$2.$1.>");
+    let subs = [
+        ">",
+        "*.*.*.>",
+        "*.2.*.>",
+        "*.*.1.>",
+        "*.2.1.>",
+        "*.*.*.*",
+        "*.2.1.*",
+        "*.*.*.test",
+        "*.*.1.test",
+        "*.2.*.test",
+        "*.2.1.test",
+        "myprefix.*.*.*",
+        "myprefix.>",
+        "myprefix.*.>",
+        "myprefix.*.*.>",
+        "myprefix.2.>",
+        "myprefix.2.1.>",
+        "myprefix.*.1.>",
+        "myprefix.2.*.>",
+        "myprefix.2.1.*",
+        "myprefix.*.*.test",
+        "myprefix.2.1.test",
+    ];
+    overlap(&ctx, &conf, &subs, "1.2.test", "myprefix.2.1.test").await
+}
+
+/// A queue subscription on `foo.>` by a user whose subscribe permission
+/// denies `foo.restricted` gets nothing published there.
+async fn queue_sub_perms(ctx: Ctx) -> Result<()> {
+    let conf = "authorization {\n\
+      users = [\n\
+        { user: user, password: \"pass\",\n\
+          permissions: {\n\
+            publish: \"foo.restricted\"\n\
+            subscribe: { allow: \"foo.>\", deny: \"foo.restricted\" }\n\
+            allow_responses: { max: 1, ttl: 0s }\n\
+          }\n\
+        }\n\
+      ]\n\
+    }\n";
+    let s = ctx.server(ServerSpec::new().conf(conf)).await?;
+    let mut c = conn(&ctx, &s, "user", "pass").await?;
+    send(&mut c, "SUB foo.> qg 1\r\n").await?;
+    c.send("PUB foo.restricted 10\r\nRESTRICTED\r\n").await?;
+    let ops = c.ops_until_pong().await?;
+    ctx.observe("after PUB foo.restricted", format!("{ops:?}"));
+    check_eq!(ops, Vec::<Op>::new());
+    Ok(())
+}
+
+/// Go's template of TestConfigReloadAccountStreamsImportExport: synadia's
+/// second export, ivan's subscribe deny, nats.io's first import and the
+/// prefix of its second.
+fn streams_conf(export: &str, deny: &str, import: &str, prefix: &str) -> String {
+    format!(
+        "{HTTP}accounts {{\n  synadia {{\n    users [{{user: derek, password: foo}}]\n    exports = [\n      {{stream: \"private.>\", accounts: [nats.io]}}\n      {{stream: {export}}}\n    ]\n  }}\n  nats.io {{\n    users [\n      {{user: ivan, password: bar, permissions: {{subscribe: {{deny: {deny}}}}}}}\n    ]\n    imports = [\n      {{stream: {{account: \"synadia\", subject: {import}}}}}\n      {{stream: {{account: \"synadia\", subject: \"private.natsio.*\"}}, prefix: {prefix}}}\n    ]\n  }}\n}}\nno_sys_acc: true\n"
+    )
+}
+
+const WATCHED: [&str; 4] = ["foo.bar", "foo.baz", "foo.bat", "private.natsio.foo"];
+
+/// Client connections, from /varz.
+async fn clients(ctx: &Ctx, s: &Server) -> Result<i64> {
+    let v = ctx.http_json(s, "/varz").await?;
+    v["connections"]
+        .as_i64()
+        .context("varz without connections")
+}
+
+/// Each account still delivers to its own subscribers.
+async fn intra_account(
+    ivan: &mut RawClient,
+    derek: &mut RawClient,
+) -> Result<(Vec<String>, Vec<String>)> {
+    ivan.send(&pubs(&["ivan.sub"], "hello")).await?;
+    let i = delivered(ivan).await?;
+    derek.send(&pubs(&["derek.sub"], "hello")).await?;
+    let d = delivered(derek).await?;
+    Ok((i, d))
+}
+
+/// Stream imports and exports changed by reloads: deliveries and the shadow
+/// subscriptions in synadia follow the new imports, a subscription the new
+/// permissions deny is removed with an error, and each account keeps
+/// delivering to its own subscribers.
+async fn reload_streams(ctx: Ctx) -> Result<()> {
+    let conf = streams_conf("\"foo.*\"", "\"xxx\"", "\"foo.*\"", "\"ivan\"");
+    let s = ctx.server(ServerSpec::new().conf(&conf)).await?;
+    let mut derek = conn(&ctx, &s, "derek", "foo").await?;
+    let n = clients(&ctx, &s).await?;
+    ctx.observe("clients", n.to_string());
+    check_eq!(n, 1);
+    let mut ivan = conn(&ctx, &s, "ivan", "bar").await?;
+    let n = clients(&ctx, &s).await?;
+    ctx.observe("clients", n.to_string());
+    check_eq!(n, 2);
+    send(
+        &mut ivan,
+        "SUB foo.bar 1\r\nSUB foo.baz 2\r\nSUB foo.bat 3\r\nSUB ivan.private.natsio.* 4\r\n",
+    )
+    .await?;
+
+    // foo.* imported, private.natsio.* with the prefix ivan.
+    publish(&mut derek, &WATCHED, "hello").await?;
+    let first = delivered(&mut ivan).await?;
+    ctx.observe("first config", first.join("|"));
+    check_eq!(
+        first,
+        vec![
+            "foo.bar 1 hello",
+            "foo.baz 2 hello",
+            "foo.bat 3 hello",
+            "ivan.private.natsio.foo 4 hello"
+        ]
+    );
+    let in_synadia = interest(&ctx, &s, "synadia", &WATCHED).await?;
+    ctx.observe("first config: interest in synadia", in_synadia.join("|"));
+    check_eq!(
+        in_synadia,
+        vec![
+            "foo.bar 1",
+            "foo.baz 1",
+            "foo.bat 1",
+            "private.natsio.foo 1"
+        ]
+    );
+    send(&mut ivan, "SUB ivan.sub 5\r\n").await?;
+    send(&mut derek, "SUB derek.sub 1\r\n").await?;
+    let own = intra_account(&mut ivan, &mut derek).await?;
+    ctx.observe("first config: own account", format!("{own:?}"));
+    check_eq!(
+        own,
+        (
+            vec!["ivan.sub 5 hello".to_string()],
+            vec!["derek.sub 1 hello".to_string()]
+        )
+    );
+
+    // foo.baz imported, foo.bat denied to ivan, the prefix is now yyyy.
+    reload(
+        &s,
+        &streams_conf("\"foo.*\"", "\"foo.bat\"", "\"foo.baz\"", "\"yyyy\""),
+    )
+    .await?;
+    let ops = ivan.ops_until_pong().await?;
+    ctx.observe("second config: ivan told", format!("{ops:?}"));
+    check_eq!(
+        ops,
+        vec![Op::Err(
+            "Permissions Violation for Subscription to \"foo.bat\" (sid \"3\")".to_string()
+        )]
+    );
+    derek.flush().await?;
+    publish(&mut derek, &WATCHED, "hello").await?;
+    let second = delivered(&mut ivan).await?;
+    ctx.observe("second config", second.join("|"));
+    check_eq!(second, vec!["foo.baz 2 hello"]);
+    let in_synadia = interest(&ctx, &s, "synadia", &WATCHED).await?;
+    ctx.observe("second config: interest in synadia", in_synadia.join("|"));
+    check_eq!(
+        in_synadia,
+        vec![
+            "foo.bar 0",
+            "foo.baz 1",
+            "foo.bat 0",
+            "private.natsio.foo 0"
+        ]
+    );
+    let own = intra_account(&mut ivan, &mut derek).await?;
+    ctx.observe("second config: own account", format!("{own:?}"));
+    check_eq!(
+        own,
+        (
+            vec!["ivan.sub 5 hello".to_string()],
+            vec!["derek.sub 1 hello".to_string()]
+        )
+    );
+
+    // foo.* no longer exported (xxx is), the prefix is ivan again.
+    reload(
+        &s,
+        &streams_conf("\"xxx\"", "\"foo.bat\"", "\"xxx\"", "\"ivan\""),
+    )
+    .await?;
+    let ops = ivan.ops_until_pong().await?;
+    ctx.observe("third config: ivan told", format!("{ops:?}"));
+    check_eq!(ops, Vec::<Op>::new());
+    derek.flush().await?;
+    publish(&mut derek, &WATCHED, "hello").await?;
+    let third = delivered(&mut ivan).await?;
+    ctx.observe("third config", third.join("|"));
+    check_eq!(third, vec!["ivan.private.natsio.foo 4 hello"]);
+    let in_synadia = interest(&ctx, &s, "synadia", &WATCHED).await?;
+    ctx.observe("third config: interest in synadia", in_synadia.join("|"));
+    check_eq!(
+        in_synadia,
+        vec![
+            "foo.bar 0",
+            "foo.baz 0",
+            "foo.bat 0",
+            "private.natsio.foo 1"
+        ]
+    );
+    let own = intra_account(&mut ivan, &mut derek).await?;
+    ctx.observe("third config: own account", format!("{own:?}"));
+    check_eq!(
+        own,
+        (
+            vec!["ivan.sub 5 hello".to_string()],
+            vec!["derek.sub 1 hello".to_string()]
+        )
+    );
+    Ok(())
+}
+
+/// E1 exports `bar`, E2 exports `bar` and `baz`; account I imports as each
+/// phase says.
+fn compare_conf(imports: &str) -> String {
+    format!(
+        "accounts {{\n  E1 {{ users = [{{user: e1, password: p}}], exports = [{{stream: bar}}] }}\n  E2 {{ users = [{{user: e2, password: p}}], exports = [{{stream: bar}}, {{stream: baz}}] }}\n  I {{ users = [{{user: i, password: p}}], imports = [{imports}] }}\n}}\n"
+    )
+}
+
+/// Go compares an account's stream imports before and after a reload
+/// (exporting account's name, subject, local subject) and only then
+/// recomputes the shadow subscriptions of its clients. From outside: a
+/// subscriber made once, before every reload, gets what the new imports
+/// say after each one — the exporting account changed, the prefix changed,
+/// the subject changed, one import added — and the same imports in another
+/// order change nothing.
+async fn reload_compare(ctx: Ctx) -> Result<()> {
+    let phases = [
+        ("from E1, prefix p", "{stream: {account: E1, subject: bar}, prefix: p}"),
+        ("from E2", "{stream: {account: E2, subject: bar}, prefix: p}"),
+        ("prefix q", "{stream: {account: E2, subject: bar}, prefix: q}"),
+        ("subject baz", "{stream: {account: E2, subject: baz}, prefix: p}"),
+        (
+            "two imports",
+            "{stream: {account: E2, subject: baz}, prefix: p}, {stream: {account: E1, subject: bar}, prefix: p}",
+        ),
+        (
+            "same two, reordered",
+            "{stream: {account: E1, subject: bar}, prefix: p}, {stream: {account: E2, subject: baz}, prefix: p}",
+        ),
+    ];
+    let s = ctx
+        .server(ServerSpec::new().conf(&compare_conf(phases[0].1)))
+        .await?;
+    let mut i = conn(&ctx, &s, "i", "p").await?;
+    send(&mut i, "SUB p.bar 1\r\nSUB q.bar 2\r\nSUB p.baz 3\r\n").await?;
+    let mut e1 = conn(&ctx, &s, "e1", "p").await?;
+    let mut e2 = conn(&ctx, &s, "e2", "p").await?;
+    let mut seen = Vec::new();
+    for (n, (name, imports)) in phases.iter().enumerate() {
+        if n > 0 {
+            reload(&s, &compare_conf(imports)).await?;
+            e1.flush().await?;
+            e2.flush().await?;
+        }
+        publish(&mut e1, &["bar"], "e1").await?;
+        publish(&mut e2, &["bar", "baz"], "e2").await?;
+        let got = delivered(&mut i).await?;
+        ctx.observe(name, got.join("|"));
+        seen.push(got.join("|"));
+    }
+    check_eq!(
+        seen,
+        vec![
+            "p.bar 1 e1",
+            "p.bar 1 e2",
+            "q.bar 2 e2",
+            "p.baz 3 e2",
+            "p.bar 1 e1|p.baz 3 e2",
+            "p.bar 1 e1|p.baz 3 e2",
+        ]
+    );
+    Ok(())
 }
