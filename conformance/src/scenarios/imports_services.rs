@@ -784,12 +784,12 @@ async fn import_with_mapping(ctx: Ctx) -> Result<()> {
       bar { users = [{user: ivan, password: pwd}], imports = [{service: {account: foo, subject: request}}] }\n\
     }\n";
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut foo = conn(&ctx, &s, "derek").await?;
-    subscribe(&mut foo, &[("request.v2", "1"), ("request", "2")]).await?;
-    let mut bar = conn(&ctx, &s, "ivan").await?;
-    publish(&mut bar, "request", None, "").await?;
-    bar.flush().await?;
-    let got = lines(&foo.msgs_until_pong().await?);
+    let mut derek = conn(&ctx, &s, "derek").await?;
+    subscribe(&mut derek, &[("request.v2", "1"), ("request", "2")]).await?;
+    let mut ivan = conn(&ctx, &s, "ivan").await?;
+    publish(&mut ivan, "request", None, "").await?;
+    ivan.flush().await?;
+    let got = lines(&derek.msgs_until_pong().await?);
     ctx.observe("delivered", got.join("|"));
     check_eq!(got, vec!["request.v2 1 - "]);
     Ok(())
@@ -813,28 +813,28 @@ async fn imports_wildcard_support(ctx: Ctx) -> Result<()> {
       }\n\
     }\n";
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut foo = conn(&ctx, &s, "derek").await?;
-    foo.send("SUB request.* t22 1\r\n").await?;
-    foo.flush().await?;
-    let mut bar = conn(&ctx, &s, "ivan").await?;
-    bar.send("SUB _INBOX.r 9\r\nPUB my.request.22 _INBOX.r 4\r\nyes?\r\n")
+    let mut derek = conn(&ctx, &s, "derek").await?;
+    derek.send("SUB request.* t22 1\r\n").await?;
+    derek.flush().await?;
+    let mut ivan = conn(&ctx, &s, "ivan").await?;
+    ivan.send("SUB _INBOX.r 9\r\nPUB my.request.22 _INBOX.r 4\r\nyes?\r\n")
         .await?;
-    bar.flush().await?;
-    let req = foo.read_msgs(1).await?.remove(0);
+    ivan.flush().await?;
+    let req = derek.read_msgs(1).await?.remove(0);
     let request = line(&req);
     ctx.observe("request", &request);
     check_eq!(request, "request.22 1 _R_.* yes?");
-    publish(&mut foo, &service_reply(&req)?, None, "yes!").await?;
-    foo.flush().await?;
-    let resp = lines(&bar.msgs_until_pong().await?);
+    publish(&mut derek, &service_reply(&req)?, None, "yes!").await?;
+    derek.flush().await?;
+    let resp = lines(&ivan.msgs_until_pong().await?);
     ctx.observe("response", resp.join("|"));
     check_eq!(resp, vec!["_INBOX.r 9 - yes!"]);
 
-    subscribe(&mut bar, &[("foo.events.*", "2"), ("foo.info.>", "3")]).await?;
-    publish(&mut foo, "events.22", None, "").await?;
-    publish(&mut foo, "info.11.22.bar", None, "").await?;
-    foo.flush().await?;
-    let mut got = lines(&bar.read_msgs(2).await?);
+    subscribe(&mut ivan, &[("foo.events.*", "2"), ("foo.info.>", "3")]).await?;
+    publish(&mut derek, "events.22", None, "").await?;
+    publish(&mut derek, "info.11.22.bar", None, "").await?;
+    derek.flush().await?;
+    let mut got = lines(&ivan.read_msgs(2).await?);
     got.sort();
     ctx.observe("streams", got.join("|"));
     check_eq!(got, vec!["foo.events.22 2 - ", "foo.info.22.11.bar 3 - "]);
@@ -858,26 +858,26 @@ async fn imports_wildcard_dollar(ctx: Ctx) -> Result<()> {
       }\n\
     }\n";
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut foo = conn(&ctx, &s, "derek").await?;
-    subscribe(&mut foo, &[("$request.>", "1")]).await?;
-    let mut bar = conn(&ctx, &s, "ivan").await?;
-    bar.send("SUB _INBOX.r 9\r\nPUB my.request.1.2.bar _INBOX.r 4\r\nyes?\r\n")
+    let mut derek = conn(&ctx, &s, "derek").await?;
+    subscribe(&mut derek, &[("$request.>", "1")]).await?;
+    let mut ivan = conn(&ctx, &s, "ivan").await?;
+    ivan.send("SUB _INBOX.r 9\r\nPUB my.request.1.2.bar _INBOX.r 4\r\nyes?\r\n")
         .await?;
-    bar.flush().await?;
-    let req = foo.read_msgs(1).await?.remove(0);
+    ivan.flush().await?;
+    let req = derek.read_msgs(1).await?.remove(0);
     let request = line(&req);
     ctx.observe("request", &request);
     check_eq!(request, "$request.2.$in.1.bar 1 _R_.* yes?");
-    publish(&mut foo, &service_reply(&req)?, None, "yes!").await?;
-    foo.flush().await?;
-    let resp = lines(&bar.msgs_until_pong().await?);
+    publish(&mut derek, &service_reply(&req)?, None, "yes!").await?;
+    derek.flush().await?;
+    let resp = lines(&ivan.msgs_until_pong().await?);
     ctx.observe("response", resp.join("|"));
     check_eq!(resp, vec!["_INBOX.r 9 - yes!"]);
 
-    subscribe(&mut bar, &[("my.events.>", "2")]).await?;
-    publish(&mut foo, "$events.1.$in.2.bar", None, "").await?;
-    foo.flush().await?;
-    let got = lines(&bar.read_msgs(1).await?);
+    subscribe(&mut ivan, &[("my.events.>", "2")]).await?;
+    publish(&mut derek, "$events.1.$in.2.bar", None, "").await?;
+    derek.flush().await?;
+    let got = lines(&ivan.read_msgs(1).await?);
     ctx.observe("stream", got.join("|"));
     check_eq!(got, vec!["my.events.2.1.bar 2 - "]);
     Ok(())
