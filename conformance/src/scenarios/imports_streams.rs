@@ -34,6 +34,12 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("accounts/stream-import-auto-unsub", |c| auto_unsub(c).boxed())
             .needs(Need::Monitoring)
             .beyond_go("a black-box run of Go 2.9.10: UNSUB <sid> <max> does not count deliveries through a stream import"),
+        Scenario::new("accounts/stream-import-queue-group", |c| {
+            import_queue_group(c).boxed()
+        })
+        .beyond_go("a black-box run of Go 2.9.10: a queue group of the importing account gets each imported message once"),
+        Scenario::new("accounts/stream-import-sub-deny", |c| import_sub_deny(c).boxed())
+            .beyond_go("a black-box run of Go 2.9.10: the importing user's subscribe deny applies to the imported subject for plain subscriptions, not for queue subscriptions"),
         Scenario::new("accounts/stream-import-wildcard-prefix-refused", |c| {
             length_bug(c).boxed()
         })
@@ -280,6 +286,86 @@ async fn auto_unsub(ctx: Ctx) -> Result<()> {
     let after = delivered(&mut cbar).await?;
     ctx.observe("imported after the max", after.join("|"));
     check_eq!(after, Vec::<String>::new());
+    Ok(())
+}
+
+/// foo exports `>`; bar imports `x.>` with the prefix `imp`, and its user
+/// `u` may subscribe to `imp.>` but not `imp.x.secret`.
+const QUEUE_AND_DENY: &str = "accounts {\n\
+  foo { users = [{user: f, password: p}], exports = [{stream: \">\"}] }\n\
+  bar {\n\
+    users = [\n\
+      {user: b, password: p}\n\
+      {user: u, password: p, permissions: {subscribe: {allow: \"imp.>\", deny: \"imp.x.secret\"}}}\n\
+    ]\n\
+    imports = [{stream: {account: foo, subject: \"x.>\"}, prefix: imp}]\n\
+  }\n\
+}\n";
+
+/// Two members of one queue group and a plain subscriber in the importing
+/// account: the plain one gets every imported message, the group each one
+/// once between its members.
+async fn import_queue_group(ctx: Ctx) -> Result<()> {
+    let s = ctx.server(ServerSpec::new().conf(QUEUE_AND_DENY)).await?;
+    let mut q1 = conn(&ctx, &s, "b", "p").await?;
+    send(&mut q1, "SUB imp.x.* q 1\r\n").await?;
+    let mut q2 = conn(&ctx, &s, "b", "p").await?;
+    send(&mut q2, "SUB imp.> q 1\r\n").await?;
+    let mut plain = conn(&ctx, &s, "b", "p").await?;
+    send(&mut plain, "SUB imp.x.* 1\r\n").await?;
+    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    let n = 20;
+    publish(&mut cfoo, &vec!["x.a"; n], "q").await?;
+    let mut subjects = Vec::new();
+    for c in [&mut q1, &mut q2] {
+        subjects.extend(c.msgs_until_pong().await?.into_iter().map(|m| m.subject));
+    }
+    let group = subjects.len();
+    ctx.observe("queue group got", group.to_string());
+    check_eq!(group, n);
+    subjects.dedup();
+    ctx.observe("queue group subjects", subjects.join("|"));
+    check_eq!(subjects, vec!["imp.x.a"]);
+    let plain_got = delivered(&mut plain).await?;
+    ctx.observe("plain sub got", plain_got.len().to_string());
+    check_eq!(plain_got, vec!["imp.x.a 1 q"; n]);
+    Ok(())
+}
+
+/// The importing user's subscribe permissions: `imp.x.secret` cannot be
+/// subscribed to, and a plain wildcard subscription that covers it does not
+/// get what is imported there. A queue subscription does: Go checks the
+/// deny of a queue delivery against the subject as published in the
+/// exporting account (`x.secret`), not the imported one (client.go
+/// processMsgResults passes `subject`, not `dsubj`, to deliverMsg for queue
+/// subscriptions), while the MSG line carries `imp.x.secret`.
+async fn import_sub_deny(ctx: Ctx) -> Result<()> {
+    let s = ctx.server(ServerSpec::new().conf(QUEUE_AND_DENY)).await?;
+    let mut u = conn(&ctx, &s, "u", "p").await?;
+    u.send("SUB imp.x.secret 1\r\n").await?;
+    let ops = u.ops_until_pong().await?;
+    ctx.observe("SUB imp.x.secret", format!("{ops:?}"));
+    check_eq!(
+        ops,
+        vec![Op::Err(
+            "Permissions Violation for Subscription to \"imp.x.secret\"".to_string()
+        )]
+    );
+    send(&mut u, "SUB imp.> 2\r\nSUB imp.x.* q 3\r\n").await?;
+    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    publish(&mut cfoo, &["x.public", "x.secret", "x.public"], "m").await?;
+    let got = delivered(&mut u).await?;
+    ctx.observe("delivered", got.join("|"));
+    check_eq!(
+        got,
+        vec![
+            "imp.x.public 2 m",
+            "imp.x.public 3 m",
+            "imp.x.secret 3 m",
+            "imp.x.public 2 m",
+            "imp.x.public 3 m"
+        ]
+    );
     Ok(())
 }
 
