@@ -750,6 +750,14 @@ async fn parse_imports_exports(ctx: Ctx) -> Result<()> {
         ]
     );
 
+    // No user with a password: the config has nkey users only.
+    let (mut c, _) = ctx.raw(&s).await?;
+    c.send(&format!("CONNECT {}\r\nPING\r\n", user("derek", "foo")))
+        .await?;
+    let err = c.expect_err().await?;
+    ctx.observe("user/pass", format!("-ERR '{err}'"));
+    check_eq!(err, VIOLATION);
+
     // Beyond the parse: the prefixed stream import and the renamed service
     // import carry messages (Bob is in synadia, Ivan in nats.io).
     let (bob, rest) = clients.split_at_mut(1);
