@@ -275,6 +275,20 @@ impl Server {
         self.system.get()
     }
 
+    /// Applies the accounts' imports and exports (at start-up, after the
+    /// system account's own, and after a reload).
+    pub fn install_links(&self) {
+        let accounts = self.accounts();
+        let o = self.opts();
+        crate::core::imports::install(accounts.all(), &o, |acc| {
+            acc.internal_connection(|| self.new_internal_connection(acc))
+        });
+    }
+
+    fn new_internal_connection(&self, acc: &Arc<Account>) -> Arc<Connection> {
+        crate::conn::internal::connection(self, self.next_client_id(), acc, "ACCOUNT")
+    }
+
     /// An id for a new connection or internal client.
     pub fn next_client_id(&self) -> u64 {
         self.next_cid.fetch_add(1, Ordering::Relaxed)
@@ -367,17 +381,7 @@ impl Server {
         if let Some(sys) = self.services.start_system(self) {
             let _ = self.system.set(sys);
         }
-        let system = self.accounts().system_name().to_string();
-        for a in o
-            .accounts
-            .iter()
-            .filter(|a| a.has_unapplied_imports_exports(&system))
-        {
-            crate::warn!(
-                "Account \"{}\": imports and exports are not supported by natsd yet and are ignored",
-                a.name
-            );
-        }
+        self.install_links();
         let http_port = self
             .services
             .start_http(self)
@@ -836,5 +840,14 @@ impl crate::core::connection::Owner for Server {
 
     fn closed(&self, cid: u64) {
         self.remove_client(cid);
+    }
+
+    fn origin(&self) -> (String, String) {
+        let info = self.info();
+        (info.server_name, info.cluster)
+    }
+
+    fn internal_connection(&self, acc: &Arc<Account>) -> Arc<Connection> {
+        acc.internal_connection(|| self.new_internal_connection(acc))
     }
 }

@@ -352,6 +352,7 @@ enum Tok {
 /// How a subject matching a source becomes a destination subject.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transform {
+    src: String,
     dest: String,
     /// The number of source tokens.
     src_len: usize,
@@ -412,6 +413,7 @@ impl Transform {
             }
         }
         Ok(Self {
+            src: src.to_string(),
             dest: dest.to_string(),
             src_len: stoks.len(),
             toks,
@@ -422,6 +424,33 @@ impl Transform {
     /// The destination as configured.
     pub fn dest(&self) -> &str {
         &self.dest
+    }
+
+    /// The transform back from the destination to the source (Go's
+    /// `reverse`): a stream import maps a subscriber's subject back to the
+    /// exporter's with it. None when Go's reverse fails too.
+    pub fn reverse(&self) -> Option<Transform> {
+        if self.toks.is_empty() {
+            return Transform::new(&self.dest, &self.src).ok();
+        }
+        let (src, mut placeholders) = untokenize(&self.dest);
+        placeholders.reverse();
+        let mut dest = Vec::new();
+        for t in self.src.split('.') {
+            if t == "*" {
+                dest.push(placeholders.pop()?);
+            } else {
+                dest.push(t.to_string());
+            }
+        }
+        Transform::new(&src, &dest.join(".")).ok()
+    }
+
+    /// Applies the transform to a whole subject, which is not checked
+    /// against the source (Go's `transformSubject`).
+    pub fn apply_subject(&self, subject: &str) -> String {
+        let tokens: Vec<&str> = subject.split('.').collect();
+        self.apply(&tokens)
     }
 
     /// The destination subject for `tokens`, a subject that matched the
@@ -601,8 +630,9 @@ pub struct Mapping {
     pub cluster_dests: Vec<(String, Vec<Weighted>)>,
 }
 
-/// Go's transformTokenize: `foo.*.*` as the destination `foo.$1.$2`.
-fn tokenize_wildcards(src: &str) -> String {
+/// Go's transformTokenize: `foo.*.*` as the destination `foo.$1.$2`
+/// (a wildcard import subject serves as a transform's destination so).
+pub fn tokenize_wildcards(src: &str) -> String {
     let mut i = 0;
     src.split('.')
         .map(|t| {
@@ -790,9 +820,44 @@ impl MappingTable {
     }
 }
 
+/// Go's `transformUntokenize`: each `$N` placeholder becomes `*`; returns
+/// the subject and the placeholders in order.
+pub fn untokenize(subject: &str) -> (String, Vec<String>) {
+    let mut placeholders = Vec::new();
+    let toks: Vec<&str> = subject
+        .split('.')
+        .map(|t| {
+            let b = t.as_bytes();
+            if b.len() > 1 && b[0] == b'$' && (b'1'..=b'9').contains(&b[1]) {
+                placeholders.push(t.to_string());
+                "*"
+            } else {
+                t
+            }
+        })
+        .collect();
+    (toks.join("."), placeholders)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn import_transforms_and_their_reverse() {
+        assert_eq!(tokenize_wildcards("foo.*.bar.*"), "foo.$1.bar.$2");
+        assert_eq!(
+            untokenize("foo.$2.$1"),
+            ("foo.*.*".into(), vec!["$2".into(), "$1".into()])
+        );
+        let t = Transform::new("foo.*.*", "bar.$2.$1").unwrap();
+        assert_eq!(t.apply_subject("foo.a.b"), "bar.b.a");
+        let r = t.reverse().unwrap();
+        assert_eq!(r.apply_subject("bar.b.a"), "foo.a.b");
+        let t = Transform::new("foo.>", "pre.foo.>").unwrap();
+        assert_eq!(t.apply_subject("foo.x.y"), "pre.foo.x.y");
+        assert_eq!(t.reverse().unwrap().apply_subject("pre.foo.x.y"), "foo.x.y");
+    }
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
 

@@ -104,9 +104,59 @@ pub fn matches(pattern: &[u8], literal: &[u8]) -> bool {
     }
 }
 
+/// Whether some subject could match both `a` and `b` (Go's
+/// `SubjectsCollide`): imports whose subjects collide form cycles.
+pub fn subjects_collide(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let t1: Vec<&str> = a.split('.').collect();
+    let t2: Vec<&str> = b.split('.').collect();
+    let (pwc1, fwc1) = wildcards_of(&t1);
+    let (pwc2, fwc2) = wildcards_of(&t2);
+    let (lit1, lit2) = (!(pwc1 || fwc1), !(pwc2 || fwc2));
+    if lit1 && lit2 {
+        return false;
+    }
+    if lit1 {
+        return subset_tokens(&t1, &t2);
+    }
+    if lit2 {
+        return subset_tokens(&t2, &t1);
+    }
+    if !fwc1 && !fwc2 && t1.len() != t2.len() {
+        return false;
+    }
+    if (t1.len() < t2.len() && !fwc1) || (t2.len() < t1.len() && !fwc2) {
+        return false;
+    }
+    t1.iter().zip(&t2).all(|(x, y)| tokens_can_match(x, y))
+}
+
+/// Whether any token is `*`, and whether any is `>`.
+fn wildcards_of(toks: &[&str]) -> (bool, bool) {
+    (toks.contains(&"*"), toks.contains(&">"))
+}
+
+/// Go compares first bytes: a token starting with `*` or `>` can match.
+fn tokens_can_match(a: &str, b: &str) -> bool {
+    let wild = |t: &str| t.starts_with(['*', '>']);
+    !a.is_empty() && !b.is_empty() && (wild(a) || wild(b) || a == b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subjects_that_collide() {
+        assert!(!subjects_collide("foo.*", "foo.*.bar.>"));
+        assert!(!subjects_collide("foo.*.bar.>", "foo.*"));
+        assert!(subjects_collide("foo.*", "foo.foo"));
+        assert!(subjects_collide("foo.*", "*.foo"));
+        assert!(subjects_collide("foo.bar.>", "*.bar.foo"));
+        assert!(!subjects_collide("foo.bar", "foo.baz"));
+    }
 
     #[test]
     fn valid_subjects() {

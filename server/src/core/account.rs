@@ -2,12 +2,15 @@
 //! configured accounts that is the global account `$G`. A client is bound
 //! to its account once, at CONNECT, so publishing never looks one up.
 
-use crate::core::connection::Subscription;
+use crate::core::connection::{Connection, Subscription};
+use crate::core::imports::responses::Responses;
+use crate::core::imports::{service_subscription, Links, ServiceImport, ServiceRole};
 use crate::options::accounts::{DEFAULT_SYSTEM_ACCOUNT, GLOBAL_ACCOUNT};
 use crate::options::Options;
 use foldhash::HashMap;
 use natsd_proto::sublist::Sublist;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use parking_lot::{Mutex, RwLock};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub struct Account {
@@ -17,8 +20,21 @@ pub struct Account {
     pub traffic: Traffic,
     /// Subject mappings applied to what its clients publish.
     pub mappings: crate::core::mappings::AccountMappings,
+    /// Its imports and exports.
+    pub links: RwLock<Arc<Links>>,
+    /// Responses it expects to requests it got through service imports.
+    pub responses: Responses,
+    /// Its internal connection (Go's account client), which holds the
+    /// subscriptions of its service imports and of its responses.
+    internal: Mutex<Option<Arc<Connection>>>,
+    /// The last sid given to a subscription of the internal connection.
+    internal_sid: AtomicU64,
+    /// The subscriptions of its service imports.
+    import_subs: Mutex<Vec<Arc<Subscription>>>,
     /// Client connections bound to it now.
     clients: AtomicUsize,
+    /// It is the system account.
+    system: std::sync::atomic::AtomicBool,
 }
 
 impl Account {
@@ -28,13 +44,77 @@ impl Account {
             sublist: Sublist::new(sublist_cache),
             traffic: Traffic::default(),
             mappings: Default::default(),
+            links: Default::default(),
+            responses: Default::default(),
+            internal: Mutex::new(None),
+            internal_sid: AtomicU64::new(0),
+            import_subs: Mutex::new(Vec::new()),
             clients: AtomicUsize::new(0),
+            system: Default::default(),
         }
     }
 
     /// Client connections bound to this account.
     pub fn num_clients(&self) -> usize {
         self.clients.load(Ordering::Relaxed)
+    }
+
+    /// Whether it is the system account.
+    pub fn is_system(&self) -> bool {
+        self.system.load(Ordering::Relaxed)
+    }
+
+    /// The account's internal connection, made by `make` on first use.
+    pub fn internal_connection(&self, make: impl FnOnce() -> Arc<Connection>) -> Arc<Connection> {
+        self.internal.lock().get_or_insert_with(make).clone()
+    }
+
+    /// The internal connection, if it was made.
+    pub fn internal_connection_if_any(&self) -> Option<Arc<Connection>> {
+        self.internal.lock().clone()
+    }
+
+    /// The sid for a new subscription of the internal connection.
+    pub fn next_internal_sid(&self) -> u64 {
+        self.internal_sid.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Subscribes `subject` through the internal connection `ic`.
+    pub fn subscribe_internal(
+        &self,
+        ic: &Arc<Connection>,
+        subject: &str,
+        role: ServiceRole,
+    ) -> Arc<Subscription> {
+        let sub = service_subscription(ic, subject, self.next_internal_sid(), role);
+        ic.subs.lock().insert(sub.sid.clone(), sub.clone());
+        if self
+            .sublist
+            .insert(&sub.subject, None, sub.clone())
+            .is_err()
+        {
+            ic.subs.lock().remove(&sub.sid);
+        }
+        sub
+    }
+
+    /// Whether service imports subscribe in this account now.
+    pub fn has_import_subs(&self) -> bool {
+        !self.import_subs.lock().is_empty()
+    }
+
+    /// Replaces the subscriptions of its service imports by those of
+    /// `imports`, held by `ic`.
+    pub fn replace_import_subs(&self, ic: &Arc<Connection>, imports: &[Arc<ServiceImport>]) {
+        let old = std::mem::take(&mut *self.import_subs.lock());
+        for sub in old {
+            sub.client.unsubscribe(&sub);
+        }
+        let subs = imports
+            .iter()
+            .map(|si| self.subscribe_internal(ic, &si.from, ServiceRole::Import(si.clone())))
+            .collect();
+        *self.import_subs.lock() = subs;
     }
 
     pub fn client_joined(&self) {
@@ -102,6 +182,9 @@ impl Accounts {
             })
             .collect();
         crate::core::mappings::install(&list, o);
+        for a in &list {
+            a.system.store(a.name == system, Ordering::Relaxed);
+        }
         let by_name = list.iter().map(|a| (a.name.clone(), a.clone())).collect();
         Self {
             list,

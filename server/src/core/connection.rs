@@ -126,6 +126,14 @@ pub struct Subscription {
     /// Set for the server's own subscriptions, which handle messages
     /// instead of queueing them.
     pub internal: Option<InternalHandler>,
+    /// Set on a shadow copy in an exporting account: the stream import it
+    /// delivers through.
+    pub stream_import: Option<Arc<crate::core::imports::StreamImport>>,
+    /// Set on an account's subscriptions for service imports and
+    /// responses.
+    pub service: Option<crate::core::imports::ServiceRole>,
+    /// Shadow copies of this subscription in exporting accounts.
+    pub shadows: Mutex<Vec<(Arc<Account>, Arc<Subscription>)>>,
 }
 
 /// What queueing bytes for a client found.
@@ -154,6 +162,9 @@ impl Subscription {
             delivered: Default::default(),
             closed: Default::default(),
             internal: None,
+            stream_import: None,
+            service: None,
+            shadows: Default::default(),
         }
     }
 }
@@ -292,6 +303,10 @@ pub trait Owner: Send + Sync {
     fn closing(&self, c: &Arc<Connection>, reason: ClosedState);
     /// A closed connection's subscriptions are gone.
     fn closed(&self, cid: u64);
+    /// The server's name and cluster, for request headers.
+    fn origin(&self) -> (String, String);
+    /// An account's new internal connection.
+    fn internal_connection(&self, acc: &Arc<Account>) -> Arc<Connection>;
 }
 
 impl Connection {
@@ -404,6 +419,16 @@ impl Connection {
             last_delivery: AtomicU64::new(0),
             tls: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Who runs the connection, while it runs.
+    pub fn owner(&self) -> Option<Arc<dyn Owner>> {
+        self.owner.upgrade()
+    }
+
+    /// The last measured round trip.
+    pub fn rtt(&self) -> Duration {
+        self.ping.lock().rtt
     }
 
     pub fn label(&self) -> Arc<str> {
@@ -550,6 +575,7 @@ impl Connection {
     /// Takes a subscription out of its account's sublist: the current
     /// account, or one the client left while subscribed.
     fn remove_from_sublist(&self, sub: &Arc<Subscription>) {
+        crate::core::imports::shadow::remove(sub);
         let acc = self.account.lock().clone();
         if acc
             .sublist

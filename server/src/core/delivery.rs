@@ -12,19 +12,27 @@
 
 use super::account::Account;
 use super::connection::{Connection, InternalMsg, Kind, Subscription};
+use super::imports::info::{self, RequestInfo};
+use super::imports::ServiceRole;
 use super::outbound::MAX_DIRECT_TARGETS;
+use crate::options::links::ResponseType;
 use bytes::Bytes;
 use foldhash::HashMap;
 use natsd_proto::client::msg::{msg_line, Sizes};
 use natsd_proto::sublist::SublistResult;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 /// Most cached match results per router before the cache is reset.
 const RESULT_CACHE_MAX: usize = 1024;
+
+/// Most service imports one message goes through (imports that feed each
+/// other without forming a cycle Go detects still end here).
+const MAX_SERVICE_HOPS: usize = 32;
 
 /// A message published into an account, borrowed from its publisher.
 #[derive(Clone, Copy)]
@@ -111,6 +119,9 @@ pub struct Router {
     /// Whether deliveries are traced, read once per batch.
     traced: bool,
     rng: SmallRng,
+    /// The service imports the message being routed went through: their
+    /// export (by address, 0 for none) and whether each shared details.
+    hops: Vec<(usize, bool)>,
 }
 
 impl Default for Router {
@@ -133,6 +144,7 @@ impl Router {
             backlogged: false,
             traced: false,
             rng: SmallRng::from_entropy(),
+            hops: Vec::new(),
         }
     }
 
@@ -187,6 +199,18 @@ impl Router {
         let Some(r) = self.matches(acc, m.subject) else {
             return false;
         };
+        self.route_to(acc, from, m, &r)
+    }
+
+    /// Delivers to the subscriptions `r` of `acc`. A message that came
+    /// through a service import skips stream-import shadows, as in Go.
+    fn route_to(
+        &mut self,
+        acc: &Arc<Account>,
+        from: &Arc<Connection>,
+        m: &Message,
+        r: &SublistResult<Subscription>,
+    ) -> bool {
         let mut delivered = false;
         for sub in &r.psubs {
             delivered |= self.deliver(acc, from, sub, m);
@@ -255,11 +279,24 @@ impl Router {
         sub: &Arc<Subscription>,
         m: &Message,
     ) -> bool {
+        if let Some(role) = &sub.service {
+            if sub.closed.load(Ordering::Acquire) {
+                return false;
+            }
+            self.serve(acc, from, role, m);
+            // Go counts the hand-over as a delivery, answered or not.
+            return true;
+        }
         let target = &sub.client;
         let is_self = Arc::ptr_eq(target, from);
         if is_self && !from.echo.load(Ordering::Relaxed) {
             return false;
         }
+        let subject: Cow<[u8]> = match &sub.stream_import {
+            Some(_) if !self.hops.is_empty() => return false,
+            Some(im) => im.delivered_subject(m.subject),
+            None => Cow::Borrowed(m.subject),
+        };
         if let Some(handler) = &sub.internal {
             // Go does not count deliveries to its own subscriptions.
             if sub.closed.load(Ordering::Acquire) {
@@ -281,7 +318,7 @@ impl Router {
         }
         if target.has_deliver_deny.load(Ordering::Acquire) {
             if let Some(f) = target.deliver_deny.lock().clone() {
-                if f.denies(m.subject) {
+                if f.denies(&subject) {
                     return false;
                 }
             }
@@ -309,7 +346,7 @@ impl Router {
                 return false;
             }
         }
-        let sent = self.queue_msg(from, sub, m);
+        let sent = self.queue_msg(from, sub, m, &subject);
         self.batch.out_msgs += 1;
         self.batch.out_bytes += sent as i64;
         if let Some(reply) = m.reply.filter(|r| !r.is_empty()) {
@@ -327,7 +364,13 @@ impl Router {
 
     /// Queues `m` as a MSG/HMSG for a client subscription; returns the
     /// payload bytes counted as sent.
-    fn queue_msg(&mut self, from: &Arc<Connection>, sub: &Arc<Subscription>, m: &Message) -> usize {
+    fn queue_msg(
+        &mut self,
+        from: &Arc<Connection>,
+        sub: &Arc<Subscription>,
+        m: &Message,
+        subject: &[u8],
+    ) -> usize {
         let target = &sub.client;
         let with_headers = m.hdr > 0 && target.headers.load(Ordering::Relaxed);
         let (body, sizes) = if with_headers {
@@ -344,7 +387,7 @@ impl Router {
         };
         let mut line = std::mem::take(&mut self.line);
         line.clear();
-        msg_line(&mut line, m.subject, &sub.sid, m.reply, sizes);
+        msg_line(&mut line, subject, &sub.sid, m.reply, sizes);
         let queued = target.queue(&[&line, body, b"\r\n"]);
         if queued.wake {
             self.pcd.push(target.clone());
@@ -372,6 +415,119 @@ impl Router {
         body.len()
     }
 
+    /// Go's processServiceImport: passes `m`, which matched a service
+    /// import's subscription in `acc` (or the account's responses), to the
+    /// other account, with a reply subject there that maps back, and the
+    /// requestor's details in a header.
+    fn serve(
+        &mut self,
+        acc: &Arc<Account>,
+        from: &Arc<Connection>,
+        role: &ServiceRole,
+        m: &Message,
+    ) {
+        let (target, to, response_type, export, share, response) = match role {
+            ServiceRole::Import(si) => (
+                si.exporter.clone(),
+                si.target_subject(m.subject),
+                si.response_type(),
+                si.export.clone(),
+                si.share,
+                None,
+            ),
+            ServiceRole::Responses => {
+                let Some(rsi) = acc.responses.get(m.subject) else {
+                    return;
+                };
+                let to = rsi.to.clone();
+                (
+                    rsi.requestor.clone(),
+                    to,
+                    rsi.response,
+                    rsi.export.clone(),
+                    false,
+                    Some(rsi),
+                )
+            }
+        };
+        let export_id = export.as_ref().map_or(0, |e| Arc::as_ptr(e) as usize);
+        if self.hops.len() >= MAX_SERVICE_HOPS || self.hops.iter().any(|(id, _)| *id == export_id) {
+            return;
+        }
+        let is_response = response.is_some();
+        let mut new_response = None;
+        let reply = match m.reply.filter(|r| !r.is_empty()) {
+            Some(r) if r.starts_with(b"$JS.ACK") => Some(String::from_utf8_lossy(r).into_owned()),
+            Some(r) => {
+                self.subscribe_responses(&target, from);
+                let key = target.responses.add(
+                    acc.clone(),
+                    r,
+                    response_type,
+                    export.clone(),
+                    share,
+                    None,
+                );
+                new_response = Some(key.clone());
+                Some(key)
+            }
+            None => None,
+        };
+        let to = match self.mapped_subject(&target, to.as_bytes()) {
+            Some(mapped) => mapped,
+            None => to,
+        };
+        let prev_share = self.hops.last().map(|(_, s)| *s);
+        let header = (!is_response)
+            .then(|| request_info(acc, from, m, &target, share, prev_share))
+            .flatten();
+        let (buf, hdr);
+        let (payload, hdr_len) = match header {
+            Some(json) => {
+                (buf, hdr) = info::set_header(m.hdr, m.payload, info::HEADER, &json);
+                (&buf[..], hdr)
+            }
+            None => (m.payload, m.hdr),
+        };
+        let sizes = SizeText::new(hdr_len, payload.len());
+        let nested = sizes.message(
+            to.as_bytes(),
+            reply.as_deref().map(str::as_bytes),
+            hdr_len,
+            payload,
+        );
+        self.hops.push((export_id, share));
+        let r = target.sublist.match_subject(nested.subject);
+        let delivered = self.route_to(&target, from, &nested, &r);
+        self.hops.pop();
+        let done =
+            is_response && (response_type == ResponseType::Singleton || m.payload.is_empty());
+        if delivered && response_type != ResponseType::Singleton {
+            if let Some(rsi) = &response {
+                rsi.touch();
+            }
+        }
+        if !delivered || done {
+            if is_response {
+                acc.responses.remove(&String::from_utf8_lossy(m.subject));
+            } else if let Some(key) = new_response {
+                target.responses.remove(&key);
+            }
+        }
+    }
+
+    /// The wildcard subscription of `acc`'s responses, made with its reply
+    /// prefix.
+    fn subscribe_responses(&self, acc: &Arc<Account>, from: &Arc<Connection>) {
+        let (prefix, made) = acc.responses.prefix();
+        if !made {
+            return;
+        }
+        let Some(owner) = from.owner() else { return };
+        let ic = owner.internal_connection(acc);
+        acc.subscribe_internal(&ic, &format!("{prefix}>"), ServiceRole::Responses);
+    }
+
     /// Flushes what this batch queued for each connection: what the socket
     /// takes at once is written here (for the first few), the writers get
     /// the rest. Returns the connections whose backlog a publisher that
@@ -390,4 +546,39 @@ impl Router {
         }
         backlogged
     }
+}
+
+/// The `Nats-Request-Info` header value for a request from `from` into
+/// `acc` crossing to `target`: the requestor's details, or those an
+/// earlier import put in the header, naming `acc` as the service.
+fn request_info(
+    acc: &Account,
+    from: &Connection,
+    m: &Message,
+    target: &Account,
+    share: bool,
+    prev_share: Option<bool>,
+) -> Option<String> {
+    let to_system = target.is_system();
+    let ci = match prev_share {
+        Some(prev) if m.hdr > 0 => {
+            let head = &m.payload[..m.hdr as usize];
+            let mut ci: RequestInfo =
+                serde_json::from_slice(info::get_header(head, info::HEADER)?).ok()?;
+            ci.svc = acc.name.clone();
+            if !prev && (share || to_system) {
+                ci.add_server(from);
+            }
+            ci
+        }
+        _ => {
+            let share = prev_share.unwrap_or(share);
+            let mut ci = RequestInfo::of(from, share)?;
+            if !share && to_system {
+                ci.add_server(from);
+            }
+            ci
+        }
+    };
+    serde_json::to_string(&ci).ok()
 }

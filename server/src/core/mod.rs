@@ -11,6 +11,7 @@
 pub mod account;
 pub mod connection;
 pub mod delivery;
+pub mod imports;
 pub mod kind;
 pub mod mappings;
 pub mod outbound;

@@ -186,28 +186,20 @@ impl System {
         }
     }
 
-    /// Gives `account` the system services every account imports, and
-    /// those its configuration imports, held by an internal client of that
-    /// account with id `cid`.
+    /// Gives `account` the system services every account imports, held by
+    /// the account's internal connection (made with id `cid` if it has none
+    /// yet).
     fn add_imports(&self, srv: &Server, account: &Arc<Account>, cid: u64) {
-        let client = crate::conn::internal::connection(srv, cid, account, "ACCOUNT");
-        let mut sid = 0;
+        let client = account.internal_connection(|| {
+            crate::conn::internal::connection(srv, cid, account, "ACCOUNT")
+        });
         for import in subjects::SYSTEM_IMPORTS.iter() {
             let service = Service::Imported {
                 account: account.name.clone(),
                 req: import.req,
             };
-            sid += 1;
+            let sid = account.next_internal_sid();
             self.subscribe(&client, account, import.subject, sid, service);
-        }
-        let o = srv.opts();
-        let configured = o.accounts.iter().find(|a| a.name == account.name);
-        for subject in configured
-            .into_iter()
-            .flat_map(|a| a.system_service_imports(&self.account_name))
-        {
-            sid += 1;
-            self.subscribe(&client, account, subject, sid, Service::DebugSubscribers);
         }
         self.importers.lock().insert(account.name.clone(), client);
     }

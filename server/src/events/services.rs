@@ -25,6 +25,10 @@ pub struct Request {
     pub body: Bytes,
     /// The publisher's account, where the answer goes.
     pub account: Arc<Account>,
+    /// The requestor's account when the request came through a service
+    /// import (its `Nats-Request-Info` header): the service, else the
+    /// account.
+    pub requestor: Option<String>,
 }
 
 impl Request {
@@ -43,8 +47,20 @@ impl Request {
                 .map(|r| String::from_utf8_lossy(r).into_owned()),
             body: Bytes::copy_from_slice(body),
             account: m.account.clone(),
+            requestor: requestor_of(m),
         }
     }
+}
+
+/// The account a `Nats-Request-Info` header names, if any.
+fn requestor_of(m: &InternalMsg<'_>) -> Option<String> {
+    use crate::core::imports::info::{get_header, RequestInfo, HEADER};
+    if m.hdr <= 0 {
+        return None;
+    }
+    let head = &m.msg[..(m.hdr as usize).min(m.msg.len())];
+    let ci: RequestInfo = serde_json::from_slice(get_header(head, HEADER)?).ok()?;
+    [ci.svc, ci.acc].into_iter().find(|a| !a.is_empty())
 }
 
 /// A response body, made from the sender's stamp.
@@ -83,7 +99,7 @@ pub fn answer(srv: &Arc<Server>, req: &Request) -> Answer {
         }),
         Service::NumSubs => num_subs(srv, req),
         Service::ClaimsUpdate => claims_update(req),
-        Service::DebugSubscribers => debug_subscribers(req),
+        Service::DebugSubscribers => debug_subscribers(srv, req),
     }
 }
 
@@ -488,7 +504,8 @@ fn count_subscribers(acc: &Account, subject: &str, queue: Option<&str>) -> usize
         None => true,
         Some(q) => s.queue.as_deref() == Some(q.as_bytes()),
     };
-    let is_client = |s: &crate::core::connection::Subscription| s.internal.is_none();
+    let is_client =
+        |s: &crate::core::connection::Subscription| s.internal.is_none() && s.service.is_none();
     if natsd_proto::subject::is_valid_literal_subject(subject.as_bytes()) {
         let r = acc.sublist.match_subject(subject.as_bytes());
         let plain = if queue.is_none() {
@@ -520,15 +537,23 @@ fn count_subscribers(acc: &Account, subject: &str, queue: Option<&str>) -> usize
 
 /// `$SYS.DEBUG.SUBSCRIBERS`: the body is a subject and an optional queue
 /// group; the answer counts the subscribers in the requester's account.
-fn debug_subscribers(req: &Request) -> Answer {
+fn debug_subscribers(srv: &Server, req: &Request) -> Answer {
     if req.reply.is_none() {
         return Answer::None;
     }
+    let accounts = srv.accounts();
+    let account = match &req.requestor {
+        Some(name) => match accounts.get(name) {
+            Some(a) => a.clone(),
+            None => return Answer::None,
+        },
+        None => req.account.clone(),
+    };
     let text = String::from_utf8_lossy(&req.body);
     let mut args = text.split_whitespace();
     let n = match args.next() {
         None => 0,
-        Some(subject) => count_subscribers(&req.account, subject, args.next()),
+        Some(subject) => count_subscribers(&account, subject, args.next()),
     };
     Answer::Body(Box::new(move |_| n.to_string().into_bytes()))
 }

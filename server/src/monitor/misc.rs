@@ -167,32 +167,14 @@ struct AccountInfo {
     client_connections: usize,
     subscriptions: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    exports: Vec<ExportInfo>,
+    exports: Vec<super::links::ExportInfo>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    imports: Vec<ImportInfo>,
+    imports: Vec<super::links::ImportInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mappings: Option<serde_json::Value>,
     sublist_stats: StatsJson,
-}
-
-#[derive(Serialize)]
-struct ExportInfo {
-    subject: &'static str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    response_type: &'static str,
-}
-
-#[derive(Serialize)]
-struct ImportInfo {
-    subject: &'static str,
-    account: String,
-    to: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    invalid: bool,
-    share: bool,
-    tracking: bool,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    responses: std::collections::BTreeMap<String, super::links::ImportInfo>,
 }
 
 pub fn accountz(srv: &Server, q: &Query) -> Reply {
@@ -225,7 +207,8 @@ pub fn accountz(srv: &Server, q: &Query) -> Reply {
 fn account_info(srv: &Server, acc: &Account, system_account: &str) -> AccountInfo {
     let sl = &acc.sublist;
     let is_system = acc.name == system_account;
-    let (exports, imports) = system_services(acc, system_account);
+    let exports = super::links::exports(&srv.opts(), acc, system_account);
+    let imports = super::links::imports(acc, system_account);
     AccountInfo {
         account_name: acc.name.clone(),
         update_time: srv.start_wall,
@@ -240,39 +223,8 @@ fn account_info(srv: &Server, acc: &Account, system_account: &str) -> AccountInf
         imports,
         mappings: accountz_mappings(acc),
         sublist_stats: StatsJson::from(&sl.stats()),
+        responses: super::links::responses(acc),
     }
-}
-
-/// With a system account, it exports its services and every other account
-/// imports three of them.
-fn system_services(acc: &Account, system_account: &str) -> (Vec<ExportInfo>, Vec<ImportInfo>) {
-    if system_account.is_empty() {
-        return (Vec::new(), Vec::new());
-    }
-    if acc.name == system_account {
-        let exports = natsd_proto::system::SYSTEM_EXPORTS
-            .iter()
-            .map(|(subject, response_type)| ExportInfo {
-                subject,
-                kind: "service",
-                response_type,
-            })
-            .collect();
-        return (exports, Vec::new());
-    }
-    let imports = natsd_proto::system::SYSTEM_IMPORTS
-        .iter()
-        .map(|i| ImportInfo {
-            subject: i.subject,
-            account: system_account.to_string(),
-            to: natsd_proto::system::import_target(&acc.name, i.req),
-            kind: "service",
-            invalid: false,
-            share: false,
-            tracking: false,
-        })
-        .collect();
-    (Vec::new(), imports)
 }
 
 /// The `account_detail` of `/accountz?acc=<name>` in compact JSON, for the

@@ -9,6 +9,7 @@ mod closed;
 mod connz;
 mod http;
 pub(crate) mod json;
+mod links;
 mod misc;
 mod query;
 mod subsz;

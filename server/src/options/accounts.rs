@@ -2,16 +2,12 @@
 //! makes on them. Users of an account are added to the server-wide user
 //! lists, tagged with the account they bind a client to.
 //!
-//! Imports and exports are checked for shape. natsd does not route
-//! messages between accounts yet (the server logs that at start-up); the
-//! one import it applies is of a service the system account itself
-//! provides (see [`AccountConfig::system_service_imports`]).
+//! Their imports and exports are [`links`]'.
 
-use super::duration::parse_go_duration;
+use super::links::{self, Export, ExportConfig, ImportConfig, ServiceImport, StreamImport};
 use super::users::{apply_default_permissions, parse_permissions, parse_users, Placed};
 use super::{ConfigErrors, Options};
-use crate::config::{Map, Node, Value};
-use natsd_proto::quote::go_quote;
+use crate::config::{Node, Value};
 use std::sync::Arc;
 
 /// The global account, which clients without an account belong to.
@@ -24,68 +20,16 @@ pub const DEFAULT_SYSTEM_ACCOUNT: &str = "$SYS";
 pub struct AccountConfig {
     pub name: String,
     pub nkey: String,
-    /// Imports or exports were configured.
-    pub has_imports_exports: bool,
-    /// Service imports: the exporting account and the subject.
-    pub service_imports: Vec<(String, String)>,
-    /// Imports other than plain service imports.
-    pub other_imports: usize,
-    /// Exports: "stream" or "service", and the subject.
-    pub exports: Vec<(String, String)>,
-    /// Service exports with latency tracking: the service and the subject
-    /// latency results are published to.
-    pub latency: Vec<(String, String)>,
+    /// Its `exports` and `imports` items, as written.
+    pub export_items: Vec<ExportConfig>,
+    pub import_items: Vec<ImportConfig>,
+    /// What Go made of them once every account was known (see
+    /// [`links::resolve`]).
+    pub exports: Vec<Export>,
+    pub stream_imports: Vec<StreamImport>,
+    pub service_imports: Vec<ServiceImport>,
     /// Its `mappings` block.
     pub mappings: Vec<natsd_proto::mapping::MappingConfig>,
-    /// Accounts its exports and imports name, checked once every account
-    /// is known.
-    pub references: Vec<AccountReference>,
-}
-
-/// An account named by an export's `accounts` list or by an import.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountReference {
-    pub kind: ReferenceKind,
-    pub account: String,
-    /// The export's subject, or the subject imported.
-    pub subject: String,
-}
-
-/// Where an account is named, in the order Go checks them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ReferenceKind {
-    StreamExport,
-    ServiceExport,
-    StreamImport,
-    ServiceImport,
-}
-
-impl ReferenceKind {
-    fn of(kind: &str, import: bool) -> Self {
-        match (kind, import) {
-            ("stream", false) => ReferenceKind::StreamExport,
-            ("service", false) => ReferenceKind::ServiceExport,
-            ("stream", true) => ReferenceKind::StreamImport,
-            _ => ReferenceKind::ServiceImport,
-        }
-    }
-
-    /// "stream" or "service".
-    fn noun(self) -> &'static str {
-        match self {
-            ReferenceKind::StreamExport | ReferenceKind::StreamImport => "stream",
-            ReferenceKind::ServiceExport | ReferenceKind::ServiceImport => "service",
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            ReferenceKind::StreamExport => "stream export",
-            ReferenceKind::ServiceExport => "service export",
-            ReferenceKind::StreamImport => "stream import",
-            ReferenceKind::ServiceImport => "service import",
-        }
-    }
 }
 
 /// Applies an `accounts` block: a list of names or a map of definitions.
@@ -101,9 +45,7 @@ pub fn parse_accounts(node: &Node, o: &mut Options, errs: &mut ConfigErrors) {
             if !errs.errors.is_empty() {
                 return;
             }
-            check_references(node, o, errs, false);
-            check_latency_tracking(node, o, errs);
-            check_references(node, o, errs, true);
+            links::resolve::resolve(node, o, errs);
         }
         other => errs.error(node, super::type_mismatch(other, "map[string]interface {}")),
     }
@@ -165,16 +107,8 @@ fn parse_account(name: &str, node: &Node, o: &mut Options, errs: &mut ConfigErro
                     ),
                 ),
             },
-            "imports" => {
-                acc.has_imports_exports = true;
-                let (services, others) = check_imports(v, &mut acc.references, errs);
-                acc.service_imports = services;
-                acc.other_imports = others;
-            }
-            "exports" => {
-                acc.has_imports_exports = true;
-                (acc.exports, acc.latency) = check_exports(v, &mut acc.references, errs);
-            }
+            "imports" => acc.import_items = links::parse::imports(v, errs),
+            "exports" => acc.export_items = links::parse::exports(v, errs),
             "users" => {
                 users_node = v;
                 if let Ok((n, u)) = parse_users(v, Placed::No, errs) {
@@ -247,475 +181,6 @@ fn parse_account(name: &str, node: &Node, o: &mut Options, errs: &mut ConfigErro
     }
 }
 
-/// The element list of an `imports`/`exports` array, or Go's error.
-fn items<'a>(node: &'a Node, what: &str, errs: &mut ConfigErrors) -> Option<&'a [Node]> {
-    match &node.value {
-        Value::Array(a) => Some(a),
-        other => {
-            errs.error(
-                node,
-                format!("{what} should be an array, got {}", other.kind_name()),
-            );
-            None
-        }
-    }
-}
-
-/// Each element must be a map; yields the maps.
-fn item_maps<'a>(list: &'a [Node], what: &str, errs: &mut ConfigErrors) -> Vec<&'a Map> {
-    let mut out = Vec::new();
-    for item in list {
-        match &item.value {
-            Value::Map(m) => out.push(m),
-            other => errs.error(
-                item,
-                format!(
-                    "{what} Items should be a map with type entry, got {}",
-                    other.kind_name()
-                ),
-            ),
-        }
-    }
-    out
-}
-
-/// A service export's latency tracking (`latency: subject` or
-/// `latency: { sampling, subject }`), checked as Go checks it; the subject
-/// when it is well-formed.
-fn check_latency(v: &Node, errs: &mut ConfigErrors) -> Option<String> {
-    let m = match &v.value {
-        Value::Str(subject) => return Some(subject.clone()),
-        Value::Map(m) => m,
-        other => {
-            errs.error(
-                v,
-                format!(
-                    "Expected latency entry to be a map/struct or string, got {}",
-                    other.kind_name()
-                ),
-            );
-            return None;
-        }
-    };
-    if let Some(sampling) = m.get("sampling") {
-        let sample = match &sampling.value {
-            Value::Int(n) => Some(*n),
-            Value::Str(s) if s.trim().eq_ignore_ascii_case("headers") => None,
-            Value::Str(s) => {
-                let digits = s.strip_suffix('%').unwrap_or(s);
-                match digits.parse::<i64>() {
-                    Ok(n) => Some(n),
-                    Err(_) => {
-                        errs.error(
-                            sampling,
-                            format!(
-                                "Failed to parse latency sample: strconv.Atoi: parsing {digits:?}: invalid syntax"
-                            ),
-                        );
-                        return None;
-                    }
-                }
-            }
-            other => {
-                errs.error(
-                    sampling,
-                    format!(
-                        "Expected latency sample to be a string or map/struct, got {}",
-                        other.kind_name()
-                    ),
-                );
-                return None;
-            }
-        };
-        if sample.is_some_and(|n| !(1..=100).contains(&n)) {
-            errs.error(sampling, "bad sampling percentage, should be 1-100".into());
-            return None;
-        }
-    }
-    match m.get("subject") {
-        None => {
-            errs.error(v, "Latency subject required, but missing".into());
-            None
-        }
-        Some(subject) => match &subject.value {
-            Value::Str(s) => Some(s.clone()),
-            // Go prints the type of the empty string it assigned to.
-            _ => {
-                errs.error(
-                    subject,
-                    "Expected latency subject to be a string, got string".into(),
-                );
-                None
-            }
-        },
-    }
-}
-
-/// The keys Go knows in an import besides `stream` and `service`; any
-/// other is an unknown field.
-const IMPORT_KEYS: &[&str] = &["prefix", "to", "share"];
-
-/// Pairs of names: (kind, subject) of exports, (service, subject) of
-/// latency tracking.
-type NamePairs = Vec<(String, String)>;
-
-/// Checks the exports; returns their kinds and subjects, and the service
-/// exports' latency subjects.
-fn check_exports(
-    node: &Node,
-    references: &mut Vec<AccountReference>,
-    errs: &mut ConfigErrors,
-) -> (NamePairs, NamePairs) {
-    let (mut exports, mut latency) = (Vec::new(), Vec::new());
-    let Some(list) = items(node, "Exports", errs) else {
-        return (exports, latency);
-    };
-    for m in item_maps(list, "Export", errs) {
-        let item = check_export_item(m, errs);
-        let Some((kind, subject)) = item.export else {
-            continue;
-        };
-        references.extend(item.accounts.into_iter().map(|account| AccountReference {
-            kind: ReferenceKind::of(&kind, false),
-            account,
-            subject: subject.clone(),
-        }));
-        if let (true, Some(latency_subject)) = (kind == "service", item.latency) {
-            latency.push((subject.clone(), latency_subject));
-        }
-        exports.push((kind, subject));
-    }
-    (exports, latency)
-}
-
-/// What one export item declares.
-#[derive(Default)]
-struct ExportItem {
-    /// "stream" or "service", and its subject.
-    export: Option<(String, String)>,
-    accounts: Vec<String>,
-    /// A well-formed latency subject.
-    latency: Option<String>,
-}
-
-/// Checks one export item key by key, in file order (Go's map order is
-/// random; file order is one of its orders), with Go's errors.
-fn check_export_item(m: &Map, errs: &mut ConfigErrors) -> ExportItem {
-    const NOT_SERVICE: &str = "Detected response directive on non-service";
-    let mut item = ExportItem::default();
-    let (mut response_at, mut latency_at): (Option<&Node>, Option<&Node>) = (None, None);
-    let mut threshold_seen = false;
-    let is = |item: &ExportItem, kind: &str| item.export.as_ref().is_some_and(|(k, _)| k == kind);
-    for (k, v) in m.iter() {
-        match k.to_lowercase().as_str() {
-            kind @ ("stream" | "service") => {
-                let other = if kind == "stream" {
-                    "service"
-                } else {
-                    "stream"
-                };
-                if is(&item, other) {
-                    errs.error(
-                        v,
-                        format!(
-                            "Detected {kind} {} but already saw a {other}",
-                            go_quote(super::users::go_value(&v.value).as_bytes())
-                        ),
-                    );
-                    continue;
-                }
-                if kind == "stream" {
-                    if let Some(at) = response_at {
-                        errs.error(at, NOT_SERVICE.into());
-                        continue;
-                    }
-                    if let Some(at) = latency_at {
-                        errs.error(at, "Detected latency directive on non-service".into());
-                        continue;
-                    }
-                }
-                match v.as_str() {
-                    Some(subject) => item.export = Some((kind.to_string(), subject.to_string())),
-                    None => errs.error(
-                        v,
-                        format!(
-                            "Expected {kind} name to be string, got {}",
-                            v.value.kind_name()
-                        ),
-                    ),
-                }
-            }
-            "response" | "response_type" => {
-                if response_at.is_some() {
-                    errs.error(v, "Duplicate response type definition".into());
-                    continue;
-                }
-                response_at = Some(v);
-                let Some(rt) = v.as_str() else {
-                    errs.error(
-                        v,
-                        format!(
-                            "Expected response type to be string, got {}",
-                            v.value.kind_name()
-                        ),
-                    );
-                    continue;
-                };
-                if !matches!(
-                    rt.to_lowercase().as_str(),
-                    "single" | "singleton" | "stream" | "chunk" | "chunked"
-                ) {
-                    errs.error(
-                        v,
-                        format!("Unknown response type: {}", go_quote(rt.as_bytes())),
-                    );
-                    continue;
-                }
-                if is(&item, "stream") {
-                    errs.error(v, NOT_SERVICE.into());
-                }
-            }
-            "threshold" | "response_threshold" | "response_max_time" | "response_time" => {
-                if threshold_seen {
-                    errs.error(v, "Duplicate response threshold detected".into());
-                    continue;
-                }
-                threshold_seen = true;
-                let parsed = v.as_str().map(|t| (t, parse_go_duration(t)));
-                match parsed {
-                    None => errs.error(
-                        v,
-                        format!(
-                            "Expected response threshold to be a parseable time duration, got {}",
-                            v.value.kind_name()
-                        ),
-                    ),
-                    Some((t, Err(_))) => errs.error(
-                        v,
-                        format!(
-                            "Expected response threshold to be a parseable time duration, got {}",
-                            go_quote(t.as_bytes())
-                        ),
-                    ),
-                    Some((_, Ok(_))) if is(&item, "stream") => errs.error(v, NOT_SERVICE.into()),
-                    Some(_) => {}
-                }
-            }
-            "accounts" => item.accounts = account_names(v, errs),
-            "latency" => {
-                latency_at = Some(v);
-                let Some(subject) = check_latency(v, errs) else {
-                    continue;
-                };
-                if is(&item, "stream") {
-                    errs.error(v, "Detected latency directive on non-service".into());
-                    continue;
-                }
-                item.latency = Some(subject);
-            }
-            "account_token_position" => {
-                if !matches!(v.value, Value::Int(_)) {
-                    errs.error(v, super::type_mismatch(&v.value, "int64"));
-                }
-            }
-            _ => {
-                if !v.used_variable {
-                    errs.unknown(v, k);
-                }
-            }
-        }
-    }
-    item
-}
-
-/// The names of an export's `accounts` list.
-fn account_names(v: &Node, errs: &mut ConfigErrors) -> Vec<String> {
-    let Value::Array(items) = &v.value else {
-        errs.error(v, super::type_mismatch(&v.value, "[]interface {}"));
-        return Vec::new();
-    };
-    let mut names = Vec::new();
-    for item in items {
-        match &item.value {
-            Value::Str(name) => names.push(name.clone()),
-            other => errs.error(item, super::type_mismatch(other, "string")),
-        }
-    }
-    names
-}
-
-/// Every account an export (`imports: false`) or import names must be
-/// defined, and an import must be of a subject its account exports to the
-/// importer; Go reports each at the `accounts` block's position.
-fn check_references(accounts: &Node, o: &Options, errs: &mut ConfigErrors, imports: bool) {
-    let mut refs: Vec<(&AccountConfig, &AccountReference)> = o
-        .accounts
-        .iter()
-        .flat_map(|acc| acc.references.iter().map(move |r| (acc, r)))
-        .filter(|(_, r)| (r.kind >= ReferenceKind::StreamImport) == imports)
-        .collect();
-    refs.sort_by_key(|(_, r)| r.kind);
-    for (importer, r) in refs {
-        let reason = match o.accounts.iter().find(|a| a.name == r.account) {
-            None => format!(
-                "{} account not defined for {}",
-                go_quote(r.account.as_bytes()),
-                r.kind.describe()
-            ),
-            Some(exporter) if imports && !exporter.authorizes(importer, r) => {
-                let kind = r.kind.noun();
-                format!(
-                    "Error adding {kind} import {}: {kind} import not authorized",
-                    go_quote(r.subject.as_bytes())
-                )
-            }
-            Some(_) => continue,
-        };
-        errs.error(accounts, reason);
-    }
-}
-
-impl AccountConfig {
-    /// Whether this account exports the subject of `import` to `importer`:
-    /// an export of that exact subject, or else one whose subject contains
-    /// it, public or naming the importer.
-    fn authorizes(&self, importer: &AccountConfig, import: &AccountReference) -> bool {
-        let kind = import.kind.noun();
-        if !natsd_proto::subject::is_valid_subject(import.subject.as_bytes()) {
-            return false;
-        }
-        let of_kind = || self.exports.iter().filter(|(k, _)| k == kind);
-        let export = of_kind().find(|(_, s)| *s == import.subject).or_else(|| {
-            of_kind().find(|(_, s)| natsd_proto::subject::is_subset_match(&import.subject, s))
-        });
-        let Some((_, subject)) = export else {
-            return false;
-        };
-        let export_kind = ReferenceKind::of(kind, false);
-        let mut approved = self
-            .references
-            .iter()
-            .filter(|r| r.kind == export_kind && r.subject == *subject)
-            .peekable();
-        approved.peek().is_none() || approved.any(|r| r.account == importer.name)
-    }
-}
-
-/// What Go checks when it turns on latency tracking, after every account
-/// is parsed; its errors carry the `accounts` block's position.
-fn check_latency_tracking(accounts: &Node, o: &Options, errs: &mut ConfigErrors) {
-    for acc in &o.accounts {
-        for (service, subject) in &acc.latency {
-            if o.no_system_account {
-                errs.error(
-                    accounts,
-                    format!(
-                        "Error adding service latency sampling for {service:?}: system account not setup"
-                    ),
-                );
-                continue;
-            }
-            let publishable = natsd_proto::subject::is_valid_subject(subject.as_bytes())
-                && natsd_proto::subject::is_literal(subject.as_bytes());
-            let exported = acc
-                .exports
-                .iter()
-                .any(|(kind, s)| kind == "service" && s == subject);
-            if !publishable || exported {
-                errs.error(
-                    accounts,
-                    format!(
-                        "Error adding service latency sampling for {service:?} on subject {subject:?}: invalid publish subject"
-                    ),
-                );
-            }
-        }
-    }
-}
-
-/// Checks the imports; returns the service imports (account, subject) and
-/// how many others there are.
-fn check_imports(
-    node: &Node,
-    references: &mut Vec<AccountReference>,
-    errs: &mut ConfigErrors,
-) -> (Vec<(String, String)>, usize) {
-    let (mut services, mut others) = (Vec::new(), 0);
-    let Some(list) = items(node, "Imports", errs) else {
-        return (services, others);
-    };
-    for m in item_maps(list, "Import", errs) {
-        for (k, v) in m.iter() {
-            let kind = k.to_lowercase();
-            if kind != "stream" && kind != "service" {
-                if !IMPORT_KEYS.contains(&kind.as_str()) && !v.used_variable {
-                    errs.unknown(v, k);
-                }
-                continue;
-            }
-            let Value::Map(src) = &v.value else {
-                let title = if kind == "stream" {
-                    "Stream"
-                } else {
-                    "Service"
-                };
-                errs.error(
-                    v,
-                    format!(
-                        "{title} entry should be an account map, got {}",
-                        v.value.kind_name()
-                    ),
-                );
-                continue;
-            };
-            let account = src.get_ci("account").and_then(Node::as_str);
-            let subject = src.get_ci("subject").and_then(Node::as_str);
-            match (account, subject) {
-                (Some(a), Some(s)) if !a.is_empty() && !s.is_empty() => {
-                    references.push(AccountReference {
-                        kind: ReferenceKind::of(&kind, true),
-                        account: a.to_string(),
-                        subject: s.to_string(),
-                    });
-                    if kind == "service" && src.get_ci("to").is_none() {
-                        services.push((a.to_string(), s.to_string()));
-                    } else {
-                        others += 1;
-                    }
-                }
-                _ => errs.error(v, "Expect an account name and a subject".into()),
-            }
-        }
-    }
-    (services, others)
-}
-
-impl AccountConfig {
-    /// The service imports of subjects the system account `system`
-    /// serves itself: these natsd applies.
-    pub fn system_service_imports<'a>(&'a self, system: &'a str) -> impl Iterator<Item = &'a str> {
-        self.service_imports
-            .iter()
-            .filter(move |(a, s)| a == system && s == natsd_proto::system::DEBUG_SUBSCRIBERS)
-            .map(|(_, s)| s.as_str())
-    }
-
-    /// Whether imports or exports natsd does not apply are configured.
-    pub fn has_unapplied_imports_exports(&self, system: &str) -> bool {
-        // The system account exports its own services anyway.
-        let exported_anyway = |(kind, subject): &(String, String)| {
-            self.name == system
-                && kind == "service"
-                && natsd_proto::system::SYSTEM_EXPORTS
-                    .iter()
-                    .any(|(s, _)| s == subject)
-        };
-        self.other_imports > 0
-            || self.service_imports.len() > self.system_service_imports(system).count()
-            || !self.exports.iter().all(exported_anyway)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::tests::load;
@@ -765,7 +230,8 @@ mod tests {
             "accounts { A { exports = [ { stream: \"a.>\" } ] }, B { imports = [ { stream: { account: A, subject: \"a.>\" } } ] } }\n",
         );
         r.unwrap();
-        assert!(o.accounts.iter().all(|a| a.has_imports_exports));
+        assert_eq!(o.accounts[0].exports.len(), 1);
+        assert_eq!(o.accounts[1].stream_imports.len(), 1);
     }
 
     #[test]

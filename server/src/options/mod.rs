@@ -8,6 +8,7 @@ pub mod flag_overrides;
 pub mod gateway;
 pub mod jetstream;
 pub mod leafnodes;
+pub mod links;
 pub mod mappings;
 pub mod mqtt;
 pub mod nkeys;
@@ -618,7 +619,7 @@ pub fn split_host_port(s: &str) -> Option<(String, String)> {
 }
 
 /// Go's panic text for a failed type assertion on a config value.
-fn type_mismatch(got: &Value, want: &str) -> String {
+pub(crate) fn type_mismatch(got: &Value, want: &str) -> String {
     format!(
         "interface conversion: interface {{}} is {}, not {want}",
         got.kind_name()

@@ -83,6 +83,7 @@ impl Server {
         if let Some(sys) = self.system() {
             sys.accounts_changed(self);
         }
+        self.install_links();
         if let Some(tls) = tls {
             self.set_tls(tls);
         }

@@ -975,6 +975,7 @@ impl Reader {
                 self.send_err("Invalid Subject");
                 return Ok(());
             }
+            crate::core::imports::shadow::add(&self.acc, &sub);
         }
         if self.opts.verbose {
             self.send_ok();

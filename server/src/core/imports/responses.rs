@@ -1,0 +1,152 @@
+//! The responses an exporting account expects: each request passed to it
+//! through a service import gets a reply subject of the account's own,
+//! `_R_.<prefix>.<token>`, and an entry here that sends what is published
+//! on it back to the requestor's reply subject. A singleton entry goes
+//! with its first response; every entry expires after its export's
+//! response threshold without a response.
+
+use super::ServiceExport;
+use crate::core::account::Account;
+use crate::options::links::ResponseType;
+use foldhash::HashMap;
+use parking_lot::Mutex;
+use rand::Rng;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Below this many entries, expired ones are not looked for.
+const PURGE_FLOOR: usize = 64;
+
+/// One expected response (Go's response service import).
+pub struct ResponseImport {
+    /// Where responses go: the requestor's account and reply subject.
+    pub requestor: Arc<Account>,
+    pub to: String,
+    pub response: ResponseType,
+    pub export: Option<Arc<ServiceExport>>,
+    /// The import shares the requestor's details.
+    pub share: bool,
+    threshold: Duration,
+    /// Created, or last responded to (streams and chunks).
+    last: Mutex<Instant>,
+}
+
+impl ResponseImport {
+    fn expired(&self, now: Instant) -> bool {
+        now.saturating_duration_since(*self.last.lock()) > self.threshold
+    }
+
+    /// A response went through: a stream or chunked one lives on.
+    pub fn touch(&self) {
+        *self.last.lock() = Instant::now();
+    }
+}
+
+/// An account's expected responses.
+#[derive(Default)]
+pub struct Responses {
+    /// `_R_.<6 random characters>.`, made on first use.
+    prefix: OnceLock<String>,
+    map: Mutex<Table>,
+}
+
+#[derive(Default)]
+struct Table {
+    entries: HashMap<String, Arc<ResponseImport>>,
+    purge_at: usize,
+}
+
+impl Responses {
+    /// The account's reply prefix, and whether this call made it (its
+    /// wildcard subscription is then due).
+    pub fn prefix(&self) -> (&str, bool) {
+        let mut made = false;
+        let p = self.prefix.get_or_init(|| {
+            made = true;
+            let mut p = String::from("_R_.");
+            push_base62(&mut p, rand::thread_rng().gen(), 6);
+            p.push('.');
+            p
+        });
+        (p, made)
+    }
+
+    /// Expects responses to `to` in `requestor`; returns the reply subject
+    /// they are to be published on.
+    pub fn add(
+        &self,
+        requestor: Arc<Account>,
+        to: &[u8],
+        response: ResponseType,
+        export: Option<Arc<ServiceExport>>,
+        share: bool,
+        tracking: Option<&str>,
+    ) -> String {
+        let mut reply = self.prefix().0.to_string();
+        push_base62(&mut reply, rand::thread_rng().gen(), 6);
+        if let Some(hash) = tracking {
+            reply.push('.');
+            reply.push_str(hash);
+            reply.push_str(".T");
+        }
+        let threshold = export
+            .as_ref()
+            .map_or(crate::options::links::DEFAULT_RESPONSE_THRESHOLD, |e| {
+                e.threshold
+            });
+        let entry = Arc::new(ResponseImport {
+            requestor,
+            to: String::from_utf8_lossy(to).into_owned(),
+            response,
+            export,
+            share,
+            threshold,
+            last: Mutex::new(Instant::now()),
+        });
+        let mut t = self.map.lock();
+        if t.entries.len() >= t.purge_at.max(PURGE_FLOOR) {
+            let now = Instant::now();
+            t.entries.retain(|_, e| !e.expired(now));
+            t.purge_at = t.entries.len() * 2;
+        }
+        t.entries.insert(reply.clone(), entry);
+        reply
+    }
+
+    /// The live entry for a response published on `subject`; an expired
+    /// one is dropped.
+    pub fn get(&self, subject: &[u8]) -> Option<Arc<ResponseImport>> {
+        let key = std::str::from_utf8(subject).ok()?;
+        let mut t = self.map.lock();
+        let e = t.entries.get(key)?.clone();
+        if e.expired(Instant::now()) {
+            t.entries.remove(key);
+            return None;
+        }
+        Some(e)
+    }
+
+    /// The live entries, by reply subject.
+    pub fn entries(&self) -> Vec<(String, Arc<ResponseImport>)> {
+        let now = Instant::now();
+        let t = self.map.lock();
+        t.entries
+            .iter()
+            .filter(|(_, e)| !e.expired(now))
+            .map(|(k, e)| (k.clone(), e.clone()))
+            .collect()
+    }
+
+    pub fn remove(&self, reply: &str) {
+        self.map.lock().entries.remove(reply);
+    }
+}
+
+fn push_base62(s: &mut String, mut n: u64, len: usize) {
+    for _ in 0..len {
+        s.push(DIGITS[(n % 62) as usize] as char);
+        n /= 62;
+    }
+}
