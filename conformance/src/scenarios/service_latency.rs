@@ -1072,11 +1072,20 @@ async fn stack_overflow(ctx: Ctx) -> Result<()> {
         let got = delivered(st.msgs_until_pong().await?);
         ctx.observe(&format!("{round}: static got"), got.join("|"));
         ctx.observe(&format!("{round}: dyn got"), on_dyn.join("|"));
-        rounds.push(got);
+        rounds.push((got, on_dyn));
     }
-    check_eq!(rounds[0].len(), 1);
-    check_eq!(rounds[1].len(), 1);
-    check_eq!(rounds[2].len(), 1);
+    // One request each time at STATIC (its plain, then its queue
+    // subscriber), none looping back to DYN through the stream import; DYN's
+    // own queue subscriber gets its own publish.
+    check_eq!(rounds[0], (vec!["my.service 1 hi".to_string()], vec![]));
+    check_eq!(rounds[1], (vec!["my.service 2 hi".to_string()], vec![]));
+    check_eq!(
+        rounds[2],
+        (
+            vec!["my.service 2 hi".to_string()],
+            vec!["my.service 3 hi".to_string()]
+        )
+    );
     Ok(())
 }
 
