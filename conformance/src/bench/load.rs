@@ -18,6 +18,11 @@ pub struct Conn {
 
 impl Conn {
     pub async fn open(addr: &str) -> Result<Conn> {
+        Self::open_as(addr, None).await
+    }
+
+    /// A connection that logs in as `user` (password: the same) when given.
+    pub async fn open_as(addr: &str, user: Option<&str>) -> Result<Conn> {
         let stream = TcpStream::connect(addr)
             .await
             .with_context(|| format!("connect {addr}"))?;
@@ -27,9 +32,12 @@ impl Conn {
             buf: BytesMut::with_capacity(256 * 1024),
         };
         c.read_line().await?; // INFO
-        c.stream
-            .write_all(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":false}\r\n")
-            .await?;
+        let login = user.map_or(String::new(), |u| {
+            format!(",\"user\":\"{u}\",\"pass\":\"{u}\"")
+        });
+        let connect =
+            format!("CONNECT {{\"verbose\":false,\"pedantic\":false,\"echo\":false{login}}}\r\n");
+        c.stream.write_all(connect.as_bytes()).await?;
         Ok(c)
     }
 
@@ -246,14 +254,21 @@ async fn serve_requests(mut responder: Conn) -> Result<()> {
     }
 }
 
+/// Who answers and who asks, when they log in as users of two accounts
+/// (the request then crosses a service import).
+pub struct Parties {
+    pub responder: Option<&'static str>,
+    pub requester: Option<&'static str>,
+}
+
 /// Sequential request/reply round trips: latencies in microseconds, sorted.
-pub async fn request_reply(addr: &str, count: usize) -> Result<Vec<f64>> {
+pub async fn request_reply(addr: &str, count: usize, parties: &Parties) -> Result<Vec<f64>> {
     bounded("request/reply", async {
-        let mut responder = Conn::open(addr).await?;
+        let mut responder = Conn::open_as(addr, parties.responder).await?;
         responder.write(b"SUB bench.svc 1\r\n").await?;
         responder.round_trip().await?;
         let serve = tokio::spawn(serve_requests(responder));
-        let mut requester = Conn::open(addr).await?;
+        let mut requester = Conn::open_as(addr, parties.requester).await?;
         requester.write(b"SUB bench.inbox 1\r\n").await?;
         requester.round_trip().await?;
         let mut latencies = Vec::with_capacity(count);

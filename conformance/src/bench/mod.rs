@@ -32,6 +32,10 @@ enum Workload {
     RequestReply {
         count: usize,
     },
+    /// Request/reply between two accounts, through a service import.
+    ServiceImport {
+        count: usize,
+    },
     ManyConnections {
         conns: usize,
         subs: usize,
@@ -93,7 +97,7 @@ impl Row {
     pub fn metrics(&self) -> &'static [MetricSpec] {
         match self.workload {
             Workload::Publish { .. } | Workload::PubSub { .. } => THROUGHPUT,
-            Workload::RequestReply { .. } => LATENCY,
+            Workload::RequestReply { .. } | Workload::ServiceImport { .. } => LATENCY,
             Workload::ManyConnections { .. } => CONNECTIONS,
         }
     }
@@ -181,6 +185,11 @@ pub const ROWS: &[Row] = &[
         workload: Workload::RequestReply { count: 10_000 },
     },
     Row {
+        id: "reqrep-import",
+        title: "request/reply through a service import, sequential",
+        workload: Workload::ServiceImport { count: 10_000 },
+    },
+    Row {
         id: "conns-2000",
         title: "2,000 idle clients × 5 subscriptions",
         workload: Workload::ManyConnections {
@@ -242,10 +251,18 @@ fn proc_status_kib(pid: u32, field: &str) -> Result<u64> {
 /// Monitoring, for the rows that count connections.
 const MONITORING: &str = "http: 127.0.0.1:{{http_port}}\n";
 
+/// Two accounts: `svc` exports the service `bench.svc`, `app` imports it.
+const SERVICE_IMPORT: &str = "accounts {
+  SVC { users [{user: svc, password: svc}], exports [{service: bench.svc}] }
+  APP { users [{user: app, password: app}], imports [{service: {account: SVC, subject: bench.svc}}] }
+}
+";
+
 async fn measure(row: &Row, target: Target, bins: &Binaries) -> Result<Sample> {
     let ctx = Ctx::new(target, bins)?;
     let spec = match row.workload {
         Workload::ManyConnections { .. } => ServerSpec::new().conf(MONITORING),
+        Workload::ServiceImport { .. } => ServerSpec::new().conf(SERVICE_IMPORT),
         _ => ServerSpec::new(),
     };
     let mut server = ctx.server(spec).await?;
@@ -262,9 +279,18 @@ async fn measure(row: &Row, target: Target, bins: &Binaries) -> Result<Sample> {
             vec![load::pub_sub(&addr, size, count, subs, queue).await?]
         }
         Workload::RequestReply { count } => {
-            let lat = load::request_reply(&addr, count).await?;
-            let at = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize];
-            vec![at(0.50), at(0.99)]
+            let same = load::Parties {
+                responder: None,
+                requester: None,
+            };
+            percentiles(&load::request_reply(&addr, count, &same).await?)
+        }
+        Workload::ServiceImport { count } => {
+            let across = load::Parties {
+                responder: Some("svc"),
+                requester: Some("app"),
+            };
+            percentiles(&load::request_reply(&addr, count, &across).await?)
         }
         Workload::ManyConnections { conns, subs } => {
             let (ms, held) = load::many_connections(&addr, conns, subs).await?;
@@ -282,6 +308,12 @@ async fn measure(row: &Row, target: Target, bins: &Binaries) -> Result<Sample> {
         values,
         peak_rss_kib,
     })
+}
+
+/// p50 and p99 of sorted latencies.
+fn percentiles(lat: &[f64]) -> Vec<f64> {
+    let at = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize];
+    vec![at(0.50), at(0.99)]
 }
 
 /// Polls /varz every 5 ms until the server counts no client connection (30 s

@@ -3,7 +3,7 @@
 //! to its account once, at CONNECT, so publishing never looks one up.
 
 use crate::core::connection::{Connection, Subscription};
-use crate::core::imports::responses::Responses;
+use crate::core::imports::responses::{Responses, Waiting};
 use crate::core::imports::{service_subscription, Links, ServiceImport, ServiceRole};
 use crate::options::accounts::{DEFAULT_SYSTEM_ACCOUNT, GLOBAL_ACCOUNT};
 use crate::options::Options;
@@ -24,6 +24,8 @@ pub struct Account {
     pub links: RwLock<Arc<Links>>,
     /// Responses it expects to requests it got through service imports.
     pub responses: Responses,
+    /// Responses it waits for from other accounts, by reply subject.
+    pub waiting: Waiting,
     /// Its internal connection (Go's account client), which holds the
     /// subscriptions of its service imports and of its responses.
     internal: Mutex<Option<Arc<Connection>>>,
@@ -46,6 +48,7 @@ impl Account {
             mappings: Default::default(),
             links: Default::default(),
             responses: Default::default(),
+            waiting: Default::default(),
             internal: Mutex::new(None),
             internal_sid: AtomicU64::new(0),
             import_subs: Mutex::new(Vec::new()),

@@ -582,6 +582,7 @@ impl Connection {
             .remove(&sub.subject, sub.queue.as_ref(), sub)
             .is_ok()
         {
+            acc.waiting.interest_lost(&acc, &sub.subject);
             return;
         }
         for former in self.former_accounts.lock().iter() {

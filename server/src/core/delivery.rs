@@ -213,7 +213,7 @@ impl Router {
     ) -> bool {
         let mut delivered = false;
         for sub in &r.psubs {
-            delivered |= self.deliver(acc, from, sub, m);
+            delivered |= self.deliver(acc, from, sub, m, false);
         }
         for group in &r.qsubs {
             let n = group.members.len();
@@ -223,7 +223,7 @@ impl Router {
             let start = if n > 1 { self.rng.gen_range(0..n) } else { 0 };
             for i in 0..n {
                 let sub = &group.members[(start + i) % n];
-                if self.deliver(acc, from, sub, m) {
+                if self.deliver(acc, from, sub, m, true) {
                     delivered = true;
                     break;
                 }
@@ -278,6 +278,7 @@ impl Router {
         from: &Arc<Connection>,
         sub: &Arc<Subscription>,
         m: &Message,
+        queue: bool,
     ) -> bool {
         if let Some(role) = &sub.service {
             if sub.closed.load(Ordering::Acquire) {
@@ -318,7 +319,10 @@ impl Router {
         }
         if target.has_deliver_deny.load(Ordering::Acquire) {
             if let Some(f) = target.deliver_deny.lock().clone() {
-                if f.denies(&subject) {
+                // Go checks a queue member's deny list against the subject
+                // as published, even when an import delivers it renamed.
+                let checked: &[u8] = if queue { m.subject } else { &subject };
+                if f.denies(checked) {
                     return false;
                 }
             }
@@ -468,6 +472,7 @@ impl Router {
                     share,
                     None,
                 );
+                acc.waiting.add(r, target.clone(), key.clone());
                 new_response = Some(key.clone());
                 Some(key)
             }
@@ -508,10 +513,15 @@ impl Router {
             }
         }
         if !delivered || done {
-            if is_response {
-                acc.responses.remove(&String::from_utf8_lossy(m.subject));
+            if let Some(rsi) = &response {
+                let key = String::from_utf8_lossy(m.subject);
+                acc.responses.remove(&key);
+                rsi.requestor.waiting.remove(&rsi.to, &key);
             } else if let Some(key) = new_response {
                 target.responses.remove(&key);
+                if let Some(r) = m.reply {
+                    acc.waiting.remove(&String::from_utf8_lossy(r), &key);
+                }
             }
         }
     }

@@ -150,3 +150,65 @@ fn push_base62(s: &mut String, mut n: u64, len: usize) {
         n /= 62;
     }
 }
+
+/// The responses a requestor account waits for, by its reply subject (Go's
+/// reverse response map): when nothing in the account listens on a reply
+/// any more, the exporters stop expecting responses to it.
+#[derive(Default)]
+pub struct Waiting {
+    by_reply: Mutex<HashMap<String, Vec<(Arc<Account>, String)>>>,
+}
+
+impl Waiting {
+    /// `exporter` expects responses to `reply` on its subject `key`.
+    pub fn add(&self, reply: &[u8], exporter: Arc<Account>, key: String) {
+        let reply = String::from_utf8_lossy(reply).into_owned();
+        self.by_reply
+            .lock()
+            .entry(reply)
+            .or_default()
+            .push((exporter, key));
+    }
+
+    /// The exporter's entry `key` for `reply` went.
+    pub fn remove(&self, reply: &str, key: &str) {
+        let mut map = self.by_reply.lock();
+        if let Some(list) = map.get_mut(reply) {
+            list.retain(|(_, k)| k != key);
+            if list.is_empty() {
+                map.remove(reply);
+            }
+        }
+    }
+
+    /// A subscription on `subject` left `acc`: the replies it covered that
+    /// nothing else in the account listens on are given up.
+    pub fn interest_lost(&self, acc: &Account, subject: &[u8]) {
+        let subject = String::from_utf8_lossy(subject);
+        let gone: Vec<Vec<(Arc<Account>, String)>> = {
+            let mut map = self.by_reply.lock();
+            if map.is_empty() {
+                return;
+            }
+            let replies: Vec<String> = if natsd_proto::subject::is_literal(subject.as_bytes()) {
+                map.contains_key(subject.as_ref())
+                    .then(|| subject.to_string())
+                    .into_iter()
+                    .collect()
+            } else {
+                map.keys()
+                    .filter(|k| natsd_proto::subject::is_subset_match(k, &subject))
+                    .cloned()
+                    .collect()
+            };
+            replies
+                .into_iter()
+                .filter(|r| acc.sublist.match_subject(r.as_bytes()).is_empty())
+                .filter_map(|r| map.remove(&r))
+                .collect()
+        };
+        for (exporter, key) in gone.into_iter().flatten() {
+            exporter.responses.remove(&key);
+        }
+    }
+}
