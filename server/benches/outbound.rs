@@ -50,6 +50,19 @@ impl Owner for NoOwner {
     fn slow_consumer(&self) {}
     fn closing(&self, _: &Arc<Connection>, _: ClosedState) {}
     fn closed(&self, _: u64) {}
+    fn origin(&self) -> (String, String) {
+        Default::default()
+    }
+    fn internal_connection(&self, acc: &Arc<Account>) -> Arc<Connection> {
+        let owner: Weak<dyn Owner> = Weak::<NoOwner>::new();
+        Arc::new(Connection::internal(
+            natsd::core::kind::Kind::System,
+            0,
+            owner,
+            acc.clone(),
+            "ACCOUNT",
+        ))
+    }
 }
 
 /// A subscriber on `foo.bar` whose connection writes to a loopback socket

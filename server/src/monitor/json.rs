@@ -118,6 +118,7 @@ pub fn uptime(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn timestamps() {

@@ -156,8 +156,12 @@ fn push_base62(s: &mut String, mut n: u64, len: usize) {
 /// any more, the exporters stop expecting responses to it.
 #[derive(Default)]
 pub struct Waiting {
-    by_reply: Mutex<HashMap<String, Vec<(Arc<Account>, String)>>>,
+    by_reply: Mutex<HashMap<String, Vec<Expecting>>>,
 }
+
+/// An exporting account and the reply subject of its own it expects a
+/// response on.
+type Expecting = (Arc<Account>, String);
 
 impl Waiting {
     /// `exporter` expects responses to `reply` on its subject `key`.
@@ -185,7 +189,7 @@ impl Waiting {
     /// nothing else in the account listens on are given up.
     pub fn interest_lost(&self, acc: &Account, subject: &[u8]) {
         let subject = String::from_utf8_lossy(subject);
-        let gone: Vec<Vec<(Arc<Account>, String)>> = {
+        let gone: Vec<Vec<Expecting>> = {
             let mut map = self.by_reply.lock();
             if map.is_empty() {
                 return;
