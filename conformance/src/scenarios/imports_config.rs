@@ -85,9 +85,10 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("accounts/import-own-export-latency", |c| {
             own_export_latency(c).boxed()
         })
-        .beyond_go(
-            "the latency tracking of TestAccountImportOwnExport's config: tracked reply and sample",
-        ),
+        // TestAccountImportOwnExport's config with latency tracking: the
+        // tracked reply and the sample, which TestAccountRequestReplyTrackLatency
+        // checks on a service import.
+        .partial("TestAccountRequestReplyTrackLatency"),
         Scenario::new("accounts/mapping-placeholders", |c| placeholders(c).boxed())
             .full("TestPlaceHolderIndex"),
         Scenario::new("accounts/export-token-position-config", |c| {
