@@ -53,6 +53,10 @@ impl Owner for NoOwner {
     fn origin(&self) -> (String, String) {
         Default::default()
     }
+    fn server_hash(&self) -> String {
+        String::new()
+    }
+    fn account_message(&self, _: &Arc<Account>, _: &str, _: Vec<u8>) {}
     fn internal_connection(&self, acc: &Arc<Account>) -> Arc<Connection> {
         let owner: Weak<dyn Owner> = Weak::<NoOwner>::new();
         Arc::new(Connection::internal(

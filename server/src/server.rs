@@ -850,4 +850,14 @@ impl crate::core::connection::Owner for Server {
     fn internal_connection(&self, acc: &Arc<Account>) -> Arc<Connection> {
         acc.internal_connection(|| self.new_internal_connection(acc))
     }
+
+    fn server_hash(&self) -> String {
+        crate::events::server_hash(&self.info().server_name)
+    }
+
+    fn account_message(&self, acc: &Arc<Account>, subject: &str, payload: Vec<u8>) {
+        if let Some(sys) = self.system() {
+            sys.account_message(acc.clone(), subject.to_string(), payload);
+        }
+    }
 }

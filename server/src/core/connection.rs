@@ -307,6 +307,10 @@ pub trait Owner: Send + Sync {
     fn origin(&self) -> (String, String);
     /// An account's new internal connection.
     fn internal_connection(&self, acc: &Arc<Account>) -> Arc<Connection>;
+    /// The hash of the server's name that tracked reply subjects carry.
+    fn server_hash(&self) -> String;
+    /// Publishes a message of the server's into `acc` (latency advisories).
+    fn account_message(&self, acc: &Arc<Account>, subject: &str, payload: Vec<u8>);
 }
 
 impl Connection {

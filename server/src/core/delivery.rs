@@ -13,6 +13,8 @@
 use super::account::Account;
 use super::connection::{Connection, InternalMsg, Kind, Subscription};
 use super::imports::info::{self, RequestInfo};
+use super::imports::latency::{self, Failure};
+use super::imports::responses::Expected;
 use super::imports::ServiceRole;
 use super::outbound::MAX_DIRECT_TARGETS;
 use crate::options::links::ResponseType;
@@ -459,25 +461,61 @@ impl Router {
             return;
         }
         let is_response = response.is_some();
+        let latency = match role {
+            ServiceRole::Import(si) => si.export.as_ref().and_then(|e| e.latency.clone()),
+            ServiceRole::Responses => None,
+        };
+        let (sampled, trace) = match &latency {
+            Some(l) => latency::should_sample(l, &m.payload[..m.hdr.max(0) as usize]),
+            None => (false, None),
+        };
         let mut new_response = None;
         let reply = match m.reply.filter(|r| !r.is_empty()) {
             Some(r) if r.starts_with(b"$JS.ACK") => Some(String::from_utf8_lossy(r).into_owned()),
             Some(r) => {
                 self.subscribe_responses(&target, from);
-                let key = target.responses.add(
-                    acc.clone(),
-                    r,
-                    response_type,
-                    export.clone(),
+                let tracking = match (&latency, sampled, from.owner()) {
+                    (Some(l), true, Some(owner)) => Some((
+                        latency::Tracking {
+                            latency: l.clone(),
+                            requestor: from.clone(),
+                            share,
+                            header: trace.clone(),
+                            started: Instant::now(),
+                            started_wall: std::time::SystemTime::now(),
+                        },
+                        owner.server_hash(),
+                    )),
+                    _ => None,
+                };
+                let key = target.responses.add(Expected {
+                    requestor: acc.clone(),
+                    to: String::from_utf8_lossy(r).into_owned(),
+                    response: response_type,
+                    export: export.clone(),
                     share,
-                    None,
-                );
+                    tracking,
+                });
                 acc.waiting.add(r, target.clone(), key.clone());
+                watch_threshold(&target, &key);
                 new_response = Some(key.clone());
                 Some(key)
             }
-            None => None,
+            None => {
+                if let (Some(l), true, false) = (&latency, sampled, is_response) {
+                    let a = latency::Advisory::bad_request(from, share, trace.clone());
+                    latency::publish(from, &target, l, &a);
+                }
+                None
+            }
         };
+        // A measured response: the first one reports the latency.
+        if let Some(t) = response.as_ref().and_then(|r| {
+            r.tracked_undelivered()
+                .filter(|_| !r.delivered.swap(true, Ordering::AcqRel))
+        }) {
+            t.send(acc, &latency::Advisory::response(t, from));
+        }
         let to = match self.mapped_subject(&target, to.as_bytes()) {
             Some(mapped) => mapped,
             None => to,
@@ -518,7 +556,11 @@ impl Router {
                 acc.responses.remove(&key);
                 rsi.requestor.waiting.remove(&rsi.to, &key);
             } else if let Some(key) = new_response {
-                target.responses.remove(&key);
+                if let Some(rsi) = target.responses.remove(&key) {
+                    if let Some(t) = rsi.tracked_undelivered() {
+                        t.send(&target, &latency::Advisory::failure(t, Failure::NoDelivery));
+                    }
+                }
                 if let Some(r) = m.reply {
                     acc.waiting.remove(&String::from_utf8_lossy(r), &key);
                 }
@@ -556,6 +598,33 @@ impl Router {
         }
         backlogged
     }
+}
+
+/// Reports a measured request whose response does not come within its
+/// export's threshold (Go's response threshold timer).
+fn watch_threshold(exporter: &Arc<Account>, key: &str) {
+    let Some(threshold) = exporter
+        .responses
+        .get(key.as_bytes())
+        .filter(|r| r.tracking.is_some())
+        .map(|r| r.threshold)
+    else {
+        return;
+    };
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let (exporter, key) = (exporter.clone(), key.to_string());
+    rt.spawn(async move {
+        tokio::time::sleep(threshold + std::time::Duration::from_millis(1)).await;
+        let Some(rsi) = exporter.responses.take_expired(&key) else {
+            return;
+        };
+        rsi.requestor.waiting.remove(&rsi.to, &key);
+        if let Some(t) = rsi.tracked_undelivered() {
+            t.send(&exporter, &latency::Advisory::failure(t, Failure::Timeout));
+        }
+    });
 }
 
 /// The `Nats-Request-Info` header value for a request from `from` into

@@ -257,6 +257,14 @@ impl System {
 }
 
 impl SystemEvents for System {
+    fn account_message(&self, account: Arc<Account>, subject: String, payload: Vec<u8>) {
+        self.send(Cmd::Answer {
+            answer: services::Answer::Body(Box::new(move |_| payload)),
+            reply: Some(subject),
+            account,
+        });
+    }
+
     /// A reload installed new accounts: those without the system imports
     /// get them, and are tracked.
     fn accounts_changed(&self, srv: &Server) {

@@ -29,6 +29,9 @@ pub trait SystemEvents: Send + Sync {
     fn auth_error(&self, c: &Connection, server_id: &str);
     /// A reload installed new accounts.
     fn accounts_changed(&self, srv: &Server);
+    /// Publishes a message of the server's into `account` (latency
+    /// advisories), from the system's task.
+    fn account_message(&self, account: Arc<Account>, subject: String, payload: Vec<u8>);
     /// Sends the shutdown notice and stops.
     fn shutdown(&self) -> ServiceFuture<'_, ()>;
 }

@@ -13,6 +13,7 @@
 //! and again at a reload.
 
 pub mod info;
+pub mod latency;
 pub mod responses;
 pub mod shadow;
 

@@ -5,6 +5,7 @@
 //! with its first response; every entry expires after its export's
 //! response threshold without a response.
 
+use super::latency::{Advisory, Failure, Tracking};
 use super::ServiceExport;
 use crate::core::account::Account;
 use crate::options::links::ResponseType;
@@ -28,12 +29,34 @@ pub struct ResponseImport {
     pub export: Option<Arc<ServiceExport>>,
     /// The import shares the requestor's details.
     pub share: bool,
-    threshold: Duration,
+    /// Set when the request is measured (singleton responses only).
+    pub tracking: Option<Tracking>,
+    /// A response went through (the measurement is done).
+    pub delivered: std::sync::atomic::AtomicBool,
+    pub threshold: Duration,
     /// Created, or last responded to (streams and chunks).
     last: Mutex<Instant>,
 }
 
+/// What a new expected response is.
+pub struct Expected {
+    pub requestor: Arc<Account>,
+    pub to: String,
+    pub response: ResponseType,
+    pub export: Option<Arc<ServiceExport>>,
+    pub share: bool,
+    /// The measurement and the server hash its reply subject carries.
+    pub tracking: Option<(Tracking, String)>,
+}
+
 impl ResponseImport {
+    /// A measured request that got no response yet.
+    pub fn tracked_undelivered(&self) -> Option<&Tracking> {
+        self.tracking
+            .as_ref()
+            .filter(|_| !self.delivered.load(std::sync::atomic::Ordering::Acquire))
+    }
+
     fn expired(&self, now: Instant) -> bool {
         now.saturating_duration_since(*self.last.lock()) > self.threshold
     }
@@ -73,46 +96,53 @@ impl Responses {
         (p, made)
     }
 
-    /// Expects responses to `to` in `requestor`; returns the reply subject
-    /// they are to be published on.
-    pub fn add(
-        &self,
-        requestor: Arc<Account>,
-        to: &[u8],
-        response: ResponseType,
-        export: Option<Arc<ServiceExport>>,
-        share: bool,
-        tracking: Option<&str>,
-    ) -> String {
+    /// Expects a response; returns the reply subject it is to be
+    /// published on.
+    pub fn add(&self, e: Expected) -> String {
         let mut reply = self.prefix().0.to_string();
         push_base62(&mut reply, rand::thread_rng().gen(), 6);
-        if let Some(hash) = tracking {
+        let tracking = e.tracking.map(|(t, hash)| {
             reply.push('.');
-            reply.push_str(hash);
+            reply.push_str(&hash);
             reply.push_str(".T");
-        }
-        let threshold = export
+            t
+        });
+        let threshold = e
+            .export
             .as_ref()
-            .map_or(crate::options::links::DEFAULT_RESPONSE_THRESHOLD, |e| {
-                e.threshold
+            .map_or(crate::options::links::DEFAULT_RESPONSE_THRESHOLD, |x| {
+                x.threshold
             });
         let entry = Arc::new(ResponseImport {
-            requestor,
-            to: String::from_utf8_lossy(to).into_owned(),
-            response,
-            export,
-            share,
+            requestor: e.requestor,
+            to: e.to,
+            tracking: tracking.filter(|_| e.response == ResponseType::Singleton),
+            response: e.response,
+            export: e.export,
+            share: e.share,
+            delivered: Default::default(),
             threshold,
             last: Mutex::new(Instant::now()),
         });
         let mut t = self.map.lock();
         if t.entries.len() >= t.purge_at.max(PURGE_FLOOR) {
             let now = Instant::now();
-            t.entries.retain(|_, e| !e.expired(now));
+            t.entries
+                .retain(|_, e| !e.expired(now) || e.tracking.is_some());
             t.purge_at = t.entries.len() * 2;
         }
         t.entries.insert(reply.clone(), entry);
         reply
+    }
+
+    /// The entry `reply` when its threshold has passed: it is removed.
+    pub fn take_expired(&self, reply: &str) -> Option<Arc<ResponseImport>> {
+        let mut t = self.map.lock();
+        let e = t.entries.get(reply)?;
+        if !e.expired(Instant::now()) {
+            return None;
+        }
+        t.entries.remove(reply)
     }
 
     /// The live entry for a response published on `subject`; an expired
@@ -122,7 +152,10 @@ impl Responses {
         let mut t = self.map.lock();
         let e = t.entries.get(key)?.clone();
         if e.expired(Instant::now()) {
-            t.entries.remove(key);
+            // A measured one waits for its timer, which reports it.
+            if e.tracking.is_none() {
+                t.entries.remove(key);
+            }
             return None;
         }
         Some(e)
@@ -139,8 +172,8 @@ impl Responses {
             .collect()
     }
 
-    pub fn remove(&self, reply: &str) {
-        self.map.lock().entries.remove(reply);
+    pub fn remove(&self, reply: &str) -> Option<Arc<ResponseImport>> {
+        self.map.lock().entries.remove(reply)
     }
 }
 
@@ -212,7 +245,12 @@ impl Waiting {
                 .collect()
         };
         for (exporter, key) in gone.into_iter().flatten() {
-            exporter.responses.remove(&key);
+            let Some(rsi) = exporter.responses.remove(&key) else {
+                continue;
+            };
+            if let Some(t) = rsi.tracked_undelivered() {
+                t.send(&exporter, &Advisory::failure(t, Failure::InterestLost));
+            }
         }
     }
 }
