@@ -86,15 +86,6 @@ fn account_resolvers_are_refused() {
 }
 
 #[test]
-fn account_limits_are_refused() {
-    assert_refused(
-        "port: -1\naccounts {\n  A {\n    users [{user: a, password: a}]\n    limits { max_connections: 1 }\n  }\n}\n",
-        "limits",
-        "account limits",
-    );
-}
-
-#[test]
 fn certificate_mapping_with_users_is_refused() {
     let certs = concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/src/kit/certs");
     assert_refused(

@@ -5,7 +5,7 @@
 use crate::core::connection::{Connection, Subscription};
 use crate::core::imports::responses::{Responses, Waiting};
 use crate::core::imports::{service_subscription, Links, ServiceImport, ServiceRole};
-use crate::options::accounts::{DEFAULT_SYSTEM_ACCOUNT, GLOBAL_ACCOUNT};
+use crate::options::accounts::{AccountLimits, DEFAULT_SYSTEM_ACCOUNT, GLOBAL_ACCOUNT};
 use crate::options::Options;
 use foldhash::HashMap;
 use natsd_proto::sublist::Sublist;
@@ -37,6 +37,8 @@ pub struct Account {
     clients: AtomicUsize,
     /// It is the system account.
     system: std::sync::atomic::AtomicBool,
+    /// Its `limits` (replaced by a reload).
+    limits: Mutex<AccountLimits>,
 }
 
 impl Account {
@@ -54,12 +56,23 @@ impl Account {
             import_subs: Mutex::new(Vec::new()),
             clients: AtomicUsize::new(0),
             system: Default::default(),
+            limits: Mutex::new(AccountLimits::default()),
         }
     }
 
     /// Client connections bound to this account.
     pub fn num_clients(&self) -> usize {
         self.clients.load(Ordering::Relaxed)
+    }
+
+    pub fn limits(&self) -> AccountLimits {
+        *self.limits.lock()
+    }
+
+    /// Whether one more client would pass its connection limit.
+    pub fn connections_exceeded(&self) -> bool {
+        let max = self.limits().max_connections;
+        max >= 0 && self.num_clients() as i64 > max
     }
 
     /// Whether it is the system account.
@@ -187,6 +200,8 @@ impl Accounts {
         crate::core::mappings::install(&list, o);
         for a in &list {
             a.system.store(a.name == system, Ordering::Relaxed);
+            let configured = o.accounts.iter().find(|c| c.name == a.name);
+            *a.limits.lock() = configured.map(|c| c.limits).unwrap_or_default();
         }
         let by_name = list.iter().map(|a| (a.name.clone(), a.clone())).collect();
         Self {

@@ -30,6 +30,61 @@ pub struct AccountConfig {
     pub service_imports: Vec<ServiceImport>,
     /// Its `mappings` block.
     pub mappings: Vec<natsd_proto::mapping::MappingConfig>,
+    pub limits: AccountLimits,
+}
+
+/// An account's `limits`; -1 is no limit (Go's NoLimit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountLimits {
+    pub max_connections: i64,
+    pub max_subscriptions: i64,
+    pub max_payload: i64,
+    pub max_leafnodes: i64,
+}
+
+impl Default for AccountLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: -1,
+            max_subscriptions: -1,
+            max_payload: -1,
+            max_leafnodes: -1,
+        }
+    }
+}
+
+/// An account's `limits` block, with Go's errors.
+fn parse_limits(node: &Node, errs: &mut ConfigErrors) -> AccountLimits {
+    let mut l = AccountLimits::default();
+    let Value::Map(m) = &node.value else {
+        errs.error(
+            node,
+            format!(
+                "Expected account limits to be a map/struct, got {}",
+                super::users::go_value(&node.value)
+            ),
+        );
+        return l;
+    };
+    for (k, v) in m.iter() {
+        let slot = match k.to_lowercase().as_str() {
+            "max_connections" | "max_conn" => &mut l.max_connections,
+            "max_subscriptions" | "max_subs" => &mut l.max_subscriptions,
+            "max_payload" | "max_pay" => &mut l.max_payload,
+            "max_leafnodes" | "max_leafs" => &mut l.max_leafnodes,
+            _ => {
+                if !v.used_variable {
+                    errs.error(v, format!("Unknown field {k:?} parsing account limits"));
+                }
+                continue;
+            }
+        };
+        match v.value {
+            Value::Int(n) => *slot = i64::from(n as i32),
+            _ => errs.error(v, super::type_mismatch(&v.value, "int64")),
+        }
+    }
+    l
 }
 
 /// Applies an `accounts` block: a list of names or a map of definitions.
@@ -124,11 +179,7 @@ fn parse_account(name: &str, node: &Node, o: &mut Options, errs: &mut ConfigErro
             "mappings" | "maps" => acc
                 .mappings
                 .extend(super::mappings::parse_mappings(v, errs)),
-            "limits" => o.refusals.push(super::unserved::Refusal {
-                location: v.location(),
-                option: k.to_string(),
-                kind: super::unserved::RefusalKind::AccountLimits,
-            }),
+            "limits" => acc.limits = parse_limits(v, errs),
             "jetstream" => {}
             _ => {
                 if !v.used_variable {
@@ -232,6 +283,16 @@ mod tests {
         r.unwrap();
         assert_eq!(o.accounts[0].exports.len(), 1);
         assert_eq!(o.accounts[1].stream_imports.len(), 1);
+    }
+
+    #[test]
+    fn account_limits() {
+        let (o, r) = load("accounts { A { limits { max_connections: 5, max_subs: 10 } } }\n");
+        r.unwrap();
+        let l = o.accounts[0].limits;
+        assert_eq!((l.max_connections, l.max_subscriptions, l.max_payload), (5, 10, -1));
+        assert!(error_of("accounts { A { limits { max_wat: 1 } } }\n")
+            .contains("Unknown field \"max_wat\" parsing account limits"));
     }
 
     #[test]

@@ -14,8 +14,6 @@ pub enum RefusalKind {
     OperatorMode,
     /// An account resolver: it only makes sense in operator mode.
     AccountResolver,
-    /// `limits` of a configured account: Go enforces them on its clients.
-    AccountLimits,
     /// `verify_and_map` with users: Go admits only a client whose
     /// certificate maps to a user.
     TlsCertificateMapping,
@@ -29,9 +27,6 @@ impl RefusalKind {
             }
             RefusalKind::AccountResolver => {
                 "account resolvers (operator mode) are not supported by natsd, and ignoring them would admit clients the Go server authenticates with JWTs"
-            }
-            RefusalKind::AccountLimits => {
-                "account limits are not enforced by natsd, and ignoring them would admit connections, subscriptions and payloads the Go server refuses"
             }
             RefusalKind::TlsCertificateMapping => {
                 "TLS certificate-to-user mapping is not supported by natsd, and ignoring it would admit clients whose certificate maps to no user"
@@ -162,15 +157,6 @@ mod tests {
         let dir = refusal_of("resolver {\n  type: full\n  dir: \"/tmp/jwt\"\n}\n");
         assert!(dir.contains(".conf:1:"), "{dir}");
         assert!(dir.contains("\"resolver\""), "{dir}");
-    }
-
-    #[test]
-    fn account_limits_are_refused() {
-        let e = refusal_of(
-            "accounts {\n  A {\n    users [{user: a, password: a}]\n    limits { max_connections: 1 }\n  }\n}\n",
-        );
-        assert!(e.contains(":4:5: \"limits\""), "{e}");
-        assert!(e.contains("account limits"), "{e}");
     }
 
     #[test]

@@ -126,7 +126,9 @@ pub struct Reader {
     pa: Option<PubArgs>,
     /// Delivers what this client publishes.
     router: Router,
+    /// Payload and subscription limits; -1 is none.
     mpay: i64,
+    msubs: i64,
     mcl: usize,
     /// The server's config generation the limits and permissions are from.
     config_gen: u64,
@@ -156,7 +158,12 @@ impl Reader {
         let auth_deadline = auth_required
             .then(|| Instant::now() + Duration::from_secs_f64(o.auth_timeout.max(0.0)));
         Self {
-            mpay: i64::from(o.max_payload),
+            mpay: if o.max_payload == 0 {
+                -1
+            } else {
+                i64::from(o.max_payload)
+            },
+            msubs: if o.max_subs == 0 { -1 } else { o.max_subs },
             mcl: o.max_control_line.max(0) as usize,
             config_gen: srv.config_gen(),
             srv,
@@ -566,6 +573,9 @@ impl Reader {
                     None => {}
                 }
                 self.bind_account(&id.account);
+                if self.acc.connections_exceeded() {
+                    return Err(self.account_connections_exceeded());
+                }
                 self.keep_credentials(self.opts.clone());
                 self.connect_event();
             }
@@ -591,6 +601,43 @@ impl Reader {
             self.send_ok();
         }
         Ok(())
+    }
+
+    /// The sixth client of an account limited to five: refused and closed.
+    fn account_connections_exceeded(&mut self) -> Stop {
+        const WHY: &str = "maximum account active connections exceeded";
+        crate::error!("{} - {WHY}", self.client.label());
+        self.send_err(WHY);
+        self.client
+            .close(ClosedState::MaxAccountConnectionsExceeded);
+        Stop
+    }
+
+    /// The payload and subscription limits of the client: the account's,
+    /// unless the server's are lower (Go's applyAccountLimits).
+    fn apply_limits(&mut self) {
+        let o = self.srv.opts();
+        let limits = self.acc.limits();
+        let min = |account: i64, server: i64, what: &str| -> i64 {
+            if server < 0 || (account >= 0 && account <= server) {
+                return account;
+            }
+            if account >= 0 {
+                crate::error!(
+                    "{} - Max {what} set to {server} from server overrides account or user config",
+                    self.client.label()
+                );
+            }
+            server
+        };
+        let server_pay = if o.max_payload == 0 {
+            -1
+        } else {
+            i64::from(o.max_payload)
+        };
+        let server_subs = if o.max_subs == 0 { -1 } else { o.max_subs };
+        self.mpay = min(limits.max_payload, server_pay, "Payload");
+        self.msubs = min(limits.max_subscriptions, server_subs, "Subscriptions");
     }
 
     /// Keeps what the client authenticated with for a reload to check.
@@ -656,12 +703,12 @@ impl Reader {
             Some(a) if !name.is_empty() => a.clone(),
             _ => self.srv.global_account().clone(),
         };
-        if Arc::ptr_eq(&acc, &self.acc) {
-            return;
+        if !Arc::ptr_eq(&acc, &self.acc) {
+            self.client.move_to_account(acc.clone());
+            self.srv.client_moved(&self.acc, &acc);
+            self.acc = acc;
         }
-        self.client.move_to_account(acc.clone());
-        self.srv.client_moved(&self.acc, &acc);
-        self.acc = acc;
+        self.apply_limits();
     }
 
     fn set_permissions(&mut self, p: &crate::options::Permissions) {
@@ -690,7 +737,7 @@ impl Reader {
         self.traced = self.client.kind.traced();
         self.perms = self.client.perms.lock().clone();
         let o = self.srv.opts();
-        self.mpay = i64::from(o.max_payload);
+        self.apply_limits();
         self.mcl = o.max_control_line.max(0) as usize;
     }
 
@@ -950,7 +997,7 @@ impl Reader {
             );
             return Ok(());
         }
-        let at_limit = o.max_subs > 0 && self.client.subs.lock().len() as i64 >= o.max_subs;
+        let at_limit = self.msubs >= 0 && self.client.subs.lock().len() as i64 >= self.msubs;
         if at_limit {
             crate::error!("{} - maximum subscriptions exceeded", self.client.label());
             self.send_err("maximum subscriptions exceeded");
