@@ -106,12 +106,6 @@ pub enum Service {
     ClaimsUpdate,
     /// `$SYS.DEBUG.SUBSCRIBERS`: how many subscribe to a subject.
     DebugSubscribers,
-    /// A system service imported into another account: the request is
-    /// for that account.
-    Imported {
-        account: String,
-        req: AccountReq,
-    },
 }
 
 /// An internal subscription of the system client.

@@ -186,21 +186,12 @@ impl System {
         }
     }
 
-    /// Gives `account` the system services every account imports, held by
-    /// the account's internal connection (made with id `cid` if it has none
-    /// yet).
+    /// Makes `account`'s internal connection, with id `cid` (Go makes it
+    /// for the system imports, which `core::imports` adds through it).
     fn add_imports(&self, srv: &Server, account: &Arc<Account>, cid: u64) {
         let client = account.internal_connection(|| {
             crate::conn::internal::connection(srv, cid, account, "ACCOUNT")
         });
-        for import in subjects::SYSTEM_IMPORTS.iter() {
-            let service = Service::Imported {
-                account: account.name.clone(),
-                req: import.req,
-            };
-            let sid = account.next_internal_sid();
-            self.subscribe(&client, account, import.subject, sid, service);
-        }
         self.importers.lock().insert(account.name.clone(), client);
     }
 

@@ -86,7 +86,6 @@ pub fn answer(srv: &Arc<Server>, req: &Request) -> Answer {
             Some(acc) => account_request(srv, req, acc, *r),
             None => Answer::None,
         },
-        Service::Imported { account, req: r } => account_request(srv, req, account, *r),
         Service::AccountPingStatz => api_answer(srv, req, || {
             let unused = bool_field(&req.body, "include_unused");
             let mut params = vec![("unused".to_string(), unused.to_string())];

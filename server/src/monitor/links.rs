@@ -98,9 +98,8 @@ pub fn exports(o: &Options, acc: &Account, system_account: &str) -> Vec<ExportIn
     out
 }
 
-/// The account's imports: streams, the system services, then the
-/// configured services.
-pub fn imports(acc: &Account, system_account: &str) -> Vec<ImportInfo> {
+/// The account's imports: streams, then services (the system's first).
+pub fn imports(acc: &Account) -> Vec<ImportInfo> {
     let links = acc.links.read().clone();
     let mut out: Vec<ImportInfo> = links
         .stream_imports
@@ -117,23 +116,6 @@ pub fn imports(acc: &Account, system_account: &str) -> Vec<ImportInfo> {
             latency: None,
         })
         .collect();
-    if !system_account.is_empty() && acc.name != system_account {
-        out.extend(
-            natsd_proto::system::SYSTEM_IMPORTS
-                .iter()
-                .map(|i| ImportInfo {
-                    subject: i.subject.to_string(),
-                    account: system_account.to_string(),
-                    to: natsd_proto::system::import_target(&acc.name, i.req),
-                    local_subject: String::new(),
-                    kind: "service".into(),
-                    invalid: false,
-                    share: false,
-                    tracking: false,
-                    latency: None,
-                }),
-        );
-    }
     out.extend(links.service_imports.iter().map(|s| ImportInfo {
         subject: s.from.clone(),
         account: s.exporter.name.clone(),

@@ -208,7 +208,7 @@ fn account_info(srv: &Server, acc: &Account, system_account: &str) -> AccountInf
     let sl = &acc.sublist;
     let is_system = acc.name == system_account;
     let exports = super::links::exports(&srv.opts(), acc, system_account);
-    let imports = super::links::imports(acc, system_account);
+    let imports = super::links::imports(acc);
     AccountInfo {
         account_name: acc.name.clone(),
         update_time: srv.start_wall,

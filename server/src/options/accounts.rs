@@ -290,7 +290,10 @@ mod tests {
         let (o, r) = load("accounts { A { limits { max_connections: 5, max_subs: 10 } } }\n");
         r.unwrap();
         let l = o.accounts[0].limits;
-        assert_eq!((l.max_connections, l.max_subscriptions, l.max_payload), (5, 10, -1));
+        assert_eq!(
+            (l.max_connections, l.max_subscriptions, l.max_payload),
+            (5, 10, -1)
+        );
         assert!(error_of("accounts { A { limits { max_wat: 1 } } }\n")
             .contains("Unknown field \"max_wat\" parsing account limits"));
     }

@@ -121,9 +121,10 @@ pub fn install(
     mut internal: impl FnMut(&Arc<Account>) -> Arc<Connection>,
 ) {
     let find = |name: &str| accounts.iter().find(|a| a.name == name).cloned();
+    let system = accounts.iter().find(|a| a.is_system()).cloned();
     for acc in accounts {
         let configured = o.accounts.iter().find(|a| a.name == acc.name);
-        let service_exports: Vec<Arc<ServiceExport>> = configured
+        let mut service_exports: Vec<Arc<ServiceExport>> = configured
             .into_iter()
             .flat_map(|c| c.exports.iter())
             .filter(|e| e.kind == links::LinkKind::Service)
@@ -136,6 +137,9 @@ pub fn install(
                 })
             })
             .collect();
+        if acc.is_system() {
+            add_system_exports(&mut service_exports);
+        }
         let old = acc.links.read().clone();
         let mut new = Links {
             service_exports,
@@ -158,6 +162,9 @@ pub fn install(
                 transform: s.transform.clone(),
                 use_pub: s.use_pub,
             }));
+        }
+        if let Some(system) = system.as_ref().filter(|s| !Arc::ptr_eq(s, acc)) {
+            new.service_imports.extend(system_imports(acc, system));
         }
         for s in configured
             .into_iter()
@@ -201,6 +208,46 @@ pub fn install(
         let ic = internal(acc);
         acc.replace_import_subs(&ic, &resolved);
     }
+}
+
+/// The services the system account exports to every account, unless its
+/// configuration exports them itself.
+fn add_system_exports(exports: &mut Vec<Arc<ServiceExport>>) {
+    for (subject, response) in natsd_proto::system::SYSTEM_EXPORTS {
+        if exports.iter().any(|e| e.subject == subject) {
+            continue;
+        }
+        let response = match response {
+            "Streamed" => ResponseType::Streamed,
+            _ => ResponseType::Singleton,
+        };
+        exports.push(Arc::new(ServiceExport {
+            subject: subject.to_string(),
+            response,
+            threshold: links::DEFAULT_RESPONSE_THRESHOLD,
+            latency: None,
+        }));
+    }
+}
+
+/// The system services every other account imports: a request on the
+/// account's `$SYS.REQ.…PING` subject becomes the system account's
+/// request about that account.
+fn system_imports(acc: &Account, system: &Arc<Account>) -> Vec<Arc<ServiceImport>> {
+    natsd_proto::system::SYSTEM_IMPORTS
+        .iter()
+        .map(|i| {
+            Arc::new(ServiceImport {
+                exporter: system.clone(),
+                from: i.subject.to_string(),
+                to: natsd_proto::system::import_target(&acc.name, i.req),
+                transform: None,
+                use_pub: false,
+                share: false,
+                export: None,
+            })
+        })
+        .collect()
 }
 
 impl ServiceImport {
