@@ -731,11 +731,11 @@ pub fn go_duration(d: Duration) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::Write;
 
-    pub(super) fn load(text: &str) -> (Options, Result<(), ConfigFileError>) {
+    pub(crate) fn load(text: &str) -> (Options, Result<(), ConfigFileError>) {
         let dir = std::env::temp_dir().join(format!(
             "natsd-opts-{}-{}",
             std::process::id(),

@@ -128,3 +128,61 @@ fn overlap(subject: &str, import_to: &str) -> Option<String> {
     let joined = toks.join(".");
     (modified && is_subset_match(&joined, import_to)).then_some(joined)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use natsd_proto::mapping::{tokenize_wildcards, Transform};
+
+    /// A stream import as the options resolve it: `to` from `from`.
+    fn import(from: &str, to: &str) -> StreamImport {
+        let wild = !natsd_proto::subject::is_literal(from.as_bytes());
+        let transform =
+            (wild && from != to).then(|| Transform::new(from, &tokenize_wildcards(to)).unwrap());
+        StreamImport {
+            exporter: Arc::new(Account::new("E", false)),
+            from: from.into(),
+            to: to.into(),
+            reverse: transform.as_ref().and_then(Transform::reverse),
+            transform,
+            use_pub: wild && from == to,
+        }
+    }
+
+    #[test]
+    fn subscriptions_shadow_the_exporters_subjects() {
+        let prefixed = import(">", "myprefix.>");
+        let shadow = |s| shadow_subject(s, &prefixed);
+        assert_eq!(shadow("myprefix.>").as_deref(), Some(">"));
+        assert_eq!(shadow("myprefix.test").as_deref(), Some("test"));
+        assert_eq!(shadow("myprefix.*").as_deref(), Some("*"));
+        assert_eq!(shadow(">").as_deref(), Some(">"));
+        assert_eq!(shadow("other.test"), None);
+        let same = import("foo.*", "foo.*");
+        assert_eq!(shadow_subject("foo.bar", &same).as_deref(), Some("foo.bar"));
+        assert_eq!(shadow_subject("foo.>", &same).as_deref(), Some("foo.*"));
+        let literal = import("foo", "imp.foo");
+        assert_eq!(shadow_subject("imp.foo", &literal).as_deref(), Some("foo"));
+        assert_eq!(shadow_subject("imp.*", &literal).as_deref(), Some("foo"));
+        assert_eq!(shadow_subject("imp.bar", &literal), None);
+    }
+
+    #[test]
+    fn partial_overlaps_narrow_to_the_import() {
+        let im = import("a.b.>", "my.a.b.>");
+        assert_eq!(shadow_subject("my.*.b.c", &im).as_deref(), Some("a.b.c"));
+        assert_eq!(overlap("*.*.c", "a.b.>").as_deref(), Some("a.b.c"));
+        assert_eq!(overlap("a.*", "a.b.c").as_deref(), None);
+        assert_eq!(overlap("a.>", "a.b.c").as_deref(), Some("a.b.c"));
+    }
+
+    #[test]
+    fn deliveries_carry_the_importers_subject() {
+        let prefixed = import("foo.>", "pre.foo.>");
+        assert_eq!(&*prefixed.delivered_subject(b"foo.x"), b"pre.foo.x");
+        let literal = import("foo", "bar");
+        assert_eq!(&*literal.delivered_subject(b"foo"), b"bar");
+        let same = import("foo.*", "foo.*");
+        assert_eq!(&*same.delivered_subject(b"foo.x"), b"foo.x");
+    }
+}

@@ -460,3 +460,60 @@ impl AccountConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::options::tests::load;
+
+    fn error_of(text: &str) -> String {
+        load(text).1.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn imports_resolve_to_subjects_and_transforms() {
+        let (o, r) = load(
+            "accounts {\n  A { exports [{stream: \"foo.>\"}, {service: \"req.*\", response: stream}] }\n  B { imports [{stream: {account: A, subject: \"foo.>\"}, prefix: p}, {service: {account: A, subject: \"req.*\"}, to: \"ask.*\"}] }\n}\n",
+        );
+        r.unwrap();
+        let b = &o.accounts[1];
+        assert_eq!(b.stream_imports[0].to, "p.foo.>");
+        assert!(b.stream_imports[0].transform.is_some());
+        let si = &b.service_imports[0];
+        assert_eq!((si.from.as_str(), si.to.as_str()), ("ask.*", "req.*"));
+        assert_eq!(
+            si.transform.as_ref().map(|t| t.apply_subject("ask.x")),
+            Some("req.x".to_string())
+        );
+        assert_eq!(si.export.as_deref(), Some("req.*"));
+    }
+
+    #[test]
+    fn go_errors() {
+        let two = |a: &str, b: &str| format!("accounts {{\n  A {{ {a} }}\n  B {{ {b} }}\n}}\n");
+        assert!(error_of(&two(
+            "exports [{stream: foo, accounts: [C]}]",
+            "imports [{stream: {account: A, subject: foo}}]"
+        ))
+        .contains("\"C\" account not defined for stream export"));
+        assert!(error_of(&two(
+            "exports [{stream: foo, accounts: [A]}]",
+            "imports [{stream: {account: A, subject: foo}}]"
+        ))
+        .contains("Error adding stream import \"foo\": stream import not authorized"));
+        assert!(error_of(&two(
+            "exports [{stream: \"foo.>\"}]",
+            "imports [{stream: {account: A, subject: \"foo.>\"}, prefix: \"p.*\"}]"
+        ))
+        .contains("stream import prefix can not contain wildcard tokens"));
+        assert!(error_of(&two(
+            "exports [{service: foo}], imports [{service: {account: B, subject: bar}, to: foo}]",
+            "exports [{service: bar}], imports [{service: {account: A, subject: foo}, to: bar}]"
+        ))
+        .contains("import forms a cycle"));
+        assert!(error_of(&two(
+            "exports [{service: \"a.>\", latency: \"lat\", response: chunked}]",
+            ""
+        ))
+        .contains("bad service response type"));
+    }
+}
