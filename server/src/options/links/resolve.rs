@@ -488,6 +488,28 @@ mod tests {
     }
 
     #[test]
+    fn a_chain_past_the_cycle_search_depth_is_refused() {
+        let mut text = String::from("accounts {\n");
+        for i in 1..=super::MAX_CYCLE_SEARCH_DEPTH + 1 {
+            let import = if i > 1 {
+                format!(
+                    ", imports [{{service: {{account: ACC{}, subject: foo}}}}]",
+                    i - 1
+                )
+            } else {
+                String::new()
+            };
+            text.push_str(&format!(
+                "  ACC{i} {{ exports [{{service: \"*\"}}]{import} }}\n"
+            ));
+        }
+        text.push_str("}\n");
+        let e = error_of(&text);
+        assert!(e.contains("search cycle depth exhausted"), "{e}");
+        assert_eq!(e.matches("Error adding").count(), 1, "{e}");
+    }
+
+    #[test]
     fn go_errors() {
         let two = |a: &str, b: &str| format!("accounts {{\n  A {{ {a} }}\n  B {{ {b} }}\n}}\n");
         assert!(error_of(&two(
