@@ -28,6 +28,11 @@ struct Client {
 
 impl Client {
     fn connect(addr: SocketAddr) -> Client {
+        Self::connect_with(addr, "{\"verbose\":false}")
+    }
+
+    /// A client whose CONNECT carries `connect` (a JSON object).
+    fn connect_with(addr: SocketAddr, connect: &str) -> Client {
         let wr = TcpStream::connect(addr).expect("connect");
         wr.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
         let mut c = Client {
@@ -35,7 +40,7 @@ impl Client {
             wr,
         };
         assert!(c.line().starts_with("INFO {"));
-        c.send("CONNECT {\"verbose\":false}\r\nPING\r\n");
+        c.send(&format!("CONNECT {connect}\r\nPING\r\n"));
         assert_eq!(c.line(), "PONG\r\n");
         c
     }
@@ -101,4 +106,38 @@ fn two_servers_in_one_process_route_and_log_apart() {
         assert_eq!(text.matches("Server is ready").count(), 1);
         assert!(text.contains("Server Exiting.."));
     }
+}
+
+/// A request of account B crosses B's service import into account A with
+/// a reply subject of A's, and the response comes back on B's own reply.
+#[test]
+fn requests_cross_a_service_import_and_responses_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("imports.conf");
+    std::fs::write(
+        &conf,
+        "accounts {\n  A { users [{user: a, password: a}], exports [{service: \"req.*\"}] }\n  B { users [{user: b, password: b}], imports [{service: {account: A, subject: \"req.*\"}, to: \"ask.*\"}] }\n}\n",
+    )
+    .unwrap();
+    let mut opts = options(&dir.path().join("s.log"));
+    opts.process_config_file(&conf.display().to_string())
+        .expect("the config loads");
+    let s = Embedded::start(opts).expect("the server starts");
+    let login = |u: &str| format!("{{\"verbose\":false,\"user\":\"{u}\",\"pass\":\"{u}\"}}");
+    let mut responder = Client::connect_with(s.addr(), &login("a"));
+    responder.send("SUB req.* 1\r\nPING\r\n");
+    assert_eq!(responder.line(), "PONG\r\n");
+    let mut requester = Client::connect_with(s.addr(), &login("b"));
+    requester.send("SUB inbox 1\r\nPUB ask.x inbox 3\r\nreq\r\nPING\r\n");
+    assert_eq!(requester.line(), "PONG\r\n");
+    // The responder did not ask for headers: the request info is left out.
+    let msg = responder.line();
+    let fields: Vec<&str> = msg.split_whitespace().collect();
+    assert_eq!(fields[..3], ["MSG", "req.x", "1"], "{msg}");
+    assert!(fields[3].starts_with("_R_."), "{msg}");
+    assert_eq!(responder.payload(3), b"req");
+    responder.send(&format!("PUB {} 4\r\nresp\r\nPING\r\n", fields[3]));
+    assert_eq!(responder.line(), "PONG\r\n");
+    assert_eq!(requester.line(), "MSG inbox 1 4\r\n");
+    assert_eq!(requester.payload(4), b"resp");
 }
