@@ -9,15 +9,15 @@
 //! what each socket takes at once and wakes the writers of the rest. It
 //! also keeps a cache of match results for the account it last routed into,
 //! and the batch's traffic counters.
+//!
+//! A subscription of a service import (or of an account's responses)
+//! hands the message to [`service`], which routes it again into the other
+//! account; a stream import's shadow subscription delivers on the
+//! importer's subject.
 
 use super::account::Account;
 use super::connection::{Connection, InternalMsg, Kind, Subscription};
-use super::imports::info::{self, RequestInfo};
-use super::imports::latency::{self, Failure};
-use super::imports::responses::Expected;
-use super::imports::ServiceRole;
 use super::outbound::MAX_DIRECT_TARGETS;
-use crate::options::links::ResponseType;
 use bytes::Bytes;
 use foldhash::HashMap;
 use natsd_proto::client::msg::{msg_line, Sizes};
@@ -29,12 +29,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod service;
+
 /// Most cached match results per router before the cache is reset.
 const RESULT_CACHE_MAX: usize = 1024;
-
-/// Most service imports one message goes through (imports that feed each
-/// other without forming a cycle Go detects still end here).
-const MAX_SERVICE_HOPS: usize = 32;
 
 /// A message published into an account, borrowed from its publisher.
 #[derive(Clone, Copy)]
@@ -421,165 +419,6 @@ impl Router {
         body.len()
     }
 
-    /// Go's processServiceImport: passes `m`, which matched a service
-    /// import's subscription in `acc` (or the account's responses), to the
-    /// other account, with a reply subject there that maps back, and the
-    /// requestor's details in a header.
-    fn serve(
-        &mut self,
-        acc: &Arc<Account>,
-        from: &Arc<Connection>,
-        role: &ServiceRole,
-        m: &Message,
-    ) {
-        let (target, to, response_type, export, share, response) = match role {
-            ServiceRole::Import(si) => (
-                si.exporter.clone(),
-                si.target_subject(m.subject),
-                si.response_type(),
-                si.export.clone(),
-                si.share,
-                None,
-            ),
-            ServiceRole::Responses => {
-                let Some(rsi) = acc.responses.get(m.subject) else {
-                    return;
-                };
-                let to = rsi.to.clone();
-                (
-                    rsi.requestor.clone(),
-                    to,
-                    rsi.response,
-                    rsi.export.clone(),
-                    false,
-                    Some(rsi),
-                )
-            }
-        };
-        let export_id = export.as_ref().map_or(0, |e| Arc::as_ptr(e) as usize);
-        if self.hops.len() >= MAX_SERVICE_HOPS || self.hops.iter().any(|(id, _)| *id == export_id) {
-            return;
-        }
-        let is_response = response.is_some();
-        let latency = match role {
-            ServiceRole::Import(si) => si.export.as_ref().and_then(|e| e.latency.clone()),
-            ServiceRole::Responses => None,
-        };
-        let (sampled, trace) = match &latency {
-            Some(l) => latency::should_sample(l, &m.payload[..m.hdr.max(0) as usize]),
-            None => (false, None),
-        };
-        let mut new_response = None;
-        let reply = match m.reply.filter(|r| !r.is_empty()) {
-            Some(r) if r.starts_with(b"$JS.ACK") => Some(String::from_utf8_lossy(r).into_owned()),
-            Some(r) => {
-                self.subscribe_responses(&target, from);
-                let tracking = match (&latency, sampled, from.owner()) {
-                    (Some(l), true, Some(owner)) => Some((
-                        latency::Tracking {
-                            latency: l.clone(),
-                            requestor: from.clone(),
-                            share,
-                            header: trace.clone(),
-                            started: Instant::now(),
-                            started_wall: std::time::SystemTime::now(),
-                        },
-                        owner.server_hash(),
-                    )),
-                    _ => None,
-                };
-                let key = target.responses.add(Expected {
-                    requestor: acc.clone(),
-                    to: String::from_utf8_lossy(r).into_owned(),
-                    response: response_type,
-                    export: export.clone(),
-                    share,
-                    tracking,
-                });
-                acc.waiting.add(r, target.clone(), key.clone());
-                watch_threshold(&target, &key);
-                new_response = Some(key.clone());
-                Some(key)
-            }
-            None => {
-                if let (Some(l), true, false) = (&latency, sampled, is_response) {
-                    let a = latency::Advisory::bad_request(from, share, trace.clone());
-                    latency::publish(from, &target, l, &a);
-                }
-                None
-            }
-        };
-        // A measured response: the first one reports the latency.
-        if let Some(t) = response.as_ref().and_then(|r| {
-            r.tracked_undelivered()
-                .filter(|_| !r.delivered.swap(true, Ordering::AcqRel))
-        }) {
-            t.send(acc, &latency::Advisory::response(t, from));
-        }
-        let to = match self.mapped_subject(&target, to.as_bytes()) {
-            Some(mapped) => mapped,
-            None => to,
-        };
-        let prev_share = self.hops.last().map(|(_, s)| *s);
-        let header = (!is_response)
-            .then(|| request_info(acc, from, m, &target, share, prev_share))
-            .flatten();
-        let (buf, hdr);
-        let (payload, hdr_len) = match header {
-            Some(json) => {
-                (buf, hdr) = info::set_header(m.hdr, m.payload, info::HEADER, &json);
-                (&buf[..], hdr)
-            }
-            None => (m.payload, m.hdr),
-        };
-        let sizes = SizeText::new(hdr_len, payload.len());
-        let nested = sizes.message(
-            to.as_bytes(),
-            reply.as_deref().map(str::as_bytes),
-            hdr_len,
-            payload,
-        );
-        self.hops.push((export_id, share));
-        let r = target.sublist.match_subject(nested.subject);
-        let delivered = self.route_to(&target, from, &nested, &r);
-        self.hops.pop();
-        let done =
-            is_response && (response_type == ResponseType::Singleton || m.payload.is_empty());
-        if delivered && response_type != ResponseType::Singleton {
-            if let Some(rsi) = &response {
-                rsi.touch();
-            }
-        }
-        if !delivered || done {
-            if let Some(rsi) = &response {
-                let key = String::from_utf8_lossy(m.subject);
-                acc.responses.remove(&key);
-                rsi.requestor.waiting.remove(&rsi.to, &key);
-            } else if let Some(key) = new_response {
-                if let Some(rsi) = target.responses.remove(&key) {
-                    if let Some(t) = rsi.tracked_undelivered() {
-                        t.send(&target, &latency::Advisory::failure(t, Failure::NoDelivery));
-                    }
-                }
-                if let Some(r) = m.reply {
-                    acc.waiting.remove(&String::from_utf8_lossy(r), &key);
-                }
-            }
-        }
-    }
-
-    /// The wildcard subscription of `acc`'s responses, made with its reply
-    /// prefix.
-    fn subscribe_responses(&self, acc: &Arc<Account>, from: &Arc<Connection>) {
-        let (prefix, made) = acc.responses.prefix();
-        if !made {
-            return;
-        }
-        let Some(owner) = from.owner() else { return };
-        let ic = owner.internal_connection(acc);
-        acc.subscribe_internal(&ic, &format!("{prefix}>"), ServiceRole::Responses);
-    }
-
     /// Flushes what this batch queued for each connection: what the socket
     /// takes at once is written here (for the first few), the writers get
     /// the rest. Returns the connections whose backlog a publisher that
@@ -598,66 +437,4 @@ impl Router {
         }
         backlogged
     }
-}
-
-/// Reports a measured request whose response does not come within its
-/// export's threshold (Go's response threshold timer).
-fn watch_threshold(exporter: &Arc<Account>, key: &str) {
-    let Some(threshold) = exporter
-        .responses
-        .get(key.as_bytes())
-        .filter(|r| r.tracking.is_some())
-        .map(|r| r.threshold)
-    else {
-        return;
-    };
-    let Ok(rt) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    let (exporter, key) = (exporter.clone(), key.to_string());
-    rt.spawn(async move {
-        tokio::time::sleep(threshold + std::time::Duration::from_millis(1)).await;
-        let Some(rsi) = exporter.responses.take_expired(&key) else {
-            return;
-        };
-        rsi.requestor.waiting.remove(&rsi.to, &key);
-        if let Some(t) = rsi.tracked_undelivered() {
-            t.send(&exporter, &latency::Advisory::failure(t, Failure::Timeout));
-        }
-    });
-}
-
-/// The `Nats-Request-Info` header value for a request from `from` into
-/// `acc` crossing to `target`: the requestor's details, or those an
-/// earlier import put in the header, naming `acc` as the service.
-fn request_info(
-    acc: &Account,
-    from: &Connection,
-    m: &Message,
-    target: &Account,
-    share: bool,
-    prev_share: Option<bool>,
-) -> Option<String> {
-    let to_system = target.is_system();
-    let ci = match prev_share {
-        Some(prev) if m.hdr > 0 => {
-            let head = &m.payload[..m.hdr as usize];
-            let mut ci: RequestInfo =
-                serde_json::from_slice(info::get_header(head, info::HEADER)?).ok()?;
-            ci.svc = acc.name.clone();
-            if !prev && (share || to_system) {
-                ci.add_server(from);
-            }
-            ci
-        }
-        _ => {
-            let share = prev_share.unwrap_or(share);
-            let mut ci = RequestInfo::of(from, share)?;
-            if !share && to_system {
-                ci.add_server(from);
-            }
-            ci
-        }
-    };
-    serde_json::to_string(&ci).ok()
 }
