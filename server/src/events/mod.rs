@@ -73,8 +73,9 @@ pub struct System {
     client: Arc<Connection>,
     account_name: String,
     tx: mpsc::UnboundedSender<Cmd>,
-    /// The internal clients of the other accounts, which hold their
-    /// imports of the system's services.
+    /// The internal connections of the other accounts (made for their
+    /// imports of the system's services), by account name: the system
+    /// publishes into an account through its connection.
     importers: Mutex<HashMap<String, Arc<Connection>>>,
 }
 
@@ -196,7 +197,7 @@ impl System {
     }
 
     /// Whether `acc` (this very account, not an earlier one of the same
-    /// name) holds the system imports.
+    /// name) has its internal connection.
     fn has_imports(&self, acc: &Arc<Account>) -> bool {
         self.importers
             .lock()
