@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod gojson;
+pub mod jetstream;
 pub mod mapping;
 pub mod quote;
 pub mod subject;
