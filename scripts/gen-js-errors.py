@@ -3,7 +3,7 @@
 table (HTTP-like code, err_code, description template) read from the Go
 2.9.10 sources' generated table. Run it again only if the reference
 changes; the Rust file is committed."""
-import re, sys
+import re, subprocess, sys
 
 SRC = "/usr/share/gocode/src/github.com/nats-io/nats-server/server/jetstream_errors_generated.go"
 OUT = "server/proto/src/jetstream/errors.rs"
@@ -71,4 +71,5 @@ w("        }")
 w("    }")
 w("}")
 open(OUT, "w").write("\n".join(out) + "\n")
+subprocess.run(["rustfmt", "--edition", "2021", OUT], check=True)
 print(f"{OUT}: {len(rows)} errors")
