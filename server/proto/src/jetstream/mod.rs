@@ -1,6 +1,7 @@
 //! The JetStream API's wire shapes, beginning with its errors.
 
 pub mod errors;
+pub mod stream;
 
 pub use errors::ErrorId;
 use serde::Serialize;
