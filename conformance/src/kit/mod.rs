@@ -2,14 +2,20 @@
 //! them from outside, and to record what it observed.
 
 pub mod certs;
+pub mod conf;
 pub mod encoding;
 pub mod ports;
+pub mod pubsub;
 pub mod raw;
+pub mod reload;
 pub mod server;
 pub mod tls_raw;
 
+pub use conf::{check_config, check_configs, config_test, config_test_raw, refused_start};
 pub use encoding::b64url;
+pub use pubsub::{delivered, login, publish, show, subscribe, user};
 pub use raw::{Msg, Op, RawClient};
+pub use reload::{reload, LISTEN};
 pub use server::{Finished, Ports, Ready, Server, ServerSpec, Target};
 
 use crate::normalize;
@@ -245,36 +251,81 @@ pub async fn quiet(ctx: &Ctx, s: &Server) -> Result<RawClient> {
 
 /// Subscriptions in the global account, from /subsz.
 pub async fn global_subs(ctx: &Ctx, s: &Server) -> Result<i64> {
-    let v = ctx.http_json(s, "/subsz?acc=$G").await?;
-    v["num_subscriptions"]
-        .as_i64()
-        .context("subsz without num_subscriptions")
+    account_subs(ctx, s, "$G").await
 }
 
-/// Runs `-t -c FILE` on a config body and returns `exit N: text`, with the
-/// file's path shown as `<conf>`, the `nats-server: ` prefix dropped and the
-/// lines sorted (Go reports the keys of a map in random order). Records it
-/// as the observation `<label>: -t`.
-pub async fn check_config(ctx: &Ctx, label: &str, body: &str) -> Result<String> {
-    let dir = ctx.new_dir("t")?;
-    let path = dir.join("c.conf");
-    std::fs::write(&path, body)?;
-    let path = path.to_string_lossy().to_string();
-    let out = ctx.run_binary(&["-t", "-c", &path]).await?;
-    let text = format!("{}{}", out.stderr, out.stdout).replace(&path, "<conf>");
-    let mut lines: Vec<&str> = text
-        .lines()
-        .map(|l| l.strip_prefix("nats-server: ").unwrap_or(l))
-        .filter(|l| !l.trim().is_empty())
+/// `num_subscriptions` of one account's sublist, from `/subsz?acc=`.
+pub async fn account_subs(ctx: &Ctx, s: &Server, acc: &str) -> Result<i64> {
+    let v = ctx.http_json(s, &format!("/subsz?acc={acc}")).await?;
+    v["num_subscriptions"]
+        .as_i64()
+        .with_context(|| format!("/subsz?acc={acc} without num_subscriptions: {v}"))
+}
+
+/// The account names /accountz lists, sorted.
+pub async fn account_names(ctx: &Ctx, s: &Server) -> Result<Vec<String>> {
+    let v = ctx.http_json(s, "/accountz").await?;
+    let mut names: Vec<String> = v["accounts"]
+        .as_array()
+        .context("/accountz has no accounts")?
+        .iter()
+        .filter_map(|a| a.as_str().map(String::from))
         .collect();
-    lines.sort();
-    let seen = format!(
-        "exit {}: {}",
-        out.code.map_or("none".to_string(), |c| c.to_string()),
-        lines.join("\n")
-    );
-    ctx.observe(&format!("{label}: -t"), &seen);
-    Ok(seen)
+    names.sort();
+    Ok(names)
+}
+
+/// The `account_detail` of one account in /accountz (`$` escaped in the
+/// query); an account the server does not know fails.
+pub async fn account_detail(ctx: &Ctx, s: &Server, name: &str) -> Result<Value> {
+    let v = ctx
+        .http_json(s, &format!("/accountz?acc={}", name.replace('$', "%24")))
+        .await?;
+    let d = v["account_detail"].clone();
+    if d.is_null() {
+        anyhow::bail!("/accountz has no account_detail for {name}: {v}");
+    }
+    Ok(d)
+}
+
+/// Each client connection of /connz?auth=true as `user in account`, the
+/// user shown by its name in `names` when it has one there, sorted. A
+/// connection without a user shows as `<no user>`, one in the global
+/// account (which Go does not name) as `<global>`.
+pub async fn connz_users(
+    ctx: &Ctx,
+    s: &Server,
+    names: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<String>> {
+    let connz = ctx.http_json(s, "/connz?auth=true").await?;
+    let mut out: Vec<String> = connz["connections"]
+        .as_array()
+        .context("/connz has no connections")?
+        .iter()
+        .map(|c| {
+            let who = c["authorized_user"].as_str().unwrap_or_default();
+            let who = names.get(who).map(String::as_str).unwrap_or(who);
+            let who = if who.is_empty() { "<no user>" } else { who };
+            format!("{who} in {}", c["account"].as_str().unwrap_or("<global>"))
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// The accounts an export of /accountz is approved for, sorted (none for
+/// a public export).
+pub fn approved_accounts(export: &Value) -> Vec<String> {
+    let mut accounts: Vec<String> = export["approved_accounts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    accounts.sort();
+    accounts
 }
 
 /// Fails with a message naming what differed, like the Go tests' `t.Fatalf`.

@@ -5,7 +5,7 @@
 
 use crate::check_eq;
 use crate::kit::check_config as check;
-use crate::kit::{b64url, Ctx, ServerSpec};
+use crate::kit::{self, b64url, Ctx, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{Context, Result};
 use futures::FutureExt;
@@ -171,14 +171,7 @@ async fn sublist_no_cache_on_accounts(ctx: Ctx) -> Result<()> {
     );
     let s = ctx.server(ServerSpec::new().conf(&conf)).await?;
     // The global account and the two of the file.
-    let accountz = ctx.http_json(&s, "/accountz").await?;
-    let mut names: Vec<String> = accountz["accounts"]
-        .as_array()
-        .context("accountz has no accounts")?
-        .iter()
-        .filter_map(|a| a.as_str().map(str::to_string))
-        .collect();
-    names.sort();
+    let names = kit::account_names(&ctx, &s).await?;
     ctx.observe("accounts", format!("{names:?}"));
     check_eq!(names, vec!["$G", "nats.io", "synadia"]);
     // A match in each account leaves nothing in its cache.

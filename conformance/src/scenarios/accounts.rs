@@ -6,15 +6,12 @@
 //! config reload; and what `-t` says about bad mapping blocks.
 
 use crate::check_eq;
-use crate::kit::{self, b64url, Ctx, RawClient, Server, ServerSpec};
+use crate::kit::{self, b64url, reload, subscribe, user, Ctx, RawClient, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{bail, Context, Result};
 use futures::FutureExt;
-use nix::sys::signal::Signal;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-const RELOADED: &str = "Reloaded server configuration";
 const NO_AUTH: &str = "{\"verbose\":false}";
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -69,22 +66,8 @@ pub fn scenarios() -> Vec<Scenario> {
 
 // ---------------------------------------------------------------- helpers
 
-fn user(name: &str, pass: &str) -> String {
-    format!("{{\"verbose\":false,\"user\":\"{name}\",\"pass\":\"{pass}\"}}")
-}
-
 async fn conn(ctx: &Ctx, s: &Server, connect: &str) -> Result<RawClient> {
     ctx.raw_connected(s, connect).await
-}
-
-/// Subscribes `subject` with `sid` for each pair, confirmed by a PONG.
-async fn subscribe(c: &mut RawClient, subs: &[(&str, &str)]) -> Result<()> {
-    let mut p = String::new();
-    for (subject, sid) in subs {
-        p.push_str(&format!("SUB {subject} {sid}\r\n"));
-    }
-    c.send(&p).await?;
-    c.flush().await
 }
 
 /// Publishes each subject once (empty payload) in one write.
@@ -123,34 +106,10 @@ async fn delivered(c: &mut RawClient) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Rewrites the config (after the listen lines), sends SIGHUP and waits for
-/// the server to say it reloaded.
-async fn reload(s: &Server, body: &str) -> Result<()> {
-    let conf = format!("host: 127.0.0.1\nport: {{{{client_port}}}}\n{body}");
-    let before = s.logs().matches(RELOADED).count();
-    s.rewrite_conf(&conf)?;
-    s.signal(Signal::SIGHUP)?;
-    kit::eventually(Duration::from_secs(5), || async move {
-        Ok((s.logs().matches(RELOADED).count() > before).then_some(()))
-    })
-    .await
-    .context("waiting for the reload")
-}
-
 /// `n` within `pct` percent of `want`.
 fn about(n: usize, want: usize, pct: usize) -> bool {
     let tp = want * pct / 100;
     n >= want - tp && n <= want + tp
-}
-
-/// Runs `-t -c FILE` on a body; the exit code and output with the path as
-/// `<conf>`.
-async fn check_conf(ctx: &Ctx, name: &str, body: &str) -> Result<(Option<i32>, String)> {
-    let path = ctx.write_file(&format!("{name}.conf"), body)?;
-    let path = path.to_string_lossy().to_string();
-    let out = ctx.run_binary(&["-t", "-c", &path]).await?;
-    let text = format!("{}{}", out.stderr, out.stdout).replace(&path, "<conf>");
-    Ok((out.code, text.trim_end().to_string()))
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -238,7 +197,7 @@ async fn weighted_multi(ctx: Ctx) -> Result<()> {
         ),
     ];
     for (name, body) in bad {
-        let (code, text) = check_conf(&ctx, name, body).await?;
+        let (code, text) = kit::config_test_raw(&ctx, body).await?;
         ctx.observe(name, format!("exit {code:?}: {text}"));
         if code != Some(1) {
             bail!("{name}: expected the config to be refused, got exit {code:?}: {text}");
@@ -251,7 +210,7 @@ async fn weighted_multi(ctx: Ctx) -> Result<()> {
             "mappings { foo: [ { dest: bar, weight: 50 }, { dest: baz, weight: 50 } ] }\n",
         ),
     ] {
-        let (code, text) = check_conf(&ctx, name, body).await?;
+        let (code, text) = kit::config_test_raw(&ctx, body).await?;
         ctx.observe(name, format!("exit {code:?}: {text}"));
         if code != Some(0) {
             bail!("{name}: must be accepted, got exit {code:?}: {text}");
@@ -472,9 +431,9 @@ async fn transforms(ctx: Ctx) -> Result<()> {
         ("foo.*", "foo.{{ wildcard5) }}"),
         ("foo.*", "foo.{{splitLeft(2,2}}"),
     ];
-    for (i, (src, dest)) in bad.iter().enumerate() {
+    for (src, dest) in bad {
         let body = format!("mappings {{ \"{src}\": \"{dest}\" }}\n");
-        let (code, text) = check_conf(&ctx, &format!("bad{i}"), &body).await?;
+        let (code, text) = kit::config_test_raw(&ctx, &body).await?;
         ctx.observe(
             &format!("bad {src} -> {dest}"),
             format!("exit {code:?}: {text}"),
@@ -593,15 +552,14 @@ async fn config_errors(ctx: Ctx) -> Result<()> {
         ),
     ];
     for (name, body) in cases {
-        let (code, text) = check_conf(&ctx, name, body).await?;
+        let (code, text) = kit::config_test_raw(&ctx, body).await?;
         ctx.observe(name, format!("exit {code:?}: {text}"));
         if code != Some(1) {
             bail!("{name}: expected an error, got exit {code:?}: {text}");
         }
     }
-    let (code, text) = check_conf(
+    let (code, text) = kit::config_test_raw(
         &ctx,
-        "valid",
         "maps { foo: { destination: bar, weight: \"25%\", cluster: X } }\n",
     )
     .await?;
@@ -680,18 +638,7 @@ async fn users_bound(ctx: Ctx) -> Result<()> {
         nkey_clients.push(c);
     }
     // Each connection's account, as /connz names it.
-    let connz = ctx.http_json(&s, "/connz?auth=true").await?;
-    let mut accounts: Vec<String> = connz["connections"]
-        .as_array()
-        .context("/connz has no connections")?
-        .iter()
-        .map(|c| {
-            let who = c["authorized_user"].as_str().unwrap_or_default();
-            let who = names.get(who).map(String::as_str).unwrap_or(who);
-            format!("{who} in {}", c["account"].as_str().unwrap_or_default())
-        })
-        .collect();
-    accounts.sort();
+    let accounts = kit::connz_users(&ctx, &s, &names).await?;
     ctx.observe("accounts", accounts.join("|"));
     check_eq!(
         accounts,

@@ -7,11 +7,11 @@
 
 use crate::check_eq;
 use crate::kit::check_config as check;
+use crate::kit::reload::{hup, reason, Outcome};
 use crate::kit::{self, certs, Ctx, RawClient, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{bail, ensure, Context, Result};
 use futures::FutureExt;
-use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -92,26 +92,11 @@ pub fn scenarios() -> Vec<Scenario> {
 /// Starts a server that must refuse to start: returns (and records) the
 /// first line it printed that is not an informational log line.
 async fn refused_start(ctx: &Ctx, label: &str, body: &str) -> Result<String> {
-    match ctx.server(ServerSpec::new().conf(body)).await {
-        Ok(s) => bail!(
-            "{label}: the server started, expected it to refuse; log:\n{}",
-            s.logs()
-        ),
-        Err(e) => {
-            let text = format!("{e:#}");
-            let log = text
-                .split_once("--- log ---\n")
-                .map(|x| x.1)
-                .unwrap_or(&text);
-            let line = log
-                .lines()
-                .find(|l| !l.trim().is_empty() && !l.contains("[INF]"))
-                .unwrap_or_default()
-                .to_string();
-            ctx.observe(&format!("{label}: refused with"), &line);
-            Ok(line)
-        }
-    }
+    let line = kit::refused_start(ctx, body)
+        .await
+        .with_context(|| format!("{label}: the server must refuse to start"))?;
+    ctx.observe(&format!("{label}: refused with"), &line);
+    Ok(line)
 }
 
 /// The kit's certificates, written into the scenario's folder; returns the
@@ -592,30 +577,6 @@ async fn insecure_tls_warnings(ctx: Ctx) -> Result<()> {
 // ---------------------------------------------------------------------------
 // server/reload_test.go: a reload that changes the gateway block
 
-const RELOADED: &str = "Reloaded server configuration";
-const FAILED: &str = "Failed to reload server configuration: ";
-
-async fn hup(s: &Server, conf: &str) -> Result<std::result::Result<(), String>> {
-    let count = |t: &str, n: &str| t.lines().filter(|l| l.contains(n)).count();
-    let logs = s.logs();
-    let (ok0, err0) = (count(&logs, RELOADED), count(&logs, FAILED));
-    s.rewrite_conf(conf)?;
-    s.signal(Signal::SIGHUP)?;
-    kit::eventually(Duration::from_secs(5), || async move {
-        let logs = s.logs();
-        if count(&logs, RELOADED) > ok0 {
-            return Ok(Some(Ok(())));
-        }
-        if let Some(line) = logs.lines().filter(|l| l.contains(FAILED)).nth(err0) {
-            let reason = line.split_once(FAILED).map(|x| x.1).unwrap_or_default();
-            return Ok(Some(Err(reason.to_string())));
-        }
-        Ok(None)
-    })
-    .await
-    .context("waiting for the reload to be applied or refused")
-}
-
 async fn gateway_change_refused(ctx: Ctx) -> Result<()> {
     let dir = certs_dir(&ctx)?;
     let conf = |extra: &str, timeout: &str| {
@@ -629,16 +590,16 @@ async fn gateway_change_refused(ctx: Ctx) -> Result<()> {
     let start = start.split_once('\n').map(|x| x.1).unwrap_or(start);
     let s = ctx.server(ServerSpec::new().conf(start)).await?;
     // A supported change next to an unchanged gateway block is applied.
-    if let Err(e) = hup(&s, &conf("max_payload: 100000", "5")).await? {
-        bail!("reload with max_payload refused: {e}");
+    if let Outcome::Refused(line) = hup(&s, &conf("max_payload: 100000", "5")).await? {
+        bail!("reload with max_payload refused: {}", reason(&line));
     }
     let (_c, info) = ctx.raw(&s).await?;
     check_eq!(info["max_payload"].as_u64(), Some(100000));
     ctx.observe("max_payload after reload", info["max_payload"].to_string());
     // A change inside the gateway block is refused.
     let err = match hup(&s, &conf("max_payload: 100000", "3")).await? {
-        Ok(()) => bail!("the reload changing the gateway block was applied"),
-        Err(e) => e,
+        Outcome::Applied => bail!("the reload changing the gateway block was applied"),
+        Outcome::Refused(line) => reason(&line).to_string(),
     };
     // Go goes on with both blocks as Go structs (pointers included).
     let head = err

@@ -19,7 +19,7 @@
 
 use crate::check_eq;
 use crate::kit::check_config as check;
-use crate::kit::{Ctx, ServerSpec};
+use crate::kit::{self, Ctx, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{Context, Result};
 use futures::FutureExt;
@@ -628,14 +628,7 @@ async fn lex_special_chars_map_quoted_keys(ctx: Ctx) -> Result<()> {
             keys.replacen("port:4242", "users: [{user: a, password: b}]", 1)
         );
         let s = ctx.server(ServerSpec::new().conf(&body)).await?;
-        let accountz = ctx.http_json(&s, "/accountz").await?;
-        let mut names: Vec<String> = accountz["accounts"]
-            .as_array()
-            .context("accountz has no accounts")?
-            .iter()
-            .filter_map(|a| a.as_str().map(str::to_string))
-            .collect();
-        names.sort();
+        let names = kit::account_names(&ctx, &s).await?;
         ctx.observe(&format!("{label}: accounts"), format!("{names:?}"));
         check_eq!(names.iter().any(|n| n == "bar-1.2.3"), true);
     }

@@ -16,11 +16,13 @@
 //! imports a stream with a partitioning transform.
 
 use crate::check_eq;
-use crate::kit::{self, Ctx, Msg, RawClient, Server, ServerSpec};
+use crate::kit::reload::{hup, Outcome, LISTEN};
+use crate::kit::{
+    self, delivered, login, publish, subscribe, Ctx, Msg, RawClient, Server, ServerSpec,
+};
 use crate::registry::Scenario;
 use anyhow::{bail, Context, Result};
 use futures::FutureExt;
-use nix::sys::signal::Signal;
 use std::time::Duration;
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -76,54 +78,6 @@ pub fn scenarios() -> Vec<Scenario> {
 // ---------------------------------------------------------------- helpers
 
 const CYCLE: &str = "import forms a cycle";
-const RELOADED: &str = "Reloaded server configuration";
-const FAILED: &str = "Failed to reload server configuration: ";
-
-fn user(name: &str) -> String {
-    format!("{{\"verbose\":false,\"user\":\"{name}\",\"pass\":\"p\"}}")
-}
-
-/// A connection of user `name` (password `p`), past its PONG.
-async fn login(ctx: &Ctx, s: &Server, name: &str) -> Result<RawClient> {
-    ctx.raw_connected(s, &user(name)).await
-}
-
-/// Subscribes `subject` with `sid`, confirmed by a PONG.
-async fn sub(c: &mut RawClient, subject: &str, sid: &str) -> Result<()> {
-    c.send(&format!("SUB {subject} {sid}\r\n")).await?;
-    c.flush().await
-}
-
-/// Publishes `payload` on `subject`, with a reply subject when given.
-async fn publish(
-    c: &mut RawClient,
-    subject: &str,
-    reply: Option<&str>,
-    payload: &str,
-) -> Result<()> {
-    let reply = reply.map(|r| format!(" {r}")).unwrap_or_default();
-    c.send(&format!(
-        "PUB {subject}{reply} {}\r\n{payload}\r\n",
-        payload.len()
-    ))
-    .await
-}
-
-/// Messages delivered until a PONG, as `subject sid payload`.
-async fn delivered(c: &mut RawClient) -> Result<Vec<String>> {
-    Ok(c.msgs_until_pong()
-        .await?
-        .into_iter()
-        .map(|m| {
-            format!(
-                "{} {} {}",
-                m.subject,
-                m.sid,
-                String::from_utf8_lossy(&m.payload)
-            )
-        })
-        .collect())
-}
 
 /// The shape of a reply subject the server made up: `_R_` and the number of
 /// random tokens after it (the tokens themselves are random).
@@ -139,43 +93,14 @@ fn reply_shape(reply: Option<&str>) -> String {
     }
 }
 
-/// `-t -c FILE` on a body: exit code and output, the path shown as
-/// `<conf>` and surrounding blank lines dropped.
-async fn check_conf(ctx: &Ctx, name: &str, body: &str) -> Result<(Option<i32>, String)> {
-    let path = ctx.write_file(&format!("{name}.conf"), body)?;
-    let path = path.to_string_lossy().to_string();
-    let out = ctx.run_binary(&["-t", "-c", &path]).await?;
-    let text = format!("{}{}", out.stderr, out.stdout).replace(&path, "<conf>");
-    Ok((out.code, text.trim().to_string()))
-}
-
-/// A server that must refuse to start: the first line it printed that is
-/// not an informational log line, the config's path shown as `<conf>`.
-async fn refused_start(ctx: &Ctx, body: &str) -> Result<String> {
-    match ctx.server(ServerSpec::new().conf(body)).await {
-        Ok(s) => bail!(
-            "the server started, expected it to refuse; log:\n{}",
-            s.logs()
-        ),
-        Err(e) => {
-            let text = format!("{e:#}");
-            let log = text
-                .split_once("--- log ---\n")
-                .map(|x| x.1)
-                .unwrap_or(&text);
-            let line = log
-                .lines()
-                .find(|l| !l.trim().is_empty() && !l.contains("[INF]"))
-                .unwrap_or_default();
-            // The server's folder is random: keep the file name only.
-            let line = match (line.find('/'), line.find("server.conf")) {
-                (Some(a), Some(b)) if a < b => {
-                    format!("{}<conf>{}", &line[..a], &line[b + "server.conf".len()..])
-                }
-                _ => line.to_string(),
-            };
-            Ok(line)
+/// `text` with the path of the server's config file (in a random folder)
+/// shown as `<conf>`.
+fn mask_conf_path(text: &str) -> String {
+    match (text.find('/'), text.find("server.conf")) {
+        (Some(a), Some(b)) if a < b => {
+            format!("{}<conf>{}", &text[..a], &text[b + "server.conf".len()..])
         }
+        _ => text.to_string(),
     }
 }
 
@@ -205,7 +130,7 @@ fn cycle_error(text: &str, kind: &str, subjects: &[&str]) -> Result<String> {
 /// the server refuses to start with it (the listen lines put before the
 /// body move the position to line 3).
 async fn expect_cycle(ctx: &Ctx, accounts: &str, kind: &str, subjects: &[&str]) -> Result<()> {
-    let (code, text) = check_conf(ctx, "cycle", accounts).await?;
+    let (code, text) = kit::config_test_raw(ctx, accounts).await?;
     let seen = cycle_error(&text, kind, subjects)?;
     ctx.observe("-t", format!("exit {code:?}: {seen}"));
     check_eq!(code, Some(1));
@@ -218,7 +143,7 @@ async fn expect_cycle(ctx: &Ctx, accounts: &str, kind: &str, subjects: &[&str]) 
         seen,
         format!("nats-server: <conf>:1:0: Error adding {kind} import \"{shown}\": {CYCLE}")
     );
-    let line = refused_start(ctx, accounts).await?;
+    let line = mask_conf_path(&kit::refused_start(ctx, accounts).await?);
     let seen = cycle_error(&line, kind, subjects)?;
     ctx.observe("start", &seen);
     check_eq!(
@@ -230,7 +155,7 @@ async fn expect_cycle(ctx: &Ctx, accounts: &str, kind: &str, subjects: &[&str]) 
 
 /// A config without a cycle: `-t` accepts it (exit 0).
 async fn expect_accepted(ctx: &Ctx, accounts: &str) -> Result<()> {
-    let (code, text) = check_conf(ctx, "noncycle", accounts).await?;
+    let (code, text) = kit::config_test_raw(ctx, accounts).await?;
     ctx.observe("-t", format!("exit {code:?}: {text}"));
     if code != Some(0) {
         bail!("expected no error, got exit {code:?}: {text}");
@@ -239,17 +164,18 @@ async fn expect_accepted(ctx: &Ctx, accounts: &str) -> Result<()> {
 }
 
 /// A request on `subject` from `req` answered by `resp` (subscribed to it
-/// as sid 1): what the responder saw (subject and reply shape) and what
-/// the requestor got back, nothing else arriving on either side.
+/// as sid 1): the responder sees it once, on `subject` with a reply the
+/// server made up (`_R_` and two tokens), and the requestor gets the
+/// response once, nothing else arriving on either side. Observed under
+/// `label`.
 async fn request(
     ctx: &Ctx,
     label: &str,
     req: &mut RawClient,
     resp: &mut RawClient,
     subject: &str,
-    want_seen: &str,
 ) -> Result<()> {
-    sub(req, "_INBOX.req", "9").await?;
+    subscribe(req, &[("_INBOX.req", "9")]).await?;
     publish(req, subject, Some("_INBOX.req"), "help me").await?;
     req.flush().await?;
     let got: Vec<Msg> = resp.read_msgs(1).await?;
@@ -262,7 +188,10 @@ async fn request(
         String::from_utf8_lossy(&m.payload)
     );
     ctx.observe(&format!("{label}: responder got"), &seen);
-    check_eq!(seen, want_seen);
+    check_eq!(
+        seen,
+        format!("{subject} 1 reply _R_ + 2 tokens payload help me")
+    );
     let reply = m
         .reply
         .clone()
@@ -278,6 +207,33 @@ async fn request(
     ctx.observe(&format!("{label}: responder after"), extra.join("|"));
     check_eq!(extra, Vec::<String>::new());
     Ok(())
+}
+
+/// A config of accounts, each `(name, exports, imports)`: a user of its
+/// name in lower case (password `p`), its exports and, unless empty, its
+/// imports.
+fn with_users(accounts: &[(&str, &str, &str)]) -> String {
+    let mut conf = String::from("accounts {\n");
+    for (name, exports, imports) in accounts {
+        let u = name.to_lowercase();
+        conf.push_str(&format!(
+            "  {name} {{\n    users [ {{user: {u}, password: p}} ]\n    exports [ {exports} ]\n"
+        ));
+        if !imports.is_empty() {
+            conf.push_str(&format!("    imports [ {imports} ]\n"));
+        }
+        conf.push_str("  }\n");
+    }
+    conf.push_str("}\n");
+    conf
+}
+
+/// A server of the accounts [`with_users`] writes, once `-t` has accepted
+/// their config.
+async fn start_accepted(ctx: &Ctx, accounts: &[(&str, &str, &str)]) -> Result<Server> {
+    let conf = with_users(accounts);
+    expect_accepted(ctx, &conf).await?;
+    ctx.server(ServerSpec::new().conf(&conf)).await
 }
 
 // ---------------------------------------------------------------- cycles
@@ -376,42 +332,25 @@ async fn cycle_service_mapped(ctx: Ctx) -> Result<()> {
 /// import goes on working.
 async fn cycle_reload(ctx: Ctx) -> Result<()> {
     let accounts = |b_imports: &str| {
-        format!(
-            "accounts {{\n  A {{\n    users [ {{user: a, password: p}} ]\n    exports [ {{ service: help }} ]\n    imports [ {{ service {{ subject: help, account: B }} }} ]\n  }}\n  B {{\n    users [ {{user: b, password: p}} ]\n    exports [ {{ service: help }} ]\n{b_imports}  }}\n}}\n"
-        )
+        with_users(&[
+            (
+                "A",
+                "{ service: help }",
+                "{ service { subject: help, account: B } }",
+            ),
+            ("B", "{ service: help }", b_imports),
+        ])
     };
     let s = ctx.server(ServerSpec::new().conf(&accounts(""))).await?;
     let cyclic = format!(
-        "host: 127.0.0.1\nport: {{{{client_port}}}}\n{}",
-        accounts("    imports [ { service { subject: help, account: A } } ]\n")
+        "{LISTEN}{}",
+        accounts("{ service { subject: help, account: A } }")
     );
-    let count = |t: &str, n: &str| t.lines().filter(|l| l.contains(n)).count();
-    s.rewrite_conf(&cyclic)?;
-    s.signal(Signal::SIGHUP)?;
-    let s2 = &s;
-    let line = kit::eventually(Duration::from_secs(5), || async move {
-        let logs = s2.logs();
-        if count(&logs, RELOADED) > 0 {
-            return Ok(Some(Err(anyhow::anyhow!("the reload was applied"))));
-        }
-        Ok(logs
-            .lines()
-            .find(|l| l.contains(FAILED))
-            .map(|l| Ok(l.to_string())))
-    })
-    .await
-    .context("waiting for the reload to be refused")??;
-    let reason = line.split_once(FAILED).map(|x| x.1).unwrap_or_default();
-    let reason = match (reason.find('/'), reason.find("server.conf")) {
-        (Some(a), Some(b)) if a < b => {
-            format!(
-                "{}<conf>{}",
-                &reason[..a],
-                &reason[b + "server.conf".len()..]
-            )
-        }
-        _ => reason.to_string(),
+    let line = match hup(&s, &cyclic).await? {
+        Outcome::Applied => bail!("the reload was applied"),
+        Outcome::Refused(line) => line,
     };
+    let reason = mask_conf_path(kit::reload::reason(&line));
     let level = line.contains("[ERR]");
     ctx.observe("reload refused with", &reason);
     ctx.observe("logged as error", level.to_string());
@@ -421,57 +360,42 @@ async fn cycle_reload(ctx: Ctx) -> Result<()> {
     );
     check_eq!(level, true);
 
-    let mut b = login(&ctx, &s, "b").await?;
-    sub(&mut b, "help", "1").await?;
-    let mut a = login(&ctx, &s, "a").await?;
-    request(
-        &ctx,
-        "after the refused reload",
-        &mut a,
-        &mut b,
-        "help",
-        "help 1 reply _R_ + 2 tokens payload help me",
-    )
-    .await
+    let mut b = login(&ctx, &s, "b", "p").await?;
+    subscribe(&mut b, &[("help", "1")]).await?;
+    let mut a = login(&ctx, &s, "a", "p").await?;
+    request(&ctx, "after the refused reload", &mut a, &mut b, "help").await
 }
 
 // ---------------------------------------------------------------- non-cycles
 
-fn with_users(accounts: &[(&str, &str)]) -> String {
-    let mut conf = String::from("accounts {\n");
-    for (name, body) in accounts {
-        let u = name.to_lowercase();
-        conf.push_str(&format!(
-            "  {name} {{\n    users [ {{user: {u}, password: p}} ]\n{body}  }}\n"
-        ));
-    }
-    conf.push_str("}\n");
-    conf
-}
-
 /// A imports B's `bar`; B imports C's `baz` as `bar`; C imports A's `foo`
 /// as `bar`. No cycle: accepted, and each import delivers.
 async fn noncycle_stream_mapped(ctx: Ctx) -> Result<()> {
-    let conf = with_users(&[
-        (
-            "A",
-            "    exports [ { stream: foo } ]\n    imports [ { stream { subject: bar, account: B } } ]\n",
-        ),
-        (
-            "B",
-            "    exports [ { stream: bar } ]\n    imports [ { stream { subject: baz, account: C }, to: bar } ]\n",
-        ),
-        (
-            "C",
-            "    exports [ { stream: baz } ]\n    imports [ { stream { subject: foo, account: A }, to: bar } ]\n",
-        ),
-    ]);
-    expect_accepted(&ctx, &conf).await?;
-    let s = ctx.server(ServerSpec::new().conf(&conf)).await?;
+    let s = start_accepted(
+        &ctx,
+        &[
+            (
+                "A",
+                "{ stream: foo }",
+                "{ stream { subject: bar, account: B } }",
+            ),
+            (
+                "B",
+                "{ stream: bar }",
+                "{ stream { subject: baz, account: C }, to: bar }",
+            ),
+            (
+                "C",
+                "{ stream: baz }",
+                "{ stream { subject: foo, account: A }, to: bar }",
+            ),
+        ],
+    )
+    .await?;
     let mut clients = Vec::new();
     for name in ["a", "b", "c"] {
-        let mut c = login(&ctx, &s, name).await?;
-        sub(&mut c, ">", "1").await?;
+        let mut c = login(&ctx, &s, name, "p").await?;
+        subscribe(&mut c, &[(">", "1")]).await?;
         clients.push(c);
     }
     // Each account publishes its own subjects in turn; who got what.
@@ -509,37 +433,41 @@ async fn noncycle_stream_mapped(ctx: Ctx) -> Result<()> {
 /// A: no cycle (B's import does not collide with `help`). Each import
 /// answers its requests.
 async fn noncycle_service(ctx: Ctx) -> Result<()> {
-    let conf = with_users(&[
-        (
-            "A",
-            "    exports [ { service: * } ]\n    imports [ { service { subject: help, account: B } } ]\n",
-        ),
-        (
-            "B",
-            "    exports [ { service: help } ]\n    imports [ { service { subject: nohelp, account: C } } ]\n",
-        ),
-        (
-            "C",
-            "    exports [ { service: * } ]\n    imports [ { service { subject: *, account: A } } ]\n",
-        ),
-    ]);
-    expect_accepted(&ctx, &conf).await?;
-    let s = ctx.server(ServerSpec::new().conf(&conf)).await?;
+    let s = start_accepted(
+        &ctx,
+        &[
+            (
+                "A",
+                "{ service: * }",
+                "{ service { subject: help, account: B } }",
+            ),
+            (
+                "B",
+                "{ service: help }",
+                "{ service { subject: nohelp, account: C } }",
+            ),
+            (
+                "C",
+                "{ service: * }",
+                "{ service { subject: *, account: A } }",
+            ),
+        ],
+    )
+    .await?;
     for (from, to, subject) in [
         ("a", "b", "help"),
         ("b", "c", "nohelp"),
         ("c", "a", "other"),
     ] {
-        let mut req = login(&ctx, &s, from).await?;
-        let mut resp = login(&ctx, &s, to).await?;
-        sub(&mut resp, subject, "1").await?;
+        let mut req = login(&ctx, &s, from, "p").await?;
+        let mut resp = login(&ctx, &s, to, "p").await?;
+        subscribe(&mut resp, &[(subject, "1")]).await?;
         request(
             &ctx,
             &format!("{from} asks {to} for {subject}"),
             &mut req,
             &mut resp,
             subject,
-            &format!("{subject} 1 reply _R_ + 2 tokens payload help me"),
         )
         .await?;
     }
@@ -549,31 +477,22 @@ async fn noncycle_service(ctx: Ctx) -> Result<()> {
 /// A imports `help` from B, B from C, C from D: a chain, not a cycle. A
 /// request in A is answered by D's responder, three hops away.
 async fn noncycle_service_chain(ctx: Ctx) -> Result<()> {
-    let import = |acc: &str| {
-        format!(
-            "    exports [ {{ service: help }} ]\n    imports [ {{ service {{ subject: help, account: {acc} }} }} ]\n"
-        )
-    };
-    let conf = with_users(&[
-        ("A", &import("B")),
-        ("B", &import("C")),
-        ("C", &import("D")),
-        ("D", "    exports [ { service: help } ]\n"),
-    ]);
-    expect_accepted(&ctx, &conf).await?;
-    let s = ctx.server(ServerSpec::new().conf(&conf)).await?;
-    let mut d = login(&ctx, &s, "d").await?;
-    sub(&mut d, "help", "1").await?;
-    let mut a = login(&ctx, &s, "a").await?;
-    request(
+    let from = |acc: &str| format!("{{ service {{ subject: help, account: {acc} }} }}");
+    let (from_b, from_c, from_d) = (from("B"), from("C"), from("D"));
+    let s = start_accepted(
         &ctx,
-        "a asks d",
-        &mut a,
-        &mut d,
-        "help",
-        "help 1 reply _R_ + 2 tokens payload help me",
+        &[
+            ("A", "{ service: help }", &from_b),
+            ("B", "{ service: help }", &from_c),
+            ("C", "{ service: help }", &from_d),
+            ("D", "{ service: help }", ""),
+        ],
     )
-    .await
+    .await?;
+    let mut d = login(&ctx, &s, "d", "p").await?;
+    subscribe(&mut d, &[("help", "1")]).await?;
+    let mut a = login(&ctx, &s, "a", "p").await?;
+    request(&ctx, "a asks d", &mut a, &mut d, "help").await
 }
 
 // ---------------------------------------------------------------- reply match
@@ -593,21 +512,7 @@ async fn reply_match_cycle(ctx: Ctx) -> Result<()> {
       }\n\
     }\n\
     no_auth_user: d\n";
-    let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut resp = ctx
-        .raw_connected(&s, "{\"verbose\":false,\"user\":\"x\",\"pass\":\"x\"}")
-        .await?;
-    sub(&mut resp, "foo", "1").await?;
-    let mut req = ctx.raw_connected(&s, "{\"verbose\":false}").await?;
-    request(
-        &ctx,
-        "one hop",
-        &mut req,
-        &mut resp,
-        "foo",
-        "foo 1 reply _R_ + 2 tokens payload help me",
-    )
-    .await
+    reply_match(&ctx, conf, "one hop").await
 }
 
 /// The same through two `>` imports: A from B, B from C.
@@ -627,21 +532,17 @@ async fn reply_match_cycle_multi_hops(ctx: Ctx) -> Result<()> {
       }\n\
     }\n\
     no_auth_user: d\n";
+    reply_match(&ctx, conf, "two hops").await
+}
+
+/// A request on `foo` from the no-auth user, answered by user x's
+/// responder: one response, recorded under `label`.
+async fn reply_match(ctx: &Ctx, conf: &str, label: &str) -> Result<()> {
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut resp = ctx
-        .raw_connected(&s, "{\"verbose\":false,\"user\":\"x\",\"pass\":\"x\"}")
-        .await?;
-    sub(&mut resp, "foo", "1").await?;
+    let mut resp = login(ctx, &s, "x", "x").await?;
+    subscribe(&mut resp, &[("foo", "1")]).await?;
     let mut req = ctx.raw_connected(&s, "{\"verbose\":false}").await?;
-    request(
-        &ctx,
-        "two hops",
-        &mut req,
-        &mut resp,
-        "foo",
-        "foo 1 reply _R_ + 2 tokens payload help me",
-    )
-    .await
+    request(ctx, label, &mut req, &mut resp, "foo").await
 }
 
 // ---------------------------------------------------------------- mapping
@@ -661,13 +562,9 @@ async fn import_partition_mapping(ctx: Ctx) -> Result<()> {
       }\n\
     }\n";
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut a = ctx
-        .raw_connected(&s, "{\"verbose\":false,\"user\":\"a\",\"pass\":\"x\"}")
-        .await?;
-    sub(&mut a, "foo.*.*.*", "1").await?;
-    let mut b = ctx
-        .raw_connected(&s, "{\"verbose\":false,\"user\":\"b\",\"pass\":\"x\"}")
-        .await?;
+    let mut a = login(&ctx, &s, "a", "x").await?;
+    subscribe(&mut a, &[("foo.*.*.*", "1")]).await?;
+    let mut b = login(&ctx, &s, "b", "x").await?;
     let n = 100;
     let mut rounds: Vec<Vec<String>> = Vec::new();
     for _ in 0..2 {

@@ -11,17 +11,18 @@
 //! user and password (or nkey).
 
 use crate::check_eq;
-use crate::kit::{self, Ctx, Msg, Op, RawClient, Server, ServerSpec, Then};
+use crate::kit::{
+    self, account_names, check_config, delivered, login, publish, reload, show, subscribe, user,
+    Ctx, Msg, Op, RawClient, Server, ServerSpec, Then,
+};
 use crate::registry::{Need, Scenario};
 use anyhow::{anyhow, bail, Context, Result};
 use futures::FutureExt;
-use nix::sys::signal::Signal;
 use regex::Regex;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-const RELOADED: &str = "Reloaded server configuration";
 const VIOLATION: &str = "Authorization Violation";
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -102,50 +103,7 @@ pub fn scenarios() -> Vec<Scenario> {
 
 // ---------------------------------------------------------------- helpers
 
-fn user(name: &str, pass: &str) -> String {
-    format!("{{\"verbose\":false,\"user\":\"{name}\",\"pass\":\"{pass}\"}}")
-}
-
-async fn conn(ctx: &Ctx, s: &Server, name: &str, pass: &str) -> Result<RawClient> {
-    ctx.raw_connected(s, &user(name, pass))
-        .await
-        .with_context(|| format!("connecting as {name}"))
-}
-
-/// Subscribes `subject` with `sid` for each pair, confirmed by a PONG.
-async fn subscribe(c: &mut RawClient, subs: &[(&str, &str)]) -> Result<()> {
-    let mut p = String::new();
-    for (subject, sid) in subs {
-        p.push_str(&format!("SUB {subject} {sid}\r\n"));
-    }
-    c.send(&p).await?;
-    c.flush().await
-}
-
-/// Publishes `payload` on `subject` (no reply).
-async fn publish(c: &mut RawClient, subject: &str, payload: &str) -> Result<()> {
-    c.send(&format!("PUB {subject} {}\r\n{payload}\r\n", payload.len()))
-        .await
-}
-
-/// Delivered messages as `subject sid payload`, in order, until a PONG.
-async fn delivered(c: &mut RawClient) -> Result<Vec<String>> {
-    Ok(c.msgs_until_pong()
-        .await?
-        .into_iter()
-        .map(|m| show(&m))
-        .collect())
-}
-
-fn show(m: &Msg) -> String {
-    format!(
-        "{} {} {}",
-        m.subject,
-        m.sid,
-        String::from_utf8_lossy(&m.payload)
-    )
-}
-
+/// `v`, sorted.
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -182,52 +140,15 @@ async fn next_msg(c: &mut RawClient, wait: Duration) -> Result<Msg> {
     .map_err(|_| anyhow!("no message within {wait:?}"))?
 }
 
-/// Runs the binary with `args` then the config file written from `body`:
-/// `exit N: text`, the file's path shown as `<conf>`, the `nats-server: `
-/// prefix dropped and the lines sorted (as kit::check_config shows them).
-async fn run_on_conf(ctx: &Ctx, args: &[&str], body: &str) -> Result<String> {
-    let dir = ctx.new_dir("t")?;
-    let path = dir.join("c.conf");
-    std::fs::write(&path, body)?;
-    let path = path.to_string_lossy().to_string();
-    let mut all: Vec<&str> = args.to_vec();
-    all.push(&path);
-    // For a start-up: a free port of 127.0.0.1, so that a config Go refuses
-    // could not take the default port if it were accepted.
-    let port = kit::ports::alloc()?.to_string();
-    if args.last() == Some(&"-c") {
-        all.extend(["-a", "127.0.0.1", "-p", &port]);
-    }
-    let out = ctx.run_binary(&all).await?;
-    let text = format!("{}{}", out.stderr, out.stdout).replace(&path, "<conf>");
-    let mut lines: Vec<&str> = text
-        .lines()
-        .map(|l| l.strip_prefix("nats-server: ").unwrap_or(l))
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    lines.sort();
-    Ok(format!(
-        "exit {}: {}",
-        out.code.map_or("none".to_string(), |c| c.to_string()),
-        lines.join("\n")
-    ))
-}
-
-/// `-t -c FILE`, not observed.
-async fn t_output(ctx: &Ctx, body: &str) -> Result<String> {
-    run_on_conf(ctx, &["-t", "-c"], body).await
-}
-
-/// A start-up on `-c FILE` that is expected to exit at once, not observed.
+/// A start-up on `-c FILE` that is expected to exit at once, shown as
+/// [`kit::conf::exit_and_lines`] does; not observed. The server listens on
+/// a free port of 127.0.0.1, so that a config Go refuses could not take the
+/// default port if it were accepted.
 async fn start_output(ctx: &Ctx, body: &str) -> Result<String> {
-    run_on_conf(ctx, &["-c"], body).await
-}
-
-/// `-t -c FILE`, observed as `<label>: -t`.
-async fn check_t(ctx: &Ctx, label: &str, body: &str) -> Result<String> {
-    let seen = t_output(ctx, body).await?;
-    ctx.observe(&format!("{label}: -t"), &seen);
-    Ok(seen)
+    let port = kit::ports::alloc()?.to_string();
+    let after = ["-a", "127.0.0.1", "-p", &port];
+    let (code, text) = kit::conf::run_on_conf(ctx, &["-c"], body, &after).await?;
+    Ok(kit::conf::exit_and_lines(code, &text))
 }
 
 /// A start-up expected to fail, observed as `<label>: start`.
@@ -239,69 +160,16 @@ async fn start_fails(ctx: &Ctx, label: &str, body: &str) -> Result<String> {
 
 /// Both `-t` and a start-up refuse `body` with `want` (`<conf>:L:C: msg`).
 async fn refused(ctx: &Ctx, label: &str, body: &str, want: &str) -> Result<()> {
-    let t = check_t(ctx, label, body).await?;
+    let t = check_config(ctx, label, body).await?;
     check_eq!(t, format!("exit 1: {want}"));
     let s = start_fails(ctx, label, body).await?;
     check_eq!(s, format!("exit 1: {want}"));
     Ok(())
 }
 
-/// Rewrites the config (after the listen lines), sends SIGHUP and waits for
-/// the server to say it reloaded.
-async fn reload(s: &Server, body: &str) -> Result<()> {
-    let conf = format!("host: 127.0.0.1\nport: {{{{client_port}}}}\n{body}");
-    let before = s.logs().matches(RELOADED).count();
-    s.rewrite_conf(&conf)?;
-    s.signal(Signal::SIGHUP)?;
-    kit::eventually(Duration::from_secs(5), || async move {
-        Ok((s.logs().matches(RELOADED).count() > before).then_some(()))
-    })
-    .await
-    .context("waiting for the reload")
-}
-
-/// Each connection of /connz?auth=true as `user in account`, sorted.
-async fn connz_accounts(
-    ctx: &Ctx,
-    s: &Server,
-    names: &BTreeMap<String, String>,
-) -> Result<Vec<String>> {
-    let connz = ctx.http_json(s, "/connz?auth=true").await?;
-    let mut out: Vec<String> = connz["connections"]
-        .as_array()
-        .context("/connz has no connections")?
-        .iter()
-        .map(|c| {
-            let who = c["authorized_user"].as_str().unwrap_or_default();
-            let who = names.get(who).map(String::as_str).unwrap_or(who);
-            let who = if who.is_empty() { "<no user>" } else { who };
-            // Go names the account only when it is not the global one.
-            format!("{who} in {}", c["account"].as_str().unwrap_or("<global>"))
-        })
-        .collect();
-    out.sort();
-    Ok(out)
-}
-
 /// The client connections of an account, from /accountz.
 async fn account_clients(ctx: &Ctx, s: &Server, acc: &str) -> Result<Option<i64>> {
-    let az = ctx
-        .http_json(s, &format!("/accountz?acc={}", acc.replace('$', "%24")))
-        .await?;
-    Ok(az["account_detail"]["client_connections"].as_i64())
-}
-
-/// The account names of /accountz, sorted.
-async fn account_names(ctx: &Ctx, s: &Server) -> Result<Vec<String>> {
-    let az = ctx.http_json(s, "/accountz").await?;
-    let mut names: Vec<String> = az["accounts"]
-        .as_array()
-        .context("/accountz has no accounts")?
-        .iter()
-        .map(|a| a.as_str().unwrap_or_default().to_string())
-        .collect();
-    names.sort();
-    Ok(names)
+    Ok(kit::account_detail(ctx, s, acc).await?["client_connections"].as_i64())
 }
 
 /// NATS subject matching of a literal `subject` by `filter`.
@@ -351,10 +219,10 @@ fn fnv1a32(data: &[u8]) -> u32 {
 async fn isolation(ctx: Ctx) -> Result<()> {
     let conf = "accounts {\n $foo { users = [{user: foo, password: foo}] }\n $bar { users = [{user: bar, password: bar}] }\n}\n";
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut cbar = conn(&ctx, &s, "bar", "bar").await?;
+    let mut cbar = login(&ctx, &s, "bar", "bar").await?;
     cbar.send("SUB foo 1\r\nPING\r\n").await?;
     cbar.expect_pong().await?;
-    let mut cfoo = conn(&ctx, &s, "foo", "foo").await?;
+    let mut cfoo = login(&ctx, &s, "foo", "foo").await?;
     cfoo.send("SUB foo 1\r\nPUB foo 5\r\nhello\r\n").await?;
     let foo_got = delivered(&mut cfoo).await?;
     ctx.observe("foo", foo_got.join("|"));
@@ -388,15 +256,27 @@ async fn export_import_isolation(ctx: Ctx) -> Result<()> {
     conf.push_str("}\n");
     let s = ctx.server(ServerSpec::new().conf(&conf)).await?;
     for (i, (exp, imp, pub_subj)) in cases.iter().enumerate() {
-        let mut nc_exp = conn(&ctx, &s, &format!("accExp{i}"), "accExp").await?;
-        let mut nc_imp = conn(&ctx, &s, &format!("accImp{i}"), "accImp").await?;
+        let mut nc_exp = login(&ctx, &s, &format!("accExp{i}"), "accExp").await?;
+        let mut nc_imp = login(&ctx, &s, &format!("accImp{i}"), "accImp").await?;
         subscribe(&mut nc_imp, &[(">", "1")]).await?;
-        publish(&mut nc_exp, pub_subj, &format!("ncExp pub {pub_subj}")).await?;
+        publish(
+            &mut nc_exp,
+            pub_subj,
+            None,
+            &format!("ncExp pub {pub_subj}"),
+        )
+        .await?;
         nc_exp.flush().await?;
-        publish(&mut nc_imp, pub_subj, &format!("ncImp pub {pub_subj}")).await?;
-        publish(&mut nc_exp, "fizz", "ncExp pub fizz").await?;
+        publish(
+            &mut nc_imp,
+            pub_subj,
+            None,
+            &format!("ncImp pub {pub_subj}"),
+        )
+        .await?;
+        publish(&mut nc_exp, "fizz", None, "ncExp pub fizz").await?;
         nc_exp.flush().await?;
-        publish(&mut nc_imp, "fizz", "ncImp pub fizz").await?;
+        publish(&mut nc_imp, "fizz", None, "ncImp pub fizz").await?;
         let got = sorted(delivered(&mut nc_imp).await?);
         ctx.observe(&format!("export {exp} import {imp}"), got.join("|"));
         let want = sorted(vec![
@@ -435,12 +315,12 @@ async fn multi_isolation(ctx: Ctx) -> Result<()> {
         }\n\
     }\n";
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut client = conn(&ctx, &s, "client", "client").await?;
+    let mut client = login(&ctx, &s, "client", "client").await?;
     subscribe(&mut client, &[("orders.>", "1")]).await?;
-    let mut client2 = conn(&ctx, &s, "client2", "client2").await?;
+    let mut client2 = login(&ctx, &s, "client2", "client2").await?;
     subscribe(&mut client2, &[("orders.>", "1")]).await?;
-    let mut public = conn(&ctx, &s, "public", "public").await?;
-    publish(&mut public, "orders.client.stream.entry", "test1").await?;
+    let mut public = login(&ctx, &s, "public", "public").await?;
+    publish(&mut public, "orders.client.stream.entry", None, "test1").await?;
     public.flush().await?;
     let got1 = delivered(&mut client).await?;
     let got2 = delivered(&mut client2).await?;
@@ -453,7 +333,7 @@ async fn multi_isolation(ctx: Ctx) -> Result<()> {
     client2.send("UNSUB 1\r\n").await?;
     subscribe(&mut client, &[("orders.*.stream.entry", "2")]).await?;
     subscribe(&mut client2, &[("orders.*.stream.entry", "2")]).await?;
-    publish(&mut public, "orders.client.stream.entry", "test2").await?;
+    publish(&mut public, "orders.client.stream.entry", None, "test2").await?;
     public.flush().await?;
     let got1 = delivered(&mut client).await?;
     let got2 = delivered(&mut client2).await?;
@@ -473,14 +353,14 @@ async fn from_config(ctx: Ctx) -> Result<()> {
     let names = account_names(&ctx, &s).await?;
     ctx.observe("accounts", names.join("|"));
     check_eq!(names, vec!["$G", "bar", "foo"]);
-    let mut f = conn(&ctx, &s, "f", "f").await?;
-    let mut b = conn(&ctx, &s, "b", "b").await?;
+    let mut f = login(&ctx, &s, "f", "f").await?;
+    let mut b = login(&ctx, &s, "b", "b").await?;
     subscribe(&mut f, &[("x", "1")]).await?;
     subscribe(&mut b, &[("x", "2")]).await?;
-    publish(&mut f, "x", "from-foo").await?;
+    publish(&mut f, "x", None, "from-foo").await?;
     let fg = delivered(&mut f).await?;
     let bg = delivered(&mut b).await?;
-    publish(&mut b, "x", "from-bar").await?;
+    publish(&mut b, "x", None, "from-bar").await?;
     let bg2 = delivered(&mut b).await?;
     let fg2 = delivered(&mut f).await?;
     let seen = format!("foo {fg:?} {fg2:?} bar {bg:?} {bg2:?}");
@@ -536,7 +416,7 @@ async fn connect_account_fields(ctx: Ctx) -> Result<()> {
 /// `accounts = [foo, bar]` makes two accounts; `[foo, foo]` is refused
 /// (Go's RegisterAccount of a name twice).
 async fn simple_config(ctx: Ctx) -> Result<()> {
-    let t = check_t(&ctx, "foo-bar", "accounts = [foo, bar]\n").await?;
+    let t = check_config(&ctx, "foo-bar", "accounts = [foo, bar]\n").await?;
     check_eq!(t, "exit 0: configuration file <conf> is valid");
     let conf = "http: 127.0.0.1:{{http_port}}\naccounts = [foo, bar]\n";
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
@@ -569,7 +449,7 @@ const DUPLICATE_USERS: &str = "\n    accounts {\n      synadia {\n        users 
 /// to its account; a user in two accounts is refused (Go names the second
 /// `users` it meets, in map order: line 4 or 10).
 async fn parse_config_users(ctx: Ctx) -> Result<()> {
-    let t = check_t(&ctx, "parse-config", PARSE_CONFIG).await?;
+    let t = check_config(&ctx, "parse-config", PARSE_CONFIG).await?;
     check_eq!(t, "exit 0: configuration file <conf> is valid");
     let conf = format!("http: 127.0.0.1:{{{{http_port}}}}\n{PARSE_CONFIG}");
     let s = ctx.server(ServerSpec::new().conf(&conf)).await?;
@@ -583,9 +463,9 @@ async fn parse_config_users(ctx: Ctx) -> Result<()> {
         ("derek", "foo"),
         ("ivan", "bar"),
     ] {
-        clients.push(conn(&ctx, &s, u, p).await?);
+        clients.push(login(&ctx, &s, u, p).await?);
     }
-    let accounts = connz_accounts(&ctx, &s, &BTreeMap::new()).await?;
+    let accounts = kit::connz_users(&ctx, &s, &BTreeMap::new()).await?;
     ctx.observe("users", accounts.join("|"));
     check_eq!(
         accounts,
@@ -602,7 +482,7 @@ async fn parse_config_users(ctx: Ctx) -> Result<()> {
     // map order: line 4 or line 10, at random. The line is masked.
     let users_line = Regex::new(r"^exit 1: <conf>:(4|10):9: ").expect("regex");
     for (how, seen) in [
-        ("-t", t_output(&ctx, DUPLICATE_USERS).await?),
+        ("-t", kit::config_test(&ctx, DUPLICATE_USERS).await?),
         ("start", start_output(&ctx, DUPLICATE_USERS).await?),
     ] {
         let masked = users_line
@@ -653,20 +533,12 @@ fn imports_exports(detail: &Value) -> (Vec<String>, Vec<String>) {
         .map(|a| {
             a.iter()
                 .map(|e| {
-                    let approved: Vec<String> = e["approved_accounts"]
-                        .as_array()
-                        .map(|v| {
-                            v.iter()
-                                .map(|x| x.as_str().unwrap_or_default().to_string())
-                                .collect()
-                        })
-                        .unwrap_or_default();
                     format!(
                         "{} {} {} {}",
                         e["type"].as_str().unwrap_or_default(),
                         e["subject"].as_str().unwrap_or_default(),
                         e["response_type"].as_str().unwrap_or("-"),
-                        sorted(approved).join(",")
+                        kit::approved_accounts(e).join(",")
                     )
                     .trim_end()
                     .to_string()
@@ -682,7 +554,7 @@ async fn parse_imports_exports(ctx: Ctx) -> Result<()> {
     let who = ["Bob", "Alice", "Ivan", "Derek"];
     let keys: [String; 4] = std::array::from_fn(|i| kps[i].public_key());
     let body = accounts_conf(&keys);
-    let t = check_t(&ctx, "accounts.conf", &body).await?;
+    let t = check_config(&ctx, "accounts.conf", &body).await?;
     check_eq!(t, "exit 0: configuration file <conf> is valid");
     let conf = format!("http: 127.0.0.1:{{{{http_port}}}}\n{body}");
     let s = ctx.server(ServerSpec::new().conf(&conf)).await?;
@@ -706,7 +578,7 @@ async fn parse_imports_exports(ctx: Ctx) -> Result<()> {
             .with_context(|| format!("connecting {}", who[i]))?;
         clients.push(c);
     }
-    let users = connz_accounts(&ctx, &s, &by_key).await?;
+    let users = kit::connz_users(&ctx, &s, &by_key).await?;
     ctx.observe("nkey users", users.join("|"));
     check_eq!(
         users,
@@ -718,44 +590,38 @@ async fn parse_imports_exports(ctx: Ctx) -> Result<()> {
         ]
     );
 
-    let nats = ctx.http_json(&s, "/accountz?acc=nats.io").await?;
-    let (imports, exports) = imports_exports(&nats["account_detail"]);
-    ctx.observe("nats.io imports", imports.join("|"));
-    ctx.observe("nats.io exports", exports.join("|"));
-    check_eq!(
-        imports,
-        vec![
-            "service synadia.request from synadia as pub.special.request invalid=false",
-            "stream public.synadia from synadia as imports.synadia.public.synadia invalid=false",
-            "stream synadia.private.* from synadia as synadia.private.* invalid=false",
-        ]
-    );
-    check_eq!(
-        exports,
-        vec![
-            "service nats.add Singleton cncf",
-            "service nats.photo Chunked",
-            "service nats.sub Singleton",
-            "service nats.time Streamed",
-        ]
-    );
-    let syn = ctx.http_json(&s, "/accountz?acc=synadia").await?;
-    let (imports, exports) = imports_exports(&syn["account_detail"]);
-    ctx.observe("synadia imports", imports.join("|"));
-    ctx.observe("synadia exports", exports.join("|"));
-    check_eq!(
-        imports,
-        vec!["service nats.time from nats.io as nats.time invalid=false"]
-    );
-    check_eq!(
-        exports,
-        vec![
-            "service pub.request Singleton",
-            "service pub.special.request Singleton nats.io",
-            "stream public.> -",
-            "stream synadia.private.> - cncf,nats.io",
-        ]
-    );
+    for (acc, want_imports, want_exports) in [
+        (
+            "nats.io",
+            vec![
+                "service synadia.request from synadia as pub.special.request invalid=false",
+                "stream public.synadia from synadia as imports.synadia.public.synadia invalid=false",
+                "stream synadia.private.* from synadia as synadia.private.* invalid=false",
+            ],
+            vec![
+                "service nats.add Singleton cncf",
+                "service nats.photo Chunked",
+                "service nats.sub Singleton",
+                "service nats.time Streamed",
+            ],
+        ),
+        (
+            "synadia",
+            vec!["service nats.time from nats.io as nats.time invalid=false"],
+            vec![
+                "service pub.request Singleton",
+                "service pub.special.request Singleton nats.io",
+                "stream public.> -",
+                "stream synadia.private.> - cncf,nats.io",
+            ],
+        ),
+    ] {
+        let (imports, exports) = imports_exports(&kit::account_detail(&ctx, &s, acc).await?);
+        ctx.observe(&format!("{acc} imports"), imports.join("|"));
+        ctx.observe(&format!("{acc} exports"), exports.join("|"));
+        check_eq!(imports, want_imports);
+        check_eq!(exports, want_exports);
+    }
 
     // No user with a password: the config has nkey users only.
     let (mut c, _) = ctx.raw(&s).await?;
@@ -772,8 +638,8 @@ async fn parse_imports_exports(ctx: Ctx) -> Result<()> {
     let ivan = &mut rest[1];
     subscribe(ivan, &[(">", "1")]).await?;
     subscribe(bob, &[("pub.special.request", "2")]).await?;
-    publish(bob, "public.synadia", "p").await?;
-    publish(bob, "synadia.private.x", "q").await?;
+    publish(bob, "public.synadia", None, "p").await?;
+    publish(bob, "synadia.private.x", None, "q").await?;
     bob.flush().await?;
     let got = sorted(delivered(ivan).await?);
     ctx.observe("streams to nats.io", got.join("|"));
@@ -784,7 +650,7 @@ async fn parse_imports_exports(ctx: Ctx) -> Result<()> {
             "synadia.private.x 1 q"
         ]
     );
-    publish(ivan, "synadia.request", "r").await?;
+    publish(ivan, "synadia.request", None, "r").await?;
     let own = delivered(ivan).await?;
     let got = delivered(bob).await?;
     ctx.observe("service to synadia", format!("{got:?} (own {own:?})"));
@@ -846,7 +712,7 @@ async fn config_failures(ctx: Ctx) -> Result<()> {
     for (label, body, want) in cases {
         refused(&ctx, label, body, want).await?;
     }
-    let t = check_t(
+    let t = check_config(
         &ctx,
         "wildcard service import, exported",
         "accounts {\n  A { exports = [{service: \"foo.*\"}] }\n  nats.io {\n    imports = [{service: {account: \"A\", subject:\"foo.*\"}}]\n  }\n}\n",
@@ -964,7 +830,7 @@ async fn import_authorized(ctx: Ctx) -> Result<()> {
                 setup.exports
             );
             let label = format!("{}: {kind} {subject}", setup.name);
-            let seen = check_t(&ctx, &label, &body).await?;
+            let seen = check_config(&ctx, &label, &body).await?;
             let want = if *ok {
                 "exit 0: configuration file <conf> is valid".to_string()
             } else {
@@ -1011,7 +877,7 @@ async fn import_authorized(ctx: Ctx) -> Result<()> {
             "exit 1: <conf>:1:0: Error adding stream import \"foo.bar.baz.1\": stream import not authorized",
         ),
     ] {
-        let seen = check_t(&ctx, label, body).await?;
+        let seen = check_config(&ctx, label, body).await?;
         if seen != want {
             bail!("{label}: got {seen:?}, want {want:?}");
         }
@@ -1061,11 +927,11 @@ async fn import_authorized(ctx: Ctx) -> Result<()> {
     let s = ctx.server(ServerSpec::new().conf(&conf)).await?;
 
     // Service imports: bar's request reaches the exporter's subscriber.
-    let mut bar = conn(&ctx, &s, "bar", "p").await?;
+    let mut bar = login(&ctx, &s, "bar", "p").await?;
     for (i, subject) in &services {
-        let mut e = conn(&ctx, &s, &format!("e{i}"), "p").await?;
+        let mut e = login(&ctx, &s, &format!("e{i}"), "p").await?;
         subscribe(&mut e, &[(">", "1")]).await?;
-        publish(&mut bar, subject, "req").await?;
+        publish(&mut bar, subject, None, "req").await?;
         bar.flush().await?;
         let got = delivered(&mut e).await?;
         ctx.observe(&format!("service {subject} crosses"), got.join("|"));
@@ -1078,10 +944,10 @@ async fn import_authorized(ctx: Ctx) -> Result<()> {
         if mine.is_empty() {
             continue;
         }
-        let mut e = conn(&ctx, &s, &format!("e{i}"), "p").await?;
+        let mut e = login(&ctx, &s, &format!("e{i}"), "p").await?;
         for (_, _, subject) in &mine {
             let p = concrete(subject);
-            publish(&mut e, &p, "m").await?;
+            publish(&mut e, &p, None, "m").await?;
             e.flush().await?;
             let got = sorted(delivered(&mut bar).await?);
             ctx.observe(&format!("{}: publish {p}", setup.name), got.join("|"));
@@ -1107,7 +973,7 @@ async fn global_default(ctx: Ctx) -> Result<()> {
     ctx.observe("accounts", names.join("|"));
     check_eq!(names, vec!["$G", "$SYS"]);
     let c = kit::quiet(&ctx, &s).await?;
-    let accounts = connz_accounts(&ctx, &s, &BTreeMap::new()).await?;
+    let accounts = kit::connz_users(&ctx, &s, &BTreeMap::new()).await?;
     ctx.observe("no-auth client", accounts.join("|"));
     check_eq!(accounts, vec!["<no user> in <global>"]);
     let n = account_clients(&ctx, &s, "$G").await?;
@@ -1136,12 +1002,12 @@ async fn global_default(ctx: Ctx) -> Result<()> {
 /// checks max_leafnodes, which needs a leaf node connection.)
 async fn limits(ctx: Ctx) -> Result<()> {
     let conf = "max_connections: 10\naccounts {\n\tMAXC {\n\t\tusers = [{user: derek, password: foo}]\n\t\tlimits {\n\t\t\tmax_connections: 5\n\t\t\tmax_subs: 10\n\t\t\tmax_payload: 32k\n\t\t\tmax_leafnodes: 1\n\t\t}\n\t}\n}\n";
-    let t = check_t(&ctx, "limits", conf).await?;
+    let t = check_config(&ctx, "limits", conf).await?;
     check_eq!(t, "exit 0: configuration file <conf> is valid");
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
     let mut clients = Vec::new();
     for _ in 0..5 {
-        clients.push(conn(&ctx, &s, "derek", "foo").await?);
+        clients.push(login(&ctx, &s, "derek", "foo").await?);
     }
     ctx.observe("five connections", "PONG each");
     let (mut c, _) = ctx.raw(&s).await?;
@@ -1171,7 +1037,7 @@ async fn limits(ctx: Ctx) -> Result<()> {
     // max_payload 32k is 32000 bytes: that many pass, one more closes.
     let c1 = &mut clients[1];
     subscribe(c1, &[("big", "1")]).await?;
-    publish(c1, "big", &"a".repeat(32000)).await?;
+    publish(c1, "big", None, &"a".repeat(32000)).await?;
     let got = c1.msgs_until_pong().await?;
     let sizes: Vec<usize> = got.iter().map(|m| m.payload.len()).collect();
     ctx.observe("32000 bytes", format!("{sizes:?}"));
@@ -1195,11 +1061,11 @@ async fn system_and_global(ctx: Ctx) -> Result<()> {
     let conf = "http: 127.0.0.1:{{http_port}}\naccounts {\n $SYS { users = [ { user: \"admin\", pass: \"s3cr3t!\" } ] }\n}\n";
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
     let nc = kit::quiet(&ctx, &s).await?;
-    let sc = conn(&ctx, &s, "admin", "s3cr3t!").await?;
+    let sc = login(&ctx, &s, "admin", "s3cr3t!").await?;
     // Go gives the global account a no-auth user of a random name,
     // `nats-` and 8 characters, when $SYS is the only account with users.
     let generated = Regex::new(r"^nats-[0-9A-Za-z]{8} in").expect("regex");
-    let accounts: Vec<String> = connz_accounts(&ctx, &s, &BTreeMap::new())
+    let accounts: Vec<String> = kit::connz_users(&ctx, &s, &BTreeMap::new())
         .await?
         .into_iter()
         .map(|a| generated.replace(&a, "nats-<8> in").into_owned())
@@ -1245,9 +1111,9 @@ async fn import_cycle(ctx: Ctx) -> Result<()> {
     let s = ctx
         .server(ServerSpec::new().conf(&cycle_conf("", "")))
         .await?;
-    let mut cp = conn(&ctx, &s, "cp", "cp").await?;
+    let mut cp = login(&ctx, &s, "cp", "cp").await?;
     subscribe(&mut cp, &[("q1.>", "1")]).await?;
-    let mut a = conn(&ctx, &s, "a", "a").await?;
+    let mut a = login(&ctx, &s, "a", "a").await?;
     subscribe(&mut a, &[("q2.inbox", "1")]).await?;
     for round in ["before reload", "after reload"] {
         if round == "after reload" {
@@ -1443,7 +1309,7 @@ async fn placeholders(ctx: Ctx) -> Result<()> {
         \"p7.*.*\": \"r7.$1.{{SliceFromLeft(2,2)}}\"\n\
       }\n} }\n";
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut c = conn(&ctx, &s, "a", "a").await?;
+    let mut c = login(&ctx, &s, "a", "a").await?;
     subscribe(&mut c, &[(">", "1")]).await?;
     let part = |key: &str| (fnv1a32(key.as_bytes()) % 10).to_string();
     let cases = [
@@ -1458,12 +1324,12 @@ async fn placeholders(ctx: Ctx) -> Result<()> {
         ("p7.a.abcde", "r7.a.ab.cd.e".to_string()),
     ];
     for (subject, want) in &cases {
-        publish(&mut c, subject, "").await?;
+        publish(&mut c, subject, None, "").await?;
         let got = delivered(&mut c).await?;
         ctx.observe(subject, got.join("|"));
         check_eq!(got, vec![format!("{want} 1 ")]);
     }
-    let t = check_t(
+    let t = check_config(
         &ctx,
         "partition alone",
         "mappings { \"p.*.*.*\": \"r.{{partition(10,1,2,3)}}\" }\n",
@@ -1568,13 +1434,13 @@ async fn conns_events(c: &mut RawClient, wait: Duration) -> Result<Vec<String>> 
 /// `foo.*` at token 2 lets each import `foo.<itself>` as `foo`.
 async fn parse_export(ctx: Ctx) -> Result<()> {
     let s = ctx.server(ServerSpec::new().conf(PARSE_EXPORT)).await?;
-    let mut nc1 = conn(&ctx, &s, "u1", "pwd").await?;
-    let mut nc2 = conn(&ctx, &s, "u2", "pwd").await?;
+    let mut nc1 = login(&ctx, &s, "u1", "pwd").await?;
+    let mut nc2 = login(&ctx, &s, "u2", "pwd").await?;
     subscribe(&mut nc1, &[("$SYS.SERVER.ACCOUNT.accI1.CONNS", "1")]).await?;
     subscribe(&mut nc2, &[("$SYS.SERVER.ACCOUNT.accI2.CONNS", "1")]).await?;
-    let nc3 = conn(&ctx, &s, "u1", "pwd").await?;
+    let nc3 = login(&ctx, &s, "u1", "pwd").await?;
     drop(nc3);
-    let nc4 = conn(&ctx, &s, "u2", "pwd").await?;
+    let nc4 = login(&ctx, &s, "u2", "pwd").await?;
     drop(nc4);
     for (name, c) in [("accI1", &mut nc1), ("accI2", &mut nc2)] {
         // Observed as sent: Go writes these internal messages with two
@@ -1598,7 +1464,7 @@ async fn parse_export(ctx: Ctx) -> Result<()> {
     }
     // The service: each importer's request on foo reaches accE as
     // foo.<importer>, and the echo comes back.
-    let mut ne = conn(&ctx, &s, "ue", "pwd").await?;
+    let mut ne = login(&ctx, &s, "ue", "pwd").await?;
     subscribe(&mut ne, &[("foo.*", "1")]).await?;
     for (name, c) in [("accI1", &mut nc1), ("accI2", &mut nc2)] {
         subscribe(c, &[("inbox.r", "9")]).await?;
@@ -1655,7 +1521,7 @@ async fn collide(ctx: Ctx) -> Result<()> {
             )
             .await?;
         } else {
-            let t = check_t(&ctx, &label, &body).await?;
+            let t = check_config(&ctx, &label, &body).await?;
             check_eq!(t, "exit 0: configuration file <conf> is valid");
         }
     }

@@ -21,18 +21,18 @@
 //! tokens are masked) and a `Nats-Request-Info` header (random values masked).
 
 use crate::check_eq;
-use crate::kit::{self, Ctx, Msg, Op, RawClient, Server, ServerSpec};
+use crate::kit::{
+    self, account_detail, check_configs, publish, reload, subscribe, Ctx, Msg, Op, RawClient,
+    Server, ServerSpec,
+};
 use crate::registry::{Need, Scenario};
 use anyhow::{bail, Context, Result};
 use futures::FutureExt;
-use nix::sys::signal::Signal;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 const HTTP: &str = "http: 127.0.0.1:{{http_port}}\n";
-const LISTEN: &str = "host: 127.0.0.1\nport: {{client_port}}\n";
-const RELOADED: &str = "Reloaded server configuration";
 /// How long a count read over monitoring may take to settle.
 const SETTLE: Duration = Duration::from_secs(3);
 
@@ -144,29 +144,34 @@ async fn conn_hdr(ctx: &Ctx, s: &Server, user: &str) -> Result<RawClient> {
     ctx.raw_connected(s, &login(user, true)).await
 }
 
-/// Subscribes `subject` with `sid` for each pair, confirmed by a PONG.
-async fn subscribe(c: &mut RawClient, subs: &[(&str, &str)]) -> Result<()> {
-    let mut p = String::new();
-    for (subject, sid) in subs {
-        p.push_str(&format!("SUB {subject} {sid}\r\n"));
+/// A connection of `user`, subscribed to `subs` (if any).
+async fn conn_subscribed(
+    ctx: &Ctx,
+    s: &Server,
+    user: &str,
+    subs: &[(&str, &str)],
+) -> Result<RawClient> {
+    let mut c = conn(ctx, s, user).await?;
+    if !subs.is_empty() {
+        subscribe(&mut c, subs).await?;
     }
-    c.send(&p).await?;
-    c.flush().await
+    Ok(c)
 }
 
-/// Publishes `payload` on `subject` with an optional reply (no flush).
-async fn publish(
-    c: &mut RawClient,
-    subject: &str,
-    reply: Option<&str>,
-    payload: &str,
-) -> Result<()> {
-    let reply = reply.map(|r| format!(" {r}")).unwrap_or_default();
-    c.send(&format!(
-        "PUB {subject}{reply} {}\r\n{payload}\r\n",
-        payload.len()
-    ))
-    .await
+/// A server of `conf` (with monitoring) and its clients a, subscribed to
+/// `a_subs`, and b, subscribed to `b_subs`, connected in that order.
+async fn serve_a_b(
+    ctx: &Ctx,
+    conf: &str,
+    a_subs: &[(&str, &str)],
+    b_subs: &[(&str, &str)],
+) -> Result<(Server, RawClient, RawClient)> {
+    let s = ctx
+        .server(ServerSpec::new().conf(&[HTTP, conf].concat()))
+        .await?;
+    let a = conn_subscribed(ctx, &s, "a", a_subs).await?;
+    let b = conn_subscribed(ctx, &s, "b", b_subs).await?;
+    Ok((s, a, b))
 }
 
 /// A reply the server made up for a request that crossed a service import:
@@ -239,20 +244,10 @@ fn header_block(m: &Msg) -> String {
         .unwrap_or_default()
 }
 
-/// `/accountz?acc=NAME`'s account detail.
-async fn account(ctx: &Ctx, s: &Server, name: &str) -> Result<Value> {
-    let v = ctx.http_json(s, &format!("/accountz?acc={name}")).await?;
-    let d = v["account_detail"].clone();
-    if d.is_null() {
-        bail!("/accountz has no account_detail for {name}: {v}");
-    }
-    Ok(d)
-}
-
 /// The response entries of an account's service exports (what Go's
 /// `NumPendingResponses` counts): their `_R_` subject and original reply.
 async fn responses(ctx: &Ctx, s: &Server, name: &str) -> Result<BTreeMap<String, Value>> {
-    let d = account(ctx, s, name).await?;
+    let d = account_detail(ctx, s, name).await?;
     Ok(d["responses"]
         .as_object()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -279,7 +274,7 @@ async fn settle_responses(ctx: &Ctx, s: &Server, name: &str, n: usize) -> Result
 /// The service imports of an account from `from` (system imports left out),
 /// as `subject -> to`, sorted.
 async fn imports_from(ctx: &Ctx, s: &Server, name: &str, from: &str) -> Result<Vec<String>> {
-    let d = account(ctx, s, name).await?;
+    let d = account_detail(ctx, s, name).await?;
     let mut v: Vec<String> = d["imports"]
         .as_array()
         .map(|a| {
@@ -298,19 +293,6 @@ async fn imports_from(ctx: &Ctx, s: &Server, name: &str, from: &str) -> Result<V
         .unwrap_or_default();
     v.sort();
     Ok(v)
-}
-
-/// Rewrites the config (after the listen lines), sends SIGHUP and waits for
-/// the server to say it reloaded.
-async fn reload(s: &Server, body: &str) -> Result<()> {
-    let before = s.logs().matches(RELOADED).count();
-    s.rewrite_conf(&format!("{LISTEN}{body}"))?;
-    s.signal(Signal::SIGHUP)?;
-    kit::eventually(Duration::from_secs(5), || async move {
-        Ok((s.logs().matches(RELOADED).count() > before).then_some(()))
-    })
-    .await
-    .context("waiting for the reload")
 }
 
 /// The Go tests' exchange over raw connections: the responder already
@@ -339,11 +321,6 @@ async fn exchange(
     Ok((got, back))
 }
 
-/// Runs `-t` on a config body; `exit N: text` (lines sorted, path masked).
-async fn check(ctx: &Ctx, label: &str, body: &str) -> Result<String> {
-    kit::check_config(ctx, label, body).await
-}
-
 // ---------------------------------------------------------------- scenarios
 
 /// The same subject exported again with other accounts adds them to the
@@ -362,19 +339,11 @@ async fn export_approved(ctx: Ctx) -> Result<()> {
         .await?;
     let mut approved = BTreeMap::new();
     for acc in ["F1", "F2", "F3"] {
-        let d = account(&ctx, &s, acc).await?;
+        let d = account_detail(&ctx, &s, acc).await?;
         let exports = d["exports"].as_array().context("no exports")?;
         check_eq!(exports.len(), 1);
         let e = &exports[0];
-        let mut list: Vec<String> = e["approved_accounts"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        list.sort();
+        let list = kit::approved_accounts(e);
         ctx.observe(
             &format!("{acc} export"),
             format!(
@@ -412,13 +381,22 @@ async fn export_approved(ctx: Ctx) -> Result<()> {
     let import = |acc: &str| {
         format!("accounts {{\n F1 {{ exports = [{{service: test.request}}] }}\n F2 {{ exports = [{{service: test.request}}, {{service: test.request, accounts: [bar]}}] }}\n bar {{}}\n qux {{ imports = [{{service: {{account: {acc}, subject: test.request}}}}] }}\n}}\n")
     };
-    let private = check(&ctx, "qux imports F2", &import("F2")).await?;
-    check_eq!(
-        private,
-        "exit 1: <conf>:1:0: Error adding service import \"test.request\": service import not authorized"
-    );
-    let public = check(&ctx, "qux imports F1", &import("F1")).await?;
-    check_eq!(public, "exit 0: configuration file <conf> is valid");
+    check_configs(
+        &ctx,
+        &[
+            (
+                "qux imports F2",
+                &import("F2"),
+                "exit 1: <conf>:1:0: Error adding service import \"test.request\": service import not authorized",
+            ),
+            (
+                "qux imports F1",
+                &import("F1"),
+                "exit 0: configuration file <conf> is valid",
+            ),
+        ],
+    )
+    .await?;
     Ok(())
 }
 
@@ -464,23 +442,22 @@ async fn import_with_wildcards(ctx: Ctx) -> Result<()> {
             "accounts {{\n foo {{ users = [{{user: foo, password: pwd}}], exports = [{{service: \"test.*\"}}] }}\n bar {{ users = [{{user: bar, password: pwd}}]{import} }}\n}}\n"
         )
     };
-    let with_to = check(
+    check_configs(
         &ctx,
-        "wildcard with to",
-        &conf(", imports = [{service: {account: foo, subject: \"test.*\"}, to: foo}]"),
+        &[
+            (
+                "wildcard with to",
+                &conf(", imports = [{service: {account: foo, subject: \"test.*\"}, to: foo}]"),
+                "exit 1: <conf>:1:0: Error adding service import \"test.*\": failed to create mapping transform for service import subject \"foo\" to \"test.*\": invalid mapping destination: not using all of the token wildcard(s) in foo",
+            ),
+            (
+                "broader wildcard",
+                &conf(", imports = [{service: {account: foo, subject: \"test.>\"}}]"),
+                "exit 1: <conf>:1:0: Error adding service import \"test.>\": service import not authorized",
+            ),
+        ],
     )
     .await?;
-    check_eq!(with_to, "exit 1: <conf>:1:0: Error adding service import \"test.*\": failed to create mapping transform for service import subject \"foo\" to \"test.*\": invalid mapping destination: not using all of the token wildcard(s) in foo");
-    let broader = check(
-        &ctx,
-        "broader wildcard",
-        &conf(", imports = [{service: {account: foo, subject: \"test.>\"}}]"),
-    )
-    .await?;
-    check_eq!(
-        broader,
-        "exit 1: <conf>:1:0: Error adding service import \"test.>\": service import not authorized"
-    );
 
     let good = conf(", imports = [{service: {account: foo, subject: \"test.*\"}}]");
     let s = ctx
@@ -537,7 +514,8 @@ async fn many_imports(ctx: Ctx) -> Result<()> {
     ctx.observe("imports", listed.to_string());
     check_eq!(listed, total);
     let subs = |d: Value| d["subscriptions"].as_i64().unwrap_or(-1);
-    let extra = subs(account(&ctx, &s, "bar").await?) - subs(account(&ctx, &s, "empty").await?);
+    let extra = subs(account_detail(&ctx, &s, "bar").await?)
+        - subs(account_detail(&ctx, &s, "empty").await?);
     ctx.observe("subscriptions of the imports", extra.to_string());
     check_eq!(extra, total as i64);
 
@@ -566,26 +544,22 @@ async fn cross_account_request_reply(ctx: Ctx) -> Result<()> {
             "accounts {{\n foo {{ users = [{{user: foo, password: pwd}}], exports = [{{service: test.request}}, {{service: \">\"}}] }}\n bar {{ users = [{{user: bar, password: pwd}}], imports = [{import}] }}\n}}\n"
         )
     };
-    let missing = check(
+    check_configs(
         &ctx,
-        "no account",
-        &conf("{service: {subject: test.request}, to: foo}"),
+        &[
+            (
+                "no account",
+                &conf("{service: {subject: test.request}, to: foo}"),
+                "exit 1: <conf>:3:58: Expect an account name and a subject",
+            ),
+            (
+                "invalid subject",
+                &conf("{service: {account: foo, subject: \"test..request.\"}, to: foo}"),
+                "exit 1: <conf>:1:0: Error adding service import \"test..request.\": sublist: invalid subject",
+            ),
+        ],
     )
     .await?;
-    check_eq!(
-        missing,
-        "exit 1: <conf>:3:58: Expect an account name and a subject"
-    );
-    let invalid = check(
-        &ctx,
-        "invalid subject",
-        &conf("{service: {account: foo, subject: \"test..request.\"}, to: foo}"),
-    )
-    .await?;
-    check_eq!(
-        invalid,
-        "exit 1: <conf>:1:0: Error adding service import \"test..request.\": sublist: invalid subject"
-    );
 
     let accounts = "accounts {\n\
       foo { users = [{user: foo, password: pwd}], exports = [{service: test.request}, {service: test.shared}] }\n\
@@ -756,20 +730,23 @@ async fn duplicate_import_subject(ctx: Ctx) -> Result<()> {
             "accounts {{\n foo {{ exports = [{{service: remote1}}, {{service: remote2}}] }}\n bar {{ imports = [{imports}] }}\n}}\n"
         )
     };
-    let one = check(
+    let said = check_configs(
         &ctx,
-        "first import",
-        &conf("{service: {account: foo, subject: remote1}, to: foo}"),
+        &[
+            (
+                "first import",
+                &conf("{service: {account: foo, subject: remote1}, to: foo}"),
+                "exit 0: configuration file <conf> is valid",
+            ),
+            (
+                "duplicate",
+                &conf("{service: {account: foo, subject: remote1}, to: foo}, {service: {account: foo, subject: remote2}, to: foo}"),
+                "exit 1: <conf>:3:125: Duplicate service import subject \"foo\", previously used in import for account \"foo\", subject \"remote1\"",
+            ),
+        ],
     )
     .await?;
-    check_eq!(one, "exit 0: configuration file <conf> is valid");
-    let two = check(
-        &ctx,
-        "duplicate",
-        &conf("{service: {account: foo, subject: remote1}, to: foo}, {service: {account: foo, subject: remote2}, to: foo}"),
-    )
-    .await?;
-    check_eq!(two, "exit 1: <conf>:3:125: Duplicate service import subject \"foo\", previously used in import for account \"foo\", subject \"remote1\"");
+    let two = &said[1];
     if !two.contains("Duplicate") {
         bail!("expected an error about a duplicate service import subject: {two}");
     }
@@ -795,6 +772,33 @@ async fn import_with_mapping(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
+/// ivan's request `yes?` on `subject` (reply `_INBOX.r`, sid 9) crosses a
+/// service import to derek, who answers `yes!`: the request as derek got
+/// it, checked against `want`, and the response ivan got.
+async fn ivan_asks_derek(
+    ctx: &Ctx,
+    ivan: &mut RawClient,
+    derek: &mut RawClient,
+    subject: &str,
+    want: &str,
+) -> Result<()> {
+    ivan.send(&format!(
+        "SUB _INBOX.r 9\r\nPUB {subject} _INBOX.r 4\r\nyes?\r\n"
+    ))
+    .await?;
+    ivan.flush().await?;
+    let req = derek.read_msgs(1).await?.remove(0);
+    let request = line(&req);
+    ctx.observe("request", &request);
+    check_eq!(request, want);
+    publish(derek, &service_reply(&req)?, None, "yes!").await?;
+    derek.flush().await?;
+    let resp = lines(&ivan.msgs_until_pong().await?);
+    ctx.observe("response", resp.join("|"));
+    check_eq!(resp, vec!["_INBOX.r 9 - yes!"]);
+    Ok(())
+}
+
 /// A queue subscriber answers requests that came through a wildcard service
 /// import with a `to`; stream imports with wildcards rewrite the subject.
 async fn imports_wildcard_support(ctx: Ctx) -> Result<()> {
@@ -817,18 +821,14 @@ async fn imports_wildcard_support(ctx: Ctx) -> Result<()> {
     derek.send("SUB request.* t22 1\r\n").await?;
     derek.flush().await?;
     let mut ivan = conn(&ctx, &s, "ivan").await?;
-    ivan.send("SUB _INBOX.r 9\r\nPUB my.request.22 _INBOX.r 4\r\nyes?\r\n")
-        .await?;
-    ivan.flush().await?;
-    let req = derek.read_msgs(1).await?.remove(0);
-    let request = line(&req);
-    ctx.observe("request", &request);
-    check_eq!(request, "request.22 1 _R_.* yes?");
-    publish(&mut derek, &service_reply(&req)?, None, "yes!").await?;
-    derek.flush().await?;
-    let resp = lines(&ivan.msgs_until_pong().await?);
-    ctx.observe("response", resp.join("|"));
-    check_eq!(resp, vec!["_INBOX.r 9 - yes!"]);
+    ivan_asks_derek(
+        &ctx,
+        &mut ivan,
+        &mut derek,
+        "my.request.22",
+        "request.22 1 _R_.* yes?",
+    )
+    .await?;
 
     subscribe(&mut ivan, &[("foo.events.*", "2"), ("foo.info.>", "3")]).await?;
     publish(&mut derek, "events.22", None, "").await?;
@@ -861,18 +861,14 @@ async fn imports_wildcard_dollar(ctx: Ctx) -> Result<()> {
     let mut derek = conn(&ctx, &s, "derek").await?;
     subscribe(&mut derek, &[("$request.>", "1")]).await?;
     let mut ivan = conn(&ctx, &s, "ivan").await?;
-    ivan.send("SUB _INBOX.r 9\r\nPUB my.request.1.2.bar _INBOX.r 4\r\nyes?\r\n")
-        .await?;
-    ivan.flush().await?;
-    let req = derek.read_msgs(1).await?.remove(0);
-    let request = line(&req);
-    ctx.observe("request", &request);
-    check_eq!(request, "$request.2.$in.1.bar 1 _R_.* yes?");
-    publish(&mut derek, &service_reply(&req)?, None, "yes!").await?;
-    derek.flush().await?;
-    let resp = lines(&ivan.msgs_until_pong().await?);
-    ctx.observe("response", resp.join("|"));
-    check_eq!(resp, vec!["_INBOX.r 9 - yes!"]);
+    ivan_asks_derek(
+        &ctx,
+        &mut ivan,
+        &mut derek,
+        "my.request.1.2.bar",
+        "$request.2.$in.1.bar 1 _R_.* yes?",
+    )
+    .await?;
 
     subscribe(&mut ivan, &[("my.events.>", "2")]).await?;
     publish(&mut derek, "$events.1.$in.2.bar", None, "").await?;
@@ -904,31 +900,32 @@ async fn answer_all(responder: &mut RawClient, answers: &[&str]) -> Result<usize
     Ok(reqs.len())
 }
 
+/// b's request on `foo_request` with the reply `inbox` (which b subscribed
+/// to as `sid`) reaches a, whose answer `world` comes back to b once.
+async fn request_answered(
+    a: &mut RawClient,
+    b: &mut RawClient,
+    inbox: &str,
+    sid: &str,
+) -> Result<()> {
+    publish(b, "foo_request", Some(inbox), "hello").await?;
+    b.flush().await?;
+    check_eq!(answer_all(a, &["world"]).await?, 1);
+    let got = lines(&b.msgs_until_pong().await?);
+    check_eq!(got, vec![format!("{inbox} {sid} - world")]);
+    Ok(())
+}
+
 /// Ten requests multiplexed on one inbox wildcard (a new-style client) keep
 /// ten response entries of the streamed export until the requester goes;
 /// old-style requests (an inbox each, unsubscribed after one message)
 /// leave none.
 async fn streamed_requests(ctx: Ctx) -> Result<()> {
-    let s = ctx
-        .server(ServerSpec::new().conf(&[HTTP, BASIC_MA].concat()))
-        .await?;
-    let mut a = conn(&ctx, &s, "a").await?;
-    subscribe(&mut a, &[("foo", "1")]).await?;
-    let mut b = conn(&ctx, &s, "b").await?;
-    subscribe(&mut b, &[("_INBOX.mux.*", "9")]).await?;
+    let (s, mut a, mut b) =
+        serve_a_b(&ctx, BASIC_MA, &[("foo", "1")], &[("_INBOX.mux.*", "9")]).await?;
     let n = 10;
     for i in 0..n {
-        publish(
-            &mut b,
-            "foo_request",
-            Some(&format!("_INBOX.mux.{i}")),
-            "hello",
-        )
-        .await?;
-        b.flush().await?;
-        check_eq!(answer_all(&mut a, &["world"]).await?, 1);
-        let got = lines(&b.msgs_until_pong().await?);
-        check_eq!(got, vec![format!("_INBOX.mux.{i} 9 - world")]);
+        request_answered(&mut a, &mut b, &format!("_INBOX.mux.{i}"), "9").await?;
     }
     let entries = responses(&ctx, &s, "A").await?;
     let mut tos: Vec<String> = entries
@@ -958,17 +955,7 @@ async fn streamed_requests(ctx: Ctx) -> Result<()> {
         let sid = 100 + i;
         b.send(&format!("SUB _INBOX.old.{i} {sid}\r\nUNSUB {sid} 1\r\n"))
             .await?;
-        publish(
-            &mut b,
-            "foo_request",
-            Some(&format!("_INBOX.old.{i}")),
-            "hello",
-        )
-        .await?;
-        b.flush().await?;
-        check_eq!(answer_all(&mut a, &["world"]).await?, 1);
-        let got = lines(&b.msgs_until_pong().await?);
-        check_eq!(got, vec![format!("_INBOX.old.{i} {sid} - world")]);
+        request_answered(&mut a, &mut b, &format!("_INBOX.old.{i}"), &sid.to_string()).await?;
     }
     let left = settle_responses(&ctx, &s, "A", 0).await?;
     ctx.observe("entries after old-style requests", left.to_string());
@@ -978,12 +965,7 @@ async fn streamed_requests(ctx: Ctx) -> Result<()> {
 /// A streamed response ended by an empty message (EOF): all five arrive and
 /// the EOF removes the response entry.
 async fn streamed_eof(ctx: Ctx) -> Result<()> {
-    let s = ctx
-        .server(ServerSpec::new().conf(&[HTTP, BASIC_MA].concat()))
-        .await?;
-    let mut a = conn(&ctx, &s, "a").await?;
-    subscribe(&mut a, &[("foo", "1")]).await?;
-    let mut b = conn(&ctx, &s, "b").await?;
+    let (s, mut a, mut b) = serve_a_b(&ctx, BASIC_MA, &[("foo", "1")], &[]).await?;
     let n = 10;
     for i in 0..n {
         let inbox = format!("_INBOX.eof.{i}");
@@ -1018,12 +1000,7 @@ async fn response_filtering(ctx: Ctx) -> Result<()> {
       A: { users: [ {user: a, password: pwd} ], exports: [ {service: \"foo\"}, {service: \"bar\"} ] },\n\
       B: { users: [ {user: b, password: pwd} ], imports: [ {service: { account: A, subject: \"foo\"}}, {service: { account: A, subject: \"bar\"}, to: \"baz\"} ] }\n\
     }\n";
-    let s = ctx
-        .server(ServerSpec::new().conf(&[HTTP, conf].concat()))
-        .await?;
-    let mut a = conn(&ctx, &s, "a").await?;
-    subscribe(&mut a, &[("foo", "1"), ("bar", "2")]).await?;
-    let mut b = conn(&ctx, &s, "b").await?;
+    let (s, mut a, mut b) = serve_a_b(&ctx, conf, &[("foo", "1"), ("bar", "2")], &[]).await?;
     let (send_foo, send_bar) = (5, 17);
     for _ in 0..send_foo {
         publish(&mut b, "foo", Some("reply"), "").await?;
@@ -1061,11 +1038,7 @@ async fn auto_direct_cleanup(ctx: Ctx) -> Result<()> {
       A: { users: [ {user: a, password: pwd} ], exports: [ {service: \"foo\"} ] },\n\
       B: { users: [ {user: b, password: pwd} ], imports: [ {service: { account: A, subject: \"foo\"}} ] }\n\
     }\n";
-    let s = ctx
-        .server(ServerSpec::new().conf(&[HTTP, conf].concat()))
-        .await?;
-    let mut a = conn(&ctx, &s, "a").await?;
-    let mut b = conn(&ctx, &s, "b").await?;
+    let (s, mut a, mut b) = serve_a_b(&ctx, conf, &[], &[]).await?;
     let to_send = 10;
 
     // No responder.
@@ -1117,12 +1090,7 @@ async fn pruning_cleanup(ctx: Ctx) -> Result<()> {
       A: { users: [ {user: a, password: pwd} ], exports: [ {service: \"foo\", response: stream, threshold: \"500ms\"}, {service: \"bar\", response: stream} ] },\n\
       B: { users: [ {user: b, password: pwd} ], imports: [ {service: { account: A, subject: \"foo\"}}, {service: { account: A, subject: \"bar\"}} ] }\n\
     }\n";
-    let s = ctx
-        .server(ServerSpec::new().conf(&[HTTP, conf].concat()))
-        .await?;
-    let mut a = conn(&ctx, &s, "a").await?;
-    subscribe(&mut a, &[("foo", "1"), ("bar", "2")]).await?;
-    let mut b = conn(&ctx, &s, "b").await?;
+    let (s, _a, mut b) = serve_a_b(&ctx, conf, &[("foo", "1"), ("bar", "2")], &[]).await?;
     publish(&mut b, "bar", Some("reply.bar"), "").await?;
     b.flush().await?;
     let to_send = 10;
@@ -1149,6 +1117,31 @@ async fn pruning_cleanup(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
+/// b's request on `foo` (empty, with the reply `reply`) as a receives it:
+/// the service reply a is to answer on.
+async fn request_foo(a: &mut RawClient, b: &mut RawClient, reply: &str) -> Result<String> {
+    publish(b, "foo", Some(reply), "").await?;
+    b.flush().await?;
+    let req = a.read_msgs(1).await?.remove(0);
+    service_reply(&req)
+}
+
+/// a answers on the service reply `r` after its response entry is gone:
+/// the answer is dropped, b gets nothing.
+async fn late_answer_dropped(
+    ctx: &Ctx,
+    a: &mut RawClient,
+    b: &mut RawClient,
+    r: &str,
+) -> Result<()> {
+    publish(a, r, None, "late").await?;
+    a.flush().await?;
+    let got = lines(&b.msgs_until_pong().await?);
+    ctx.observe("late answer", got.join("|"));
+    check_eq!(got, Vec::<String>::new());
+    Ok(())
+}
+
 /// `threshold: "1s"`: an unanswered request's entry is still there after
 /// 600ms, gone after 1s (and before 3s), and a late answer is dropped.
 async fn response_threshold(ctx: Ctx) -> Result<()> {
@@ -1156,18 +1149,9 @@ async fn response_threshold(ctx: Ctx) -> Result<()> {
       A: { users: [ {user: a, password: pwd} ], exports: [ {service: \"foo\", response: stream, threshold: \"1s\"} ] },\n\
       B: { users: [ {user: b, password: pwd} ], imports: [ {service: { account: A, subject: \"foo\"}} ] }\n\
     }\n";
-    let s = ctx
-        .server(ServerSpec::new().conf(&[HTTP, conf].concat()))
-        .await?;
-    let mut a = conn(&ctx, &s, "a").await?;
-    subscribe(&mut a, &[("foo", "1")]).await?;
-    let mut b = conn(&ctx, &s, "b").await?;
-    subscribe(&mut b, &[("reply", "9")]).await?;
+    let (s, mut a, mut b) = serve_a_b(&ctx, conf, &[("foo", "1")], &[("reply", "9")]).await?;
     let start = Instant::now();
-    publish(&mut b, "foo", Some("reply"), "").await?;
-    b.flush().await?;
-    let req = a.read_msgs(1).await?.remove(0);
-    let r = service_reply(&req)?;
+    let r = request_foo(&mut a, &mut b, "reply").await?;
     tokio::time::sleep(Duration::from_millis(600)).await;
     let at_600ms = num_responses(&ctx, &s, "A").await?;
     ctx.observe("pending after 600ms", at_600ms.to_string());
@@ -1177,12 +1161,7 @@ async fn response_threshold(ctx: Ctx) -> Result<()> {
     let after_threshold = elapsed >= Duration::from_secs(1);
     ctx.observe("pruned no sooner than 1s", after_threshold.to_string());
     check_eq!(after_threshold, true);
-    publish(&mut a, &r, None, "late").await?;
-    a.flush().await?;
-    let got = lines(&b.msgs_until_pong().await?);
-    ctx.observe("late answer", got.join("|"));
-    check_eq!(got, Vec::<String>::new());
-    Ok(())
+    late_answer_dropped(&ctx, &mut a, &mut b, &r).await
 }
 
 /// A chunked export with a short threshold: ten chunks spaced under the
@@ -1195,17 +1174,9 @@ async fn threshold_chunked(ctx: Ctx) -> Result<()> {
       A: { users: [ {user: a, password: pwd} ], exports: [ {service: \"foo\", response: chunked, threshold: \"100ms\"} ] },\n\
       B: { users: [ {user: b, password: pwd} ], imports: [ {service: { account: A, subject: \"foo\"}} ] }\n\
     }\n";
-    let s = ctx
-        .server(ServerSpec::new().conf(&[HTTP, conf].concat()))
-        .await?;
-    let mut a = conn(&ctx, &s, "a").await?;
-    subscribe(&mut a, &[("foo", "1")]).await?;
-    let mut b = conn(&ctx, &s, "b").await?;
-    subscribe(&mut b, &[("_INBOX.chunks", "9")]).await?;
-    publish(&mut b, "foo", Some("_INBOX.chunks"), "").await?;
-    b.flush().await?;
-    let req = a.read_msgs(1).await?.remove(0);
-    let r = service_reply(&req)?;
+    let (s, mut a, mut b) =
+        serve_a_b(&ctx, conf, &[("foo", "1")], &[("_INBOX.chunks", "9")]).await?;
+    let r = request_foo(&mut a, &mut b, "_INBOX.chunks").await?;
     let num_chunks = 10;
     for i in 1..=num_chunks {
         tokio::time::sleep(Duration::from_millis(40)).await;
@@ -1228,17 +1199,9 @@ async fn threshold_chunked(ctx: Ctx) -> Result<()> {
     check_eq!(left, 0);
 
     // An answer 400ms late (four thresholds) finds no entry.
-    publish(&mut b, "foo", Some("_INBOX.chunks"), "").await?;
-    b.flush().await?;
-    let req = a.read_msgs(1).await?.remove(0);
-    let r = service_reply(&req)?;
+    let r = request_foo(&mut a, &mut b, "_INBOX.chunks").await?;
     tokio::time::sleep(Duration::from_millis(400)).await;
-    publish(&mut a, &r, None, "late").await?;
-    a.flush().await?;
-    let got = lines(&b.msgs_until_pong().await?);
-    ctx.observe("late answer", got.join("|"));
-    check_eq!(got, Vec::<String>::new());
-    Ok(())
+    late_answer_dropped(&ctx, &mut a, &mut b, &r).await
 }
 
 /// A responder that may only subscribe (`allow_responses`) answers a request
@@ -1316,42 +1279,39 @@ async fn request(
 /// changed by a reload apply to connected clients (Go also starts a second
 /// server on a route, which is not done here).
 async fn reload_imports_exports(ctx: Ctx) -> Result<()> {
-    let before = "accounts {\n\
-      synadia {\n\
-        users [{user: derek, password: pwd}]\n\
+    // synadia's exports and nats.io's imports, with what the reload
+    // changes left open.
+    let conf = |third_export: &str, second_import: &str| {
+        format!(
+            "accounts {{\n\
+      synadia {{\n\
+        users [{{user: derek, password: pwd}}]\n\
         exports = [\n\
-          {service: \"pub.request\"}\n\
-          {service: \"pub.special.request\", accounts: [nats.io]}\n\
+          {{service: \"pub.request\"}}\n\
+          {{service: \"pub.special.request\", accounts: [nats.io]}}\n\
+          {third_export}\
         ]\n\
-      }\n\
-      nats.io {\n\
-        users [{user: ivan, password: pwd}]\n\
+      }}\n\
+      nats.io {{\n\
+        users [{{user: ivan, password: pwd}}]\n\
         imports = [\n\
-          {service: {account: \"synadia\", subject: \"pub.special.request\"}, to: \"foo\"}\n\
-          {service: {account: \"synadia\", subject: \"pub.request\"}, to: \"bar\"}\n\
+          {{service: {{account: \"synadia\", subject: \"pub.special.request\"}}, to: \"foo\"}}\n\
+          {second_import}\n\
         ]\n\
-      }\n\
-    }\n\
-    no_sys_acc: true\n";
-    let after = "accounts {\n\
-      synadia {\n\
-        users [{user: derek, password: pwd}]\n\
-        exports = [\n\
-          {service: \"pub.request\"}\n\
-          {service: \"pub.special.request\", accounts: [nats.io]}\n\
-          {service: \"pub.special.request.new\", accounts: [nats.io]}\n\
-        ]\n\
-      }\n\
-      nats.io {\n\
-        users [{user: ivan, password: pwd}]\n\
-        imports = [\n\
-          {service: {account: \"synadia\", subject: \"pub.special.request\"}, to: \"foo\"}\n\
-          {service: {account: \"synadia\", subject: \"pub.special.request.new\"}, to: \"baz\"}\n\
-        ]\n\
-      }\n\
-    }\n\
-    no_sys_acc: true\n";
-    let s = ctx.server(ServerSpec::new().conf(before)).await?;
+      }}\n\
+    }}\n\
+    no_sys_acc: true\n"
+        )
+    };
+    let before = conf(
+        "",
+        "{service: {account: \"synadia\", subject: \"pub.request\"}, to: \"bar\"}",
+    );
+    let after = conf(
+        "{service: \"pub.special.request.new\", accounts: [nats.io]}\n",
+        "{service: {account: \"synadia\", subject: \"pub.special.request.new\"}, to: \"baz\"}",
+    );
+    let s = ctx.server(ServerSpec::new().conf(&before)).await?;
     let mut derek = Responder {
         c: conn(&ctx, &s, "derek").await?,
         answers: &[
@@ -1407,7 +1367,7 @@ async fn reload_imports_exports(ctx: Ctx) -> Result<()> {
     ];
     for (phase, cases) in phases {
         if phase == "after" {
-            reload(&s, after).await?;
+            reload(&s, &after).await?;
             for c in [&mut derek.c, &mut ivan.c, &mut ivan_req, &mut derek_req] {
                 c.flush().await?;
             }

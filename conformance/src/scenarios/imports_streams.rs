@@ -14,17 +14,13 @@
 //! with SIGHUP.
 
 use crate::check_eq;
-use crate::kit::{self, Ctx, Op, RawClient, Server, ServerSpec};
+use crate::kit::{self, account_subs, login, reload, show, Ctx, Op, RawClient, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{bail, Context, Result};
 use futures::FutureExt;
-use nix::sys::signal::Signal;
 use std::time::Duration;
 
 const HTTP: &str = "http: 127.0.0.1:{{http_port}}\n";
-const LISTEN: &str = "host: 127.0.0.1\nport: {{client_port}}\n";
-const RELOADED: &str = "Reloaded server configuration";
-const FAILED: &str = "Failed to reload server configuration: ";
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
@@ -101,12 +97,6 @@ pub fn scenarios() -> Vec<Scenario> {
 
 // ---------------------------------------------------------------- helpers
 
-/// A raw connection of `user` (password `pass`) that got the PONG of a PING.
-async fn conn(ctx: &Ctx, s: &Server, user: &str, pass: &str) -> Result<RawClient> {
-    let connect = format!("{{\"verbose\":false,\"user\":\"{user}\",\"pass\":\"{pass}\"}}");
-    ctx.raw_connected(s, &connect).await
-}
-
 /// Sends the protocol lines and waits for the PONG of a PING: anything
 /// else before it (an `-ERR`, a message) fails.
 async fn send(c: &mut RawClient, proto: &str) -> Result<()> {
@@ -133,30 +123,22 @@ async fn publish(c: &mut RawClient, subjects: &[&str], payload: &str) -> Result<
     send(c, &pubs(subjects, payload)).await
 }
 
-/// What the connection read until the PONG of a PING, one `subject sid
-/// payload` per MSG line; a reply subject or anything else than a MSG fails.
+/// What the connection read until the PONG of a PING, each MSG as
+/// [`show`] writes it; a reply subject or anything else than a MSG fails.
 async fn delivered(c: &mut RawClient) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for m in c.msgs_until_pong().await? {
-        if let Some(reply) = &m.reply {
-            bail!("unexpected reply subject {reply} on {}", m.subject);
-        }
-        out.push(format!(
-            "{} {} {}",
-            m.subject,
-            m.sid,
-            String::from_utf8_lossy(&m.payload)
-        ));
+    let msgs = c.msgs_until_pong().await?;
+    if let Some(m) = msgs.iter().find(|m| m.reply.is_some()) {
+        bail!("unexpected reply subject {:?} on {}", m.reply, m.subject);
     }
-    Ok(out)
+    Ok(msgs.iter().map(show).collect())
 }
 
-/// `num_subscriptions` of one account's sublist, from `/subsz?acc=`.
-async fn subs_in(ctx: &Ctx, s: &Server, acc: &str) -> Result<i64> {
-    let v = ctx.http_json(s, &format!("/subsz?acc={acc}")).await?;
-    v["num_subscriptions"]
-        .as_i64()
-        .with_context(|| format!("/subsz?acc={acc} without num_subscriptions: {v}"))
+/// The subscriptions of two accounts' sublists, from `/subsz?acc=`.
+async fn subs_of(ctx: &Ctx, s: &Server, first: &str, second: &str) -> Result<(i64, i64)> {
+    Ok((
+        account_subs(ctx, s, first).await?,
+        account_subs(ctx, s, second).await?,
+    ))
 }
 
 /// Subscriptions of an account's sublist that match a literal subject
@@ -171,25 +153,6 @@ async fn interest(ctx: &Ctx, s: &Server, acc: &str, subjects: &[&str]) -> Result
         out.push(format!("{subject} {n}"));
     }
     Ok(out)
-}
-
-/// Rewrites the config (after the listen lines), sends SIGHUP and waits for
-/// the server to log that it reloaded; a refused reload fails.
-async fn reload(s: &Server, body: &str) -> Result<()> {
-    let count = |text: &str, needle: &str| text.matches(needle).count();
-    let logs = s.logs();
-    let (ok0, err0) = (count(&logs, RELOADED), count(&logs, FAILED));
-    s.rewrite_conf(&format!("{LISTEN}{body}"))?;
-    s.signal(Signal::SIGHUP)?;
-    kit::eventually(Duration::from_secs(5), || async move {
-        let logs = s.logs();
-        if count(&logs, FAILED) > err0 {
-            bail!("reload refused: {logs}");
-        }
-        Ok((count(&logs, RELOADED) > ok0).then_some(()))
-    })
-    .await
-    .context("waiting for the reload")
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -216,31 +179,49 @@ async fn simple_mapping(ctx: Ctx) -> Result<()> {
     let s = ctx
         .server(ServerSpec::new().conf(&format!("{HTTP}{SIMPLE}")))
         .await?;
-    let mut cbar = conn(&ctx, &s, "b", "p").await?;
-    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    let mut cbar = login(&ctx, &s, "b", "p").await?;
+    let mut cfoo = login(&ctx, &s, "f", "p").await?;
     send(&mut cbar, "SUB import.foo 1\r\nSUB import.foo bar 2\r\n").await?;
     publish(&mut cfoo, &["foo"], "hello").await?;
     let got = delivered(&mut cbar).await?;
     ctx.observe("delivered", got.join("|"));
     check_eq!(got, vec!["import.foo 1 hello", "import.foo 2 hello"]);
 
-    let subs = (
-        subs_in(&ctx, &s, "bar").await?,
-        subs_in(&ctx, &s, "foo").await?,
-    );
+    let subs = subs_of(&ctx, &s, "bar", "foo").await?;
     ctx.observe("subs bar, foo", format!("{subs:?}"));
     check_eq!(subs, (2, 2));
 
     send(&mut cbar, "UNSUB 1\r\nUNSUB 2\r\n").await?;
-    let unsubbed = (
-        subs_in(&ctx, &s, "bar").await?,
-        subs_in(&ctx, &s, "foo").await?,
-    );
-    ctx.observe("subs bar, foo after UNSUB", format!("{unsubbed:?}"));
-    check_eq!(unsubbed, (0, 0));
-    publish(&mut cfoo, &["foo"], "hello").await?;
-    let after = delivered(&mut cbar).await?;
-    ctx.observe("delivered after UNSUB", after.join("|"));
+    nothing_left(
+        &ctx,
+        &s,
+        &mut cbar,
+        &mut cfoo,
+        "after UNSUB",
+        "delivered",
+        "hello",
+    )
+    .await
+}
+
+/// Once bar's subscriptions are gone (`when`): none is left in bar nor in
+/// foo, observed as `subs bar, foo <when>`, and foo's publish of `payload`
+/// on `foo` reaches nobody in bar, observed as `<what> <when>`.
+async fn nothing_left(
+    ctx: &Ctx,
+    s: &Server,
+    cbar: &mut RawClient,
+    cfoo: &mut RawClient,
+    when: &str,
+    what: &str,
+    payload: &str,
+) -> Result<()> {
+    let subs = subs_of(ctx, s, "bar", "foo").await?;
+    ctx.observe(&format!("subs bar, foo {when}"), format!("{subs:?}"));
+    check_eq!(subs, (0, 0));
+    publish(cfoo, &["foo"], payload).await?;
+    let after = delivered(cbar).await?;
+    ctx.observe(&format!("{what} {when}"), after.join("|"));
     check_eq!(after, Vec::<String>::new());
     Ok(())
 }
@@ -254,8 +235,8 @@ async fn auto_unsub(ctx: Ctx) -> Result<()> {
     let s = ctx
         .server(ServerSpec::new().conf(&format!("{HTTP}{SIMPLE}")))
         .await?;
-    let mut cbar = conn(&ctx, &s, "b", "p").await?;
-    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    let mut cbar = login(&ctx, &s, "b", "p").await?;
+    let mut cfoo = login(&ctx, &s, "f", "p").await?;
     send(&mut cbar, "SUB import.foo 1\r\nUNSUB 1 1\r\n").await?;
     publish(&mut cfoo, &["foo", "foo"], "imported").await?;
     let imported = delivered(&mut cbar).await?;
@@ -264,10 +245,7 @@ async fn auto_unsub(ctx: Ctx) -> Result<()> {
         imported,
         vec!["import.foo 1 imported", "import.foo 1 imported"]
     );
-    let subs = (
-        subs_in(&ctx, &s, "bar").await?,
-        subs_in(&ctx, &s, "foo").await?,
-    );
+    let subs = subs_of(&ctx, &s, "bar", "foo").await?;
     ctx.observe("subs bar, foo", format!("{subs:?}"));
     check_eq!(subs, (1, 1));
 
@@ -276,17 +254,16 @@ async fn auto_unsub(ctx: Ctx) -> Result<()> {
     let local = delivered(&mut cbar).await?;
     ctx.observe("local", local.join("|"));
     check_eq!(local, vec!["import.foo 1 local"]);
-    let subs = (
-        subs_in(&ctx, &s, "bar").await?,
-        subs_in(&ctx, &s, "foo").await?,
-    );
-    ctx.observe("subs bar, foo after the max", format!("{subs:?}"));
-    check_eq!(subs, (0, 0));
-    publish(&mut cfoo, &["foo"], "imported").await?;
-    let after = delivered(&mut cbar).await?;
-    ctx.observe("imported after the max", after.join("|"));
-    check_eq!(after, Vec::<String>::new());
-    Ok(())
+    nothing_left(
+        &ctx,
+        &s,
+        &mut cbar,
+        &mut cfoo,
+        "after the max",
+        "imported",
+        "imported",
+    )
+    .await
 }
 
 /// foo exports `>`; bar imports `x.>` with the prefix `imp`, and its user
@@ -307,13 +284,13 @@ const QUEUE_AND_DENY: &str = "accounts {\n\
 /// once between its members.
 async fn import_queue_group(ctx: Ctx) -> Result<()> {
     let s = ctx.server(ServerSpec::new().conf(QUEUE_AND_DENY)).await?;
-    let mut q1 = conn(&ctx, &s, "b", "p").await?;
+    let mut q1 = login(&ctx, &s, "b", "p").await?;
     send(&mut q1, "SUB imp.x.* q 1\r\n").await?;
-    let mut q2 = conn(&ctx, &s, "b", "p").await?;
+    let mut q2 = login(&ctx, &s, "b", "p").await?;
     send(&mut q2, "SUB imp.> q 1\r\n").await?;
-    let mut plain = conn(&ctx, &s, "b", "p").await?;
+    let mut plain = login(&ctx, &s, "b", "p").await?;
     send(&mut plain, "SUB imp.x.* 1\r\n").await?;
-    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    let mut cfoo = login(&ctx, &s, "f", "p").await?;
     let n = 20;
     publish(&mut cfoo, &vec!["x.a"; n], "q").await?;
     let mut subjects = Vec::new();
@@ -341,7 +318,7 @@ async fn import_queue_group(ctx: Ctx) -> Result<()> {
 /// subscriptions), while the MSG line carries `imp.x.secret`.
 async fn import_sub_deny(ctx: Ctx) -> Result<()> {
     let s = ctx.server(ServerSpec::new().conf(QUEUE_AND_DENY)).await?;
-    let mut u = conn(&ctx, &s, "u", "p").await?;
+    let mut u = login(&ctx, &s, "u", "p").await?;
     u.send("SUB imp.x.secret 1\r\n").await?;
     let ops = u.ops_until_pong().await?;
     ctx.observe("SUB imp.x.secret", format!("{ops:?}"));
@@ -352,7 +329,7 @@ async fn import_sub_deny(ctx: Ctx) -> Result<()> {
         )]
     );
     send(&mut u, "SUB imp.> 2\r\nSUB imp.x.* q 3\r\n").await?;
-    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    let mut cfoo = login(&ctx, &s, "f", "p").await?;
     publish(&mut cfoo, &["x.public", "x.secret", "x.public"], "m").await?;
     let got = delivered(&mut u).await?;
     ctx.observe("delivered", got.join("|"));
@@ -385,8 +362,8 @@ async fn length_bug(ctx: Ctx) -> Result<()> {
     );
 
     let s = ctx.server(ServerSpec::new().conf(LENGTH_BUG)).await?;
-    let mut cbar = conn(&ctx, &s, "b", "p").await?;
-    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    let mut cbar = login(&ctx, &s, "b", "p").await?;
+    let mut cfoo = login(&ctx, &s, "f", "p").await?;
     send(&mut cbar, "SUB events.> 1\r\n").await?;
     publish(&mut cfoo, &["client.a", "client.a.b.c"], "hi").await?;
     let got = delivered(&mut cbar).await?;
@@ -403,9 +380,9 @@ async fn shadow_cleanup(ctx: Ctx) -> Result<()> {
     let s = ctx
         .server(ServerSpec::new().conf(&format!("{HTTP}{SIMPLE}")))
         .await?;
-    let mut cbar = conn(&ctx, &s, "b", "p").await?;
+    let mut cbar = login(&ctx, &s, "b", "p").await?;
     send(&mut cbar, "SUB import.foo 1\r\nSUB import.foo bar 2\r\n").await?;
-    let shadows = subs_in(&ctx, &s, "foo").await?;
+    let shadows = account_subs(&ctx, &s, "foo").await?;
     ctx.observe("shadow subs", shadows.to_string());
     check_eq!(shadows, 2);
 
@@ -413,7 +390,7 @@ async fn shadow_cleanup(ctx: Ctx) -> Result<()> {
     let ctx = &ctx;
     let s = &s;
     let left = kit::eventually(Duration::from_secs(2), || async move {
-        let n = (subs_in(ctx, s, "foo").await?, subs_in(ctx, s, "bar").await?);
+        let n = subs_of(ctx, s, "foo", "bar").await?;
         Ok((n == (0, 0)).then_some(n))
     })
     .await
@@ -431,8 +408,8 @@ async fn no_prefix_wildcard(ctx: Ctx) -> Result<()> {
       bar { users = [{user: b, password: p}], imports = [{stream: {account: foo, subject: \"*\"}}] }\n\
     }\n";
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut cbar = conn(&ctx, &s, "b", "p").await?;
-    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    let mut cbar = login(&ctx, &s, "b", "p").await?;
+    let mut cfoo = login(&ctx, &s, "f", "p").await?;
     send(&mut cbar, "SUB foo 1\r\nSUB foo.bar 2\r\n").await?;
     publish(&mut cfoo, &["foo", "foo.bar"], "hello").await?;
     let got = delivered(&mut cbar).await?;
@@ -450,11 +427,11 @@ async fn prefix_wildcard(ctx: Ctx) -> Result<()> {
       bar { users = [{user: b, password: p}], imports = [{stream: {account: foo, subject: \"*\"}, prefix: \"pub.imports.\"}] }\n\
     }\n";
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut wc = conn(&ctx, &s, "b", "p").await?;
+    let mut wc = login(&ctx, &s, "b", "p").await?;
     send(&mut wc, "SUB pub.imports.* 1\r\n").await?;
-    let mut lit = conn(&ctx, &s, "b", "p").await?;
+    let mut lit = login(&ctx, &s, "b", "p").await?;
     send(&mut lit, "SUB pub.imports.foo 1\r\n").await?;
-    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    let mut cfoo = login(&ctx, &s, "f", "p").await?;
     publish(&mut cfoo, &["foo"], "hello").await?;
     let wildcard_got = delivered(&mut wc).await?;
     ctx.observe("wildcard sub", wildcard_got.join("|"));
@@ -484,25 +461,19 @@ async fn single_wc_sub(ctx: Ctx) -> Result<()> {
     let s = ctx
         .server(ServerSpec::new().conf(&format!("{HTTP}{conf}")))
         .await?;
-    let mut cbar = conn(&ctx, &s, "b", "p").await?;
-    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
+    let mut cbar = login(&ctx, &s, "b", "p").await?;
+    let mut cfoo = login(&ctx, &s, "f", "p").await?;
     send(&mut cbar, "SUB pub.* 1\r\n").await?;
     send(&mut cfoo, "PUB foo 5\r\nhello\r\nPUB bar 5\r\nworld\r\n").await?;
     let got = delivered(&mut cbar).await?;
     ctx.observe("delivered", got.join("|"));
     check_eq!(got, vec!["pub.foo 1 hello", "pub.bar 1 world"]);
 
-    let subs = (
-        subs_in(&ctx, &s, "foo").await?,
-        subs_in(&ctx, &s, "bar").await?,
-    );
+    let subs = subs_of(&ctx, &s, "foo", "bar").await?;
     ctx.observe("subs foo, bar", format!("{subs:?}"));
     check_eq!(subs, (2, 1));
     send(&mut cbar, "UNSUB 1\r\n").await?;
-    let unsubbed = (
-        subs_in(&ctx, &s, "foo").await?,
-        subs_in(&ctx, &s, "bar").await?,
-    );
+    let unsubbed = subs_of(&ctx, &s, "foo", "bar").await?;
     ctx.observe("subs foo, bar after UNSUB", format!("{unsubbed:?}"));
     check_eq!(unsubbed, (0, 0));
     Ok(())
@@ -528,24 +499,21 @@ async fn export_additive(ctx: Ctx) -> Result<()> {
         let s = ctx
             .server(ServerSpec::new().conf(&format!("{HTTP}{}", accounts(n, ""))))
             .await?;
-        let az = ctx.http_json(&s, "/accountz?acc=foo").await?;
-        let list = az["account_detail"]["exports"]
+        let detail = kit::account_detail(&ctx, &s, "foo").await?;
+        let list = detail["exports"]
             .as_array()
-            .with_context(|| format!("/accountz?acc=foo has no exports: {az}"))?;
-        let mut seen: Vec<String> = Vec::new();
-        for e in list {
-            let mut acc: Vec<&str> = e["approved_accounts"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
-                .unwrap_or_default();
-            acc.sort();
-            seen.push(format!(
-                "{} {} [{}]",
-                e["type"].as_str().unwrap_or("?"),
-                e["subject"].as_str().unwrap_or("?"),
-                acc.join(",")
-            ));
-        }
+            .with_context(|| format!("/accountz?acc=foo has no exports: {detail}"))?;
+        let seen: Vec<String> = list
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} [{}]",
+                    e["type"].as_str().unwrap_or("?"),
+                    e["subject"].as_str().unwrap_or("?"),
+                    kit::approved_accounts(e).join(",")
+                )
+            })
+            .collect();
         ctx.observe(&format!("exports after {n}"), seen.join("|"));
         approved.push(seen);
     }
@@ -565,34 +533,64 @@ async fn export_additive(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
+/// foo and bar both export `test`; the importer (user i) has the two
+/// `imports`.
+fn two_exporters_conf(imports: [&str; 2]) -> String {
+    format!(
+        "accounts {{\n\
+      foo {{ users = [{{user: f, password: p}}], exports = [{{stream: test}}] }}\n\
+      bar {{ users = [{{user: b, password: p}}], exports = [{{stream: test}}] }}\n\
+      importer {{\n\
+        users = [{{user: i, password: p}}]\n\
+        imports = [\n\
+          {}\n\
+          {}\n\
+        ]\n\
+      }}\n\
+    }}\n",
+        imports[0], imports[1]
+    )
+}
+
 /// Two accounts export `test`; the importer takes both with the prefixes
 /// `foo` and `bar`; a `*.test` subscriber gets each once, on its prefix.
 async fn same_subject_prefixes(ctx: Ctx) -> Result<()> {
-    let conf = "accounts {\n\
-      foo { users = [{user: f, password: p}], exports = [{stream: test}] }\n\
-      bar { users = [{user: b, password: p}], exports = [{stream: test}] }\n\
-      importer {\n\
-        users = [{user: i, password: p}]\n\
-        imports = [\n\
-          {stream: {account: foo, subject: test}, prefix: foo}\n\
-          {stream: {account: bar, subject: test}, prefix: bar}\n\
-        ]\n\
-      }\n\
-    }\n";
-    let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut imp = conn(&ctx, &s, "i", "p").await?;
-    send(&mut imp, "SUB *.test 1\r\n").await?;
-    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
-    let mut cbar = conn(&ctx, &s, "b", "p").await?;
+    let conf = two_exporters_conf([
+        "{stream: {account: foo, subject: test}, prefix: foo}",
+        "{stream: {account: bar, subject: test}, prefix: bar}",
+    ]);
+    from_each_exporter(
+        &ctx,
+        &conf,
+        "*.test",
+        "bar.test 1 hello-bar",
+        "foo.test 1 hello-foo",
+    )
+    .await
+}
 
-    publish(&mut cbar, &["test"], "hello-bar").await?;
-    let from_bar = delivered(&mut imp).await?;
-    ctx.observe("from bar", from_bar.join("|"));
-    check_eq!(from_bar, vec!["bar.test 1 hello-bar"]);
-    publish(&mut cfoo, &["test"], "hello-foo").await?;
-    let from_foo = delivered(&mut imp).await?;
-    ctx.observe("from foo", from_foo.join("|"));
-    check_eq!(from_foo, vec!["foo.test 1 hello-foo"]);
+/// On a server of `conf`, where foo and bar both export `test`, the
+/// importer (user i) subscribes to `subject` (sid 1): what it gets of a
+/// publish on `test` in bar, then in foo, observed and checked against
+/// `from_bar` and `from_foo`.
+async fn from_each_exporter(
+    ctx: &Ctx,
+    conf: &str,
+    subject: &str,
+    from_bar: &str,
+    from_foo: &str,
+) -> Result<()> {
+    let s = ctx.server(ServerSpec::new().conf(conf)).await?;
+    let mut imp = login(ctx, &s, "i", "p").await?;
+    send(&mut imp, &format!("SUB {subject} 1\r\n")).await?;
+    let mut cfoo = login(ctx, &s, "f", "p").await?;
+    let mut cbar = login(ctx, &s, "b", "p").await?;
+    for (name, exporter, want) in [("bar", &mut cbar, from_bar), ("foo", &mut cfoo, from_foo)] {
+        publish(exporter, &["test"], &format!("hello-{name}")).await?;
+        let got = delivered(&mut imp).await?;
+        ctx.observe(&format!("from {name}"), got.join("|"));
+        check_eq!(got, vec![want]);
+    }
     Ok(())
 }
 
@@ -600,42 +598,17 @@ async fn same_subject_prefixes(ctx: Ctx) -> Result<()> {
 /// subscriber gets each account's message once. Importing the same subject
 /// twice from one account is refused.
 async fn same_subject(ctx: Ctx) -> Result<()> {
-    let conf = "accounts {\n\
-      foo { users = [{user: f, password: p}], exports = [{stream: test}] }\n\
-      bar { users = [{user: b, password: p}], exports = [{stream: test}] }\n\
-      importer {\n\
-        users = [{user: i, password: p}]\n\
-        imports = [\n\
-          {stream: {account: foo, subject: test}}\n\
-          {stream: {account: bar, subject: test}}\n\
-        ]\n\
-      }\n\
-    }\n";
-    let twice = conf.replace(
-        "{stream: {account: bar, subject: test}}",
-        "{stream: {account: foo, subject: test}}",
-    );
+    let from_foo = "{stream: {account: foo, subject: test}}";
+    let from_bar = "{stream: {account: bar, subject: test}}";
+    let twice = two_exporters_conf([from_foo, from_foo]);
     let refused = kit::check_config(&ctx, "same import twice", &twice).await?;
     check_eq!(
         refused,
         "exit 1: <conf>:1:0: Error adding stream import \"test\": stream import already exists"
     );
 
-    let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut imp = conn(&ctx, &s, "i", "p").await?;
-    send(&mut imp, "SUB test 1\r\n").await?;
-    let mut cfoo = conn(&ctx, &s, "f", "p").await?;
-    let mut cbar = conn(&ctx, &s, "b", "p").await?;
-
-    publish(&mut cbar, &["test"], "hello-bar").await?;
-    let from_bar = delivered(&mut imp).await?;
-    ctx.observe("from bar", from_bar.join("|"));
-    check_eq!(from_bar, vec!["test 1 hello-bar"]);
-    publish(&mut cfoo, &["test"], "hello-foo").await?;
-    let from_foo = delivered(&mut imp).await?;
-    ctx.observe("from foo", from_foo.join("|"));
-    check_eq!(from_foo, vec!["test 1 hello-foo"]);
-    Ok(())
+    let conf = two_exporters_conf([from_foo, from_bar]);
+    from_each_exporter(&ctx, &conf, "test", "test 1 hello-bar", "test 1 hello-foo").await
 }
 
 /// Go's importSubscriptionOverlapTemplate with the export, the import's
@@ -651,8 +624,8 @@ fn overlap_conf(export: &str, subject: &str, option: &str) -> String {
 /// on `publish_on`, once, on the imported subject `want`.
 async fn overlap(ctx: &Ctx, conf: &str, subs: &[&str], publish_on: &str, want: &str) -> Result<()> {
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut x = conn(ctx, &s, "publisher", "").await?;
-    let mut y = conn(ctx, &s, "subscriber", "").await?;
+    let mut x = login(ctx, &s, "publisher", "").await?;
+    let mut y = login(ctx, &s, "subscriber", "").await?;
     for (i, subject) in subs.iter().enumerate() {
         let sid = i + 1;
         send(&mut y, &format!("SUB {subject} {sid}\r\nUNSUB {sid} 1\r\n")).await?;
@@ -730,7 +703,7 @@ async fn queue_sub_perms(ctx: Ctx) -> Result<()> {
       ]\n\
     }\n";
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut c = conn(&ctx, &s, "user", "pass").await?;
+    let mut c = login(&ctx, &s, "user", "pass").await?;
     send(&mut c, "SUB foo.> qg 1\r\n").await?;
     c.send("PUB foo.restricted 10\r\nRESTRICTED\r\n").await?;
     let ops = c.ops_until_pong().await?;
@@ -758,16 +731,67 @@ async fn clients(ctx: &Ctx, s: &Server) -> Result<i64> {
         .context("varz without connections")
 }
 
-/// Each account still delivers to its own subscribers.
-async fn intra_account(
+/// derek publishes each watched subject: what ivan gets and the shadow
+/// subscriptions in synadia that match each subject, observed under
+/// `config` and checked against `want` and `want_interest`.
+async fn check_imports(
+    ctx: &Ctx,
+    s: &Server,
     ivan: &mut RawClient,
     derek: &mut RawClient,
-) -> Result<(Vec<String>, Vec<String>)> {
+    config: &str,
+    want: &[&str],
+    want_interest: &[&str],
+) -> Result<()> {
+    publish(derek, &WATCHED, "hello").await?;
+    let got = delivered(ivan).await?;
+    ctx.observe(config, got.join("|"));
+    check_eq!(got, want);
+    let in_synadia = interest(ctx, s, "synadia", &WATCHED).await?;
+    ctx.observe(
+        &format!("{config}: interest in synadia"),
+        in_synadia.join("|"),
+    );
+    check_eq!(in_synadia, want_interest);
+    Ok(())
+}
+
+/// Each account still delivers to its own subscribers (ivan's `ivan.sub`,
+/// sid 5, and derek's `derek.sub`, sid 1).
+async fn check_own_accounts(
+    ctx: &Ctx,
+    ivan: &mut RawClient,
+    derek: &mut RawClient,
+    config: &str,
+) -> Result<()> {
     ivan.send(&pubs(&["ivan.sub"], "hello")).await?;
     let i = delivered(ivan).await?;
     derek.send(&pubs(&["derek.sub"], "hello")).await?;
     let d = delivered(derek).await?;
-    Ok((i, d))
+    let own = (i, d);
+    ctx.observe(&format!("{config}: own account"), format!("{own:?}"));
+    check_eq!(
+        own,
+        (
+            vec!["ivan.sub 5 hello".to_string()],
+            vec!["derek.sub 1 hello".to_string()]
+        )
+    );
+    Ok(())
+}
+
+/// Reloads with `conf` and returns what ivan was told meanwhile (derek's
+/// connection has seen the reload too, when this returns).
+async fn reload_told(
+    s: &Server,
+    ivan: &mut RawClient,
+    derek: &mut RawClient,
+    conf: &str,
+) -> Result<Vec<Op>> {
+    reload(s, conf).await?;
+    let ops = ivan.ops_until_pong().await?;
+    derek.flush().await?;
+    Ok(ops)
 }
 
 /// Stream imports and exports changed by reloads: deliveries and the shadow
@@ -777,11 +801,11 @@ async fn intra_account(
 async fn reload_streams(ctx: Ctx) -> Result<()> {
     let conf = streams_conf("\"foo.*\"", "\"xxx\"", "\"foo.*\"", "\"ivan\"");
     let s = ctx.server(ServerSpec::new().conf(&conf)).await?;
-    let mut derek = conn(&ctx, &s, "derek", "foo").await?;
+    let mut derek = login(&ctx, &s, "derek", "foo").await?;
     let n = clients(&ctx, &s).await?;
     ctx.observe("clients", n.to_string());
     check_eq!(n, 1);
-    let mut ivan = conn(&ctx, &s, "ivan", "bar").await?;
+    let mut ivan = login(&ctx, &s, "ivan", "bar").await?;
     let n = clients(&ctx, &s).await?;
     ctx.observe("clients", n.to_string());
     check_eq!(n, 2);
@@ -792,48 +816,33 @@ async fn reload_streams(ctx: Ctx) -> Result<()> {
     .await?;
 
     // foo.* imported, private.natsio.* with the prefix ivan.
-    publish(&mut derek, &WATCHED, "hello").await?;
-    let first = delivered(&mut ivan).await?;
-    ctx.observe("first config", first.join("|"));
-    check_eq!(
-        first,
-        vec![
+    check_imports(
+        &ctx,
+        &s,
+        &mut ivan,
+        &mut derek,
+        "first config",
+        &[
             "foo.bar 1 hello",
             "foo.baz 2 hello",
             "foo.bat 3 hello",
-            "ivan.private.natsio.foo 4 hello"
-        ]
-    );
-    let in_synadia = interest(&ctx, &s, "synadia", &WATCHED).await?;
-    ctx.observe("first config: interest in synadia", in_synadia.join("|"));
-    check_eq!(
-        in_synadia,
-        vec![
+            "ivan.private.natsio.foo 4 hello",
+        ],
+        &[
             "foo.bar 1",
             "foo.baz 1",
             "foo.bat 1",
-            "private.natsio.foo 1"
-        ]
-    );
-    send(&mut ivan, "SUB ivan.sub 5\r\n").await?;
-    send(&mut derek, "SUB derek.sub 1\r\n").await?;
-    let own = intra_account(&mut ivan, &mut derek).await?;
-    ctx.observe("first config: own account", format!("{own:?}"));
-    check_eq!(
-        own,
-        (
-            vec!["ivan.sub 5 hello".to_string()],
-            vec!["derek.sub 1 hello".to_string()]
-        )
-    );
-
-    // foo.baz imported, foo.bat denied to ivan, the prefix is now yyyy.
-    reload(
-        &s,
-        &streams_conf("\"foo.*\"", "\"foo.bat\"", "\"foo.baz\"", "\"yyyy\""),
+            "private.natsio.foo 1",
+        ],
     )
     .await?;
-    let ops = ivan.ops_until_pong().await?;
+    send(&mut ivan, "SUB ivan.sub 5\r\n").await?;
+    send(&mut derek, "SUB derek.sub 1\r\n").await?;
+    check_own_accounts(&ctx, &mut ivan, &mut derek, "first config").await?;
+
+    // foo.baz imported, foo.bat denied to ivan, the prefix is now yyyy.
+    let conf = streams_conf("\"foo.*\"", "\"foo.bat\"", "\"foo.baz\"", "\"yyyy\"");
+    let ops = reload_told(&s, &mut ivan, &mut derek, &conf).await?;
     ctx.observe("second config: ivan told", format!("{ops:?}"));
     check_eq!(
         ops,
@@ -841,67 +850,44 @@ async fn reload_streams(ctx: Ctx) -> Result<()> {
             "Permissions Violation for Subscription to \"foo.bat\" (sid \"3\")".to_string()
         )]
     );
-    derek.flush().await?;
-    publish(&mut derek, &WATCHED, "hello").await?;
-    let second = delivered(&mut ivan).await?;
-    ctx.observe("second config", second.join("|"));
-    check_eq!(second, vec!["foo.baz 2 hello"]);
-    let in_synadia = interest(&ctx, &s, "synadia", &WATCHED).await?;
-    ctx.observe("second config: interest in synadia", in_synadia.join("|"));
-    check_eq!(
-        in_synadia,
-        vec![
+    check_imports(
+        &ctx,
+        &s,
+        &mut ivan,
+        &mut derek,
+        "second config",
+        &["foo.baz 2 hello"],
+        &[
             "foo.bar 0",
             "foo.baz 1",
             "foo.bat 0",
-            "private.natsio.foo 0"
-        ]
-    );
-    let own = intra_account(&mut ivan, &mut derek).await?;
-    ctx.observe("second config: own account", format!("{own:?}"));
-    check_eq!(
-        own,
-        (
-            vec!["ivan.sub 5 hello".to_string()],
-            vec!["derek.sub 1 hello".to_string()]
-        )
-    );
-
-    // foo.* no longer exported (xxx is), the prefix is ivan again.
-    reload(
-        &s,
-        &streams_conf("\"xxx\"", "\"foo.bat\"", "\"xxx\"", "\"ivan\""),
+            "private.natsio.foo 0",
+        ],
     )
     .await?;
-    let ops = ivan.ops_until_pong().await?;
+    check_own_accounts(&ctx, &mut ivan, &mut derek, "second config").await?;
+
+    // foo.* no longer exported (xxx is), the prefix is ivan again.
+    let conf = streams_conf("\"xxx\"", "\"foo.bat\"", "\"xxx\"", "\"ivan\"");
+    let ops = reload_told(&s, &mut ivan, &mut derek, &conf).await?;
     ctx.observe("third config: ivan told", format!("{ops:?}"));
     check_eq!(ops, Vec::<Op>::new());
-    derek.flush().await?;
-    publish(&mut derek, &WATCHED, "hello").await?;
-    let third = delivered(&mut ivan).await?;
-    ctx.observe("third config", third.join("|"));
-    check_eq!(third, vec!["ivan.private.natsio.foo 4 hello"]);
-    let in_synadia = interest(&ctx, &s, "synadia", &WATCHED).await?;
-    ctx.observe("third config: interest in synadia", in_synadia.join("|"));
-    check_eq!(
-        in_synadia,
-        vec![
+    check_imports(
+        &ctx,
+        &s,
+        &mut ivan,
+        &mut derek,
+        "third config",
+        &["ivan.private.natsio.foo 4 hello"],
+        &[
             "foo.bar 0",
             "foo.baz 0",
             "foo.bat 0",
-            "private.natsio.foo 1"
-        ]
-    );
-    let own = intra_account(&mut ivan, &mut derek).await?;
-    ctx.observe("third config: own account", format!("{own:?}"));
-    check_eq!(
-        own,
-        (
-            vec!["ivan.sub 5 hello".to_string()],
-            vec!["derek.sub 1 hello".to_string()]
-        )
-    );
-    Ok(())
+            "private.natsio.foo 1",
+        ],
+    )
+    .await?;
+    check_own_accounts(&ctx, &mut ivan, &mut derek, "third config").await
 }
 
 /// E1 exports `bar`, E2 exports `bar` and `baz`; account I imports as each
@@ -937,10 +923,10 @@ async fn reload_compare(ctx: Ctx) -> Result<()> {
     let s = ctx
         .server(ServerSpec::new().conf(&compare_conf(phases[0].1)))
         .await?;
-    let mut i = conn(&ctx, &s, "i", "p").await?;
+    let mut i = login(&ctx, &s, "i", "p").await?;
     send(&mut i, "SUB p.bar 1\r\nSUB q.bar 2\r\nSUB p.baz 3\r\n").await?;
-    let mut e1 = conn(&ctx, &s, "e1", "p").await?;
-    let mut e2 = conn(&ctx, &s, "e2", "p").await?;
+    let mut e1 = login(&ctx, &s, "e1", "p").await?;
+    let mut e2 = login(&ctx, &s, "e2", "p").await?;
     let mut seen = Vec::new();
     for (n, (name, imports)) in phases.iter().enumerate() {
         if n > 0 {

@@ -3,7 +3,10 @@
 //! limits, INFO, monitoring, log files) and the error a refused reload logs.
 
 use crate::check_eq;
-use crate::kit::{self, Ctx, Op, RawClient, Server, ServerSpec, Then};
+use crate::kit::reload::{count_lines, hup, reload_conf, Outcome, FAILED, LISTEN, RELOADED};
+use crate::kit::{
+    self, account_names, delivered, reload, user, Ctx, Op, RawClient, Server, ServerSpec, Then,
+};
 use crate::registry::{Need, Scenario};
 use anyhow::{bail, ensure, Context, Result};
 use futures::FutureExt;
@@ -12,14 +15,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// What Go logs once a reload has been applied.
-const RELOADED: &str = "Reloaded server configuration";
-/// What Go logs, followed by the reason, when it refuses a reload.
-const FAILED: &str = "Failed to reload server configuration: ";
 /// How long a reload may take to show in the log.
 const WAIT: Duration = Duration::from_secs(5);
-/// The listen address the kit puts in front of a config body.
-const LISTEN: &str = "host: 127.0.0.1\nport: {{client_port}}\n";
 const AUTH_VIOLATION: &str = "Authorization Violation";
 const AUTH_ERR: &str = "-ERR 'Authorization Violation'\r\n";
 
@@ -183,50 +180,6 @@ fn listen(body: &str) -> String {
     format!("{LISTEN}{body}")
 }
 
-fn count(text: &str, needle: &str) -> usize {
-    text.lines().filter(|l| l.contains(needle)).count()
-}
-
-enum Outcome {
-    Applied,
-    Refused(String),
-}
-
-/// Rewrites the whole config file, sends SIGHUP and waits for the server to
-/// log that it applied or refused it.
-async fn hup(s: &Server, conf: &str) -> Result<Outcome> {
-    let logs = s.logs();
-    let (ok0, err0) = (count(&logs, RELOADED), count(&logs, FAILED));
-    s.rewrite_conf(conf)?;
-    s.signal(Signal::SIGHUP)?;
-    kit::eventually(WAIT, || async move {
-        let logs = s.logs();
-        if count(&logs, RELOADED) > ok0 {
-            return Ok(Some(Outcome::Applied));
-        }
-        if let Some(line) = logs.lines().filter(|l| l.contains(FAILED)).nth(err0) {
-            let reason = line.split_once(FAILED).map(|x| x.1).unwrap_or_default();
-            return Ok(Some(Outcome::Refused(reason.to_string())));
-        }
-        Ok(None)
-    })
-    .await
-    .context("waiting for the reload to be applied or refused")
-}
-
-/// Reloads with this body (after the listen address); it must be applied.
-async fn reload(s: &Server, body: &str) -> Result<()> {
-    reload_conf(s, &listen(body)).await
-}
-
-/// Reloads with this whole config; it must be applied.
-async fn reload_conf(s: &Server, conf: &str) -> Result<()> {
-    match hup(s, conf).await? {
-        Outcome::Applied => Ok(()),
-        Outcome::Refused(e) => bail!("reload refused: {e}"),
-    }
-}
-
 /// Reloads with this body (after the listen address); it must be refused.
 async fn refused(s: &Server, body: &str) -> Result<String> {
     refused_conf(s, &listen(body)).await
@@ -235,19 +188,19 @@ async fn refused(s: &Server, body: &str) -> Result<String> {
 async fn refused_conf(s: &Server, conf: &str) -> Result<String> {
     match hup(s, conf).await? {
         Outcome::Applied => bail!("the reload was applied, expected it to be refused"),
-        Outcome::Refused(e) => Ok(e),
+        Outcome::Refused(line) => Ok(kit::reload::reason(&line).to_string()),
     }
 }
 
 /// Rewrites the config, sends SIGHUP, and waits until `file` (the log file
 /// the new config names) has one more success line than before.
 async fn reload_into_file(s: &Server, conf: &str, file: &Path) -> Result<()> {
-    let before = count(&std::fs::read_to_string(file).unwrap_or_default(), RELOADED);
+    let before = count_lines(&std::fs::read_to_string(file).unwrap_or_default(), RELOADED);
     s.rewrite_conf(conf)?;
     s.signal(Signal::SIGHUP)?;
     kit::eventually(WAIT, || async move {
         let text = std::fs::read_to_string(file).unwrap_or_default();
-        Ok((count(&text, RELOADED) > before).then_some(()))
+        Ok((count_lines(&text, RELOADED) > before).then_some(()))
     })
     .await
     .with_context(|| format!("waiting for {RELOADED:?} in {}", file.display()))
@@ -256,10 +209,6 @@ async fn reload_into_file(s: &Server, conf: &str, file: &Path) -> Result<()> {
 /// A raw connection that sent this CONNECT and got the PONG of a PING.
 async fn conn(ctx: &Ctx, s: &Server, connect: &str) -> Result<RawClient> {
     ctx.raw_connected(s, connect).await
-}
-
-fn user(name: &str, pass: &str) -> String {
-    format!("{{\"verbose\":false,\"user\":\"{name}\",\"pass\":\"{pass}\"}}")
 }
 
 fn token(tok: &str) -> String {
@@ -293,22 +242,6 @@ async fn still_fine(c: &mut RawClient) -> Result<()> {
     Ok(())
 }
 
-/// Subjects, sids and payloads of the messages delivered before the PONG.
-async fn delivered(c: &mut RawClient) -> Result<Vec<String>> {
-    Ok(c.msgs_until_pong()
-        .await?
-        .into_iter()
-        .map(|m| {
-            format!(
-                "{} {} {}",
-                m.subject,
-                m.sid,
-                String::from_utf8_lossy(&m.payload)
-            )
-        })
-        .collect())
-}
-
 /// Publishes without waiting: for a message the same connection then reads.
 async fn send_pub(c: &mut RawClient, subject: &str, payload: &str) -> Result<()> {
     c.send(&format!("PUB {subject} {}\r\n{payload}\r\n", payload.len()))
@@ -324,19 +257,6 @@ async fn publish(c: &mut RawClient, subject: &str, payload: &str) -> Result<()> 
 
 async fn varz(ctx: &Ctx, s: &Server) -> Result<Value> {
     ctx.http_json(s, "/varz").await
-}
-
-/// The account names /accountz lists, sorted.
-async fn accountz_list(ctx: &Ctx, s: &Server) -> Result<Vec<String>> {
-    let v = ctx.http_json(s, "/accountz").await?;
-    let mut names: Vec<String> = v["accounts"]
-        .as_array()
-        .context("/accountz has no accounts")?
-        .iter()
-        .filter_map(|a| a.as_str().map(String::from))
-        .collect();
-    names.sort();
-    Ok(names)
 }
 
 /// Connects as an nkey user (the kit signs the INFO's nonce) and waits for
@@ -376,7 +296,7 @@ async fn no_config_file(ctx: Ctx) -> Result<()> {
         anyhow::Ok(v["config_load_time"].clone())
     };
     let loaded = get_loaded().await?;
-    let before = count(&s.logs(), FAILED);
+    let before = count_lines(&s.logs(), FAILED);
     s.signal(Signal::SIGHUP)?;
     let line = kit::eventually(WAIT, || async {
         let logs = s.logs();
@@ -485,7 +405,7 @@ async fn golden_options(ctx: &Ctx, s: &Server) -> Result<Value> {
     // debug, trace and logtime off: no [DBG] or [TRC] line, and every line
     // starts with the pid, no date before it.
     let logs = s.logs();
-    let (debug, trace) = (count(&logs, "[DBG]"), count(&logs, "[TRC]"));
+    let (debug, trace) = (count_lines(&logs, "[DBG]"), count_lines(&logs, "[TRC]"));
     let timed = logs
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('['))
@@ -576,7 +496,7 @@ async fn refuse_cluster_removed(ctx: Ctx) -> Result<()> {
     still_fine(&mut c).await?;
     let again = refused(&s, changed).await?;
     check_eq!(again, err);
-    check_eq!(count(&s.logs(), "[TRC]"), 0);
+    check_eq!(count_lines(&s.logs(), "[TRC]"), 0);
     // Nothing changed, logtime included (the refusals' own lines have no date).
     check_eq!(golden_options(&ctx, &s).await?, golden);
     let v = varz(&ctx, &s).await?;
@@ -893,7 +813,7 @@ async fn account_users(ctx: Ctx) -> Result<()> {
     let s = ctx
         .server(ServerSpec::new().conf(&format!("http: 127.0.0.1:{{{{http_port}}}}\n{start}")))
         .await?;
-    let accounts = accountz_list(&ctx, &s).await?;
+    let accounts = account_names(&ctx, &s).await?;
     ctx.observe("accounts before", accounts.join("|"));
     check_eq!(
         accounts.contains(&"acc_deleted_after_reload".to_string()),
@@ -916,7 +836,7 @@ async fn account_users(ctx: Ctx) -> Result<()> {
     }
     still_fine(&mut derek).await?;
     // The deleted account is gone.
-    let accounts = accountz_list(&ctx, &s).await?;
+    let accounts = account_names(&ctx, &s).await?;
     ctx.observe("accounts after", accounts.join("|"));
     check_eq!(
         accounts.contains(&"acc_deleted_after_reload".to_string()),
@@ -999,7 +919,7 @@ async fn account_nkey_users(ctx: Ctx) -> Result<()> {
     let s = ctx
         .server(ServerSpec::new().conf(&format!("http: 127.0.0.1:{{{{http_port}}}}\n{start}")))
         .await?;
-    let accounts = accountz_list(&ctx, &s).await?;
+    let accounts = account_names(&ctx, &s).await?;
     ctx.observe("accounts before", accounts.join("|"));
     check_eq!(accounts.contains(&"synadia".to_string()), true);
     let (_, info) = ctx.raw(&s).await?;
@@ -1023,7 +943,7 @@ async fn account_nkey_users(ctx: Ctx) -> Result<()> {
     ctx.observe("closed/derek", dc.expect_closed(WAIT).await?);
     ctx.observe("closed/ivan", ic.expect_closed(WAIT).await?);
     // Synadia is gone, so its user is too.
-    let accounts = accountz_list(&ctx, &s).await?;
+    let accounts = account_names(&ctx, &s).await?;
     ctx.observe("accounts after", accounts.join("|"));
     check_eq!(accounts.contains(&"synadia".to_string()), false);
     check_eq!(
@@ -1182,19 +1102,7 @@ async fn default_system_account(ctx: Ctx) -> Result<()> {
         let d = &v["account_detail"];
         Ok((d["is_system"].clone(), d["subscriptions"].clone()))
     };
-    let names = |v: &Value| -> Vec<String> {
-        let mut n: Vec<String> = v["accounts"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        n.sort();
-        n
-    };
-    let listed = names(&ctx.http_json(&s, "/accountz").await?);
+    let listed = account_names(&ctx, &s).await?;
     ctx.observe("accounts-before", listed.join(","));
     let before = sys(ctx.http_json(&s, "/accountz?acc=$SYS").await?)?;
     check_eq!(before.0, Value::Bool(true));
@@ -1209,7 +1117,7 @@ async fn default_system_account(ctx: Ctx) -> Result<()> {
         ),
     );
     check_eq!(after, before);
-    check_eq!(names(&ctx.http_json(&s, "/accountz").await?), listed);
+    check_eq!(account_names(&ctx, &s).await?, listed);
     Ok(())
 }
 
@@ -1664,7 +1572,7 @@ async fn rotate_files(ctx: Ctx) -> Result<()> {
     reload_into_file(&s, &files("log1.txt", "nats-server1.pid"), &p("log1.txt")).await?;
     check_eq!(p("log.txt").exists(), false);
     let text = std::fs::read_to_string(p("log1.txt"))?;
-    ctx.observe("new-log-reloads", count(&text, RELOADED).to_string());
+    ctx.observe("new-log-reloads", count_lines(&text, RELOADED).to_string());
     Ok(())
 }
 
@@ -1709,7 +1617,7 @@ async fn logging(ctx: Ctx) -> Result<()> {
             .copied()
             .filter(|t| text.contains(t))
             .collect();
-        let reloaded = count(&text, &format!("[INF] {RELOADED}"));
+        let reloaded = count_lines(&text, &format!("[INF] {RELOADED}"));
         ctx.observe(
             &format!("file/{file}"),
             format!("reloaded={reloaded} present={present:?}"),

@@ -21,11 +21,10 @@
 //! check requests across servers are ported on one server in part.
 
 use crate::check_eq;
-use crate::kit::{Ctx, Msg, Op, RawClient, Server, ServerSpec};
+use crate::kit::{self, login, reload, subscribe, Ctx, Msg, Op, RawClient, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{bail, Context, Result};
 use futures::FutureExt;
-use nix::sys::signal::Signal;
 use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -99,7 +98,6 @@ pub fn scenarios() -> Vec<Scenario> {
 // ---------------------------------------------------------------- helpers
 
 const LATENCY_TYPE: &str = "io.nats.server.metric.v1.service_latency";
-const RELOADED: &str = "Reloaded server configuration";
 
 /// FOO exports `ngs.usage.*` with `latency` (and `export_extra` fields);
 /// BAR imports `ngs.usage.bar` as `ngs.usage` (with `import_extra`).
@@ -160,11 +158,6 @@ fn connect_json(user: &str, name: Option<&str>) -> String {
         v["name"] = json!(n);
     }
     v.to_string()
-}
-
-async fn sub(c: &mut RawClient, subject: &str, sid: &str) -> Result<()> {
-    c.send(&format!("SUB {subject} {sid}\r\n")).await?;
-    c.flush().await
 }
 
 /// The server's name as its INFO says (responders' `server` is that).
@@ -422,6 +415,25 @@ async fn start(ctx: &Ctx, conf: &str) -> Result<(Server, String)> {
     Ok((s, name))
 }
 
+/// The clients of a tracked exchange on a [`tracking_conf`] server, in
+/// the order they connect: FOO's responder on `ngs.usage.*` (sid 1, named
+/// when `name` is given), FOO's listener of the latency subject `results`
+/// (sid 2), and BAR's requestor subscribed to its `inbox` (sid 1).
+async fn tracked_clients(
+    ctx: &Ctx,
+    s: &Server,
+    name: Option<&str>,
+    inbox: &str,
+) -> Result<(RawClient, RawClient, RawClient)> {
+    let mut resp = connect(ctx, s, "foo", name).await?;
+    subscribe(&mut resp, &[("ngs.usage.*", "1")]).await?;
+    let mut listener = connect(ctx, s, "foo", None).await?;
+    subscribe(&mut listener, &[("results", "2")]).await?;
+    let mut req = connect(ctx, s, "bar", None).await?;
+    subscribe(&mut req, &[(inbox, "1")]).await?;
+    Ok((resp, listener, req))
+}
+
 /// A request through the tracked import answered after `work`; returns
 /// the advisory (after checking it came alone on the listener).
 async fn tracked_round(
@@ -446,12 +458,8 @@ async fn tracked_round(
 /// old-style request (an inbox unsubscribed after one message).
 async fn single_server(ctx: Ctx) -> Result<()> {
     let (s, name) = start(&ctx, &tracking_conf(FULL_SAMPLING, "", "")).await?;
-    let mut resp = connect(&ctx, &s, "foo", Some("service22")).await?;
-    sub(&mut resp, "ngs.usage.*", "1").await?;
-    let mut listener = connect(&ctx, &s, "foo", None).await?;
-    sub(&mut listener, "results", "2").await?;
-    let mut req = connect(&ctx, &s, "bar", None).await?;
-    sub(&mut req, "_INBOX.new.*", "1").await?;
+    let (mut resp, mut listener, mut req) =
+        tracked_clients(&ctx, &s, Some("service22"), "_INBOX.new.*").await?;
 
     let work = Duration::from_millis(10);
     let (adv, sent, got) =
@@ -566,12 +574,12 @@ async fn request_reply(ctx: Ctx) -> Result<()> {
         ),
     ];
     for (label, body, want) in bad {
-        let (code, text) = check_conf(&ctx, &body).await?;
+        let (code, text) = kit::config_test_raw(&ctx, &body).await?;
         ctx.observe(&format!("{label}: -t"), format!("exit {code:?}: {text}"));
         check_eq!(code, Some(1));
         check_eq!(text, format!("nats-server: {want}"));
     }
-    let (code, text) = check_conf(&ctx, &conf("results")).await?;
+    let (code, text) = kit::config_test_raw(&ctx, &conf("results")).await?;
     ctx.observe("shorthand: -t", format!("exit {code:?}: {text}"));
     check_eq!(code, Some(0));
 
@@ -608,17 +616,6 @@ async fn request_reply(ctx: Ctx) -> Result<()> {
         bail!("bad total latency {}", ns(&adv, "total"));
     }
     Ok(())
-}
-
-/// `-t -c FILE`: exit code and output, the path shown as `<conf>`.
-async fn check_conf(ctx: &Ctx, body: &str) -> Result<(Option<i32>, String)> {
-    let dir = ctx.new_dir("t")?;
-    let path = dir.join("c.conf");
-    std::fs::write(&path, body)?;
-    let path = path.to_string_lossy().to_string();
-    let out = ctx.run_binary(&["-t", "-c", &path]).await?;
-    let text = format!("{}{}", out.stderr, out.stdout).replace(&path, "<conf>");
-    Ok((out.code, text.trim().to_string()))
 }
 
 /// A TCP proxy that holds each chunk `delay` before passing it on, both
@@ -677,9 +674,9 @@ async fn pump(
 async fn client_rtt_slower(ctx: Ctx) -> Result<()> {
     let (s, name) = start(&ctx, &tracking_conf(FULL_SAMPLING, "", "")).await?;
     let mut resp = connect(&ctx, &s, "foo", None).await?;
-    sub(&mut resp, "ngs.usage.*", "1").await?;
+    subscribe(&mut resp, &[("ngs.usage.*", "1")]).await?;
     let mut listener = connect(&ctx, &s, "foo", None).await?;
-    sub(&mut listener, "results", "2").await?;
+    subscribe(&mut listener, &[("results", "2")]).await?;
 
     let rtt = Duration::from_millis(10);
     let proxy = slow_proxy(s.addr(), rtt).await?;
@@ -694,7 +691,7 @@ async fn client_rtt_slower(ctx: Ctx) -> Result<()> {
     if d < rtt {
         bail!("expected an rtt of at least {rtt:?} through the proxy, got {d:?}");
     }
-    sub(&mut req, "_INBOX.slow.*", "1").await?;
+    subscribe(&mut req, &[("_INBOX.slow.*", "1")]).await?;
     let (adv, _, got) = tracked_round(
         &mut req,
         &mut resp,
@@ -754,12 +751,7 @@ async fn count_advisories(c: &mut RawClient, quiet: Duration) -> Result<Vec<Valu
 async fn sampling(ctx: Ctx) -> Result<()> {
     let latency = "{ sampling: 50%, subject: results }";
     let (s, _) = start(&ctx, &tracking_conf(latency, "", "")).await?;
-    let mut resp = connect(&ctx, &s, "foo", None).await?;
-    sub(&mut resp, "ngs.usage.*", "1").await?;
-    let mut listener = connect(&ctx, &s, "foo", None).await?;
-    sub(&mut listener, "results", "2").await?;
-    let mut req = connect(&ctx, &s, "bar", None).await?;
-    sub(&mut req, "_INBOX.s.*", "1").await?;
+    let (mut resp, mut listener, mut req) = tracked_clients(&ctx, &s, None, "_INBOX.s.*").await?;
     let to_send = 1000;
     let mut got = 0;
     // In batches of 100, each answered before the next.
@@ -833,13 +825,13 @@ async fn no_subs_leak(ctx: Ctx) -> Result<()> {
     );
     let (s, _) = start(&ctx, &conf).await?;
     let mut resp = connect(&ctx, &s, "foo", Some("dlc22")).await?;
-    sub(&mut resp, "ngs.usage.*", "1").await?;
+    subscribe(&mut resp, &[("ngs.usage.*", "1")]).await?;
     let before = sub_counts(&ctx, &s).await?;
     ctx.observe_json("before any request", &before);
     leak_round(&ctx, &s, &mut resp, 0).await?;
     let settled = |want: Option<Value>| {
         let (ctx, s) = (&ctx, &s);
-        crate::kit::eventually(Duration::from_secs(2), move || {
+        kit::eventually(Duration::from_secs(2), move || {
             let want = want.clone();
             async move {
                 let now = sub_counts(ctx, s).await?;
@@ -877,12 +869,7 @@ async fn no_subs_leak(ctx: Ctx) -> Result<()> {
 /// service latency.
 async fn adjust_negative(ctx: Ctx) -> Result<()> {
     let (s, name) = start(&ctx, &tracking_conf(FULL_SAMPLING, "", "")).await?;
-    let mut resp = connect(&ctx, &s, "foo", None).await?;
-    sub(&mut resp, "ngs.usage.*", "1").await?;
-    let mut listener = connect(&ctx, &s, "foo", None).await?;
-    sub(&mut listener, "results", "2").await?;
-    let mut req = connect(&ctx, &s, "bar", None).await?;
-    sub(&mut req, "_INBOX.n.*", "1").await?;
+    let (mut resp, mut listener, mut req) = tracked_clients(&ctx, &s, None, "_INBOX.n.*").await?;
     let total = 50;
     for i in 0..total {
         request(&mut req, "ngs.usage", &format!("_INBOX.n.{i}"), "1h").await?;
@@ -917,6 +904,55 @@ fn status(adv: &Value) -> String {
     )
 }
 
+/// The advisories of the Go tests' three failures of a request through an
+/// export with a response threshold, and the clients that made them.
+struct Failures {
+    /// A publish without reply (400).
+    no_reply: Value,
+    /// A request nobody serves (503).
+    no_responders: Value,
+    /// A request answered after the threshold (504).
+    too_slow: Value,
+    /// FOO's listener of `results`.
+    listener: RawClient,
+    /// BAR's requestor, subscribed to `<inbox>.*`.
+    req: RawClient,
+    /// FOO's responder on `ngs.usage.bar`, connected after the 503.
+    resp: RawClient,
+}
+
+/// Makes the three failures on a [`tracking_conf`] server with a response
+/// threshold; the late response of the third is sent once its 504 is out.
+async fn failures(ctx: &Ctx, s: &Server, inbox: &str) -> Result<Failures> {
+    let mut listener = connect(ctx, s, "foo", None).await?;
+    subscribe(&mut listener, &[("results", "2")]).await?;
+    let mut req = connect(ctx, s, "bar", None).await?;
+    subscribe(&mut req, &[(&format!("{inbox}.*"), "1")]).await?;
+
+    req.send("PUB ngs.usage 2\r\n1h\r\n").await?;
+    let no_reply = advisory(&mut listener, "results").await?;
+
+    request(&mut req, "ngs.usage", &format!("{inbox}.1"), "1h").await?;
+    let no_responders = advisory(&mut listener, "results").await?;
+
+    let mut resp = connect(ctx, s, "foo", None).await?;
+    subscribe(&mut resp, &[("ngs.usage.bar", "1")]).await?;
+    request(&mut req, "ngs.usage", &format!("{inbox}.2"), "1h").await?;
+    let m = resp.read_msgs(1).await?.remove(0);
+    let too_slow = advisory(&mut listener, "results").await?;
+    let reply = m.reply.context("no reply subject")?;
+    resp.send(&format!("PUB {reply} 7\r\n22 msgs\r\n")).await?;
+    resp.flush().await?;
+    Ok(Failures {
+        no_reply,
+        no_responders,
+        too_slow,
+        listener,
+        req,
+        resp,
+    })
+}
+
 /// With a 20 ms response threshold: a publish without reply (400), a
 /// request nobody serves (503), a response later than the threshold (504,
 /// and the late response is dropped), no duplicate, and an old-style
@@ -927,40 +963,29 @@ async fn failure_reporting(ctx: Ctx) -> Result<()> {
         &tracking_conf(FULL_SAMPLING, ", threshold: \"20ms\"", ""),
     )
     .await?;
-    let mut listener = connect(&ctx, &s, "foo", None).await?;
-    sub(&mut listener, "results", "2").await?;
-    let mut req = connect(&ctx, &s, "bar", None).await?;
-    sub(&mut req, "_INBOX.f.*", "1").await?;
-
-    // No reply subject.
-    req.send("PUB ngs.usage 2\r\n1h\r\n").await?;
-    let adv = advisory(&mut listener, "results").await?;
-    ctx.observe("no reply", status(&adv));
-    ctx.observe_json("no reply advisory", &view(&adv, &name)?);
-    check_eq!(adv["status"].as_i64(), Some(400));
-    check_eq!(status(&adv), "400 Bad Request");
-
-    // No responders.
-    request(&mut req, "ngs.usage", "_INBOX.f.1", "1h").await?;
-    let adv = advisory(&mut listener, "results").await?;
-    ctx.observe("no responders", status(&adv));
-    ctx.observe_json("no responders advisory", &view(&adv, &name)?);
-    check_eq!(adv["status"].as_i64(), Some(503));
-    check_eq!(status(&adv), "503 Service Unavailable");
-
-    // A responder slower than the threshold: it answers once the 504 is out.
-    let mut resp = connect(&ctx, &s, "foo", None).await?;
-    sub(&mut resp, "ngs.usage.bar", "1").await?;
-    request(&mut req, "ngs.usage", "_INBOX.f.2", "1h").await?;
-    let m = resp.read_msgs(1).await?.remove(0);
-    let adv = advisory(&mut listener, "results").await?;
-    ctx.observe("too slow", status(&adv));
-    ctx.observe_json("too slow advisory", &view(&adv, &name)?);
-    check_eq!(adv["status"].as_i64(), Some(504));
-    check_eq!(status(&adv), "504 Service Timeout");
-    let reply = m.reply.context("no reply subject")?;
-    resp.send(&format!("PUB {reply} 7\r\n22 msgs\r\n")).await?;
-    resp.flush().await?;
+    let Failures {
+        no_reply,
+        no_responders,
+        too_slow,
+        mut listener,
+        mut req,
+        mut resp,
+    } = failures(&ctx, &s, "_INBOX.f").await?;
+    for (label, adv, code, text) in [
+        ("no reply", &no_reply, 400, "400 Bad Request"),
+        (
+            "no responders",
+            &no_responders,
+            503,
+            "503 Service Unavailable",
+        ),
+        ("too slow", &too_slow, 504, "504 Service Timeout"),
+    ] {
+        ctx.observe(label, status(adv));
+        ctx.observe_json(&format!("{label} advisory"), &view(adv, &name)?);
+        check_eq!(adv["status"].as_i64(), Some(code));
+        check_eq!(status(adv), text);
+    }
     let late = req.msgs_until_pong().await?;
     ctx.observe("late response delivered", late.len().to_string());
     check_eq!(late.len(), 0);
@@ -984,16 +1009,24 @@ async fn failure_reporting(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
+/// SVC's responder on a [`svc_conf`] server, subscribed to the latency
+/// subject (sid 2) and `svc.echo` (sid 1), and CLIENT's old-style
+/// requestor, its inbox `_INBOX.old` unsubscribed after one message.
+async fn svc_clients(ctx: &Ctx, s: &Server) -> Result<(RawClient, RawClient)> {
+    let mut resp = connect(ctx, s, "svc", None).await?;
+    resp.send("SUB latency.svc 2\r\nSUB svc.echo 1\r\n").await?;
+    resp.flush().await?;
+    let mut req = connect(ctx, s, "client", None).await?;
+    req.send("SUB _INBOX.old 1\r\nUNSUB 1 1\r\n").await?;
+    Ok((resp, req))
+}
+
 /// The SVC / CLIENT config: CLIENT imports `svc.echo` as `SVC`; an
 /// old-style request answered after a few ms is measured in full.
 async fn old_request_style(ctx: Ctx) -> Result<()> {
     let conf = svc_conf("{\n sampling: 100%\n subject: latency.svc\n }", "", false);
     let (s, name) = start(&ctx, &conf).await?;
-    let mut resp = connect(&ctx, &s, "svc", None).await?;
-    resp.send("SUB latency.svc 2\r\nSUB svc.echo 1\r\n").await?;
-    resp.flush().await?;
-    let mut req = connect(&ctx, &s, "client", None).await?;
-    req.send("SUB _INBOX.old 1\r\nUNSUB 1 1\r\n").await?;
+    let (mut resp, mut req) = svc_clients(&ctx, &s).await?;
     let sent = request(&mut req, "SVC", "_INBOX.old", "1h").await?;
     let work = Duration::from_millis(10);
     let m = serve_one(&mut resp, work, "world").await?;
@@ -1032,28 +1065,9 @@ async fn stack_overflow(ctx: Ctx) -> Result<()> {
       }\n\
     }\n";
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut st = ctx
-        .raw_connected(
-            &s,
-            "{\"verbose\":false,\"user\":\"static\",\"pass\":\"foo\"}",
-        )
-        .await?;
-    sub(&mut st, "my.service", "1").await?;
-    let mut dyn_ = ctx
-        .raw_connected(&s, "{\"verbose\":false,\"user\":\"foo\",\"pass\":\"bar\"}")
-        .await?;
-    let delivered = |msgs: Vec<Msg>| -> Vec<String> {
-        msgs.into_iter()
-            .map(|m| {
-                format!(
-                    "{} {} {}",
-                    m.subject,
-                    m.sid,
-                    String::from_utf8_lossy(&m.payload)
-                )
-            })
-            .collect()
-    };
+    let mut st = login(&ctx, &s, "static", "foo").await?;
+    subscribe(&mut st, &[("my.service", "1")]).await?;
+    let mut dyn_ = login(&ctx, &s, "foo", "bar").await?;
     let mut rounds = Vec::new();
     for round in ["plain", "queue", "queue on both sides"] {
         match round {
@@ -1062,14 +1076,14 @@ async fn stack_overflow(ctx: Ctx) -> Result<()> {
                 st.flush().await?;
             }
             "queue on both sides" => {
-                sub(&mut dyn_, "my.service prod", "3").await?;
+                subscribe(&mut dyn_, &[("my.service prod", "3")]).await?;
             }
             _ => {}
         }
         dyn_.send("PUB my.service foo 2\r\nhi\r\n").await?;
         // DYN's PING first: then the request has been routed.
-        let on_dyn = delivered(dyn_.msgs_until_pong().await?);
-        let got = delivered(st.msgs_until_pong().await?);
+        let on_dyn = kit::delivered(&mut dyn_).await?;
+        let got = kit::delivered(&mut st).await?;
         ctx.observe(&format!("{round}: static got"), got.join("|"));
         ctx.observe(&format!("{round}: dyn got"), on_dyn.join("|"));
         rounds.push((got, on_dyn));
@@ -1097,49 +1111,18 @@ async fn shares_failures(ctx: Ctx) -> Result<()> {
         &tracking_conf(FULL_SAMPLING, ", threshold: \"10ms\"", ", share: true"),
     )
     .await?;
-    let mut listener = connect(&ctx, &s, "foo", None).await?;
-    sub(&mut listener, "results", "2").await?;
-    let mut req = connect(&ctx, &s, "bar", None).await?;
-    sub(&mut req, "_INBOX.d.*", "1").await?;
-
-    req.send("PUB ngs.usage 2\r\n1h\r\n").await?;
-    let adv = advisory(&mut listener, "results").await?;
-    ctx.observe_json("no reply", &view(&adv, &name)?);
-    check_eq!(adv["status"].as_i64(), Some(400));
-    extended(&adv["requestor"], "bar", None, &name)?;
-
-    request(&mut req, "ngs.usage", "_INBOX.d.1", "1h").await?;
-    let adv = advisory(&mut listener, "results").await?;
-    ctx.observe_json("no responders", &view(&adv, &name)?);
-    check_eq!(adv["status"].as_i64(), Some(503));
-    extended(&adv["requestor"], "bar", None, &name)?;
-
-    let mut resp = connect(&ctx, &s, "foo", None).await?;
-    sub(&mut resp, "ngs.usage.bar", "1").await?;
-    request(&mut req, "ngs.usage", "_INBOX.d.2", "1h").await?;
-    let m = resp.read_msgs(1).await?.remove(0);
-    let adv = advisory(&mut listener, "results").await?;
-    ctx.observe_json("too slow", &view(&adv, &name)?);
-    check_eq!(adv["status"].as_i64(), Some(504));
-    extended(&adv["requestor"], "bar", None, &name)?;
-    let reply = m.reply.context("no reply subject")?;
-    resp.send(&format!("PUB {reply} 7\r\n22 msgs\r\n")).await?;
-    resp.flush().await?;
-    no_more(&mut listener, Duration::from_millis(50)).await?;
+    let mut f = failures(&ctx, &s, "_INBOX.d").await?;
+    for (label, adv, code) in [
+        ("no reply", &f.no_reply, 400),
+        ("no responders", &f.no_responders, 503),
+        ("too slow", &f.too_slow, 504),
+    ] {
+        ctx.observe_json(label, &view(adv, &name)?);
+        check_eq!(adv["status"].as_i64(), Some(code));
+        extended(&adv["requestor"], "bar", None, &name)?;
+    }
+    no_more(&mut f.listener, Duration::from_millis(50)).await?;
     Ok(())
-}
-
-/// Rewrites the config (listen lines included) and waits for the reload.
-async fn reload(s: &Server, body: &str) -> Result<()> {
-    let conf = format!("host: 127.0.0.1\nport: {{{{client_port}}}}\n{body}");
-    let before = s.logs().matches(RELOADED).count();
-    s.rewrite_conf(&conf)?;
-    s.signal(Signal::SIGHUP)?;
-    crate::kit::eventually(Duration::from_secs(5), || async move {
-        Ok((s.logs().matches(RELOADED).count() > before).then_some(()))
-    })
-    .await
-    .context("waiting for the reload")
 }
 
 /// `share: true` on CLIENT's import: the advisory has the requestor's
@@ -1147,11 +1130,7 @@ async fn reload(s: &Server, body: &str) -> Result<()> {
 async fn shares_config(ctx: Ctx) -> Result<()> {
     let latency = "{\n sampling: 100%\n subject: latency.svc\n }";
     let (s, name) = start(&ctx, &svc_conf(latency, "", true)).await?;
-    let mut resp = connect(&ctx, &s, "svc", None).await?;
-    resp.send("SUB latency.svc 2\r\nSUB svc.echo 1\r\n").await?;
-    resp.flush().await?;
-    let mut req = connect(&ctx, &s, "client", None).await?;
-    req.send("SUB _INBOX.old 1\r\nUNSUB 1 1\r\n").await?;
+    let (mut resp, mut req) = svc_clients(&ctx, &s).await?;
     let sent = request(&mut req, "SVC", "_INBOX.old", "1h").await?;
     let work = Duration::from_millis(10);
     serve_one(&mut resp, work, "world").await?;
@@ -1185,11 +1164,11 @@ async fn loss(ctx: Ctx) -> Result<()> {
     );
     let (s, name) = start(&ctx, &conf).await?;
     let mut resp = connect(&ctx, &s, "svc", Some("responder")).await?;
-    sub(&mut resp, "svc.echo", "1").await?;
+    subscribe(&mut resp, &[("svc.echo", "1")]).await?;
     let mut listener = connect(&ctx, &s, "svc", Some("latency")).await?;
-    sub(&mut listener, "latency.svc", "2").await?;
+    subscribe(&mut listener, &[("latency.svc", "2")]).await?;
     let mut req = connect(&ctx, &s, "client", Some("requestor")).await?;
-    sub(&mut req, "_INBOX.loss", "1").await?;
+    subscribe(&mut req, &[("_INBOX.loss", "1")]).await?;
     let send = |msg: &str| {
         let hdr = "NATS/1.0\r\nX-B3-Sampled: 1\r\n\r\n";
         format!(
@@ -1350,9 +1329,9 @@ async fn header_triggered(ctx: Ctx) -> Result<()> {
         );
         let (s, name) = start(&ctx, &conf).await?;
         let mut resp = connect(&ctx, &s, "svc", None).await?;
-        sub(&mut resp, "latency.svc", "2").await?;
+        subscribe(&mut resp, &[("latency.svc", "2")]).await?;
         let mut req = connect(&ctx, &s, "client", None).await?;
-        sub(&mut req, "_INBOX.h.*", "1").await?;
+        subscribe(&mut req, &[("_INBOX.h.*", "1")]).await?;
         let cases: Vec<&[(&str, &str)]> = TRACE_CASES
             .iter()
             .copied()
@@ -1365,7 +1344,7 @@ async fn header_triggered(ctx: Ctx) -> Result<()> {
             );
             let mut headers: Vec<(&str, &str)> = case.to_vec();
             headers.push(("Some-Other", "value"));
-            sub(&mut resp, "svc.echo", "1").await?;
+            subscribe(&mut resp, &[("svc.echo", "1")]).await?;
             let work = Duration::from_millis(5);
             let sent = SystemTime::now();
             let inbox = format!("_INBOX.h.{i}");
@@ -1447,12 +1426,8 @@ async fn missing_results(ctx: Ctx) -> Result<()> {
 /// is sent, and the server goes on serving.
 async fn double_response(ctx: Ctx) -> Result<()> {
     let (s, name) = start(&ctx, &tracking_conf("results", "", "")).await?;
-    let mut resp = connect(&ctx, &s, "foo", Some("service22")).await?;
-    sub(&mut resp, "ngs.usage.*", "1").await?;
-    let mut listener = connect(&ctx, &s, "foo", None).await?;
-    sub(&mut listener, "results", "2").await?;
-    let mut req = connect(&ctx, &s, "bar", None).await?;
-    sub(&mut req, "_INBOX.dd.*", "1").await?;
+    let (mut resp, mut listener, mut req) =
+        tracked_clients(&ctx, &s, Some("service22"), "_INBOX.dd.*").await?;
     request(&mut req, "ngs.usage", "_INBOX.dd.1", "1h").await?;
     let m = resp.read_msgs(1).await?.remove(0);
     let reply = m.reply.context("no reply subject")?;
@@ -1487,12 +1462,7 @@ async fn double_response(ctx: Ctx) -> Result<()> {
 async fn sampling_header(ctx: Ctx) -> Result<()> {
     let latency = "{ sampling: headers, subject: results }";
     let (s, _) = start(&ctx, &tracking_conf(latency, "", "")).await?;
-    let mut resp = connect(&ctx, &s, "foo", None).await?;
-    sub(&mut resp, "ngs.usage.*", "1").await?;
-    let mut listener = connect(&ctx, &s, "foo", None).await?;
-    sub(&mut listener, "results", "2").await?;
-    let mut req = connect(&ctx, &s, "bar", None).await?;
-    sub(&mut req, "_INBOX.sh.*", "1").await?;
+    let (mut resp, mut listener, mut req) = tracked_clients(&ctx, &s, None, "_INBOX.sh.*").await?;
     let cases: &[(bool, &[(&str, &str)])] = &[
         (false, &[("Uber-Trace-Id", "0:0:0:0")]),
         (false, &[("Uber-Trace-Id", "0:0:0:00")]),
