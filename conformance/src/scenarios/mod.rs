@@ -18,7 +18,9 @@ mod import_cycles;
 mod imports_config;
 mod imports_services;
 mod imports_streams;
+mod js_publish;
 mod lifecycle;
+mod memstore;
 mod monitoring;
 mod reload;
 mod service_latency;
@@ -51,5 +53,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(imports_services::scenarios());
     all.extend(import_cycles::scenarios());
     all.extend(service_latency::scenarios());
+    all.extend(js_publish::scenarios());
+    all.extend(memstore::scenarios());
     all
 }
