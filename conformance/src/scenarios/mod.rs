@@ -19,6 +19,7 @@ mod imports_config;
 mod imports_services;
 mod imports_streams;
 mod js_publish;
+mod js_streams;
 mod lifecycle;
 mod memstore;
 mod monitoring;
@@ -54,6 +55,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(import_cycles::scenarios());
     all.extend(service_latency::scenarios());
     all.extend(js_publish::scenarios());
+    all.extend(js_streams::scenarios());
     all.extend(memstore::scenarios());
     all
 }
