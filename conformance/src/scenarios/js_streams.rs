@@ -2390,10 +2390,21 @@ async fn import_reload(ctx: Ctx) -> Result<()> {
     create(&mut b, json!({"name": "news", "subjects": ["news.>"]})).await?;
     a.c.send("PUB news.article 0\r\n\r\n").await?;
     a.c.flush().await?;
-    check_eq!(msgs_bytes(&mut b, "news").await?.0, 1);
+    // The stream stores what it gets in its own time: poll for it.
+    let mut stored = msgs_bytes(&mut b, "news").await?.0;
+    for _ in 0..100 {
+        if stored == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        stored = msgs_bytes(&mut b, "news").await?.0;
+    }
+    check_eq!(stored, 1);
     reload(&s, &conf(false)).await?;
     a.c.send("PUB news.article 0\r\n\r\n").await?;
     a.c.flush().await?;
+    // Nothing arrives: give it the time the first message took, and more.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     check_eq!(msgs_bytes(&mut b, "news").await?.0, 1);
     let text = b.raw(&api("INFO", "news"), "").await?;
     observe_raw(&ctx, &s, "news", &text);
