@@ -1461,6 +1461,7 @@ async fn msg_get_no_advisory(ctx: Ctx) -> Result<()> {
     // A message get, by hand and through async-nats: no advisory.
     let r = js.msg_get("foo", "{\"seq\":1}").await?;
     ensure!(r.get("error").is_none(), "getting message 1: {r}");
+    ctx.observe_json("get 1", &scrub(&r));
     let sm = stream.get_raw_message(1).await?;
     check_eq!((sm.sequence, sm.payload.as_ref()), (1, b"ok".as_slice()));
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -1478,6 +1479,8 @@ async fn msg_get_no_advisory(ctx: Ctx) -> Result<()> {
     };
     let subjects: Vec<&str> = advisories.iter().map(|m| m.subject.as_str()).collect();
     check_eq!(subjects, vec!["$JS.EVENT.ADVISORY.API"]);
+    let audit: Value = serde_json::from_slice(&advisories[0].payload)?;
+    ctx.observe("audit advisory type", audit["type"].to_string());
     Ok(())
 }
 
@@ -2549,6 +2552,7 @@ async fn large_expires_and_restart(ctx: Ctx) -> Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    ctx.observe_json("state once expired", &scrub(&js.state("S").await?));
     let waited = start.elapsed();
     ensure!(
         waited <= max_age + Duration::from_secs(1),
