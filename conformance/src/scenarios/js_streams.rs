@@ -205,6 +205,16 @@ pub fn scenarios() -> Vec<Scenario> {
             jsz_single_server(c).boxed()
         })
         .partial("TestMonitorJsz")),
+        js(Scenario::new("jetstream/max-consumers", |c| max_consumers(c).boxed())
+            .full("TestJetStreamMaxConsumers")),
+        js(Scenario::new("jetstream/stream-config-defaults", |c| {
+            config_defaults(c).boxed()
+        })
+        .beyond_go("the config a minimal create writes back (jetstream_api.go / stream.go checkStreamCfg), byte for byte; sealing; replicas on one server")),
+        js(Scenario::new("jetstream/api-error-shapes", |c| {
+            api_error_shapes(c).boxed()
+        })
+        .beyond_go("the error responses of the stream API keep their zero fields (jetstream_api.go); account stream-bytes limits from the config (only JWT tests check them)")),
     ]
 }
 
@@ -2564,6 +2574,242 @@ async fn jsz_single_server(ctx: Ctx) -> Result<()> {
     check_eq!(
         r["data"]["account_details"].as_array().map(Vec::len),
         Some(2)
+    );
+    Ok(())
+}
+
+/// TestJetStreamMaxConsumers: a stream's max_consumers is written back and
+/// enforced.
+async fn max_consumers(ctx: Ctx) -> Result<()> {
+    let s = js_server(&ctx, "").await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    create(
+        &mut js,
+        json!({"name": "MAXC", "storage": "memory", "subjects": ["in.maxc.>"], "max_consumers": 1}),
+    )
+    .await?;
+    let i = info(&mut js, "MAXC", "").await?;
+    check_eq!(i["config"]["max_consumers"], json!(1));
+    let push = |n: u32| {
+        json!({"stream_name": "MAXC", "config": {"deliver_subject": format!("d.{n}"),
+            "filter_subject": if n == 1 { "in.maxc.foo" } else { "in.maxc.bar" }}})
+    };
+    let r = js
+        .req_json("$JS.API.CONSUMER.CREATE.MAXC", &push(1))
+        .await?;
+    check_eq!(api_error(&r), "none");
+    let r = js
+        .req_json("$JS.API.CONSUMER.CREATE.MAXC", &push(2))
+        .await?;
+    let e = api_error(&r);
+    check_eq!(e, "400 10026 maximum consumers limit reached");
+    ctx.observe("second consumer", &e);
+    Ok(())
+}
+
+// ---------------------------------------------------------------- beyond Go's tests, for natsd
+
+/// A response with its `created` time replaced, for exact comparisons.
+fn without_created(text: &str) -> String {
+    let re = regex::Regex::new(r#""created":"[^"]*""#).expect("regex");
+    re.replace_all(text, r#""created":"<t>""#).into_owned()
+}
+
+/// The defaults a minimal config gets written back, byte for byte (key
+/// order, `\u003e` for `>`), for each storage; a sealed stream's defaults;
+/// and an update to three replicas, which one server accepts as is.
+async fn config_defaults(ctx: Ctx) -> Result<()> {
+    let s = js_server(&ctx, "").await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    let text = js
+        .raw(&api("CREATE", "F"), &json!({"name": "F"}).to_string())
+        .await?;
+    check_eq!(
+        without_created(&text),
+        r#"{"type":"io.nats.jetstream.api.v1.stream_create_response","config":{"name":"F","subjects":["F"],"retention":"limits","max_consumers":-1,"max_msgs":-1,"max_bytes":-1,"max_age":0,"max_msgs_per_subject":-1,"max_msg_size":-1,"discard":"old","storage":"file","num_replicas":1,"duplicate_window":120000000000,"allow_direct":false,"mirror_direct":false,"sealed":false,"deny_delete":false,"deny_purge":false,"allow_rollup_hdrs":false},"created":"<t>","state":{"messages":0,"bytes":0,"first_seq":0,"first_ts":"0001-01-01T00:00:00Z","last_seq":0,"last_ts":"0001-01-01T00:00:00Z","consumer_count":0},"did_create":true}"#
+    );
+    let text = js
+        .raw(
+            &api("CREATE", "M"),
+            &json!({"name": "M", "storage": "memory", "subjects": ["m.>"], "max_msgs_per_subject": 0})
+                .to_string(),
+        )
+        .await?;
+    check_eq!(
+        without_created(&text),
+        r#"{"type":"io.nats.jetstream.api.v1.stream_create_response","config":{"name":"M","subjects":["m.\u003e"],"retention":"limits","max_consumers":-1,"max_msgs":-1,"max_bytes":-1,"max_age":0,"max_msgs_per_subject":-1,"max_msg_size":-1,"discard":"old","storage":"memory","num_replicas":1,"duplicate_window":120000000000,"allow_direct":false,"mirror_direct":false,"sealed":false,"deny_delete":false,"deny_purge":false,"allow_rollup_hdrs":false},"created":"<t>","state":{"messages":0,"bytes":0,"first_seq":0,"first_ts":"0001-01-01T00:00:00Z","last_seq":0,"last_ts":"0001-01-01T00:00:00Z","consumer_count":0},"did_create":true}"#
+    );
+    // The stored sizes of one message `hi` on `M.1` / `F`.
+    let ack = js.ack("m.1", "hi").await?;
+    check_eq!(ack, json!({"stream": "M", "seq": 1}));
+    match js.publish("F", "hi").await? {
+        Reply::Body(b) => check_eq!(b, r#"{"stream":"F", "seq":1}"#),
+        other => bail!("PubAck of F: {other:?}"),
+    }
+    let sizes = (
+        msgs_bytes(&mut js, "M").await?.1,
+        msgs_bytes(&mut js, "F").await?.1,
+    );
+    check_eq!(sizes, (21, 33));
+    ctx.observe("stored sizes (memory, file)", format!("{sizes:?}"));
+    // Sealing turns on deny_delete and deny_purge and makes discard new.
+    let text = js
+        .raw(
+            &api("UPDATE", "M"),
+            &json!({"name": "M", "storage": "memory", "subjects": ["m.>"], "sealed": true})
+                .to_string(),
+        )
+        .await?;
+    let r: Value = serde_json::from_str(&text)?;
+    check_eq!(
+        (
+            st(&r["type"]),
+            r["config"]["sealed"].clone(),
+            r["config"]["deny_delete"].clone(),
+            r["config"]["deny_purge"].clone(),
+            st(&r["config"]["discard"])
+        ),
+        (STREAM_UPDATE, json!(true), json!(true), json!(true), "new")
+    );
+    match js.publish("m.2", "x").await? {
+        Reply::Body(b) => check_eq!(
+            b,
+            r#"{"error":{"code":400,"err_code":10109,"description":"invalid operation on sealed stream"},"stream":"M","seq":0}"#
+        ),
+        other => bail!("publish on a sealed stream: {other:?}"),
+    }
+    let r = update(
+        &mut js,
+        json!({"name": "M", "storage": "memory", "subjects": ["m.>"], "sealed": false}),
+    )
+    .await?;
+    check_eq!(
+        api_error(&r),
+        "500 10052 stream configuration update can not unseal a sealed stream"
+    );
+    // One server takes an update to three replicas (the create refuses it).
+    let e = create_err(&mut js, json!({"name": "R", "num_replicas": 3})).await?;
+    check_eq!(
+        e,
+        "500 10074 replicas > 1 not supported in non-clustered mode"
+    );
+    let r = update(&mut js, json!({"name": "F", "num_replicas": 3})).await?;
+    check_eq!(
+        (api_error(&r), r["config"]["num_replicas"].clone()),
+        ("none".to_string(), json!(3))
+    );
+    let r = update(&mut js, json!({"name": "F", "duplicate_window": 1000})).await?;
+    check_eq!(
+        api_error(&r),
+        "500 10052 duplicates window needs to be >= 100ms"
+    );
+    Ok(())
+}
+
+/// Errors keep the zero values of the response's other fields: invalid
+/// JSON, an account without JetStream, and the account limits on stream
+/// bytes (`max_bytes_required`, `memory_max_stream_bytes`,
+/// `disk_max_stream_bytes`) from the config.
+async fn api_error_shapes(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf(
+            "jetstream: {store_dir: \"{{dir}}/js\"}\naccounts {\n  A { jetstream: {max_mem: 1MB, max_store: 1MB, max_bytes_required: true}, users: [{user: a, password: p}] }\n  B { jetstream: {max_mem: 1MB, max_store: 1MB, memory_max_stream_bytes: 1000, disk_max_stream_bytes: 2000}, users: [{user: b, password: p}] }\n  C { users: [{user: c, password: p}] }\n}\n",
+        ))
+        .await?;
+    let bad = r#""error":{"code":400,"err_code":10025,"description":"invalid JSON"}"#;
+    let not_enabled = r#""error":{"code":503,"err_code":10039,"description":"JetStream not enabled for account"}"#;
+    let mut b = Js::user(&ctx, &s, "b", "p").await?;
+    let mut c = Js::user(&ctx, &s, "c", "p").await?;
+    let t = |kind: &str| format!("{{\"type\":\"io.nats.jetstream.api.v1.{kind}\",");
+    for (subject, kind, rest) in [
+        (
+            "$JS.API.STREAM.NAMES",
+            "stream_names_response",
+            r#","total":0,"offset":0,"limit":0,"streams":null}"#,
+        ),
+        (
+            "$JS.API.STREAM.LIST",
+            "stream_list_response",
+            r#","total":0,"offset":0,"limit":0,"streams":[]}"#,
+        ),
+        (
+            "$JS.API.STREAM.INFO.F",
+            "stream_info_response",
+            r#","total":0,"offset":0,"limit":0}"#,
+        ),
+        (
+            "$JS.API.STREAM.TEMPLATE.NAMES",
+            "stream_template_names_response",
+            r#","total":0,"offset":0,"limit":0,"streams":null}"#,
+        ),
+    ] {
+        let got = b.raw(subject, "{bad").await?;
+        check_eq!(got, format!("{}{bad}{rest}", t(kind)));
+        let got = c.raw(subject, "").await?;
+        check_eq!(got, format!("{}{not_enabled}{rest}", t(kind)));
+        ctx.observe(&format!("{subject} without JetStream"), &got);
+    }
+    for (subject, kind, rest) in [
+        ("$JS.API.STREAM.CREATE.X", "stream_create_response", "}"),
+        ("$JS.API.STREAM.UPDATE.X", "stream_update_response", "}"),
+        ("$JS.API.STREAM.DELETE.X", "stream_delete_response", "}"),
+        (
+            "$JS.API.STREAM.PURGE.X",
+            "stream_purge_response",
+            r#","purged":0}"#,
+        ),
+    ] {
+        let got = c.raw(subject, r#"{"name":"X"}"#).await?;
+        check_eq!(got, format!("{}{not_enabled}{rest}", t(kind)));
+        ctx.observe(&format!("{subject} without JetStream"), &got);
+    }
+    let mut a = Js::user(&ctx, &s, "a", "p").await?;
+    let info = account_info(&mut a).await?;
+    check_eq!(info["limits"]["max_bytes_required"], json!(true));
+    let required = "400 10113 account requires a stream config to have max bytes set";
+    check_eq!(
+        create_err(&mut a, json!({"name": "S", "storage": "memory"})).await?,
+        required
+    );
+    create(
+        &mut a,
+        json!({"name": "S", "storage": "memory", "max_bytes": 100}),
+    )
+    .await?;
+    let r = update(&mut a, json!({"name": "S", "storage": "memory"})).await?;
+    check_eq!(api_error(&r), required);
+    let info = account_info(&mut b).await?;
+    check_eq!(
+        (
+            info["limits"]["memory_max_stream_bytes"].clone(),
+            info["limits"]["storage_max_stream_bytes"].clone()
+        ),
+        (json!(1000), json!(2000))
+    );
+    let over = "400 10122 stream max bytes exceeds account limit max stream bytes";
+    check_eq!(
+        create_err(
+            &mut b,
+            json!({"name": "M", "storage": "memory", "max_bytes": 1001})
+        )
+        .await?,
+        over
+    );
+    check_eq!(
+        create_err(
+            &mut b,
+            json!({"name": "F", "storage": "file", "max_bytes": 2001})
+        )
+        .await?,
+        over
+    );
+    let r = create(&mut b, json!({"name": "F", "storage": "file"})).await?;
+    check_eq!(r["config"]["max_bytes"], json!(-1));
+    let list = b.raw("$JS.API.STREAM.LIST", r#"{"subject":"F"}"#).await?;
+    let v: Value = serde_json::from_str(&list)?;
+    check_eq!(
+        (v["total"].clone(), st(&v["streams"][0]["config"]["name"])),
+        (json!(1), "F")
     );
     Ok(())
 }
