@@ -215,6 +215,10 @@ pub fn scenarios() -> Vec<Scenario> {
             api_error_shapes(c).boxed()
         })
         .beyond_go("the error responses of the stream API keep their zero fields (jetstream_api.go); account stream-bytes limits from the config (only JWT tests check them)")),
+        js(Scenario::new("jetstream/store-directory-fix", |c| {
+            store_directory_fix(c).boxed()
+        })
+        .full("TestJetStreamStoreDirectoryFix")),
     ]
 }
 
@@ -2811,5 +2815,48 @@ async fn api_error_shapes(ctx: Ctx) -> Result<()> {
         (v["total"].clone(), st(&v["streams"][0]["config"]["name"])),
         (json!(1), "F")
     );
+    Ok(())
+}
+
+/// TestJetStreamStoreDirectoryFix: a store whose accounts sit directly under
+/// store_dir (as 2.2.2 left them) is moved under `jetstream/` at start-up,
+/// with its stream and durable consumer.
+async fn store_directory_fix(ctx: Ctx) -> Result<()> {
+    let mut s = ctx
+        .server(ServerSpec::new().conf("jetstream: {store_dir: \"{{dir}}/sd\"}\n"))
+        .await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    create(&mut js, json!({"name": "TEST"})).await?;
+    js.ack("TEST", "TSS").await?;
+    let r = js
+        .req_json(
+            "$JS.API.CONSUMER.DURABLE.CREATE.TEST.dlc",
+            &json!({"stream_name": "TEST", "config": {"durable_name": "dlc", "deliver_subject": "d.lc"}}),
+        )
+        .await?;
+    check_eq!(api_error(&r), "none");
+    drop(js);
+    s.stop().await?;
+
+    let sd = s.dir().join("sd");
+    let jssd = sd.join("jetstream");
+    for entry in std::fs::read_dir(&jssd)? {
+        let entry = entry?;
+        std::fs::rename(entry.path(), sd.join(entry.file_name()))?;
+    }
+    std::fs::remove_dir_all(&jssd)?;
+    ensure!(sd.join("$G").is_dir(), "no $G under the store dir");
+
+    s.restart().await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    check_eq!(names(&mut js, "").await?, vec!["TEST"]);
+    let r = js.req("$JS.API.CONSUMER.NAMES.TEST", "").await?;
+    check_eq!(r["consumers"], json!(["dlc"]));
+    check_eq!(msgs_bytes(&mut js, "TEST").await?.0, 1);
+    ensure!(
+        jssd.join("$G").is_dir(),
+        "the account was not moved back under jetstream/"
+    );
+    ctx.observe("consumers", r.to_string());
     Ok(())
 }
