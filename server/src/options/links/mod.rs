@@ -135,6 +135,4 @@ pub struct ServiceImport {
     pub use_pub: bool,
     /// Share the requestor's details with the exporter (`share: true`).
     pub share: bool,
-    /// The subject of the exporter's service export it matched.
-    pub export: Option<String>,
 }

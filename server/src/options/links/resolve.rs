@@ -311,9 +311,6 @@ fn add_service_import(
     }
     let mut visited = HashSet::from([name]);
     service_cycles(accounts, exporter, &from, &mut visited)?;
-    let export = accounts[exporter]
-        .export_of(LinkKind::Service, &to)
-        .map(|e| e.subject.clone());
     let account = accounts[exporter].name.clone();
     if let Some(dup) = accounts[importer]
         .service_imports
@@ -352,7 +349,6 @@ fn add_service_import(
         transform,
         use_pub,
         share: item.share,
-        export,
     });
     Ok(())
 }
@@ -484,7 +480,6 @@ mod tests {
             si.transform.as_ref().map(|t| t.apply_subject("ask.x")),
             Some("req.x".to_string())
         );
-        assert_eq!(si.export.as_deref(), Some("req.*"));
     }
 
     #[test]
