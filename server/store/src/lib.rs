@@ -1,10 +1,11 @@
 //! natsd's JetStream message stores. A stream keeps its messages in a
-//! [`StreamStore`]: the memory store ([`mem::MemStore`]) or, later, the
-//! file store. A store knows nothing of the server: it stores, loads,
+//! [`StreamStore`]: the memory store ([`mem::MemStore`]) or the file store
+//! ([`file::FileStore`]). A store knows nothing of the server: it stores, loads,
 //! removes and purges messages by sequence, enforces the stream's limits
 //! as Go 2.9.10's stores do, and reports its state. Time-based expiry is
 //! driven by its owner, which asks when to call [`StreamStore::expire`].
 
+pub mod file;
 pub mod mem;
 
 use std::time::Duration;
@@ -30,6 +31,17 @@ pub enum StoreError {
     SequenceMismatch,
     #[error("sequence > 1 && keep > 0 not allowed")]
     PurgeArgMismatch,
+    #[error("message too large")]
+    MsgTooLarge,
+    /// A file store's I/O or on-disk state failed; the text says how.
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Io(e.to_string())
+    }
 }
 
 /// What is done when a limit is reached.
@@ -90,6 +102,16 @@ pub struct StreamState {
     pub deleted: Vec<u64>,
 }
 
+/// What a file store found missing or corrupt when it recovered, as
+/// stream info's `lost` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LostData {
+    /// The sequences that were recorded but could not be recovered.
+    pub msgs: Vec<u64>,
+    /// The bytes dropped from the blocks' tails.
+    pub bytes: u64,
+}
+
 /// A stream's message store.
 pub trait StreamStore: Send + Sync {
     /// Stores a message with the next sequence, stamped `ts`; returns the
@@ -137,17 +159,50 @@ pub trait StreamStore: Send + Sync {
     /// Per subject, those matching `filter` (empty: all).
     fn subjects_state(&self, filter: &str) -> Vec<(String, SimpleState)>;
     fn state(&self) -> StreamState;
+    /// The state without the list of deleted sequences (cheap).
+    fn fast_state(&self) -> StreamState {
+        self.state()
+    }
     /// New limits, enforced at once.
     fn update_limits(&mut self, limits: Limits, now: i64);
     /// Removes the messages older than max_age at `now` (ns); returns when
     /// the next one will be due, if any.
     fn expire(&mut self, now: i64) -> Option<Duration>;
+    /// Writes out what is buffered and syncs it to disk (a file store's
+    /// periodic sync; nothing for the memory store).
+    fn flush(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Flushes and closes the store (a file store then refuses writes with
+    /// [`StoreError::Closed`]). Call it when the stream stops.
+    fn stop(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Removes every message and whatever the store keeps on disk (the
+    /// stream is deleted); the store is closed afterwards.
+    fn delete(&mut self) -> Result<(), StoreError> {
+        self.purge();
+        self.stop()
+    }
+    /// What recovery could not bring back, if anything.
+    fn lost_data(&self) -> Option<LostData> {
+        None
+    }
 }
 
 /// Go's stored size of a message: subject, headers, payload and 16 bytes
 /// for sequence and time.
 pub fn msg_size(subject: &str, hdr: &[u8], msg: &[u8]) -> u64 {
     (subject.len() + hdr.len() + msg.len() + 16) as u64
+}
+
+/// Go's file store size of a message: its record on disk, that is a
+/// 22-byte header (length, sequence, time, subject length), the subject,
+/// the headers with their 4-byte length when there are any, the payload
+/// and an 8-byte checksum.
+pub fn file_msg_size(subject: &str, hdr: &[u8], msg: &[u8]) -> u64 {
+    let hdr_len = if hdr.is_empty() { 0 } else { 4 + hdr.len() };
+    (22 + subject.len() + hdr_len + msg.len() + 8) as u64
 }
 
 /// Whether a subject passes a filter (empty and `>` pass everything).

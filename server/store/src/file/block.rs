@@ -1,0 +1,434 @@
+//! A message block: one `N.blk` file of records, with its accounting (kept
+//! in `N.idx`) and per-subject state (kept in `N.fss`). Only the last block
+//! of a store is written to; it keeps its file open and its contents in
+//! memory.
+
+use super::cache::BlockData;
+use super::checksum::Hasher;
+use super::index::{encode_fss, encode_index, IndexInfo};
+use super::record::{self, EMPTY_RECORD_LEN};
+use crate::{file_msg_size, SimpleState, StoreError};
+use foldhash::HashMap;
+use rand::RngCore;
+use std::collections::BTreeSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::ErrorKind;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A sequence and its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct MsgId {
+    pub seq: u64,
+    pub ts: i64,
+}
+
+pub(crate) struct MsgBlock {
+    pub index: u32,
+    /// The first message still held (when empty: one past `last`).
+    pub first: MsgId,
+    /// The last record written, message or not.
+    pub last: MsgId,
+    pub msgs: u64,
+    /// The messages' sizes, as the file store counts them.
+    pub bytes: u64,
+    /// The file's length, deleted records included.
+    pub rbytes: u64,
+    /// The sequences in (first, last] without a message.
+    pub dmap: BTreeSet<u64>,
+    pub fss: HashMap<String, SimpleState>,
+    /// The checksum of the last record in the file.
+    pub lchk: [u8; 8],
+    pub hasher: Hasher,
+    /// The file's contents, while this is the block being written.
+    pub cache: Option<Arc<BlockData>>,
+    pub blk_path: PathBuf,
+    idx_path: PathBuf,
+    fss_path: PathBuf,
+    file: Option<File>,
+    /// The .idx (and .fss) on disk lag the block.
+    dirty: bool,
+    last_index_write: Option<Instant>,
+}
+
+fn open_rw(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+}
+
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+impl MsgBlock {
+    /// A block of `stream` in the messages directory `mdir`, empty, whose
+    /// first message will follow `last`.
+    pub(crate) fn new(mdir: &Path, stream: &str, index: u32, last: MsgId) -> Self {
+        MsgBlock {
+            index,
+            first: MsgId {
+                seq: last.seq + 1,
+                ts: 0,
+            },
+            last,
+            msgs: 0,
+            bytes: 0,
+            rbytes: 0,
+            dmap: BTreeSet::new(),
+            fss: HashMap::default(),
+            lchk: [0; 8],
+            hasher: Hasher::for_block(stream, index),
+            cache: None,
+            blk_path: mdir.join(format!("{index}.blk")),
+            idx_path: mdir.join(format!("{index}.idx")),
+            fss_path: mdir.join(format!("{index}.fss")),
+            file: None,
+            dirty: true,
+            last_index_write: None,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.seq > self.last.seq
+    }
+
+    /// Whether `seq` is a message this block holds.
+    pub(crate) fn holds(&self, seq: u64) -> bool {
+        seq >= self.first.seq && seq <= self.last.seq && !self.dmap.contains(&seq)
+    }
+
+    /// The last message held (the block must hold one).
+    pub(crate) fn last_held(&self) -> u64 {
+        (self.first.seq..=self.last.seq)
+            .rev()
+            .find(|s| !self.dmap.contains(s))
+            .unwrap_or(self.first.seq)
+    }
+
+    /// Takes the state an .idx file recorded.
+    pub(crate) fn apply_index(&mut self, info: IndexInfo) {
+        self.msgs = info.msgs;
+        self.bytes = info.bytes;
+        self.first = MsgId {
+            seq: info.first_seq,
+            ts: info.first_ts,
+        };
+        self.last = MsgId {
+            seq: info.last_seq,
+            ts: info.last_ts,
+        };
+        self.lchk = info.lchk;
+        self.dmap = info.dmap.into_iter().collect();
+        self.dirty = false;
+    }
+
+    pub(crate) fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Opens the file for appending, with its contents in memory.
+    fn writable(&mut self) -> Result<(&File, &mut BlockData), StoreError> {
+        if self.file.is_none() {
+            if self.cache.is_none() {
+                let buf = fs::read(&self.blk_path)?;
+                self.cache = Some(Arc::new(BlockData::load(buf, &self.hasher)));
+            }
+            self.file = Some(open_rw(&self.blk_path)?);
+        }
+        match (&self.file, &mut self.cache) {
+            (Some(file), Some(cache)) => Ok((file, Arc::make_mut(cache))),
+            _ => Err(StoreError::Io(format!(
+                "message block {} is not open",
+                self.index
+            ))),
+        }
+    }
+
+    /// Creates the block's (empty) file and opens it for writing.
+    pub(crate) fn create(&mut self) -> Result<(), StoreError> {
+        let file = File::create(&self.blk_path)?;
+        self.file = Some(file);
+        self.cache = Some(Arc::default());
+        Ok(())
+    }
+
+    /// Appends a record built by `encode` to the file; returns where it
+    /// starts and its checksum.
+    fn append_record(
+        &mut self,
+        seq: u64,
+        encode: impl FnOnce(&mut Vec<u8>, &Hasher) -> [u8; 8],
+    ) -> Result<(), StoreError> {
+        let hasher = self.hasher.clone();
+        let (file, data) = self.writable()?;
+        let at = data.buf.len();
+        let sum = encode(&mut data.buf, &hasher);
+        if let Err(e) = file.write_all_at(&data.buf[at..], at as u64) {
+            data.buf.truncate(at);
+            return Err(e.into());
+        }
+        data.index(seq, at);
+        self.rbytes = data.buf.len() as u64;
+        self.lchk = sum;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Writes a message; returns its size.
+    pub(crate) fn append(
+        &mut self,
+        seq: u64,
+        ts: i64,
+        subject: &str,
+        hdr: &[u8],
+        msg: &[u8],
+    ) -> Result<u64, StoreError> {
+        self.append_record(seq, |out, h| {
+            record::encode(out, h, seq, ts, subject, hdr, msg)
+        })?;
+        let size = file_msg_size(subject, hdr, msg);
+        if self.msgs == 0 {
+            self.first = MsgId { seq, ts };
+        }
+        self.last = MsgId { seq, ts };
+        self.msgs += 1;
+        self.bytes += size;
+        if !subject.is_empty() {
+            match self.fss.get_mut(subject) {
+                Some(ss) => {
+                    ss.msgs += 1;
+                    ss.last = seq;
+                }
+                None => {
+                    let ss = SimpleState {
+                        msgs: 1,
+                        first: seq,
+                        last: seq,
+                    };
+                    self.fss.insert(subject.to_string(), ss);
+                }
+            }
+        }
+        Ok(size)
+    }
+
+    /// Uses `seq` without a message: an empty block only moves on, one
+    /// with messages records the sequence as deleted.
+    pub(crate) fn skip(&mut self, seq: u64, ts: i64) -> Result<(), StoreError> {
+        if self.msgs == 0 {
+            self.first = MsgId { seq: seq + 1, ts };
+            self.last = MsgId { seq, ts };
+            self.dirty = true;
+            return Ok(());
+        }
+        self.append_record(seq, |out, h| record::encode_deleted(out, h, seq, ts, &[]))?;
+        self.dmap.insert(seq);
+        self.last = MsgId { seq, ts };
+        Ok(())
+    }
+
+    /// Overwrites the record at `offset` (of `len` bytes, sequence `seq`)
+    /// with random bytes, marked as holding no message.
+    pub(crate) fn erase(&mut self, seq: u64, offset: usize, len: usize) -> Result<(), StoreError> {
+        let mut filler = vec![0u8; len.saturating_sub(EMPTY_RECORD_LEN)];
+        rand::thread_rng().fill_bytes(&mut filler);
+        let mut rec = Vec::with_capacity(len);
+        let sum = record::encode_deleted(&mut rec, &self.hasher, seq, 0, &filler);
+        match &self.file {
+            Some(f) => f.write_all_at(&rec, offset as u64)?,
+            None => open_rw(&self.blk_path)?.write_all_at(&rec, offset as u64)?,
+        }
+        if let Some(cache) = &mut self.cache {
+            let data = Arc::make_mut(cache);
+            if let Some(dst) = data.buf.get_mut(offset..offset + len) {
+                dst.copy_from_slice(&rec);
+            }
+        }
+        if (offset + len) as u64 == self.rbytes {
+            self.lchk = sum;
+        }
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// After the first message went: the next one held is first.
+    pub(crate) fn select_next_first(&mut self, data: &BlockData) {
+        let mut seq = self.first.seq + 1;
+        while seq <= self.last.seq && self.dmap.remove(&seq) {
+            seq += 1;
+        }
+        self.first.seq = seq;
+        self.first.ts = if self.is_empty() {
+            0
+        } else {
+            data.record(seq).map_or(0, |r| r.ts)
+        };
+    }
+
+    /// Forgets the interior deletes at or below the first message.
+    pub(crate) fn prune_dmap(&mut self) {
+        self.dmap = self.dmap.split_off(&(self.first.seq + 1));
+    }
+
+    /// Takes `seq` (of `subject`) out of the per-subject state.
+    pub(crate) fn remove_seq_per_subject(&mut self, subject: &str, seq: u64, data: &BlockData) {
+        let Some(ss) = self.fss.get_mut(subject) else {
+            return;
+        };
+        if ss.msgs <= 1 {
+            self.fss.remove(subject);
+            return;
+        }
+        ss.msgs -= 1;
+        if seq != ss.first {
+            return;
+        }
+        if ss.msgs == 1 {
+            ss.first = ss.last;
+            return;
+        }
+        let last = ss.last;
+        let next = data
+            .records_from(seq + 1)
+            .take_while(|r| r.seq <= last)
+            .find(|r| r.subject == subject.as_bytes() && self.holds(r.seq))
+            .map(|r| r.seq);
+        if let (Some(next), Some(ss)) = (next, self.fss.get_mut(subject)) {
+            ss.first = next;
+        }
+    }
+
+    /// Recomputes the per-subject state from the messages held.
+    pub(crate) fn rebuild_fss(&mut self, data: &BlockData) {
+        self.fss.clear();
+        for r in data.records_from(self.first.seq) {
+            if r.seq > self.last.seq {
+                break;
+            }
+            if r.subject.is_empty() || !self.holds(r.seq) {
+                continue;
+            }
+            let ss = self
+                .fss
+                .entry(r.subject_str().into_owned())
+                .or_insert(SimpleState {
+                    msgs: 0,
+                    first: r.seq,
+                    last: r.seq,
+                });
+            ss.msgs += 1;
+            ss.last = r.seq;
+        }
+        self.dirty = true;
+    }
+
+    pub(crate) fn write_index(&mut self) -> Result<(), StoreError> {
+        self.prune_dmap();
+        let info = IndexInfo {
+            msgs: self.msgs,
+            bytes: self.bytes,
+            first_seq: self.first.seq,
+            first_ts: self.first.ts,
+            last_seq: self.last.seq,
+            last_ts: self.last.ts,
+            lchk: self.lchk,
+            dmap: self.dmap.iter().copied().collect(),
+        };
+        fs::write(&self.idx_path, encode_index(&info))?;
+        self.last_index_write = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Writes the .idx when the last write is older than `threshold` (as
+    /// Go does, to spare a write per message).
+    pub(crate) fn write_index_if_due(&mut self, threshold: Duration) -> Result<(), StoreError> {
+        if self
+            .last_index_write
+            .is_none_or(|t| t.elapsed() >= threshold)
+        {
+            self.write_index()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the .fss (removes it when no subject is left).
+    fn write_fss(&self) -> Result<(), StoreError> {
+        if self.fss.is_empty() {
+            remove_if_present(&self.fss_path)?;
+            return Ok(());
+        }
+        fs::write(
+            &self.fss_path,
+            encode_fss(self.fss.iter(), &self.hasher, &self.lchk),
+        )?;
+        Ok(())
+    }
+
+    /// Brings .idx and .fss up to date.
+    pub(crate) fn write_state(&mut self) -> Result<(), StoreError> {
+        if self.dirty {
+            self.write_index()?;
+            self.write_fss()?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn sync(&self) -> Result<(), StoreError> {
+        if let Some(f) = &self.file {
+            f.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Stops writing to this block: its state goes to disk, its file is
+    /// closed, and its contents are handed back.
+    pub(crate) fn seal(&mut self) -> Result<Option<Arc<BlockData>>, StoreError> {
+        self.write_state()?;
+        self.sync()?;
+        self.file = None;
+        Ok(self.cache.take())
+    }
+
+    /// Empties the file but keeps the .idx, which remembers the last
+    /// sequence and time (the block is the last one).
+    pub(crate) fn truncate_keep_index(&mut self) -> Result<(), StoreError> {
+        match &self.file {
+            Some(f) => f.set_len(0)?,
+            None => fs::write(&self.blk_path, [])?,
+        }
+        self.cache = Some(Arc::default());
+        self.rbytes = 0;
+        self.dmap.clear();
+        self.fss.clear();
+        self.dirty = true;
+        self.write_state()
+    }
+
+    /// Removes the block's files.
+    pub(crate) fn remove_files(&mut self) -> Result<(), StoreError> {
+        self.file = None;
+        self.cache = None;
+        remove_if_present(&self.blk_path)?;
+        remove_if_present(&self.idx_path)?;
+        remove_if_present(&self.fss_path)?;
+        Ok(())
+    }
+
+    pub(crate) fn idx_path(&self) -> &Path {
+        &self.idx_path
+    }
+
+    pub(crate) fn fss_path(&self) -> &Path {
+        &self.fss_path
+    }
+}
