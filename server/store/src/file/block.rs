@@ -6,7 +6,7 @@
 use super::cache::BlockData;
 use super::checksum::Hasher;
 use super::index::{encode_fss, encode_index, IndexInfo};
-use super::record::{self, EMPTY_RECORD_LEN};
+use super::record::{self, Record, CHECKSUM_SIZE, EMPTY_RECORD_LEN};
 use crate::{file_msg_size, SimpleState, StoreError};
 use foldhash::HashMap;
 use rand::RngCore;
@@ -258,6 +258,46 @@ impl MsgBlock {
         }
         self.dirty = true;
         Ok(())
+    }
+
+    /// Rewrites the file without the records of removed messages; each
+    /// interior delete keeps an empty record (as Go's, so that a rebuild
+    /// still knows it). Returns the new contents; on any doubt about the
+    /// old ones (a record that does not parse) the file is left as is.
+    pub(crate) fn compact(&mut self, data: &BlockData) -> Result<Arc<BlockData>, StoreError> {
+        let mut out = Vec::with_capacity(self.bytes as usize + self.dmap.len() * EMPTY_RECORD_LEN);
+        let mut at = 0;
+        while at < data.buf.len() {
+            let r = Record::parse(&data.buf[at..])
+                .map_err(|e| StoreError::Io(format!("compacting block {}: {e}", self.index)))?;
+            if !r.deleted && self.holds(r.seq) {
+                out.extend_from_slice(&data.buf[at..at + r.len]);
+            } else if !out.is_empty() && r.seq > self.first.seq {
+                record::encode_deleted(&mut out, &self.hasher, r.seq, 0, &[]);
+            }
+            at += r.len;
+        }
+        let new = self.blk_path.with_extension("new");
+        fs::write(&new, &out)?;
+        fs::rename(&new, &self.blk_path)?;
+        self.file = None;
+        self.rbytes = out.len() as u64;
+        if let Some(tail) = out.len().checked_sub(CHECKSUM_SIZE) {
+            self.lchk.copy_from_slice(&out[tail..]);
+        }
+        self.dirty = true;
+        self.write_state()?;
+        Ok(Arc::new(BlockData::load(out, &self.hasher)))
+    }
+
+    /// Whether the file is mostly removed messages (under a quarter in
+    /// use, past 2 MB): worth a [`MsgBlock::compact`], as Go judges.
+    pub(crate) fn is_sparse(&self) -> bool {
+        const COMPACT_MINIMUM: u64 = 2 * 1024 * 1024;
+        let live = self
+            .rbytes
+            .saturating_sub(self.dmap.len() as u64 * EMPTY_RECORD_LEN as u64);
+        self.rbytes > COMPACT_MINIMUM && live / 4 > self.bytes
     }
 
     /// After the first message went: the next one held is first.

@@ -111,6 +111,12 @@ impl ReadCache {
         self.entries.push((index, data));
     }
 
+    /// Takes a block's contents out of the cache.
+    pub(crate) fn take(&mut self, index: u32) -> Option<Arc<BlockData>> {
+        let at = self.entries.iter().position(|(i, _)| *i == index)?;
+        Some(self.entries.remove(at).1)
+    }
+
     /// Forgets a block whose file changed or went.
     pub(crate) fn evict(&mut self, index: u32) {
         self.entries.retain(|(i, _)| *i != index);
@@ -162,6 +168,7 @@ mod tests {
         assert!(c.get(2).is_some() && c.get(3).is_none());
         c.evict(2);
         assert!(c.get(2).is_none());
+        assert!(c.take(6).is_some() && c.get(6).is_none());
         c.clear();
         assert!(c.get(6).is_none());
     }

@@ -16,7 +16,7 @@ fn meta_sum(stream: &str, json: &[u8]) -> String {
 }
 
 /// Writes meta.inf and its checksum into a stream's directory.
-pub(crate) fn write_meta(dir: &Path, stream: &str, json: &[u8]) -> Result<(), StoreError> {
+pub fn write_meta(dir: &Path, stream: &str, json: &[u8]) -> Result<(), StoreError> {
     fs::write(dir.join(META_FILE), json)?;
     fs::write(dir.join(META_SUM_FILE), meta_sum(stream, json))?;
     Ok(())

@@ -32,7 +32,7 @@ pub use config::{
     dyn_block_size, stream_block_size, FileStoreConfig, DEFAULT_LARGE_BLOCK_SIZE,
     DEFAULT_MEDIUM_BLOCK_SIZE, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE,
 };
-pub use meta::read_meta;
+pub use meta::{read_meta, write_meta};
 
 use crate::{
     file_msg_size, Discard, Limits, LostData, SimpleState, StoreError, StoreMsg, StreamState,
@@ -198,13 +198,25 @@ impl FileStore {
             }
             self.blks.push(mb);
         }
-        let Some(lmb) = self.blks.last() else {
+        let last = self.blks.iter().map(|b| b.last).max_by_key(|m| m.seq);
+        let Some(lmb) = self.blks.last_mut() else {
             let mut mb = MsgBlock::new(&self.mdir, &self.name, 1, MsgId::default());
             mb.create()?;
             self.blks.push(mb);
             return Ok(());
         };
-        self.last = lmb.last;
+        self.last = last.unwrap_or_default();
+        if lmb.msgs == 0 && lmb.last.seq < self.last.seq {
+            // An empty last block that lost its index (a crash right after
+            // it was started) follows the block before it.
+            lmb.last = self.last;
+            lmb.first = MsgId {
+                seq: self.last.seq + 1,
+                ts: 0,
+            };
+            lmb.mark_dirty();
+        }
+        let lmb = &self.blks[self.blks.len() - 1];
         self.msgs = self.blks.iter().map(|b| b.msgs).sum();
         self.bytes = self.blks.iter().map(|b| b.bytes).sum();
         self.first = match self.blks.iter().find(|b| b.msgs > 0) {
@@ -266,6 +278,21 @@ impl FileStore {
         let data = self.data(pos)?;
         let r = data.record(seq).ok_or(StoreError::NotFound)?;
         Ok(to_msg(&r))
+    }
+
+    /// The block about to be written keeps its contents itself: what the
+    /// read cache holds of it moves there (else it would go stale).
+    fn adopt_lmb_data(&mut self) {
+        let Some(lmb) = self.blks.last() else {
+            return;
+        };
+        if lmb.cache.is_none() {
+            let index = lmb.index;
+            let data = self.read_cache().take(index);
+            if let Some(lmb) = self.blks.last_mut() {
+                lmb.cache = data;
+            }
+        }
     }
 
     /// Closes the block being written and starts the next one.
@@ -400,6 +427,14 @@ impl FileStore {
             mb.dmap.insert(seq);
         }
         mb.mark_dirty();
+        if !fifo && !is_last && mb.is_sparse() {
+            // Compaction only reclaims space: if it fails, the block stays.
+            if let Ok(compacted) = mb.compact(&data) {
+                let index = mb.index;
+                self.read_cache().put(index, compacted);
+            }
+        }
+        let mb = &mut self.blks[pos];
         drop(data);
         if !mb.is_empty() {
             if seq == self.first.seq {
@@ -416,11 +451,13 @@ impl FileStore {
             let _ = mb.write_index_if_due(due);
             return Ok(true);
         }
+        // The message is gone either way; files that fail to go are found
+        // again at recovery (as with Go, which ignores these errors too).
         let index = mb.index;
         if is_last {
-            mb.truncate_keep_index()?;
+            let _ = mb.truncate_keep_index();
         } else {
-            mb.remove_files()?;
+            let _ = mb.remove_files();
             self.blks.remove(pos);
         }
         self.read_cache().evict(index);
@@ -521,7 +558,12 @@ impl FileStore {
             self.bytes -= mb.bytes;
             psim_sub(&mut self.psim, &mb.fss);
             self.read_cache().evict(mb.index);
-            mb.remove_files()?;
+            // (Files that fail to go are found again at recovery.)
+            let _ = mb.remove_files();
+        }
+        if seq <= self.blks[0].first.seq {
+            self.select_next_first();
+            return Ok(purged);
         }
         let data = self.data(0)?;
         let is_last = self.blks.len() == 1;
@@ -554,7 +596,7 @@ impl FileStore {
             mb.truncate_keep_index()?;
         } else {
             let index = mb.index;
-            mb.remove_files()?;
+            let _ = mb.remove_files();
             self.blks.remove(0);
             self.read_cache().evict(index);
         }
@@ -646,6 +688,7 @@ impl StreamStore for FileStore {
         if lmb.msgs > 0 && lmb.rbytes + size > block_size {
             self.new_block()?;
         }
+        self.adopt_lmb_data();
         let lmb = self.lmb()?;
         lmb.append(seq, ts, subject, hdr, msg)?;
         let index = lmb.index;
@@ -690,6 +733,10 @@ impl StreamStore for FileStore {
                 ts: 0,
             };
         }
+        if self.closed {
+            return seq;
+        }
+        self.adopt_lmb_data();
         if let Ok(lmb) = self.lmb() {
             // The sequence is used either way; the next .idx write or a
             // rebuild records it.
