@@ -10,6 +10,7 @@ pub mod core;
 pub mod embedded;
 pub mod events;
 pub mod flags;
+pub mod jetstream;
 pub mod launch;
 pub mod logging;
 pub mod monitor;

@@ -59,6 +59,8 @@ pub struct Server {
     services: Arc<dyn Services>,
     /// The system account's events, once started.
     system: std::sync::OnceLock<Arc<dyn SystemEvents>>,
+    /// JetStream, while enabled.
+    jetstream: RwLock<Option<Arc<crate::jetstream::JetStream>>>,
     ldm: AtomicBool,
     shutting_down: AtomicBool,
     /// Wakes the accept loop to stop listening.
@@ -132,8 +134,7 @@ impl Server {
             tls_required: crate::tls::advertised(&opts).0,
             tls_available: crate::tls::advertised(&opts).1,
             tls_verify: opts.tls_config.as_ref().is_some_and(|t| t.verify),
-            // Not advertised until natsd has JetStream: a client must not
-            // be told of an API nobody answers.
+            // Set once JetStream has started.
             jetstream: false,
             // A cluster listener without a name gets a random one.
             cluster: if opts.cluster_name.is_empty() && opts.cluster_port != 0 {
@@ -174,6 +175,7 @@ impl Server {
             monitoring: services.monitoring(),
             services,
             system: std::sync::OnceLock::new(),
+            jetstream: RwLock::new(None),
             ldm: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
             stop_accept: Notify::new(),
@@ -289,6 +291,34 @@ impl Server {
         crate::conn::internal::connection(self, self.next_client_id(), acc, "ACCOUNT")
     }
 
+    /// Starts or stops JetStream as a reload asks.
+    pub fn reload_jetstream(&self, on: bool) {
+        if !on {
+            if let Some(js) = self.jetstream.write().take() {
+                js.shutdown();
+                self.info.lock().jetstream = false;
+            }
+            return;
+        }
+        let Some(me) = self.self_ref.upgrade() else {
+            return;
+        };
+        if self.jetstream().is_none() {
+            match crate::jetstream::JetStream::enable(&me) {
+                Ok(js) => {
+                    *self.jetstream.write() = Some(js);
+                    self.info.lock().jetstream = true;
+                }
+                Err(e) => crate::error!("Can't start JetStream: {e}"),
+            }
+        }
+    }
+
+    /// JetStream, when enabled.
+    pub fn jetstream(&self) -> Option<Arc<crate::jetstream::JetStream>> {
+        self.jetstream.read().clone()
+    }
+
     /// An id for a new connection or internal client.
     pub fn next_client_id(&self) -> u64 {
         self.next_cid.fetch_add(1, Ordering::Relaxed)
@@ -391,7 +421,24 @@ impl Server {
             crate::warn!("{feature} is not supported by natsd yet; starting without it");
         }
         if o.jetstream {
-            crate::warn!("JetStream is not supported by natsd yet; starting without it");
+            let system = self.accounts().system_name().to_string();
+            if o.accounts
+                .iter()
+                .any(|a| a.name == system && a.jetstream.is_some())
+            {
+                crate::fatal!("Not allowed to enable JetStream on the system account");
+                std::process::exit(1);
+            }
+            match crate::jetstream::JetStream::enable(self) {
+                Ok(js) => {
+                    *self.jetstream.write() = Some(js);
+                    self.info.lock().jetstream = true;
+                }
+                Err(e) => {
+                    crate::fatal!("Can't start JetStream: {e}");
+                    std::process::exit(1);
+                }
+            }
         }
         let host = if o.host.is_empty() {
             "0.0.0.0"
@@ -597,6 +644,12 @@ impl Server {
             sys.shutdown().await;
         }
         notice!("Initiating Shutdown...");
+        let js = self.jetstream.write().take();
+        if let Some(js) = js {
+            notice!("Initiating JetStream Shutdown...");
+            js.shutdown();
+            notice!("JetStream Shutdown");
+        }
         self.stop_accept.notify_one();
         self.monitoring.stop();
         if !self.ldm.load(Ordering::Acquire) {

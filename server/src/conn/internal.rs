@@ -38,6 +38,18 @@ impl Publisher {
     /// Publishes one message into the connection's account and flushes
     /// it to the subscribers; the server never waits on their backlog.
     pub fn publish(&mut self, srv: &Server, subject: &str, reply: &str, payload: &[u8]) {
+        self.publish_with_headers(srv, subject, reply, -1, payload)
+    }
+
+    /// Publishes a message whose first `hdr` bytes (-1: none) are headers.
+    pub fn publish_with_headers(
+        &mut self,
+        srv: &Server,
+        subject: &str,
+        reply: &str,
+        hdr: i64,
+        payload: &[u8],
+    ) {
         let c = &self.conn;
         let traced = c.kind.traced();
         self.router.begin_batch();
@@ -68,9 +80,9 @@ impl Publisher {
             );
         }
         let subject = mapped.as_deref().unwrap_or(subject);
-        let sizes = SizeText::new(-1, payload.len());
+        let sizes = SizeText::new(hdr, payload.len());
         let reply = (c.kind.always_has_reply() || !reply.is_empty()).then_some(reply.as_bytes());
-        let m = sizes.message(subject.as_bytes(), reply, -1, payload);
+        let m = sizes.message(subject.as_bytes(), reply, hdr, payload);
         self.router.received(c.kind, payload.len());
         self.router.route(&acc, c, &m);
         let b = self.router.take_stats();

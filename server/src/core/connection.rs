@@ -108,6 +108,11 @@ pub struct InternalMsg<'a> {
     pub msg: &'a [u8],
     /// The publisher's account.
     pub account: &'a Arc<Account>,
+    /// The publisher.
+    pub from: &'a Arc<Connection>,
+    /// Where the handler puts what it publishes in answer (see
+    /// [`crate::core::delivery::Deferred`]).
+    pub out: &'a mut Vec<crate::core::delivery::Deferred>,
 }
 
 /// What takes the messages of a server-internal subscription, in the

@@ -10,6 +10,9 @@ pub enum Kind {
     /// The server's own connection into an account: the system account's
     /// events and services, and their imports into other accounts.
     System,
+    /// A JetStream stream's own connection into its account: it sends
+    /// PubAcks and republished messages.
+    JetStream,
 }
 
 impl Kind {
@@ -38,7 +41,9 @@ impl Kind {
     pub fn traced(self) -> bool {
         match self {
             Kind::Client => crate::logging::trace_enabled(),
-            Kind::System => crate::logging::trace_enabled() && crate::logging::trace_system(),
+            Kind::System | Kind::JetStream => {
+                crate::logging::trace_enabled() && crate::logging::trace_system()
+            }
         }
     }
 
@@ -53,6 +58,7 @@ impl Kind {
         match self {
             Kind::Client => "Client",
             Kind::System => "System",
+            Kind::JetStream => "JetStream",
         }
     }
 }

@@ -433,11 +433,11 @@ impl Task {
             host: info.host,
             id: info.server_id,
             cluster: info.cluster,
-            domain: String::new(),
+            domain: o.jetstream_config.domain.clone(),
             ver: crate::server::VERSION,
             tags: o.tags.clone(),
             seq: self.seq,
-            jetstream: false,
+            jetstream: srv.jetstream().is_some(),
             time: SystemTime::now(),
         }
     }

@@ -31,6 +31,8 @@ pub struct AccountConfig {
     /// Its `mappings` block.
     pub mappings: Vec<natsd_proto::mapping::MappingConfig>,
     pub limits: AccountLimits,
+    /// Its JetStream limits; None when JetStream is not enabled for it.
+    pub jetstream: Option<super::jetstream::AccountJsLimits>,
 }
 
 /// An account's `limits`; -1 is no limit (Go's NoLimit).
@@ -180,7 +182,11 @@ fn parse_account(name: &str, node: &Node, o: &mut Options, errs: &mut ConfigErro
                 .mappings
                 .extend(super::mappings::parse_mappings(v, errs)),
             "limits" => acc.limits = parse_limits(v, errs),
-            "jetstream" => {}
+            "jetstream" => {
+                if let Ok(js) = super::jetstream::parse_account_jetstream(v, errs) {
+                    acc.jetstream = js;
+                }
+            }
             _ => {
                 if !v.used_variable {
                     errs.unknown(v, k);

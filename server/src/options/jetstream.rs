@@ -1,6 +1,5 @@
 //! The top-level `jetstream` block, checked as Go 2.9.10 checks it: its
-//! types, sizes, cipher and limits. natsd does not serve JetStream yet (the
-//! server warns at start-up); the parsed settings wait for it.
+//! types, sizes, cipher and limits; and an account's `jetstream` value.
 
 use super::duration::parse_go_duration;
 use super::Recorded;
@@ -301,5 +300,122 @@ mod tests {
         assert_eq!(o.jetstream_config.max_memory, Some(1 << 30));
         assert_eq!(o.jetstream_config.max_store, Some(2000));
         assert_eq!(o.jetstream_config.domain, "hub");
+    }
+}
+
+/// An account's JetStream limits; -1 is no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct AccountJsLimits {
+    pub max_memory: i64,
+    #[serde(rename = "max_storage")]
+    pub max_store: i64,
+    pub max_streams: i64,
+    pub max_consumers: i64,
+    pub max_ack_pending: i64,
+    #[serde(rename = "memory_max_stream_bytes")]
+    pub memory_max_stream_bytes: i64,
+    #[serde(rename = "storage_max_stream_bytes")]
+    pub store_max_stream_bytes: i64,
+    pub max_bytes_required: bool,
+}
+
+impl AccountJsLimits {
+    /// No limits at all (`jetstream: enabled`).
+    pub const UNLIMITED: AccountJsLimits = AccountJsLimits {
+        max_memory: -1,
+        max_store: -1,
+        max_streams: -1,
+        max_consumers: -1,
+        max_ack_pending: -1,
+        memory_max_stream_bytes: -1,
+        store_max_stream_bytes: -1,
+        max_bytes_required: false,
+    };
+}
+
+/// An account's `jetstream` value: a bool, "enabled"/"disabled", or a
+/// block of limits (unset ones unlimited).
+pub fn parse_account_jetstream(
+    v: &Node,
+    errs: &mut ConfigErrors,
+) -> Result<Option<AccountJsLimits>, Recorded> {
+    match &v.value {
+        Value::Bool(b) => Ok(b.then_some(AccountJsLimits::UNLIMITED)),
+        Value::Str(s) => match s.to_lowercase().as_str() {
+            "enabled" | "enable" => Ok(Some(AccountJsLimits::UNLIMITED)),
+            "disabled" | "disable" => Ok(None),
+            _ => errs.fail(
+                v,
+                format!("Expected 'enabled' or 'disabled' for string value, got '{s}'"),
+            ),
+        },
+        Value::Map(m) => {
+            let mut l = AccountJsLimits::UNLIMITED;
+            for (key, mv) in m.iter() {
+                let size = |errs: &mut ConfigErrors| match &mv.value {
+                    Value::Int(n) => Ok(*n),
+                    other => errs.fail(
+                        mv,
+                        format!(
+                            "Expected a parseable size for {}, got {}",
+                            go_quote(key),
+                            go_v(other)
+                        ),
+                    ),
+                };
+                match key.to_lowercase().as_str() {
+                    "max_memory" | "max_mem" | "mem" | "memory" => l.max_memory = size(errs)?,
+                    "max_store" | "max_file" | "max_disk" | "store" | "disk" => {
+                        l.max_store = size(errs)?
+                    }
+                    "max_streams" | "streams" => l.max_streams = size(errs)?,
+                    "max_consumers" | "consumers" => l.max_consumers = size(errs)?,
+                    "max_bytes_required" | "max_stream_bytes" | "max_bytes" => match &mv.value {
+                        Value::Bool(b) => l.max_bytes_required = *b,
+                        other => {
+                            return errs.fail(
+                                mv,
+                                format!(
+                                    "Expected a parseable bool for {}, got {}",
+                                    go_quote(key),
+                                    go_v(other)
+                                ),
+                            )
+                        }
+                    },
+                    "mem_max_stream_bytes" | "memory_max_stream_bytes" => {
+                        l.memory_max_stream_bytes = size(errs)?
+                    }
+                    "disk_max_stream_bytes" | "store_max_stream_bytes" => {
+                        l.store_max_stream_bytes = size(errs)?
+                    }
+                    "max_ack_pending" => l.max_ack_pending = size(errs)?,
+                    _ => {
+                        if !mv.used_variable {
+                            errs.unknown(mv, key);
+                        }
+                    }
+                }
+            }
+            Ok(Some(l))
+        }
+        other => errs.fail(
+            v,
+            format!(
+                "Expected map, bool or string to define JetStream, got {}",
+                other.kind_name()
+            ),
+        ),
+    }
+}
+
+/// A scalar as Go's `%v` prints it (other values by their type).
+fn go_v(v: &Value) -> String {
+    match v {
+        Value::Str(s) | Value::DateTime(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(n) => n.to_string(),
+        Value::Float(f) => f.to_string(),
+        other => other.kind_name().to_string(),
     }
 }

@@ -34,6 +34,11 @@ pub enum ValidateError {
     RemoteGatewayUrl(String),
     #[error("cluster name conflicts between cluster and gateway definitions")]
     ClusterNameConflict,
+    /// The JetStream API subject a domain makes, Go-quoted.
+    #[error("invalid domain name: derived {0} is not a valid subject")]
+    DomainSubject(String),
+    #[error("invalid domain name: may not contain ., * or >")]
+    DomainName,
 }
 
 impl Options {
@@ -71,6 +76,25 @@ impl Options {
             && self.gateway.name != self.cluster_name
         {
             return Err(ValidateError::ClusterNameConflict);
+        }
+        self.validate_jetstream_domain()
+    }
+
+    /// Go's checks of the JetStream domain: it must make a valid API
+    /// subject and be a valid name.
+    fn validate_jetstream_domain(&self) -> Result<(), ValidateError> {
+        let domain = &self.jetstream_config.domain;
+        if domain.is_empty() {
+            return Ok(());
+        }
+        let subject = format!("$JS.{domain}.API.>");
+        if !natsd_proto::subject::is_valid_subject(subject.as_bytes()) {
+            return Err(ValidateError::DomainSubject(
+                serde_json::to_string(&subject).unwrap_or_default(),
+            ));
+        }
+        if !crate::jetstream::stream::check::is_valid_name(domain) {
+            return Err(ValidateError::DomainName);
         }
         Ok(())
     }

@@ -52,9 +52,7 @@ fn apply_one(srv: &Server, change: &Change) {
         }
         Change::JetStream(on) => {
             notice!("Reloaded: JetStream");
-            if *on {
-                crate::warn!("JetStream is not supported by natsd yet; staying without it");
-            }
+            srv.reload_jetstream(*on);
         }
         Change::PidFile(path) => {
             if path.is_empty() {

@@ -84,6 +84,11 @@ impl Server {
             sys.accounts_changed(self);
         }
         self.install_links();
+        if let Some(js) = self.jetstream() {
+            if let Err(e) = js.configure_accounts(self) {
+                crate::error!("{e}");
+            }
+        }
         if let Some(tls) = tls {
             self.set_tls(tls);
         }

@@ -408,6 +408,18 @@ impl StreamStore for MemStore {
         out
     }
 
+    fn fast_state(&self) -> StreamState {
+        let mut st = self.state.clone();
+        st.num_subjects = self.fss.len();
+        st.deleted.clear();
+        st.num_deleted = if st.last_seq > st.first_seq {
+            ((st.last_seq - st.first_seq) + 1 - st.msgs) as usize
+        } else {
+            0
+        };
+        st
+    }
+
     fn state(&self) -> StreamState {
         let mut st = self.state.clone();
         st.num_subjects = self.fss.len();

@@ -1,5 +1,6 @@
 //! The JetStream API's wire shapes, beginning with its errors.
 
+pub mod api;
 pub mod errors;
 pub mod stream;
 

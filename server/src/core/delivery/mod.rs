@@ -122,6 +122,25 @@ pub struct Router {
     /// The service imports the message being routed went through: their
     /// export (by address, 0 for none) and whether each shared details.
     hops: Vec<(usize, bool)>,
+    /// What the server's own subscriptions published while handling a
+    /// message (PubAcks, API answers), routed once that message is done.
+    deferred: Vec<Deferred>,
+    /// Deferred messages are being routed now.
+    draining: bool,
+}
+
+/// A message a server-internal subscription publishes in answer to the
+/// one it is handling: routed by the same router after it, in the same
+/// batch, so answers leave with the publisher's next flush.
+pub struct Deferred {
+    /// The internal connection it is published by.
+    pub from: Arc<Connection>,
+    pub account: Arc<Account>,
+    pub subject: String,
+    pub reply: Option<String>,
+    /// Header length within `payload`, or -1 without headers.
+    pub hdr: i64,
+    pub payload: Vec<u8>,
 }
 
 impl Default for Router {
@@ -145,6 +164,8 @@ impl Router {
             traced: false,
             rng: SmallRng::from_entropy(),
             hops: Vec::new(),
+            deferred: Vec::new(),
+            draining: false,
         }
     }
 
@@ -199,7 +220,38 @@ impl Router {
         let Some(r) = self.matches(acc, m.subject) else {
             return false;
         };
-        self.route_to(acc, from, m, &r)
+        let delivered = self.route_to(acc, from, m, &r);
+        if !self.deferred.is_empty() && !self.draining {
+            self.route_deferred();
+        }
+        delivered
+    }
+
+    /// Routes what internal subscriptions published, and what that in
+    /// turn made them publish, up to a bound that stops a loop.
+    fn route_deferred(&mut self) {
+        const MAX_ROUNDS: usize = 64;
+        self.draining = true;
+        for _ in 0..MAX_ROUNDS {
+            let batch = std::mem::take(&mut self.deferred);
+            if batch.is_empty() {
+                break;
+            }
+            for d in batch {
+                let sizes = SizeText::new(d.hdr, d.payload.len());
+                let reply = match &d.reply {
+                    Some(r) => Some(r.as_bytes()),
+                    None if d.from.kind.always_has_reply() => Some(&b""[..]),
+                    None => None,
+                };
+                let m = sizes.message(d.subject.as_bytes(), reply, d.hdr, &d.payload);
+                if let Some(r) = self.matches(&d.account, m.subject) {
+                    self.route_to(&d.account, &d.from, &m, &r);
+                }
+            }
+        }
+        self.deferred.clear();
+        self.draining = false;
     }
 
     /// Delivers to the subscriptions `r` of `acc`. A message that came
@@ -309,6 +361,8 @@ impl Router {
                 hdr: m.hdr,
                 msg: m.payload,
                 account: acc,
+                from,
+                out: &mut self.deferred,
             });
             return true;
         }

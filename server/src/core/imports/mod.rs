@@ -139,6 +139,14 @@ pub fn install(
             .collect();
         if acc.is_system() {
             add_system_exports(&mut service_exports);
+            if o.jetstream && !service_exports.iter().any(|e| e.subject == JS_API) {
+                service_exports.push(Arc::new(ServiceExport {
+                    subject: JS_API.to_string(),
+                    response: ResponseType::Singleton,
+                    threshold: links::DEFAULT_RESPONSE_THRESHOLD,
+                    latency: None,
+                }));
+            }
         }
         let old = acc.links.read().clone();
         let mut new = Links {
@@ -165,6 +173,9 @@ pub fn install(
         }
         if let Some(system) = system.as_ref().filter(|s| !Arc::ptr_eq(s, acc)) {
             new.service_imports.extend(system_imports(acc, system));
+            if o.jetstream && !jetstream_api_shadowed(configured) {
+                new.service_imports.push(jetstream_api_import(system));
+            }
         }
         for s in configured
             .into_iter()
@@ -208,6 +219,32 @@ pub fn install(
         let ic = internal(acc);
         acc.replace_import_subs(&ic, &resolved);
     }
+}
+
+/// The JetStream API, which the system account exports and every other
+/// account imports when JetStream is on.
+const JS_API: &str = "$JS.API.>";
+
+/// Whether the account imports the JetStream API from another account
+/// (Go then leaves the system's import out).
+fn jetstream_api_shadowed(configured: Option<&crate::options::AccountConfig>) -> bool {
+    configured.is_some_and(|c| {
+        c.service_imports
+            .iter()
+            .any(|i| natsd_proto::subject::is_subset_match("$JS.API.INFO", &i.from))
+    })
+}
+
+fn jetstream_api_import(system: &Arc<Account>) -> Arc<ServiceImport> {
+    Arc::new(ServiceImport {
+        exporter: system.clone(),
+        from: JS_API.to_string(),
+        to: JS_API.to_string(),
+        transform: None,
+        use_pub: true,
+        share: false,
+        export: None,
+    })
 }
 
 /// The services the system account exports to every account, unless its

@@ -1,0 +1,408 @@
+//! A stream: its configuration, its store, the subscriptions that feed it
+//! and the timer that ages its messages out.
+
+pub mod check;
+pub mod dedupe;
+pub mod direct;
+pub mod inbound;
+pub mod restore;
+pub mod store;
+
+use super::account::JsAccount;
+use super::JetStream;
+use crate::core::account::Account;
+use crate::core::connection::{Connection, InternalHandler, Kind, Subscription};
+use bytes::Bytes;
+use dedupe::Dedupe;
+use natsd_proto::jetstream::api::{StreamInfo, StreamStateJson, Timestamp};
+use natsd_proto::jetstream::stream::{DiscardPolicy, Storage, StreamConfig};
+use natsd_proto::mapping::Transform;
+use natsd_store::{Discard, Limits, StoreError, StreamState, StreamStore};
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// What a stream changes under its lock.
+pub struct Inner {
+    pub cfg: StreamConfig,
+    pub store: Box<dyn StreamStore>,
+    pub dedupe: Dedupe,
+    /// The last Msg-Id stored (for Nats-Expected-Last-Msg-Id).
+    pub last_msg_id: String,
+    /// The transform of `republish`.
+    pub republish: Option<Transform>,
+    /// Bytes the store held at the last count (for the account's usage).
+    pub bytes: u64,
+    /// The PubAck's text up to the sequence.
+    pub pub_ack: String,
+    /// The file store's directory (None in memory).
+    pub dir: Option<std::path::PathBuf>,
+}
+
+pub struct Stream {
+    pub name: String,
+    pub account: Arc<Account>,
+    jsa: Weak<JsAccount>,
+    js: Weak<JetStream>,
+    /// The stream's own connection into its account (PubAcks, direct get
+    /// answers, republished messages).
+    pub conn: Arc<Connection>,
+    /// Nanoseconds since the Unix epoch.
+    pub created: i64,
+    pub inner: Mutex<Inner>,
+    subs: Mutex<Vec<Arc<Subscription>>>,
+    /// Wakes the expiry task (a new message in an empty stream, a new
+    /// config, the stop).
+    expiry: Arc<Notify>,
+    closed: AtomicBool,
+}
+
+/// Nanoseconds since the Unix epoch, now.
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// The store limits of a config.
+pub fn limits_of(cfg: &StreamConfig) -> Limits {
+    Limits {
+        max_msgs: cfg.max_msgs,
+        max_bytes: cfg.max_bytes,
+        max_age: Duration::from_nanos(cfg.max_age.max(0) as u64),
+        max_msgs_per_subject: cfg.max_msgs_per,
+        discard: match cfg.discard {
+            DiscardPolicy::Old => Discard::Old,
+            DiscardPolicy::New => Discard::New,
+        },
+        discard_new_per_subject: cfg.discard_new_per,
+    }
+}
+
+fn pub_ack_prefix(name: &str, domain: &str) -> String {
+    let q = check::go_quote;
+    if domain.is_empty() {
+        format!("{{\"stream\":{}, \"seq\":", q(name))
+    } else {
+        format!(
+            "{{\"stream\":{}, \"domain\":{}, \"seq\":",
+            q(name),
+            q(domain)
+        )
+    }
+}
+
+impl Stream {
+    /// A stream of `cfg` (checked) over `store`, subscribed to its
+    /// subjects, its timer started.
+    pub fn start(
+        js: &Arc<JetStream>,
+        jsa: &Arc<JsAccount>,
+        cfg: StreamConfig,
+        opened: store::Opened,
+        created: i64,
+    ) -> Arc<Stream> {
+        let store::Opened { store, dir } = opened;
+        let srv = js.server();
+        let cid = srv.as_ref().map_or(0, |s| s.next_client_id());
+        let owner = srv.as_ref().map(|s| s.weak()).unwrap_or_default();
+        let conn = Arc::new(Connection::internal(
+            Kind::JetStream,
+            cid,
+            owner,
+            jsa.account.clone(),
+            "JETSTREAM",
+        ));
+        let republish = cfg
+            .republish
+            .as_ref()
+            .and_then(|r| Transform::new(&r.source, &r.destination).ok());
+        let bytes = store.fast_state().bytes;
+        let stream = Arc::new(Stream {
+            name: cfg.name.clone(),
+            account: jsa.account.clone(),
+            jsa: Arc::downgrade(jsa),
+            js: Arc::downgrade(js),
+            conn,
+            created,
+            inner: Mutex::new(Inner {
+                pub_ack: pub_ack_prefix(&cfg.name, &js.config.domain),
+                cfg,
+                store,
+                dedupe: Dedupe::default(),
+                last_msg_id: String::new(),
+                republish,
+                bytes,
+                dir,
+            }),
+            subs: Mutex::default(),
+            expiry: Arc::new(Notify::new()),
+            closed: AtomicBool::new(false),
+        });
+        jsa.add_usage(stream.storage(), bytes as i64);
+        stream.rebuild_dedupe();
+        stream.subscribe_all();
+        tokio::spawn(expiry_task(Arc::downgrade(&stream), stream.expiry.clone()));
+        stream
+    }
+
+    pub fn config(&self) -> StreamConfig {
+        self.inner.lock().cfg.clone()
+    }
+
+    pub fn storage(&self) -> Storage {
+        self.inner.lock().cfg.storage
+    }
+
+    pub fn jsa(&self) -> Option<Arc<JsAccount>> {
+        self.jsa.upgrade()
+    }
+
+    pub fn js(&self) -> Option<Arc<JetStream>> {
+        self.js.upgrade()
+    }
+
+    /// Consumers come with JetStream's part 2; a stream has none yet.
+    pub fn consumer_count(&self) -> usize {
+        0
+    }
+
+    /// Re-counts the store's bytes into the account's usage.
+    pub fn account_usage(&self, inner: &mut Inner) {
+        let now = inner.store.fast_state().bytes;
+        if now != inner.bytes {
+            if let Some(jsa) = self.jsa() {
+                jsa.add_usage(inner.cfg.storage, now as i64 - inner.bytes as i64);
+            }
+            inner.bytes = now;
+        }
+    }
+
+    /// Subscribes the stream's subjects (and direct gets) in its account.
+    fn subscribe_all(self: &Arc<Self>) {
+        let cfg = self.config();
+        let mut subs = Vec::new();
+        for s in &cfg.subjects {
+            subs.push(self.subscribe(s, None, inbound::handler(self)));
+        }
+        if cfg.allow_direct {
+            subs.extend(direct::subscribe(self));
+        }
+        *self.subs.lock() = subs;
+    }
+
+    /// An internal subscription of the stream's connection.
+    pub fn subscribe(
+        &self,
+        subject: &str,
+        queue: Option<&str>,
+        handler: InternalHandler,
+    ) -> Arc<Subscription> {
+        let sid = self.account.next_internal_sid();
+        let mut sub = Subscription::new(
+            self.conn.clone(),
+            Bytes::copy_from_slice(subject.as_bytes()),
+            queue.map(|q| Arc::from(q.as_bytes())),
+            Bytes::from(sid.to_string()),
+        );
+        sub.internal = Some(handler);
+        let sub = Arc::new(sub);
+        self.conn.subs.lock().insert(sub.sid.clone(), sub.clone());
+        let queue = sub.queue.clone();
+        if self
+            .account
+            .sublist
+            .insert(&sub.subject, queue.as_ref(), sub.clone())
+            .is_err()
+        {
+            self.conn.subs.lock().remove(&sub.sid);
+        }
+        sub
+    }
+
+    fn unsubscribe_all(&self) {
+        for sub in std::mem::take(&mut *self.subs.lock()) {
+            sub.closed.store(true, Ordering::Release);
+            sub.client.unsubscribe(&sub);
+        }
+    }
+
+    /// Applies a checked config: new subjects, limits, republish.
+    pub fn update(self: &Arc<Self>, cfg: StreamConfig) {
+        {
+            let mut inner = self.inner.lock();
+            inner.store.update_limits(limits_of(&cfg), now_ns());
+            inner.republish = cfg
+                .republish
+                .as_ref()
+                .and_then(|r| Transform::new(&r.source, &r.destination).ok());
+            if let Some(dir) = &inner.dir {
+                if let Err(e) = store::rewrite_meta(dir, &cfg, self.created) {
+                    crate::warn!(
+                        "JetStream stream '{} > {}': {e}",
+                        self.account.name,
+                        self.name
+                    );
+                }
+            }
+            inner.cfg = cfg;
+            self.account_usage(&mut inner);
+        }
+        self.unsubscribe_all();
+        self.subscribe_all();
+        self.expiry.notify_one();
+    }
+
+    /// The stream's state as stream info reports it.
+    pub fn state(&self) -> StreamStateJson {
+        let st = self.inner.lock().store.fast_state();
+        state_json(&st, false, self.consumer_count())
+    }
+
+    pub fn info(&self, domain: &str) -> StreamInfo {
+        StreamInfo {
+            config: self.config(),
+            created: Timestamp(self.created),
+            state: self.state(),
+            domain: domain.to_string(),
+        }
+    }
+
+    /// Removes the messages `filter`/`seq`/`keep` select; how many.
+    pub fn purge(&self, filter: &str, seq: u64, keep: u64) -> Result<u64, StoreError> {
+        let mut inner = self.inner.lock();
+        let n = if filter.is_empty() && seq == 0 && keep == 0 {
+            Ok(inner.store.purge())
+        } else {
+            inner.store.purge_ex(filter, seq, keep)
+        };
+        self.account_usage(&mut inner);
+        n
+    }
+
+    /// Removes one message (erasing it unless `no_erase`).
+    pub fn remove_msg(&self, seq: u64, no_erase: bool) -> bool {
+        let mut inner = self.inner.lock();
+        let removed = if no_erase {
+            inner.store.remove_msg(seq)
+        } else {
+            inner.store.erase_msg(seq)
+        };
+        self.account_usage(&mut inner);
+        removed
+    }
+
+    /// Stops the stream; `delete` removes what it stored too.
+    pub fn stop(&self, delete: bool) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.unsubscribe_all();
+        self.expiry.notify_one();
+        let mut inner = self.inner.lock();
+        if let Some(jsa) = self.jsa() {
+            jsa.add_usage(inner.cfg.storage, -(inner.bytes as i64));
+        }
+        inner.bytes = 0;
+        let result = if delete {
+            inner.store.delete()
+        } else {
+            inner.store.stop()
+        };
+        if let Err(e) = result {
+            crate::warn!(
+                "JetStream stream '{} > {}' did not stop cleanly: {e}",
+                self.account.name,
+                self.name
+            );
+        }
+        if delete {
+            if let Some(dir) = &inner.dir {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Refills the duplicate window from the stored headers (after a
+    /// restart).
+    fn rebuild_dedupe(&self) {
+        let mut inner = self.inner.lock();
+        let window = inner.cfg.duplicates;
+        if window <= 0 || inner.store.fast_state().msgs == 0 {
+            return;
+        }
+        let since = now_ns() - window;
+        let mut seq = inner.store.seq_from_time(since);
+        while let Ok(m) = inner.store.load_next_msg("", seq) {
+            seq = m.seq + 1;
+            if let Some(id) = super::headers::value(&m.hdr, super::headers::MSG_ID) {
+                let id = id.to_string();
+                inner.dedupe.insert(&id, m.seq, m.ts, window);
+                inner.last_msg_id = id;
+            }
+        }
+    }
+
+    /// Ages messages out; when to look again.
+    fn expire(&self) -> Option<Duration> {
+        let mut inner = self.inner.lock();
+        if inner.cfg.max_age <= 0 {
+            return None;
+        }
+        let next = inner.store.expire(now_ns());
+        self.account_usage(&mut inner);
+        Some(next.unwrap_or(Duration::from_nanos(inner.cfg.max_age as u64)))
+    }
+
+    /// Wakes the expiry timer (a message arrived in an empty stream).
+    pub fn wake_expiry(&self) {
+        self.expiry.notify_one();
+    }
+}
+
+/// Ages the stream's messages out when they pass max_age.
+async fn expiry_task(stream: Weak<Stream>, wake: Arc<Notify>) {
+    loop {
+        let next = match stream.upgrade() {
+            Some(s) if !s.is_closed() => s.expire(),
+            _ => return,
+        };
+        match next {
+            Some(d) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(d) => {}
+                    _ = wake.notified() => {}
+                }
+            }
+            None => wake.notified().await,
+        }
+    }
+}
+
+/// A store's state in Go's JSON; the deleted list only when asked for.
+pub fn state_json(st: &StreamState, deleted_details: bool, consumers: usize) -> StreamStateJson {
+    StreamStateJson {
+        messages: st.msgs,
+        bytes: st.bytes,
+        first_seq: st.first_seq,
+        first_ts: Timestamp(st.first_ts),
+        last_seq: st.last_seq,
+        last_ts: Timestamp(st.last_ts),
+        num_subjects: st.num_subjects,
+        subjects: None::<BTreeMap<String, u64>>,
+        num_deleted: st.num_deleted,
+        deleted: if deleted_details {
+            st.deleted.clone()
+        } else {
+            Vec::new()
+        },
+        consumer_count: consumers,
+    }
+}
