@@ -60,6 +60,12 @@ pub const CAPABILITIES: &[&str] = &[
     "tls-cert-mapping",
     "ocsp",
     "account-limits",
+    // JetStream's parts after streams (issues "JetStream part 2" and
+    // "part 3"): consumers (and what rides on them: mirrors, sources, KV
+    // watchers), snapshots and restores, encryption at rest.
+    "jetstream-consumers",
+    "jetstream-snapshots",
+    "jetstream-encryption",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -117,7 +117,7 @@ pub struct InternalMsg<'a> {
 
 /// What takes the messages of a server-internal subscription, in the
 /// publisher's task: it must not block.
-pub type InternalHandler = Box<dyn Fn(InternalMsg<'_>) + Send + Sync>;
+pub type InternalHandler = Arc<dyn Fn(InternalMsg<'_>) + Send + Sync>;
 
 /// A subscription, shared between the owning client and the account index.
 pub struct Subscription {

@@ -164,7 +164,7 @@ impl System {
         );
         // Answered in the publisher's task, as Go does: what the answer
         // reports is the state when the request arrived.
-        sub.internal = Some(Box::new(move |m: InternalMsg<'_>| {
+        sub.internal = Some(Arc::new(move |m: InternalMsg<'_>| {
             let Some(srv) = srv.upgrade() else { return };
             let req = services::Request::of(service.clone(), &m);
             let answer = services::answer(&srv, &req);

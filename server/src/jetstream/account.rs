@@ -2,6 +2,7 @@
 //! its API counters, and Go's checks of a new stream against the limits.
 
 use super::stream::Stream;
+use super::template::{self, Template, TemplateConfig};
 use super::JetStream;
 use crate::core::account::Account;
 use crate::options::jetstream::AccountJsLimits;
@@ -19,6 +20,10 @@ pub struct JsAccount {
     js: Weak<JetStream>,
     limits: Mutex<AccountJsLimits>,
     pub streams: RwLock<BTreeMap<String, Arc<Stream>>>,
+    pub templates: Mutex<BTreeMap<String, Arc<Template>>>,
+    /// Where templates are saved, decided by the first one: Some(None)
+    /// in memory, Some(Some(dir)) in files.
+    template_dir: Mutex<Option<Option<PathBuf>>>,
     pub api_total: AtomicU64,
     pub api_errors: AtomicU64,
     /// Bytes stored, in memory and in files.
@@ -36,6 +41,8 @@ impl JsAccount {
             js: Arc::downgrade(js),
             limits: Mutex::new(limits),
             streams: RwLock::default(),
+            templates: Mutex::default(),
+            template_dir: Mutex::default(),
             api_total: AtomicU64::new(0),
             api_errors: AtomicU64::new(0),
             memory_used: AtomicI64::new(0),
@@ -190,13 +197,76 @@ impl JsAccount {
         }
     }
 
+    /// Whether template `tname` made stream `sname`.
+    pub fn template_owns(&self, tname: &str, sname: &str) -> bool {
+        self.templates
+            .lock()
+            .get(tname)
+            .is_some_and(|t| t.streams.lock().iter().any(|s| s == sname))
+    }
+
+    /// Adds a checked template, saved where the account keeps them.
+    pub fn add_template(
+        self: &Arc<Self>,
+        js: &Arc<JetStream>,
+        config: TemplateConfig,
+    ) -> Result<Arc<Template>, String> {
+        if self.templates.lock().contains_key(&config.name) {
+            return Err(format!(
+                "template with name {} already exists",
+                super::stream::check::go_quote(&config.name)
+            ));
+        }
+        let dir = self
+            .template_dir
+            .lock()
+            .get_or_insert_with(|| {
+                template::store_dir(self, config.config.as_ref().unwrap_or(&Default::default()))
+            })
+            .clone();
+        let t = Template::start(js, self, config.clone());
+        self.templates.lock().insert(config.name.clone(), t.clone());
+        if let Some(dir) = dir {
+            if let Err(e) = template::save(&dir, &config) {
+                self.remove_template(&config.name);
+                return Err(e);
+            }
+        }
+        Ok(t)
+    }
+
+    /// Removes a template (and its saved copy); its streams are returned
+    /// for deletion.
+    pub fn remove_template(&self, name: &str) -> Option<Vec<Arc<Stream>>> {
+        let t = self.templates.lock().remove(name)?;
+        t.stop();
+        if let Some(Some(dir)) = self.template_dir.lock().clone() {
+            let _ = std::fs::remove_dir_all(dir.join(name));
+        }
+        let names = t.streams.lock().clone();
+        Some(names.iter().filter_map(|n| self.stream(n)).collect())
+    }
+
     /// Brings back the streams stored under the account's directory.
     pub fn restore(self: &Arc<Self>, js: &Arc<JetStream>) {
+        for mut t in template::load_all(&self.dir.join(template::TEMPLATES_DIR)) {
+            if let Some(c) = t.config.as_mut() {
+                c.name.clear();
+            }
+            let name = t.name.clone();
+            let checked = super::api::templates::check(js, self, t);
+            if let Err(e) = checked.and_then(|t| self.add_template(js, t).map(|_| ())) {
+                crate::warn!("  Error recreating StreamTemplate \"{name}\": {e}");
+            }
+        }
         super::stream::restore::restore_account(js, self);
     }
 
     /// Stops every stream, keeping what they stored.
     pub fn stop(&self) {
+        for t in std::mem::take(&mut *self.templates.lock()).into_values() {
+            t.stop();
+        }
         let streams: Vec<Arc<Stream>> = std::mem::take(&mut *self.streams.write())
             .into_values()
             .collect();

@@ -17,6 +17,7 @@ pub mod config;
 pub mod headers;
 pub mod report;
 pub mod stream;
+pub mod template;
 
 use crate::core::account::Account;
 use crate::core::connection::Connection;

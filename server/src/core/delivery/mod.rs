@@ -356,7 +356,7 @@ impl Router {
                 return false;
             }
             handler(InternalMsg {
-                subject: m.subject,
+                subject: &subject,
                 reply: m.reply,
                 hdr: m.hdr,
                 msg: m.payload,

@@ -5,7 +5,7 @@
 
 use super::StreamImport;
 use crate::core::account::Account;
-use crate::core::connection::Subscription;
+use crate::core::connection::{Kind, Subscription};
 use bytes::Bytes;
 use natsd_proto::subject::is_subset_match;
 use std::sync::Arc;
@@ -29,6 +29,7 @@ pub fn add(acc: &Arc<Account>, sub: &Arc<Subscription>) {
             sub.sid.clone(),
         );
         copy.stream_import = Some(im.clone());
+        copy.internal = sub.internal.clone();
         let copy = Arc::new(copy);
         crate::debug!(
             "{} - Creating import subscription on {:?} from account {:?}",
@@ -64,7 +65,10 @@ pub fn remove(sub: &Subscription) {
 /// stream imports changed.
 pub fn refresh_account(acc: &Arc<Account>) {
     for sub in acc.sublist.all() {
-        if sub.stream_import.is_some() || sub.service.is_some() || sub.internal.is_some() {
+        // Of the server's own subscriptions, only JetStream's (streams,
+        // templates) take imported messages.
+        let own = sub.internal.is_some() && sub.client.kind != Kind::JetStream;
+        if sub.stream_import.is_some() || sub.service.is_some() || own {
             continue;
         }
         remove(&sub);

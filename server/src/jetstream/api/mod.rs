@@ -9,6 +9,7 @@
 pub mod info;
 pub mod msgs;
 pub mod streams;
+pub mod templates;
 
 use super::account::JsAccount;
 use super::advisories::Sink;
@@ -50,7 +51,7 @@ fn internal_sub(
         None,
         Bytes::from(system.next_internal_sid().to_string()),
     );
-    sub.internal = Some(Box::new(handler));
+    sub.internal = Some(Arc::new(handler));
     let sub = Arc::new(sub);
     conn.subs.lock().insert(sub.sid.clone(), sub.clone());
     if system
@@ -156,6 +157,10 @@ fn route(ctx: &mut Ctx<'_>) {
     let t: Vec<&str> = rest.split('.').collect();
     match t.as_slice() {
         ["INFO"] => info::account_info(ctx),
+        ["STREAM", "TEMPLATE", "CREATE", n] => templates::create(ctx, n),
+        ["STREAM", "TEMPLATE", "NAMES"] => templates::names(ctx),
+        ["STREAM", "TEMPLATE", "INFO", n] => templates::info(ctx, n),
+        ["STREAM", "TEMPLATE", "DELETE", n] => templates::delete(ctx, n),
         ["STREAM", "CREATE", n] => streams::create(ctx, n),
         ["STREAM", "UPDATE", n] => streams::update(ctx, n),
         ["STREAM", "NAMES"] => streams::names(ctx, false),

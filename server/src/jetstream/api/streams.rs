@@ -2,10 +2,12 @@
 //! purge, with Go's checks in Go's order.
 
 use super::{is_empty_request, Ctx};
+use crate::core::delivery::Deferred;
 use crate::jetstream::account::JsAccount;
 use crate::jetstream::advisories::{Sink, StreamAction};
 use crate::jetstream::stream::check::{check_config, check_update};
 use crate::jetstream::stream::{now_ns, state_json, store, Stream};
+use crate::jetstream::JetStream;
 use natsd_proto::jetstream::api::{
     types, NamesRequest, Paged, PurgeRequest, StreamInfo, StreamInfoRequest, Timestamp,
 };
@@ -68,7 +70,7 @@ struct Purged {
 }
 
 /// The server's `limits { duplicate_window }` in ns (0: none).
-fn dupe_limit(ctx: &Ctx<'_>) -> i64 {
+pub fn dupe_limit(ctx: &Ctx<'_>) -> i64 {
     ctx.srv.opts().jetstream_config.limits.duplicate_window_ns as i64
 }
 
@@ -116,19 +118,9 @@ pub fn create(ctx: &mut Ctx<'_>, name: &str) {
     if let Some(e) = jsa.create_limits_check(ctx.js, &cfg) {
         return ctx.fail(K, e, Empty {});
     }
-    match add_stream(ctx, &jsa, &cfg) {
-        Ok((stream, new)) => {
-            if new {
-                let (from, account) = ctx.advisories();
-                let domain = ctx.js.config.domain.clone();
-                let c = stream.config();
-                Sink {
-                    from: &from,
-                    account: &account,
-                    out: ctx.out(),
-                }
-                .stream_action(StreamAction::Create, &c.name, &c.template, &domain);
-            }
+    let js = ctx.js.clone();
+    match add_stream(&js, &jsa, &cfg, ctx.out()) {
+        Ok((stream, _)) => {
             let info = stream.info("");
             ctx.send(
                 K,
@@ -148,13 +140,17 @@ fn invalid(text: &str) -> ApiError {
 }
 
 /// Go's addStream: the checked config, an existing stream of the same
-/// config, or a new one. The bool tells whether it is new.
+/// config, or a new one (announced by its create advisory into `out`).
+/// The bool tells whether it is new.
 pub fn add_stream(
-    ctx: &Ctx<'_>,
+    js: &Arc<JetStream>,
     jsa: &Arc<JsAccount>,
     requested: &StreamConfig,
+    out: &mut Vec<Deferred>,
 ) -> Result<(Arc<Stream>, bool), ApiError> {
-    let cfg = check_config(requested, jsa, dupe_limit(ctx))?;
+    let opts = js.server().map(|s| s.opts()).unwrap_or_default();
+    let dupe_limit = opts.jetstream_config.limits.duplicate_window_ns as i64;
+    let cfg = check_config(requested, jsa, dupe_limit)?;
     if cfg.replicas > 1 {
         return Err(ApiError::new(ErrorId::StreamReplicasNotSupported));
     }
@@ -165,14 +161,20 @@ pub fn add_stream(
         return Err(ApiError::new(ErrorId::StreamNameExist));
     }
     let reserved = jsa.reservation(&cfg);
-    if let Some(e) = jsa.check_all_limits(ctx.js, &cfg, reserved, 0) {
+    if let Some(e) = jsa.check_all_limits(js, &cfg, reserved, 0) {
         return Err(e);
+    }
+    if !cfg.template.is_empty() && !jsa.template_owns(&cfg.template, &cfg.name) {
+        return Err(ApiError::with(
+            ErrorId::StreamCreate,
+            &[("err", "stream not owned by template")],
+        ));
     }
     if subjects_overlap(jsa, &cfg.subjects, None) {
         return Err(ApiError::new(ErrorId::StreamSubjectOverlap));
     }
     let created = now_ns();
-    let max_payload = i64::from(ctx.srv.opts().max_payload);
+    let max_payload = i64::from(opts.max_payload);
     let opened = store::open(&cfg, &jsa.dir, created, max_payload).map_err(|e| {
         crate::warn!(
             "Stream create failed for '{} > {}': {e}",
@@ -184,9 +186,20 @@ pub fn add_stream(
             &[("err", "error creating store for stream")],
         )
     })?;
-    ctx.js.reserve(&cfg, 1);
-    let s = Stream::start(ctx.js, jsa, cfg.clone(), opened, created);
+    js.reserve(&cfg, 1);
+    let s = Stream::start(js, jsa, cfg.clone(), opened, created);
     jsa.streams.write().insert(cfg.name.clone(), s.clone());
+    Sink {
+        from: js.connection(),
+        account: &jsa.account,
+        out,
+    }
+    .stream_action(
+        StreamAction::Create,
+        &cfg.name,
+        &cfg.template,
+        &js.config.domain,
+    );
     Ok((s, true))
 }
 
@@ -404,8 +417,17 @@ pub fn delete(ctx: &mut Ctx<'_>, name: &str) {
     if !is_empty_request(ctx.body) {
         return ctx.fail(K, ApiError::new(ErrorId::NotEmptyRequest), Empty {});
     }
-    let Some(stream) = jsa.streams.write().remove(name) else {
+    if !remove_stream(ctx, &jsa, name) {
         return ctx.fail(K, ApiError::new(ErrorId::StreamNotFound), Empty {});
+    }
+    ctx.send(K, None, Success { success: true });
+}
+
+/// Deletes a stream with what it stored, announcing it; false when there
+/// is no such stream.
+pub fn remove_stream(ctx: &mut Ctx<'_>, jsa: &JsAccount, name: &str) -> bool {
+    let Some(stream) = jsa.streams.write().remove(name) else {
+        return false;
     };
     let cfg = stream.config();
     ctx.js.reserve(&cfg, -1);
@@ -418,7 +440,7 @@ pub fn delete(ctx: &mut Ctx<'_>, name: &str) {
         out: ctx.out(),
     }
     .stream_action(StreamAction::Delete, name, &cfg.template, &domain);
-    ctx.send(K, None, Success { success: true });
+    true
 }
 
 pub fn purge(ctx: &mut Ctx<'_>, name: &str) {

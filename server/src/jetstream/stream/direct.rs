@@ -24,7 +24,7 @@ pub fn subscribe(stream: &Arc<Stream>) -> Vec<Arc<Subscription>> {
 
 fn handler(stream: &Arc<Stream>, by_subject: bool) -> InternalHandler {
     let weak: Weak<Stream> = Arc::downgrade(stream);
-    Box::new(move |m: InternalMsg<'_>| {
+    Arc::new(move |m: InternalMsg<'_>| {
         let Some(s) = weak.upgrade() else { return };
         let Some(reply) = m.reply.filter(|r| !r.is_empty()) else {
             return;

@@ -17,7 +17,7 @@ use std::sync::{Arc, Weak};
 /// The handler of a stream's subject subscriptions.
 pub fn handler(stream: &Arc<Stream>) -> InternalHandler {
     let weak: Weak<Stream> = Arc::downgrade(stream);
-    Box::new(move |m: InternalMsg<'_>| {
+    Arc::new(move |m: InternalMsg<'_>| {
         if let Some(s) = weak.upgrade() {
             s.process(m);
         }
@@ -48,7 +48,8 @@ struct Checked {
 }
 
 impl Stream {
-    fn process(self: &Arc<Self>, m: InternalMsg<'_>) {
+    /// Takes one message published on the stream's subjects.
+    pub fn process(self: &Arc<Self>, m: InternalMsg<'_>) {
         let subject = String::from_utf8_lossy(m.subject);
         let reply = m.reply.filter(|r| !r.is_empty());
         let (hdr, body) = if m.hdr > 0 {

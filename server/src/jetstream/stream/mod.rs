@@ -220,6 +220,7 @@ impl Stream {
         {
             self.conn.subs.lock().remove(&sub.sid);
         }
+        crate::core::imports::shadow::add(&self.account, &sub);
         sub
     }
 

@@ -55,6 +55,16 @@ pub fn restore_account(js: &Arc<JetStream>, jsa: &Arc<JsAccount>) {
         };
         let acc = &jsa.account.name;
         let cfg = info.config;
+        if !cfg.template.is_empty() {
+            match jsa.templates.lock().get(&cfg.template) {
+                Some(t) => t.streams.lock().push(cfg.name.clone()),
+                None => crate::warn!(
+                    "  Error adding stream \"{}\" to template \"{}\": template not found",
+                    cfg.name,
+                    cfg.template
+                ),
+            }
+        }
         crate::notice!("  Starting restore for stream '{acc} > {}'", cfg.name);
         let created = parse_time(&info.created);
         let max_payload = js

@@ -25,6 +25,16 @@ pub fn write_meta(dir: &Path, stream: &str, json: &[u8]) -> Result<(), StoreErro
 /// Reads a stream directory's meta.inf after checking it against meta.sum
 /// as Go does at start-up (the key is the directory's name).
 pub fn read_meta(dir: &Path) -> Result<Vec<u8>, StoreError> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    read_meta_keyed(dir, &name)
+}
+
+/// Reads a meta.inf checked against a meta.sum keyed by `key` (Go keys
+/// the stream templates' sums by "templates").
+pub fn read_meta_keyed(dir: &Path, key: &str) -> Result<Vec<u8>, StoreError> {
     let meta = dir.join(META_FILE);
     let json = fs::read(&meta)
         .map_err(|e| StoreError::Io(format!("error reading metafile {meta:?}: {e}")))?;
@@ -32,11 +42,7 @@ pub fn read_meta(dir: &Path) -> Result<Vec<u8>, StoreError> {
     let sum = fs::read(&sum_file).map_err(|e| {
         StoreError::Io(format!("error reading metafile checksum {sum_file:?}: {e}"))
     })?;
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let want = meta_sum(&name, &json);
+    let want = meta_sum(key, &json);
     if sum != want.as_bytes() {
         return Err(StoreError::Io(format!(
             "stream metafile {meta:?}: checksums do not match {:?} vs {want:?}",

@@ -32,7 +32,7 @@ pub use config::{
     dyn_block_size, stream_block_size, FileStoreConfig, DEFAULT_LARGE_BLOCK_SIZE,
     DEFAULT_MEDIUM_BLOCK_SIZE, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE,
 };
-pub use meta::{read_meta, write_meta};
+pub use meta::{read_meta, read_meta_keyed, write_meta};
 
 use crate::{
     file_msg_size, Discard, Limits, LostData, SimpleState, StoreError, StoreMsg, StreamState,
