@@ -18,6 +18,7 @@ mod import_cycles;
 mod imports_config;
 mod imports_services;
 mod imports_streams;
+mod js_monitor;
 mod js_publish;
 mod js_streams;
 mod lifecycle;
@@ -56,6 +57,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(service_latency::scenarios());
     all.extend(js_publish::scenarios());
     all.extend(js_streams::scenarios());
+    all.extend(js_monitor::scenarios());
     all.extend(memstore::scenarios());
     all
 }

@@ -148,7 +148,7 @@ fn matches_filter(srv: &Server, f: &EventFilter) -> bool {
         && (f.host.is_empty() || info.host.contains(&f.host))
         && (f.cluster.is_empty() || info.cluster.contains(&f.cluster))
         && f.tags.iter().all(|t| o.tags.contains(&t.to_lowercase()))
-        && f.domain.is_empty()
+        && (f.domain.is_empty() || f.domain == o.jetstream_config.domain)
 }
 
 /// A monitoring request answered with a document, or not at all.
@@ -202,11 +202,17 @@ fn error_body(code: u16, description: String) -> Answer {
     }))
 }
 
+/// How an endpoint's error starts when the request is not for this server.
+const SKIPPED: &str = "filtered response";
+
 /// A monitoring endpoint's reply as an API document: its JSON, or Go's
 /// error for what failed to produce it.
 fn doc_of(reply: monitor::Reply) -> Doc {
     if reply.status == 200 || reply.status == 503 {
         Doc::Data(json::minify(&reply.body))
+    } else if reply.body.starts_with(SKIPPED.as_bytes()) {
+        // `leader_only` on a server that is not the leader: no answer.
+        Doc::Skip
     } else {
         // The options were valid JSON: what failed is producing the data.
         Doc::Error(500, String::from_utf8_lossy(&reply.body).into_owned())
@@ -215,7 +221,7 @@ fn doc_of(reply: monitor::Reply) -> Doc {
 
 fn server_request(srv: &Arc<Server>, req: &Request, r: ServerReq) -> Answer {
     api_answer(srv, req, || {
-        let params = match params_of(&req.body, endpoint_params(r)) {
+        let params = match params_of(&req.body, options_struct(r), endpoint_params(r)) {
             Ok(p) => p,
             Err(e) => return Doc::Error(400, e),
         };
@@ -237,7 +243,7 @@ fn account_request(srv: &Arc<Server>, req: &Request, account: &str, r: AccountRe
         let acc = || account.to_string();
         let doc = match r {
             AccountReq::Subsz => {
-                let mut p = match params_of(&req.body, SUBSZ_PARAMS) {
+                let mut p = match params_of(&req.body, "SubszEventOptions", SUBSZ_PARAMS) {
                     Ok(p) => p,
                     Err(e) => return Doc::Error(400, e),
                 };
@@ -247,7 +253,7 @@ fn account_request(srv: &Arc<Server>, req: &Request, account: &str, r: AccountRe
                 monitor::internal_request(srv, Endpoint::Subsz, p)
             }
             AccountReq::Connz => {
-                let mut p = match params_of(&req.body, CONNZ_PARAMS) {
+                let mut p = match params_of(&req.body, "ConnzEventOptions", CONNZ_PARAMS) {
                     Ok(p) => p,
                     Err(e) => return Doc::Error(400, e),
                 };
@@ -256,13 +262,23 @@ fn account_request(srv: &Arc<Server>, req: &Request, account: &str, r: AccountRe
                 monitor::internal_request(srv, Endpoint::Connz, p)
             }
             AccountReq::Leafz => {
-                let p = match params_of(&req.body, LEAFZ_PARAMS) {
+                let p = match params_of(&req.body, "LeafzEventOptions", LEAFZ_PARAMS) {
                     Ok(p) => p,
                     Err(e) => return Doc::Error(400, e),
                 };
                 monitor::internal_request(srv, Endpoint::Leafz, p)
             }
-            AccountReq::Jsz => return Doc::Error(500, "jetstream not enabled".into()),
+            AccountReq::Jsz => {
+                let p = match params_of(&req.body, "JszEventOptions", JSZ_PARAMS) {
+                    Ok(p) => p,
+                    Err(e) => return Doc::Error(400, e),
+                };
+                let on = |k: &str| p.iter().any(|(key, v)| key == k && v == "true");
+                return match monitor::account_jsz(srv, account, on("streams"), on("config")) {
+                    Ok(detail) => Doc::Data(detail),
+                    Err(e) => Doc::Error(500, e),
+                };
+            }
             AccountReq::Info => {
                 return match monitor::account_info_json(srv, account) {
                     Some(info) => Doc::Data(info),
@@ -413,9 +429,30 @@ fn endpoint_params(r: ServerReq) -> &'static [(&'static str, Param)] {
     }
 }
 
+/// The Go type a server-wide request's body decodes into (named in its
+/// decoding errors).
+fn options_struct(r: ServerReq) -> &'static str {
+    match r {
+        ServerReq::Statsz => "StatszEventOptions",
+        ServerReq::Varz => "VarzEventOptions",
+        ServerReq::Subsz => "SubszEventOptions",
+        ServerReq::Connz => "ConnzEventOptions",
+        ServerReq::Routez => "RoutezEventOptions",
+        ServerReq::Gatewayz => "GatewayzEventOptions",
+        ServerReq::Leafz => "LeafzEventOptions",
+        ServerReq::Accountz => "AccountzEventOptions",
+        ServerReq::Jsz => "JszEventOptions",
+        ServerReq::Healthz => "HealthzEventOptions",
+    }
+}
+
 /// Turns the options of a request body into the endpoint's query
 /// parameters; a value of the wrong JSON type fails as Go's decoder does.
-fn params_of(body: &[u8], known: &[(&str, Param)]) -> Result<Vec<(String, String)>, String> {
+fn params_of(
+    body: &[u8],
+    go_struct: &str,
+    known: &[(&str, Param)],
+) -> Result<Vec<(String, String)>, String> {
     if body.is_empty() {
         return Ok(Vec::new());
     }
@@ -432,7 +469,7 @@ fn params_of(body: &[u8], known: &[(&str, Param)]) -> Result<Vec<(String, String
         }
         let wrong = |want: &str| {
             format!(
-                "json: cannot unmarshal {} into Go struct field .{field} of type {want}",
+                "json: cannot unmarshal {} into Go struct field {go_struct}.{field} of type {want}",
                 json_kind(val)
             )
         };
@@ -600,7 +637,7 @@ mod tests {
     #[test]
     fn connz_options_become_query_parameters() {
         let body = br#"{"sort":"cid","subscriptions_detail":true,"limit":5,"state":1,"acc":"A","bogus":1}"#;
-        let p = params_of(body, CONNZ_PARAMS).unwrap();
+        let p = params_of(body, "ConnzEventOptions", CONNZ_PARAMS).unwrap();
         let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(
             p,
@@ -612,14 +649,19 @@ mod tests {
                 ("acc", "A")
             ]
         );
-        assert!(params_of(b"", CONNZ_PARAMS).unwrap().is_empty());
+        assert!(params_of(b"", "ConnzEventOptions", CONNZ_PARAMS)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
     fn wrong_option_types_are_errors() {
-        let e = params_of(br#"{"auth":"yes"}"#, CONNZ_PARAMS).unwrap_err();
-        assert!(e.contains("cannot unmarshal string"), "{e}");
-        assert!(params_of(b"{MALFORMED", CONNZ_PARAMS).is_err());
+        let e = params_of(br#"{"auth":"yes"}"#, "ConnzEventOptions", CONNZ_PARAMS).unwrap_err();
+        assert_eq!(
+            e,
+            "json: cannot unmarshal string into Go struct field ConnzEventOptions.auth of type bool"
+        );
+        assert!(params_of(b"{MALFORMED", "ConnzEventOptions", CONNZ_PARAMS).is_err());
     }
 
     #[test]

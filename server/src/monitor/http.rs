@@ -4,7 +4,7 @@
 //! does: exact paths, anything else 404.
 
 use super::query::{unescape_path, Query};
-use super::{connz, misc, subsz, varz, Reply};
+use super::{connz, jsz, misc, subsz, varz, Reply};
 use crate::net::{bind_listener, go_net_error, join_host_port};
 use crate::server::Server;
 use bytes::Bytes;
@@ -86,7 +86,7 @@ pub(super) fn dispatch(srv: &Server, ep: Endpoint, q: &Query) -> Reply {
         Endpoint::Subsz => subsz::handle(srv, q),
         Endpoint::Accountz => misc::accountz(srv, q),
         Endpoint::Accstatz => misc::accstatz(srv, q),
-        Endpoint::Jsz => misc::jsz(srv, q),
+        Endpoint::Jsz => jsz::jsz(srv, q),
         Endpoint::Healthz => misc::healthz(srv, q),
     }
 }

@@ -1,6 +1,6 @@
 //! The root page, `/healthz`, `/accountz`, `/accstatz`, and the endpoints
-//! of features natsd lacks (`/routez`, `/gatewayz`, `/leafz`, `/jsz`),
-//! which answer as Go does with the feature off.
+//! of features natsd lacks (`/routez`, `/gatewayz`, `/leafz`), which
+//! answer as Go does with the feature off.
 
 use super::connz::subs_param;
 use super::json;
@@ -215,7 +215,9 @@ fn account_info(srv: &Server, acc: &Account, system_account: &str) -> AccountInf
         is_system,
         expired: false,
         complete: true,
-        jetstream_enabled: false,
+        jetstream_enabled: srv
+            .jetstream()
+            .is_some_and(|js| js.account(&acc.name).is_some()),
         leafnode_connections: 0,
         client_connections: acc.num_clients(),
         subscriptions: sl.count(),
@@ -267,63 +269,6 @@ pub fn accstatz(srv: &Server, q: &Query) -> Reply {
     reply(srv, q, AccountStatz { account_statz })
 }
 
-/// `/jsz` with JetStream off: zeros and `disabled`.
-#[derive(Serialize, Default)]
-struct JszDisabled {
-    disabled: bool,
-    config: JsConfig,
-    memory: u64,
-    storage: u64,
-    reserved_memory: u64,
-    reserved_storage: u64,
-    accounts: u64,
-    ha_assets: u64,
-    api: JsApi,
-    streams: u64,
-    consumers: u64,
-    messages: u64,
-    bytes: u64,
-}
-
-#[derive(Serialize, Default)]
-struct JsConfig {
-    max_memory: i64,
-    max_storage: i64,
-}
-
-#[derive(Serialize, Default)]
-struct JsApi {
-    total: u64,
-    errors: u64,
-}
-
-pub fn jsz(srv: &Server, q: &Query) -> Reply {
-    super::state(srv).count(q, "/jsz");
-    for key in ["accounts", "streams", "consumers", "config"] {
-        if let Err(r) = q.bool(key) {
-            return r;
-        }
-    }
-    for key in ["offset", "limit"] {
-        if let Err(r) = q.int(key) {
-            return r;
-        }
-    }
-    match q.bool("leader-only") {
-        Err(r) => return r,
-        Ok(true) => return Reply::bad_request("filtered response: not leader"),
-        Ok(false) => {}
-    }
-    reply(
-        srv,
-        q,
-        JszDisabled {
-            disabled: true,
-            ..Default::default()
-        },
-    )
-}
-
 #[derive(Serialize)]
 struct Health {
     status: &'static str,
@@ -345,9 +290,9 @@ pub fn healthz(srv: &Server, q: &Query) -> Reply {
             return r;
         }
     }
-    // Asked for JetStream in the config, natsd runs without it: Go's answer
-    // for a server whose JetStream is not enabled.
-    let h = if srv.opts().jetstream {
+    // With JetStream in the config, it must be running; one server has no
+    // meta group or replicated assets to check beyond that.
+    let h = if srv.opts().jetstream && srv.jetstream().is_none() {
         Health {
             status: "unavailable",
             error: "JetStream not enabled",

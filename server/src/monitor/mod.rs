@@ -1,14 +1,15 @@
 //! The HTTP monitoring server: `/varz`, `/connz`, `/subsz` and the other
 //! endpoints of nats-server, with its JSON shapes, parameters and errors.
 //!
-//! Endpoints for features natsd does not have (routes, gateways, leaf nodes,
-//! JetStream) answer what the Go server answers when the feature is off.
+//! Endpoints for features natsd does not have (routes, gateways, leaf
+//! nodes) answer what the Go server answers when the feature is off.
 
 pub mod accstat;
 mod closed;
 mod connz;
 mod http;
 pub(crate) mod json;
+mod jsz;
 mod links;
 mod misc;
 mod query;
@@ -17,6 +18,7 @@ mod varz;
 
 pub use closed::{ClosedConn, ClosedRing};
 pub use http::{start, Endpoint};
+pub(crate) use jsz::account_jsz;
 pub(crate) use misc::account_info_json;
 pub(crate) use varz::process_usage;
 

@@ -102,7 +102,7 @@ struct Varz {
     leaf: Empty,
     mqtt: Empty,
     websocket: Empty,
-    jetstream: Empty,
+    jetstream: super::jsz::VarzJetStream,
     #[serde(serialize_with = "float")]
     tls_timeout: f64,
     #[serde(serialize_with = "nanos")]
@@ -172,7 +172,7 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
         leaf: Empty {},
         mqtt: Empty {},
         websocket: Empty {},
-        jetstream: Empty {},
+        jetstream: super::jsz::varz_section(srv),
         tls_timeout: o
             .tls_config
             .as_ref()
