@@ -20,6 +20,7 @@ mod imports_services;
 mod imports_streams;
 mod js_monitor;
 mod js_publish;
+mod js_stream_more;
 mod js_streams;
 mod lifecycle;
 mod memstore;
@@ -57,6 +58,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(service_latency::scenarios());
     all.extend(js_publish::scenarios());
     all.extend(js_streams::scenarios());
+    all.extend(js_stream_more::scenarios());
     all.extend(js_monitor::scenarios());
     all.extend(memstore::scenarios());
     all
