@@ -91,6 +91,17 @@ impl Conn {
         }
     }
 
+    /// The next MSG or PONG already read, if any (answers PINGs).
+    async fn buffered_event(&mut self) -> Result<Option<Event>> {
+        while let Some(p) = self.parse_event()? {
+            match p {
+                Parsed::Event(e) => return Ok(Some(e)),
+                Parsed::Ping => self.write(b"PONG\r\n").await?,
+            }
+        }
+        Ok(None)
+    }
+
     fn parse_event(&mut self) -> Result<Option<Parsed>> {
         let Some(eol) = self.buf.windows(2).position(|w| w == b"\r\n") else {
             return Ok(None);
@@ -108,8 +119,10 @@ impl Conn {
             if self.buf.len() < eol + 2 + size + 2 {
                 return Ok(None);
             }
+            let payload = &self.buf[eol + 2..eol + 2 + size];
+            let error = payload.windows(7).any(|w| w == b"\"error\"");
             self.buf.advance(eol + 2 + size + 2);
-            return Ok(Some(Parsed::Event(Event::Msg { reply })));
+            return Ok(Some(Parsed::Event(Event::Msg { reply, error })));
         }
         let parsed = match line {
             b"PONG" => Parsed::Event(Event::Pong),
@@ -127,18 +140,29 @@ impl Conn {
 
     /// Waits until `n` messages have arrived.
     pub async fn receive(&mut self, n: u64) -> Result<()> {
-        let mut got = 0;
+        self.receive_ok(n).await.map(|_| ())
+    }
+
+    /// Waits until `n` messages have arrived; how many were errors.
+    async fn receive_ok(&mut self, n: u64) -> Result<u64> {
+        let (mut got, mut errors) = (0, 0);
         while got < n {
-            if let Event::Msg { .. } = self.next_event().await? {
+            if let Event::Msg { error, .. } = self.next_event().await? {
                 got += 1;
+                errors += u64::from(error);
             }
         }
-        Ok(())
+        Ok(errors)
     }
 }
 
 enum Event {
-    Msg { reply: Option<String> },
+    /// A message; `error` when its payload holds a JSON `"error"` (a
+    /// refused JetStream publish or request).
+    Msg {
+        reply: Option<String>,
+        error: bool,
+    },
     Pong,
 }
 
@@ -246,7 +270,10 @@ async fn drain_until_done(
 /// Answers every request with `ok` until the connection ends.
 async fn serve_requests(mut responder: Conn) -> Result<()> {
     loop {
-        if let Event::Msg { reply: Some(reply) } = responder.next_event().await? {
+        if let Event::Msg {
+            reply: Some(reply), ..
+        } = responder.next_event().await?
+        {
             responder
                 .write(format!("PUB {reply} 2\r\nok\r\n").as_bytes())
                 .await?;
@@ -309,6 +336,79 @@ pub async fn many_connections(addr: &str, conns: usize, subs: usize) -> Result<(
             all.extend(opened);
         }
         Ok((start.elapsed().as_secs_f64() * 1e3, all))
+    })
+    .await
+}
+
+/// Where a JetStream row's stream keeps its messages.
+#[derive(Debug, Clone, Copy)]
+pub enum Storage {
+    File,
+    Memory,
+}
+
+/// Publishes `count` messages of `size` bytes to a JetStream stream of
+/// `storage`, with at most `window` PubAcks outstanding (1: each publish
+/// waits for its ack); msgs/s. Any refused publish fails the run.
+pub async fn js_publish(
+    addr: &str,
+    storage: Storage,
+    size: usize,
+    count: u64,
+    window: u64,
+) -> Result<f64> {
+    bounded("JetStream publish", async {
+        let mut c = Conn::open(addr).await?;
+        c.write(b"SUB bench.ack 1\r\n").await?;
+        c.round_trip().await?;
+        let storage = match storage {
+            Storage::File => "file",
+            Storage::Memory => "memory",
+        };
+        let cfg =
+            format!("{{\"name\":\"BENCH\",\"subjects\":[\"bench.js\"],\"storage\":\"{storage}\"}}");
+        let create = format!(
+            "PUB $JS.API.STREAM.CREATE.BENCH bench.ack {}\r\n{cfg}\r\n",
+            cfg.len()
+        );
+        c.write(create.as_bytes()).await?;
+        if c.receive_ok(1).await? > 0 {
+            bail!("the stream could not be created");
+        }
+        let frame = {
+            let mut f = format!("PUB bench.js bench.ack {size}\r\n").into_bytes();
+            f.extend(std::iter::repeat_n(b'x', size));
+            f.extend_from_slice(b"\r\n");
+            f
+        };
+        let start = Instant::now();
+        let first = window.min(count);
+        c.write(&frame.repeat(first as usize)).await?;
+        let (mut sent, mut acked, mut refused) = (first, 0u64, 0u64);
+        while acked < count {
+            // Like a client's async publish: every ack read so far frees a
+            // slot, and the freed slots are refilled in one write.
+            let mut freed = 0u64;
+            let mut event = Some(c.next_event().await?);
+            while let Some(e) = event {
+                if let Event::Msg { error, .. } = e {
+                    freed += 1;
+                    refused += u64::from(error);
+                }
+                event = c.buffered_event().await?;
+            }
+            acked += freed;
+            let more = freed.min(count - sent);
+            if more > 0 {
+                c.write(&frame.repeat(more as usize)).await?;
+                sent += more;
+            }
+        }
+        let secs = start.elapsed().as_secs_f64();
+        if refused > 0 {
+            bail!("{refused} of {count} publishes refused");
+        }
+        Ok(count as f64 / secs)
     })
     .await
 }

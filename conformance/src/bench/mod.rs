@@ -40,6 +40,13 @@ enum Workload {
         conns: usize,
         subs: usize,
     },
+    /// Publishes to a JetStream stream, with `window` PubAcks outstanding.
+    JsPublish {
+        storage: load::Storage,
+        size: usize,
+        count: u64,
+        window: u64,
+    },
 }
 
 /// One row of the benchmark table.
@@ -96,7 +103,9 @@ const CONNECTIONS: &[MetricSpec] = &[
 impl Row {
     pub fn metrics(&self) -> &'static [MetricSpec] {
         match self.workload {
-            Workload::Publish { .. } | Workload::PubSub { .. } => THROUGHPUT,
+            Workload::Publish { .. } | Workload::PubSub { .. } | Workload::JsPublish { .. } => {
+                THROUGHPUT
+            }
             Workload::RequestReply { .. } | Workload::ServiceImport { .. } => LATENCY,
             Workload::ManyConnections { .. } => CONNECTIONS,
         }
@@ -205,19 +214,56 @@ pub const ROWS: &[Row] = &[
             subs: 1,
         },
     },
+    Row {
+        id: "js-pub-sync",
+        title: "JetStream: synchronous publish to a file stream, 128 B",
+        workload: Workload::JsPublish {
+            storage: load::Storage::File,
+            size: 128,
+            count: 20_000,
+            window: 1,
+        },
+    },
+    Row {
+        id: "js-pub-async",
+        title: "JetStream: asynchronous publish to a file stream (1,000 acks outstanding), 128 B",
+        workload: Workload::JsPublish {
+            storage: load::Storage::File,
+            size: 128,
+            count: 300_000,
+            window: 1000,
+        },
+    },
+    Row {
+        id: "js-pub-sync-mem",
+        title: "JetStream: synchronous publish to a memory stream, 128 B",
+        workload: Workload::JsPublish {
+            storage: load::Storage::Memory,
+            size: 128,
+            count: 20_000,
+            window: 1,
+        },
+    },
+    Row {
+        id: "js-pub-async-mem",
+        title: "JetStream: asynchronous publish to a memory stream (1,000 acks outstanding), 128 B",
+        workload: Workload::JsPublish {
+            storage: load::Storage::Memory,
+            size: 128,
+            count: 300_000,
+            window: 1000,
+        },
+    },
 ];
 
 /// Rows that wait for a capability natsd does not have yet.
-pub const WAITING: &[(&str, &str)] = &[
-    (
-        "js-pub-sync",
-        "JetStream: synchronous publish to a file stream — waits for JetStream",
-    ),
-    (
-        "js-pub-async",
-        "JetStream: asynchronous publish to a file stream — waits for JetStream",
-    ),
-];
+pub const WAITING: &[(&str, &str)] = &[(
+    "js-consume",
+    "JetStream: consuming a stream through a pull consumer — waits for consumers (JetStream part 2)",
+)];
+
+/// A JetStream server whose store is the run's directory.
+const JETSTREAM: &str = "jetstream: {store_dir: \"{{dir}}/js\"}\n";
 
 /// What one run of one row on one server measured.
 #[derive(Debug, Clone, Serialize)]
@@ -263,6 +309,7 @@ async fn measure(row: &Row, target: Target, bins: &Binaries) -> Result<Sample> {
     let spec = match row.workload {
         Workload::ManyConnections { .. } => ServerSpec::new().conf(MONITORING),
         Workload::ServiceImport { .. } => ServerSpec::new().conf(SERVICE_IMPORT),
+        Workload::JsPublish { .. } => ServerSpec::new().conf(JETSTREAM),
         _ => ServerSpec::new(),
     };
     let mut server = ctx.server(spec).await?;
@@ -292,6 +339,12 @@ async fn measure(row: &Row, target: Target, bins: &Binaries) -> Result<Sample> {
             };
             percentiles(&load::request_reply(&addr, count, &across).await?)
         }
+        Workload::JsPublish {
+            storage,
+            size,
+            count,
+            window,
+        } => vec![load::js_publish(&addr, storage, size, count, window).await?],
         Workload::ManyConnections { conns, subs } => {
             let (ms, held) = load::many_connections(&addr, conns, subs).await?;
             let rss_mib = proc_status_kib(pid, "VmRSS:")? as f64 / 1024.0;

@@ -260,7 +260,8 @@ pub fn update(ctx: &mut Ctx<'_>, name: &str) {
     ctx.send(K, None, info);
 }
 
-/// Go's limits check of an update: only a larger max_bytes reserves more.
+/// Go's limits check of an update: only a larger max_bytes reserves more,
+/// over what the other streams and this one reserve already.
 fn update_limits_check(
     ctx: &Ctx<'_>,
     jsa: &JsAccount,
@@ -275,7 +276,7 @@ fn update_limits_check(
     };
     let mut probe = cfg.clone();
     probe.max_bytes = diff;
-    let reserved = jsa.reservation(cfg);
+    let reserved = jsa.reservation(cfg) + old.replicas * old.max_bytes;
     jsa.check_all_limits(ctx.js, &probe, reserved, offset)
 }
 

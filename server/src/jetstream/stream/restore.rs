@@ -2,6 +2,7 @@
 //! under `<store>/<account>/streams` with a valid `meta.inf` becomes a
 //! stream again over its recovered store.
 
+use super::check::go_quote;
 use super::store::{self, STREAMS_DIR};
 use super::Stream;
 use crate::jetstream::account::JsAccount;
@@ -54,7 +55,24 @@ pub fn restore_account(js: &Arc<JetStream>, jsa: &Arc<JsAccount>) {
             }
         };
         let acc = &jsa.account.name;
-        let cfg = info.config;
+        let Some(cfg) = repaired(info.config) else {
+            continue;
+        };
+        let dupe_limit = js.server().map_or(0, |s| {
+            s.opts().jetstream_config.limits.duplicate_window_ns as i64
+        });
+        let cfg = match super::check::check_config(&cfg, jsa, dupe_limit) {
+            Ok(c) => c,
+            Err(e) => {
+                crate::warn!(
+                    "  Error recreating stream {}: {} ({})",
+                    go_quote(&cfg.name),
+                    e.description,
+                    e.err_code
+                );
+                continue;
+            }
+        };
         if !cfg.template.is_empty() {
             match jsa.templates.lock().get(&cfg.template) {
                 Some(t) => t.streams.lock().push(cfg.name.clone()),
@@ -77,6 +95,7 @@ pub fn restore_account(js: &Arc<JetStream>, jsa: &Arc<JsAccount>) {
                 continue;
             }
         };
+        js.reserve(&cfg, 1);
         let stream = Stream::start(js, jsa, cfg.clone(), opened, created);
         let msgs = stream.inner.lock().store.fast_state().msgs;
         crate::notice!(
@@ -86,6 +105,49 @@ pub fn restore_account(js: &Arc<JetStream>, jsa: &Arc<JsAccount>) {
         );
         jsa.streams.write().insert(cfg.name.clone(), stream);
     }
+}
+
+/// Go's repairs of configs that older servers let through: a mirror's
+/// duplicate window and subjects, and subjects with spaces around them.
+/// None when a subject cannot be repaired.
+fn repaired(mut cfg: StreamConfig) -> Option<StreamConfig> {
+    if cfg.mirror.is_some() {
+        cfg.duplicates = 0;
+    }
+    let valid = |s: &str| natsd_proto::subject::is_valid_subject(s.as_bytes());
+    for i in 0..cfg.subjects.len() {
+        let subject = cfg.subjects[i].clone();
+        if valid(&subject) {
+            continue;
+        }
+        crate::warn!(
+            "  Detected bad subject {} while adding stream {}, will attempt to repair",
+            go_quote(&subject),
+            go_quote(&cfg.name)
+        );
+        let trimmed = subject.trim();
+        if !valid(trimmed) {
+            crate::warn!(
+                "  Error recreating stream {}: invalid subject",
+                go_quote(&cfg.name)
+            );
+            return None;
+        }
+        crate::warn!(
+            "  Bad subject {} repaired to {}",
+            go_quote(&subject),
+            go_quote(trimmed)
+        );
+        cfg.subjects[i] = trimmed.to_string();
+    }
+    if cfg.mirror.is_some() && !cfg.subjects.is_empty() {
+        crate::warn!(
+            "  Detected subjects on a mirrored stream {}, will remove",
+            go_quote(&cfg.name)
+        );
+        cfg.subjects.clear();
+    }
+    Some(cfg)
 }
 
 /// Go's `comma`: 1234567 as "1,234,567".

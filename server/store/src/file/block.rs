@@ -153,11 +153,13 @@ impl MsgBlock {
         }
     }
 
-    /// Creates the block's (empty) file and opens it for writing.
-    pub(crate) fn create(&mut self) -> Result<(), StoreError> {
+    /// Creates the block's (empty) file and opens it for writing; its
+    /// contents in memory get `capacity` bytes at once (one allocation the
+    /// allocator can give back whole, not a buffer grown in steps).
+    pub(crate) fn create(&mut self, capacity: u64) -> Result<(), StoreError> {
         let file = File::create(&self.blk_path)?;
         self.file = Some(file);
-        self.cache = Some(Arc::default());
+        self.cache = Some(Arc::new(BlockData::with_capacity(capacity as usize)));
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 /// No record for this sequence.
 const NONE: u32 = u32::MAX;
 /// How many blocks (besides the one being written) stay loaded.
-const READ_CACHE_BLOCKS: usize = 4;
+const READ_CACHE_BLOCKS: usize = 2;
 
 /// A block file's bytes, indexed by sequence.
 #[derive(Clone, Default)]
@@ -21,6 +21,14 @@ pub(crate) struct BlockData {
 }
 
 impl BlockData {
+    /// Empty, with room for `capacity` bytes.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        BlockData {
+            buf: Vec::with_capacity(capacity),
+            ..Default::default()
+        }
+    }
+
     /// Indexes a block file's bytes. A record whose checksum fails is left
     /// out (its sequence reads as missing), and so is everything from the
     /// first bytes that are no record (a torn or corrupt tail).
@@ -159,16 +167,18 @@ mod tests {
     #[test]
     fn read_cache_keeps_the_latest() {
         let mut c = ReadCache::default();
-        for i in 0..6 {
+        let n = READ_CACHE_BLOCKS as u32;
+        for i in 0..n + 2 {
             c.put(i, Arc::new(BlockData::default()));
         }
         assert!(c.get(0).is_none() && c.get(1).is_none());
         assert!(c.get(2).is_some());
-        c.put(6, Arc::new(BlockData::default()));
+        // Reading 2 made it the latest: the next put drops 3.
+        c.put(n + 2, Arc::new(BlockData::default()));
         assert!(c.get(2).is_some() && c.get(3).is_none());
         c.evict(2);
         assert!(c.get(2).is_none());
-        assert!(c.take(6).is_some() && c.get(6).is_none());
+        assert!(c.take(n + 2).is_some() && c.get(n + 2).is_none());
         c.clear();
         assert!(c.get(6).is_none());
     }

@@ -201,7 +201,7 @@ impl FileStore {
         let last = self.blks.iter().map(|b| b.last).max_by_key(|m| m.seq);
         let Some(lmb) = self.blks.last_mut() else {
             let mut mb = MsgBlock::new(&self.mdir, &self.name, 1, MsgId::default());
-            mb.create()?;
+            mb.create(self.block_size)?;
             self.blks.push(mb);
             return Ok(());
         };
@@ -295,15 +295,15 @@ impl FileStore {
         }
     }
 
-    /// Closes the block being written and starts the next one.
+    /// Closes the block being written and starts the next one. The closed
+    /// block's contents leave memory (a reader loads them again): a stream
+    /// written faster than it is read must not hold its blocks.
     fn new_block(&mut self) -> Result<(), StoreError> {
         let lmb = self.lmb()?;
         let index = lmb.index;
-        if let Some(data) = lmb.seal()? {
-            self.read_cache().put(index, data);
-        }
+        lmb.seal()?;
         let mut mb = MsgBlock::new(&self.mdir, &self.name, index + 1, self.last);
-        mb.create()?;
+        mb.create(self.block_size)?;
         self.blks.push(mb);
         Ok(())
     }
@@ -542,7 +542,7 @@ impl FileStore {
         let mut mb = MsgBlock::new(&self.mdir, &self.name, 1, last);
         let created = fs::create_dir_all(&self.mdir)
             .map_err(StoreError::from)
-            .and_then(|_| mb.create())
+            .and_then(|_| mb.create(self.block_size))
             .and_then(|_| mb.write_state());
         self.blks.push(mb);
         moved.and(created)
