@@ -18,6 +18,7 @@ mod import_cycles;
 mod imports_config;
 mod imports_services;
 mod imports_streams;
+mod js_client;
 mod js_monitor;
 mod js_publish;
 mod js_stream_more;
@@ -60,6 +61,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(js_streams::scenarios());
     all.extend(js_stream_more::scenarios());
     all.extend(js_monitor::scenarios());
+    all.extend(js_client::scenarios());
     all.extend(memstore::scenarios());
     all
 }

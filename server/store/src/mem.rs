@@ -437,15 +437,17 @@ impl StreamStore for MemStore {
     }
 
     fn update_limits(&mut self, limits: Limits, now: i64) {
-        let before = self.max_per_subject();
+        // Go enforces a per-subject limit at once only when it goes down
+        // from a set one: from none (0 or -1) to one, the old messages stay.
+        let before = self.limits.max_msgs_per_subject;
         self.limits = limits;
         self.enforce_msg_and_byte_limits();
-        let maxp = self.max_per_subject();
-        if maxp != 0 && (before == 0 || maxp < before) {
+        let maxp = self.limits.max_msgs_per_subject;
+        if maxp > 0 && maxp < before {
             let over: Vec<String> = self
                 .fss
                 .iter()
-                .filter(|(_, ss)| ss.msgs > maxp)
+                .filter(|(_, ss)| ss.msgs > maxp as u64)
                 .map(|(s, _)| s.clone())
                 .collect();
             for s in over {

@@ -436,6 +436,14 @@ fn tighter_limits_apply_at_once() {
         for i in 0..30 {
             s.store_msg(&format!("k.{}", i % 3), b"", b"v", i).unwrap();
         }
+        // As in Go, a first per-subject limit keeps what is stored; a
+        // lower one applies at once.
+        let first = Limits {
+            max_msgs_per_subject: 3,
+            ..Default::default()
+        };
+        s.update_limits(first, 0);
+        assert_eq!(seqs(&s.state()), (30, 1, 30), "{name}");
         let limits = Limits {
             max_msgs_per_subject: 2,
             ..Default::default()

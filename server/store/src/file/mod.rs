@@ -882,11 +882,13 @@ impl StreamStore for FileStore {
     }
 
     fn update_limits(&mut self, limits: Limits, now: i64) {
-        let before = self.max_per_subject();
+        // Go enforces a per-subject limit at once only when it goes down
+        // from a set one: from none (0 or -1) to one, the old messages stay.
+        let before = self.limits.max_msgs_per_subject;
         self.limits = limits;
         self.enforce_msg_and_byte_limits();
-        let maxp = self.max_per_subject();
-        if maxp != 0 && (before == 0 || maxp < before) {
+        let maxp = self.limits.max_msgs_per_subject;
+        if maxp > 0 && maxp < before {
             self.enforce_all_per_subject();
         }
         self.expire(now);
