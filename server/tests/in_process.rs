@@ -141,3 +141,57 @@ fn requests_cross_a_service_import_and_responses_come_back() {
     assert_eq!(requester.line(), "MSG inbox 1 4\r\n");
     assert_eq!(requester.payload(4), b"resp");
 }
+
+/// Reads one `MSG` and its payload, as text.
+fn msg_payload(c: &mut Client) -> String {
+    let line = c.line();
+    let size: usize = line
+        .split_whitespace()
+        .last()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a MSG line: {line}"));
+    String::from_utf8(c.payload(size)).unwrap()
+}
+
+#[test]
+fn a_file_stream_keeps_its_messages_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let start = || {
+        let mut opts = options(&dir.path().join("s.log"));
+        opts.jetstream = true;
+        opts.store_dir = store.display().to_string();
+        Embedded::start(opts).expect("the server starts")
+    };
+    let s = start();
+    let mut c = Client::connect(s.addr());
+    let cfg = r#"{"name":"ORDERS","subjects":["orders.*"]}"#;
+    c.send(&format!(
+        "SUB inbox 1\r\nPUB $JS.API.STREAM.CREATE.ORDERS inbox {}\r\n{cfg}\r\n",
+        cfg.len()
+    ));
+    let created = msg_payload(&mut c);
+    assert!(created.contains(r#""did_create":true"#), "{created}");
+    for i in 1..=3 {
+        c.send(&format!("PUB orders.new inbox 1\r\n{i}\r\n"));
+        assert_eq!(
+            msg_payload(&mut c),
+            format!(r#"{{"stream":"ORDERS", "seq":{i}}}"#)
+        );
+    }
+    drop(c);
+    drop(s);
+    let s = start();
+    let mut c = Client::connect(s.addr());
+    let get = r#"{"seq":2}"#;
+    c.send(&format!(
+        "SUB inbox 1\r\nPUB $JS.API.STREAM.MSG.GET.ORDERS inbox {}\r\n{get}\r\n",
+        get.len()
+    ));
+    let got = msg_payload(&mut c);
+    // "2" in base64.
+    assert!(
+        got.contains(r#""subject":"orders.new","seq":2,"data":"Mg==""#),
+        "{got}"
+    );
+}

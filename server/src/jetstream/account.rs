@@ -157,18 +157,6 @@ impl JsAccount {
         None
     }
 
-    /// Go's maxBytesLimits: whether max_bytes is required, and the most a
-    /// stream of this storage may reserve.
-    pub fn max_bytes_limits(&self, cfg: &StreamConfig) -> (bool, i64) {
-        let l = self.limits();
-        let max = if cfg.storage == Storage::Memory {
-            l.memory_max_stream_bytes
-        } else {
-            l.store_max_stream_bytes
-        };
-        (l.max_bytes_required, max)
-    }
-
     /// `$JS.API.INFO`'s body for this account.
     pub fn stats(&self, domain: &str) -> AccountStats {
         let (memory, storage) = self.usage();

@@ -60,7 +60,16 @@ pub struct StreamStateJson {
     pub num_deleted: usize,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deleted: Vec<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost: Option<LostData>,
     pub consumer_count: usize,
+}
+
+/// What a file store could not recover (Go's LostStreamData).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LostData {
+    pub msgs: Vec<u64>,
+    pub bytes: u64,
 }
 
 /// A stream's configuration, creation time and state.

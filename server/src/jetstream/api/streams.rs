@@ -6,7 +6,7 @@ use crate::core::delivery::Deferred;
 use crate::jetstream::account::JsAccount;
 use crate::jetstream::advisories::{Sink, StreamAction};
 use crate::jetstream::stream::check::{check_config, check_update};
-use crate::jetstream::stream::{now_ns, state_json, store, Stream};
+use crate::jetstream::stream::{lost_of, now_ns, state_json, store, Stream};
 use crate::jetstream::JetStream;
 use natsd_proto::jetstream::api::{
     types, NamesRequest, Paged, PurgeRequest, StreamInfo, StreamInfoRequest, Timestamp,
@@ -150,7 +150,7 @@ pub fn add_stream(
 ) -> Result<(Arc<Stream>, bool), ApiError> {
     let opts = js.server().map(|s| s.opts()).unwrap_or_default();
     let dupe_limit = opts.jetstream_config.limits.duplicate_window_ns as i64;
-    let cfg = check_config(requested, jsa, dupe_limit)?;
+    let cfg = check_config(requested, &jsa.limits(), dupe_limit)?;
     if cfg.replicas > 1 {
         return Err(ApiError::new(ErrorId::StreamReplicasNotSupported));
     }
@@ -224,7 +224,7 @@ pub fn update(ctx: &mut Ctx<'_>, name: &str) {
     let Ok(ncfg) = super::decode::<StreamConfig>(ctx.body) else {
         return ctx.fail(K, ApiError::new(ErrorId::InvalidJSON), Empty {});
     };
-    let cfg = match check_config(&ncfg, &jsa, dupe_limit(ctx)) {
+    let cfg = match check_config(&ncfg, &jsa.limits(), dupe_limit(ctx)) {
         Ok(c) => c,
         Err(e) => return ctx.fail(K, e, Empty {}),
     };
@@ -235,7 +235,7 @@ pub fn update(ctx: &mut Ctx<'_>, name: &str) {
         return ctx.fail(K, ApiError::new(ErrorId::StreamNotFound), Empty {});
     };
     let old = stream.config();
-    let cfg = match check_update(&old, &ncfg, &jsa, dupe_limit(ctx)) {
+    let cfg = match check_update(&old, &ncfg, &jsa.limits(), dupe_limit(ctx)) {
         Ok(c) => c,
         Err(e) => return ctx.fail(K, e, Empty {}),
     };
@@ -363,7 +363,7 @@ pub fn info(ctx: &mut Ctx<'_>, name: &str) {
         );
     };
     let domain = ctx.js.config.domain.clone();
-    let (st, subjects) = {
+    let (st, subjects, lost) = {
         let inner = stream.inner.lock();
         let st = if req.deleted_details {
             inner.store.state()
@@ -372,9 +372,10 @@ pub fn info(ctx: &mut Ctx<'_>, name: &str) {
         };
         let subjects = (!req.subjects_filter.is_empty())
             .then(|| inner.store.subjects_state(&req.subjects_filter));
-        (st, subjects)
+        (st, subjects, lost_of(inner.store.as_ref()))
     };
     let mut state = state_json(&st, req.deleted_details, stream.consumer_count());
+    state.lost = lost;
     let mut paged = Paged::default();
     if let Some(mut all) = subjects.filter(|s| !s.is_empty()) {
         all.sort_by(|a, b| a.0.cmp(&b.0));

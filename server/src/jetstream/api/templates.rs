@@ -64,7 +64,7 @@ fn check_api(js: &Arc<JetStream>, jsa: &JsAccount, t: &mut TemplateConfig) -> Re
     let dupe_limit = js.server().map_or(0, |s| {
         s.opts().jetstream_config.limits.duplicate_window_ns as i64
     });
-    t.config = Some(check_config(&cfg, jsa, dupe_limit)?);
+    t.config = Some(check_config(&cfg, &jsa.limits(), dupe_limit)?);
     Ok(())
 }
 

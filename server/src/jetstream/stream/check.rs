@@ -1,7 +1,7 @@
 //! Go's checks of a stream configuration (checkStreamCfg and
 //! configUpdateCheck), with the defaults they write back.
 
-use crate::jetstream::account::JsAccount;
+use crate::options::jetstream::AccountJsLimits;
 use natsd_proto::jetstream::stream::{DiscardPolicy, Storage, StreamConfig};
 use natsd_proto::jetstream::{ApiError, ErrorId};
 use natsd_proto::subject::{is_subset_match, is_valid_subject, subjects_collide};
@@ -22,13 +22,13 @@ pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty() && !name.contains([' ', '\t', '\r', '\n', '\u{c}', '.', '*', '>'])
 }
 
-/// The configuration with Go's defaults, or Go's refusal. `jsa` is the
-/// account it is checked for, `server_dupe_limit_ns` the server's
-/// `limits { duplicate_window }` (0: none), and `others` the account's
-/// other streams' configs (for mirrors and sources).
+/// The configuration with Go's defaults, or Go's refusal. `limits` are the
+/// JetStream limits of the account it is checked for, and
+/// `server_dupe_limit_ns` the server's `limits { duplicate_window }` (0:
+/// none).
 pub fn check_config(
     config: &StreamConfig,
-    jsa: &JsAccount,
+    limits: &AccountJsLimits,
     server_dupe_limit_ns: i64,
 ) -> Result<StreamConfig, ApiError> {
     if !is_valid_name(&config.name) {
@@ -145,7 +145,7 @@ pub fn check_config(
             "stream needs at least one configured subject or be a source/mirror",
         ));
     }
-    let (required, limit) = jsa.max_bytes_limits(&cfg);
+    let (required, limit) = max_bytes_limits(limits, &cfg);
     if required && cfg.max_bytes <= 0 {
         return Err(ApiError::new(ErrorId::StreamMaxBytesRequired));
     } else if limit > 0 && cfg.max_bytes > limit {
@@ -194,10 +194,10 @@ pub fn check_config(
 pub fn check_update(
     old: &StreamConfig,
     new: &StreamConfig,
-    jsa: &JsAccount,
+    limits: &AccountJsLimits,
     server_dupe_limit_ns: i64,
 ) -> Result<StreamConfig, ApiError> {
-    let mut cfg = check_config(new, jsa, server_dupe_limit_ns)?;
+    let mut cfg = check_config(new, limits, server_dupe_limit_ns)?;
     let refuse = |text: &str| Err(invalid(text));
     if cfg.name != old.name {
         return refuse("stream configuration name must match original");
@@ -242,7 +242,109 @@ pub fn check_update(
     Ok(cfg)
 }
 
+/// Go's maxBytesLimits: whether max_bytes is required, and the most a
+/// stream of this storage may reserve.
+fn max_bytes_limits(l: &AccountJsLimits, cfg: &StreamConfig) -> (bool, i64) {
+    let max = if cfg.storage == Storage::Memory {
+        l.memory_max_stream_bytes
+    } else {
+        l.store_max_stream_bytes
+    };
+    (l.max_bytes_required, max)
+}
+
 /// Go's `%q` of a plain string.
 pub fn go_quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(json: &str) -> StreamConfig {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn refusal(json: &str, limits: &AccountJsLimits) -> String {
+        check_config(&config(json), limits, 0)
+            .unwrap_err()
+            .description
+    }
+
+    #[test]
+    fn defaults_are_written_back() {
+        let c = check_config(&config(r#"{"name":"S"}"#), &AccountJsLimits::UNLIMITED, 0).unwrap();
+        assert_eq!(c.subjects, ["S"]);
+        assert_eq!((c.storage, c.replicas), (Storage::File, 1));
+        assert_eq!((c.max_msgs, c.max_bytes, c.max_msgs_per), (-1, -1, -1));
+        assert_eq!((c.max_msg_size, c.max_consumers), (-1, -1));
+        assert_eq!(c.duplicates, DEFAULT_DUPLICATE_WINDOW_NS);
+        // A max_age shorter than two minutes is the window.
+        let c = check_config(
+            &config(r#"{"name":"S","max_age":1000000000}"#),
+            &AccountJsLimits::UNLIMITED,
+            0,
+        )
+        .unwrap();
+        assert_eq!(c.duplicates, 1_000_000_000);
+    }
+
+    #[test]
+    fn refusals_are_gos() {
+        let u = &AccountJsLimits::UNLIMITED;
+        assert_eq!(
+            refusal(r#"{"name":"a.b"}"#, u),
+            "stream name is required and can not contain '.', '*', '>'"
+        );
+        assert_eq!(
+            refusal(r#"{"name":"S","subjects":["$JS.API.>"]}"#, u),
+            "subjects overlap with jetstream api"
+        );
+        assert_eq!(
+            refusal(r#"{"name":"S","subjects":["a.*","a.b"]}"#, u),
+            r#"subject "a.*" overlaps with "a.b""#
+        );
+        assert_eq!(
+            refusal(r#"{"name":"S","max_age":1000}"#, u),
+            "max age needs to be >= 100ms"
+        );
+        assert_eq!(
+            refusal(
+                r#"{"name":"S","deny_purge":true,"allow_rollup_hdrs":true}"#,
+                u
+            ),
+            "roll-ups require the purge permission"
+        );
+        let required = AccountJsLimits {
+            max_bytes_required: true,
+            ..AccountJsLimits::UNLIMITED
+        };
+        assert_eq!(
+            refusal(r#"{"name":"S"}"#, &required),
+            "account requires a stream config to have max bytes set"
+        );
+    }
+
+    #[test]
+    fn updates_keep_what_go_keeps() {
+        let u = &AccountJsLimits::UNLIMITED;
+        let old = check_config(&config(r#"{"name":"S","storage":"memory"}"#), u, 0).unwrap();
+        let e = check_update(&old, &config(r#"{"name":"S","storage":"file"}"#), u, 0);
+        assert_eq!(
+            e.unwrap_err().description,
+            "stream configuration update can not change storage type"
+        );
+        let sealed = check_update(
+            &old,
+            &config(r#"{"name":"S","storage":"memory","sealed":true,"max_age":1000000000}"#),
+            u,
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            (sealed.max_age, sealed.deny_delete, sealed.deny_purge),
+            (0, true, true)
+        );
+    }
 }

@@ -259,8 +259,10 @@ impl Stream {
 
     /// The stream's state as stream info reports it.
     pub fn state(&self) -> StreamStateJson {
-        let st = self.inner.lock().store.fast_state();
-        state_json(&st, false, self.consumer_count())
+        let inner = self.inner.lock();
+        let mut state = state_json(&inner.store.fast_state(), false, self.consumer_count());
+        state.lost = lost_of(inner.store.as_ref());
+        state
     }
 
     pub fn info(&self, domain: &str) -> StreamInfo {
@@ -387,6 +389,16 @@ async fn expiry_task(stream: Weak<Stream>, wake: Arc<Notify>) {
     }
 }
 
+/// What the store lost at recovery, as stream info reports it.
+pub fn lost_of(store: &dyn StreamStore) -> Option<natsd_proto::jetstream::api::LostData> {
+    store
+        .lost_data()
+        .map(|l| natsd_proto::jetstream::api::LostData {
+            msgs: l.msgs,
+            bytes: l.bytes,
+        })
+}
+
 /// A store's state in Go's JSON; the deleted list only when asked for.
 pub fn state_json(st: &StreamState, deleted_details: bool, consumers: usize) -> StreamStateJson {
     StreamStateJson {
@@ -404,6 +416,7 @@ pub fn state_json(st: &StreamState, deleted_details: bool, consumers: usize) -> 
         } else {
             Vec::new()
         },
+        lost: None,
         consumer_count: consumers,
     }
 }

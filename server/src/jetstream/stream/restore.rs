@@ -61,7 +61,7 @@ pub fn restore_account(js: &Arc<JetStream>, jsa: &Arc<JsAccount>) {
         let dupe_limit = js.server().map_or(0, |s| {
             s.opts().jetstream_config.limits.duplicate_window_ns as i64
         });
-        let cfg = match super::check::check_config(&cfg, jsa, dupe_limit) {
+        let cfg = match super::check::check_config(&cfg, &jsa.limits(), dupe_limit) {
             Ok(c) => c,
             Err(e) => {
                 crate::warn!(
