@@ -229,11 +229,12 @@ impl Accounts {
     }
 }
 
-/// `system_account` if set, else `$SYS` unless the system account is off.
+/// `system_account` if set, else `$SYS` unless the system account is off
+/// (JetStream needs one: Go then makes `$SYS` anyway).
 fn system_account_name(o: &Options) -> String {
     if !o.system_account.is_empty() {
         o.system_account.clone()
-    } else if o.no_system_account {
+    } else if o.no_system_account && !o.jetstream {
         String::new()
     } else {
         DEFAULT_SYSTEM_ACCOUNT.to_string()
