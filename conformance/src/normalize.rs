@@ -58,6 +58,13 @@ pub fn text(s: &str) -> String {
     })
 }
 
+/// Whether `map` is a server's JetStream config (`/varz`, `/jsz`): its
+/// default `max_storage` is 75% of the disk free when the server started,
+/// which moves between any two starts.
+fn is_jetstream_server_config(map: &serde_json::Map<String, Value>) -> bool {
+    map.contains_key("max_storage") && map.contains_key("store_dir")
+}
+
 /// Masks known fields and, inside every string, what [`text`] masks. Returns
 /// the value with object keys sorted, so serializations compare byte for byte.
 pub fn json(v: &Value) -> Value {
@@ -66,7 +73,12 @@ pub fn json(v: &Value) -> Value {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
             let mut out = serde_json::Map::new();
+            let js_config = is_jetstream_server_config(map);
             for (k, val) in entries {
+                if js_config && k == "max_storage" {
+                    out.insert(k.clone(), Value::String("<disk-available>".into()));
+                    continue;
+                }
                 let masked = MASKED_FIELDS
                     .iter()
                     .find(|(field, _)| field == k)
@@ -124,6 +136,16 @@ mod tests {
             serde_json::to_string(&out).unwrap(),
             r#"{"client_id":"<cid>","connect_urls":["127.0.0.1:<port>"],"go":"<go-version>","headers":true,"max_payload":1048576,"nonce":"<nonce>","port":"<port>","server_id":"<server-id>","tls":null}"#
         );
+    }
+
+    #[test]
+    fn masks_the_disk_derived_jetstream_storage_only() {
+        let varz = j!({"config": {"max_memory": 1024, "max_storage": 123456, "store_dir": "/x"},
+            "limits": {"max_storage": -1}});
+        let out = json(&varz);
+        assert_eq!(out["config"]["max_storage"], j!("<disk-available>"));
+        assert_eq!(out["config"]["max_memory"], j!(1024));
+        assert_eq!(out["limits"]["max_storage"], j!(-1));
     }
 
     #[test]
