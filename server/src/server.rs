@@ -61,6 +61,8 @@ pub struct Server {
     system: std::sync::OnceLock<Arc<dyn SystemEvents>>,
     /// JetStream, while enabled.
     jetstream: RwLock<Option<Arc<crate::jetstream::JetStream>>>,
+    /// Rate-limited warnings, by text, with when each was last logged.
+    rate_limited: Mutex<HashMap<String, Instant>>,
     ldm: AtomicBool,
     shutting_down: AtomicBool,
     /// Wakes the accept loop to stop listening.
@@ -176,6 +178,7 @@ impl Server {
             services,
             system: std::sync::OnceLock::new(),
             jetstream: RwLock::new(None),
+            rate_limited: Mutex::new(HashMap::default()),
             ldm: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
             stop_accept: Notify::new(),
@@ -289,6 +292,20 @@ impl Server {
 
     fn new_internal_connection(&self, acc: &Arc<Account>) -> Arc<Connection> {
         crate::conn::internal::connection(self, self.next_client_id(), acc, "ACCOUNT")
+    }
+
+    /// Go's RateLimitWarnf: a warning logged at most once a second per
+    /// distinct text.
+    pub fn rate_limit_warn(&self, text: String) {
+        const INTERVAL: Duration = Duration::from_secs(1);
+        let now = Instant::now();
+        let mut seen = self.rate_limited.lock();
+        seen.retain(|_, at| now.duration_since(*at) < INTERVAL);
+        if seen.contains_key(&text) {
+            return;
+        }
+        crate::warn!("{text}");
+        seen.insert(text, now);
     }
 
     /// Starts or stops JetStream as a reload asks.

@@ -49,6 +49,8 @@ pub struct JetStream {
     /// system account.
     conn: Arc<Connection>,
     pub started: SystemTime,
+    /// When the server's resource limits were last reported exceeded.
+    resources_alerted: parking_lot::Mutex<Option<std::time::Instant>>,
 }
 
 impl JetStream {
@@ -85,6 +87,7 @@ impl JetStream {
             store_reserved: AtomicI64::new(0),
             conn,
             started: SystemTime::now(),
+            resources_alerted: parking_lot::Mutex::new(None),
         });
         api::subscribe(&js, &system);
         crate::debug!("  Exports:");
@@ -210,6 +213,16 @@ impl JetStream {
                 memory as i64 > self.config.max_memory
             }
             _ => file as i64 > self.config.max_store,
+        }
+    }
+
+    /// Logs that the server's limits are exceeded, at most every 10 s as Go.
+    pub fn resources_exceeded(&self) {
+        let now = std::time::Instant::now();
+        let mut last = self.resources_alerted.lock();
+        if last.is_none_or(|t| now.duration_since(t) > std::time::Duration::from_secs(10)) {
+            crate::error!("JetStream resource limits exceeded for server");
+            *last = Some(now);
         }
     }
 

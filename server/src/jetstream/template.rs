@@ -118,10 +118,12 @@ impl Template {
         {
             let mut streams = self.streams.lock();
             if streams.len() >= self.config.max_streams as usize {
-                crate::warn!(
-                    "JetStream could not create stream for account \"{}\" on subject \"{subject}\", at limit",
-                    jsa.account.name
-                );
+                if let Some(srv) = js.server() {
+                    srv.rate_limit_warn(format!(
+                        "JetStream could not create stream for account \"{}\" on subject \"{subject}\", at limit",
+                        jsa.account.name
+                    ));
+                }
                 return;
             }
             streams.push(name.clone());
@@ -134,12 +136,14 @@ impl Template {
             Ok((stream, _)) => stream.process(m),
             Err(e) => {
                 self.streams.lock().retain(|s| jsa.stream(s).is_some());
-                crate::warn!(
-                    "JetStream could not create stream for account \"{}\" on subject \"{subject}\": {} ({})",
-                    jsa.account.name,
-                    e.description,
-                    e.err_code
-                );
+                if let Some(srv) = js.server() {
+                    srv.rate_limit_warn(format!(
+                        "JetStream could not create stream for account \"{}\" on subject \"{subject}\": {} ({})",
+                        jsa.account.name,
+                        e.description,
+                        e.err_code
+                    ));
+                }
             }
         }
     }

@@ -137,7 +137,7 @@ impl Stream {
         let Some(js) = self.js() else { return };
         let storage = inner.cfg.storage;
         if js.limits_exceeded(storage) {
-            crate::warn!("JetStream resource limits exceeded for server");
+            js.resources_exceeded();
             return refuse(out, ApiError::new(ErrorId::InsufficientResources));
         }
         // Interest retention with no consumer keeps nothing but the
@@ -189,10 +189,12 @@ impl Stream {
         };
         self.account_usage(&mut inner);
         if jsa.limits_exceeded(storage) {
-            crate::warn!(
-                "JetStream resource limits exceeded for account: \"{}\"",
-                self.account.name
-            );
+            if let Some(srv) = js.server() {
+                srv.rate_limit_warn(format!(
+                    "JetStream resource limits exceeded for account: \"{}\"",
+                    self.account.name
+                ));
+            }
             inner.store.remove_msg(seq);
             self.account_usage(&mut inner);
             return refuse(out, ApiError::new(ErrorId::AccountResourcesExceeded));
