@@ -4,6 +4,7 @@
 pub mod certs;
 pub mod conf;
 pub mod encoding;
+pub mod js;
 pub mod ports;
 pub mod pubsub;
 pub mod raw;

@@ -5,8 +5,8 @@
 //! servers. The KV calls that need a consumer (history, keys, watch) wait
 //! for consumers (JetStream part 2).
 
-use super::js_publish::{js_context, js_server};
 use crate::check_eq;
+use crate::kit::js::{js_context, js_server};
 use crate::kit::Ctx;
 use crate::registry::{Need, Scenario};
 use anyhow::{Context, Result};

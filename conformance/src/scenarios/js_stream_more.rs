@@ -25,8 +25,8 @@
 //! Go `s.Shutdown()` and restart on the same store is a graceful stop and a
 //! start of the same config.
 
-use super::js_publish::{api_err, js_server_with, num, scrub, Js, JS_CONF};
 use crate::check_eq;
+use crate::kit::js::{api_err, b64, js_server_with, num, scrub, Js, JS_CONF};
 use crate::kit::{Ctx, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{ensure, Context, Result};
@@ -678,7 +678,7 @@ async fn stream_description(ctx: Ctx) -> Result<()> {
     check_eq!(r["config"]["description"], json!("foo asset"));
     // One byte over the limit of 4 KiB, base64 encoded as in the Go test.
     let data: Vec<u8> = (0..4 * 1024 + 1).map(|i| (i * 7 % 251) as u8).collect();
-    let big = super::js_publish::b64(&data);
+    let big = b64(&data);
     let r = js
         .try_create(&json!({"name": "bar", "description": big}))
         .await?;

@@ -28,6 +28,7 @@
 //! (`create_stream`, `publish` and its PubAck, `query_account`).
 
 use crate::check_eq;
+use crate::kit::js::{api_error, js_server};
 use crate::kit::{eventually, Ctx, Msg, Op, RawClient, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{anyhow, bail, ensure, Context, Result};
@@ -223,16 +224,6 @@ pub fn scenarios() -> Vec<Scenario> {
 }
 
 // ---------------------------------------------------------------- helpers
-
-/// A JetStream-enabled server's config, with `extra` after it.
-fn js_conf(extra: &str) -> String {
-    format!("jetstream {{ store_dir: \"{{{{dir}}}}/js\" }}\n{extra}")
-}
-
-/// A server with JetStream enabled (store under its own folder).
-async fn js_server(ctx: &Ctx, extra: &str) -> Result<Server> {
-    ctx.server(ServerSpec::new().conf(&js_conf(extra))).await
-}
 
 /// How long a request waits for the server's answer.
 const WAIT: Duration = Duration::from_secs(3);
@@ -444,19 +435,6 @@ fn body_json(r: &Reply) -> Result<Value> {
     }
 }
 
-/// A response's error as `code err_code description`, or `none`.
-fn api_error(v: &Value) -> String {
-    match v.get("error") {
-        None => "none".to_string(),
-        Some(e) => format!(
-            "{} {} {}",
-            e["code"],
-            e["err_code"],
-            e["description"].as_str().unwrap_or_default()
-        ),
-    }
-}
-
 /// A string field (empty when absent).
 fn st(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
@@ -595,7 +573,7 @@ const ACCOUNT_INFO: &str = "io.nats.jetstream.api.v1.account_info_response";
 /// TestJetStreamInfoAPIWithHeaders: `$JS.API.INFO` with a header block and a
 /// payload that is not a request is still answered with the account's info.
 async fn info_api_with_headers(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     let inbox = js
         .send(
@@ -621,7 +599,7 @@ async fn info_api_with_headers(ctx: Ctx) -> Result<()> {
 /// an ephemeral push consumer, durable create rules, message delete, purge,
 /// stream delete, templates, and empty request bodies.
 async fn request_api(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
 
     let first = js.raw("$JS.API.INFO", "").await?;
@@ -852,7 +830,7 @@ async fn request_api(ctx: Ctx) -> Result<()> {
 /// two messages stored, then the stream deleted.
 async fn add_stream(ctx: Ctx) -> Result<()> {
     use async_nats::jetstream::stream::{Config, RetentionPolicy, StorageType};
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let client = ctx.client(&s).await?;
     let jsc = async_nats::jetstream::new(client);
     let mut raw = Js::connect(&ctx, &s).await?;
@@ -902,7 +880,7 @@ async fn add_stream(ctx: Ctx) -> Result<()> {
 /// a 10-message stream, then (after a purge) an 8 KiB message in a 4 KiB
 /// stream, are refused with the PubAck's error.
 async fn add_stream_discard_new(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     for storage in ["memory", "file"] {
         create(
@@ -938,7 +916,7 @@ async fn add_stream_discard_new(ctx: Ctx) -> Result<()> {
 /// TestJetStreamAddStreamMaxMsgSize: a message over the stream's max_msg_size
 /// is refused with the PubAck's error.
 async fn add_stream_max_msg_size(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     for storage in ["memory", "file"] {
         create(
@@ -968,7 +946,7 @@ async fn add_stream_max_msg_size(ctx: Ctx) -> Result<()> {
 /// asked for (its create subject has more tokens and nobody answers), and
 /// no stream is created.
 async fn canonical_names(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     for name in ["*", ">", "*>"] {
         let r = js
@@ -1010,7 +988,7 @@ async fn canonical_names(ctx: Ctx) -> Result<()> {
 /// TestJetStreamAddStreamBadSubjects: invalid subjects are refused with
 /// JSStreamInvalidConfigF "invalid subject".
 async fn bad_subjects(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     for subject in ["foo.bar.", "..", ".*", ".>", " x", "y "] {
         let text = js
@@ -1030,7 +1008,7 @@ async fn bad_subjects(ctx: Ctx) -> Result<()> {
 /// TestJetStreamAddStreamOverlappingSubjects: streams whose subjects overlap
 /// an existing stream's are refused with 10065.
 async fn overlapping_subjects(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     create(
         &mut js,
@@ -1059,7 +1037,7 @@ async fn overlapping_subjects(ctx: Ctx) -> Result<()> {
 /// TestJetStreamAddStreamOverlapWithJSAPISubjects: subjects under `$JS.API`
 /// are refused; `$JS.EVENT.>` is fine.
 async fn overlap_js_api(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     for (name, subjects) in [
         ("a", json!(["$JS.API.foo", "$JS.API.bar"])),
@@ -1078,7 +1056,7 @@ async fn overlap_js_api(ctx: Ctx) -> Result<()> {
 /// TestJetStreamAddStreamSameConfigOK: creating a stream again with the same
 /// config succeeds.
 async fn same_config(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     let cfg = json!({"name": "ok", "subjects": ["foo", "bar", "baz.*", "foo.bar.baz.>"], "storage": "memory"});
     let first = js.raw(&api("CREATE", "ok"), &cfg.to_string()).await?;
@@ -1102,7 +1080,7 @@ async fn same_config(ctx: Ctx) -> Result<()> {
 /// TestJetStreamFilteredStreamNames: `$JS.API.STREAM.NAMES` with a subject
 /// filter lists the streams whose subjects it matches.
 async fn filtered_stream_names(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     let subjects = [
         json!(["foo"]),
@@ -1147,7 +1125,7 @@ async fn filtered_stream_names(ctx: Ctx) -> Result<()> {
 /// TestNoRaceJetStreamAPIStreamListPaging: 2048 streams; the names come
 /// sorted, 1024 a page, from the offset asked for; past the end, none.
 async fn stream_list_paging(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     let total = 2 * 1024;
     let reqs: Vec<(String, String)> = (1..=total)
@@ -1215,7 +1193,7 @@ async fn stream_list_paging(ctx: Ctx) -> Result<()> {
 
 /// TestJetStreamDefaultMaxMsgsPer: max_msgs_per_subject defaults to -1.
 async fn default_max_msgs_per(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     let text = js
         .raw(
@@ -1233,7 +1211,7 @@ async fn default_max_msgs_per(ctx: Ctx) -> Result<()> {
 /// TestJetStreamLongStreamNamesAndPubAck: a 255-character stream name, and
 /// a PubAck naming it.
 async fn long_stream_names(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     let name = "ZABC".repeat(64)[..255].to_string();
     create(&mut js, json!({"name": name, "subjects": ["foo"]})).await?;
@@ -1246,7 +1224,7 @@ async fn long_stream_names(ctx: Ctx) -> Result<()> {
 /// TestJetStreamNegativeDupeWindow: a max_age of -1 makes the default
 /// duplicates window negative, which is refused.
 async fn negative_dupe_window(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     let e = create_err(
         &mut js,
@@ -1263,7 +1241,7 @@ async fn negative_dupe_window(ctx: Ctx) -> Result<()> {
 /// TestJetStreamConsumerAndStreamNamesWithPathSeparators: `/` and `\` are
 /// refused in stream names (10128) and durable names (10127).
 async fn path_separators(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     for name in ["usr/bin", r"a\b"] {
         let e = create_err(&mut js, json!({"name": name})).await?;
@@ -1303,7 +1281,7 @@ async fn path_separators(ctx: Ctx) -> Result<()> {
 /// TestJetStreamStreamSubjectsOverlap: a stream's own subjects may not
 /// overlap each other, at create or update.
 async fn stream_subjects_overlap(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     let e = create_err(
         &mut js,
@@ -1327,7 +1305,7 @@ async fn stream_subjects_overlap(ctx: Ctx) -> Result<()> {
 /// TestJetStreamStreamUpdateSubjectsOverlapOthers: an update may not take
 /// subjects that overlap another stream's.
 async fn update_overlap_others(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     create(&mut js, json!({"name": "TEST", "subjects": ["TEST"]})).await?;
     let r = update(
@@ -1352,7 +1330,7 @@ async fn update_overlap_others(ctx: Ctx) -> Result<()> {
 /// TestJetStreamProperErrorDueToOverlapSubjects, its single server: the
 /// create error is JSStreamSubjectOverlapErr.
 async fn overlap_error_code(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     create(&mut js, json!({"name": "TEST", "subjects": ["foo.*"]})).await?;
     let text = js
@@ -1373,7 +1351,7 @@ async fn overlap_error_code(ctx: Ctx) -> Result<()> {
 /// TestJetStreamMirrorUpdatePreventsSubjects: a mirror cannot be given
 /// subjects by an update.
 async fn mirror_update_subjects(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     create(&mut js, json!({"name": "ORIGINAL"})).await?;
     let r = create(
@@ -1399,7 +1377,7 @@ async fn mirror_update_subjects(ctx: Ctx) -> Result<()> {
 /// change, limits that take effect at once, subjects that move, and (file)
 /// the updated config surviving a restart.
 async fn update_stream(ctx: Ctx) -> Result<()> {
-    let mut s = js_server(&ctx, "").await?;
+    let mut s = js_server(&ctx).await?;
     for storage in ["memory", "file"] {
         let mut js = Js::connect(&ctx, &s).await?;
         let base = json!({"name": "foo", "retention": "limits", "max_age": 3_600_000_000_000u64, "storage": storage, "num_replicas": 1});
@@ -1539,7 +1517,7 @@ async fn update_stream(ctx: Ctx) -> Result<()> {
 /// a message on its subjects creates a stream, up to max_streams; deleting
 /// the template deletes its streams.
 async fn template_basics(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     let tmpl = json!({"name": "kv", "config": {"subjects": ["kv.*"], "retention": "limits",
         "max_age": 3_600_000_000_000u64, "max_msgs": 4, "storage": "memory", "num_replicas": 1},
@@ -1596,7 +1574,7 @@ async fn template_basics(ctx: Ctx) -> Result<()> {
 /// owner itself; a file template's 100 streams survive a restart, and the
 /// template's deletion does too.
 async fn template_file_recovery(ctx: Ctx) -> Result<()> {
-    let mut s = js_server(&ctx, "").await?;
+    let mut s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     let cfg = json!({"subjects": ["kv.*"], "retention": "limits", "max_age": 3_600_000_000_000u64,
         "max_msgs": 50, "storage": "file", "num_replicas": 1});
@@ -1668,7 +1646,7 @@ async fn subjects_of(js: &mut Js, name: &str, filter: &str) -> Result<(Value, Va
 /// TestJetStreamStreamInfoSubjectsDetails: per-subject counts in the stream
 /// info, all or filtered, for both storages.
 async fn subjects_details(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     for storage in ["memory", "file"] {
         create(
@@ -1708,7 +1686,7 @@ async fn subjects_details(ctx: Ctx) -> Result<()> {
 /// TestJetStreamStreamInfoSubjectsDetailsWithDeleteAndPurge: the counts
 /// follow message deletes and purges, by subject and whole.
 async fn subjects_details_delete_purge(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     for storage in ["memory", "file"] {
         create(
@@ -1772,7 +1750,7 @@ async fn subjects_details_delete_purge(ctx: Ctx) -> Result<()> {
 /// TestJetStreamStreamInfoSubjectsDetailsAfterRestart: the subject count of
 /// a file stream survives a restart.
 async fn subjects_details_restart(ctx: Ctx) -> Result<()> {
-    let mut s = js_server(&ctx, "").await?;
+    let mut s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     create(&mut js, json!({"name": "TEST", "subjects": ["*"]})).await?;
     for subject in ["foo", "foo", "bar", "baz", "baz"] {
@@ -2469,7 +2447,7 @@ async fn enable_disable_account(ctx: Ctx) -> Result<()> {
 /// with JSClusterRequiredErr (10010); the meta-group ones (system account
 /// only) are not answered from another account.
 async fn cluster_only_api(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     create(&mut js, json!({"name": "S", "storage": "memory"})).await?;
     for (subject, payload) in [
@@ -2585,7 +2563,7 @@ async fn jsz_single_server(ctx: Ctx) -> Result<()> {
 /// TestJetStreamMaxConsumers: a stream's max_consumers is written back and
 /// enforced.
 async fn max_consumers(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     create(
         &mut js,
@@ -2623,7 +2601,7 @@ fn without_created(text: &str) -> String {
 /// order, `\u003e` for `>`), for each storage; a sealed stream's defaults;
 /// and an update to three replicas, which one server accepts as is.
 async fn config_defaults(ctx: Ctx) -> Result<()> {
-    let s = js_server(&ctx, "").await?;
+    let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     let text = js
         .raw(&api("CREATE", "F"), &json!({"name": "F"}).to_string())

@@ -15,8 +15,8 @@
 //! (`memStoreMsgSize`), which `state.bytes` shows. TestMemStoreStreamTruncate
 //! is not here: `Truncate` is only reached by a clustered stream catching up.
 
-use super::js_publish::{api_err, b64, header_block, js_server, num, scrub, time_of, Js};
 use crate::check_eq;
+use crate::kit::js::{api_err, b64, header_block, js_server, num, scrub, time_of, Js};
 use crate::kit::Ctx;
 use crate::registry::{Need, Scenario};
 use anyhow::{ensure, Result};
