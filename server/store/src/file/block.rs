@@ -157,9 +157,16 @@ impl MsgBlock {
     /// contents in memory get `capacity` bytes at once (one allocation the
     /// allocator can give back whole, not a buffer grown in steps).
     pub(crate) fn create(&mut self, capacity: u64) -> Result<(), StoreError> {
+        self.create_with(Vec::with_capacity(capacity as usize))
+    }
+
+    /// Creates the block's file, its contents in memory going into `buf`
+    /// (emptied first).
+    pub(crate) fn create_with(&mut self, mut buf: Vec<u8>) -> Result<(), StoreError> {
         let file = File::create(&self.blk_path)?;
         self.file = Some(file);
-        self.cache = Some(Arc::new(BlockData::with_capacity(capacity as usize)));
+        buf.clear();
+        self.cache = Some(Arc::new(BlockData::with_buffer(buf)));
         Ok(())
     }
 

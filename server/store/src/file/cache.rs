@@ -21,10 +21,10 @@ pub(crate) struct BlockData {
 }
 
 impl BlockData {
-    /// Empty, with room for `capacity` bytes.
-    pub(crate) fn with_capacity(capacity: usize) -> Self {
+    /// Empty, writing into `buf` (which must be empty).
+    pub(crate) fn with_buffer(buf: Vec<u8>) -> Self {
         BlockData {
-            buf: Vec::with_capacity(capacity),
+            buf,
             ..Default::default()
         }
     }

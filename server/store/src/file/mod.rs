@@ -297,13 +297,21 @@ impl FileStore {
 
     /// Closes the block being written and starts the next one. The closed
     /// block's contents leave memory (a reader loads them again): a stream
-    /// written faster than it is read must not hold its blocks.
+    /// written faster than it is read must not hold its blocks. Its buffer,
+    /// when nobody reads it, becomes the next block's: one allocation for
+    /// the life of the stream, which the allocator cannot scatter.
     fn new_block(&mut self) -> Result<(), StoreError> {
         let lmb = self.lmb()?;
         let index = lmb.index;
-        lmb.seal()?;
+        let reused = lmb
+            .seal()?
+            .and_then(|d| Arc::try_unwrap(d).ok())
+            .map(|d| d.buf);
         let mut mb = MsgBlock::new(&self.mdir, &self.name, index + 1, self.last);
-        mb.create(self.block_size)?;
+        match reused {
+            Some(buf) => mb.create_with(buf)?,
+            None => mb.create(self.block_size)?,
+        }
         self.blks.push(mb);
         Ok(())
     }
