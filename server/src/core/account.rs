@@ -95,6 +95,34 @@ impl Account {
         self.internal_sid.fetch_add(1, Ordering::Relaxed) + 1
     }
 
+    /// Subscribes `subject` (in `queue`) for the server's own `handler`,
+    /// the subscription held by the internal connection `conn`.
+    pub fn subscribe_handler(
+        &self,
+        conn: &Arc<Connection>,
+        subject: &str,
+        queue: Option<&str>,
+        handler: crate::core::connection::InternalHandler,
+    ) -> Arc<Subscription> {
+        let mut sub = Subscription::new(
+            conn.clone(),
+            bytes::Bytes::copy_from_slice(subject.as_bytes()),
+            queue.map(|q| Arc::from(q.as_bytes())),
+            bytes::Bytes::from(self.next_internal_sid().to_string()),
+        );
+        sub.internal = Some(handler);
+        let sub = Arc::new(sub);
+        conn.subs.lock().insert(sub.sid.clone(), sub.clone());
+        if self
+            .sublist
+            .insert(&sub.subject, sub.queue.as_ref(), sub.clone())
+            .is_err()
+        {
+            conn.subs.lock().remove(&sub.sid);
+        }
+        sub
+    }
+
     /// Subscribes `subject` through the internal connection `ic`.
     pub fn subscribe_internal(
         &self,

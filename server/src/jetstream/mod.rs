@@ -100,6 +100,21 @@ impl JetStream {
         self.srv.upgrade()
     }
 
+    /// A new JetStream connection into `account` (a stream's or a
+    /// template's own), with the next client id as Go gives one.
+    pub fn internal_connection(&self, account: &Arc<Account>) -> Arc<Connection> {
+        let srv = self.server();
+        let cid = srv.as_ref().map_or(0, |s| s.next_client_id());
+        let owner = srv.as_ref().map(|s| s.weak()).unwrap_or_default();
+        Arc::new(Connection::internal(
+            crate::core::connection::Kind::JetStream,
+            cid,
+            owner,
+            account.clone(),
+            "JETSTREAM",
+        ))
+    }
+
     /// The connection of the API's answers, in the system account.
     pub fn connection(&self) -> &Arc<Connection> {
         &self.conn

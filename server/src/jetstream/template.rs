@@ -8,8 +8,7 @@
 use super::account::JsAccount;
 use super::api::streams::add_stream;
 use super::JetStream;
-use crate::core::connection::{Connection, InternalMsg, Kind, Subscription};
-use bytes::Bytes;
+use crate::core::connection::{Connection, InternalMsg, Subscription};
 use natsd_proto::jetstream::stream::{Storage, StreamConfig};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -45,16 +44,7 @@ impl Template {
         jsa: &Arc<JsAccount>,
         config: TemplateConfig,
     ) -> Arc<Template> {
-        let srv = js.server();
-        let cid = srv.as_ref().map_or(0, |s| s.next_client_id());
-        let owner = srv.as_ref().map(|s| s.weak()).unwrap_or_default();
-        let conn = Arc::new(Connection::internal(
-            Kind::JetStream,
-            cid,
-            owner,
-            jsa.account.clone(),
-            "JETSTREAM",
-        ));
+        let conn = js.internal_connection(&jsa.account);
         let t = Arc::new(Template {
             config,
             streams: Mutex::default(),
@@ -77,33 +67,22 @@ impl Template {
         jsa: &Arc<JsAccount>,
         subject: &str,
     ) -> Arc<Subscription> {
-        let account = &jsa.account;
-        let mut sub = Subscription::new(
-            self.conn.clone(),
-            Bytes::copy_from_slice(subject.as_bytes()),
-            None,
-            Bytes::from(account.next_internal_sid().to_string()),
-        );
-        let (t, js, jsa): (Weak<Template>, Weak<JetStream>, Weak<JsAccount>) = (
+        let (t, weak_js, weak_jsa): (Weak<Template>, Weak<JetStream>, Weak<JsAccount>) = (
             Arc::downgrade(self),
             Arc::downgrade(js),
             Arc::downgrade(jsa),
         );
-        sub.internal = Some(Arc::new(move |m: InternalMsg<'_>| {
-            if let (Some(t), Some(js), Some(jsa)) = (t.upgrade(), js.upgrade(), jsa.upgrade()) {
+        let handler = Arc::new(move |m: InternalMsg<'_>| {
+            if let (Some(t), Some(js), Some(jsa)) =
+                (t.upgrade(), weak_js.upgrade(), weak_jsa.upgrade())
+            {
                 t.inbound(&js, &jsa, m);
             }
-        }));
-        let sub = Arc::new(sub);
-        self.conn.subs.lock().insert(sub.sid.clone(), sub.clone());
-        if account
-            .sublist
-            .insert(&sub.subject, None, sub.clone())
-            .is_err()
-        {
-            self.conn.subs.lock().remove(&sub.sid);
-        }
-        crate::core::imports::shadow::add(account, &sub);
+        });
+        let sub = jsa
+            .account
+            .subscribe_handler(&self.conn, subject, None, handler);
+        crate::core::imports::shadow::add(&jsa.account, &sub);
         sub
     }
 

@@ -1,13 +1,9 @@
 //! `$JS.API.INFO` (an account's usage and limits) and the subjects a
 //! single server answers with "clustering support required".
 
-use super::Ctx;
+use super::{Ctx, Empty};
 use natsd_proto::jetstream::api::types;
 use natsd_proto::jetstream::{ApiError, ErrorId};
-use serde::Serialize;
-
-#[derive(Serialize)]
-struct Empty {}
 
 pub fn account_info(ctx: &mut Ctx<'_>) {
     const K: &str = types::ACCOUNT_INFO;

@@ -12,16 +12,15 @@ pub mod streams;
 pub mod templates;
 
 use super::account::JsAccount;
-use super::advisories::Sink;
+use super::advisories::{Sink, StreamAction};
 use super::JetStream;
 use crate::core::account::Account;
-use crate::core::connection::{InternalMsg, Subscription};
+use crate::core::connection::InternalMsg;
 use crate::core::delivery::Deferred;
 use crate::core::imports::info::HEADER;
 use crate::server::Server;
-use bytes::Bytes;
 use natsd_proto::jetstream::api::Response;
-use natsd_proto::jetstream::ApiError;
+use natsd_proto::jetstream::{ApiError, ErrorId};
 use serde::Serialize;
 use std::sync::{Arc, Weak};
 
@@ -44,23 +43,7 @@ fn internal_sub(
     subject: &str,
     handler: impl Fn(InternalMsg<'_>) + Send + Sync + 'static,
 ) {
-    let conn = js.connection();
-    let mut sub = Subscription::new(
-        conn.clone(),
-        Bytes::copy_from_slice(subject.as_bytes()),
-        None,
-        Bytes::from(system.next_internal_sid().to_string()),
-    );
-    sub.internal = Some(Arc::new(handler));
-    let sub = Arc::new(sub);
-    conn.subs.lock().insert(sub.sid.clone(), sub.clone());
-    if system
-        .sublist
-        .insert(&sub.subject, None, sub.clone())
-        .is_err()
-    {
-        conn.subs.lock().remove(&sub.sid);
-    }
+    system.subscribe_handler(js.connection(), subject, None, Arc::new(handler));
 }
 
 /// One API request being answered.
@@ -182,7 +165,51 @@ fn route(ctx: &mut Ctx<'_>) {
     }
 }
 
+/// A response with nothing besides its type and error.
+#[derive(Serialize)]
+pub struct Empty {}
+
 impl Ctx<'_> {
+    /// The JetStream account the request acts for, or Go's 10039 answer
+    /// (with `body` as the response's other fields).
+    pub fn enabled<T: Serialize>(&mut self, kind: &'static str, body: T) -> Option<Arc<JsAccount>> {
+        let jsa = self.jsa();
+        if jsa.is_none() {
+            self.fail(kind, ApiError::new(ErrorId::NotEnabledForAccount), body);
+        }
+        jsa
+    }
+
+    /// The account and the request's JSON, for requests that need one:
+    /// Go's 10003 for none, 10025 for bad JSON.
+    pub fn required_request<R: serde::de::DeserializeOwned + Default>(
+        &mut self,
+        kind: &'static str,
+    ) -> Option<(Arc<JsAccount>, R)> {
+        let jsa = self.enabled(kind, Empty {})?;
+        if is_empty_request(self.body) {
+            self.fail(kind, ApiError::new(ErrorId::BadRequest), Empty {});
+            return None;
+        }
+        match decode::<R>(self.body) {
+            Ok(r) => Some((jsa, r)),
+            Err(_) => {
+                self.fail(kind, ApiError::new(ErrorId::InvalidJSON), Empty {});
+                None
+            }
+        }
+    }
+
+    /// The account, for requests that take no body: Go's 10038 otherwise.
+    pub fn bodyless_request(&mut self, kind: &'static str) -> Option<Arc<JsAccount>> {
+        let jsa = self.enabled(kind, Empty {})?;
+        if !is_empty_request(self.body) {
+            self.fail(kind, ApiError::new(ErrorId::NotEmptyRequest), Empty {});
+            return None;
+        }
+        Some(jsa)
+    }
+
     /// The JetStream account the request acts for, if enabled.
     pub fn jsa(&self) -> Option<Arc<JsAccount>> {
         self.js.account(&self.account.name)
@@ -256,9 +283,17 @@ impl Ctx<'_> {
         );
     }
 
-    /// A sink for advisories into the requestor's account.
-    pub fn advisories(&mut self) -> (Arc<crate::core::connection::Connection>, Arc<Account>) {
-        (self.js.connection().clone(), self.account.clone())
+    /// Announces what was done to a stream, into the requestor's account.
+    pub fn stream_action(&mut self, action: StreamAction, stream: &str, template: &str) {
+        let conn = self.js.connection().clone();
+        let account = self.account.clone();
+        let domain = self.js.config.domain.clone();
+        Sink {
+            from: &conn,
+            account: &account,
+            out: self.out,
+        }
+        .stream_action(action, stream, template, &domain);
     }
 
     pub fn out(&mut self) -> &mut Vec<Deferred> {

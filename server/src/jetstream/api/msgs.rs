@@ -1,13 +1,10 @@
 //! `STREAM.MSG.GET` and `STREAM.MSG.DELETE`.
 
-use super::{is_empty_request, Ctx};
+use super::{Ctx, Empty};
 use base64::Engine;
 use natsd_proto::jetstream::api::{types, MsgDeleteRequest, MsgGetRequest, StoredMsg, Timestamp};
 use natsd_proto::jetstream::{ApiError, ErrorId};
 use serde::Serialize;
-
-#[derive(Serialize)]
-struct Empty {}
 
 #[derive(Serialize)]
 struct Got {
@@ -22,14 +19,8 @@ struct Success {
 
 pub fn get(ctx: &mut Ctx<'_>, name: &str) {
     const K: &str = types::MSG_GET;
-    let Some(jsa) = ctx.jsa() else {
-        return ctx.fail(K, ApiError::new(ErrorId::NotEnabledForAccount), Empty {});
-    };
-    if is_empty_request(ctx.body) {
-        return ctx.fail(K, ApiError::new(ErrorId::BadRequest), Empty {});
-    }
-    let Ok(req) = super::decode::<MsgGetRequest>(ctx.body) else {
-        return ctx.fail(K, ApiError::new(ErrorId::InvalidJSON), Empty {});
+    let Some((jsa, req)) = ctx.required_request::<MsgGetRequest>(K) else {
+        return;
     };
     let (seq, last, next) = (req.seq, &req.last_by_subj, &req.next_by_subj);
     if (seq > 0 && !last.is_empty())
@@ -69,14 +60,8 @@ pub fn get(ctx: &mut Ctx<'_>, name: &str) {
 
 pub fn delete(ctx: &mut Ctx<'_>, name: &str) {
     const K: &str = types::MSG_DELETE;
-    let Some(jsa) = ctx.jsa() else {
-        return ctx.fail(K, ApiError::new(ErrorId::NotEnabledForAccount), Empty {});
-    };
-    if is_empty_request(ctx.body) {
-        return ctx.fail(K, ApiError::new(ErrorId::BadRequest), Empty {});
-    }
-    let Ok(req) = super::decode::<MsgDeleteRequest>(ctx.body) else {
-        return ctx.fail(K, ApiError::new(ErrorId::InvalidJSON), Empty {});
+    let Some((jsa, req)) = ctx.required_request::<MsgDeleteRequest>(K) else {
+        return;
     };
     let Some(stream) = jsa.stream(name) else {
         return ctx.fail(K, ApiError::new(ErrorId::StreamNotFound), Empty {});

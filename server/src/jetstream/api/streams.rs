@@ -1,7 +1,7 @@
 //! `STREAM.CREATE|UPDATE|INFO|DELETE|PURGE|NAMES|LIST` and the account
 //! purge, with Go's checks in Go's order.
 
-use super::{is_empty_request, Ctx};
+use super::{is_empty_request, Ctx, Empty};
 use crate::core::delivery::Deferred;
 use crate::jetstream::account::JsAccount;
 use crate::jetstream::advisories::{Sink, StreamAction};
@@ -23,9 +23,6 @@ const NAMES_LIMIT: usize = 1024;
 const LIST_LIMIT: usize = 256;
 /// Go's JSMaxSubjectDetails.
 const MAX_SUBJECT_DETAILS: usize = 100_000;
-
-#[derive(Serialize)]
-struct Empty {}
 
 #[derive(Serialize)]
 struct Created {
@@ -74,18 +71,9 @@ pub fn dupe_limit(ctx: &Ctx<'_>) -> i64 {
     ctx.srv.opts().jetstream_config.limits.duplicate_window_ns as i64
 }
 
-/// The account's JetStream, or the 10039 answer with `body`.
-fn enabled<T: Serialize>(ctx: &mut Ctx<'_>, kind: &'static str, body: T) -> Option<Arc<JsAccount>> {
-    let jsa = ctx.jsa();
-    if jsa.is_none() {
-        ctx.fail(kind, ApiError::new(ErrorId::NotEnabledForAccount), body);
-    }
-    jsa
-}
-
 pub fn create(ctx: &mut Ctx<'_>, name: &str) {
     const K: &str = types::STREAM_CREATE;
-    let Some(jsa) = enabled(ctx, K, Empty {}) else {
+    let Some(jsa) = ctx.enabled(K, Empty {}) else {
         return;
     };
     let Ok(cfg) = super::decode::<StreamConfig>(ctx.body) else {
@@ -218,7 +206,7 @@ fn subjects_overlap(jsa: &JsAccount, subjects: &[String], except: Option<&str>) 
 
 pub fn update(ctx: &mut Ctx<'_>, name: &str) {
     const K: &str = types::STREAM_UPDATE;
-    let Some(jsa) = enabled(ctx, K, Empty {}) else {
+    let Some(jsa) = ctx.enabled(K, Empty {}) else {
         return;
     };
     let Ok(ncfg) = super::decode::<StreamConfig>(ctx.body) else {
@@ -248,15 +236,8 @@ pub fn update(ctx: &mut Ctx<'_>, name: &str) {
     ctx.js.reserve(&old, -1);
     ctx.js.reserve(&cfg, 1);
     stream.update(cfg.clone());
-    let (from, account) = ctx.advisories();
-    let domain = ctx.js.config.domain.clone();
-    Sink {
-        from: &from,
-        account: &account,
-        out: ctx.out(),
-    }
-    .stream_action(StreamAction::Update, name, &cfg.template, &domain);
-    let info = stream.info(&domain);
+    ctx.stream_action(StreamAction::Update, name, &cfg.template);
+    let info = stream.info(&ctx.js.config.domain);
     ctx.send(K, None, info);
 }
 
@@ -345,7 +326,7 @@ pub fn names(ctx: &mut Ctx<'_>, list: bool) {
 
 pub fn info(ctx: &mut Ctx<'_>, name: &str) {
     const K: &str = types::STREAM_INFO;
-    let Some(_) = enabled(ctx, K, InfoBody::default()) else {
+    let Some(_) = ctx.enabled(K, InfoBody::default()) else {
         return;
     };
     let mut req = StreamInfoRequest::default();
@@ -413,7 +394,7 @@ pub fn info(ctx: &mut Ctx<'_>, name: &str) {
 
 pub fn delete(ctx: &mut Ctx<'_>, name: &str) {
     const K: &str = types::STREAM_DELETE;
-    let Some(jsa) = enabled(ctx, K, Empty {}) else {
+    let Some(jsa) = ctx.enabled(K, Empty {}) else {
         return;
     };
     if !is_empty_request(ctx.body) {
@@ -434,14 +415,7 @@ pub fn remove_stream(ctx: &mut Ctx<'_>, jsa: &JsAccount, name: &str) -> bool {
     let cfg = stream.config();
     ctx.js.reserve(&cfg, -1);
     stream.stop(true);
-    let (from, account) = ctx.advisories();
-    let domain = ctx.js.config.domain.clone();
-    Sink {
-        from: &from,
-        account: &account,
-        out: ctx.out(),
-    }
-    .stream_action(StreamAction::Delete, name, &cfg.template, &domain);
+    ctx.stream_action(StreamAction::Delete, name, &cfg.template);
     true
 }
 
@@ -451,7 +425,7 @@ pub fn purge(ctx: &mut Ctx<'_>, name: &str) {
         success: false,
         purged: 0,
     };
-    let Some(jsa) = enabled(ctx, K, zero()) else {
+    let Some(jsa) = ctx.enabled(K, zero()) else {
         return;
     };
     let mut req = None;

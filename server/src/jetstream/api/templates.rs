@@ -1,6 +1,6 @@
 //! `STREAM.TEMPLATE.CREATE|NAMES|INFO|DELETE`.
 
-use super::{decode, is_empty_request, Ctx};
+use super::{decode, is_empty_request, Ctx, Empty};
 use crate::jetstream::account::JsAccount;
 use crate::jetstream::stream::check::{check_config, MAX_NAME_LEN};
 use crate::jetstream::template::{Template, TemplateConfig};
@@ -12,9 +12,6 @@ use std::sync::Arc;
 
 /// Go's JSApiNamesLimit.
 const NAMES_LIMIT: usize = 1024;
-
-#[derive(Serialize)]
-struct Empty {}
 
 #[derive(Serialize)]
 struct Info {
@@ -132,12 +129,9 @@ pub fn names(ctx: &mut Ctx<'_>) {
 
 pub fn info(ctx: &mut Ctx<'_>, name: &str) {
     const K: &str = types::TEMPLATE_INFO;
-    let Some(jsa) = ctx.jsa() else {
-        return ctx.fail(K, ApiError::new(ErrorId::NotEnabledForAccount), Empty {});
+    let Some(jsa) = ctx.bodyless_request(K) else {
+        return;
     };
-    if !is_empty_request(ctx.body) {
-        return ctx.fail(K, ApiError::new(ErrorId::NotEmptyRequest), Empty {});
-    }
     let t = jsa.templates.lock().get(name).cloned();
     match t {
         Some(t) => ctx.send(K, None, info_of(&t)),
@@ -147,12 +141,9 @@ pub fn info(ctx: &mut Ctx<'_>, name: &str) {
 
 pub fn delete(ctx: &mut Ctx<'_>, name: &str) {
     const K: &str = types::TEMPLATE_DELETE;
-    let Some(jsa) = ctx.jsa() else {
-        return ctx.fail(K, ApiError::new(ErrorId::NotEnabledForAccount), Empty {});
+    let Some(jsa) = ctx.bodyless_request(K) else {
+        return;
     };
-    if !is_empty_request(ctx.body) {
-        return ctx.fail(K, ApiError::new(ErrorId::NotEmptyRequest), Empty {});
-    }
     let Some(streams) = jsa.remove_template(name) else {
         return ctx.fail(K, ApiError::new(ErrorId::StreamTemplateNotFound), Empty {});
     };

@@ -11,8 +11,7 @@ pub mod store;
 use super::account::JsAccount;
 use super::JetStream;
 use crate::core::account::Account;
-use crate::core::connection::{Connection, InternalHandler, Kind, Subscription};
-use bytes::Bytes;
+use crate::core::connection::{Connection, InternalHandler, Subscription};
 use dedupe::Dedupe;
 use natsd_proto::jetstream::api::{StreamInfo, StreamStateJson, Timestamp};
 use natsd_proto::jetstream::stream::{DiscardPolicy, Storage, StreamConfig};
@@ -106,16 +105,7 @@ impl Stream {
         created: i64,
     ) -> Arc<Stream> {
         let store::Opened { store, dir } = opened;
-        let srv = js.server();
-        let cid = srv.as_ref().map_or(0, |s| s.next_client_id());
-        let owner = srv.as_ref().map(|s| s.weak()).unwrap_or_default();
-        let conn = Arc::new(Connection::internal(
-            Kind::JetStream,
-            cid,
-            owner,
-            jsa.account.clone(),
-            "JETSTREAM",
-        ));
+        let conn = js.internal_connection(&jsa.account);
         let republish = cfg
             .republish
             .as_ref()
@@ -194,32 +184,17 @@ impl Stream {
         *self.subs.lock() = subs;
     }
 
-    /// An internal subscription of the stream's connection.
+    /// An internal subscription of the stream's connection; it takes
+    /// what stream imports bring too.
     pub fn subscribe(
         &self,
         subject: &str,
         queue: Option<&str>,
         handler: InternalHandler,
     ) -> Arc<Subscription> {
-        let sid = self.account.next_internal_sid();
-        let mut sub = Subscription::new(
-            self.conn.clone(),
-            Bytes::copy_from_slice(subject.as_bytes()),
-            queue.map(|q| Arc::from(q.as_bytes())),
-            Bytes::from(sid.to_string()),
-        );
-        sub.internal = Some(handler);
-        let sub = Arc::new(sub);
-        self.conn.subs.lock().insert(sub.sid.clone(), sub.clone());
-        let queue = sub.queue.clone();
-        if self
+        let sub = self
             .account
-            .sublist
-            .insert(&sub.subject, queue.as_ref(), sub.clone())
-            .is_err()
-        {
-            self.conn.subs.lock().remove(&sub.sid);
-        }
+            .subscribe_handler(&self.conn, subject, queue, handler);
         crate::core::imports::shadow::add(&self.account, &sub);
         sub
     }
