@@ -146,3 +146,12 @@ fn unserved_listeners_only_warn() {
         );
     }
 }
+
+#[test]
+fn store_encryption_is_refused() {
+    assert_refused(
+        "jetstream { key: \"s3cr3t\", store_dir: \"/tmp/never-used\" }\n",
+        "key",
+        "JetStream encryption at rest is not supported",
+    );
+}
