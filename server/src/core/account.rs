@@ -259,7 +259,7 @@ impl Accounts {
 
 /// `system_account` if set, else `$SYS` unless the system account is off
 /// (JetStream needs one: Go then makes `$SYS` anyway).
-fn system_account_name(o: &Options) -> String {
+pub(crate) fn system_account_name(o: &Options) -> String {
     if !o.system_account.is_empty() {
         o.system_account.clone()
     } else if o.no_system_account && !o.jetstream {

@@ -50,7 +50,7 @@ impl Kind {
     /// Its publishes carry a reply field even when empty: Go's internal
     /// clients' MSG lines show a missing reply as two spaces.
     pub fn always_has_reply(self) -> bool {
-        matches!(self, Kind::System)
+        matches!(self, Kind::System | Kind::JetStream)
     }
 
     /// Go's name of the kind in advisories (`client.kind`).
@@ -76,6 +76,7 @@ mod tests {
         assert!(Kind::Client.stalls_on_backlog());
         assert!(!Kind::System.stalls_on_backlog());
         assert!(Kind::System.always_has_reply());
+        assert!(Kind::JetStream.always_has_reply());
         assert!(!Kind::Client.always_has_reply());
     }
 }

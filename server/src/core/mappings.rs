@@ -4,7 +4,7 @@
 use super::account::Account;
 use crate::options::accounts::GLOBAL_ACCOUNT;
 use crate::options::Options;
-use natsd_proto::mapping::MappingTable;
+use natsd_proto::mapping::{MapDest, MappingConfig, MappingTable};
 use parking_lot::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -62,25 +62,39 @@ fn cluster_name(o: &Options) -> String {
 }
 
 /// Installs the configured mappings into every account (replacing what a
-/// kept account had; none for an account without).
+/// kept account had; none for an account without). With a JetStream
+/// domain, every account but the system one also maps the domain's API
+/// subjects to the local ones, as Go adds them.
 pub fn install(accounts: &[Arc<Account>], o: &Options) {
     let cluster = cluster_name(o);
+    let system = super::account::system_account_name(o);
     for acc in accounts {
-        let configs = if acc.name == GLOBAL_ACCOUNT {
-            Some(&o.mappings)
+        let mut configs = if acc.name == GLOBAL_ACCOUNT {
+            o.mappings.clone()
         } else {
             o.accounts
                 .iter()
                 .find(|a| a.name == acc.name)
-                .map(|a| &a.mappings)
+                .map(|a| a.mappings.clone())
+                .unwrap_or_default()
         };
-        let table = match configs.map(|c| MappingTable::build(c, &cluster)) {
-            Some(Ok(t)) => t,
-            Some(Err(e)) => {
+        let domain = &o.jetstream_config.domain;
+        if o.jetstream && !domain.is_empty() && acc.name != system {
+            for (src, dest) in jetstream_domain_mappings(domain) {
+                if !configs.iter().any(|c| c.src == src) {
+                    configs.push(MappingConfig {
+                        src,
+                        dests: vec![MapDest::new(&dest, 100)],
+                    });
+                }
+            }
+        }
+        let table = match MappingTable::build(&configs, &cluster) {
+            Ok(t) => t,
+            Err(e) => {
                 crate::error!("Error adding mappings for account {:?}: {e}", acc.name);
                 MappingTable::default()
             }
-            None => MappingTable::default(),
         };
         if !table.is_empty() || acc.mappings.is_active() {
             acc.mappings.install(table);
@@ -88,9 +102,48 @@ pub fn install(accounts: &[Arc<Account>], o: &Options) {
     }
 }
 
+/// Go's mapping table of a JetStream domain: `$JS.<domain>.API.<x>` to the
+/// local API, key-value and object-store subjects.
+fn jetstream_domain_mappings(domain: &str) -> Vec<(String, String)> {
+    [
+        ("INFO", "$JS.API.INFO"),
+        ("STREAM.>", "$JS.API.STREAM.>"),
+        ("CONSUMER.>", "$JS.API.CONSUMER.>"),
+        ("DIRECT.>", "$JS.API.DIRECT.>"),
+        ("META.>", "$JS.API.META.>"),
+        ("SERVER.>", "$JS.API.SERVER.>"),
+        ("ACCOUNT.>", "$JS.API.ACCOUNT.>"),
+        ("$KV.>", "$KV.>"),
+        ("$OBJ.>", "$OBJ.>"),
+    ]
+    .iter()
+    .map(|(suffix, to)| (format!("$JS.{domain}.API.{suffix}"), to.to_string()))
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_jetstream_domain_maps_to_the_local_api() {
+        let o = Options {
+            jetstream: true,
+            jetstream_config: crate::options::jetstream::JetStreamConfig {
+                domain: "HUB".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let accounts = crate::core::account::Accounts::new(&o, None);
+        let global = accounts.global();
+        let mapped = global.mappings.select(b"$JS.HUB.API.STREAM.INFO.S", || 0);
+        assert_eq!(mapped.as_deref(), Some("$JS.API.STREAM.INFO.S"));
+        let kv = global.mappings.select(b"$JS.HUB.API.$KV.B.k", || 0);
+        assert_eq!(kv.as_deref(), Some("$KV.B.k"));
+        let system = accounts.get("$SYS").unwrap();
+        assert!(!system.mappings.is_active());
+    }
     use natsd_proto::mapping::{MapDest, MappingConfig};
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
