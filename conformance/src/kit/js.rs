@@ -5,9 +5,10 @@
 //! own JetStream API is there too, for scenarios that go through it.
 
 use super::{Ctx, Msg, Op, RawClient, Server, ServerSpec};
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use async_nats::jetstream;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 /// The JetStream block of a server's config: its store in the server's folder.
@@ -42,6 +43,22 @@ pub struct Js {
 impl Js {
     pub async fn connect(ctx: &Ctx, s: &Server) -> Result<Js> {
         Self::connect_with(ctx, s, "").await
+    }
+
+    /// A connection that asks for no-responders statuses: a request nobody
+    /// listens to is answered with `NATS/1.0 503` (see [`Reply::Status`]).
+    pub async fn connect_no_responders(ctx: &Ctx, s: &Server) -> Result<Js> {
+        Self::connect_with(ctx, s, ",\"no_responders\":true").await
+    }
+
+    /// [`Js::connect_no_responders`] as `user` with password `pass`.
+    pub async fn user(ctx: &Ctx, s: &Server, user: &str, pass: &str) -> Result<Js> {
+        Self::connect_with(
+            ctx,
+            s,
+            &format!(",\"no_responders\":true,\"user\":\"{user}\",\"pass\":\"{pass}\""),
+        )
+        .await
     }
 
     /// `extra` is appended to the CONNECT's fields (`,"user":"u",...`).
@@ -153,6 +170,74 @@ impl Js {
         let reply = self.next_reply();
         self.send(subject, Some(&reply), headers, payload).await?;
         self.c.expect_nothing(wait).await
+    }
+
+    /// A request given up to `wait` for its reply: other messages go to
+    /// `others`, PINGs are answered, `-ERR`s are skipped.
+    pub async fn ask_h(
+        &mut self,
+        subject: &str,
+        headers: &[(&str, &str)],
+        payload: &[u8],
+        wait: Duration,
+    ) -> Result<Reply> {
+        let reply = self.next_reply();
+        self.send(subject, Some(&reply), headers, payload).await?;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let op = match tokio::time::timeout_at(deadline, self.c.read_op()).await {
+                Err(_) => return Ok(Reply::Nothing),
+                Ok(op) => op?,
+            };
+            match op {
+                Op::Msg(m) if m.subject == reply => return Ok(Reply::of(m)),
+                Op::Msg(m) => self.others.push(m),
+                Op::Ping => self.c.send("PONG\r\n").await?,
+                _ => {}
+            }
+        }
+    }
+
+    /// [`Js::ask_h`] without headers.
+    pub async fn ask(&mut self, subject: &str, payload: &str, wait: Duration) -> Result<Reply> {
+        self.ask_h(subject, &[], payload.as_bytes(), wait).await
+    }
+
+    /// Sends every `(subject, payload)` as requests at once, then reads
+    /// their replies (all within 10 seconds): returned in the order sent.
+    /// Other messages go to `others`, `-ERR`s are skipped.
+    pub async fn many(&mut self, reqs: &[(String, String)]) -> Result<Vec<Reply>> {
+        let mut pending: HashMap<String, usize> = HashMap::new();
+        let mut batch = String::new();
+        for (i, (subject, payload)) in reqs.iter().enumerate() {
+            let reply = self.next_reply();
+            batch.push_str(&format!(
+                "PUB {subject} {reply} {}\r\n{payload}\r\n",
+                payload.len()
+            ));
+            pending.insert(reply, i);
+            if batch.len() > 32 * 1024 {
+                self.c.send(&batch).await?;
+                batch.clear();
+            }
+        }
+        self.c.send(&batch).await?;
+        let mut out = vec![Reply::Nothing; reqs.len()];
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !pending.is_empty() {
+            let op = tokio::time::timeout_at(deadline, self.c.read_op())
+                .await
+                .map_err(|_| anyhow!("{} requests still unanswered", pending.len()))??;
+            match op {
+                Op::Msg(m) => match pending.remove(&m.subject) {
+                    Some(i) => out[i] = Reply::of(m),
+                    None => self.others.push(m),
+                },
+                Op::Ping => self.c.send("PONG\r\n").await?,
+                _ => {}
+            }
+        }
+        Ok(out)
     }
 
     /// The text of the reply to a message published on a stream's subject:
@@ -273,6 +358,42 @@ impl Js {
     pub async fn take_others(&mut self) -> Result<Vec<Msg>> {
         self.flush().await?;
         Ok(std::mem::take(&mut self.others))
+    }
+}
+
+/// What came back for a timed request ([`Js::ask`], [`Js::many`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// A message with no headers: the payload.
+    Body(String),
+    /// A status message (headers only): its first line, e.g. `NATS/1.0 503`
+    /// for no responders.
+    Status(String),
+    /// Nothing within the wait.
+    Nothing,
+}
+
+impl Reply {
+    fn of(m: Msg) -> Reply {
+        match m.headers {
+            Some(h) if m.payload.is_empty() => Reply::Status(
+                String::from_utf8_lossy(&h)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+            ),
+            _ => Reply::Body(String::from_utf8_lossy(&m.payload).into_owned()),
+        }
+    }
+
+    /// The JSON of a body; fails for a status or nothing.
+    pub fn json(&self) -> Result<Value> {
+        match self {
+            Reply::Body(b) => serde_json::from_str(b).with_context(|| format!("not JSON: {b}")),
+            other => bail!("expected a body, got {other:?}"),
+        }
     }
 }
 

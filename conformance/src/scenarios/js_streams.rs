@@ -28,14 +28,13 @@
 //! (`create_stream`, `publish` and its PubAck, `query_account`).
 
 use crate::check_eq;
-use crate::kit::js::{api_error, js_server};
-use crate::kit::{eventually, Ctx, Msg, Op, RawClient, Server, ServerSpec};
+use crate::kit::js::{api_error, js_server, Js, Reply};
+use crate::kit::{eventually, Ctx, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use futures::FutureExt;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::time::Duration;
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -229,111 +228,9 @@ pub fn scenarios() -> Vec<Scenario> {
 const WAIT: Duration = Duration::from_secs(3);
 /// How long a request that must stay unanswered is given.
 const SILENCE: Duration = Duration::from_millis(250);
-/// The prefix of the reply subjects of a [`Js`] connection.
-const INBOX: &str = "_INBOX.js";
-
-/// What came back for a request.
-#[derive(Debug, Clone, PartialEq)]
-enum Reply {
-    /// A message with no headers: the payload.
-    Body(String),
-    /// A status message (headers only), e.g. `503` for no responders.
-    Status(String),
-    /// Nothing within the wait.
-    Nothing,
-}
-
-/// A raw connection that makes requests: replies come on `_INBOX.js.<n>`.
-struct Js {
-    c: RawClient,
-    n: u64,
-    /// `-ERR` lines the server sent while requests waited.
-    errs: Vec<String>,
-}
-
+/// The requests of these scenarios on the kit's [`Js`] (connected with
+/// [`Js::connect_no_responders`] or [`Js::user`]): each is given [`WAIT`].
 impl Js {
-    async fn connect(ctx: &Ctx, s: &Server) -> Result<Js> {
-        Self::with(ctx, s, "").await
-    }
-
-    async fn user(ctx: &Ctx, s: &Server, user: &str, pass: &str) -> Result<Js> {
-        Self::with(ctx, s, &format!(",\"user\":\"{user}\",\"pass\":\"{pass}\"")).await
-    }
-
-    async fn with(ctx: &Ctx, s: &Server, extra: &str) -> Result<Js> {
-        let connect = format!(
-            "{{\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true{extra}}}"
-        );
-        let mut c = ctx.raw_connected(s, &connect).await?;
-        c.send(&format!("SUB {INBOX}.> 1\r\n")).await?;
-        c.flush().await?;
-        Ok(Js {
-            c,
-            n: 0,
-            errs: Vec::new(),
-        })
-    }
-
-    fn next_inbox(&mut self) -> String {
-        self.n += 1;
-        format!("{INBOX}.{}", self.n)
-    }
-
-    /// Publishes with a fresh reply subject (and headers, when given, as
-    /// `Name: value\r\n` lines); returns the reply subject.
-    async fn send(
-        &mut self,
-        subject: &str,
-        headers: Option<&str>,
-        payload: &str,
-    ) -> Result<String> {
-        let inbox = self.next_inbox();
-        match headers {
-            None => {
-                self.c
-                    .send(&format!(
-                        "PUB {subject} {inbox} {}\r\n{payload}\r\n",
-                        payload.len()
-                    ))
-                    .await?
-            }
-            Some(h) => {
-                let block = format!("NATS/1.0\r\n{h}\r\n");
-                self.c
-                    .send(&format!(
-                        "HPUB {subject} {inbox} {} {}\r\n{block}{payload}\r\n",
-                        block.len(),
-                        block.len() + payload.len()
-                    ))
-                    .await?
-            }
-        }
-        Ok(inbox)
-    }
-
-    /// Waits up to `wait` for the message on `inbox`; other messages are
-    /// skipped, PINGs answered, `-ERR`s kept in [`Js::errs`].
-    async fn wait_on(&mut self, inbox: &str, wait: Duration) -> Result<Reply> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let op = match tokio::time::timeout_at(deadline, self.c.read_op()).await {
-                Err(_) => return Ok(Reply::Nothing),
-                Ok(op) => op?,
-            };
-            match op {
-                Op::Msg(m) if m.subject == inbox => return Ok(reply_of(m)),
-                Op::Ping => self.c.send("PONG\r\n").await?,
-                Op::Err(e) => self.errs.push(e),
-                _ => {}
-            }
-        }
-    }
-
-    async fn ask(&mut self, subject: &str, payload: &str, wait: Duration) -> Result<Reply> {
-        let inbox = self.send(subject, None, payload).await?;
-        self.wait_on(&inbox, wait).await
-    }
-
     /// A request that must be answered with a body: its text as sent.
     async fn raw(&mut self, subject: &str, payload: &str) -> Result<String> {
         match self.ask(subject, payload, WAIT).await? {
@@ -353,15 +250,10 @@ impl Js {
         self.req(subject, &v.to_string()).await
     }
 
-    /// Publishes `payload` on `subject` as a request and returns the answer
-    /// (a PubAck, an error, or a status).
-    async fn publish(&mut self, subject: &str, payload: &str) -> Result<Reply> {
-        self.ask(subject, payload, WAIT).await
-    }
-
-    /// Publishes and expects a PubAck without an error: returns it.
-    async fn ack(&mut self, subject: &str, payload: &str) -> Result<Value> {
-        match self.publish(subject, payload).await? {
+    /// Publishes as a request and expects a PubAck without an error:
+    /// returns it.
+    async fn pub_ack(&mut self, subject: &str, payload: &str) -> Result<Value> {
+        match self.ask(subject, payload, WAIT).await? {
             Reply::Body(b) => {
                 let v: Value = serde_json::from_str(&b).with_context(|| format!("PubAck {b}"))?;
                 ensure!(
@@ -372,66 +264,6 @@ impl Js {
             }
             other => bail!("publish on {subject}: expected a PubAck, got {other:?}"),
         }
-    }
-
-    /// Sends every `(subject, payload)` as requests at once, then reads
-    /// their answers: returned in the order sent.
-    async fn many(&mut self, reqs: &[(String, String)]) -> Result<Vec<Reply>> {
-        let mut pending: HashMap<String, usize> = HashMap::new();
-        let mut batch = String::new();
-        for (i, (subject, payload)) in reqs.iter().enumerate() {
-            let inbox = self.next_inbox();
-            batch.push_str(&format!(
-                "PUB {subject} {inbox} {}\r\n{payload}\r\n",
-                payload.len()
-            ));
-            pending.insert(inbox, i);
-            if batch.len() > 32 * 1024 {
-                self.c.send(&batch).await?;
-                batch.clear();
-            }
-        }
-        self.c.send(&batch).await?;
-        let mut out = vec![Reply::Nothing; reqs.len()];
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !pending.is_empty() {
-            let op = tokio::time::timeout_at(deadline, self.c.read_op())
-                .await
-                .map_err(|_| anyhow!("{} requests still unanswered", pending.len()))??;
-            match op {
-                Op::Msg(m) => {
-                    if let Some(i) = pending.remove(&m.subject) {
-                        out[i] = reply_of(m);
-                    }
-                }
-                Op::Ping => self.c.send("PONG\r\n").await?,
-                Op::Err(e) => self.errs.push(e),
-                _ => {}
-            }
-        }
-        Ok(out)
-    }
-}
-
-fn reply_of(m: Msg) -> Reply {
-    match m.headers {
-        Some(h) if m.payload.is_empty() => Reply::Status(
-            String::from_utf8_lossy(&h)
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-        ),
-        _ => Reply::Body(String::from_utf8_lossy(&m.payload).into_owned()),
-    }
-}
-
-/// The JSON of a body reply.
-fn body_json(r: &Reply) -> Result<Value> {
-    match r {
-        Reply::Body(b) => serde_json::from_str(b).with_context(|| format!("not JSON: {b}")),
-        other => bail!("expected a body, got {other:?}"),
     }
 }
 
@@ -574,16 +406,12 @@ const ACCOUNT_INFO: &str = "io.nats.jetstream.api.v1.account_info_response";
 /// payload that is not a request is still answered with the account's info.
 async fn info_api_with_headers(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
-    let inbox = js
-        .send(
-            "$JS.API.INFO",
-            Some("Accept-Encoding: json\r\nAuthorization: s3cr3t\r\n"),
-            "HELLO-JS!",
-        )
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
+    let headers = [("Accept-Encoding", "json"), ("Authorization", "s3cr3t")];
+    let r = js
+        .ask_h("$JS.API.INFO", &headers, b"HELLO-JS!", WAIT)
         .await?;
-    let r = js.wait_on(&inbox, WAIT).await?;
-    let v = body_json(&r)?;
+    let v = r.json()?;
     check_eq!(api_error(&v), "none");
     check_eq!(st(&v["type"]), ACCOUNT_INFO);
     if let Reply::Body(b) = &r {
@@ -600,7 +428,7 @@ async fn info_api_with_headers(ctx: Ctx) -> Result<()> {
 /// stream delete, templates, and empty request bodies.
 async fn request_api(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
 
     let first = js.raw("$JS.API.INFO", "").await?;
     let v: Value = serde_json::from_str(&first)?;
@@ -668,7 +496,7 @@ async fn request_api(ctx: Ctx) -> Result<()> {
     observe_raw(&ctx, &s, "list", &text);
 
     for _ in 0..10 {
-        js.ack("foo", "WELCOME JETSTREAM").await?;
+        js.pub_ack("foo", "WELCOME JETSTREAM").await?;
     }
     let text = js.raw(&api("INFO", "MSET22"), "").await?;
     let r: Value = serde_json::from_str(&text)?;
@@ -687,9 +515,9 @@ async fn request_api(ctx: Ctx) -> Result<()> {
         r["created"].is_string() && r["config"].is_object(),
         "consumer: {r}"
     );
-    let mut sub = Js::connect(&ctx, &s).await?;
-    sub.c.send("SUB d.elivery 9\r\n").await?;
-    let got = sub.c.read_msgs(10).await?;
+    let mut sub = Js::connect_no_responders(&ctx, &s).await?;
+    sub.conn().send("SUB d.elivery 9\r\n").await?;
+    let got = sub.conn().read_msgs(10).await?;
     check_eq!(got.len(), 10);
 
     let r = js.req_json("$JS.API.CONSUMER.CREATE.BOB", &creq).await?;
@@ -807,7 +635,7 @@ async fn request_api(ctx: Ctx) -> Result<()> {
     let r = js.req("$JS.API.STREAM.TEMPLATE.NAMES", "").await?;
     check_eq!(r["streams"], json!(["kv"]));
 
-    let ack = js.ack("kv.22", "derek").await?;
+    let ack = js.pub_ack("kv.22", "derek").await?;
     check_eq!(ack, json!({"stream": "kv_22", "seq": 1}));
     let text = js.raw("$JS.API.STREAM.TEMPLATE.INFO.kv", "").await?;
     let r: Value = serde_json::from_str(&text)?;
@@ -833,7 +661,7 @@ async fn add_stream(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
     let client = ctx.client(&s).await?;
     let jsc = async_nats::jetstream::new(client);
-    let mut raw = Js::connect(&ctx, &s).await?;
+    let mut raw = Js::connect_no_responders(&ctx, &s).await?;
     for (label, storage) in [("memory", StorageType::Memory), ("file", StorageType::File)] {
         let mut stream = jsc
             .create_stream(Config {
@@ -881,7 +709,7 @@ async fn add_stream(ctx: Ctx) -> Result<()> {
 /// stream, are refused with the PubAck's error.
 async fn add_stream_discard_new(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     for storage in ["memory", "file"] {
         create(
             &mut js,
@@ -889,10 +717,10 @@ async fn add_stream_discard_new(ctx: Ctx) -> Result<()> {
         )
         .await?;
         for i in 1..=10 {
-            js.ack("foo", &format!("MSG: {i}")).await?;
+            js.pub_ack("foo", &format!("MSG: {i}")).await?;
         }
-        let r = js.publish("foo", "discard me").await?;
-        let v = body_json(&r)?;
+        let r = js.ask("foo", "discard me", WAIT).await?;
+        let v = r.json()?;
         check_eq!(st(&v["error"]["description"]), "maximum messages exceeded");
         check_eq!(st(&v["stream"]), "foo");
         if let Reply::Body(b) = &r {
@@ -901,8 +729,8 @@ async fn add_stream_discard_new(ctx: Ctx) -> Result<()> {
         let p = js.req(&api("PURGE", "foo"), "").await?;
         check_eq!(p["success"], json!(true));
         let big = "x".repeat(8192);
-        let r = js.publish("foo", &big).await?;
-        let v = body_json(&r)?;
+        let r = js.ask("foo", &big, WAIT).await?;
+        let v = r.json()?;
         check_eq!(st(&v["error"]["description"]), "maximum bytes exceeded");
         check_eq!(st(&v["stream"]), "foo");
         if let Reply::Body(b) = &r {
@@ -917,18 +745,18 @@ async fn add_stream_discard_new(ctx: Ctx) -> Result<()> {
 /// is refused with the PubAck's error.
 async fn add_stream_max_msg_size(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     for storage in ["memory", "file"] {
         create(
             &mut js,
             json!({"name": "foo", "retention": "limits", "max_age": 3_600_000_000_000u64, "storage": storage, "max_msg_size": 22, "num_replicas": 1}),
         )
         .await?;
-        js.ack("foo", "Hello World!").await?;
+        js.pub_ack("foo", "Hello World!").await?;
         let r = js
-            .publish("foo", "1234567890ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+            .ask("foo", "1234567890ABCDEFGHIJKLMNOPQRSTUVWXYZ", WAIT)
             .await?;
-        let v = body_json(&r)?;
+        let v = r.json()?;
         check_eq!(
             st(&v["error"]["description"]),
             "message size exceeds maximum allowed"
@@ -947,7 +775,7 @@ async fn add_stream_max_msg_size(ctx: Ctx) -> Result<()> {
 /// no stream is created.
 async fn canonical_names(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     for name in ["*", ">", "*>"] {
         let r = js
             .req_json(&api("CREATE", name), &json!({"name": name}))
@@ -989,7 +817,7 @@ async fn canonical_names(ctx: Ctx) -> Result<()> {
 /// JSStreamInvalidConfigF "invalid subject".
 async fn bad_subjects(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     for subject in ["foo.bar.", "..", ".*", ".>", " x", "y "] {
         let text = js
             .raw(
@@ -1009,7 +837,7 @@ async fn bad_subjects(ctx: Ctx) -> Result<()> {
 /// an existing stream's are refused with 10065.
 async fn overlapping_subjects(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     create(
         &mut js,
         json!({"name": "ok", "storage": "memory", "subjects": ["foo", "bar", "baz.*", "foo.bar.baz.>"]}),
@@ -1038,7 +866,7 @@ async fn overlapping_subjects(ctx: Ctx) -> Result<()> {
 /// are refused; `$JS.EVENT.>` is fine.
 async fn overlap_js_api(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     for (name, subjects) in [
         ("a", json!(["$JS.API.foo", "$JS.API.bar"])),
         ("b", json!(["$JS.API.>"])),
@@ -1057,7 +885,7 @@ async fn overlap_js_api(ctx: Ctx) -> Result<()> {
 /// config succeeds.
 async fn same_config(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let cfg = json!({"name": "ok", "subjects": ["foo", "bar", "baz.*", "foo.bar.baz.>"], "storage": "memory"});
     let first = js.raw(&api("CREATE", "ok"), &cfg.to_string()).await?;
     let again = js.raw(&api("CREATE", "ok"), &cfg.to_string()).await?;
@@ -1081,7 +909,7 @@ async fn same_config(ctx: Ctx) -> Result<()> {
 /// filter lists the streams whose subjects it matches.
 async fn filtered_stream_names(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let subjects = [
         json!(["foo"]),
         json!(["bar"]),
@@ -1126,7 +954,7 @@ async fn filtered_stream_names(ctx: Ctx) -> Result<()> {
 /// sorted, 1024 a page, from the offset asked for; past the end, none.
 async fn stream_list_paging(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let total = 2 * 1024;
     let reqs: Vec<(String, String)> = (1..=total)
         .map(|i| {
@@ -1138,7 +966,7 @@ async fn stream_list_paging(ctx: Ctx) -> Result<()> {
         })
         .collect();
     for (i, r) in js.many(&reqs).await?.iter().enumerate() {
-        let v = body_json(r)?;
+        let v = r.json()?;
         ensure!(v.get("error").is_none(), "creating stream {}: {v}", i + 1);
     }
     for (offset, len) in [
@@ -1194,7 +1022,7 @@ async fn stream_list_paging(ctx: Ctx) -> Result<()> {
 /// TestJetStreamDefaultMaxMsgsPer: max_msgs_per_subject defaults to -1.
 async fn default_max_msgs_per(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let text = js
         .raw(
             &api("CREATE", "TEST"),
@@ -1212,10 +1040,10 @@ async fn default_max_msgs_per(ctx: Ctx) -> Result<()> {
 /// a PubAck naming it.
 async fn long_stream_names(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let name = "ZABC".repeat(64)[..255].to_string();
     create(&mut js, json!({"name": name, "subjects": ["foo"]})).await?;
-    let ack = js.ack("foo", "HELLO").await?;
+    let ack = js.pub_ack("foo", "HELLO").await?;
     check_eq!(ack, json!({"stream": name, "seq": 1}));
     ctx.observe("name length", name.len().to_string());
     Ok(())
@@ -1225,7 +1053,7 @@ async fn long_stream_names(ctx: Ctx) -> Result<()> {
 /// duplicates window negative, which is refused.
 async fn negative_dupe_window(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let e = create_err(
         &mut js,
         json!({"name": "TEST", "retention": "workqueue", "max_consumers": 1, "max_msgs": -1,
@@ -1242,7 +1070,7 @@ async fn negative_dupe_window(ctx: Ctx) -> Result<()> {
 /// refused in stream names (10128) and durable names (10127).
 async fn path_separators(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     for name in ["usr/bin", r"a\b"] {
         let e = create_err(&mut js, json!({"name": name})).await?;
         check_eq!(e, "400 10128 Stream name can not contain path separators");
@@ -1282,7 +1110,7 @@ async fn path_separators(ctx: Ctx) -> Result<()> {
 /// overlap each other, at create or update.
 async fn stream_subjects_overlap(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let e = create_err(
         &mut js,
         json!({"name": "TEST", "subjects": ["foo.*", "foo.A"]}),
@@ -1306,7 +1134,7 @@ async fn stream_subjects_overlap(ctx: Ctx) -> Result<()> {
 /// subjects that overlap another stream's.
 async fn update_overlap_others(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     create(&mut js, json!({"name": "TEST", "subjects": ["TEST"]})).await?;
     let r = update(
         &mut js,
@@ -1331,7 +1159,7 @@ async fn update_overlap_others(ctx: Ctx) -> Result<()> {
 /// create error is JSStreamSubjectOverlapErr.
 async fn overlap_error_code(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     create(&mut js, json!({"name": "TEST", "subjects": ["foo.*"]})).await?;
     let text = js
         .raw(
@@ -1352,7 +1180,7 @@ async fn overlap_error_code(ctx: Ctx) -> Result<()> {
 /// subjects by an update.
 async fn mirror_update_subjects(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     create(&mut js, json!({"name": "ORIGINAL"})).await?;
     let r = create(
         &mut js,
@@ -1379,7 +1207,7 @@ async fn mirror_update_subjects(ctx: Ctx) -> Result<()> {
 async fn update_stream(ctx: Ctx) -> Result<()> {
     let mut s = js_server(&ctx).await?;
     for storage in ["memory", "file"] {
-        let mut js = Js::connect(&ctx, &s).await?;
+        let mut js = Js::connect_no_responders(&ctx, &s).await?;
         let base = json!({"name": "foo", "retention": "limits", "max_age": 3_600_000_000_000u64, "storage": storage, "num_replicas": 1});
         create(&mut js, base.clone()).await?;
         let with = |k: &str, v: Value| {
@@ -1430,7 +1258,7 @@ async fn update_stream(ctx: Ctx) -> Result<()> {
             .map(|_| ("foo".to_string(), "0123456789".to_string()))
             .collect();
         for r in js.many(&reqs).await? {
-            ensure!(body_json(&r)?.get("error").is_none(), "publish: {r:?}");
+            ensure!(r.json()?.get("error").is_none(), "publish: {r:?}");
         }
         let (msgs, bytes) = msgs_bytes(&mut js, "foo").await?;
         check_eq!(msgs, pending);
@@ -1464,20 +1292,20 @@ async fn update_stream(ctx: Ctx) -> Result<()> {
         let r = update(&mut js, base.clone()).await?;
         check_eq!(api_error(&r), "none");
         for r in js.many(&reqs).await? {
-            ensure!(body_json(&r)?.get("error").is_none(), "publish: {r:?}");
+            ensure!(r.json()?.get("error").is_none(), "publish: {r:?}");
         }
 
         let r = update(&mut js, with("subjects", json!(["foo", "bar"]))).await?;
         check_eq!(r["config"]["subjects"], json!(["foo", "bar"]));
-        js.ack("foo", "0123456789").await?;
-        js.ack("bar", "0123456789").await?;
+        js.pub_ack("foo", "0123456789").await?;
+        js.pub_ack("bar", "0123456789").await?;
         let r = update(&mut js, with("subjects", json!(["baz"]))).await?;
         check_eq!(r["config"]["subjects"], json!(["baz"]));
         for subject in ["foo", "bar"] {
-            let r = js.publish(subject, "").await?;
+            let r = js.ask(subject, "", WAIT).await?;
             check_eq!(r, Reply::Status("NATS/1.0 503".to_string()));
         }
-        js.ack("baz", "0123456789").await?;
+        js.pub_ack("baz", "0123456789").await?;
         check_eq!(msgs_bytes(&mut js, "foo").await?.0, pending + 3);
 
         if storage == "file" {
@@ -1495,7 +1323,7 @@ async fn update_stream(ctx: Ctx) -> Result<()> {
             let cfg = r["config"].clone();
             drop(js);
             s.restart().await?;
-            let mut js = Js::connect(&ctx, &s).await?;
+            let mut js = Js::connect_no_responders(&ctx, &s).await?;
             let after = info(&mut js, "foo", "").await?;
             check_eq!(after["config"], cfg);
             observe_raw(
@@ -1518,7 +1346,7 @@ async fn update_stream(ctx: Ctx) -> Result<()> {
 /// the template deletes its streams.
 async fn template_basics(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let tmpl = json!({"name": "kv", "config": {"subjects": ["kv.*"], "retention": "limits",
         "max_age": 3_600_000_000_000u64, "max_msgs": 4, "storage": "memory", "num_replicas": 1},
         "max_streams": 4});
@@ -1547,7 +1375,7 @@ async fn template_basics(ctx: Ctx) -> Result<()> {
         ("kv.44", "sam"),
         ("kv.55", "meg"),
     ] {
-        let ack = js.ack(subject, payload).await?;
+        let ack = js.pub_ack(subject, payload).await?;
         check_eq!(ack, json!({"stream": subject.replace('.', "_"), "seq": 1}));
     }
     check_eq!(
@@ -1575,7 +1403,7 @@ async fn template_basics(ctx: Ctx) -> Result<()> {
 /// template's deletion does too.
 async fn template_file_recovery(ctx: Ctx) -> Result<()> {
     let mut s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let cfg = json!({"subjects": ["kv.*"], "retention": "limits", "max_age": 3_600_000_000_000u64,
         "max_msgs": 50, "storage": "file", "num_replicas": 1});
     let r = js
@@ -1594,13 +1422,13 @@ async fn template_file_recovery(ctx: Ctx) -> Result<()> {
     // The first message of each subject creates its stream; the rest go
     // in one batch.
     for i in 1..=100 {
-        js.ack(&format!("kv.{i}"), "Hello").await?;
+        js.pub_ack(&format!("kv.{i}"), "Hello").await?;
     }
     let rest: Vec<(String, String)> = (1..=100)
         .flat_map(|i| (1..50).map(move |_| (format!("kv.{i}"), "Hello".to_string())))
         .collect();
     for r in js.many(&rest).await? {
-        ensure!(body_json(&r)?.get("error").is_none(), "publish: {r:?}");
+        ensure!(r.json()?.get("error").is_none(), "publish: {r:?}");
     }
     let r = js.req("$JS.API.STREAM.NAMES", "").await?;
     check_eq!(r["total"], json!(100));
@@ -1608,7 +1436,7 @@ async fn template_file_recovery(ctx: Ctx) -> Result<()> {
 
     drop(js);
     s.restart().await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let r = js.req("$JS.API.STREAM.NAMES", "").await?;
     check_eq!(r["total"], json!(100));
     let t = js.req("$JS.API.STREAM.TEMPLATE.INFO.kv", "").await?;
@@ -1620,7 +1448,7 @@ async fn template_file_recovery(ctx: Ctx) -> Result<()> {
 
     drop(js);
     s.restart().await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let r = js.req("$JS.API.STREAM.NAMES", "").await?;
     check_eq!(r["total"], json!(0));
     let t = js.req("$JS.API.STREAM.TEMPLATE.INFO.kv", "").await?;
@@ -1647,7 +1475,7 @@ async fn subjects_of(js: &mut Js, name: &str, filter: &str) -> Result<(Value, Va
 /// info, all or filtered, for both storages.
 async fn subjects_details(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     for storage in ["memory", "file"] {
         create(
             &mut js,
@@ -1659,7 +1487,7 @@ async fn subjects_details(ctx: Ctx) -> Result<()> {
             reqs.extend((0..n).map(|_| (subject.to_string(), "ok".to_string())));
         }
         for r in js.many(&reqs).await? {
-            ensure!(body_json(&r)?.get("error").is_none(), "publish: {r:?}");
+            ensure!(r.json()?.get("error").is_none(), "publish: {r:?}");
         }
         let all = json!({"foo": 22, "bar": 33, "baz": 44});
         for (filter, want) in [
@@ -1687,7 +1515,7 @@ async fn subjects_details(ctx: Ctx) -> Result<()> {
 /// follow message deletes and purges, by subject and whole.
 async fn subjects_details_delete_purge(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     for storage in ["memory", "file"] {
         create(
             &mut js,
@@ -1695,7 +1523,7 @@ async fn subjects_details_delete_purge(ctx: Ctx) -> Result<()> {
         )
         .await?;
         for subject in ["foo", "foo", "bar", "baz", "baz", "bar", "bar"] {
-            js.ack(subject, "ok").await?;
+            js.pub_ack(subject, "ok").await?;
         }
         let check = |want: Value| {
             let n = want.as_object().map(|o| o.len()).unwrap_or(0);
@@ -1717,7 +1545,7 @@ async fn subjects_details_delete_purge(ctx: Ctx) -> Result<()> {
             .req(&api("MSG.DELETE", "TEST"), &json!({"seq": 5}).to_string())
             .await?;
         check_eq!(r["success"], json!(true));
-        js.ack("baz", "ok").await?;
+        js.pub_ack("baz", "ok").await?;
         check_eq!(
             subjects_of(&mut js, "TEST", ">").await?,
             check(json!({"foo": 2, "bar": 2, "baz": 2}))
@@ -1751,15 +1579,15 @@ async fn subjects_details_delete_purge(ctx: Ctx) -> Result<()> {
 /// a file stream survives a restart.
 async fn subjects_details_restart(ctx: Ctx) -> Result<()> {
     let mut s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     create(&mut js, json!({"name": "TEST", "subjects": ["*"]})).await?;
     for subject in ["foo", "foo", "bar", "baz", "baz"] {
-        js.ack(subject, "ok").await?;
+        js.pub_ack(subject, "ok").await?;
     }
     check_eq!(subjects_of(&mut js, "TEST", ">").await?.1, json!(3));
     drop(js);
     s.restart().await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let (subjects, n) = subjects_of(&mut js, "TEST", ">").await?;
     check_eq!(n, json!(3));
     check_eq!(subjects, json!({"foo": 2, "bar": 1, "baz": 2}));
@@ -1871,19 +1699,19 @@ async fn server_resources(ctx: Ctx) -> Result<()> {
 async fn server_reload(ctx: Ctx) -> Result<()> {
     let conf = "jetstream: {max_mem_store: 64GB, max_file_store: 10TB, store_dir: \"{{dir}}/js\"}\naccounts: {\n  A: { users: [ {user: ua, password: pwd} ] },\n  B: {\n    jetstream: {max_mem: 1GB, max_store: 1TB, max_streams: 10, max_consumers: 1k}\n    users: [ {user: ub, password: pwd} ]\n  },\n  SYS: { users: [ {user: uc, password: pwd} ] },\n}\nno_auth_user: ub\nsystem_account: SYS\n";
     let s = ctx.server(ServerSpec::new().conf(conf)).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let info = account_info(&mut js).await?;
     check_eq!(api_error(&info), "none");
     create(&mut js, json!({"name": "22"})).await?;
     for i in 1..=10 {
-        js.ack("22", &format!("MSG: {i}")).await?;
+        js.pub_ack("22", &format!("MSG: {i}")).await?;
     }
     check_eq!(msgs_bytes(&mut js, "22").await?.0, 10);
     reload(&s, conf).await?;
     let info = account_info(&mut js).await?;
     check_eq!(api_error(&info), "none");
     check_eq!(info["streams"], json!(1));
-    let ack = js.ack("22", "MSG: 22").await?;
+    let ack = js.pub_ack("22", "MSG: 22").await?;
     check_eq!(ack, json!({"stream": "22", "seq": 11}));
     ctx.observe("ack after reload", ack.to_string());
     Ok(())
@@ -1902,7 +1730,7 @@ async fn reload_global_account(ctx: Ctx) -> Result<()> {
     let s = ctx.server(ServerSpec::new().conf(&conf("pwd"))).await?;
     // async-nats' account info needs fields 2.9.10 does not send
     // (reserved_memory): the account info is asked for by hand.
-    let mut raw = Js::connect(&ctx, &s).await?;
+    let mut raw = Js::connect_no_responders(&ctx, &s).await?;
     let info = account_info(&mut raw).await?;
     check_eq!(
         (api_error(&info), info["streams"].clone()),
@@ -1933,7 +1761,7 @@ async fn reload_global_account(ctx: Ctx) -> Result<()> {
         .await
         .map_err(|e| anyhow!("create bar: {e}"))?;
     check_eq!(bar.cached_info().config.subjects, vec!["bar".to_string()]);
-    let mut raw = Js::connect(&ctx, &s).await?;
+    let mut raw = Js::connect_no_responders(&ctx, &s).await?;
     let text = raw.raw("$JS.API.INFO", "").await?;
     let info: Value = serde_json::from_str(&text)?;
     check_eq!(
@@ -1990,7 +1818,7 @@ async fn domain_config(ctx: Ctx) -> Result<()> {
         .await?;
     let varz = ctx.http_json(&s, "/varz").await?;
     check_eq!(st(&varz["jetstream"]["config"]["domain"]), "HUB");
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let text = js.raw("$JS.API.INFO", "").await?;
     let info: Value = serde_json::from_str(&text)?;
     check_eq!(st(&info["domain"]), "HUB");
@@ -2012,7 +1840,7 @@ async fn domain_config_disabled(ctx: Ctx) -> Result<()> {
     check_eq!(varz["jetstream"], json!({}));
     let jsz = ctx.http_json(&s, "/jsz").await?;
     check_eq!(jsz["disabled"], json!(true));
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let r = js.ask("$JS.API.INFO", "", WAIT).await?;
     check_eq!(r, Reply::Status("NATS/1.0 503".to_string()));
     ctx.observe("info", format!("{r:?}"));
@@ -2027,7 +1855,7 @@ async fn disabled_limits_enforcement(ctx: Ctx) -> Result<()> {
             "jetstream: {max_mem_store: 256MB, max_file_store: 2GB, store_dir: \"{{dir}}/js\"}\naccounts {\n  one {\n    jetstream: {\n      mem: 1024\n      disk: 0\n      streams: 1\n      consumers: 2\n    }\n    users [{user: one, password: password}]\n  }\n}\nno_auth_user: one\n",
         ))
         .await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let info = js.raw("$JS.API.INFO", "").await?;
     ctx.observe("account info", &info);
     let e = create_err(
@@ -2166,7 +1994,7 @@ async fn stream_limit_update(ctx: Ctx) -> Result<()> {
             "jetstream: {store_dir: \"{{dir}}/js\"}\naccounts { A { jetstream: {max_mem: 128, max_store: 128, max_streams: 1}, users: [{user: a, password: p}] } }\nno_auth_user: a\n",
         ))
         .await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     for storage in ["memory", "file"] {
         create(
             &mut js,
@@ -2204,7 +2032,7 @@ async fn tracking_limits(ctx: Ctx, storage: &str) -> Result<()> {
             "jetstream: {{store_dir: \"{{{{dir}}}}/js\"}}\naccounts {{ A {{ jetstream: {{max_mem: {mem}, max_store: {store}, max_streams: -1, max_consumers: -1}}, users: [{{user: a, password: p}}] }} }}\nno_auth_user: a\n"
         )))
         .await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let hello = |name: &str| -> Vec<(String, String)> {
         (0..100)
             .map(|_| (name.to_string(), "Hello World!".to_string()))
@@ -2216,7 +2044,7 @@ async fn tracking_limits(ctx: Ctx, storage: &str) -> Result<()> {
     )
     .await?;
     for r in js.many(&hello("LIMITS")).await? {
-        ensure!(body_json(&r)?.get("error").is_none(), "publish: {r:?}");
+        ensure!(r.json()?.get("error").is_none(), "publish: {r:?}");
     }
     let (_, b1) = msgs_bytes(&mut js, "LIMITS").await?;
     let usage = account_info(&mut js).await?;
@@ -2229,7 +2057,7 @@ async fn tracking_limits(ctx: Ctx, storage: &str) -> Result<()> {
     )
     .await?;
     for r in js.many(&hello("NUM22")).await? {
-        ensure!(body_json(&r)?.get("error").is_none(), "publish: {r:?}");
+        ensure!(r.json()?.get("error").is_none(), "publish: {r:?}");
     }
     let (_, b2) = msgs_bytes(&mut js, "NUM22").await?;
     check_eq!(account_info(&mut js).await?[used], json!(b1 + b2));
@@ -2239,10 +2067,10 @@ async fn tracking_limits(ctx: Ctx, storage: &str) -> Result<()> {
 
     let mut refused = None;
     for i in 0..200 {
-        let r = body_json(
-            &js.publish("LIMITS", "The quick brown fox jumped over the...")
-                .await?,
-        )?;
+        let r = js
+            .ask("LIMITS", "The quick brown fox jumped over the...", WAIT)
+            .await?
+            .json()?;
         if r.get("error").is_some() {
             refused = Some((i, r));
             break;
@@ -2328,7 +2156,7 @@ async fn consumer_stream_update(ctx: Ctx) -> Result<()> {
             "jetstream: {max_mem_store: 2MB, max_file_store: 8MB, store_dir: \"{{dir}}/js\"}\n",
         ))
         .await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let cfg = json!({"name": "foo", "duplicate_window": 60_000_000_000u64, "num_replicas": 1});
     create(&mut js, cfg.clone()).await?;
     let r = update(&mut js, cfg.clone()).await?;
@@ -2380,8 +2208,8 @@ async fn import_reload(ctx: Ctx) -> Result<()> {
     let mut a = Js::user(&ctx, &s, "user_a", "pwd").await?;
     let mut b = Js::user(&ctx, &s, "user_b", "pwd").await?;
     create(&mut b, json!({"name": "news", "subjects": ["news.>"]})).await?;
-    a.c.send("PUB news.article 0\r\n\r\n").await?;
-    a.c.flush().await?;
+    a.conn().send("PUB news.article 0\r\n\r\n").await?;
+    a.conn().flush().await?;
     // The stream stores what it gets in its own time: poll for it.
     let mut stored = msgs_bytes(&mut b, "news").await?.0;
     for _ in 0..100 {
@@ -2393,8 +2221,8 @@ async fn import_reload(ctx: Ctx) -> Result<()> {
     }
     check_eq!(stored, 1);
     reload(&s, &conf(false)).await?;
-    a.c.send("PUB news.article 0\r\n\r\n").await?;
-    a.c.flush().await?;
+    a.conn().send("PUB news.article 0\r\n\r\n").await?;
+    a.conn().flush().await?;
     // Nothing arrives: give it the time the first message took, and more.
     tokio::time::sleep(Duration::from_millis(200)).await;
     check_eq!(msgs_bytes(&mut b, "news").await?.0, 1);
@@ -2448,7 +2276,7 @@ async fn enable_disable_account(ctx: Ctx) -> Result<()> {
 /// only) are not answered from another account.
 async fn cluster_only_api(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     create(&mut js, json!({"name": "S", "storage": "memory"})).await?;
     for (subject, payload) in [
         ("$JS.API.STREAM.LEADER.STEPDOWN.S", ""),
@@ -2488,7 +2316,7 @@ async fn jsz_single_server(ctx: Ctx) -> Result<()> {
         durable(&mut js, "my-stream-a", "my-consumer").await?,
         "none"
     );
-    js.ack("foo", "").await?;
+    js.pub_ack("foo", "").await?;
 
     let jsz = ctx.http_json(&s, "/jsz").await?;
     check_eq!(jsz.get("account_details"), None);
@@ -2564,7 +2392,7 @@ async fn jsz_single_server(ctx: Ctx) -> Result<()> {
 /// enforced.
 async fn max_consumers(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     create(
         &mut js,
         json!({"name": "MAXC", "storage": "memory", "subjects": ["in.maxc.>"], "max_consumers": 1}),
@@ -2602,7 +2430,7 @@ fn without_created(text: &str) -> String {
 /// and an update to three replicas, which one server accepts as is.
 async fn config_defaults(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     let text = js
         .raw(&api("CREATE", "F"), &json!({"name": "F"}).to_string())
         .await?;
@@ -2622,9 +2450,9 @@ async fn config_defaults(ctx: Ctx) -> Result<()> {
         r#"{"type":"io.nats.jetstream.api.v1.stream_create_response","config":{"name":"M","subjects":["m.\u003e"],"retention":"limits","max_consumers":-1,"max_msgs":-1,"max_bytes":-1,"max_age":0,"max_msgs_per_subject":-1,"max_msg_size":-1,"discard":"old","storage":"memory","num_replicas":1,"duplicate_window":120000000000,"allow_direct":false,"mirror_direct":false,"sealed":false,"deny_delete":false,"deny_purge":false,"allow_rollup_hdrs":false},"created":"<t>","state":{"messages":0,"bytes":0,"first_seq":0,"first_ts":"0001-01-01T00:00:00Z","last_seq":0,"last_ts":"0001-01-01T00:00:00Z","consumer_count":0},"did_create":true}"#
     );
     // The stored sizes of one message `hi` on `M.1` / `F`.
-    let ack = js.ack("m.1", "hi").await?;
+    let ack = js.pub_ack("m.1", "hi").await?;
     check_eq!(ack, json!({"stream": "M", "seq": 1}));
-    match js.publish("F", "hi").await? {
+    match js.ask("F", "hi", WAIT).await? {
         Reply::Body(b) => check_eq!(b, r#"{"stream":"F", "seq":1}"#),
         other => bail!("PubAck of F: {other:?}"),
     }
@@ -2653,7 +2481,7 @@ async fn config_defaults(ctx: Ctx) -> Result<()> {
         ),
         (STREAM_UPDATE, json!(true), json!(true), json!(true), "new")
     );
-    match js.publish("m.2", "x").await? {
+    match js.ask("m.2", "x", WAIT).await? {
         Reply::Body(b) => check_eq!(
             b,
             r#"{"error":{"code":400,"err_code":10109,"description":"invalid operation on sealed stream"},"stream":"M","seq":0}"#
@@ -2803,9 +2631,9 @@ async fn store_directory_fix(ctx: Ctx) -> Result<()> {
     let mut s = ctx
         .server(ServerSpec::new().conf("jetstream: {store_dir: \"{{dir}}/sd\"}\n"))
         .await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     create(&mut js, json!({"name": "TEST"})).await?;
-    js.ack("TEST", "TSS").await?;
+    js.pub_ack("TEST", "TSS").await?;
     let r = js
         .req_json(
             "$JS.API.CONSUMER.DURABLE.CREATE.TEST.dlc",
@@ -2826,7 +2654,7 @@ async fn store_directory_fix(ctx: Ctx) -> Result<()> {
     ensure!(sd.join("$G").is_dir(), "no $G under the store dir");
 
     s.restart().await?;
-    let mut js = Js::connect(&ctx, &s).await?;
+    let mut js = Js::connect_no_responders(&ctx, &s).await?;
     check_eq!(names(&mut js, "").await?, vec!["TEST"]);
     let r = js.req("$JS.API.CONSUMER.NAMES.TEST", "").await?;
     check_eq!(r["consumers"], json!(["dlc"]));
