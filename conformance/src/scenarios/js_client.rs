@@ -7,7 +7,7 @@
 
 use crate::check_eq;
 use crate::kit::js::{js_context, js_server};
-use crate::kit::Ctx;
+use crate::kit::{Ctx, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{Context, Result};
 use async_nats::jetstream::{kv, stream};
@@ -18,6 +18,9 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("jetstream/async-nats-streams", |c| streams(c).boxed())
             .needs(Need::JetStream)
             .beyond_go("async-nats' stream API end to end: create, update, info, names and list past a page, purge with filter and keep, get, delete, direct get, delete"),
+        Scenario::new("jetstream/async-nats-domain", |c| domain(c).boxed())
+            .needs(Need::JetStream)
+            .beyond_go("a client of a JetStream domain reaches the API through $JS.<domain>.API (Go's domain mapping table) and gets the domain in its PubAcks"),
         Scenario::new("jetstream/async-nats-kv", |c| key_value(c).boxed())
             .needs(Need::JetStream)
             .beyond_go("async-nats' key-value API on the stream side: a bucket stream (allow_rollup_hdrs, max_msgs_per_subject, allow_direct) opened as a bucket, put, get, entry, update with revision, delete, purge, status, bucket delete"),
@@ -208,5 +211,45 @@ async fn key_value(ctx: Ctx) -> Result<()> {
     js.delete_key_value("CONFIG").await?;
     let gone = js.get_key_value("CONFIG").await;
     check_eq!(gone.is_err(), true);
+    Ok(())
+}
+
+async fn domain(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf("jetstream { domain: HUB, store_dir: \"{{dir}}/js\" }\n"))
+        .await?;
+    let js = async_nats::jetstream::with_domain(ctx.client(&s).await?, "HUB");
+    let mut orders = js
+        .create_stream(stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.*".into()],
+            storage: stream::StorageType::Memory,
+            allow_direct: true,
+            ..Default::default()
+        })
+        .await?;
+    let ack = js.publish("orders.new", "one".into()).await?.await?;
+    check_eq!(
+        (ack.stream.as_str(), ack.sequence, ack.domain.as_str()),
+        ("ORDERS", 1, "HUB")
+    );
+    ctx.observe("PubAck through the domain", format!("{ack:?}"));
+    check_eq!(orders.info().await?.state.messages, 1);
+    let m = orders.get_raw_message(1).await?;
+    check_eq!(m.payload.as_ref(), b"one".as_slice());
+    let m = orders.direct_get_last_for_subject("orders.new").await?;
+    check_eq!(m.sequence, 1);
+    // The local API answers too, for the same streams.
+    let local = js_context(&ctx, &s).await?;
+    check_eq!(
+        local
+            .get_stream("ORDERS")
+            .await?
+            .get_info()
+            .await?
+            .state
+            .messages,
+        1
+    );
     Ok(())
 }
