@@ -112,7 +112,6 @@ impl Sink<'_> {
     }
 
     /// The audit of one API request and its response.
-    #[allow(clippy::too_many_arguments)]
     pub fn api_audit(
         &mut self,
         server: &str,
