@@ -15,6 +15,30 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
+/// Bytes stored in memory and in files, kept as streams change (read on
+/// every publish for the limits).
+#[derive(Default)]
+pub struct Usage {
+    memory: AtomicI64,
+    store: AtomicI64,
+}
+
+impl Usage {
+    pub fn add(&self, storage: Storage, delta: i64) {
+        match storage {
+            Storage::Memory => self.memory.fetch_add(delta, Ordering::Relaxed),
+            _ => self.store.fetch_add(delta, Ordering::Relaxed),
+        };
+    }
+
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.memory.load(Ordering::Relaxed).max(0) as u64,
+            self.store.load(Ordering::Relaxed).max(0) as u64,
+        )
+    }
+}
+
 pub struct JsAccount {
     pub account: Arc<Account>,
     js: Weak<JetStream>,
@@ -26,9 +50,9 @@ pub struct JsAccount {
     template_dir: Mutex<Option<Option<PathBuf>>>,
     pub api_total: AtomicU64,
     pub api_errors: AtomicU64,
-    /// Bytes stored, in memory and in files.
-    memory_used: AtomicI64,
-    store_used: AtomicI64,
+    /// Bytes its streams store, and the server's total it adds to.
+    stored: Usage,
+    server_stored: Arc<Usage>,
     /// `<store>/<account>`.
     pub dir: PathBuf,
 }
@@ -45,8 +69,8 @@ impl JsAccount {
             template_dir: Mutex::default(),
             api_total: AtomicU64::new(0),
             api_errors: AtomicU64::new(0),
-            memory_used: AtomicI64::new(0),
-            store_used: AtomicI64::new(0),
+            stored: Usage::default(),
+            server_stored: js.stored.clone(),
         })
     }
 
@@ -72,18 +96,13 @@ impl JsAccount {
 
     /// Bytes stored in memory and in files.
     pub fn usage(&self) -> (u64, u64) {
-        (
-            self.memory_used.load(Ordering::Relaxed).max(0) as u64,
-            self.store_used.load(Ordering::Relaxed).max(0) as u64,
-        )
+        self.stored.get()
     }
 
     /// A stream of `storage` grew (or shrank) by `delta` bytes.
     pub fn add_usage(&self, storage: Storage, delta: i64) {
-        match storage {
-            Storage::Memory => self.memory_used.fetch_add(delta, Ordering::Relaxed),
-            _ => self.store_used.fetch_add(delta, Ordering::Relaxed),
-        };
+        self.stored.add(storage, delta);
+        self.server_stored.add(storage, delta);
     }
 
     /// Whether what is stored now passes the account's limits (Go checks

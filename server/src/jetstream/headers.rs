@@ -2,6 +2,7 @@
 //! rules (the first occurrence of the key's text decides).
 
 pub use crate::core::imports::info::get_header;
+use std::borrow::Cow;
 
 pub const MSG_ID: &str = "Nats-Msg-Id";
 pub const EXPECTED_STREAM: &str = "Nats-Expected-Stream";
@@ -36,23 +37,23 @@ pub fn sequence(hdr: &[u8], key: &str) -> Option<u64> {
     }
 }
 
-/// `hdr` without `key`'s line; None when nothing but the version line is
-/// left.
-pub fn remove(hdr: &[u8], key: &str) -> Option<Vec<u8>> {
+/// `hdr` without `key`'s line (borrowed when it has none); None when
+/// nothing but the version line is left.
+pub fn remove<'a>(hdr: &'a [u8], key: &str) -> Option<Cow<'a, [u8]>> {
     let Some(start) = memchr::memmem::find(hdr, key.as_bytes()) else {
-        return Some(hdr.to_vec());
+        return Some(Cow::Borrowed(hdr));
     };
     let keeps = start < 1 || hdr[start - 1] != b'\n' || hdr.get(start + key.len()) != Some(&b':');
     if keeps {
-        return Some(hdr.to_vec());
+        return Some(Cow::Borrowed(hdr));
     }
     let Some(end) = memchr::memmem::find(&hdr[start..], b"\r\n") else {
-        return Some(hdr.to_vec());
+        return Some(Cow::Borrowed(hdr));
     };
     let mut out = Vec::with_capacity(hdr.len());
     out.extend_from_slice(&hdr[..start]);
     out.extend_from_slice(&hdr[start + end + 2..]);
-    (out.len() > HEADER_LINE.len() + 2).then_some(out)
+    (out.len() > HEADER_LINE.len() + 2).then_some(Cow::Owned(out))
 }
 
 /// `hdr` (a complete block, or empty) with `key: value` added at its end.
@@ -102,9 +103,10 @@ mod tests {
             Some(u64::MAX)
         );
         assert_eq!(
-            remove(h, MSG_ID).unwrap(),
-            b"NATS/1.0\r\nFoo: bar\r\n\r\n".to_vec()
+            remove(h, MSG_ID).unwrap().as_ref(),
+            b"NATS/1.0\r\nFoo: bar\r\n\r\n"
         );
+        assert!(matches!(remove(h, "Other"), Some(Cow::Borrowed(_))));
         assert_eq!(remove(b"NATS/1.0\r\nNats-Msg-Id: 1\r\n\r\n", MSG_ID), None);
         assert_eq!(
             add(b"", STREAM, "S"),

@@ -42,6 +42,8 @@ pub struct JetStream {
     /// API requests answered, and those answered with an error.
     pub api_total: AtomicU64,
     pub api_errors: AtomicU64,
+    /// Bytes the streams of every account store.
+    pub stored: Arc<account::Usage>,
     /// Bytes reserved by the streams' max_bytes, per storage type.
     pub memory_reserved: AtomicI64,
     pub store_reserved: AtomicI64,
@@ -83,6 +85,7 @@ impl JetStream {
             accounts: RwLock::default(),
             api_total: AtomicU64::new(0),
             api_errors: AtomicU64::new(0),
+            stored: Arc::default(),
             memory_reserved: AtomicI64::new(0),
             store_reserved: AtomicI64::new(0),
             conn,
@@ -214,10 +217,7 @@ impl JetStream {
 
     /// Memory and file bytes stored by every account.
     pub fn usage(&self) -> (u64, u64) {
-        self.accounts().iter().fold((0, 0), |(m, f), a| {
-            let (am, af) = a.usage();
-            (m + am, f + af)
-        })
+        self.stored.get()
     }
 
     /// Whether the server's stores hold more than its limit for `storage`.

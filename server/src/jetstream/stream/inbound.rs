@@ -88,10 +88,10 @@ impl Stream {
     ) {
         let mut inner = self.inner.lock();
         let can_respond = wants_ack && !inner.cfg.no_ack;
-        let name = inner.cfg.name.clone();
+        let name = self.name.as_str();
         let refuse = |out: &mut Vec<_>, e: ApiError| {
             if can_respond {
-                out.push((None, -1, error_ack(&name, e)));
+                out.push((None, -1, error_ack(name, e)));
             }
         };
         if inner.cfg.sealed {
@@ -100,7 +100,7 @@ impl Stream {
                 out.push((
                     None,
                     -1,
-                    error_ack(&name, ApiError::new(ErrorId::StreamSealed)),
+                    error_ack(name, ApiError::new(ErrorId::StreamSealed)),
                 ));
             }
             return;
@@ -219,13 +219,13 @@ impl Stream {
             let (seq_s, last_s) = (seq.to_string(), last_for_subject.to_string());
             let mut rh = if hdr.is_empty() {
                 h::block(&[
-                    (h::STREAM, &name),
+                    (h::STREAM, name),
                     (h::SUBJECT, subject),
                     (h::SEQUENCE, &seq_s),
                     (h::LAST_SEQUENCE, &last_s),
                 ])
             } else {
-                let x = h::add(hdr, h::STREAM, &name);
+                let x = h::add(hdr, h::STREAM, name);
                 let x = h::add(&x, h::SUBJECT, subject);
                 let x = h::add(&x, h::SEQUENCE, &seq_s);
                 h::add(&x, h::LAST_SEQUENCE, &last_s)
