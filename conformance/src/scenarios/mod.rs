@@ -19,6 +19,7 @@ mod imports_config;
 mod imports_services;
 mod imports_streams;
 mod js_client;
+mod js_consumers;
 mod js_delivery;
 mod js_client_consumers;
 mod js_monitor;
@@ -64,6 +65,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(js_stream_more::scenarios());
     all.extend(js_monitor::scenarios());
     all.extend(js_client::scenarios());
+    all.extend(js_consumers::scenarios());
     all.extend(js_delivery::scenarios());
     all.extend(js_client_consumers::scenarios());
     all.extend(memstore::scenarios());
