@@ -125,6 +125,114 @@ pub fn scenarios() -> Vec<Scenario> {
             })
             .full("TestJetStreamStreamPurgeWithConsumerAndRedelivery"),
         ),
+        js(Scenario::new("jetstream/consumer-interest-filtered", |c| {
+            interest_filtered(c).boxed()
+        })
+        .full("TestJetStreamInterestRetentionStreamWithFilteredConsumers")),
+        js(
+            Scenario::new("jetstream/consumer-interest-wildcards-filtered", |c| {
+                interest_wildcards_filtered(c).boxed()
+            })
+            .full("TestJetStreamInterestRetentionWithWildcardsAndFilteredConsumers"),
+        ),
+        js(
+            Scenario::new("jetstream/consumer-work-queue-retention", |c| {
+                work_queue_retention(c).boxed()
+            })
+            .full("TestJetStreamWorkQueueRetentionStream"),
+        ),
+        js(
+            Scenario::new("jetstream/consumer-interest-durable-restart", |c| {
+                interest_durable_restart(c).boxed()
+            })
+            .full("TestJetStreamInterestRetentionStreamWithDurableRestart"),
+        ),
+        js(
+            Scenario::new("jetstream/consumer-replay-rate", |c| replay_rate(c).boxed())
+                .partial("TestJetStreamConsumerReplayRate"),
+        ),
+        js(Scenario::new("jetstream/consumer-replay-rate-no-ack", |c| {
+            replay_rate_no_ack(c).boxed()
+        })
+        .full("TestJetStreamConsumerReplayRateNoAck")),
+        js(
+            Scenario::new("jetstream/consumer-replay-quit", |c| replay_quit(c).boxed())
+                .full("TestJetStreamConsumerReplayQuit"),
+        ),
+        js(
+            Scenario::new("jetstream/consumer-rate-limit", |c| rate_limit(c).boxed())
+                .full("TestJetStreamConsumerRateLimit"),
+        ),
+        js(
+            Scenario::new("jetstream/consumer-filter-subject-stored", |c| {
+                filter_subject_stored(c).boxed()
+            })
+            .partial("TestJetStreamConsumerFilterSubject"),
+        ),
+        js(Scenario::new("jetstream/consumer-wider-filters", |c| {
+            wider_filters(c).boxed()
+        })
+        .partial("TestJetStreamFilteredConsumersWithWiderFilter")),
+        js(Scenario::new("jetstream/consumer-create-error-texts", |c| {
+            create_error_texts(c).boxed()
+        })
+        .partial("TestJetStreamTemplatedErrorsBug")
+        .partial("TestJetStreamBadConsumerCreateErr")
+        .partial("TestJetStreamInvalidDeliverSubject")),
+        js(
+            Scenario::new("jetstream/consumer-push-bound", |c| push_bound(c).boxed())
+                .partial("TestJetStreamConsumerPushBound"),
+        ),
+        js(
+            Scenario::new("jetstream/consumer-per-subject-pending", |c| {
+                per_subject_pending(c).boxed()
+            })
+            .partial("TestJetStreamPerSubjectPending"),
+        ),
+        js(Scenario::new("jetstream/consumer-headers-only", |c| {
+            headers_only(c).boxed()
+        })
+        .partial("TestJetStreamConsumerNoMsgPayload")),
+        js(Scenario::new("jetstream/consumer-purge-filtered", |c| {
+            purge_filtered(c).boxed()
+        })
+        .partial("TestJetStreamPurgeAndFilteredConsumers")),
+        js(
+            Scenario::new("jetstream/consumer-update-survives-restart", |c| {
+                update_survival(c).boxed()
+            })
+            .partial("TestJetStreamConsumerUpdateSurvival"),
+        ),
+        js(
+            Scenario::new("jetstream/consumer-interest-retention-bug", |c| {
+                interest_retention_bug(c).boxed()
+            })
+            .partial("TestJetStreamInterestRetentionBug"),
+        ),
+        js(Scenario::new("jetstream/consumer-last-per-subject", |c| {
+            last_per_subject(c).boxed()
+        })
+        .partial("TestJetStreamDeliverLastPerSubject")
+        .partial("TestJetStreamDeliverLastPerSubjectNumPending")
+        .partial("TestJetStreamConsumerNumPendingWithMaxPerSubjectGreaterThanOne")),
+        js(
+            Scenario::new("jetstream/consumer-purge-redelivers-new", |c| {
+                purge_effects_delivery(c).boxed()
+            })
+            .partial("TestJetStreamPurgeEffectsConsumerDelivery"),
+        ),
+        js(
+            Scenario::new("jetstream/consumer-deliver-new-restart", |c| {
+                deliver_new_restart(c).boxed()
+            })
+            .partial("TestJetStreamConsumerDeliverNewNotConsumingBeforeRestart"),
+        ),
+        js(
+            Scenario::new("jetstream/consumer-update-filter-subject", |c| {
+                update_filter_subject(c).boxed()
+            })
+            .partial("TestJetStreamConsumerUpdateFilterSubject"),
+        ),
     ]
 }
 
@@ -1492,5 +1600,1072 @@ async fn purge_with_redelivery(ctx: Ctx) -> Result<()> {
         let m = next(&mut js, "DC", "WQ").await?;
         check_eq!(String::from_utf8_lossy(&m.payload), "OK-22");
     }
+    Ok(())
+}
+
+/// Acks a delivered message and waits for the server's empty reply (`m.AckSync()`).
+async fn ack_sync(js: &mut Js, m: &Msg) -> Result<()> {
+    let reply = m.reply.clone().context("delivered message without reply")?;
+    let r = js.request_msg(&reply, &[], b"+ACK").await?;
+    check_eq!(r.payload.len(), 0);
+    Ok(())
+}
+
+/// Polls the stream's message count until it is `want`, for at most a second.
+async fn wait_msgs(js: &mut Js, stream: &str, want: u64) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let n = js.msgs(stream).await?;
+        if n == want {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "Expected {want} messages, got {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// TestJetStreamInterestRetentionStreamWithFilteredConsumers: on an interest
+/// stream, a message is gone once the consumer whose filter it matches acks it.
+async fn interest_filtered(ctx: Ctx) -> Result<()> {
+    for storage in STORAGES {
+        let s = js_server(&ctx).await?;
+        let mut js = Js::connect(&ctx, &s).await?;
+        js.create(json!({"name": "DC", "subjects": ["*"], "storage": storage,
+            "retention": "interest"}))
+            .await
+            .context("Unexpected error adding stream")?;
+        // What js.SubscribeSync makes: an ephemeral push consumer, explicit acks.
+        for (subj, sid) in [("foo", "F"), ("bar", "B")] {
+            let inbox = format!("_INBOX.{sid}");
+            js.sub(&inbox, sid).await?;
+            add(
+                &mut js,
+                "DC",
+                json!({"deliver_subject": inbox, "filter_subject": subj,
+                    "ack_policy": "explicit"}),
+            )
+            .await
+            .context("Unexpected error")?;
+        }
+        async fn get_and_ack(js: &mut Js, sid: &str) -> Result<()> {
+            let m = expect_msg(js, sid)
+                .await
+                .context("Unexpected error getting msg")?;
+            ack_sync(js, &m).await
+        }
+        let mut states = Vec::new();
+        js.stored("foo", "FILTERED").await?;
+        check_eq!(js.msgs("DC").await?, 1);
+        get_and_ack(&mut js, "F").await?;
+        check_eq!(js.msgs("DC").await?, 0);
+        js.stored("bar", "FILTERED").await?;
+        js.stored("foo", "FILTERED").await?;
+        check_eq!(js.msgs("DC").await?, 2);
+        get_and_ack(&mut js, "B").await?;
+        check_eq!(js.msgs("DC").await?, 1);
+        states.push(js.state("DC").await?);
+        get_and_ack(&mut js, "F").await?;
+        check_eq!(js.msgs("DC").await?, 0);
+        states.push(js.state("DC").await?);
+        ctx.observe_json(&format!("{storage}: states"), &scrub(&json!(states)));
+    }
+    Ok(())
+}
+
+/// TestJetStreamInterestRetentionWithWildcardsAndFilteredConsumers: without
+/// consumers nothing is kept; with a filtered one, only what it matches.
+async fn interest_wildcards_filtered(ctx: Ctx) -> Result<()> {
+    for storage in STORAGES {
+        let s = js_server(&ctx).await?;
+        let mut js = Js::connect(&ctx, &s).await?;
+        js.create(
+            json!({"name": "DCWC", "subjects": ["foo.*"], "storage": storage,
+            "retention": "interest"}),
+        )
+        .await
+        .context("Unexpected error adding stream")?;
+        for _ in 0..10 {
+            js.stored("foo.bar", "Hello World!").await?;
+        }
+        check_eq!(js.msgs("DCWC").await?, 0);
+        add(
+            &mut js,
+            "DCWC",
+            json!({"durable_name": "ddd", "filter_subject": "foo.bar", "ack_policy": "explicit"}),
+        )
+        .await
+        .context("Unexpected error")?;
+        js.stored("foo.bar", "Hello World!").await?;
+        let state = js.state("DCWC").await?;
+        check_eq!(num(&state["messages"]), 1);
+        check_eq!(num(&state["first_seq"]), 11);
+        js.stored("foo.baz", "Hello World!").await?;
+        let state = js.state("DCWC").await?;
+        check_eq!(num(&state["messages"]), 1);
+        ctx.observe_json(&format!("{storage}: state"), &scrub(&state));
+    }
+    Ok(())
+}
+
+/// TestJetStreamWorkQueueRetentionStream: the consumer rules of a work
+/// queue: deliver all only, one unfiltered consumer, filters that do not
+/// overlap (either way round), push consumers under the same rules.
+async fn work_queue_retention(ctx: Ctx) -> Result<()> {
+    for storage in STORAGES {
+        let s = js_server(&ctx).await?;
+        let mut js = Js::connect(&ctx, &s).await?;
+        js.create(
+            json!({"name": "MWQ", "storage": storage, "subjects": ["MY_WORK_QUEUE.>"],
+            "retention": "workqueue"}),
+        )
+        .await
+        .context("Unexpected error adding stream")?;
+        let mut errors = Vec::new();
+        let mut refused = |r: &Value, what: &str| -> Result<()> {
+            let e = err_of(r).with_context(|| what.to_string())?;
+            errors.push(format!("{} {} {}", e.0, e.1, e.2));
+            Ok(())
+        };
+        let r = try_add(
+            &mut js,
+            "MWQ",
+            json!({"deliver_policy": "last", "ack_policy": "explicit"}),
+        )
+        .await?;
+        refused(&r, "Expected an error with anything but DeliverAll")?;
+        add(
+            &mut js,
+            "MWQ",
+            json!({"durable_name": "PBO", "ack_policy": "explicit"}),
+        )
+        .await?;
+        let r = try_add(&mut js, "MWQ", json!({"ack_policy": "explicit"})).await?;
+        refused(
+            &r,
+            "Expected an error on attempt for second consumer for a workqueue",
+        )?;
+        cdelete(&mut js, "MWQ", "PBO").await?;
+        check_eq!(consumers(&mut js, "MWQ").await?, 0);
+        let mut pindex = 0;
+        let mut p_config = |filter: &str| {
+            pindex += 1;
+            json!({"durable_name": format!("PPBO-{pindex}"), "filter_subject": filter,
+                "ack_policy": "explicit"})
+        };
+        let a = add(&mut js, "MWQ", p_config("MY_WORK_QUEUE.A")).await?;
+        let b = add(&mut js, "MWQ", p_config("MY_WORK_QUEUE.B")).await?;
+        let r = try_add(&mut js, "MWQ", p_config("MY_WORK_QUEUE.A")).await?;
+        refused(
+            &r,
+            "Expected an error on attempt for partitioned consumer for a workqueue",
+        )?;
+        let r = try_add(&mut js, "MWQ", p_config("MY_WORK_QUEUE.B")).await?;
+        refused(
+            &r,
+            "Expected an error on attempt for partitioned consumer for a workqueue",
+        )?;
+        let c = add(&mut js, "MWQ", p_config("MY_WORK_QUEUE.C")).await?;
+        for n in [a, b, c] {
+            cdelete(&mut js, "MWQ", &n).await?;
+        }
+        // Wider, then narrower.
+        let wide = add(&mut js, "MWQ", p_config("MY_WORK_QUEUE.>")).await?;
+        let r = try_add(&mut js, "MWQ", p_config("MY_WORK_QUEUE.*.BAR")).await?;
+        refused(
+            &r,
+            "Expected an error on attempt for partitioned consumer for a workqueue",
+        )?;
+        cdelete(&mut js, "MWQ", &wide).await?;
+        // Narrower, then wider.
+        let narrow = add(&mut js, "MWQ", p_config("MY_WORK_QUEUE.*.BAR")).await?;
+        let r = try_add(&mut js, "MWQ", p_config("MY_WORK_QUEUE.>")).await?;
+        refused(
+            &r,
+            "Expected an error on attempt for partitioned consumer for a workqueue",
+        )?;
+        cdelete(&mut js, "MWQ", &narrow).await?;
+        // Push consumers, under the same rules.
+        add(
+            &mut js,
+            "MWQ",
+            json!({"durable_name": "DURABLE", "deliver_subject": "SOME.SUBJ",
+                "ack_policy": "explicit"}),
+        )
+        .await
+        .context("Unexpected Error")?;
+        js.sub("_INBOX.wq", "D").await?;
+        let eph = json!({"deliver_subject": "_INBOX.wq", "ack_policy": "explicit"});
+        let r = try_add(&mut js, "MWQ", eph.clone()).await?;
+        refused(&r, "Expected an error ")?;
+        cdelete(&mut js, "MWQ", "DURABLE").await?;
+        add(&mut js, "MWQ", eph).await.context("Unexpected Error")?;
+        check_eq!(
+            errors,
+            vec![
+                "400 10101 consumer must be deliver all on workqueue stream",
+                "400 10099 multiple non-filtered consumers not allowed on workqueue stream",
+                "400 10100 filtered consumer not unique on workqueue stream",
+                "400 10100 filtered consumer not unique on workqueue stream",
+                "400 10100 filtered consumer not unique on workqueue stream",
+                "400 10100 filtered consumer not unique on workqueue stream",
+                "400 10099 multiple non-filtered consumers not allowed on workqueue stream",
+            ]
+        );
+        ctx.observe(&format!("{storage}: errors"), errors.join("\n"));
+    }
+    Ok(())
+}
+
+/// Counts what arrives on `sid` until `want` messages have come (within
+/// [`WAIT`] each), then checks that nothing more comes for a moment.
+async fn exactly(js: &mut Js, sid: &str, want: usize) -> Result<Vec<Msg>> {
+    let msgs = expect_msgs(js, sid, want).await?;
+    expect_none(js, sid, Duration::from_millis(50)).await?;
+    Ok(msgs)
+}
+
+/// TestJetStreamInterestRetentionStreamWithDurableRestart: an interest
+/// stream keeps messages for a durable without a subscriber, and drops them
+/// as consumers are deleted.
+async fn interest_durable_restart(ctx: Ctx) -> Result<()> {
+    for storage in STORAGES {
+        let s = js_server(&ctx).await?;
+        let mut js = Js::connect(&ctx, &s).await?;
+        js.create(json!({"name": "IK", "storage": storage, "retention": "interest"}))
+            .await
+            .context("Unexpected error adding stream")?;
+        js.sub("_INBOX.s1", "S1").await?;
+        let mut cfg = json!({"durable_name": "ivan", "deliver_policy": "new",
+            "deliver_subject": "_INBOX.s1", "ack_policy": "none"});
+        add(&mut js, "IK", cfg.clone()).await?;
+        js.stored("IK", "M1").await?;
+        js.stored("IK", "M2").await?;
+        exactly(&mut js, "S1", 2).await?;
+        wait_msgs(&mut js, "IK", 0).await?;
+        js.conn().send("UNSUB S1\r\n").await?;
+        wait_bound(&mut js, "IK", "ivan", false, Duration::from_secs(1))
+            .await
+            .context("Still active consumer")?;
+        js.stored("IK", "M3").await?;
+        js.stored("IK", "M4").await?;
+        wait_msgs(&mut js, "IK", 2).await?;
+        // The durable again, on a new deliver subject.
+        js.sub("_INBOX.s2", "S2").await?;
+        cfg["deliver_subject"] = json!("_INBOX.s2");
+        add(&mut js, "IK", cfg.clone())
+            .await
+            .context("Error re-establishing the durable consumer")?;
+        let msgs = exactly(&mut js, "S2", 2).await?;
+        let got: Vec<String> = msgs
+            .iter()
+            .map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+            .collect();
+        check_eq!(got, vec!["M3", "M4"]);
+        wait_msgs(&mut js, "IK", 0).await?;
+        js.conn().send("UNSUB S2\r\n").await?;
+        wait_bound(&mut js, "IK", "ivan", false, Duration::from_secs(1))
+            .await
+            .context("Still active consumer")?;
+        cdelete(&mut js, "IK", "ivan").await?;
+        // Again, with acks: nothing old comes.
+        js.sub("_INBOX.s3", "S3").await?;
+        cfg["deliver_subject"] = json!("_INBOX.s3");
+        cfg["ack_policy"] = json!("explicit");
+        add(&mut js, "IK", cfg.clone())
+            .await
+            .context("Error re-establishing the durable consumer")?;
+        expect_none(&mut js, "S3", Duration::from_millis(100)).await?;
+        wait_msgs(&mut js, "IK", 0).await?;
+        for i in 1..=10 {
+            js.stored("IK", &format!("M{i}")).await?;
+        }
+        wait_msgs(&mut js, "IK", 10).await?;
+        exactly(&mut js, "S3", 10).await?;
+        // A second durable.
+        js.sub("_INBOX.s4", "S4").await?;
+        cfg["deliver_subject"] = json!("_INBOX.s4");
+        cfg["durable_name"] = json!("derek");
+        add(&mut js, "IK", cfg.clone())
+            .await
+            .context("Error creating second durable consumer")?;
+        for i in 11..=20 {
+            js.stored("IK", &format!("M{i}")).await?;
+        }
+        wait_msgs(&mut js, "IK", 20).await?;
+        exactly(&mut js, "S3", 10).await?;
+        // Deleting the consumers drops what only they were interested in.
+        cdelete(&mut js, "IK", "ivan").await?;
+        wait_msgs(&mut js, "IK", 10).await?;
+        let state = js.state("IK").await?;
+        ctx.observe_json(&format!("{storage}: after deleting ivan"), &scrub(&state));
+        cdelete(&mut js, "IK", "derek").await?;
+        wait_msgs(&mut js, "IK", 0).await?;
+    }
+    Ok(())
+}
+
+/// TestJetStreamConsumerReplayRate: instant replay delivers at once; the
+/// original replay keeps the gaps between the messages, for push and pull.
+/// Gaps are fixed here (the Go test draws 10-30 ms) and the bounds a little
+/// wider, the cores being shared.
+async fn replay_rate(ctx: Ctx) -> Result<()> {
+    for storage in STORAGES {
+        let s = js_server(&ctx).await?;
+        let mut js = Js::connect(&ctx, &s).await?;
+        js.create(json!({"name": "DC", "storage": storage}))
+            .await
+            .context("Unexpected error adding stream")?;
+        let total = 10;
+        let mut gaps = Vec::new();
+        let mut lst = Instant::now();
+        for i in 0..total {
+            gaps.push(lst.elapsed());
+            lst = Instant::now();
+            js.publish("DC", "OK!").await?;
+            js.flush().await?;
+            tokio::time::sleep(Duration::from_millis(10 + (i * 7 % 20))).await;
+        }
+        check_eq!(js.msgs("DC").await?, total);
+        js.sub("_INBOX.rr", "D").await?;
+        add(&mut js, "DC", json!({"deliver_subject": "_INBOX.rr"}))
+            .await
+            .context("Unexpected error")?;
+        // Instant: the ten together.
+        let start = Instant::now();
+        expect_msgs(&mut js, "D", total as usize).await?;
+        let all = start.elapsed();
+        ensure!(
+            all < Duration::from_millis(50),
+            "Expected firehose/instant delivery, got all in {all:?}"
+        );
+        // Original.
+        add(
+            &mut js,
+            "DC",
+            json!({"deliver_subject": "_INBOX.rr", "replay_policy": "original"}),
+        )
+        .await
+        .context("Unexpected error")?;
+        for (i, want) in gaps.iter().enumerate() {
+            let start = Instant::now();
+            expect_msg(&mut js, "D").await?;
+            let gap = start.elapsed();
+            let (gl, gh) = (
+                want.saturating_sub(Duration::from_millis(10)),
+                *want + Duration::from_millis(25),
+            );
+            ensure!(
+                gap >= gl && gap <= gh,
+                "Gap is off for {i}, expected {want:?} got {gap:?}"
+            );
+        }
+        // Pull, original.
+        add(
+            &mut js,
+            "DC",
+            json!({"durable_name": "PM", "ack_policy": "explicit", "replay_policy": "original"}),
+        )
+        .await
+        .context("Unexpected error")?;
+        pull_sub(&mut js).await?;
+        for (i, want) in gaps.iter().enumerate() {
+            let start = Instant::now();
+            next(&mut js, "DC", "PM").await?;
+            let gap = start.elapsed();
+            let (gl, gh) = (
+                want.saturating_sub(Duration::from_millis(10)),
+                *want + Duration::from_millis(25),
+            );
+            ensure!(
+                gap >= gl && gap <= gh,
+                "Gap is incorrect for {i}, expected {want:?} got {gap:?}"
+            );
+        }
+        let info = cinfo(&mut js, "DC", "PM").await?;
+        check_eq!(info["config"]["replay_policy"], json!("original"));
+        ctx.observe_json(&format!("{storage}: pull info"), &masked(&info, None));
+    }
+    Ok(())
+}
+
+/// TestJetStreamConsumerReplayRateNoAck: an original-replay push durable
+/// without acks delivers everything once it has a subscriber.
+async fn replay_rate_no_ack(ctx: Ctx) -> Result<()> {
+    for storage in STORAGES {
+        let s = js_server(&ctx).await?;
+        let mut js = Js::connect(&ctx, &s).await?;
+        js.create(json!({"name": "DC", "storage": storage}))
+            .await
+            .context("Unexpected error adding stream")?;
+        let total = 10;
+        for i in 0..total {
+            js.stored("DC", "Hello World").await?;
+            tokio::time::sleep(Duration::from_millis(i % 5)).await;
+        }
+        check_eq!(js.msgs("DC").await?, total);
+        add(
+            &mut js,
+            "DC",
+            json!({"durable_name": "derek", "deliver_subject": "d.dc", "ack_policy": "none",
+                "replay_policy": "original"}),
+        )
+        .await
+        .context("Unexpected error")?;
+        tokio::time::sleep(Duration::from_millis(13)).await;
+        js.sub("d.dc", "D").await?;
+        let msgs = expect_msgs(&mut js, "D", total as usize).await?;
+        ctx.observe(&format!("{storage}: last"), shown(&msgs[9], None));
+    }
+    Ok(())
+}
+
+/// TestJetStreamConsumerReplayQuit: a consumer deleted while replaying at
+/// the original rate stops. The Go test counts its goroutines; here the
+/// second message, due 100 ms after the first, never comes.
+async fn replay_quit(ctx: Ctx) -> Result<()> {
+    for storage in STORAGES {
+        let s = js_server(&ctx).await?;
+        let mut js = Js::connect(&ctx, &s).await?;
+        js.create(json!({"name": "DC", "storage": storage}))
+            .await
+            .context("Unexpected error adding stream")?;
+        js.stored("DC", "OK!").await?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        js.stored("DC", "OK!").await?;
+        check_eq!(js.msgs("DC").await?, 2);
+        js.sub("_INBOX.rq", "D").await?;
+        let name = add(
+            &mut js,
+            "DC",
+            json!({"deliver_subject": "_INBOX.rq", "replay_policy": "original"}),
+        )
+        .await
+        .context("Unexpected error")?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        cdelete(&mut js, "DC", &name).await?;
+        let first = expect_msg(&mut js, "D").await?;
+        check_eq!(sseq(&first)?, 1);
+        ctx.observe(&format!("{storage}: first"), shown(&first, Some(&name)));
+        expect_none(&mut js, "D", Duration::from_millis(200))
+            .await
+            .context("Consumer go routines still running")?;
+        check_eq!(consumers(&mut js, "DC").await?, 0);
+    }
+    Ok(())
+}
+
+/// TestJetStreamConsumerRateLimit: a pull consumer can not have a rate; a
+/// push one delivers no faster than its rate. Short here: 20 messages of
+/// 1000 bytes at 128 kbit/s, the burst bounded by the stream's max_msg_size
+/// (2048 bytes: a message larger than the burst would never be delivered).
+async fn rate_limit(ctx: Ctx) -> Result<()> {
+    let s = js_server(&ctx).await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    js.create(json!({"name": "RATELIMIT", "storage": "file", "max_msg_size": 2048}))
+        .await
+        .context("Unexpected error adding stream")?;
+    let msg_size = 1000usize;
+    let msg = "x".repeat(msg_size);
+    let to_send = 20usize;
+    for _ in 0..to_send {
+        js.publish("RATELIMIT", &msg).await?;
+    }
+    js.flush().await?;
+    check_eq!(js.msgs("RATELIMIT").await?, to_send as u64);
+    let rate_limit = 128 * 1024u64;
+    let r = try_add(
+        &mut js,
+        "RATELIMIT",
+        json!({"durable_name": "to", "ack_policy": "explicit", "rate_limit_bps": rate_limit}),
+    )
+    .await?;
+    let e = err_of(&r).context("Expected an error, got none")?;
+    check_eq!(
+        e,
+        (
+            400,
+            10086,
+            "consumer in pull mode can not have rate limit set".to_string()
+        )
+    );
+    ctx.observe_json("pull with a rate", &r);
+    add(
+        &mut js,
+        "RATELIMIT",
+        json!({"durable_name": "rate", "deliver_subject": "to", "rate_limit_bps": rate_limit,
+            "ack_policy": "none"}),
+    )
+    .await
+    .context("Unexpected error")?;
+    let start = Instant::now();
+    js.sub("to", "D").await?;
+    let deadline = start + Duration::from_secs(5);
+    let mut received = 0;
+    while received < to_send {
+        let left = deadline.saturating_duration_since(Instant::now());
+        recv(&mut js, "D", left)
+            .await?
+            .context("Did not receive all the messages in time")?;
+        received += 1;
+    }
+    let tt = start.elapsed();
+    let rate = (8 * to_send * msg_size) as f64 / tt.as_secs_f64();
+    ensure!(
+        rate <= rate_limit as f64 * 1.25,
+        "Exceeded desired rate of {} kbps, got {:.0} kbps",
+        rate_limit / 1024,
+        rate / 1024.0
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------- filters, pending, updates
+
+/// TestJetStreamConsumerFilterSubject: the filter is stored, and the durable
+/// can be created again with only its deliver subject changed.
+async fn filter_subject_stored(ctx: Ctx) -> Result<()> {
+    let s = js_server(&ctx).await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    js.create(json!({"name": "MY_STREAM", "subjects": ["foo"]}))
+        .await
+        .context("Unexpected error adding stream")?;
+    let cfg = |d: &str| {
+        json!({"durable_name": "d", "deliver_subject": d, "ack_policy": "explicit",
+            "filter_subject": "foo"})
+    };
+    add(&mut js, "MY_STREAM", cfg("A"))
+        .await
+        .context("Unexpected error adding consumer")?;
+    let info = cinfo(&mut js, "MY_STREAM", "d").await?;
+    check_eq!(info["config"]["filter_subject"], json!("foo"));
+    let r = try_add(&mut js, "MY_STREAM", cfg("B")).await?;
+    check_eq!(api_err(&r), (0, 0, String::new()));
+    check_eq!(r["config"]["deliver_subject"], json!("B"));
+    ctx.observe_json("updated", &masked(&r, None));
+    Ok(())
+}
+
+/// TestJetStreamFilteredConsumersWithWiderFilter: filters wider than some
+/// of the stream's subjects.
+async fn wider_filters(ctx: Ctx) -> Result<()> {
+    let s = js_server(&ctx).await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    js.create(json!({"name": "TEST", "subjects": ["foo", "bar", "baz", "N.*"]}))
+        .await?;
+    for subj in ["foo", "bar", "baz"] {
+        js.stored(subj, "OK").await?;
+    }
+    for i in 1..=12 {
+        js.stored(&format!("N.{i}"), "OK").await?;
+    }
+    check_eq!(js.msgs("TEST").await?, 15);
+    for (i, (filter, n)) in [("*", 3), ("N.*", 12), ("*.*", 12), ("N.>", 12), (">", 15)]
+        .into_iter()
+        .enumerate()
+    {
+        let sid = format!("W{i}");
+        let inbox = format!("_INBOX.w{i}");
+        js.sub(&inbox, &sid).await?;
+        add(
+            &mut js,
+            "TEST",
+            json!({"deliver_subject": inbox, "filter_subject": filter, "ack_policy": "explicit"}),
+        )
+        .await?;
+        exactly(&mut js, &sid, n).await?;
+        js.conn().send(&format!("UNSUB {sid}\r\n")).await?;
+        ctx.observe(&format!("filter {filter}"), format!("{n} msgs"));
+    }
+    Ok(())
+}
+
+/// TestJetStreamTemplatedErrorsBug, TestJetStreamBadConsumerCreateErr,
+/// TestJetStreamInvalidDeliverSubject: create errors carry filled-in texts.
+async fn create_error_texts(ctx: Ctx) -> Result<()> {
+    let s = js_server(&ctx).await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    js.create(json!({"name": "TEST", "subjects": ["foo", "foo.*"], "storage": "memory"}))
+        .await?;
+    // An ephemeral pull consumer (what PullSubscribe("foo", "") asks for).
+    let r = try_add(
+        &mut js,
+        "TEST",
+        json!({"filter_subject": "foo", "ack_policy": "explicit"}),
+    )
+    .await?;
+    ensure!(
+        !r.to_string().contains("{err}"),
+        "Error is not filled in: {r}"
+    );
+    ctx.observe_json("ephemeral pull", &masked(&r, r["name"].as_str()));
+    let cases = [
+        json!({"durable_name": "nowcerr", "deliver_subject": "X", "max_waiting": 100}),
+        json!({"deliver_subject": " x"}),
+        json!({"deliver_subject": "y", "deliver_policy": "by_start_sequence"}),
+        json!({"deliver_subject": "y", "sample_freq": "x%"}),
+        json!({"deliver_subject": "y", "description": "d".repeat(4097)}),
+        json!({"deliver_subject": "y", "filter_subject": "bar"}),
+    ];
+    let mut errors = Vec::new();
+    for cfg in cases {
+        let r = try_add(&mut js, "TEST", cfg.clone()).await?;
+        let e = err_of(&r).with_context(|| format!("Expected an error but got none for {cfg}"))?;
+        ensure!(!e.2.contains('{'), "Error is not filled in: {r}");
+        errors.push(format!("{} {} {}", e.0, e.1, e.2));
+    }
+    ensure!(
+        errors[0].contains("push mode can not set max waiting"),
+        "Incorrect error returned: {}",
+        errors[0]
+    );
+    check_eq!(
+        errors[..2].to_vec(),
+        vec![
+            "400 10080 consumer in push mode can not set max waiting",
+            "400 10112 invalid push consumer deliver subject",
+        ]
+    );
+    ctx.observe("errors", errors.join("\n"));
+    Ok(())
+}
+
+/// TestJetStreamConsumerPushBound: `push_bound` of a durable push consumer
+/// follows the plain subscriptions on its deliver subject (a queue
+/// subscription does not count); a pull consumer is never bound.
+async fn push_bound(ctx: Ctx) -> Result<()> {
+    let s = js_server(&ctx).await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    js.create(json!({"name": "TEST", "storage": "memory", "subjects": ["foo"]}))
+        .await?;
+    let create = |name: &str, deliver: Option<&str>| {
+        let mut c = json!({"durable_name": name, "ack_policy": "explicit"});
+        if let Some(d) = deliver {
+            c["deliver_subject"] = json!(d);
+        }
+        c
+    };
+    let r = try_add(&mut js, "TEST", create("dlc", Some("d.X"))).await?;
+    ensure!(r.get("error").is_none(), "Got a bad response {r}");
+    check_eq!(bound(&mut js, "TEST", "dlc").await?, false);
+    js.sub("d.X", "X").await?;
+    ensure!(
+        bound(&mut js, "TEST", "dlc").await?,
+        "Expected push bound to be set"
+    );
+    ctx.observe_json(
+        "bound",
+        &masked(&cinfo(&mut js, "TEST", "dlc").await?, None),
+    );
+    js.conn().send("UNSUB X\r\n").await?;
+    js.flush().await?;
+    check_eq!(bound(&mut js, "TEST", "dlc").await?, false);
+    add(&mut js, "TEST", create("ik", Some("d.Z"))).await?;
+    js.sub("d.Z g22", "Z").await?;
+    check_eq!(bound(&mut js, "TEST", "ik").await?, false);
+    js.conn().send("UNSUB Z\r\n").await?;
+    js.flush().await?;
+    check_eq!(bound(&mut js, "TEST", "ik").await?, false);
+    add(&mut js, "TEST", create("rip", None)).await?;
+    check_eq!(bound(&mut js, "TEST", "rip").await?, false);
+    Ok(())
+}
+
+/// TestJetStreamPerSubjectPending: a last-per-subject consumer with a
+/// wildcard filter that matches one message has nothing more pending.
+async fn per_subject_pending(ctx: Ctx) -> Result<()> {
+    for storage in ["file", "memory"] {
+        let s = js_server(&ctx).await?;
+        let mut js = Js::connect(&ctx, &s).await?;
+        js.create(
+            json!({"name": "KV_X", "subjects": ["$KV.X.>"], "max_msgs_per_subject": 5,
+            "storage": storage}),
+        )
+        .await
+        .context("add stream failed")?;
+        js.stored("$KV.X.x.y.z", "hello world").await?;
+        js.stored("$KV.X.1", "hello world").await?;
+        js.sub("_INBOX.kv", "D").await?;
+        add(
+            &mut js,
+            "KV_X",
+            json!({"deliver_subject": "_INBOX.kv", "filter_subject": "$KV.X.x.>",
+                "deliver_policy": "last_per_subject", "ack_policy": "explicit"}),
+        )
+        .await
+        .context("subscribe failed")?;
+        let m = expect_msg(&mut js, "D").await.context("next failed")?;
+        let a = ack_info(&m)?;
+        check_eq!(a.pending, 0);
+        check_eq!(m.subject, "$KV.X.x.y.z");
+        ctx.observe(
+            &format!("{storage}: msg"),
+            shown(&m, None).replace(&a.consumer, "<name>"),
+        );
+    }
+    Ok(())
+}
+
+/// TestJetStreamConsumerNoMsgPayload: a headers-only consumer delivers the
+/// headers with `Nats-Msg-Size` and no payload.
+async fn headers_only(ctx: Ctx) -> Result<()> {
+    let s = js_server(&ctx).await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    js.create(json!({"name": "S"})).await?;
+    let payload = [b'A'; 128];
+    for _ in 0..10 {
+        js.stored_h("S", &[("name", "derek")], &payload).await?;
+    }
+    add(
+        &mut js,
+        "S",
+        json!({"deliver_subject": "_d_", "durable_name": "d22", "headers_only": true}),
+    )
+    .await?;
+    js.sub("_d_", "D").await?;
+    for i in 0..10 {
+        let m = expect_msg(&mut js, "D").await?;
+        ensure!(m.payload.is_empty(), "Expected no payload");
+        let h = crate::kit::js::headers_of(&m);
+        check_eq!(crate::kit::js::header(&h, "Nats-Msg-Size"), Some("128"));
+        check_eq!(crate::kit::js::header(&h, "name"), Some("derek"));
+        if i == 0 {
+            ctx.observe("first headers", &h);
+            ctx.observe("first", shown(&m, None));
+        }
+    }
+    Ok(())
+}
+
+/// TestJetStreamPurgeAndFilteredConsumers: a purge of one subject leaves the
+/// other filter's pending alone and moves the purged one's ack floor.
+async fn purge_filtered(ctx: Ctx) -> Result<()> {
+    let s = js_server(&ctx).await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    js.create(json!({"name": "S", "subjects": ["FOO.*"]}))
+        .await?;
+    for _ in 0..10 {
+        js.stored("FOO.adam", "M").await?;
+        js.stored("FOO.eve", "F").await?;
+    }
+    for name in ["adam", "eve"] {
+        let r = try_add(
+            &mut js,
+            "S",
+            json!({"durable_name": name, "ack_policy": "explicit",
+                "filter_subject": format!("FOO.{name}")}),
+        )
+        .await?;
+        check_eq!(api_err(&r), (0, 0, String::new()));
+        check_eq!(num(&r["num_pending"]), 10);
+    }
+    let r = js.purge("S", "{\"filter\":\"FOO.adam\"}").await?;
+    check_eq!(num(&r["purged"]), 10);
+    check_eq!(js.msgs("S").await?, 10);
+    check_eq!(num(&cinfo(&mut js, "S", "eve").await?["num_pending"]), 10);
+    let adam = cinfo(&mut js, "S", "adam").await?;
+    check_eq!(num(&adam["num_pending"]), 0);
+    check_eq!(num(&adam["ack_floor"]["stream_seq"]), 20);
+    ctx.observe_json("adam", &masked(&adam, None));
+    Ok(())
+}
+
+/// TestJetStreamConsumerUpdateSurvival: an update of max_ack_pending is
+/// kept across a restart.
+async fn update_survival(ctx: Ctx) -> Result<()> {
+    let mut s = js_server(&ctx).await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    js.create(json!({"name": "X"})).await?;
+    add(
+        &mut js,
+        "X",
+        json!({"durable_name": "dlc", "ack_policy": "explicit", "max_ack_pending": 1024}),
+    )
+    .await?;
+    let r = try_add(
+        &mut js,
+        "X",
+        json!({"durable_name": "dlc", "ack_policy": "explicit", "max_ack_pending": 22}),
+    )
+    .await?;
+    check_eq!(num(&r["config"]["max_ack_pending"]), 22);
+    s.restart().await?;
+    let mut js = reconnect(&ctx, &s).await?;
+    let info = cinfo(&mut js, "X", "dlc").await?;
+    check_eq!(num(&info["config"]["max_ack_pending"]), 22);
+    ctx.observe_json("after restart", &masked(&info, None));
+    Ok(())
+}
+
+/// TestJetStreamInterestRetentionBug: a second, filtered consumer does not
+/// make an interest stream drop what the first still wants.
+async fn interest_retention_bug(ctx: Ctx) -> Result<()> {
+    let s = js_server(&ctx).await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    js.create(json!({"name": "TEST", "subjects": ["foo.>"], "retention": "interest"}))
+        .await?;
+    add(
+        &mut js,
+        "TEST",
+        json!({"durable_name": "c1", "ack_policy": "explicit"}),
+    )
+    .await?;
+    async fn test(js: &mut Js, token: &str, fseq: u64, msgs: u64) -> Result<()> {
+        js.stored(&format!("foo.{token}"), "").await?;
+        let st = js.state("TEST").await?;
+        check_eq!(num(&st["first_seq"]), fseq);
+        check_eq!(num(&st["messages"]), msgs);
+        Ok(())
+    }
+    test(&mut js, "bar", 1, 1).await?;
+    add(
+        &mut js,
+        "TEST",
+        json!({"durable_name": "c2", "filter_subject": "foo.foo", "ack_policy": "explicit"}),
+    )
+    .await?;
+    test(&mut js, "bar", 1, 2).await?;
+    ctx.observe_json("state", &scrub(&js.state("TEST").await?));
+    Ok(())
+}
+
+/// TestJetStreamDeliverLastPerSubject, TestJetStreamDeliverLastPerSubjectNumPending,
+/// TestJetStreamConsumerNumPendingWithMaxPerSubjectGreaterThanOne: the
+/// last-per-subject policy needs a filter, delivers the last of each subject
+/// and counts them as pending.
+async fn last_per_subject(ctx: Ctx) -> Result<()> {
+    for storage in ["file", "memory"] {
+        let s = js_server(&ctx).await?;
+        let mut js = Js::connect(&ctx, &s).await?;
+        js.create(
+            json!({"name": "KV", "subjects": ["kv.>"], "storage": storage,
+            "max_msgs_per_subject": 5}),
+        )
+        .await?;
+        for i in 1..=11 {
+            for subj in [
+                "kv.b1.foo",
+                "kv.b2.foo",
+                "kv.b1.bar",
+                "kv.b2.bar",
+                "kv.b1.baz",
+                "kv.b2.baz",
+            ] {
+                js.publish(subj, &i.to_string()).await?;
+            }
+        }
+        js.flush().await?;
+        let r = try_add(
+            &mut js,
+            "KV",
+            json!({"deliver_subject": "b", "deliver_policy": "last_per_subject"}),
+        )
+        .await?;
+        let e = err_of(&r)?;
+        ensure!(
+            e.2.contains("filter subject is not set"),
+            "Expected an error, got {r}"
+        );
+        ctx.observe_json(&format!("{storage}: no filter"), &r);
+        js.sub("d", "D").await?;
+        let r = try_add(
+            &mut js,
+            "KV",
+            json!({"deliver_subject": "d", "deliver_policy": "last_per_subject",
+                "filter_subject": "kv.b1.*"}),
+        )
+        .await?;
+        check_eq!(num(&r["num_pending"]), 3);
+        for (subject, seq, v) in [
+            ("kv.b1.foo", 61, "11"),
+            ("kv.b1.bar", 63, "11"),
+            ("kv.b1.baz", 65, "11"),
+        ] {
+            let m = expect_msg(&mut js, "D").await?;
+            check_eq!(m.subject, subject);
+            check_eq!(sseq(&m)?, seq);
+            check_eq!(String::from_utf8_lossy(&m.payload), v);
+        }
+        expect_none(&mut js, "D", Duration::from_millis(50)).await?;
+        js.stored("kv.b1.bar", "22").await?;
+        js.stored("kv.b2.foo", "22").await?;
+        let m = expect_msg(&mut js, "D").await?;
+        check_eq!((m.subject.as_str(), sseq(&m)?), ("kv.b1.bar", 67));
+        check_eq!(String::from_utf8_lossy(&m.payload), "22");
+        expect_none(&mut js, "D", Duration::from_millis(50)).await?;
+    }
+    // With deleted messages.
+    let s = js_server(&ctx).await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    js.create(json!({"name": "KV", "subjects": ["KV.>"], "max_msgs_per_subject": 5}))
+        .await?;
+    for i in 0..5 {
+        for subj in ["KV.foo", "KV.bar", "KV.baz", "KV.bat"] {
+            js.stored(subj, &format!("msg{i}")).await?;
+        }
+    }
+    js.msg_delete("KV", "{\"seq\":2}").await?;
+    js.msg_delete("KV", "{\"seq\":5}").await?;
+    let r = try_add(
+        &mut js,
+        "KV",
+        json!({"deliver_subject": "_INBOX.x", "ack_policy": "explicit",
+            "deliver_policy": "last_per_subject", "filter_subject": "KV.>"}),
+    )
+    .await?;
+    check_eq!(num(&r["num_pending"]), 4);
+    // More than one message per subject, filtered.
+    js.delete_stream("KV").await?;
+    for storage in STORAGES {
+        js.create(
+            json!({"name": "TEST", "subjects": ["KV.*.*"], "max_msgs_per_subject": 2,
+            "storage": storage}),
+        )
+        .await?;
+        for subj in [
+            "KV.plans.foo",
+            "KV.plans.bar",
+            "KV.plans.baz",
+            "KV.config.foo",
+            "KV.config.bar",
+            "KV.config.baz",
+            "KV.plans.bar",
+            "KV.plans.baz",
+        ] {
+            js.stored(subj, "OK").await?;
+        }
+        let r = try_add(
+            &mut js,
+            "TEST",
+            json!({"durable_name": "d", "ack_policy": "explicit",
+                "deliver_policy": "last_per_subject", "filter_subject": "KV.plans.*"}),
+        )
+        .await?;
+        check_eq!(num(&r["num_pending"]), 3);
+        js.delete_stream("TEST").await?;
+    }
+    Ok(())
+}
+
+/// TestJetStreamPurgeEffectsConsumerDelivery: after a purge, a new message is
+/// delivered, and redelivered when not acked.
+async fn purge_effects_delivery(ctx: Ctx) -> Result<()> {
+    let s = js_server(&ctx).await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    js.create(json!({"name": "TEST", "subjects": ["foo.*"]}))
+        .await?;
+    js.stored("foo.a", "show once").await?;
+    js.sub("_INBOX.p", "D").await?;
+    add(
+        &mut js,
+        "TEST",
+        json!({"deliver_subject": "_INBOX.p", "filter_subject": "foo.*",
+            "ack_wait": 250_000_000u64, "deliver_policy": "all", "ack_policy": "explicit"}),
+    )
+    .await?;
+    expect_msg(&mut js, "D")
+        .await
+        .context("Error receiving message")?;
+    check_eq!(js.purge("TEST", "").await?["success"], json!(true));
+    js.stored("foo.b", "show twice?").await?;
+    let first = expect_msg(&mut js, "D")
+        .await
+        .context("Error receiving message")?;
+    let again = expect_msg(&mut js, "D")
+        .await
+        .context("Error receiving message")?;
+    check_eq!(
+        (
+            ack_info(&first)?.sseq,
+            ack_info(&again)?.sseq,
+            ack_info(&again)?.delivered
+        ),
+        (2, 2, 2)
+    );
+    ctx.observe(
+        "redelivered",
+        shown(&again, None).replace(&ack_info(&again)?.consumer, "<name>"),
+    );
+    Ok(())
+}
+
+/// TestJetStreamConsumerDeliverNewNotConsumingBeforeRestart: a deliver-new
+/// durable keeps its pending count across a restart and then delivers.
+async fn deliver_new_restart(ctx: Ctx) -> Result<()> {
+    let mut s = js_server(&ctx).await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    js.create(json!({"name": "TEST", "subjects": ["foo"]}))
+        .await?;
+    add(
+        &mut js,
+        "TEST",
+        json!({"deliver_subject": "_INBOX.dn", "durable_name": "dur", "ack_policy": "explicit",
+            "deliver_policy": "new", "filter_subject": "foo"}),
+    )
+    .await?;
+    for _ in 0..10 {
+        js.stored("foo", "msg").await?;
+    }
+    info_until(&mut js, "TEST", "dur", "Expected 10 pending", |i| {
+        num(&i["num_pending"]) == 10
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.restart().await?;
+    let mut js = reconnect(&ctx, &s).await?;
+    info_until(&mut js, "TEST", "dur", "Expected 10 pending", |i| {
+        num(&i["num_pending"]) == 10
+    })
+    .await?;
+    js.sub("_INBOX.dn", "D").await?;
+    for _ in 0..10 {
+        let m = expect_msg(&mut js, "D").await?;
+        ack_sync(&mut js, &m).await?;
+    }
+    let info = info_until(&mut js, "TEST", "dur", "Expected 0 pending", |i| {
+        num(&i["num_pending"]) == 0
+    })
+    .await?;
+    ctx.observe_json("after consuming", &masked(&info, None));
+    Ok(())
+}
+
+/// TestJetStreamConsumerUpdateFilterSubject: a pull durable's filter updated
+/// to another subject goes on from there, its sequences and pending right.
+async fn update_filter_subject(ctx: Ctx) -> Result<()> {
+    let s = js_server(&ctx).await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    js.create(json!({"name": "T", "subjects": ["foo", "bar", "baz"]}))
+        .await?;
+    for _ in 0..10 {
+        js.stored("foo", "OK").await?;
+    }
+    for _ in 0..20 {
+        js.stored("bar", "OK").await?;
+    }
+    add(
+        &mut js,
+        "T",
+        json!({"durable_name": "d", "filter_subject": "foo", "ack_policy": "explicit"}),
+    )
+    .await?;
+    pull_sub(&mut js).await?;
+    pull_req(&mut js, "T", "d", "{\"batch\":5}").await?;
+    expect_msgs(&mut js, PULL, 5).await?;
+    let r = js
+        .api(
+            "$JS.API.CONSUMER.CREATE.T.d",
+            &json!({"stream_name": "T", "config": {"durable_name": "d",
+                "filter_subject": "bar", "ack_policy": "explicit"}})
+            .to_string(),
+        )
+        .await?;
+    check_eq!(api_err(&r), (0, 0, String::new()));
+    let m = next(&mut js, "T", "d").await?;
+    let a = ack_info(&m)?;
+    check_eq!((a.dseq, a.sseq, a.delivered, a.pending), (6, 11, 1, 19));
+    ctx.observe("first after update", shown(&m, None));
     Ok(())
 }

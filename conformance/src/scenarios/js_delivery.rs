@@ -136,13 +136,13 @@ pub fn scenarios() -> Vec<Scenario> {
 // ---------------------------------------------------------------- helpers
 
 /// The subject a pull request for `consumer` of `stream` is sent to.
-fn next_subj(stream: &str, consumer: &str) -> String {
+pub(super) fn next_subj(stream: &str, consumer: &str) -> String {
     format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}")
 }
 
 /// Creates a consumer on `stream` (durable when the config names one): the
 /// response, whatever it is.
-async fn try_consumer(js: &mut Js, stream: &str, cfg: &Value) -> Result<Value> {
+pub(super) async fn try_consumer(js: &mut Js, stream: &str, cfg: &Value) -> Result<Value> {
     let body = json!({"stream_name": stream, "config": cfg}).to_string();
     let subject = match cfg["durable_name"].as_str() {
         Some(d) => format!("$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{d}"),
@@ -152,7 +152,7 @@ async fn try_consumer(js: &mut Js, stream: &str, cfg: &Value) -> Result<Value> {
 }
 
 /// Creates a consumer, which must succeed; returns the response.
-async fn consumer(js: &mut Js, stream: &str, cfg: Value) -> Result<Value> {
+pub(super) async fn consumer(js: &mut Js, stream: &str, cfg: Value) -> Result<Value> {
     let r = try_consumer(js, stream, &cfg).await?;
     ensure!(
         r.get("error").is_none(),
@@ -162,7 +162,7 @@ async fn consumer(js: &mut Js, stream: &str, cfg: Value) -> Result<Value> {
 }
 
 /// `$JS.API.CONSUMER.INFO.<stream>.<consumer>`, which must not be an error.
-async fn cinfo(js: &mut Js, stream: &str, name: &str) -> Result<Value> {
+pub(super) async fn cinfo(js: &mut Js, stream: &str, name: &str) -> Result<Value> {
     let r = js
         .api(&format!("$JS.API.CONSUMER.INFO.{stream}.{name}"), "")
         .await?;
@@ -170,13 +170,19 @@ async fn cinfo(js: &mut Js, stream: &str, name: &str) -> Result<Value> {
     Ok(r)
 }
 
-async fn delete_consumer(js: &mut Js, stream: &str, name: &str) -> Result<Value> {
+pub(super) async fn delete_consumer(js: &mut Js, stream: &str, name: &str) -> Result<Value> {
     js.api(&format!("$JS.API.CONSUMER.DELETE.{stream}.{name}"), "")
         .await
 }
 
 /// Asks consumer info until `field` (a number) is `want`, for up to 2 s.
-async fn wait_field(js: &mut Js, stream: &str, name: &str, field: &str, want: u64) -> Result<()> {
+pub(super) async fn wait_field(
+    js: &mut Js,
+    stream: &str,
+    name: &str,
+    field: &str,
+    want: u64,
+) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
         let info = cinfo(js, stream, name).await?;
@@ -192,7 +198,13 @@ async fn wait_field(js: &mut Js, stream: &str, name: &str, field: &str, want: u6
 }
 
 /// Sends a pull request for `consumer` with `body`, answered on `reply`.
-async fn pull(js: &mut Js, stream: &str, consumer: &str, body: &str, reply: &str) -> Result<()> {
+pub(super) async fn pull(
+    js: &mut Js,
+    stream: &str,
+    consumer: &str,
+    body: &str,
+    reply: &str,
+) -> Result<()> {
     js.send(
         &next_subj(stream, consumer),
         Some(reply),
@@ -205,7 +217,7 @@ async fn pull(js: &mut Js, stream: &str, consumer: &str, body: &str, reply: &str
 /// A pull request for one message (or `body`) whose answer is awaited: the
 /// first message on the client's inbox subscription (sid 1), whatever its
 /// subject, as for a client's request; 3 s at most.
-async fn req_next(js: &mut Js, stream: &str, consumer: &str, body: &str) -> Result<Msg> {
+pub(super) async fn req_next(js: &mut Js, stream: &str, consumer: &str, body: &str) -> Result<Msg> {
     pull(js, stream, consumer, body, "_INBOX.parity.pull").await?;
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
@@ -221,14 +233,14 @@ async fn req_next(js: &mut Js, stream: &str, consumer: &str, body: &str) -> Resu
 }
 
 /// Publishes `body` to a message's ack reply subject, with no reply.
-async fn ack(js: &mut Js, m: &Msg, body: &str) -> Result<()> {
+pub(super) async fn ack(js: &mut Js, m: &Msg, body: &str) -> Result<()> {
     let reply = m.reply.as_deref().context("message without a reply")?;
     js.send(reply, None, &[], body.as_bytes()).await
 }
 
 /// The next message on any subscription but the API inbox, within `wait`
 /// (those set aside by the client first).
-async fn recv(js: &mut Js, wait: Duration) -> Result<Option<Msg>> {
+pub(super) async fn recv(js: &mut Js, wait: Duration) -> Result<Option<Msg>> {
     if !js.others.is_empty() {
         return Ok(Some(js.others.remove(0)));
     }
@@ -236,7 +248,7 @@ async fn recv(js: &mut Js, wait: Duration) -> Result<Option<Msg>> {
 }
 
 /// The next message off the connection, within `wait`.
-async fn recv_raw(js: &mut Js, wait: Duration) -> Result<Option<Msg>> {
+pub(super) async fn recv_raw(js: &mut Js, wait: Duration) -> Result<Option<Msg>> {
     let deadline = Instant::now() + wait;
     loop {
         let now = Instant::now();
@@ -258,14 +270,14 @@ async fn recv_raw(js: &mut Js, wait: Duration) -> Result<Option<Msg>> {
 }
 
 /// The next message, which must come within `wait`.
-async fn must(js: &mut Js, wait: Duration) -> Result<Msg> {
+pub(super) async fn must(js: &mut Js, wait: Duration) -> Result<Msg> {
     recv(js, wait)
         .await?
         .with_context(|| format!("no message within {wait:?}"))
 }
 
 /// `n` messages, all within `wait`.
-async fn recv_n(js: &mut Js, n: usize, wait: Duration) -> Result<Vec<Msg>> {
+pub(super) async fn recv_n(js: &mut Js, n: usize, wait: Duration) -> Result<Vec<Msg>> {
     let deadline = Instant::now() + wait;
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
@@ -279,7 +291,7 @@ async fn recv_n(js: &mut Js, n: usize, wait: Duration) -> Result<Vec<Msg>> {
 }
 
 /// No message arrives within `wait`.
-async fn quiet(js: &mut Js, wait: Duration) -> Result<()> {
+pub(super) async fn quiet(js: &mut Js, wait: Duration) -> Result<()> {
     match recv(js, wait).await? {
         None => Ok(()),
         Some(m) => bail!("expected no message, got {}", show(&m)),
@@ -288,7 +300,7 @@ async fn quiet(js: &mut Js, wait: Duration) -> Result<()> {
 
 /// The tokens of an ack reply: (stream, consumer, delivered, stream seq,
 /// consumer seq, pending); it must have Go's 9 tokens.
-fn ack_info(reply: &str) -> Result<(String, String, u64, u64, u64, u64)> {
+pub(super) fn ack_info(reply: &str) -> Result<(String, String, u64, u64, u64, u64)> {
     let t: Vec<&str> = reply.split('.').collect();
     ensure!(
         t.len() == 9 && t[0] == "$JS" && t[1] == "ACK",
@@ -303,18 +315,18 @@ fn ack_info(reply: &str) -> Result<(String, String, u64, u64, u64, u64)> {
 }
 
 /// (stream seq, consumer seq, delivery count) of a delivered message.
-fn seqs(m: &Msg) -> Result<(u64, u64, u64)> {
+pub(super) fn seqs(m: &Msg) -> Result<(u64, u64, u64)> {
     let (_, _, dc, sseq, dseq, _) = ack_info(m.reply.as_deref().context("no reply")?)?;
     Ok((sseq, dseq, dc))
 }
 
 /// The pending count of a delivered message's ack reply.
-fn pending(m: &Msg) -> Result<u64> {
+pub(super) fn pending(m: &Msg) -> Result<u64> {
     Ok(ack_info(m.reply.as_deref().context("no reply")?)?.5)
 }
 
 /// An ack reply with its timestamp masked.
-fn mask_reply(reply: &str) -> String {
+pub(super) fn mask_reply(reply: &str) -> String {
     let mut t: Vec<&str> = reply.split('.').collect();
     if t.len() == 9 && t[0] == "$JS" && t[1] == "ACK" {
         t[7] = "<ts>";
@@ -324,14 +336,14 @@ fn mask_reply(reply: &str) -> String {
 
 /// The first line of a message's header block (`NATS/1.0 404 No Messages`),
 /// or empty.
-fn status(m: &Msg) -> String {
+pub(super) fn status(m: &Msg) -> String {
     headers_of(m).lines().next().unwrap_or_default().to_string()
 }
 
 /// A message as observed: subject, masked reply, headers and payload. The
 /// number of an API inbox (`_INBOX.parity.<n>`) counts the client's earlier
 /// requests, polls included: masked.
-fn show(m: &Msg) -> String {
+pub(super) fn show(m: &Msg) -> String {
     let subject = match m.subject.strip_prefix("_INBOX.parity.") {
         Some(_) => "_INBOX.parity.<n>",
         None => m.subject.as_str(),
@@ -346,17 +358,17 @@ fn show(m: &Msg) -> String {
 }
 
 /// Publishes `n` messages on `subject`, each stored.
-async fn fill(js: &mut Js, subject: &str, payload: &str, n: usize) -> Result<()> {
+pub(super) async fn fill(js: &mut Js, subject: &str, payload: &str, n: usize) -> Result<()> {
     for _ in 0..n {
         js.stored(subject, payload).await?;
     }
     Ok(())
 }
 
-const MS: u64 = 1_000_000;
-const SEC: Duration = Duration::from_secs(1);
+pub(super) const MS: u64 = 1_000_000;
+pub(super) const SEC: Duration = Duration::from_secs(1);
 
-fn ms(n: u64) -> Duration {
+pub(super) fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
@@ -711,7 +723,13 @@ async fn wq_ack_wait_redelivery(ctx: Ctx) -> Result<()> {
 
 /// Pulls one message of `consumer` with a request and checks its stream and
 /// consumer sequences.
-async fn get_msg(js: &mut Js, stream: &str, consumer: &str, sseq: u64, dseq: u64) -> Result<Msg> {
+pub(super) async fn get_msg(
+    js: &mut Js,
+    stream: &str,
+    consumer: &str,
+    sseq: u64,
+    dseq: u64,
+) -> Result<Msg> {
     let m = req_next(js, stream, consumer, "").await?;
     let (s, d, _) = seqs(&m)?;
     check_eq!((s, d), (sseq, dseq));
@@ -789,7 +807,7 @@ async fn wq_working_indicator(ctx: Ctx) -> Result<()> {
 }
 
 /// An advisory with its `id` and `timestamp` masked.
-fn mask_advisory(payload: &[u8]) -> Result<Value> {
+pub(super) fn mask_advisory(payload: &[u8]) -> Result<Value> {
     let mut v: Value = serde_json::from_slice(payload).context("advisory is not JSON")?;
     for k in ["id", "timestamp"] {
         if v.get(k).is_some() {
@@ -1411,7 +1429,7 @@ async fn cannot_nak_acked(ctx: Ctx) -> Result<()> {
 
 /// A pull request the way old clients made one: its inbox subscribed, the
 /// request sent, the inbox unsubscribed before any answer.
-async fn old_request(js: &mut Js, stream: &str, consumer: &str, i: usize) -> Result<()> {
+pub(super) async fn old_request(js: &mut Js, stream: &str, consumer: &str, i: usize) -> Result<()> {
     let text = format!(
         "SUB old.{i} o{i}\r\nPUB {} old.{i} 0\r\n\r\n",
         next_subj(stream, consumer)
