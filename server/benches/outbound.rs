@@ -146,6 +146,7 @@ fn route_to_socket(c: &mut Criterion) {
             payload: &payload,
             hdr_text: b"",
             size_text: size_text.as_bytes(),
+            shown_as: None,
         };
         g.throughput(Throughput::Elements(BATCH as u64));
         g.bench_with_input(BenchmarkId::from_parameter(size), &size, |b, _| {

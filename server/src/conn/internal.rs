@@ -21,6 +21,19 @@ pub fn connection(srv: &Server, cid: u64, account: &Arc<Account>, label: &str) -
     ))
 }
 
+/// A message the server publishes, owned.
+#[derive(Debug, Clone, Default)]
+pub struct Outgoing {
+    pub subject: String,
+    /// The subject subscribers see, when not `subject` (see
+    /// [`crate::core::delivery::Message::shown_as`]).
+    pub shown_as: Option<String>,
+    pub reply: String,
+    /// Header length within `payload`, or -1 without headers.
+    pub hdr: i64,
+    pub payload: Vec<u8>,
+}
+
 /// Publishes as one internal connection.
 pub struct Publisher {
     conn: Arc<Connection>,
@@ -94,5 +107,33 @@ impl Publisher {
                 .add(b.in_msgs, b.in_bytes, b.out_msgs, b.out_bytes);
         }
         self.router.flush(c);
+    }
+
+    /// Publishes messages in one batch, flushed once at its end; returns
+    /// for each whether anything took it.
+    pub fn publish_batch(&mut self, srv: &Server, msgs: &[Outgoing]) -> Vec<bool> {
+        let c = &self.conn;
+        self.router.begin_batch();
+        let acc = c.account.lock().clone();
+        let mut delivered = Vec::with_capacity(msgs.len());
+        for o in msgs {
+            let sizes = SizeText::new(o.hdr, o.payload.len());
+            let reply =
+                (c.kind.always_has_reply() || !o.reply.is_empty()).then_some(o.reply.as_bytes());
+            let mut m = sizes.message(o.subject.as_bytes(), reply, o.hdr, &o.payload);
+            m.shown_as = o.shown_as.as_deref().map(str::as_bytes);
+            self.router.received(c.kind, o.payload.len());
+            delivered.push(self.router.route(&acc, c, &m));
+        }
+        let b = self.router.take_stats();
+        if b.in_msgs > 0 || b.out_msgs > 0 {
+            srv.stats
+                .traffic
+                .add(b.in_msgs, b.in_bytes, b.out_msgs, b.out_bytes);
+            acc.traffic
+                .add(b.in_msgs, b.in_bytes, b.out_msgs, b.out_bytes);
+        }
+        self.router.flush(c);
+        delivered
     }
 }

@@ -40,8 +40,9 @@ impl StreamAction {
     }
 }
 
+/// The `type`, `id` and `timestamp` every advisory starts with.
 #[derive(Serialize)]
-struct Typed {
+pub struct Typed {
     #[serde(rename = "type")]
     kind: &'static str,
     id: String,
@@ -49,7 +50,7 @@ struct Typed {
 }
 
 impl Typed {
-    fn new(kind: &'static str) -> Typed {
+    pub fn new(kind: &'static str) -> Typed {
         Typed {
             kind,
             id: nuid::next().to_string(),

@@ -14,6 +14,7 @@ pub mod account;
 pub mod advisories;
 pub mod api;
 pub mod config;
+pub mod consumer;
 pub mod headers;
 pub mod report;
 pub mod stream;

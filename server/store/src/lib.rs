@@ -5,6 +5,7 @@
 //! as Go 2.9.10's stores do, and reports its state. Time-based expiry is
 //! driven by its owner, which asks when to call [`StreamStore::expire`].
 
+pub mod consumer;
 pub mod file;
 pub mod mem;
 

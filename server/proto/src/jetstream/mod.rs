@@ -1,6 +1,7 @@
 //! The JetStream API's wire shapes, beginning with its errors.
 
 pub mod api;
+pub mod consumer;
 pub mod errors;
 pub mod stream;
 

@@ -875,6 +875,7 @@ impl Reader {
             payload,
             hdr_text: pa.hdb,
             size_text: pa.szb,
+            shown_as: None,
         };
         let delivered = self.router.route(&self.acc, &self.client, &m);
         if self.router.take_backlogged() {

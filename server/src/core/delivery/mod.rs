@@ -47,6 +47,10 @@ pub struct Message<'a> {
     /// wrote them (MSG/HMSG lines echo them).
     pub hdr_text: &'a [u8],
     pub size_text: &'a [u8],
+    /// The subject subscribers see when it is not the one matched: a
+    /// JetStream consumer matches its deliver subject (or a pull
+    /// request's inbox) and shows the message's stream subject.
+    pub shown_as: Option<&'a [u8]>,
 }
 
 /// The size fields of a message the server itself publishes.
@@ -82,6 +86,7 @@ impl SizeText {
             payload,
             hdr_text: self.hdr.as_bytes(),
             size_text: self.size.as_bytes(),
+            shown_as: None,
         }
     }
 }
@@ -345,10 +350,11 @@ impl Router {
         if is_self && !from.echo.load(Ordering::Relaxed) {
             return false;
         }
+        let shown = m.shown_as.unwrap_or(m.subject);
         let subject: Cow<[u8]> = match &sub.stream_import {
             Some(_) if !self.hops.is_empty() => return false,
-            Some(im) => im.delivered_subject(m.subject),
-            None => Cow::Borrowed(m.subject),
+            Some(im) => im.delivered_subject(shown),
+            None => Cow::Borrowed(shown),
         };
         if let Some(handler) = &sub.internal {
             // Go does not count deliveries to its own subscriptions.

@@ -6,6 +6,7 @@
 //! publisher's task; the answer, counted in the API stats, goes to the
 //! reply subject and, when someone listens, into an audit advisory.
 
+pub mod consumers;
 pub mod info;
 pub mod msgs;
 pub mod streams;
@@ -158,6 +159,13 @@ fn route(ctx: &mut Ctx<'_>) {
         ["STREAM", "LEADER", "STEPDOWN", _] => {
             info::cluster_required(ctx, info::Op::StreamStepdown)
         }
+        ["CONSUMER", "CREATE", _, ..] | ["CONSUMER", "DURABLE", "CREATE", ..] => {
+            consumers::create(ctx, &t)
+        }
+        ["CONSUMER", "INFO", s, c] => consumers::info(ctx, s, c),
+        ["CONSUMER", "DELETE", s, c] => consumers::delete(ctx, s, c),
+        ["CONSUMER", "NAMES", s] => consumers::names(ctx, s, false),
+        ["CONSUMER", "LIST", s] => consumers::names(ctx, s, true),
         ["CONSUMER", "LEADER", "STEPDOWN", _, _] => {
             info::cluster_required(ctx, info::Op::ConsumerStepdown)
         }

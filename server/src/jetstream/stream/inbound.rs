@@ -59,7 +59,13 @@ impl Stream {
             (&b""[..], m.msg)
         };
         let mut out = Vec::new();
-        self.store_inbound(&subject, hdr, body, reply.is_some(), &mut out);
+        // Read before the stream's lock (see the lock order on
+        // `Stream::consumers`).
+        let interest = self.has_interest_in(&subject);
+        let stored = self.store_inbound(&subject, hdr, body, reply.is_some(), interest, &mut out);
+        if let Some(seq) = stored {
+            self.signal_consumers(&subject, seq);
+        }
         for (to, hdr_len, payload) in out {
             let Some(to) = to.or_else(|| reply.map(|r| String::from_utf8_lossy(r).into_owned()))
             else {
@@ -77,22 +83,26 @@ impl Stream {
     }
 
     /// Stores one message; `out` gets what to send: `(None, -1, ack)` for
-    /// the PubAck, `(Some(subject), hdr, msg)` for a republish.
+    /// the PubAck, `(Some(subject), hdr, msg)` for a republish. `interest`
+    /// says whether a consumer takes the subject (for interest retention).
+    /// Returns the sequence stored, if any.
     fn store_inbound(
         self: &Arc<Self>,
         subject: &str,
         hdr: &[u8],
         body: &[u8],
         wants_ack: bool,
+        interest: bool,
         out: &mut Vec<(Option<String>, i64, Vec<u8>)>,
-    ) {
+    ) -> Option<u64> {
         let mut inner = self.inner.lock();
         let can_respond = wants_ack && !inner.cfg.no_ack;
         let name = self.name.as_str();
-        let refuse = |out: &mut Vec<_>, e: ApiError| {
+        let refuse_none = |out: &mut Vec<_>, e: ApiError| {
             if can_respond {
                 out.push((None, -1, error_ack(name, e)));
             }
+            None
         };
         if inner.cfg.sealed {
             // Go answers a sealed stream's publishers even with no_ack.
@@ -103,7 +113,7 @@ impl Stream {
                     error_ack(name, ApiError::new(ErrorId::StreamSealed)),
                 ));
             }
-            return;
+            return None;
         }
         // The request-info header of an import is not stored.
         let cleaned;
@@ -116,33 +126,33 @@ impl Stream {
         let now = now_ns();
         let checked = match self.check_headers(&mut inner, subject, hdr, now) {
             Ok(c) => c,
-            Err(Refusal::Ack(e)) => return refuse(out, e),
+            Err(Refusal::Ack(e)) => return refuse_none(out, e),
             Err(Refusal::Duplicate(seq)) => {
                 if can_respond {
                     let ack = format!("{}{seq},\"duplicate\": true}}", inner.pub_ack);
                     out.push((None, -1, ack.into_bytes()));
                 }
-                return;
+                return None;
             }
-            Err(Refusal::Silent) => return,
+            Err(Refusal::Silent) => return None,
         };
         let max_size = inner.cfg.max_msg_size;
         if max_size >= 0 && (hdr.len() + body.len()) as i64 > i64::from(max_size) {
-            return refuse(out, ApiError::new(ErrorId::StreamMessageExceedsMaximum));
+            return refuse_none(out, ApiError::new(ErrorId::StreamMessageExceedsMaximum));
         }
         if hdr.len() > u16::MAX as usize {
-            return refuse(out, ApiError::new(ErrorId::StreamHeaderExceedsMaximum));
+            return refuse_none(out, ApiError::new(ErrorId::StreamHeaderExceedsMaximum));
         }
-        let Some(jsa) = self.jsa() else { return };
-        let Some(js) = self.js() else { return };
+        let jsa = self.jsa()?;
+        let js = self.js()?;
         let storage = inner.cfg.storage;
         if js.limits_exceeded(storage) {
             js.resources_exceeded();
-            return refuse(out, ApiError::new(ErrorId::InsufficientResources));
+            return refuse_none(out, ApiError::new(ErrorId::InsufficientResources));
         }
         // Interest retention with no consumer keeps nothing but the
         // sequence.
-        if inner.cfg.retention == Retention::Interest && self.consumer_count() == 0 {
+        if inner.cfg.retention == Retention::Interest && !interest {
             let seq = inner.store.skip_msg(now);
             if let Some(id) = &checked.msg_id {
                 let window = inner.cfg.duplicates;
@@ -154,7 +164,7 @@ impl Stream {
             if can_respond {
                 out.push((None, -1, format!("{}{seq}}}", inner.pub_ack).into_bytes()));
             }
-            return;
+            return None;
         }
         let republish_to = inner.republish.as_ref().and_then(|t| {
             let src = &inner.cfg.republish.as_ref()?.source;
@@ -181,7 +191,7 @@ impl Stream {
                         name
                     );
                 }
-                return refuse(
+                return refuse_none(
                     out,
                     ApiError::with(ErrorId::StreamStoreFailedF, &[("err", &e.to_string())]),
                 );
@@ -197,7 +207,7 @@ impl Stream {
             }
             inner.store.remove_msg(seq);
             self.account_usage(&mut inner);
-            return refuse(out, ApiError::new(ErrorId::AccountResourcesExceeded));
+            return refuse_none(out, ApiError::new(ErrorId::AccountResourcesExceeded));
         }
         match &checked.msg_id {
             Some(id) => {
@@ -246,6 +256,7 @@ impl Stream {
         if was_empty {
             self.wake_expiry();
         }
+        Some(seq)
     }
 
     /// Go's header checks, in its order.

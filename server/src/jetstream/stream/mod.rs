@@ -2,6 +2,7 @@
 //! and the timer that ages its messages out.
 
 pub mod check;
+pub mod consumers;
 pub mod dedupe;
 pub mod direct;
 pub mod inbound;
@@ -17,7 +18,7 @@ use natsd_proto::jetstream::api::{StreamInfo, StreamStateJson, Timestamp};
 use natsd_proto::jetstream::stream::{DiscardPolicy, Storage, StreamConfig};
 use natsd_proto::mapping::Transform;
 use natsd_store::{Discard, Limits, StoreError, StreamState, StreamStore};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -53,6 +54,9 @@ pub struct Stream {
     pub created: i64,
     pub inner: Mutex<Inner>,
     subs: Mutex<Vec<Arc<Subscription>>>,
+    /// The stream's consumers by name. Lock order: this map, then a
+    /// consumer's state, then `inner`.
+    pub consumers: RwLock<BTreeMap<String, Arc<crate::jetstream::consumer::Consumer>>>,
     /// Wakes the expiry task (a new message in an empty stream, a new
     /// config, the stop).
     expiry: Arc<Notify>,
@@ -129,6 +133,7 @@ impl Stream {
                 dir,
             }),
             subs: Mutex::default(),
+            consumers: RwLock::default(),
             expiry: Arc::new(Notify::new()),
             closed: AtomicBool::new(false),
         });
@@ -155,9 +160,14 @@ impl Stream {
         self.js.upgrade()
     }
 
-    /// Consumers come with JetStream's part 2; a stream has none yet.
+    /// The consumers clients see (not the direct ones of mirrors and
+    /// sources).
     pub fn consumer_count(&self) -> usize {
-        0
+        self.consumers
+            .read()
+            .values()
+            .filter(|c| !c.st.lock().cfg.direct)
+            .count()
     }
 
     /// Re-counts the store's bytes into the account's usage.
@@ -199,6 +209,19 @@ impl Stream {
         sub
     }
 
+    /// A subscription of another internal connection of the stream's
+    /// account (a consumer's), which also takes what imports bring.
+    pub fn subscribe_as(
+        &self,
+        conn: &Arc<Connection>,
+        subject: &str,
+        handler: InternalHandler,
+    ) -> Arc<Subscription> {
+        let sub = self.account.subscribe_handler(conn, subject, None, handler);
+        crate::core::imports::shadow::add(&self.account, &sub);
+        sub
+    }
+
     fn unsubscribe_all(&self) {
         for sub in std::mem::take(&mut *self.subs.lock()) {
             sub.closed.store(true, Ordering::Release);
@@ -234,8 +257,9 @@ impl Stream {
 
     /// The stream's state as stream info reports it.
     pub fn state(&self) -> StreamStateJson {
+        let consumers = self.consumer_count();
         let inner = self.inner.lock();
-        let mut state = state_json(&inner.store.fast_state(), false, self.consumer_count());
+        let mut state = state_json(&inner.store.fast_state(), false, consumers);
         state.lost = lost_of(inner.store.as_ref());
         state
     }
@@ -249,27 +273,53 @@ impl Stream {
         }
     }
 
-    /// Removes the messages `filter`/`seq`/`keep` select; how many.
+    /// Removes the messages `filter`/`seq`/`keep` select; how many. The
+    /// consumers the filter concerns move past what went.
     pub fn purge(&self, filter: &str, seq: u64, keep: u64) -> Result<u64, StoreError> {
-        let mut inner = self.inner.lock();
-        let n = if filter.is_empty() && seq == 0 && keep == 0 {
-            Ok(inner.store.purge())
-        } else {
-            inner.store.purge_ex(filter, seq, keep)
+        let (n, first, last) = {
+            let mut inner = self.inner.lock();
+            let n = if filter.is_empty() && seq == 0 && keep == 0 {
+                Ok(inner.store.purge())
+            } else {
+                inner.store.purge_ex(filter, seq, keep)
+            };
+            self.account_usage(&mut inner);
+            let st = inner.store.fast_state();
+            let first = if filter.is_empty() {
+                st.first_seq
+            } else {
+                inner.store.filtered_state(st.first_seq, filter).first
+            };
+            (n?, first, st.last_seq)
         };
-        self.account_usage(&mut inner);
-        n
+        for c in self.consumer_list() {
+            if filter.is_empty() || c.filter_match(filter) {
+                c.purged(first, last);
+            }
+        }
+        Ok(n)
     }
 
     /// Removes one message (erasing it unless `no_erase`).
     pub fn remove_msg(&self, seq: u64, no_erase: bool) -> bool {
-        let mut inner = self.inner.lock();
-        let removed = if no_erase {
-            inner.store.remove_msg(seq)
-        } else {
-            inner.store.erase_msg(seq)
+        let (removed, subject) = {
+            let mut inner = self.inner.lock();
+            let subject = inner
+                .store
+                .load_msg(seq)
+                .map(|m| m.subject)
+                .unwrap_or_default();
+            let removed = if no_erase {
+                inner.store.remove_msg(seq)
+            } else {
+                inner.store.erase_msg(seq)
+            };
+            self.account_usage(&mut inner);
+            (removed, subject)
         };
-        self.account_usage(&mut inner);
+        if removed {
+            self.message_removed(seq, &subject);
+        }
         removed
     }
 
@@ -280,6 +330,12 @@ impl Stream {
         }
         self.unsubscribe_all();
         self.expiry.notify_one();
+        let consumers: Vec<_> = std::mem::take(&mut *self.consumers.write())
+            .into_values()
+            .collect();
+        for c in consumers {
+            c.stop(delete, false);
+        }
         let mut inner = self.inner.lock();
         if let Some(jsa) = self.jsa() {
             jsa.add_usage(inner.cfg.storage, -(inner.bytes as i64));

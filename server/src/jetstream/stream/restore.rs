@@ -35,6 +35,7 @@ pub fn restore_account(js: &Arc<JetStream>, jsa: &Arc<JsAccount>) {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
+    let mut restored = Vec::new();
     for name in names {
         let sdir = dir.join(&name);
         let meta = match store::read_meta(&sdir) {
@@ -103,7 +104,11 @@ pub fn restore_account(js: &Arc<JetStream>, jsa: &Arc<JsAccount>) {
             comma(msgs),
             cfg.name
         );
-        jsa.streams.write().insert(cfg.name.clone(), stream);
+        jsa.streams.write().insert(cfg.name.clone(), stream.clone());
+        restored.push(stream);
+    }
+    for stream in restored {
+        stream.restore_consumers(js, jsa);
     }
 }
 

@@ -1,0 +1,214 @@
+//! A consumer's state as Go 2.9.10 keeps it in `obs/<consumer>/o.dat`:
+//! the delivered and ack floor sequences, the messages waiting for an ack
+//! and the redelivery counts, in Go's version-2 encoding (magic, version,
+//! then unsigned varints, sequences relative to the ack floor, times in
+//! seconds relative to a base). Version 1 files are read too.
+
+use std::collections::BTreeMap;
+
+const MAGIC: u8 = 22;
+const VERSION: u8 = 2;
+const NANOS: i64 = 1_000_000_000;
+
+/// A message delivered and not yet acknowledged: its delivery sequence and
+/// when it was delivered (ns since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pending {
+    pub dseq: u64,
+    pub ts: i64,
+}
+
+/// A consumer's durable state.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConsumerState {
+    /// Last delivered (consumer, stream) sequences.
+    pub delivered: (u64, u64),
+    /// Ack floor (consumer, stream) sequences.
+    pub ack_floor: (u64, u64),
+    /// By stream sequence.
+    pub pending: BTreeMap<u64, Pending>,
+    /// Redeliveries by stream sequence.
+    pub redelivered: BTreeMap<u64, u64>,
+}
+
+fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_varint(out: &mut Vec<u8>, v: i64) {
+    let u = ((v << 1) ^ (v >> 63)) as u64;
+    put_uvarint(out, u);
+}
+
+/// Encodes a state as Go writes `o.dat`; `now_secs` is the base time
+/// (Go's now rounded to the second).
+pub fn encode(state: &ConsumerState, now_secs: i64) -> Vec<u8> {
+    let mut out = vec![MAGIC, VERSION];
+    let (adflr, asflr) = state.ack_floor;
+    put_uvarint(&mut out, adflr);
+    put_uvarint(&mut out, asflr);
+    put_uvarint(&mut out, state.delivered.0);
+    put_uvarint(&mut out, state.delivered.1);
+    put_uvarint(&mut out, state.pending.len() as u64);
+    if !state.pending.is_empty() {
+        put_varint(&mut out, now_secs);
+        for (sseq, p) in &state.pending {
+            put_uvarint(&mut out, sseq.wrapping_sub(asflr));
+            put_uvarint(&mut out, p.dseq.wrapping_sub(adflr));
+            put_varint(&mut out, now_secs - p.ts / NANOS);
+        }
+    }
+    put_uvarint(&mut out, state.redelivered.len() as u64);
+    for (sseq, n) in &state.redelivered {
+        put_uvarint(&mut out, sseq.wrapping_sub(asflr));
+        put_uvarint(&mut out, *n);
+    }
+    out
+}
+
+/// Why a state file could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("corrupt state")]
+    Corrupt,
+    #[error("unsupported version: {0}")]
+    Version(u8),
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn uvarint(&mut self) -> Result<u64, DecodeError> {
+        let mut v = 0u64;
+        for shift in (0..70).step_by(7) {
+            let b = *self.buf.get(self.at).ok_or(DecodeError::Corrupt)?;
+            self.at += 1;
+            if shift == 63 && b > 1 {
+                return Err(DecodeError::Corrupt);
+            }
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Ok(v);
+            }
+        }
+        Err(DecodeError::Corrupt)
+    }
+
+    fn varint(&mut self) -> Result<i64, DecodeError> {
+        let u = self.uvarint()?;
+        Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
+    }
+}
+
+/// Decodes `o.dat` (versions 1 and 2).
+pub fn decode(buf: &[u8]) -> Result<ConsumerState, DecodeError> {
+    if buf.len() < 2 || buf[0] != MAGIC {
+        return Err(DecodeError::Corrupt);
+    }
+    let version = buf[1];
+    if version != 1 && version != 2 {
+        return Err(DecodeError::Version(version));
+    }
+    let mut r = Reader { buf, at: 2 };
+    let mut st = ConsumerState {
+        ack_floor: (r.uvarint()?, r.uvarint()?),
+        delivered: (r.uvarint()?, r.uvarint()?),
+        ..Default::default()
+    };
+    if version == 1 {
+        if st.ack_floor.0 > 1 {
+            st.delivered.0 += st.ack_floor.0 - 1;
+        }
+        if st.ack_floor.1 > 1 {
+            st.delivered.1 += st.ack_floor.1 - 1;
+        }
+    }
+    let pending = r.uvarint()?;
+    if pending > 0 {
+        let base = r.varint()?;
+        for _ in 0..pending {
+            let sseq = r.uvarint()?.wrapping_add(st.ack_floor.1);
+            let dseq = if version == 2 {
+                r.uvarint()?.wrapping_add(st.ack_floor.0)
+            } else {
+                0
+            };
+            let ts = r.varint()?;
+            if sseq == 0 {
+                return Err(DecodeError::Corrupt);
+            }
+            let ts = if version == 1 {
+                (ts + base) * NANOS
+            } else {
+                (base - ts) * NANOS
+            };
+            st.pending.insert(sseq, Pending { dseq, ts });
+        }
+    }
+    // Go reads the redelivered entries leniently: a short file ends them.
+    if let Ok(n) = r.uvarint() {
+        for _ in 0..n {
+            let (Ok(seq), Ok(count)) = (r.uvarint(), r.uvarint()) else {
+                break;
+            };
+            if seq > 0 && count > 0 {
+                st.redelivered
+                    .insert(seq.wrapping_add(st.ack_floor.1), count);
+            }
+        }
+    }
+    Ok(st)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let mut st = ConsumerState {
+            delivered: (10, 20),
+            ack_floor: (3, 13),
+            ..Default::default()
+        };
+        st.pending.insert(
+            15,
+            Pending {
+                dseq: 5,
+                ts: 1_700_000_000 * NANOS,
+            },
+        );
+        st.pending.insert(
+            20,
+            Pending {
+                dseq: 10,
+                ts: 1_700_000_005 * NANOS,
+            },
+        );
+        st.redelivered.insert(15, 2);
+        let buf = encode(&st, 1_700_000_010);
+        assert_eq!(&buf[..2], &[MAGIC, VERSION]);
+        assert_eq!(decode(&buf).unwrap(), st);
+    }
+
+    #[test]
+    fn empty_state_is_gos_bytes() {
+        // magic, version, four zero sequences, no pending, no redelivered.
+        let buf = encode(&ConsumerState::default(), 0);
+        assert_eq!(buf, vec![22, 2, 0, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn refuses_bad_headers() {
+        assert_eq!(decode(&[1, 2, 0]), Err(DecodeError::Corrupt));
+        assert_eq!(decode(&[22, 9, 0]), Err(DecodeError::Version(9)));
+        assert_eq!(decode(&[22, 2, 0x80]), Err(DecodeError::Corrupt));
+    }
+}
