@@ -26,6 +26,16 @@ impl Conn {
 
     /// A connection that logs in as `user` (password: the same) when given.
     pub async fn open_as(addr: &str, user: Option<&str>) -> Result<Conn> {
+        Self::open_with(addr, user, false).await
+    }
+
+    /// A connection that says it reads headers: JetStream's status messages
+    /// (flow control, heartbeats, pull statuses) and direct gets come as HMSG.
+    pub async fn open_headers(addr: &str) -> Result<Conn> {
+        Self::open_with(addr, None, true).await
+    }
+
+    async fn open_with(addr: &str, user: Option<&str>, headers: bool) -> Result<Conn> {
         let stream = TcpStream::connect(addr)
             .await
             .with_context(|| format!("connect {addr}"))?;
@@ -39,8 +49,10 @@ impl Conn {
         let login = user.map_or(String::new(), |u| {
             format!(",\"user\":\"{u}\",\"pass\":\"{u}\"")
         });
-        let connect =
-            format!("CONNECT {{\"verbose\":false,\"pedantic\":false,\"echo\":false{login}}}\r\n");
+        let headers = if headers { ",\"headers\":true" } else { "" };
+        let connect = format!(
+            "CONNECT {{\"verbose\":false,\"pedantic\":false,\"echo\":false{login}{headers}}}\r\n"
+        );
         c.stream.write_all(connect.as_bytes()).await?;
         Ok(c)
     }
@@ -111,7 +123,8 @@ impl Conn {
             return Ok(None);
         };
         let line = &self.buf[..eol];
-        if line.starts_with(b"MSG ") {
+        let headers = line.starts_with(b"HMSG ");
+        if headers || line.starts_with(b"MSG ") {
             let text = std::str::from_utf8(line)?;
             let mut parts = text.split(' ');
             let _ = parts.next();
@@ -119,14 +132,21 @@ impl Conn {
             let _sid = parts.next();
             let rest: Vec<&str> = parts.collect();
             let size: usize = rest.last().context("MSG without size")?.parse()?;
-            let reply = (rest.len() == 2).then(|| rest[0].to_string());
+            // MSG: [reply] size; HMSG: [reply] header-size size.
+            let sizes = if headers { 2 } else { 1 };
+            let reply = (rest.len() == sizes + 1).then(|| rest[0].to_string());
             if self.buf.len() < eol + 2 + size + 2 {
                 return Ok(None);
             }
             let payload = &self.buf[eol + 2..eol + 2 + size];
             let error = self.scan_errors && payload.windows(7).any(|w| w == b"\"error\"");
+            let status = if headers { status_code(payload) } else { None };
             self.buf.advance(eol + 2 + size + 2);
-            return Ok(Some(Parsed::Event(Event::Msg { reply, error })));
+            return Ok(Some(Parsed::Event(Event::Msg {
+                reply,
+                error,
+                status,
+            })));
         }
         let parsed = match line {
             b"PONG" => Parsed::Event(Event::Pong),
@@ -162,12 +182,21 @@ impl Conn {
 
 enum Event {
     /// A message; `error` when its payload holds a JSON `"error"` (a
-    /// refused JetStream publish or request).
+    /// refused JetStream publish or request); `status` when it is a status
+    /// message (`NATS/1.0 100 Idle Heartbeat`, `NATS/1.0 404 No Messages`).
     Msg {
         reply: Option<String>,
         error: bool,
+        status: Option<u16>,
     },
     Pong,
+}
+
+/// The status code of a header block's first line (`NATS/1.0 408 ...`).
+fn status_code(block: &[u8]) -> Option<u16> {
+    let line = block.split(|&b| b == b'\r').next()?;
+    let rest = line.strip_prefix(b"NATS/1.0 ")?;
+    std::str::from_utf8(rest.get(..3)?).ok()?.parse().ok()
 }
 
 enum Parsed {
@@ -351,6 +380,100 @@ pub enum Storage {
     Memory,
 }
 
+/// How long a JetStream row waits for any one answer or message before it
+/// gives up (a server without consumers answers nothing, or an error).
+const STEP: Duration = Duration::from_secs(10);
+
+/// `f`, given up after `wait` with an error naming `what`.
+async fn within<T>(
+    wait: Duration,
+    what: &str,
+    f: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::time::timeout(wait, f)
+        .await
+        .map_err(|_| anyhow!("no {what} within {wait:?}"))?
+}
+
+impl Storage {
+    fn as_str(self) -> &'static str {
+        match self {
+            Storage::File => "file",
+            Storage::Memory => "memory",
+        }
+    }
+}
+
+/// A connection for JetStream API requests: replies come to `bench.api`
+/// and are looked into for errors.
+async fn api_conn(addr: &str) -> Result<Conn> {
+    let mut c = Conn::open_headers(addr).await?;
+    c.scan_errors = true;
+    c.write(b"SUB bench.api 1\r\n").await?;
+    c.round_trip().await?;
+    Ok(c)
+}
+
+/// A JetStream API request on an [`api_conn`]: fails on an error answer or
+/// on no answer within [`STEP`].
+async fn api(c: &mut Conn, subject: &str, body: &str) -> Result<()> {
+    let req = format!("PUB {subject} bench.api {}\r\n{body}\r\n", body.len());
+    c.write(req.as_bytes()).await?;
+    let errors = within(STEP, &format!("answer to {subject}"), c.receive_ok(1)).await?;
+    if errors > 0 {
+        bail!("{subject} answered with an error");
+    }
+    Ok(())
+}
+
+/// Publishes `count` copies of the PUB `frame` (whose reply subject is the
+/// connection's only subscription), at most `window` PubAcks outstanding;
+/// how many were refused. Each PubAck is waited for [`STEP`] at most.
+async fn publish_windowed(c: &mut Conn, frame: &[u8], count: u64, window: u64) -> Result<u64> {
+    let first = window.min(count);
+    c.write(&frame.repeat(first as usize)).await?;
+    let (mut sent, mut acked, mut refused) = (first, 0u64, 0u64);
+    while acked < count {
+        // Like a client's async publish: every ack read so far frees a
+        // slot, and the freed slots are refilled in one write.
+        let mut freed = 0u64;
+        let mut event = Some(within(STEP, "PubAck", c.next_event()).await?);
+        while let Some(e) = event {
+            if let Event::Msg { error, .. } = e {
+                freed += 1;
+                refused += u64::from(error);
+            }
+            event = c.buffered_event().await?;
+        }
+        acked += freed;
+        let more = freed.min(count - sent);
+        if more > 0 {
+            c.write(&frame.repeat(more as usize)).await?;
+            sent += more;
+        }
+    }
+    Ok(refused)
+}
+
+/// One PUB frame of `size` bytes on `subject` with `reply`.
+fn pub_frame(subject: &str, reply: &str, size: usize) -> Vec<u8> {
+    let mut f = format!("PUB {subject} {reply} {size}\r\n").into_bytes();
+    f.extend(std::iter::repeat_n(b'x', size));
+    f.extend_from_slice(b"\r\n");
+    f
+}
+
+/// Creates the stream `BENCH` on `bench.js` in `storage`.
+async fn create_bench_stream(c: &mut Conn, storage: Storage) -> Result<()> {
+    let cfg = format!(
+        "{{\"name\":\"BENCH\",\"subjects\":[\"bench.js\"],\"storage\":\"{}\"}}",
+        storage.as_str()
+    );
+    api(c, "$JS.API.STREAM.CREATE.BENCH", &cfg)
+        .await
+        .context("the stream could not be created")
+}
+
 /// Publishes `count` messages of `size` bytes to a JetStream stream of
 /// `storage`, with at most `window` PubAcks outstanding (1: each publish
 /// waits for its ack); msgs/s. Any refused publish fails the run.
@@ -362,58 +485,208 @@ pub async fn js_publish(
     window: u64,
 ) -> Result<f64> {
     bounded("JetStream publish", async {
-        let mut c = Conn::open(addr).await?;
-        c.scan_errors = true;
-        c.write(b"SUB bench.ack 1\r\n").await?;
-        c.round_trip().await?;
-        let storage = match storage {
-            Storage::File => "file",
-            Storage::Memory => "memory",
-        };
-        let cfg =
-            format!("{{\"name\":\"BENCH\",\"subjects\":[\"bench.js\"],\"storage\":\"{storage}\"}}");
-        let create = format!(
-            "PUB $JS.API.STREAM.CREATE.BENCH bench.ack {}\r\n{cfg}\r\n",
-            cfg.len()
-        );
-        c.write(create.as_bytes()).await?;
-        if c.receive_ok(1).await? > 0 {
-            bail!("the stream could not be created");
-        }
-        let frame = {
-            let mut f = format!("PUB bench.js bench.ack {size}\r\n").into_bytes();
-            f.extend(std::iter::repeat_n(b'x', size));
-            f.extend_from_slice(b"\r\n");
-            f
-        };
+        let mut c = api_conn(addr).await?;
+        create_bench_stream(&mut c, storage).await?;
+        let frame = pub_frame("bench.js", "bench.api", size);
         let start = Instant::now();
-        let first = window.min(count);
-        c.write(&frame.repeat(first as usize)).await?;
-        let (mut sent, mut acked, mut refused) = (first, 0u64, 0u64);
-        while acked < count {
-            // Like a client's async publish: every ack read so far frees a
-            // slot, and the freed slots are refilled in one write.
-            let mut freed = 0u64;
-            let mut event = Some(c.next_event().await?);
-            while let Some(e) = event {
-                if let Event::Msg { error, .. } = e {
-                    freed += 1;
-                    refused += u64::from(error);
-                }
-                event = c.buffered_event().await?;
-            }
-            acked += freed;
-            let more = freed.min(count - sent);
-            if more > 0 {
-                c.write(&frame.repeat(more as usize)).await?;
-                sent += more;
-            }
-        }
+        let refused = publish_windowed(&mut c, &frame, count, window).await?;
         let secs = start.elapsed().as_secs_f64();
         if refused > 0 {
             bail!("{refused} of {count} publishes refused");
         }
         Ok(count as f64 / secs)
+    })
+    .await
+}
+
+/// The stream `BENCH` with `count` messages of `size` bytes (not timed).
+async fn filled_stream(addr: &str, storage: Storage, size: usize, count: u64) -> Result<()> {
+    let mut c = api_conn(addr).await?;
+    create_bench_stream(&mut c, storage).await?;
+    let frame = pub_frame("bench.js", "bench.api", size);
+    let refused = publish_windowed(&mut c, &frame, count, 1000).await?;
+    if refused > 0 {
+        bail!("filling the stream: {refused} of {count} publishes refused");
+    }
+    Ok(())
+}
+
+/// A stream of `count` messages drained through a durable pull consumer
+/// (`ack_policy: all`): two pull requests of `batch` messages outstanding,
+/// the last message of each batch acked (which acks the batch) and a new
+/// request sent in its place; msgs/s from the first request to the last
+/// message.
+pub async fn js_consume(
+    addr: &str,
+    storage: Storage,
+    size: usize,
+    count: u64,
+    batch: u64,
+) -> Result<f64> {
+    bounded("JetStream pull consume", async {
+        filled_stream(addr, storage, size, count).await?;
+        let mut c = api_conn(addr).await?;
+        api(
+            &mut c,
+            "$JS.API.CONSUMER.DURABLE.CREATE.BENCH.PULL",
+            r#"{"stream_name":"BENCH","config":{"durable_name":"PULL","ack_policy":"all"}}"#,
+        )
+        .await
+        .context("the pull consumer could not be created")?;
+        c.write(b"SUB bench.pull 2\r\n").await?;
+        c.round_trip().await?;
+        let body = format!("{{\"batch\":{batch},\"expires\":5000000000}}");
+        let request = format!(
+            "PUB $JS.API.CONSUMER.MSG.NEXT.BENCH.PULL bench.pull {}\r\n{body}\r\n",
+            body.len()
+        );
+        let start = Instant::now();
+        c.write(request.repeat(2).as_bytes()).await?;
+        let (mut got, mut requested, mut in_batch) = (0u64, 2 * batch, 0u64);
+        while got < count {
+            let what = format!("message after {got} of {count}");
+            match within(STEP, &what, c.next_event()).await? {
+                Event::Msg {
+                    status: Some(408), ..
+                } => {
+                    // A request expired short of its batch: ask again.
+                    in_batch = 0;
+                    c.write(request.as_bytes()).await?;
+                }
+                Event::Msg {
+                    status: Some(code), ..
+                } => bail!("a pull request answered with status {code} after {got} messages"),
+                Event::Msg {
+                    reply: Some(ack), ..
+                } => {
+                    got += 1;
+                    in_batch += 1;
+                    if in_batch == batch || got == count {
+                        in_batch = 0;
+                        let mut out = format!("PUB {ack} 0\r\n\r\n");
+                        if requested < count {
+                            out.push_str(&request);
+                            requested += batch;
+                        }
+                        c.write(out.as_bytes()).await?;
+                    }
+                }
+                Event::Msg { reply: None, .. } => bail!("a delivery without an ack subject"),
+                Event::Pong => {}
+            }
+        }
+        Ok(count as f64 / start.elapsed().as_secs_f64())
+    })
+    .await
+}
+
+/// A stream of `count` messages drained through a durable push consumer with
+/// flow control and a 1 s idle heartbeat (`ack_policy: none`), answering each
+/// flow-control request; msgs/s from the consumer's create request to the
+/// last message.
+pub async fn js_push_fc(addr: &str, storage: Storage, size: usize, count: u64) -> Result<f64> {
+    bounded("JetStream push consume with flow control", async {
+        filled_stream(addr, storage, size, count).await?;
+        let mut push = Conn::open_headers(addr).await?;
+        push.write(b"SUB bench.push 1\r\n").await?;
+        push.round_trip().await?;
+        let drain = tokio::spawn(async move {
+            let (mut got, mut fc) = (0u64, 0u64);
+            // Heartbeats arrive while a stalled consumer sends nothing else:
+            // only a message moves the deadline.
+            let mut deadline = tokio::time::Instant::now() + STEP;
+            while got < count {
+                let event = tokio::time::timeout_at(deadline, push.next_event())
+                    .await
+                    .map_err(|_| {
+                        anyhow!("no push delivery within {STEP:?} after {got} of {count} ({fc} flow-control requests answered)")
+                    })??;
+                match event {
+                    Event::Msg {
+                        status: Some(100),
+                        reply: Some(reply),
+                        ..
+                    } => {
+                        fc += 1;
+                        push.write(format!("PUB {reply} 0\r\n\r\n").as_bytes())
+                            .await?;
+                    }
+                    // An idle heartbeat.
+                    Event::Msg {
+                        status: Some(100), ..
+                    } => {}
+                    Event::Msg {
+                        status: Some(code), ..
+                    } => bail!("status {code} on the deliver subject after {got} messages"),
+                    Event::Msg { .. } => {
+                        got += 1;
+                        deadline = tokio::time::Instant::now() + STEP;
+                    }
+                    Event::Pong => {}
+                }
+            }
+            Ok::<u64, anyhow::Error>(fc)
+        });
+        let mut c = api_conn(addr).await?;
+        let start = Instant::now();
+        let created = api(
+            &mut c,
+            "$JS.API.CONSUMER.DURABLE.CREATE.BENCH.PUSH",
+            r#"{"stream_name":"BENCH","config":{"durable_name":"PUSH","deliver_subject":"bench.push","ack_policy":"none","flow_control":true,"idle_heartbeat":1000000000}}"#,
+        )
+        .await;
+        if let Err(e) = created {
+            drain.abort();
+            return Err(e.context("the push consumer could not be created"));
+        }
+        let fc = drain.await??;
+        let secs = start.elapsed().as_secs_f64();
+        if fc == 0 {
+            bail!("{count} messages went through without a flow-control request");
+        }
+        Ok(count as f64 / secs)
+    })
+    .await
+}
+
+/// Sequential key-value round trips on a 2.9-style bucket (`KV_BENCH`, file
+/// storage, one value per key): a put of `size` bytes that waits for its
+/// PubAck, then a direct get of that key's last value; round trips/s over
+/// 100 keys.
+pub async fn kv_roundtrip(addr: &str, size: usize, count: u64) -> Result<f64> {
+    bounded("key-value put/get", async {
+        let mut c = api_conn(addr).await?;
+        api(
+            &mut c,
+            "$JS.API.STREAM.CREATE.KV_BENCH",
+            r#"{"name":"KV_BENCH","subjects":["$KV.BENCH.>"],"storage":"file","max_msgs_per_subject":1,"discard":"new","allow_rollup_hdrs":true,"deny_delete":true,"allow_direct":true}"#,
+        )
+        .await
+        .context("the bucket's stream could not be created")?;
+        let value = "x".repeat(size);
+        let start = Instant::now();
+        for i in 0..count {
+            let key = format!("$KV.BENCH.k{}", i % 100);
+            let put = format!("PUB {key} bench.api {size}\r\n{value}\r\n");
+            c.write(put.as_bytes()).await?;
+            if within(STEP, "PubAck of a put", c.receive_ok(1)).await? > 0 {
+                bail!("put {i} refused");
+            }
+            let get = format!("PUB $JS.API.DIRECT.GET.KV_BENCH.{key} bench.api 0\r\n\r\n");
+            c.write(get.as_bytes()).await?;
+            match within(STEP, "answer to a direct get", c.next_event()).await? {
+                Event::Msg {
+                    status: None,
+                    error: false,
+                    ..
+                } => {}
+                Event::Msg { status, .. } => {
+                    bail!("get {i} of {key} answered with status {status:?} or an error")
+                }
+                Event::Pong => bail!("a PONG instead of a direct get's answer"),
+            }
+        }
+        Ok(count as f64 / start.elapsed().as_secs_f64())
     })
     .await
 }

@@ -47,6 +47,26 @@ enum Workload {
         count: u64,
         window: u64,
     },
+    /// Drains a stream of `count` messages through a pull consumer, in
+    /// requests of `batch`, acking all.
+    JsConsume {
+        storage: load::Storage,
+        size: usize,
+        count: u64,
+        batch: u64,
+    },
+    /// Drains a stream of `count` messages through a push consumer with flow
+    /// control and idle heartbeats.
+    JsPushFc {
+        storage: load::Storage,
+        size: usize,
+        count: u64,
+    },
+    /// Sequential key-value put then get round trips.
+    KvRoundTrip {
+        size: usize,
+        count: u64,
+    },
 }
 
 /// One row of the benchmark table.
@@ -68,6 +88,11 @@ pub struct MetricSpec {
 const THROUGHPUT: &[MetricSpec] = &[MetricSpec {
     name: "throughput",
     unit: "msgs/s",
+    better: Better::Higher,
+}];
+const ROUND_TRIPS: &[MetricSpec] = &[MetricSpec {
+    name: "put+get round trips",
+    unit: "round trips/s",
     better: Better::Higher,
 }];
 const LATENCY: &[MetricSpec] = &[
@@ -103,9 +128,12 @@ const CONNECTIONS: &[MetricSpec] = &[
 impl Row {
     pub fn metrics(&self) -> &'static [MetricSpec] {
         match self.workload {
-            Workload::Publish { .. } | Workload::PubSub { .. } | Workload::JsPublish { .. } => {
-                THROUGHPUT
-            }
+            Workload::Publish { .. }
+            | Workload::PubSub { .. }
+            | Workload::JsPublish { .. }
+            | Workload::JsConsume { .. }
+            | Workload::JsPushFc { .. } => THROUGHPUT,
+            Workload::KvRoundTrip { .. } => ROUND_TRIPS,
             Workload::RequestReply { .. } | Workload::ServiceImport { .. } => LATENCY,
             Workload::ManyConnections { .. } => CONNECTIONS,
         }
@@ -254,13 +282,37 @@ pub const ROWS: &[Row] = &[
             window: 1000,
         },
     },
+    Row {
+        id: "js-consume",
+        title: "JetStream: a pull consumer drains a 200,000-message file stream, 128 B, batches of 500, ack all (1M in the issue, scaled to a few seconds a run)",
+        workload: Workload::JsConsume {
+            storage: load::Storage::File,
+            size: 128,
+            count: 200_000,
+            batch: 500,
+        },
+    },
+    Row {
+        id: "js-push-fc",
+        title: "JetStream: a push consumer with flow control and 1 s heartbeats drains a 200,000-message file stream, 128 B, ack none",
+        workload: Workload::JsPushFc {
+            storage: load::Storage::File,
+            size: 128,
+            count: 200_000,
+        },
+    },
+    Row {
+        id: "kv-roundtrip",
+        title: "key-value: put (waiting for its PubAck) then direct get of the same key, sequential, 128 B, 100 keys, file bucket",
+        workload: Workload::KvRoundTrip {
+            size: 128,
+            count: 10_000,
+        },
+    },
 ];
 
 /// Rows that wait for a capability natsd does not have yet.
-pub const WAITING: &[(&str, &str)] = &[(
-    "js-consume",
-    "JetStream: consuming a stream through a pull consumer — waits for consumers (JetStream part 2)",
-)];
+pub const WAITING: &[(&str, &str)] = &[];
 
 /// A JetStream server whose store is the run's directory.
 const JETSTREAM: &str = "jetstream: {store_dir: \"{{dir}}/js\"}\n";
@@ -309,7 +361,10 @@ async fn measure(row: &Row, target: Target, bins: &Binaries) -> Result<Sample> {
     let spec = match row.workload {
         Workload::ManyConnections { .. } => ServerSpec::new().conf(MONITORING),
         Workload::ServiceImport { .. } => ServerSpec::new().conf(SERVICE_IMPORT),
-        Workload::JsPublish { .. } => ServerSpec::new().conf(JETSTREAM),
+        Workload::JsPublish { .. }
+        | Workload::JsConsume { .. }
+        | Workload::JsPushFc { .. }
+        | Workload::KvRoundTrip { .. } => ServerSpec::new().conf(JETSTREAM),
         _ => ServerSpec::new(),
     };
     let mut server = ctx.server(spec).await?;
@@ -345,6 +400,20 @@ async fn measure(row: &Row, target: Target, bins: &Binaries) -> Result<Sample> {
             count,
             window,
         } => vec![load::js_publish(&addr, storage, size, count, window).await?],
+        Workload::JsConsume {
+            storage,
+            size,
+            count,
+            batch,
+        } => vec![load::js_consume(&addr, storage, size, count, batch).await?],
+        Workload::JsPushFc {
+            storage,
+            size,
+            count,
+        } => vec![load::js_push_fc(&addr, storage, size, count).await?],
+        Workload::KvRoundTrip { size, count } => {
+            vec![load::kv_roundtrip(&addr, size, count).await?]
+        }
         Workload::ManyConnections { conns, subs } => {
             let (ms, held) = load::many_connections(&addr, conns, subs).await?;
             let rss_mib = proc_status_kib(pid, "VmRSS:")? as f64 / 1024.0;
