@@ -101,6 +101,14 @@ pub fn scenarios() -> Vec<Scenario> {
             Scenario::new("jetstream/idle-heartbeats", |c| idle_heartbeats(c).boxed())
                 .full("TestJetStreamPushConsumerIdleHeartbeats"),
         ),
+        js(Scenario::new("jetstream/idle-heartbeats-filtered", |c| {
+            idle_heartbeats_filtered(c).boxed()
+        })
+        .full("TestJetStreamPushConsumerIdleHeartbeatsWithFilterSubject")),
+        js(Scenario::new("jetstream/ack-nak-delay-no-wait", |c| {
+            nak_delay_no_wait(c).boxed()
+        })
+        .full("TestJetStreamNakRedeliveryWithNoWait")),
     ]
 }
 
@@ -705,4 +713,69 @@ async fn idle_heartbeats(ctx: Ctx) -> Result<()> {
     ctx.observe("heartbeat", format!("{} {:?}", got[0].reply.is_none(), h));
     delete_consumer(&mut js, "TEST", &name).await?;
     Ok(())
+}
+
+async fn idle_heartbeats_filtered(ctx: Ctx) -> Result<()> {
+    let s = js_server(&ctx).await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    js.create(json!({"name": "TEST", "subjects": ["foo", "bar"]}))
+        .await?;
+    js.sub("in.hbf", "9").await?;
+    consumer(
+        &mut js,
+        "TEST",
+        json!({"deliver_subject": "in.hbf", "filter_subject": "bar",
+            "idle_heartbeat": 100 * MS}),
+    )
+    .await?;
+    // Messages the filter skips keep coming; heartbeats still go out.
+    let deadline = Instant::now() + SEC;
+    let hb = loop {
+        ensure!(
+            Instant::now() < deadline,
+            "expected to have seen idle heartbeats for consumer"
+        );
+        js.publish("foo", "HELLO FOO").await?;
+        if let Some(m) = recv(&mut js, ms(10)).await? {
+            break m;
+        }
+    };
+    check_eq!(status(&hb), "NATS/1.0 100 Idle Heartbeat");
+    check_eq!(hb.subject, "in.hbf");
+    Ok(())
+}
+
+async fn nak_delay_no_wait(ctx: Ctx) -> Result<()> {
+    let s = js_server(&ctx).await?;
+    let mut js = Js::connect(&ctx, &s).await?;
+    js.create(json!({"name": "TEST", "subjects": ["foo"]}))
+        .await?;
+    js.stored("foo", "NAK").await?;
+    consumer(
+        &mut js,
+        "TEST",
+        json!({"durable_name": "dlc", "ack_policy": "explicit", "max_deliver": 3,
+            "ack_wait": 60_000_000_000u64,
+            "backoff": [5_000_000_000u64, 10_000_000_000u64]}),
+    )
+    .await?;
+    let m = req_next(&mut js, "TEST", "dlc", "").await?;
+    // NAK with a delay of 500 ms (Go's client puts two spaces).
+    let body = format!("-NAK  {}", json!({"delay": 500 * MS}));
+    ack(&mut js, &m, &body).await?;
+    js.flush().await?;
+    // Beyond Go's test: not back before its delay.
+    let first = req_next(&mut js, "TEST", "dlc", r#"{"batch":1, "no_wait": true}"#).await?;
+    check_eq!(headers_of(&first), "NATS/1.0 404 No Messages\r\n\r\n");
+    // True no_wait requests see it come back.
+    let deadline = Instant::now() + SEC;
+    loop {
+        let m = req_next(&mut js, "TEST", "dlc", r#"{"batch":1, "no_wait": true}"#).await?;
+        if !m.payload.is_empty() {
+            check_eq!(seqs(&m)?, (1, 2, 2));
+            return Ok(());
+        }
+        ensure!(Instant::now() < deadline, "did not get the message in time");
+        tokio::time::sleep(ms(100)).await;
+    }
 }
