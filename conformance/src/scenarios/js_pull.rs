@@ -562,7 +562,7 @@ async fn ephemeral_pull(ctx: Ctx) -> Result<()> {
     let name = r["name"].as_str().context("no name")?.to_string();
     check_eq!(name.len(), 8);
     tokio::time::sleep(ms(100)).await;
-    let err = gone(&mut js, "EC", &name, ms(500)).await?;
+    let err = gone(&mut js, "EC", &name, 2 * SEC).await?;
     ctx.observe("removed", err);
 
     // A waiting request with interest keeps it.
