@@ -39,6 +39,48 @@ pub struct Account {
     system: std::sync::atomic::AtomicBool,
     /// Its `limits` (replaced by a reload).
     limits: Mutex<AccountLimits>,
+    /// Who waits for a subscription on a subject (push consumers waiting
+    /// for their deliver subject, as Go's interest notifications).
+    pub interest_watch: InterestWatch,
+}
+
+/// Wakers of those waiting for interest in a subject; a new client
+/// subscription that could match wakes them.
+#[derive(Default)]
+pub struct InterestWatch {
+    any: std::sync::atomic::AtomicBool,
+    watchers: Mutex<Vec<(String, std::sync::Weak<tokio::sync::Notify>)>>,
+}
+
+impl InterestWatch {
+    pub fn watch(&self, subject: &str, wake: &Arc<tokio::sync::Notify>) {
+        let mut w = self.watchers.lock();
+        w.retain(|(_, n)| n.strong_count() > 0);
+        w.push((subject.to_string(), Arc::downgrade(wake)));
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// A subscription on `subject` came or went: wakes whoever watches a
+    /// subject it may match.
+    pub fn changed(&self, subject: &[u8]) {
+        if !self.any.load(Ordering::Acquire) {
+            return;
+        }
+        let subject = String::from_utf8_lossy(subject);
+        let mut w = self.watchers.lock();
+        w.retain(|(watched, n)| match n.upgrade() {
+            Some(n) => {
+                if natsd_proto::subject::is_subset_match(watched, &subject) {
+                    n.notify_one();
+                }
+                true
+            }
+            None => false,
+        });
+        if w.is_empty() {
+            self.any.store(false, Ordering::Release);
+        }
+    }
 }
 
 impl Account {
@@ -54,6 +96,7 @@ impl Account {
             internal: Mutex::new(None),
             internal_sid: AtomicU64::new(0),
             import_subs: Mutex::new(Vec::new()),
+            interest_watch: InterestWatch::default(),
             clients: AtomicUsize::new(0),
             system: Default::default(),
             limits: Mutex::new(AccountLimits::default()),

@@ -1024,6 +1024,7 @@ impl Reader {
                 return Ok(());
             }
             crate::core::imports::shadow::add(&self.acc, &sub);
+            self.acc.interest_watch.changed(&subject);
         }
         if self.opts.verbose {
             self.send_ok();
@@ -1058,6 +1059,7 @@ impl Reader {
                 );
             } else {
                 self.client.unsubscribe(&sub);
+                self.acc.interest_watch.changed(&sub.subject);
             }
         }
         Ok(())

@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 
 /// Most messages gathered before they are sent.
 const BATCH_MSGS: usize = 256;
-/// How often a push consumer without interest looks for a subscriber.
+/// How often a push consumer without interest looks for a subscriber,
+/// and one with interest checks it still has it.
 const INTEREST_POLL: Duration = Duration::from_millis(100);
+const INTEREST_CHECK: Duration = Duration::from_millis(500);
 /// How often at most a changed state is written.
 const PERSIST_EVERY: Duration = Duration::from_millis(100);
 
@@ -145,13 +147,7 @@ fn gather(c: &Consumer, stream: &Arc<Stream>) -> Step {
             more = true;
             break;
         }
-        if st.is_push() {
-            if !st.active || (st.maxpb > 0 && st.pbytes > st.maxpb) {
-                break;
-            }
-        } else if st.waiting.as_ref().is_none_or(|w| w.is_empty()) {
-            break;
-        }
+        // A held message already has its destination: it goes when due.
         let held = match st.held.take() {
             Some(h) if h.at > Instant::now() => {
                 next = Some(h.at);
@@ -161,6 +157,15 @@ fn gather(c: &Consumer, stream: &Arc<Stream>) -> Step {
             Some(h) => Some(h),
             None => None,
         };
+        if held.is_none() {
+            if st.is_push() {
+                if !st.active || (st.maxpb > 0 && st.pbytes > st.maxpb) {
+                    break;
+                }
+            } else if st.waiting.as_ref().is_none_or(|w| w.is_empty()) {
+                break;
+            }
+        }
         let (msg, dc, dsubj) = match held {
             Some(h) => (h.msg, h.dc, h.dsubj),
             None => {
@@ -231,8 +236,13 @@ fn gather(c: &Consumer, stream: &Arc<Stream>) -> Step {
     next = earliest(next, st.ptmr);
     next = earliest(next, st.dtmr);
     next = earliest(next, st.hb_next);
-    if st.is_push() && !st.active {
-        next = earliest(next, Some(now + INTEREST_POLL));
+    if st.is_push() {
+        let poll = if st.active {
+            INTEREST_CHECK
+        } else {
+            INTEREST_POLL
+        };
+        next = earliest(next, Some(now + poll));
     }
     let retention_acks = st.cfg.ack_policy == AckPolicy::None
         && stream.inner.lock().cfg.retention != Retention::Limits;

@@ -41,7 +41,7 @@ pub struct Consumer {
     created: AtomicI64,
     pub st: Mutex<State>,
     /// Wakes the delivery task.
-    pub wake: Notify,
+    pub wake: Arc<Notify>,
     closed: AtomicBool,
     subs: Mutex<Vec<Arc<Subscription>>>,
     /// Where a durable state is written (file streams).
@@ -89,7 +89,11 @@ impl Consumer {
                     );
                     st.select_start(inner.store.as_ref(), start_time);
                 }
-                None => st.select_start(inner.store.as_ref(), start_time),
+                None => {
+                    st.select_start(inner.store.as_ref(), start_time);
+                    // Go writes the starting point at once (SetStarting).
+                    st.dirty = true;
+                }
             }
             st.stream_num_pending(inner.store.as_ref());
         }
@@ -101,7 +105,7 @@ impl Consumer {
             conn,
             created: AtomicI64::new(crate::jetstream::stream::now_ns()),
             st: Mutex::new(st),
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
             closed: AtomicBool::new(false),
             subs: Mutex::default(),
             files,
@@ -174,6 +178,9 @@ impl Consumer {
             self.update_inactive_threshold(&mut st);
             if st.is_push() {
                 st.active = self.has_delivery_interest(&st);
+                self.account
+                    .interest_watch
+                    .watch(&st.cfg.deliver_subject, &self.wake);
             }
             if st.dthresh > Duration::ZERO && (!st.is_push() || !st.active) {
                 st.dtmr = Some(Instant::now() + st.dthresh);
@@ -247,13 +254,22 @@ impl Consumer {
         self.wake.notify_one();
     }
 
-    /// Whether a push consumer's deliver subject has subscribers.
+    /// Whether a push consumer's deliver subject has subscribers: plain
+    /// ones, or members of its deliver group when it has one (Go's
+    /// interest notifications for the subject and group).
     pub fn has_delivery_interest(&self, st: &State) -> bool {
-        !self
+        let r = self
             .account
             .sublist
-            .match_subject(st.cfg.deliver_subject.as_bytes())
-            .is_empty()
+            .match_subject(st.cfg.deliver_subject.as_bytes());
+        let group = st.cfg.deliver_group.as_bytes();
+        if group.is_empty() {
+            !r.psubs.is_empty()
+        } else {
+            r.qsubs
+                .iter()
+                .any(|g| &*g.name == group && !g.members.is_empty())
+        }
     }
 
     /// The info the API returns.
@@ -265,6 +281,7 @@ impl Consumer {
             None => 0,
         };
         let num_waiting = if st.is_push() {
+            st.active = self.has_delivery_interest(&st);
             0
         } else {
             let mut out = std::mem::take(&mut st.out);

@@ -128,6 +128,7 @@ impl Stream {
         let c = Consumer::new(self, js, name.clone(), cfg, files);
         consumers.insert(name, c.clone());
         drop(consumers);
+        c.persist();
         c.start();
         let advisory = c.about().action(true);
         c.send_now(advisory.into_iter().collect());
