@@ -23,6 +23,8 @@ const INTEREST_POLL: Duration = Duration::from_millis(100);
 const INTEREST_CHECK: Duration = Duration::from_millis(500);
 /// How often at most a changed state is written.
 const PERSIST_EVERY: Duration = Duration::from_millis(100);
+/// How long a pull request's seen interest is trusted.
+const INTEREST_FRESH: Duration = Duration::from_millis(20);
 
 /// What one gathering found.
 struct Step {
@@ -186,7 +188,7 @@ fn gather(c: &Consumer, stream: &Arc<Stream>) -> Step {
                     }
                     break;
                 };
-                if let Some(at) = hold_until(&mut st, &msg, dc) {
+                if let Some(at) = hold_until(&mut st, &msg) {
                     st.held = Some(Held { msg, dc, dsubj, at });
                     next = Some(at);
                     break;
@@ -357,7 +359,15 @@ fn destination(
     if st.is_push() {
         return Some(st.cfg.deliver_subject.clone());
     }
-    let sz = delivered_size(c, st, msg, dc);
+    let needs_size = st
+        .waiting
+        .as_ref()
+        .is_some_and(|w| w.reqs.iter().any(|r| r.b > 0));
+    let sz = if needs_size {
+        delivered_size(c, st, msg, dc)
+    } else {
+        0
+    };
     let now = Instant::now();
     loop {
         let w = st.waiting.as_mut()?.reqs.front_mut()?;
@@ -374,8 +384,15 @@ fn destination(
                 continue;
             }
         }
-        if w.expires.is_none_or(|e| now < e) && has_interest(c, &w.reply) {
-            return st.waiting.as_mut()?.pop().map(|(reply, _)| reply);
+        if w.expires.is_none_or(|e| now < e) {
+            // Go looks for the requester's interest at every message; a
+            // look stays good for a moment here (a message that finds no
+            // one is redelivered, see not_delivered).
+            let fresh = w.interest_seen.is_some_and(|t| now < t + INTEREST_FRESH);
+            if fresh || has_interest(c, &w.reply) {
+                w.interest_seen = Some(now);
+                return st.waiting.as_mut()?.pop().map(|(reply, _)| reply);
+            }
         }
         st.waiting.as_mut()?.reqs.pop_front();
     }
@@ -403,8 +420,7 @@ fn delivered_size(c: &Consumer, st: &State, msg: &StoreMsg, dc: u64) -> i64 {
 }
 
 /// When a message must wait (replay at the original pace, rate limit).
-fn hold_until(st: &mut State, msg: &StoreMsg, dc: u64) -> Option<Instant> {
-    let _ = dc;
+fn hold_until(st: &mut State, msg: &StoreMsg) -> Option<Instant> {
     let mut wait = Duration::ZERO;
     if st.replay && st.lts > 0 {
         let d = msg.ts - st.lts;
@@ -445,7 +461,9 @@ fn deliver_msg(
     if dc == 1 && st.npcm > 0 {
         st.npc -= 1;
     }
-    let pending = {
+    let pending = if st.npcm > 0 {
+        st.npc.max(0) as u64
+    } else {
         let inner = stream.inner.lock();
         st.num_pending(inner.store.as_ref())
     };

@@ -262,6 +262,7 @@ pub fn next_request(c: &Consumer, reply: &str, body: &[u8], out: &mut Vec<Outgoi
         heartbeat: req.heartbeat,
         next_heartbeat: (req.heartbeat > Duration::ZERO).then(|| now + req.heartbeat),
         no_wait: req.no_wait,
+        interest_seen: None,
     };
     let added = st.waiting.as_mut().is_some_and(|w| w.add(waiting));
     if !added {

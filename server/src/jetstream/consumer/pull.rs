@@ -69,6 +69,8 @@ pub struct Waiting {
     pub heartbeat: Duration,
     pub next_heartbeat: Option<Instant>,
     pub no_wait: bool,
+    /// When the requester's interest was last seen.
+    pub interest_seen: Option<Instant>,
 }
 
 /// The waiting requests, at most `max`, and when the last one came.
@@ -177,6 +179,7 @@ mod tests {
             heartbeat: Duration::ZERO,
             next_heartbeat: None,
             no_wait: false,
+            interest_seen: None,
         };
         assert!(q.add(w("a", 2)));
         assert!(q.add(w("b", 1)));

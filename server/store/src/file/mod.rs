@@ -263,6 +263,11 @@ impl FileStore {
         }
         let buf = fs::read(&mb.blk_path)?;
         let d = Arc::new(BlockData::load(buf, &mb.hasher));
+        // A reader that moved on from the block before is most likely
+        // scanning: that block is not read again soon.
+        if pos > 0 {
+            cache.evict(self.blks[pos - 1].index);
+        }
         cache.put(mb.index, d.clone());
         Ok(d)
     }
