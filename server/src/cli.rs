@@ -92,19 +92,6 @@ fn configure() -> (Options, Flags) {
 }
 
 /// Runs the server as the `natsd` binary does; never returns.
-/// glibc gives each thread that allocates its own arena; with tokio's
-/// workers handing buffers to each other that memory is mostly idle.
-/// Two arenas keep the peak RSS near what is in use.
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator tunable; it is called before
-    // any thread but this one exists.
-    unsafe {
-        const M_ARENA_MAX: libc::c_int = -8;
-        libc::mallopt(M_ARENA_MAX, 2);
-    }
-}
-
 pub fn main() -> ! {
     let (mut opts, flags) = configure();
     opts.set_baseline();
@@ -114,7 +101,6 @@ pub fn main() -> ! {
     }
     let log = logging::Log::new(logging::LogConfig::of(&opts));
     logging::bind(&log);
-    limit_malloc_arenas();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_start(move || logging::bind(&log))
