@@ -206,6 +206,23 @@ mod tests {
     }
 
     #[test]
+    fn reads_a_state_go_wrote() {
+        // o.dat of a durable that was delivered 1..=3 and acked 1, as Go
+        // 2.9.10 wrote it.
+        let go = [
+            22, 2, 1, 1, 3, 3, 2, 158, 185, 138, 177, 13, 1, 1, 6, 2, 2, 6, 0,
+        ];
+        let st = decode(&go).unwrap();
+        assert_eq!((st.ack_floor, st.delivered), ((1, 1), (3, 3)));
+        let pending: Vec<(u64, u64)> = st.pending.iter().map(|(s, p)| (*s, p.dseq)).collect();
+        assert_eq!(pending, vec![(2, 2), (3, 3)]);
+        assert!(st.redelivered.is_empty());
+        // What natsd writes back decodes to the same state.
+        let base = st.pending[&2].ts / NANOS + 3;
+        assert_eq!(decode(&encode(&st, base)).unwrap(), st);
+    }
+
+    #[test]
     fn refuses_bad_headers() {
         assert_eq!(decode(&[1, 2, 0]), Err(DecodeError::Corrupt));
         assert_eq!(decode(&[22, 9, 0]), Err(DecodeError::Version(9)));

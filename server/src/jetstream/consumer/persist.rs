@@ -93,3 +93,36 @@ impl Files {
         serde_json::from_slice(&json).map_err(|e| e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_consumer_go_wrote() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = Files::new(tmp.path(), "S", "D");
+        std::fs::create_dir_all(&f.dir).unwrap();
+        // meta.inf and meta.sum as Go 2.9.10 wrote them.
+        let meta = r#"{"Created":"2026-12-03T11:11:09.920041107Z","Name":"D","durable_name":"D","deliver_policy":"all","ack_policy":"explicit","ack_wait":60000000000,"max_deliver":-1,"replay_policy":"instant","max_waiting":512,"max_ack_pending":1000,"num_replicas":0}"#;
+        std::fs::write(f.dir.join("meta.inf"), meta).unwrap();
+        std::fs::write(f.dir.join("meta.sum"), "51b5979e3f17a653").unwrap();
+        let r = f.read_config().unwrap();
+        assert_eq!(
+            (r.config.durable.as_str(), r.config.ack_wait),
+            ("D", 60_000_000_000)
+        );
+        assert_eq!(r.created, "2026-12-03T11:11:09.920041107Z");
+        // natsd writes the same file back, with the same checksum.
+        let created = natsd_proto::gojson::parse_rfc3339(&r.created).unwrap();
+        f.write_config("D", &r.config, created).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(f.dir.join("meta.inf")).unwrap(),
+            meta
+        );
+        assert_eq!(
+            std::fs::read_to_string(f.dir.join("meta.sum")).unwrap(),
+            "51b5979e3f17a653"
+        );
+    }
+}
