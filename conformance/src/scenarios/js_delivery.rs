@@ -1321,6 +1321,9 @@ async fn redeliver_count(ctx: Ctx) -> Result<()> {
             check_eq!(seqs(&m)?, (1, i, i));
             ack(&mut js, &m, "-NAK").await?;
             js.flush().await?;
+            // Go hands acks to a queue of their own: a pull sent at once
+            // can overtake the NAK.
+            tokio::time::sleep(ms(20)).await;
         }
         js.delete_stream("DC").await?;
     }
