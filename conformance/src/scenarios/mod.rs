@@ -21,6 +21,7 @@ mod imports_streams;
 mod js_client;
 mod js_consumers;
 mod js_delivery;
+mod js_mirrors;
 mod js_pull;
 mod js_client_consumers;
 mod js_monitor;
@@ -68,6 +69,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(js_client::scenarios());
     all.extend(js_consumers::scenarios());
     all.extend(js_delivery::scenarios());
+    all.extend(js_mirrors::scenarios());
     all.extend(js_pull::scenarios());
     all.extend(js_client_consumers::scenarios());
     all.extend(memstore::scenarios());

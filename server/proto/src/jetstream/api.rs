@@ -80,6 +80,23 @@ pub struct StreamInfo {
     pub state: StreamStateJson,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub domain: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<StreamSourceInfo>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<StreamSourceInfo>,
+}
+
+/// How a mirror or a source follows its origin (Go's StreamSourceInfo).
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamSourceInfo {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<super::stream::ExternalStream>,
+    pub lag: u64,
+    /// Nanoseconds since the origin was last heard from, -1 if never.
+    pub active: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
 }
 
 /// One stored message as `MSG.GET` returns it (header and data base64).

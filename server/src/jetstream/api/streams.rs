@@ -109,7 +109,9 @@ pub fn create(ctx: &mut Ctx<'_>, name: &str) {
     let js = ctx.js.clone();
     match add_stream(&js, &jsa, &cfg, ctx.out()) {
         Ok((stream, _)) => {
-            let info = stream.info("");
+            // Go's create answer has no mirror or sources info.
+            let mut info = stream.info("");
+            (info.mirror, info.sources) = (None, Vec::new());
             ctx.send(
                 K,
                 None,
@@ -376,11 +378,14 @@ pub fn info(ctx: &mut Ctx<'_>, name: &str) {
             limit: MAX_SUBJECT_DETAILS,
         };
     }
+    let (mirror, sources) = stream.origins_info();
     let info = StreamInfo {
         config: stream.config(),
         created: Timestamp(stream.created),
         state,
         domain,
+        mirror,
+        sources,
     };
     ctx.send(
         K,

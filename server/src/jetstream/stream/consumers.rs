@@ -42,7 +42,17 @@ impl Stream {
         let acc_limits = jsa.limits();
         config::set_defaults(&mut cfg, &srv_limits, &acc_limits);
         let scfg = self.config();
-        config::check(&cfg, &srv_limits, &scfg, &acc_limits, recovering)?;
+        // A mirror's or a source's filters are checked against its origins'
+        // subjects.
+        let mut fcfg = scfg.clone();
+        if !recovering && (scfg.mirror.is_some() || !scfg.sources.is_empty()) {
+            let (subjects, external) = super::sources::gather_subjects(jsa, &scfg);
+            if !external {
+                (fcfg.subjects, fcfg.mirror) = (subjects, None);
+                fcfg.sources.clear();
+            }
+        }
+        config::check(&cfg, &srv_limits, &fcfg, &acc_limits, recovering)?;
         let mut consumers = self.consumers.write();
         let named = if cfg.is_durable() {
             cfg.durable.clone()

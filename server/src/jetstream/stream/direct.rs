@@ -14,7 +14,13 @@ use std::sync::{Arc, Weak};
 const GROUP: &str = "_sys_";
 
 pub fn subscribe(stream: &Arc<Stream>) -> Vec<Arc<Subscription>> {
-    let by_request = format!("$JS.API.DIRECT.GET.{}", stream.name);
+    subscribe_for(stream, &stream.name)
+}
+
+/// The direct gets of stream `name` answered by `stream` (a mirror with
+/// `mirror_direct` answers its origin's).
+pub fn subscribe_for(stream: &Arc<Stream>, name: &str) -> Vec<Arc<Subscription>> {
+    let by_request = format!("$JS.API.DIRECT.GET.{name}");
     let last_by_subject = format!("{by_request}.>");
     vec![
         stream.subscribe(&by_request, Some(GROUP), handler(stream, false)),

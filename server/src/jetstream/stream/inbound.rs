@@ -62,7 +62,15 @@ impl Stream {
         // Read before the stream's lock (see the lock order on
         // `Stream::consumers`).
         let interest = self.has_interest_in(&subject);
-        let stored = self.store_inbound(&subject, hdr, body, reply.is_some(), interest, &mut out);
+        let stored = self.store_inbound(
+            &subject,
+            hdr,
+            body,
+            reply.is_some(),
+            interest,
+            None,
+            &mut out,
+        );
         if let Some(seq) = stored {
             self.signal_consumers(&subject, seq);
         }
@@ -85,14 +93,17 @@ impl Stream {
     /// Stores one message; `out` gets what to send: `(None, -1, ack)` for
     /// the PubAck, `(Some(subject), hdr, msg)` for a republish. `interest`
     /// says whether a consumer takes the subject (for interest retention).
-    /// Returns the sequence stored, if any.
-    fn store_inbound(
+    /// Returns the sequence stored, if any. `at` is the sequence and time
+    /// a mirror stores its origin's message with.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn store_inbound(
         self: &Arc<Self>,
         subject: &str,
         hdr: &[u8],
         body: &[u8],
         wants_ack: bool,
         interest: bool,
+        at: Option<(u64, i64)>,
         out: &mut Vec<(Option<String>, i64, Vec<u8>)>,
     ) -> Option<u64> {
         let mut inner = self.inner.lock();
@@ -123,7 +134,10 @@ impl Stream {
         } else {
             hdr
         };
-        let now = now_ns();
+        let now = match at {
+            Some((_, ts)) if ts != 0 => ts,
+            _ => now_ns(),
+        };
         let checked = match self.check_headers(&mut inner, subject, hdr, now) {
             Ok(c) => c,
             Err(Refusal::Ack(e)) => return refuse_none(out, e),
@@ -175,7 +189,14 @@ impl Stream {
             None => 0,
         };
         let was_empty = inner.store.fast_state().msgs == 0;
-        let seq = match inner.store.store_msg(subject, hdr, body, now) {
+        let stored = match at {
+            Some((seq, _)) => inner
+                .store
+                .store_raw_msg(subject, hdr, body, seq, now)
+                .map(|()| seq),
+            None => inner.store.store_msg(subject, hdr, body, now),
+        };
+        let seq = match stored {
             Ok(seq) => seq,
             Err(e) => {
                 if !matches!(

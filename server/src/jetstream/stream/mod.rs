@@ -7,6 +7,7 @@ pub mod dedupe;
 pub mod direct;
 pub mod inbound;
 pub mod restore;
+pub mod sources;
 pub mod store;
 
 use super::account::JsAccount;
@@ -61,6 +62,8 @@ pub struct Stream {
     /// config, the stop).
     expiry: Arc<Notify>,
     closed: AtomicBool,
+    /// The mirror or the sources followed.
+    origins: sources::Links,
 }
 
 /// Nanoseconds since the Unix epoch, now.
@@ -136,10 +139,12 @@ impl Stream {
             consumers: RwLock::default(),
             expiry: Arc::new(Notify::new()),
             closed: AtomicBool::new(false),
+            origins: sources::Links::default(),
         });
         jsa.add_usage(stream.storage(), bytes as i64);
         stream.rebuild_dedupe();
         stream.subscribe_all();
+        stream.start_origins();
         tokio::spawn(expiry_task(Arc::downgrade(&stream), stream.expiry.clone()));
         stream
     }
@@ -231,8 +236,10 @@ impl Stream {
 
     /// Applies a checked config: new subjects, limits, republish.
     pub fn update(self: &Arc<Self>, cfg: StreamConfig) {
+        let origins_changed;
         {
             let mut inner = self.inner.lock();
+            origins_changed = inner.cfg.mirror != cfg.mirror || inner.cfg.sources != cfg.sources;
             inner.store.update_limits(limits_of(&cfg), now_ns());
             inner.republish = cfg
                 .republish
@@ -252,6 +259,10 @@ impl Stream {
         }
         self.unsubscribe_all();
         self.subscribe_all();
+        if origins_changed {
+            self.stop_origins();
+            self.start_origins();
+        }
         self.expiry.notify_one();
     }
 
@@ -265,11 +276,14 @@ impl Stream {
     }
 
     pub fn info(&self, domain: &str) -> StreamInfo {
+        let (mirror, sources) = self.origins_info();
         StreamInfo {
             config: self.config(),
             created: Timestamp(self.created),
             state: self.state(),
             domain: domain.to_string(),
+            mirror,
+            sources,
         }
     }
 
@@ -329,6 +343,7 @@ impl Stream {
             return;
         }
         self.unsubscribe_all();
+        self.stop_origins();
         self.expiry.notify_one();
         let consumers: Vec<_> = std::mem::take(&mut *self.consumers.write())
             .into_values()
