@@ -20,6 +20,7 @@ mod imports_services;
 mod imports_streams;
 mod js_client;
 mod js_consumers;
+mod js_consumers_more;
 mod js_delivery;
 mod js_mirrors;
 mod js_pull;
@@ -68,6 +69,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(js_monitor::scenarios());
     all.extend(js_client::scenarios());
     all.extend(js_consumers::scenarios());
+    all.extend(js_consumers_more::scenarios());
     all.extend(js_delivery::scenarios());
     all.extend(js_mirrors::scenarios());
     all.extend(js_pull::scenarios());
