@@ -65,6 +65,13 @@ struct Inbound {
     msg: Vec<u8>,
 }
 
+/// One attempt's inbox subscription, consumer and messages.
+type Attempt = (
+    Arc<Subscription>,
+    Arc<Consumer>,
+    mpsc::UnboundedReceiver<Inbound>,
+);
+
 /// What to do after a message.
 enum Next {
     Go,
@@ -245,17 +252,7 @@ impl Stream {
     }
 
     /// One attempt: the inbox subscribed, the origin's consumer made.
-    fn open_link(
-        self: &Arc<Self>,
-        link: &Arc<Link>,
-    ) -> Result<
-        (
-            Arc<Subscription>,
-            Arc<Consumer>,
-            mpsc::UnboundedReceiver<Inbound>,
-        ),
-        ApiError,
-    > {
+    fn open_link(self: &Arc<Self>, link: &Arc<Link>) -> Result<Attempt, ApiError> {
         let (Some(js), Some(jsa)) = (self.js(), self.jsa()) else {
             return Err(ApiError::new(ErrorId::StreamNotFound));
         };
@@ -652,7 +649,7 @@ async fn run(stream: Weak<Stream>, link: Arc<Link>) {
                         .st
                         .lock()
                         .last
-                        .map_or(true, |t| t.elapsed() > 3 * HEALTH);
+                        .is_none_or(|t| t.elapsed() > 3 * HEALTH);
                     if stalled || c.is_closed() {
                         break false;
                     }
@@ -660,7 +657,7 @@ async fn run(stream: Weak<Stream>, link: Arc<Link>) {
                 _ = link.wake.notified() => {}
             }
             if link.cancelled.load(Ordering::Acquire)
-                || stream.upgrade().map_or(true, |s| s.is_closed())
+                || stream.upgrade().is_none_or(|s| s.is_closed())
             {
                 break true;
             }
