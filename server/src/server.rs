@@ -657,6 +657,13 @@ impl Server {
         if self.shutting_down.swap(true, Ordering::AcqRel) {
             return;
         }
+        let js = self.jetstream.read().clone();
+        if let Some(js) = js {
+            if js.signal_pull_consumers() {
+                // Time for the notices to leave, as Go gives them.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
         if let Some(sys) = self.system() {
             sys.shutdown().await;
         }

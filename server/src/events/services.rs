@@ -274,7 +274,13 @@ fn account_request(srv: &Arc<Server>, req: &Request, account: &str, r: AccountRe
                     Err(e) => return Doc::Error(400, e),
                 };
                 let on = |k: &str| p.iter().any(|(key, v)| key == k && v == "true");
-                return match monitor::account_jsz(srv, account, on("streams"), on("config")) {
+                return match monitor::account_jsz(
+                    srv,
+                    account,
+                    on("streams"),
+                    on("consumers"),
+                    on("config"),
+                ) {
                     Ok(detail) => Doc::Data(detail),
                     Err(e) => Doc::Error(500, e),
                 };

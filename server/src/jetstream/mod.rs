@@ -272,6 +272,20 @@ impl JetStream {
     }
 
     /// Stops every stream, flushing the file stores (at shutdown).
+    /// Tells every waiting pull request the server is going (Go's
+    /// `409 Server Shutdown`); whether any was told.
+    pub fn signal_pull_consumers(&self) -> bool {
+        let mut sent = false;
+        for jsa in self.accounts() {
+            for stream in jsa.stream_list() {
+                for c in stream.consumer_list() {
+                    sent |= c.server_shutdown();
+                }
+            }
+        }
+        sent
+    }
+
     pub fn shutdown(&self) {
         let all: Vec<Arc<JsAccount>> = std::mem::take(&mut *self.accounts.write())
             .into_values()

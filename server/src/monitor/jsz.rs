@@ -117,9 +117,9 @@ struct StreamDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     config: Option<StreamConfig>,
     state: StreamStateJson,
-    // Go's `consumer_detail` (asked for with `consumers`) and the mirror
-    // and sources come with consumers and sourcing; until then they are
-    // empty and Go leaves them out too.
+    /// Asked for with `consumers`; their configs with `config`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    consumer_detail: Vec<natsd_proto::jetstream::consumer::ConsumerInfo>,
 }
 
 #[derive(Serialize)]
@@ -134,7 +134,13 @@ pub(crate) struct AccountDetail {
 
 /// One JetStream account as `/jsz` details it: usage, reservations (its
 /// limits) and API counters, with its streams when `streams` is set.
-fn account_detail(srv: &Server, jsa: &JsAccount, streams: bool, config: bool) -> AccountDetail {
+fn account_detail(
+    srv: &Server,
+    jsa: &JsAccount,
+    streams: bool,
+    consumers: bool,
+    config: bool,
+) -> AccountDetail {
     let (memory, storage) = jsa.usage();
     let (reserved_memory, reserved_storage) = jsa.reserved();
     let mut stream_detail = Vec::new();
@@ -150,6 +156,21 @@ fn account_detail(srv: &Server, jsa: &JsAccount, streams: bool, config: bool) ->
                 },
                 config: config.then(|| s.config()),
                 state: s.state(),
+                consumer_detail: if consumers {
+                    s.consumer_list()
+                        .iter()
+                        .filter(|c| !c.st.lock().cfg.direct)
+                        .map(|c| {
+                            let mut i = c.info();
+                            if !config {
+                                i.config = None;
+                            }
+                            i
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
             });
         }
     }
@@ -176,6 +197,7 @@ pub(crate) fn account_jsz(
     srv: &Server,
     account: &str,
     streams: bool,
+    consumers: bool,
     config: bool,
 ) -> Result<Vec<u8>, String> {
     let Some(js) = srv.jetstream() else {
@@ -188,7 +210,9 @@ pub(crate) fn account_jsz(
     let Some(jsa) = js.account(account) else {
         return Err(format!("account {quoted} not jetstream enabled"));
     };
-    Ok(json::compact(&account_detail(srv, &jsa, streams, config)))
+    Ok(json::compact(&account_detail(
+        srv, &jsa, streams, consumers, config,
+    )))
 }
 
 #[derive(Serialize)]
@@ -214,6 +238,7 @@ struct Options {
     account: String,
     accounts: bool,
     streams: bool,
+    consumers: bool,
     config: bool,
     leader_only: bool,
     offset: i64,
@@ -235,6 +260,7 @@ impl Options {
             // Consumers imply streams, streams imply accounts.
             accounts: accounts || streams || consumers,
             streams: streams || consumers,
+            consumers,
             config,
             leader_only,
             offset,
@@ -298,7 +324,7 @@ pub fn jsz(srv: &Server, q: &Query) -> Reply {
         bytes: totals.bytes,
         account_details: accounts
             .iter()
-            .map(|a| account_detail(srv, a, opts.streams, opts.config))
+            .map(|a| account_detail(srv, a, opts.streams, opts.consumers, opts.config))
             .collect(),
     };
     Reply::json(q, 200, json::pretty(&info))

@@ -190,7 +190,8 @@ pub struct ConsumerInfo {
     pub stream_name: String,
     pub name: String,
     pub created: Timestamp,
-    pub config: ConsumerConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConsumerConfig>,
     pub delivered: SequenceInfo,
     pub ack_floor: SequenceInfo,
     pub num_ack_pending: usize,

@@ -408,8 +408,13 @@ fn has_interest(c: &Consumer, subject: &str) -> bool {
 /// The size Go counts for a delivery (subject, ack reply, headers and
 /// payload as sent).
 fn delivered_size(c: &Consumer, st: &State, msg: &StoreMsg, dc: u64) -> i64 {
+    // The pending count as the ack reply will carry it (see deliver_msg).
+    let mut npc = st.npc;
+    if dc == 1 && st.npcm > 0 {
+        npc -= 1;
+    }
     let reply_len = c
-        .ack_reply(dc, msg.seq, st.dseq, msg.ts, st.npc.max(0) as u64)
+        .ack_reply(dc, msg.seq, st.dseq, msg.ts, npc.max(0) as u64)
         .len();
     let (hdr, body) = if st.cfg.headers_only {
         (headers_only(&msg.hdr, msg.msg.len()).len(), 0)

@@ -262,13 +262,16 @@ impl Consumer {
             .account
             .sublist
             .match_subject(st.cfg.deliver_subject.as_bytes());
+        // Only subscriptions on the deliver subject itself count, not
+        // wildcards that match it.
+        let deliver = st.cfg.deliver_subject.as_bytes();
         let group = st.cfg.deliver_group.as_bytes();
         if group.is_empty() {
-            !r.psubs.is_empty()
+            r.psubs.iter().any(|s| &s.subject[..] == deliver)
         } else {
             r.qsubs
                 .iter()
-                .any(|g| &*g.name == group && !g.members.is_empty())
+                .any(|g| &*g.name == group && g.members.iter().any(|s| &s.subject[..] == deliver))
         }
     }
 
@@ -294,7 +297,7 @@ impl Consumer {
             stream_name: self.stream_name.clone(),
             name: self.name.clone(),
             created: Timestamp(self.created()),
-            config: st.cfg.clone(),
+            config: Some(st.cfg.clone()),
             delivered: SequenceInfo {
                 consumer_seq: st.dseq - 1,
                 stream_seq: st.sseq - 1,
@@ -491,6 +494,29 @@ impl Consumer {
             );
             self.st.lock().dirty = true;
         }
+    }
+
+    /// Answers the waiting pull requests with `409 Server Shutdown`;
+    /// whether there were any.
+    pub fn server_shutdown(&self) -> bool {
+        let out: Vec<Outgoing> = {
+            let st = self.st.lock();
+            if st.cfg.replicas > 1 {
+                return false;
+            }
+            st.waiting.as_ref().map_or_else(Vec::new, |w| {
+                w.reqs
+                    .iter()
+                    .map(|r| {
+                        let hdr = pull::pending_status(409, "Server Shutdown", r.n, r.b);
+                        status_msg(&r.reply, hdr)
+                    })
+                    .collect()
+            })
+        };
+        let sent = !out.is_empty();
+        self.send_now(out);
+        sent
     }
 
     /// Stops the consumer; `delete` removes its state and announces it.
