@@ -98,15 +98,7 @@ impl Publisher {
         let m = sizes.message(subject.as_bytes(), reply, hdr, payload);
         self.router.received(c.kind, payload.len());
         self.router.route(&acc, c, &m);
-        let b = self.router.take_stats();
-        if b.in_msgs > 0 || b.out_msgs > 0 {
-            srv.stats
-                .traffic
-                .add(b.in_msgs, b.in_bytes, b.out_msgs, b.out_bytes);
-            acc.traffic
-                .add(b.in_msgs, b.in_bytes, b.out_msgs, b.out_bytes);
-        }
-        self.router.flush(c);
+        self.end_batch(srv, &acc);
     }
 
     /// Publishes messages in one batch, flushed once at its end; returns
@@ -125,6 +117,13 @@ impl Publisher {
             self.router.received(c.kind, o.payload.len());
             delivered.push(self.router.route(&acc, c, &m));
         }
+        self.end_batch(srv, &acc);
+        delivered
+    }
+
+    /// Adds the batch's traffic to the server's and the account's
+    /// counters and flushes what it queued.
+    fn end_batch(&mut self, srv: &Server, acc: &Account) {
         let b = self.router.take_stats();
         if b.in_msgs > 0 || b.out_msgs > 0 {
             srv.stats
@@ -133,7 +132,6 @@ impl Publisher {
             acc.traffic
                 .add(b.in_msgs, b.in_bytes, b.out_msgs, b.out_bytes);
         }
-        self.router.flush(c);
-        delivered
+        self.router.flush(&self.conn);
     }
 }

@@ -3,7 +3,8 @@
 //! `omitempty` where Go's struct tags say so.
 
 use super::api::{Paged, Timestamp};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use super::stream::go_enum;
+use serde::{Deserialize, Serialize};
 
 /// Where a new consumer starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,30 +33,6 @@ pub enum ReplayPolicy {
     #[default]
     Instant,
     Original,
-}
-
-/// Go's enum marshalling: the names, and `can not unmarshal "<json>"` for
-/// anything else.
-macro_rules! go_enum {
-    ($t:ty, $($v:path => $s:literal),+) => {
-        impl Serialize for $t {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(match self { $($v => $s,)+ })
-            }
-        }
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let v = serde_json::Value::deserialize(d)?;
-                match v.as_str() {
-                    $(Some($s) => Ok($v),)+
-                    _ => Err(serde::de::Error::custom(format!(
-                        "can not unmarshal {:?}",
-                        v.to_string()
-                    ))),
-                }
-            }
-        }
-    };
 }
 
 go_enum!(DeliverPolicy,

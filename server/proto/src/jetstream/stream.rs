@@ -2,7 +2,7 @@
 //! Go's strings, durations as integer nanoseconds, `omitempty` where Go's
 //! struct tags say so. Unknown fields are ignored, as Go's decoder does.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// How messages are retained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,8 +37,8 @@ pub enum Storage {
 /// anything else.
 macro_rules! go_enum {
     ($t:ty, $($v:path => $s:literal),+) => {
-        impl Serialize for $t {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 match self {
                     $($v => s.serialize_str($s),)+
                     #[allow(unreachable_patterns)]
@@ -46,9 +46,9 @@ macro_rules! go_enum {
                 }
             }
         }
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let v = serde_json::Value::deserialize(d)?;
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let v = <serde_json::Value as serde::Deserialize>::deserialize(d)?;
                 match v.as_str() {
                     $(Some($s) => Ok($v),)+
                     _ => Err(serde::de::Error::custom(format!(
@@ -60,6 +60,8 @@ macro_rules! go_enum {
         }
     };
 }
+
+pub(crate) use go_enum;
 
 go_enum!(Retention, Retention::Limits => "limits", Retention::Interest => "interest", Retention::WorkQueue => "workqueue");
 go_enum!(DiscardPolicy, DiscardPolicy::Old => "old", DiscardPolicy::New => "new");
