@@ -130,10 +130,6 @@ impl Consumer {
         self.created.store(ns, Ordering::Relaxed);
     }
 
-    pub fn config(&self) -> ConsumerConfig {
-        self.st.lock().cfg.clone()
-    }
-
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }

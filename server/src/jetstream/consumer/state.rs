@@ -172,10 +172,6 @@ impl State {
         self.cfg.is_push()
     }
 
-    pub fn acks(&self) -> bool {
-        matches!(self.cfg.ack_policy, AckPolicy::Explicit | AckPolicy::All)
-    }
-
     /// Whether a subject passes the consumer's filter.
     pub fn filter_match(&self, subject: &str) -> bool {
         let f = &self.cfg.filter_subject;
