@@ -247,8 +247,15 @@ impl Stream {
     }
 
     /// Whether an interest stream keeps a message on `subject`: some
-    /// consumer's filter takes it.
+    /// consumer's filter takes it. Streams of other retentions keep
+    /// everything and skip the look at their consumers.
     pub fn has_interest_in(&self, subject: &str) -> bool {
+        if !self
+            .interest_retention
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return true;
+        }
         self.consumers
             .read()
             .values()

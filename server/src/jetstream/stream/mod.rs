@@ -62,6 +62,9 @@ pub struct Stream {
     /// config, the stop).
     expiry: Arc<Notify>,
     closed: AtomicBool,
+    /// The config's retention is interest (read on the publish path
+    /// without the stream's lock, see [`Stream::has_interest_in`]).
+    interest_retention: AtomicBool,
     /// The mirror or the sources followed.
     origins: sources::Links,
 }
@@ -118,6 +121,7 @@ impl Stream {
             .as_ref()
             .and_then(|r| Transform::new(&r.source, &r.destination).ok());
         let bytes = store.fast_state().bytes;
+        let interest = cfg.retention == natsd_proto::jetstream::stream::Retention::Interest;
         let stream = Arc::new(Stream {
             name: cfg.name.clone(),
             account: jsa.account.clone(),
@@ -139,6 +143,7 @@ impl Stream {
             consumers: RwLock::default(),
             expiry: Arc::new(Notify::new()),
             closed: AtomicBool::new(false),
+            interest_retention: AtomicBool::new(interest),
             origins: sources::Links::default(),
         });
         jsa.add_usage(stream.storage(), bytes as i64);
@@ -254,6 +259,10 @@ impl Stream {
                     );
                 }
             }
+            self.interest_retention.store(
+                cfg.retention == natsd_proto::jetstream::stream::Retention::Interest,
+                Ordering::Release,
+            );
             inner.cfg = cfg;
             self.account_usage(&mut inner);
         }
