@@ -13,6 +13,8 @@ mod core_client;
 mod core_proto;
 mod core_protocol;
 mod events;
+mod filestore;
+mod filestore_recovery;
 mod hostile_input;
 mod import_cycles;
 mod imports_config;
@@ -75,5 +77,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(js_pull::scenarios());
     all.extend(js_client_consumers::scenarios());
     all.extend(memstore::scenarios());
+    all.extend(filestore::scenarios());
+    all.extend(filestore_recovery::scenarios());
     all
 }
