@@ -111,6 +111,13 @@ fn rebuild(mb: &mut MsgBlock, seed_last: u64) -> Result<Option<LostData>, StoreE
             }
             if !mb.dmap.contains(&r.seq) {
                 if !r.verify(&mb.hasher) {
+                    // Go has taken the record's sequence as the block's
+                    // last before it checks the record: the block keeps
+                    // it as its last, and what is lost starts after it.
+                    mb.last = MsgId {
+                        seq: r.seq,
+                        ts: r.ts,
+                    };
                     bad = true;
                     break;
                 }
