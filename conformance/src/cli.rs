@@ -83,6 +83,11 @@ enum Command {
     /// hostile configs through `-t`; writes reports/fuzz-diff.md and fails
     /// on a crash, a hang or a divergence not in conformance/fuzz-explained.toml.
     FuzzDiff(FuzzDiffArgs),
+    /// Kills servers with SIGKILL under JetStream load, cycle after cycle,
+    /// and checks after each restart that nothing acknowledged is lost or
+    /// corrupt; writes reports/crash.md and fails when natsd lost or
+    /// corrupted anything.
+    Crash(CrashArgs),
 }
 
 #[derive(Subcommand)]
@@ -149,6 +154,28 @@ struct FuzzDiffArgs {
     #[arg(long, default_value_t = 16)]
     jobs: usize,
     /// The report (default: reports/fuzz-diff.md in the workspace).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The Go reference binary.
+    #[arg(long, default_value = DEFAULT_GO_BIN)]
+    go_bin: PathBuf,
+    /// The natsd binary (default: beside this parity binary).
+    #[arg(long)]
+    natsd_bin: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct CrashArgs {
+    /// Which server to kill (default: both when the Go reference is installed).
+    #[arg(long, value_enum)]
+    target: Option<TargetArg>,
+    /// Kill and restart cycles per server (the committed report has at least 200).
+    #[arg(long, default_value_t = 200)]
+    cycles: usize,
+    /// Seed of the load and of the kill moments.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The report (default: reports/crash.md in the workspace).
     #[arg(long)]
     out: Option<PathBuf>,
     /// The Go reference binary.
@@ -235,6 +262,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Mutants(args) => mutants_cmd(&ws, args),
         Command::Bench(args) => bench(&ws, args),
         Command::FuzzDiff(args) => fuzz_diff(&ws, args),
+        Command::Crash(args) => crash(&ws, args),
     }
 }
 
@@ -1012,6 +1040,72 @@ fn fuzz_diff(ws: &Workspace, args: FuzzDiffArgs) -> Result<ExitCode> {
         out: args.out.unwrap_or_else(|| ws.path("reports/fuzz-diff.md")),
     };
     Ok(if fuzzdiff::run(&opts)? {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn crash(ws: &Workspace, args: CrashArgs) -> Result<ExitCode> {
+    let bins = binaries(&SelectArgs {
+        category: None,
+        filter: None,
+        jobs: 1,
+        go_bin: args.go_bin,
+        natsd_bin: args.natsd_bin,
+    })?;
+    let targets = match args.target {
+        Some(TargetArg::Rust) => vec![Target::Rust],
+        Some(TargetArg::Go) => vec![Target::Go],
+        Some(TargetArg::Both) => vec![Target::Rust, Target::Go],
+        None if bins.go.is_file() => vec![Target::Rust, Target::Go],
+        None => vec![Target::Rust],
+    };
+    for t in &targets {
+        require_binary(
+            bins.of(*t),
+            "build natsd or run scripts/setup.sh; or pass the binary",
+        )?;
+    }
+    let header = crate::crash::report::Header {
+        command: format!("parity crash --cycles {} --seed {}", args.cycles, args.seed),
+        when: now_utc(),
+        seed: args.seed,
+        cycles: args.cycles,
+        natsd: format!("git revision {}", git_revision(&ws.root)),
+        go: server_version(&bins.go),
+    };
+    let runs = crate::crash::run(&crate::crash::Options {
+        seed: args.seed,
+        cycles: args.cycles,
+        targets,
+        bins,
+    })?;
+    let out = args
+        .out
+        .unwrap_or_else(|| crate::crash::default_report(&ws.root));
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&out, crate::crash::report::render(&header, &runs))?;
+    println!("{} written", out.display());
+    for r in &runs {
+        let verdict = if r.clean() {
+            "clean"
+        } else {
+            "PROBLEMS (see the report)"
+        };
+        println!(
+            "{}: {} cycles, {verdict}",
+            r.target.as_str(),
+            r.cycles.len()
+        );
+    }
+    let natsd_clean = runs
+        .iter()
+        .filter(|r| r.target == Target::Rust)
+        .all(crate::crash::TargetRun::clean);
+    Ok(if natsd_clean {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -10,6 +10,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod crash;
 pub mod classifications;
 pub mod cli;
 pub mod db;
@@ -23,6 +24,7 @@ pub mod mutants;
 pub mod normalize;
 pub mod registry;
 pub mod reports;
+pub mod rng;
 pub mod runner;
 pub mod scenarios;
 pub mod sources;

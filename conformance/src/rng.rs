@@ -1,4 +1,4 @@
-//! A tiny seeded generator (SplitMix64): the same seed gives the same cases
+//! A tiny seeded generator (SplitMix64): the same seed gives the same runs
 //! on every machine and every Rust release, which a crate's default
 //! generator does not promise.
 

@@ -5,7 +5,7 @@
 //! server thinks the client is shows in the answer.
 
 use super::gen_connect::random_case;
-use super::rng::Rng;
+use crate::rng::Rng;
 
 const USERS: &[(&str, &str)] = &[
     ("alice", "alicepw"),

@@ -5,7 +5,7 @@
 //! undefined or refer to themselves. A config parser that recurses, trusts
 //! its input or panics on it shows here.
 
-use super::rng::Rng;
+use crate::rng::Rng;
 
 /// The file `-t -c` is given; a case may write others beside it.
 pub const MAIN: &str = "c.conf";

@@ -5,7 +5,7 @@
 //! the same subject and a PING, so that `verbose`, `echo` and acceptance
 //! all show in the answer.
 
-use super::rng::Rng;
+use crate::rng::Rng;
 
 /// Observes the options a CONNECT set: +OK (verbose), the echoed MSG
 /// (echo) and the PONG (connection kept).

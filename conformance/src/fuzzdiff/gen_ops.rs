@@ -7,7 +7,7 @@
 //! the case's own subject prefix, see [`super::generate`]).
 
 use super::generate::PREFIX_LEN;
-use super::rng::Rng;
+use crate::rng::Rng;
 
 /// What a case may start with, before its `SUB ~.> 99`.
 const PREAMBLES: &[&str] = &[

@@ -9,7 +9,7 @@
 //! subscribes to a subject outside its prefix.
 
 use super::case::{Case, Set};
-use super::rng::Rng;
+use crate::rng::Rng;
 use super::{gen_auth, gen_connect, gen_ops};
 
 /// A class: its name, its server set, and how to make one of its inputs.

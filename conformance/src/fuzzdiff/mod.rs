@@ -22,7 +22,6 @@ mod gen_ops;
 mod generate;
 mod proto_run;
 mod report;
-mod rng;
 mod servers;
 mod verdict;
 mod wire;

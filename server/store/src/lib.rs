@@ -6,6 +6,7 @@
 //! driven by its owner, which asks when to call [`StreamStore::expire`].
 
 pub mod consumer;
+pub mod durable;
 pub mod file;
 pub mod mem;
 
@@ -172,6 +173,12 @@ pub trait StreamStore: Send + Sync {
     /// Writes out what is buffered and syncs it to disk (a file store's
     /// periodic sync; nothing for the memory store).
     fn flush(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Writes out the bookkeeping that changed since the last time (a file
+    /// store's block indexes and per-subject state) and syncs to disk when
+    /// the sync interval has passed; nothing for the memory store.
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
     /// Flushes and closes the store (a file store then refuses writes with

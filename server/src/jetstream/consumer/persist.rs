@@ -77,9 +77,8 @@ impl Files {
     pub fn write_state(&self, state: &ConsumerState) -> Result<(), String> {
         let now = (crate::jetstream::stream::now_ns() + 500_000_000) / 1_000_000_000;
         let buf = natsd_store::consumer::encode(state, now);
-        let tmp = self.dir.join("o.dat.tmp");
-        std::fs::write(&tmp, &buf).map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, self.dir.join(STATE_FILE)).map_err(|e| e.to_string())
+        natsd_store::durable::replace_file(&self.dir.join(STATE_FILE), &buf)
+            .map_err(|e| e.to_string())
     }
 
     pub fn delete(&self) {

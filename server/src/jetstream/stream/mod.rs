@@ -151,6 +151,7 @@ impl Stream {
         stream.subscribe_all();
         stream.start_origins();
         tokio::spawn(expiry_task(Arc::downgrade(&stream), stream.expiry.clone()));
+        tokio::spawn(checkpoint_task(Arc::downgrade(&stream)));
         stream
     }
 
@@ -307,6 +308,8 @@ impl Stream {
                 inner.store.purge_ex(filter, seq, keep)
             };
             self.account_usage(&mut inner);
+            // An answered purge survives a kill -9 (Go's may come back).
+            let _ = inner.store.checkpoint();
             let st = inner.store.fast_state();
             let first = if filter.is_empty() {
                 st.first_seq
@@ -338,6 +341,8 @@ impl Stream {
                 inner.store.erase_msg(seq)
             };
             self.account_usage(&mut inner);
+            // An answered delete survives a kill -9 (Go's may come back).
+            let _ = inner.store.checkpoint();
             (removed, subject)
         };
         if removed {
@@ -419,6 +424,17 @@ impl Stream {
         Some(next.unwrap_or(Duration::from_nanos(inner.cfg.max_age as u64)))
     }
 
+    /// Writes out the store's changed bookkeeping; a failure is logged and
+    /// retried at the next checkpoint.
+    fn checkpoint(&self) {
+        if let Err(e) = self.inner.lock().store.checkpoint() {
+            crate::warn!(
+                "JetStream stream '{}' could not write its state: {e}",
+                self.name
+            );
+        }
+    }
+
     /// Wakes the expiry timer (a message arrived in an empty stream).
     pub fn wake_expiry(&self) {
         self.expiry.notify_one();
@@ -440,6 +456,23 @@ async fn expiry_task(stream: Weak<Stream>, wake: Arc<Notify>) {
                 }
             }
             None => wake.notified().await,
+        }
+    }
+}
+
+/// How often a stream's store writes out its changed bookkeeping (and
+/// syncs, when its sync interval has passed): what a kill -9 can make a
+/// restart rebuild from the message records is at most this old.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+async fn checkpoint_task(stream: Weak<Stream>) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match stream.upgrade() {
+            Some(s) if !s.is_closed() => s.checkpoint(),
+            _ => return,
         }
     }
 }

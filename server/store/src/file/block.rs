@@ -288,14 +288,17 @@ impl MsgBlock {
         }
         let new = self.blk_path.with_extension("new");
         fs::write(&new, &out)?;
-        fs::rename(&new, &self.blk_path)?;
-        self.file = None;
-        self.rbytes = out.len() as u64;
+        // The index describes the new file before it takes the old one's
+        // place: a crash in between leaves an index whose deletes are
+        // those the new file lacks, and the old file still holds them.
         if let Some(tail) = out.len().checked_sub(CHECKSUM_SIZE) {
             self.lchk.copy_from_slice(&out[tail..]);
         }
         self.dirty = true;
         self.write_state()?;
+        fs::rename(&new, &self.blk_path)?;
+        self.file = None;
+        self.rbytes = out.len() as u64;
         Ok(Arc::new(BlockData::load(out, &self.hasher)))
     }
 
@@ -392,7 +395,7 @@ impl MsgBlock {
             lchk: self.lchk,
             dmap: self.dmap.iter().copied().collect(),
         };
-        fs::write(&self.idx_path, encode_index(&info))?;
+        crate::durable::replace_file(&self.idx_path, &encode_index(&info))?;
         self.last_index_write = Some(Instant::now());
         Ok(())
     }
@@ -415,9 +418,9 @@ impl MsgBlock {
             remove_if_present(&self.fss_path)?;
             return Ok(());
         }
-        fs::write(
+        crate::durable::replace_file(
             &self.fss_path,
-            encode_fss(self.fss.iter(), &self.hasher, &self.lchk),
+            &encode_fss(self.fss.iter(), &self.hasher, &self.lchk),
         )?;
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! name, which is also its directory's name).
 
 use super::checksum::{hex, Hasher};
+use crate::durable::temp_path;
 use crate::StoreError;
 use std::fs;
 use std::path::Path;
@@ -15,10 +16,16 @@ fn meta_sum(stream: &str, json: &[u8]) -> String {
     hex(&Hasher::new(stream).sum(&[json]))
 }
 
-/// Writes meta.inf and its checksum into a stream's directory.
+/// Writes meta.inf and its checksum into a stream's directory. Both go to
+/// temporaries first, then meta.inf and meta.sum are renamed in that order:
+/// a crash between the two renames leaves the new checksum in meta.sum.tmp,
+/// where [`read_meta_keyed`] finds it.
 pub fn write_meta(dir: &Path, stream: &str, json: &[u8]) -> Result<(), StoreError> {
-    fs::write(dir.join(META_FILE), json)?;
-    fs::write(dir.join(META_SUM_FILE), meta_sum(stream, json))?;
+    let (meta, sum) = (dir.join(META_FILE), dir.join(META_SUM_FILE));
+    fs::write(temp_path(&meta), json)?;
+    fs::write(temp_path(&sum), meta_sum(stream, json))?;
+    fs::rename(temp_path(&meta), &meta)?;
+    fs::rename(temp_path(&sum), &sum)?;
     Ok(())
 }
 
@@ -43,7 +50,11 @@ pub fn read_meta_keyed(dir: &Path, key: &str) -> Result<Vec<u8>, StoreError> {
         StoreError::Io(format!("error reading metafile checksum {sum_file:?}: {e}"))
     })?;
     let want = meta_sum(key, &json);
-    if sum != want.as_bytes() {
+    let interrupted = || fs::read(temp_path(&sum_file)).is_ok_and(|t| t == want.as_bytes());
+    if sum != want.as_bytes() && interrupted() {
+        // A write stopped between its two renames: finish it.
+        fs::rename(temp_path(&sum_file), &sum_file)?;
+    } else if sum != want.as_bytes() {
         return Err(StoreError::Io(format!(
             "stream metafile {meta:?}: checksums do not match {:?} vs {want:?}",
             String::from_utf8_lossy(&sum)
@@ -66,5 +77,19 @@ mod tests {
         fs::write(dir.join(META_FILE), br#"{"name":"OTHER"}"#).unwrap();
         let err = read_meta(&dir).unwrap_err().to_string();
         assert!(err.contains("checksums do not match"), "{err}");
+    }
+
+    #[test]
+    fn a_write_cut_between_its_renames_is_finished_on_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ORDERS");
+        fs::create_dir(&dir).unwrap();
+        write_meta(&dir, "ORDERS", br#"{"name":"ORDERS"}"#).unwrap();
+        let new = br#"{"name":"ORDERS","max_msgs":5}"#;
+        fs::write(dir.join(META_FILE), new).unwrap();
+        fs::write(temp_path(&dir.join(META_SUM_FILE)), meta_sum("ORDERS", new)).unwrap();
+        assert_eq!(read_meta(&dir).unwrap(), new);
+        assert!(!temp_path(&dir.join(META_SUM_FILE)).exists());
+        assert_eq!(read_meta(&dir).unwrap(), new);
     }
 }

@@ -416,15 +416,7 @@ impl FileStore {
         else {
             return Ok(false);
         };
-        if secure {
-            let offset = data.offset(seq).unwrap_or_default();
-            drop(data);
-            let mb = &mut self.blks[pos];
-            mb.erase(seq, offset, len)?;
-            let index = mb.index;
-            self.read_cache().evict(index);
-            data = self.data(pos)?;
-        }
+        let offset = data.offset(seq).unwrap_or_default();
         self.msgs -= 1;
         self.bytes -= size;
         psim_remove(&mut self.psim, &subject);
@@ -440,6 +432,18 @@ impl FileStore {
             mb.dmap.insert(seq);
         }
         mb.mark_dirty();
+        if secure && !mb.is_empty() {
+            // The index says the message is gone before its record is
+            // overwritten: a crash in between leaves it removed, where the
+            // other order would leave it counted and unreadable.
+            mb.write_index()?;
+            drop(data);
+            mb.erase(seq, offset, len)?;
+            let index = mb.index;
+            self.read_cache().evict(index);
+            data = self.data(pos)?;
+        }
+        let mb = &mut self.blks[pos];
         if !fifo && !is_last && mb.is_sparse() {
             // Compaction only reclaims space: if it fails, the block stays.
             if let Ok(compacted) = mb.compact(&data) {
@@ -930,6 +934,20 @@ impl StreamStore for FileStore {
         }
         self.lmb()?.sync()?;
         self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        if self.closed {
+            return Ok(());
+        }
+        for mb in &mut self.blks {
+            mb.write_state()?;
+        }
+        if self.last_sync.elapsed() >= self.sync_interval {
+            self.lmb()?.sync()?;
+            self.last_sync = Instant::now();
+        }
         Ok(())
     }
 
