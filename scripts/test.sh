@@ -13,3 +13,7 @@ target/release/parity run --target both --check
 if [ -x /usr/sbin/nats-server ]; then
     target/release/parity fuzz-diff --cases 300 --configs 60 --seed 1 --out target/fuzz-diff-ci.md
 fi
+# Crash safety, short: natsd killed with SIGKILL under JetStream load and
+# restarted, 10 times; fails if anything acknowledged is lost or corrupt.
+# (reports/crash.md comes from `parity crash` with 200 cycles a server.)
+target/release/parity crash --target rust --cycles 10 --seed 1 --out target/crash-ci.md
