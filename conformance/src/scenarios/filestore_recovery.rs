@@ -189,6 +189,40 @@ pub fn scenarios() -> Vec<Scenario> {
             })
             .partial("TestFileStoreCompactReclaimHeadSpace"),
         ),
+        // Partial: that the blocks' per-subject state (mb.fss) leaves memory
+        // has no outside view.
+        fs(
+            Scenario::new("filestore-recovery/expire-subject-meta", |c| {
+                expire_subject_meta(c).boxed()
+            })
+            .partial("TestFileStoreExpireSubjectMeta"),
+        ),
+        // Partial: a stream's blocks are 4MB with max_msgs_per_subject (Go's
+        // test has 128 bytes and counts 34 blocks).
+        fs(
+            Scenario::new("filestore-recovery/max-msgs-per-subject", |c| {
+                max_msgs_per_subject(c).boxed()
+            })
+            .partial("TestFileStoreMaxMsgsPerSubject"),
+        ),
+        // Partial: mb.compact() of a block and fs.Utilization() are in
+        // process; the encrypted half waits for encryption.
+        fs(Scenario::new("filestore-recovery/sparse-compaction", |c| {
+            sparse_compaction(c).boxed()
+        })
+        .partial("TestFileStoreSparseCompaction")),
+        // Partial: the hand-made compaction of the last block is in process.
+        fs(Scenario::new(
+            "filestore-recovery/sparse-compaction-interior-deletes",
+            |c| sparse_compaction_interior(c).boxed(),
+        )
+        .partial("TestFileStoreSparseCompactionWithInteriorDeletes")),
+        fs(
+            Scenario::new("filestore-recovery/rebuild-dmap-accounting", |c| {
+                rebuild_dmap_accounting(c).boxed()
+            })
+            .full("TestFileStoreRebuildStateDmapAccountingBug"),
+        ),
     ]
 }
 
@@ -1305,5 +1339,180 @@ async fn compact_reclaim_head_space(ctx: Ctx) -> Result<()> {
     check_blocks(&s, &mut js, &msg, rl, &[(2, 85, 101)]).await?;
     let state = js.state("TEST").await?;
     ctx.observe_json("state", &scrub(&state));
+    Ok(())
+}
+
+async fn expire_subject_meta(ctx: Ctx) -> Result<()> {
+    let (mut s, mut js) = file_stream(
+        &ctx,
+        json!({"name": "zzz", "subjects": ["kv.>"], "max_msgs_per_subject": 1}),
+    )
+    .await?;
+    let ns = 100;
+    for i in 1..=ns {
+        js.stored(&format!("kv.{i}"), "value").await?;
+    }
+    // After a restart the stream knows its subjects.
+    let mut js = restart(&ctx, &mut s).await?;
+    let state = js.state("zzz").await?;
+    ensure!(
+        num(&state["num_subjects"]) == ns,
+        "Expected NumSubjects of {ns}, got {}",
+        state["num_subjects"]
+    );
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    // Load by sequence, and the last of a subject (what KV does).
+    let r = get(&mut js, "zzz", 1).await?;
+    ensure!(api_err(&r).0 == 0, "get 1: {r}");
+    let r = js.msg_get("zzz", "{\"last_by_subj\":\"kv.22\"}").await?;
+    ensure!(api_err(&r).0 == 0, "last kv.22: {r}");
+    check_eq!(r["message"]["seq"], json!(22));
+    ctx.observe_json("state", &scrub(&state));
+    Ok(())
+}
+
+async fn max_msgs_per_subject(ctx: Ctx) -> Result<()> {
+    let (_s, mut js) = file_stream(
+        &ctx,
+        json!({"name": "zzz", "subjects": ["kv.>"], "max_msgs_per_subject": 1}),
+    )
+    .await?;
+    let ns = 100;
+    for _ in 0..2 {
+        for i in 1..=ns {
+            js.stored(&format!("kv.{i}"), "value").await?;
+        }
+    }
+    let state = full_state(&mut js, "zzz").await?;
+    ensure!(
+        num(&state["messages"]) == 100
+            && num(&state["first_seq"]) == 101
+            && num(&state["last_seq"]) == 200
+            && state.get("deleted").is_none(),
+        "Bad state: {state}"
+    );
+    ctx.observe_json("state", &scrub(&state));
+    Ok(())
+}
+
+async fn sparse_compaction(ctx: Ctx) -> Result<()> {
+    let (mut s, mut js) = file_stream(&ctx, json!({"name": "KV", "subjects": ["kv.>"]})).await?;
+    let msg = "ABC".repeat(33);
+    for i in 1..=1000 {
+        js.stored(&format!("kv.{}", i % 10), &msg).await?;
+    }
+    let check_state = |st: &Value, msgs: u64, first: u64, last: u64| -> Result<()> {
+        ensure!(
+            (
+                num(&st["messages"]),
+                num(&st["first_seq"]),
+                num(&st["last_seq"])
+            ) == (msgs, first, last),
+            "Expected {msgs} msgs from {first} to {last}, got {st}"
+        );
+        Ok(())
+    };
+    check_state(&js.state("KV").await?, 1000, 1, 1000)?;
+    // Deletes and erases, each time the same state before and after a
+    // restart (which stands for the block's compaction).
+    let rounds: [(&[u64], bool); 3] = [
+        (&[1], false),
+        (&[1000, 999, 998, 997], false),
+        (&[500, 502, 504, 506, 508, 510], true),
+    ];
+    for (seqs, erase) in rounds {
+        for &seq in seqs {
+            delete(&mut js, "KV", seq, erase).await?;
+        }
+        let before = full_state(&mut js, "KV").await?;
+        js = restart(&ctx, &mut s).await?;
+        let after = full_state(&mut js, "KV").await?;
+        check_eq!(after, before);
+    }
+    let state = js.state("KV").await?;
+    check_state(&state, 989, 2, 1000)?;
+    ctx.observe_json("state", &scrub(&state));
+    Ok(())
+}
+
+async fn sparse_compaction_interior(ctx: Ctx) -> Result<()> {
+    let (mut s, mut js) = file_stream(&ctx, json!({"name": "KV", "subjects": ["kv.>"]})).await?;
+    for i in 1..=1000 {
+        js.stored(&format!("kv.{}", i % 10), "OK").await?;
+    }
+    for seq in [500, 600, 700, 800] {
+        delete(&mut js, "KV", seq, false).await?;
+    }
+    let r = get(&mut js, "KV", 900).await?;
+    ensure!(api_err(&r).0 == 0, "Unexpected error: {r}");
+    // A restart (the Go test closes the block and compacts it by hand).
+    let mut js = restart(&ctx, &mut s).await?;
+    let r = get(&mut js, "KV", 900).await?;
+    ensure!(api_err(&r).0 == 0, "Unexpected error: {r}");
+    ctx.observe_json("get 900", &scrub(&r));
+    Ok(())
+}
+
+/// Messages == last - first + 1 - deleted, by the state with its deletes.
+async fn accounting_holds(js: &mut Js, name: &str) -> Result<Value> {
+    let st = full_state(js, name).await?;
+    let (msgs, first, last) = (
+        num(&st["messages"]),
+        num(&st["first_seq"]),
+        num(&st["last_seq"]),
+    );
+    let deleted = st["deleted"].as_array().map_or(0, |d| d.len()) as u64;
+    ensure!(
+        msgs == (last - first + 1) - deleted,
+        "Consistency check failed: {msgs} != {} -> last {last} first {first} len(dmap) {deleted}",
+        (last - first + 1) - deleted
+    );
+    Ok(st)
+}
+
+async fn rebuild_dmap_accounting(ctx: Ctx) -> Result<()> {
+    // Go compacts the block by hand. A server compacts a block itself when
+    // an interior delete leaves it a quarter used and it is over 2MB and
+    // not the last: a KV stream's 4MB blocks, 100KB messages (40 to a
+    // block), then the deletes of 2-40.
+    let (mut s, mut js) = file_stream(
+        &ctx,
+        json!({"name": "TEST", "subjects": ["foo"], "max_msgs_per_subject": 1000}),
+    )
+    .await?;
+    let msg = "\0".repeat(100 * 1024);
+    for _ in 0..50 {
+        js.stored("foo", &msg).await?;
+    }
+    let blks = block_files(&s, "TEST", "blk")?;
+    ensure!(blks.first() == Some(&1), "no first block: {blks:?}");
+    for seq in 2..=40 {
+        delete(&mut js, "TEST", seq, false).await?;
+    }
+    accounting_holds(&mut js, "TEST").await?;
+    // The block was compacted: what is left of it is its live records and
+    // the deletes' markers.
+    let size = std::fs::metadata(msgs_dir(&s, "TEST").join("1.blk"))?.len();
+    ctx.observe("block 1 size after the deletes", &size.to_string());
+    // Now the first.
+    delete(&mut js, "TEST", 1, false).await?;
+    accounting_holds(&mut js, "TEST").await?;
+    // The block's state rebuilt from its records: a restart with an index
+    // that does not match the block's tail.
+    let mut js = restart_with(&ctx, &mut s, |s| {
+        let path = msgs_dir(s, "TEST").join("1.idx");
+        if let Ok(mut buf) = std::fs::read(&path) {
+            let mut at = 2;
+            for _ in 0..7 {
+                uvarint(&buf, &mut at)?;
+            }
+            buf[at] = !buf[at];
+            std::fs::write(&path, buf)?;
+        }
+        Ok(())
+    })
+    .await?;
+    let st = accounting_holds(&mut js, "TEST").await?;
+    ctx.observe_json("state", &scrub(&st));
     Ok(())
 }
