@@ -2,6 +2,7 @@
 //! Go's defaults filled in (75% of RAM, 75% of the store's free disk, the
 //! store under `<store_dir>/jetstream`), and the start-up banner.
 
+use crate::options::jetstream::SyncPolicy;
 use crate::options::Options;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,8 @@ pub struct JsConfig {
     pub max_store: i64,
     pub store_dir: PathBuf,
     pub domain: String,
+    /// How file stores sync to disk.
+    pub sync: SyncPolicy,
 }
 
 impl JsConfig {
@@ -47,6 +50,7 @@ impl JsConfig {
             max_store,
             store_dir,
             domain: js.domain.clone(),
+            sync: js.sync,
         }
     }
 }

@@ -49,6 +49,23 @@ pub struct JetStreamConfig {
     pub unique_tag: String,
     pub max_catchup: Option<i64>,
     pub limits: JetStreamLimits,
+    pub sync: SyncPolicy,
+}
+
+/// How file stores sync to disk: `sync_interval: <duration>` or
+/// `sync_interval: always`, Go 2.10's option. Go 2.9.10 has no such
+/// option (it refuses the field) and syncs every 2 minutes, the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPolicy {
+    Every(std::time::Duration),
+    /// An fsync after every write, before the PubAck.
+    Always,
+}
+
+impl Default for SyncPolicy {
+    fn default() -> Self {
+        SyncPolicy::Every(std::time::Duration::from_secs(120))
+    }
 }
 
 /// The store encryption cipher.
@@ -129,6 +146,22 @@ pub fn parse_jetstream(v: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Re
                     "extension_hint" => js.extension_hint = f.string(errs)?,
                     "limits" => js.limits = parse_limits(mv, v, errs)?,
                     "unique_tag" => js.unique_tag = f.string(errs)?.trim().to_lowercase(),
+                    "sync_interval" | "sync" => {
+                        let text = f.string(errs)?;
+                        js.sync = match parse_go_duration(&text) {
+                            _ if text.eq_ignore_ascii_case("always") => SyncPolicy::Always,
+                            Ok(ns) if ns > 0 => SyncPolicy::Every(std::time::Duration::from_nanos(
+                                u64::try_from(ns).unwrap_or(u64::MAX),
+                            )),
+                            Ok(_) => {
+                                return errs.fail(
+                                    mv,
+                                    "sync_interval must be a positive duration or \"always\"".into(),
+                                )
+                            }
+                            Err(e) => return errs.fail(mv, e.to_string()),
+                        }
+                    }
                     "max_outstanding_catchup" => {
                         js.max_catchup = Some(size(mv, &key.to_lowercase(), errs)?)
                     }
@@ -291,6 +324,8 @@ mod tests {
         assert!(error_of("jetstream { limits { duplicate_window: x } }")
             .contains("time: invalid duration \"x\""));
         assert!(error_of("jetstream { bogus: 1 }").contains("unknown field \"bogus\""));
+        assert!(error_of("jetstream { sync_interval: \"-1s\" }").contains("positive duration"));
+        assert!(error_of("jetstream { sync_interval: soon }").contains("invalid duration"));
         // A wrong type is reported where the block starts.
         assert!(error_of("jetstream { store_dir: 5 }")
             .contains(":1:0: interface conversion: interface {} is int64, not string"));
@@ -307,6 +342,20 @@ mod tests {
         assert_eq!(o.jetstream_config.max_memory, Some(1 << 30));
         assert_eq!(o.jetstream_config.max_store, Some(2000));
         assert_eq!(o.jetstream_config.domain, "hub");
+        assert_eq!(o.jetstream_config.sync, SyncPolicy::default());
+    }
+
+    #[test]
+    fn sync_interval() {
+        let (o, r) = load("jetstream { sync_interval: always }");
+        r.unwrap();
+        assert_eq!(o.jetstream_config.sync, SyncPolicy::Always);
+        let (o, r) = load("jetstream { sync_interval: \"10s\" }");
+        r.unwrap();
+        assert_eq!(
+            o.jetstream_config.sync,
+            SyncPolicy::Every(std::time::Duration::from_secs(10))
+        );
     }
 }
 

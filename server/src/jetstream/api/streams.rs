@@ -165,7 +165,7 @@ pub fn add_stream(
     }
     let created = now_ns();
     let max_payload = i64::from(opts.max_payload);
-    let opened = store::open(&cfg, &jsa.dir, created, max_payload).map_err(|e| {
+    let opened = store::open(&cfg, &jsa.dir, created, max_payload, &js.config).map_err(|e| {
         crate::warn!(
             "Stream create failed for '{} > {}': {e}",
             jsa.account.name,

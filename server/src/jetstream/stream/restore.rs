@@ -89,7 +89,7 @@ pub fn restore_account(js: &Arc<JetStream>, jsa: &Arc<JsAccount>) {
         let max_payload = js
             .server()
             .map_or(1024 * 1024, |s| i64::from(s.opts().max_payload));
-        let opened = match store::open(&cfg, &jsa.dir, created, max_payload) {
+        let opened = match store::open(&cfg, &jsa.dir, created, max_payload, &js.config) {
             Ok(o) => o,
             Err(e) => {
                 crate::warn!("  Error recreating stream \"{}\": {e}", cfg.name);

@@ -2,6 +2,8 @@
 //! `<store>/<account>/streams/<stream>`.
 
 use super::limits_of;
+use crate::jetstream::config::JsConfig;
+use crate::options::jetstream::SyncPolicy;
 use natsd_proto::jetstream::api::Timestamp;
 use natsd_proto::jetstream::stream::{Storage, StreamConfig};
 use natsd_store::file::{FileStore, FileStoreConfig};
@@ -41,6 +43,7 @@ pub fn open(
     account_dir: &Path,
     created: i64,
     max_payload: i64,
+    js: &JsConfig,
 ) -> Result<Opened, String> {
     let limits = limits_of(cfg);
     match cfg.storage {
@@ -52,6 +55,10 @@ pub fn open(
             let dir = stream_dir(account_dir, &cfg.name);
             let mut fcfg = FileStoreConfig::new(dir.clone());
             fcfg.block_size = block_size(cfg, max_payload);
+            match js.sync {
+                SyncPolicy::Always => fcfg.sync_always = true,
+                SyncPolicy::Every(d) => fcfg.sync_interval = d,
+            }
             let fs = FileStore::open(fcfg, &cfg.name, limits).map_err(|e| e.to_string())?;
             let meta = crate::jetstream::api::go_json(&FileStreamInfo {
                 created: Timestamp(created),
