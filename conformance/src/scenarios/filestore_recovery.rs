@@ -217,6 +217,10 @@ pub fn scenarios() -> Vec<Scenario> {
             |c| sparse_compaction_interior(c).boxed(),
         )
         .partial("TestFileStoreSparseCompactionWithInteriorDeletes")),
+        fs(Scenario::new("filestore-recovery/bad-consumer-state", |c| {
+            bad_consumer_state(c).boxed()
+        })
+        .full("TestFileStoreBadConsumerState")),
         fs(
             Scenario::new("filestore-recovery/rebuild-dmap-accounting", |c| {
                 rebuild_dmap_accounting(c).boxed()
@@ -1514,5 +1518,56 @@ async fn rebuild_dmap_accounting(ctx: Ctx) -> Result<()> {
     .await?;
     let st = accounting_holds(&mut js, "TEST").await?;
     ctx.observe_json("state", &scrub(&st));
+    Ok(())
+}
+
+/// The consumer state of the Go test: a redelivered record of sequence 0.
+const BAD_CONSUMER_STATE: &[u8] =
+    b"\x16\x02\x01\x01\x03\x02\x01\x98\xf4\x8a\x8a\x0c\x01\x03\x86\xfa\n\x01\x00\x01";
+
+async fn bad_consumer_state(ctx: Ctx) -> Result<()> {
+    let (mut s, mut js) = file_stream(&ctx, json!({"name": "zzz", "subjects": ["foo"]})).await?;
+    for _ in 0..3 {
+        js.stored("foo", "Hello World").await?;
+    }
+    let r = js
+        .api(
+            "$JS.API.CONSUMER.DURABLE.CREATE.zzz.dlc",
+            &json!({"stream_name": "zzz", "config": {"durable_name": "dlc",
+                "ack_policy": "explicit"}})
+            .to_string(),
+        )
+        .await?;
+    ensure!(api_err(&r).0 == 0, "consumer: {r}");
+    // The consumer's state file replaced by the Go test's bytes.
+    let mut js = restart_with(&ctx, &mut s, |s| {
+        let dir = stream_dir(s, "zzz").join("obs").join("dlc");
+        std::fs::write(dir.join("o.dat"), BAD_CONSUMER_STATE)?;
+        Ok(())
+    })
+    .await?;
+    // It decodes: the consumer is there with that state.
+    let info = js.api("$JS.API.CONSUMER.INFO.zzz.dlc", "").await?;
+    ensure!(
+        api_err(&info).0 == 0,
+        "Expected to not throw error, got {info}"
+    );
+    check_eq!(
+        (
+            &info["delivered"]["consumer_seq"],
+            &info["delivered"]["stream_seq"]
+        ),
+        (&json!(3), &json!(2))
+    );
+    check_eq!(
+        (
+            &info["ack_floor"]["consumer_seq"],
+            &info["ack_floor"]["stream_seq"]
+        ),
+        (&json!(1), &json!(1))
+    );
+    let mut seen = scrub(&info);
+    seen["config"] = json!("<config>");
+    ctx.observe_json("consumer", &seen);
     Ok(())
 }
