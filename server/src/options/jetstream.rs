@@ -156,7 +156,8 @@ pub fn parse_jetstream(v: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Re
                             Ok(_) => {
                                 return errs.fail(
                                     mv,
-                                    "sync_interval must be a positive duration or \"always\"".into(),
+                                    "sync_interval must be a positive duration or \"always\""
+                                        .into(),
                                 )
                             }
                             Err(e) => return errs.fail(mv, e.to_string()),

@@ -1,5 +1,7 @@
 //! A stream's duplicate window: the `Nats-Msg-Id`s it stored lately, each
-//! with its sequence, forgotten once older than the window.
+//! with its sequence, forgotten once older than the window. After a
+//! restart it is refilled from the store when first needed, as Go does, so
+//! that a restart does not read every message of the window.
 
 use foldhash::HashMap;
 use std::collections::VecDeque;
@@ -9,6 +11,8 @@ pub struct Dedupe {
     ids: HashMap<String, (u64, i64)>,
     /// Ids in the order they were stored, for forgetting the oldest.
     order: VecDeque<(String, i64)>,
+    /// The stored messages' ids are in (see `Inner::load_dedupe`).
+    pub loaded: bool,
 }
 
 impl Dedupe {

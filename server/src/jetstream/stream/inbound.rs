@@ -302,6 +302,7 @@ impl Stream {
             }
         }
         if let Some(id) = h::value(hdr, h::MSG_ID) {
+            inner.load_dedupe();
             if let Some(seq) = inner.dedupe.check(id, now, inner.cfg.duplicates) {
                 return Err(Refusal::Duplicate(seq));
             }
@@ -325,6 +326,7 @@ impl Stream {
             }
         }
         if let Some(want) = h::value(hdr, h::EXPECTED_LAST_MSG_ID) {
+            inner.load_dedupe();
             if want != inner.last_msg_id {
                 return Err(Refusal::Ack(ApiError::with(
                     ErrorId::StreamWrongLastMsgID,

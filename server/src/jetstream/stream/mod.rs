@@ -26,6 +26,30 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
 
+impl Inner {
+    /// Fills the duplicate window, and the last Msg-Id, from the stored
+    /// headers, once: at the first publish that needs them after a start.
+    pub fn load_dedupe(&mut self) {
+        if self.dedupe.loaded {
+            return;
+        }
+        self.dedupe.loaded = true;
+        let window = self.cfg.duplicates;
+        if window <= 0 || self.store.fast_state().msgs == 0 {
+            return;
+        }
+        let mut seq = self.store.seq_from_time(now_ns() - window);
+        while let Ok(m) = self.store.load_next_msg("", seq) {
+            seq = m.seq + 1;
+            if let Some(id) = super::headers::value(&m.hdr, super::headers::MSG_ID) {
+                let id = id.to_string();
+                self.dedupe.insert(&id, m.seq, m.ts, window);
+                self.last_msg_id = id;
+            }
+        }
+    }
+}
+
 /// What a stream changes under its lock.
 pub struct Inner {
     pub cfg: StreamConfig,
@@ -147,7 +171,6 @@ impl Stream {
             origins: sources::Links::default(),
         });
         jsa.add_usage(stream.storage(), bytes as i64);
-        stream.rebuild_dedupe();
         stream.subscribe_all();
         stream.start_origins();
         tokio::spawn(expiry_task(Arc::downgrade(&stream), stream.expiry.clone()));
@@ -391,26 +414,6 @@ impl Stream {
 
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
-    }
-
-    /// Refills the duplicate window from the stored headers (after a
-    /// restart).
-    fn rebuild_dedupe(&self) {
-        let mut inner = self.inner.lock();
-        let window = inner.cfg.duplicates;
-        if window <= 0 || inner.store.fast_state().msgs == 0 {
-            return;
-        }
-        let since = now_ns() - window;
-        let mut seq = inner.store.seq_from_time(since);
-        while let Ok(m) = inner.store.load_next_msg("", seq) {
-            seq = m.seq + 1;
-            if let Some(id) = super::headers::value(&m.hdr, super::headers::MSG_ID) {
-                let id = id.to_string();
-                inner.dedupe.insert(&id, m.seq, m.ts, window);
-                inner.last_msg_id = id;
-            }
-        }
     }
 
     /// Ages messages out; when to look again.

@@ -96,6 +96,13 @@ impl BlockData {
     }
 }
 
+/// A block's buffer goes back for reuse when no reader holds it any more.
+fn recycle(data: Arc<BlockData>) {
+    if let Ok(d) = Arc::try_unwrap(data) {
+        super::buffers::give(d.buf);
+    }
+}
+
 /// The blocks last read, newest last, by block index.
 #[derive(Default)]
 pub(crate) struct ReadCache {
@@ -114,7 +121,7 @@ impl ReadCache {
     pub(crate) fn put(&mut self, index: u32, data: Arc<BlockData>) {
         self.evict(index);
         if self.entries.len() >= READ_CACHE_BLOCKS {
-            self.entries.remove(0);
+            recycle(self.entries.remove(0).1);
         }
         self.entries.push((index, data));
     }
@@ -127,7 +134,9 @@ impl ReadCache {
 
     /// Forgets a block whose file changed or went.
     pub(crate) fn evict(&mut self, index: u32) {
-        self.entries.retain(|(i, _)| *i != index);
+        if let Some(at) = self.entries.iter().position(|(i, _)| *i == index) {
+            recycle(self.entries.remove(at).1);
+        }
     }
 
     pub(crate) fn clear(&mut self) {

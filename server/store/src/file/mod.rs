@@ -19,6 +19,7 @@
 //! blocks' interior deletes.
 
 mod block;
+mod buffers;
 mod cache;
 mod checksum;
 mod config;
@@ -261,13 +262,14 @@ impl FileStore {
         if let Some(d) = cache.get(mb.index) {
             return Ok(d);
         }
-        let buf = fs::read(&mb.blk_path)?;
-        let d = Arc::new(BlockData::load(buf, &mb.hasher));
         // A reader that moved on from the block before is most likely
-        // scanning: that block is not read again soon.
+        // scanning: that block is not read again soon (and its buffer can
+        // take this one).
         if pos > 0 {
             cache.evict(self.blks[pos - 1].index);
         }
+        let buf = buffers::read_file(&mb.blk_path)?;
+        let d = Arc::new(BlockData::load(buf, &mb.hasher));
         cache.put(mb.index, d.clone());
         Ok(d)
     }

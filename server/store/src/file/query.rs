@@ -163,10 +163,19 @@ impl FileStore {
                 _ => f.states(mb).for_each(|ss| add(ss.msgs, ss.first, ss.last)),
             }
         }
-        // The block `start` falls in is counted message by message.
+        // The block `start` falls in: without a filter, its interior
+        // deletes say what it holds from `start` on (a consumer's pending
+        // count at a restart reads no block); with one, it is counted
+        // message by message.
         if let Some(pos) = partial {
             let mb = &self.blks[pos];
-            if let (true, Ok(data)) = (f.may_match(mb, start), self.data(pos)) {
+            if matches!(f, Filter::All) {
+                let deleted = mb.dmap.range(start..).count() as u64;
+                let msgs = (mb.last.seq + 1).saturating_sub(start + deleted);
+                if let Some(first) = (start..=mb.last.seq).find(|s| !mb.dmap.contains(s)) {
+                    add(msgs, first, mb.last_held());
+                }
+            } else if let (true, Ok(data)) = (f.may_match(mb, start), self.data(pos)) {
                 for r in data.records_from(start) {
                     if r.seq > mb.last.seq {
                         break;
