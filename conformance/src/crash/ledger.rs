@@ -78,6 +78,10 @@ pub struct Ledger {
     next_n: u64,
     /// Per subject: numbers up to this may have been purged by subject.
     purged_upto: [u64; SUBJECTS as usize],
+    /// Per subject: the highest sequence acknowledged when its last purge
+    /// was sent (what is surely removed when the purge succeeds; later
+    /// publishes race with it).
+    purge_cut: [u64; SUBJECTS as usize],
     max_seq: u64,
 }
 
@@ -89,6 +93,7 @@ impl Ledger {
             unanswered: HashSet::new(),
             next_n: 1,
             purged_upto: [0; SUBJECTS as usize],
+            purge_cut: [0; SUBJECTS as usize],
             max_seq: 0,
         }
     }
@@ -207,6 +212,7 @@ impl Ledger {
     /// be sent, may go.
     pub fn purging_subject(&mut self, s: u64) {
         self.purged_upto[s as usize] = u64::MAX;
+        self.purge_cut[s as usize] = self.max_seq;
         for e in self.entries.values_mut().filter(|e| e.n % SUBJECTS == s) {
             e.removable = true;
         }
@@ -217,8 +223,9 @@ impl Ledger {
     pub fn purged_subject(&mut self, s: u64, last_sent: u64, done: bool) {
         self.purged_upto[s as usize] = last_sent;
         if done {
-            for e in self.entries.values_mut() {
-                if e.n % SUBJECTS == s && e.n <= last_sent {
+            let cut = self.purge_cut[s as usize];
+            for e in self.entries.range_mut(..=cut).map(|(_, e)| e) {
+                if e.n % SUBJECTS == s {
                     e.removal_answered = true;
                 }
             }
