@@ -26,6 +26,7 @@ mod js_consumers_more;
 mod js_delivery;
 mod js_mirrors;
 mod js_pull;
+mod js_snapshots;
 mod js_client_consumers;
 mod js_monitor;
 mod js_publish;
@@ -75,6 +76,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(js_delivery::scenarios());
     all.extend(js_mirrors::scenarios());
     all.extend(js_pull::scenarios());
+    all.extend(js_snapshots::scenarios());
     all.extend(js_client_consumers::scenarios());
     all.extend(memstore::scenarios());
     all.extend(filestore::scenarios());

@@ -112,6 +112,13 @@ impl Sink<'_> {
         });
     }
 
+    /// Any advisory: `body` (its JSON, Go's escapes) on `subject`.
+    pub fn advisory<T: Serialize>(&mut self, subject: String, body: &T) {
+        self.publish(subject, || {
+            crate::jetstream::api::go_json(body).into_bytes()
+        });
+    }
+
     /// The audit of one API request and its response.
     pub fn api_audit(
         &mut self,

@@ -9,6 +9,7 @@
 pub mod consumers;
 pub mod info;
 pub mod msgs;
+pub mod snapshots;
 pub mod streams;
 pub mod templates;
 
@@ -154,7 +155,8 @@ fn route(ctx: &mut Ctx<'_>) {
         ["STREAM", "PURGE", n] => streams::purge(ctx, n),
         ["STREAM", "MSG", "DELETE", n] => msgs::delete(ctx, n),
         ["STREAM", "MSG", "GET", n] => msgs::get(ctx, n),
-        ["STREAM", "SNAPSHOT", _] | ["STREAM", "RESTORE", _] => {}
+        ["STREAM", "SNAPSHOT", n] => snapshots::snapshot(ctx, n),
+        ["STREAM", "RESTORE", n] => snapshots::restore(ctx, n),
         ["STREAM", "PEER", "REMOVE", _] => info::cluster_required(ctx, info::Op::PeerRemove),
         ["STREAM", "LEADER", "STEPDOWN", _] => {
             info::cluster_required(ctx, info::Op::StreamStepdown)

@@ -80,6 +80,14 @@ pub fn delete(ctx: &mut Ctx<'_>, name: &str) {
             Empty {},
         );
     }
+    // Go's file store refuses removals while a snapshot is handed out.
+    if req.seq > 0 && super::snapshots::in_progress(&stream) {
+        let e = ApiError::with(
+            ErrorId::StreamMsgDeleteFailedF,
+            &[("err", "snapshot in progress")],
+        );
+        return ctx.fail(K, e, Empty {});
+    }
     if stream.remove_msg(req.seq, req.no_erase) {
         ctx.send(K, None, Success { success: true });
     } else {

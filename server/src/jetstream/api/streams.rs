@@ -138,6 +138,18 @@ pub fn add_stream(
     requested: &StreamConfig,
     out: &mut Vec<Deferred>,
 ) -> Result<(Arc<Stream>, bool), ApiError> {
+    add_stream_created(js, jsa, requested, now_ns(), out)
+}
+
+/// [`add_stream`] of a stream created at `created` (ns; a restore keeps
+/// the snapshot's creation time).
+pub fn add_stream_created(
+    js: &Arc<JetStream>,
+    jsa: &Arc<JsAccount>,
+    requested: &StreamConfig,
+    created: i64,
+    out: &mut Vec<Deferred>,
+) -> Result<(Arc<Stream>, bool), ApiError> {
     let opts = js.server().map(|s| s.opts()).unwrap_or_default();
     let dupe_limit = opts.jetstream_config.limits.duplicate_window_ns as i64;
     let cfg = check_config(requested, &jsa.limits(), dupe_limit)?;
@@ -163,7 +175,6 @@ pub fn add_stream(
     if subjects_overlap(jsa, &cfg.subjects, None) {
         return Err(ApiError::new(ErrorId::StreamSubjectOverlap));
     }
-    let created = now_ns();
     let max_payload = i64::from(opts.max_payload);
     let opened = store::open(&cfg, &jsa.dir, created, max_payload, &js.config).map_err(|e| {
         crate::warn!(
