@@ -31,6 +31,110 @@ pub struct ConsumerState {
     pub redelivered: BTreeMap<u64, u64>,
 }
 
+/// How a consumer wants its messages acknowledged, as its store sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckMode {
+    None,
+    All,
+    Explicit,
+}
+
+/// Why the store refused an update (the consumer goes on regardless).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateError {
+    /// An ack, or a redelivery, for a consumer that takes no acks.
+    NoAckPolicy,
+    /// An ack for a message that is not waiting for one.
+    NotPending,
+}
+
+impl ConsumerState {
+    /// A delivery of stream sequence `sseq` as consumer sequence `dseq`,
+    /// its `dc`-th, of a message stored at `ts`: Go's
+    /// consumerFileStore.UpdateDelivered. Kept apart from the consumer's
+    /// own view, it is what a restart reads back.
+    pub fn update_delivered(
+        &mut self,
+        dseq: u64,
+        sseq: u64,
+        dc: u64,
+        ts: i64,
+        mode: AckMode,
+    ) -> Result<(), UpdateError> {
+        if dc != 1 && mode == AckMode::None {
+            return Err(UpdateError::NoAckPolicy);
+        }
+        // An old update (a replay) changes nothing.
+        if dseq <= self.ack_floor.0 {
+            return Ok(());
+        }
+        if mode == AckMode::None {
+            self.delivered = (dseq, sseq);
+            self.ack_floor = (dseq, sseq);
+            return Ok(());
+        }
+        if sseq <= self.delivered.1 {
+            if let Some(p) = self.pending.get_mut(&sseq) {
+                *p = Pending { dseq, ts };
+            }
+        } else {
+            self.pending.insert(sseq, Pending { dseq, ts });
+        }
+        self.delivered.0 = self.delivered.0.max(dseq);
+        self.delivered.1 = self.delivered.1.max(sseq);
+        if dc > 1 {
+            self.redelivered.insert(sseq, dc - 1);
+        }
+        Ok(())
+    }
+
+    /// An ack of stream sequence `sseq` delivered as `dseq`: Go's
+    /// consumerFileStore.UpdateAcks. Its ack floor moves on its own terms
+    /// (not the consumer's: the first ack sets it exactly, later ones skip
+    /// to just below the next message still pending).
+    pub fn update_acks(
+        &mut self,
+        mut dseq: u64,
+        sseq: u64,
+        mode: AckMode,
+    ) -> Result<(), UpdateError> {
+        if mode == AckMode::None {
+            return Err(UpdateError::NoAckPolicy);
+        }
+        if !self.pending.contains_key(&sseq) {
+            return Err(UpdateError::NotPending);
+        }
+        if dseq <= self.ack_floor.0 {
+            return Ok(());
+        }
+        if mode == AckMode::All {
+            let from = self.ack_floor.1;
+            self.ack_floor = (dseq, sseq);
+            self.pending.retain(|s, _| *s <= from || *s > sseq);
+            self.redelivered.retain(|s, _| *s <= from || *s > sseq);
+            return Ok(());
+        }
+        if let Some(p) = self.pending.remove(&sseq) {
+            dseq = p.dseq;
+        }
+        self.redelivered.remove(&sseq);
+        if self.pending.is_empty() {
+            self.ack_floor = self.delivered;
+        } else if dseq == self.ack_floor.0 + 1 {
+            let first = self.ack_floor.0 == 0;
+            self.ack_floor = (dseq, sseq);
+            if !first && self.delivered.0 > dseq {
+                if let Some((ss, p)) = self.pending.range(sseq + 1..self.delivered.1).next() {
+                    if p.dseq > 0 {
+                        self.ack_floor = (p.dseq - 1, ss - 1);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -170,6 +274,66 @@ pub fn decode(buf: &[u8]) -> Result<ConsumerState, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn delivered(st: &mut ConsumerState, pairs: &[(u64, u64)]) {
+        for &(d, s) in pairs {
+            st.update_delivered(d, s, 1, 0, AckMode::Explicit).unwrap();
+        }
+    }
+
+    #[test]
+    fn acks_move_the_stores_own_floor() {
+        let mut st = ConsumerState::default();
+        delivered(&mut st, &[(1, 100), (2, 110), (3, 130), (4, 150), (5, 165)]);
+        assert_eq!((st.delivered, st.pending.len()), ((5, 165), 5));
+        // Acks of what is not pending are refused.
+        assert_eq!(
+            st.update_acks(3, 101, AckMode::Explicit),
+            Err(UpdateError::NotPending)
+        );
+        assert_eq!(
+            st.update_acks(1, 1, AckMode::Explicit),
+            Err(UpdateError::NotPending)
+        );
+        assert_eq!(st.ack_floor, (0, 0));
+        for (d, s, floor) in [
+            (1, 100, (1, 100)),
+            (3, 130, (1, 100)),
+            (2, 110, (3, 149)),
+            (5, 165, (3, 149)),
+            (4, 150, (5, 165)),
+        ] {
+            st.update_acks(d, s, AckMode::Explicit).unwrap();
+            assert_eq!(st.ack_floor, floor, "after the ack of {d}/{s}");
+        }
+        assert!(st.pending.is_empty());
+    }
+
+    #[test]
+    fn redeliveries_are_counted_and_cleared() {
+        let mut st = ConsumerState::default();
+        delivered(&mut st, &[(1, 1)]);
+        st.update_delivered(2, 1, 2, 0, AckMode::Explicit).unwrap();
+        assert_eq!((st.redelivered.get(&1), st.pending[&1].dseq), (Some(&1), 2));
+        st.update_acks(2, 1, AckMode::Explicit).unwrap();
+        assert!(st.redelivered.is_empty() && st.pending.is_empty());
+        assert_eq!(st.ack_floor, (2, 1));
+    }
+
+    #[test]
+    fn no_ack_policy_takes_no_acks() {
+        let mut st = ConsumerState::default();
+        st.update_delivered(1, 100, 1, 0, AckMode::None).unwrap();
+        assert_eq!((st.delivered, st.ack_floor), ((1, 100), (1, 100)));
+        assert_eq!(
+            st.update_acks(1, 100, AckMode::None),
+            Err(UpdateError::NoAckPolicy)
+        );
+        assert_eq!(
+            st.update_delivered(1, 100, 2, 0, AckMode::None),
+            Err(UpdateError::NoAckPolicy)
+        );
+    }
 
     #[test]
     fn round_trips() {

@@ -505,6 +505,7 @@ fn deliver_msg(
             ack_none_acks.push(msg.seq);
         }
     }
+    st.store_delivered(dseq, msg.seq, dc, msg.ts);
     if st.maxpb > 0 && st.need_flow_control(psz) {
         send_flow_control(c, st, out);
     }

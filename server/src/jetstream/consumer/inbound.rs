@@ -106,8 +106,11 @@ fn process_ack(c: &Consumer, subject: &str, reply: &str, msg: &[u8], out: &mut V
         nak(c, sseq, dseq, dc, &msg[4..], out);
     } else if msg == b"+WPI" {
         let mut st = c.st.lock();
+        let now = crate::jetstream::stream::now_ns();
         if let Some(p) = st.pending.get_mut(&sseq) {
-            p.ts = crate::jetstream::stream::now_ns();
+            p.ts = now;
+            let pdseq = p.dseq;
+            st.store_delivered(pdseq, sseq, 1, now);
             st.dirty = true;
         }
     } else if msg == b"+TERM" {
@@ -172,6 +175,8 @@ fn nak(c: &Consumer, sseq: u64, dseq: u64, dc: u64, arg: &[u8], out: &mut Vec<Ou
                 let ack_wait = st.cfg.ack_wait;
                 if let Some(p) = st.pending.get_mut(&sseq) {
                     p.ts = crate::jetstream::stream::now_ns() - ack_wait + d;
+                    let (pdseq, pts) = (p.dseq, p.ts);
+                    st.store_delivered(pdseq, sseq, dc, pts);
                     st.dirty = true;
                     if st.ptmr.is_some() {
                         st.ptmr = Some(Instant::now() + Duration::from_millis(10));

@@ -479,7 +479,7 @@ impl Consumer {
                 return;
             }
             st.dirty = false;
-            st.stored()
+            st.store.clone()
         };
         if let Err(e) = files.write_state(&state) {
             crate::warn!(

@@ -6,7 +6,7 @@
 use super::pull::WaitQueue;
 use crate::conn::internal::Outgoing;
 use natsd_proto::jetstream::consumer::{AckPolicy, ConsumerConfig, DeliverPolicy};
-use natsd_store::consumer::{ConsumerState, Pending};
+use natsd_store::consumer::{AckMode, ConsumerState, Pending};
 use natsd_store::StreamStore;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -115,6 +115,10 @@ pub struct State {
     pub filter_wc: bool,
     /// The state changed since it was last written.
     pub dirty: bool,
+    /// What the consumer's store keeps (and a restart reads back): Go's
+    /// consumerFileStore state, moved by deliveries and acks on its own
+    /// terms, and set to the consumer's view where Go writes that.
+    pub store: ConsumerState,
     /// Messages to send once the lock is released.
     pub out: Vec<Outgoing>,
     /// Stream sequences acked for the stream's retention, once the lock
@@ -163,6 +167,7 @@ impl State {
             held: None,
             filter_wc,
             dirty: false,
+            store: ConsumerState::default(),
             out: Vec::new(),
             acked: Vec::new(),
         }
@@ -226,6 +231,23 @@ impl State {
         self.dseq = 1;
         self.adflr = 0;
         self.asflr = self.sseq - 1;
+        self.store = self.stored();
+    }
+
+    /// The ack policy as the store sees it.
+    pub fn ack_mode(&self) -> AckMode {
+        match self.cfg.ack_policy {
+            AckPolicy::None => AckMode::None,
+            AckPolicy::All => AckMode::All,
+            AckPolicy::Explicit => AckMode::Explicit,
+        }
+    }
+
+    /// Go's updateDelivered: the store records a delivery (what it
+    /// refuses changes nothing).
+    pub fn store_delivered(&mut self, dseq: u64, sseq: u64, dc: u64, ts: i64) {
+        let mode = self.ack_mode();
+        let _ = self.store.update_delivered(dseq, sseq, dc, ts, mode);
     }
 
     /// The durable state, as the store keeps it.
@@ -240,6 +262,7 @@ impl State {
 
     /// Go's applyState: what a restart recovered.
     pub fn apply(&mut self, s: ConsumerState) {
+        self.store = s.clone();
         if self.sseq <= s.delivered.1 {
             self.sseq = s.delivered.1 + 1;
         }
@@ -268,6 +291,7 @@ impl State {
             let keep: Vec<u64> = self.rdc.keys().copied().collect();
             self.rdq.retain(|s| keep.contains(s));
             self.rdqi.retain(|s| keep.contains(s));
+            self.store = self.stored();
             self.dirty = true;
         }
     }
@@ -408,6 +432,8 @@ impl State {
             }
             AckPolicy::None => return None,
         }
+        let mode = self.ack_mode();
+        let _ = self.store.update_acks(dseq, sseq, mode);
         self.lat = crate::jetstream::stream::now_ns();
         self.dirty = true;
         Some(unblocked)
@@ -426,11 +452,15 @@ impl State {
         };
         let mut expired = Vec::new();
         let below: Vec<u64> = self.pending.range(..first_seq).map(|(s, _)| *s).collect();
+        let gone = !below.is_empty();
         for s in below {
             self.pending.remove(&s);
             self.rdc.remove(&s);
             self.remove_from_redeliver_queue(s);
             self.dirty = true;
+        }
+        if gone {
+            self.store = self.stored();
         }
         for (seq, p) in &self.pending {
             let elapsed = now - p.ts;
@@ -513,6 +543,7 @@ impl State {
         self.rdqi = keep.iter().copied().collect();
         self.rdq = keep.into();
         self.npcm = 0;
+        self.store = self.stored();
         self.dirty = true;
     }
 
