@@ -1090,10 +1090,12 @@ fn crash(ws: &Workspace, args: CrashArgs) -> Result<ExitCode> {
     std::fs::write(&out, crate::crash::report::render(&header, &runs))?;
     println!("{} written", out.display());
     for r in &runs {
-        let verdict = if r.clean() {
-            "clean"
-        } else {
-            "PROBLEMS (see the report)"
+        let verdict = match (r.clean(), r.safe()) {
+            (true, _) => "clean",
+            (false, true) => {
+                "nothing acknowledged lost or corrupt; other problems (see the report)"
+            }
+            (false, false) => "LOST OR CORRUPT DATA, or the run stopped (see the report)",
         };
         println!(
             "{}: {} cycles, {verdict}",
@@ -1104,7 +1106,7 @@ fn crash(ws: &Workspace, args: CrashArgs) -> Result<ExitCode> {
     let natsd_clean = runs
         .iter()
         .filter(|r| r.target == Target::Rust)
-        .all(crate::crash::TargetRun::clean);
+        .all(crate::crash::TargetRun::safe);
     Ok(if natsd_clean {
         ExitCode::SUCCESS
     } else {

@@ -99,9 +99,12 @@ pub struct Cycle {
 impl Cycle {
     /// Nothing acknowledged lost or corrupt, and no other problem.
     pub fn clean(&self) -> bool {
-        self.findings.lost.is_empty()
-            && self.findings.corrupt.is_empty()
-            && self.findings.problems.is_empty()
+        self.safe() && self.findings.problems.is_empty()
+    }
+
+    /// Nothing acknowledged lost or corrupt.
+    pub fn safe(&self) -> bool {
+        self.findings.lost.is_empty() && self.findings.corrupt.is_empty()
     }
 }
 
@@ -118,6 +121,12 @@ pub struct TargetRun {
 impl TargetRun {
     pub fn clean(&self) -> bool {
         self.error.is_none() && self.cycles.iter().all(Cycle::clean)
+    }
+
+    /// Ran to the end with nothing acknowledged lost or corrupt (other
+    /// problems are reported, not failed on).
+    pub fn safe(&self) -> bool {
+        self.error.is_none() && self.cycles.iter().all(Cycle::safe)
     }
 }
 

@@ -702,7 +702,7 @@ async fn fail_to_roll(ctx: Ctx) -> Result<()> {
         size <= SMALL_BLOCK,
         "Expected block to be <= {SMALL_BLOCK}, got {size}"
     );
-    ctx.observe("blocks", &format!("{blks:?} of {size} bytes"));
+    ctx.observe("blocks", format!("{blks:?} of {size} bytes"));
     let state = js.state("zzz").await?;
     ctx.observe_json("state", &scrub(&state));
     Ok(())
@@ -868,7 +868,7 @@ async fn fss_expire_num_pending(ctx: Ctx) -> Result<()> {
     js.stored("KV.X", "Y").await?;
     let ss = pending(&mut js, "zzz", "KV.X").await?;
     ensure!(ss == 1, "Expected only 1 msg, got {ss}");
-    ctx.observe("KV.X", &ss.to_string());
+    ctx.observe("KV.X", ss.to_string());
     Ok(())
 }
 
@@ -1508,7 +1508,7 @@ async fn rebuild_dmap_accounting(ctx: Ctx) -> Result<()> {
     // The block was compacted: what is left of it is its live records and
     // the deletes' markers.
     let size = std::fs::metadata(msgs_dir(&s, "TEST").join("1.blk"))?.len();
-    ctx.observe("block 1 size after the deletes", &size.to_string());
+    ctx.observe("block 1 size after the deletes", size.to_string());
     // Now the first.
     delete(&mut js, "TEST", 1, false).await?;
     accounting_holds(&mut js, "TEST").await?;
