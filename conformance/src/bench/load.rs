@@ -17,6 +17,10 @@ pub struct Conn {
     /// Look into each payload for a JSON `"error"` (JetStream answers); off
     /// elsewhere, so that plain subscribers read at full speed.
     scan_errors: bool,
+    /// Keep the payload of the last message read in `payload` (for the
+    /// few JetStream answers a row reads, never for a stream of messages).
+    keep_payload: bool,
+    payload: Vec<u8>,
 }
 
 impl Conn {
@@ -44,6 +48,8 @@ impl Conn {
             stream,
             buf: BytesMut::with_capacity(256 * 1024),
             scan_errors: false,
+            keep_payload: false,
+            payload: Vec::new(),
         };
         c.read_line().await?; // INFO
         let login = user.map_or(String::new(), |u| {
@@ -141,6 +147,9 @@ impl Conn {
             let payload = &self.buf[eol + 2..eol + 2 + size];
             let error = self.scan_errors && payload.windows(7).any(|w| w == b"\"error\"");
             let status = if headers { status_code(payload) } else { None };
+            if self.keep_payload {
+                self.payload = payload.to_vec();
+            }
             self.buf.advance(eol + 2 + size + 2);
             return Ok(Some(Parsed::Event(Event::Msg {
                 reply,
@@ -223,9 +232,18 @@ async fn publish(c: &mut Conn, subject: &str, size: usize, count: u64) -> Result
 }
 
 async fn bounded<T>(what: &str, f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-    tokio::time::timeout(WORKLOAD_TIMEOUT, f)
+    bounded_for(WORKLOAD_TIMEOUT, what, f).await
+}
+
+/// `f`, failed with an error naming `what` if it takes longer than `limit`.
+pub async fn bounded_for<T>(
+    limit: Duration,
+    what: &str,
+    f: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::time::timeout(limit, f)
         .await
-        .map_err(|_| anyhow!("{what} did not finish within {WORKLOAD_TIMEOUT:?}"))?
+        .map_err(|_| anyhow!("{what} did not finish within {limit:?}"))?
 }
 
 /// Publishes `count` messages; msgs/s until the server has read them all.
@@ -430,8 +448,26 @@ async fn api(c: &mut Conn, subject: &str, body: &str) -> Result<()> {
 /// connection's only subscription), at most `window` PubAcks outstanding;
 /// how many were refused. Each PubAck is waited for [`STEP`] at most.
 async fn publish_windowed(c: &mut Conn, frame: &[u8], count: u64, window: u64) -> Result<u64> {
+    publish_windowed_by(c, count, window, |_| frame).await
+}
+
+/// Like [`publish_windowed`], with message `n` (from 0) sent as `frame(n)`.
+async fn publish_windowed_by<'a>(
+    c: &mut Conn,
+    count: u64,
+    window: u64,
+    frame: impl Fn(u64) -> &'a [u8],
+) -> Result<u64> {
+    let mut out = Vec::new();
+    let frames = |from: u64, n: u64, out: &mut Vec<u8>| {
+        out.clear();
+        for i in from..from + n {
+            out.extend_from_slice(frame(i));
+        }
+    };
     let first = window.min(count);
-    c.write(&frame.repeat(first as usize)).await?;
+    frames(0, first, &mut out);
+    c.write(&out).await?;
     let (mut sent, mut acked, mut refused) = (first, 0u64, 0u64);
     while acked < count {
         // Like a client's async publish: every ack read so far frees a
@@ -448,7 +484,8 @@ async fn publish_windowed(c: &mut Conn, frame: &[u8], count: u64, window: u64) -
         acked += freed;
         let more = freed.min(count - sent);
         if more > 0 {
-            c.write(&frame.repeat(more as usize)).await?;
+            frames(sent, more, &mut out);
+            c.write(&out).await?;
             sent += more;
         }
     }
@@ -689,4 +726,209 @@ pub async fn kv_roundtrip(addr: &str, size: usize, count: u64) -> Result<f64> {
         Ok(count as f64 / start.elapsed().as_secs_f64())
     })
     .await
+}
+
+/// A JetStream API request on an [`api_conn`]: its JSON answer, waited for
+/// `wait` at most. An answer with an `error` is returned like any other.
+async fn api_json(
+    c: &mut Conn,
+    subject: &str,
+    body: &str,
+    wait: Duration,
+) -> Result<serde_json::Value> {
+    c.keep_payload = true;
+    let req = format!("PUB {subject} bench.api {}\r\n{body}\r\n", body.len());
+    c.write(req.as_bytes()).await?;
+    loop {
+        match within(wait, &format!("answer to {subject}"), c.next_event()).await? {
+            Event::Msg { status: None, .. } => break,
+            Event::Msg {
+                status: Some(code), ..
+            } => bail!("{subject} answered with status {code}"),
+            Event::Pong => {}
+        }
+    }
+    serde_json::from_slice(&c.payload).with_context(|| {
+        format!(
+            "{subject}: not JSON: {}",
+            String::from_utf8_lossy(&c.payload)
+        )
+    })
+}
+
+/// What `$JS.API.INFO` says the account holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub streams: u64,
+    /// Bytes stored, over all streams.
+    pub storage: u64,
+}
+
+impl Usage {
+    fn of(info: &serde_json::Value) -> Result<Usage> {
+        if info.get("error").is_some() {
+            bail!("$JS.API.INFO answered with an error: {info}");
+        }
+        let field = |f: &str| {
+            info[f]
+                .as_u64()
+                .with_context(|| format!("$JS.API.INFO without {f}: {info}"))
+        };
+        Ok(Usage {
+            streams: field("streams")?,
+            storage: field("storage")?,
+        })
+    }
+}
+
+/// The account's JetStream usage, asked once.
+pub async fn js_usage(addr: &str) -> Result<Usage> {
+    let mut c = api_conn(addr).await?;
+    Usage::of(&api_json(&mut c, "$JS.API.INFO", "", STEP).await?)
+}
+
+/// Creates the file streams `R0`, `R1`, ... (subject `r.<i>`), 100 requests
+/// in flight at a time, and fills each with `per_stream` messages of `size`
+/// bytes, `window` PubAcks outstanding (not timed). Any refusal fails.
+pub async fn fill_streams(
+    addr: &str,
+    streams: u64,
+    per_stream: u64,
+    size: usize,
+    window: u64,
+) -> Result<()> {
+    let mut c = api_conn(addr).await?;
+    for from in (0..streams).step_by(100) {
+        let to = (from + 100).min(streams);
+        let mut out = String::new();
+        for i in from..to {
+            let cfg = format!(r#"{{"name":"R{i}","subjects":["r.{i}"],"storage":"file"}}"#);
+            out.push_str(&format!(
+                "PUB $JS.API.STREAM.CREATE.R{i} bench.api {}\r\n{cfg}\r\n",
+                cfg.len()
+            ));
+        }
+        c.write(out.as_bytes()).await?;
+        let wait = Duration::from_secs(30);
+        if within(wait, "stream create answers", c.receive_ok(to - from)).await? > 0 {
+            bail!("creating streams R{from}..R{}: refused", to - 1);
+        }
+    }
+    let frames: Vec<Vec<u8>> = (0..streams)
+        .map(|i| pub_frame(&format!("r.{i}"), "bench.api", size))
+        .collect();
+    let count = streams * per_stream;
+    let refused = publish_windowed_by(&mut c, count, window, |n| {
+        frames[(n / per_stream) as usize].as_slice()
+    })
+    .await?;
+    if refused > 0 {
+        bail!("filling the streams: {refused} of {count} publishes refused");
+    }
+    Ok(())
+}
+
+/// The file stream `BENCH` with `count` messages of `size` bytes, `window`
+/// PubAcks outstanding (not timed).
+pub async fn fill_bench_stream(addr: &str, size: usize, count: u64, window: u64) -> Result<()> {
+    let mut c = api_conn(addr).await?;
+    create_bench_stream(&mut c, Storage::File).await?;
+    let frame = pub_frame("bench.js", "bench.api", size);
+    let refused = publish_windowed(&mut c, &frame, count, window).await?;
+    if refused > 0 {
+        bail!("filling the stream: {refused} of {count} publishes refused");
+    }
+    Ok(())
+}
+
+/// Asks `$JS.API.INFO` every 2 ms until the server counts `streams`
+/// streams, connecting again as long as the server refuses connections or
+/// answers nothing (JetStream not up yet); the usage it then reports.
+pub async fn wait_for_streams(addr: &str, streams: u64, timeout: Duration) -> Result<Usage> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut conn: Option<Conn> = None;
+    let mut last = String::from("no answer");
+    loop {
+        if tokio::time::Instant::now() >= deadline {
+            bail!("the server did not count {streams} streams within {timeout:?} ({last})");
+        }
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => match within(Duration::from_secs(1), "connection", api_conn(addr)).await {
+                Ok(c) => conn.insert(c),
+                Err(e) => {
+                    last = format!("{e:#}");
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    continue;
+                }
+            },
+        };
+        match api_json(c, "$JS.API.INFO", "", Duration::from_secs(1)).await {
+            Ok(info) => match Usage::of(&info) {
+                Ok(u) if u.streams == streams => return Ok(u),
+                Ok(u) => last = format!("{} streams", u.streams),
+                Err(e) => last = format!("{e:#}"),
+            },
+            Err(e) => {
+                last = format!("{e:#}");
+                // A late answer could be taken for the next one's: start over.
+                conn = None;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Reads `read` messages from the start of the stream `BENCH` through a
+/// durable pull consumer (`ack_policy: all`) the way a slow reader does:
+/// one request of `batch` messages at a time, the batch acked by its last
+/// message, then a pause of `pause` before the next request; msgs/s.
+pub async fn js_slow_read(addr: &str, read: u64, batch: u64, pause: Duration) -> Result<f64> {
+    let mut c = api_conn(addr).await?;
+    api(
+        &mut c,
+        "$JS.API.CONSUMER.DURABLE.CREATE.BENCH.SLOW",
+        r#"{"stream_name":"BENCH","config":{"durable_name":"SLOW","ack_policy":"all"}}"#,
+    )
+    .await
+    .context("the pull consumer could not be created")?;
+    c.write(b"SUB bench.pull 2\r\n").await?;
+    c.round_trip().await?;
+    let start = Instant::now();
+    let mut got = 0u64;
+    while got < read {
+        let want = batch.min(read - got);
+        let body = format!("{{\"batch\":{want},\"expires\":5000000000}}");
+        let request = format!(
+            "PUB $JS.API.CONSUMER.MSG.NEXT.BENCH.SLOW bench.pull {}\r\n{body}\r\n",
+            body.len()
+        );
+        c.write(request.as_bytes()).await?;
+        let mut in_batch = 0u64;
+        while in_batch < want {
+            let what = format!("message after {got} of {read}");
+            match within(STEP, &what, c.next_event()).await? {
+                // The request expired short of its batch: ask for the rest.
+                Event::Msg {
+                    status: Some(408), ..
+                } => break,
+                Event::Msg {
+                    status: Some(code), ..
+                } => bail!("a pull request answered with status {code} after {got} messages"),
+                Event::Msg {
+                    reply: Some(ack), ..
+                } => {
+                    got += 1;
+                    in_batch += 1;
+                    if in_batch == want {
+                        c.write(format!("PUB {ack} 0\r\n\r\n").as_bytes()).await?;
+                    }
+                }
+                Event::Msg { reply: None, .. } => bail!("a delivery without an ack subject"),
+                Event::Pong => {}
+            }
+        }
+        tokio::time::sleep(pause).await;
+    }
+    Ok(read as f64 / start.elapsed().as_secs_f64())
 }

@@ -40,12 +40,39 @@ enum Workload {
         conns: usize,
         subs: usize,
     },
-    /// Publishes to a JetStream stream, with `window` PubAcks outstanding.
+    /// Publishes to a JetStream stream, with `window` PubAcks outstanding;
+    /// with `sync_always`, natsd fsyncs each write (`sync_interval:
+    /// always`), which Go 2.9.10 cannot be told to do.
     JsPublish {
         storage: load::Storage,
         size: usize,
         count: u64,
         window: u64,
+        sync_always: bool,
+    },
+    /// Fills `streams` file streams with `msgs` messages of `size` bytes
+    /// (`window` PubAcks outstanding), stops the server (SIGTERM, or SIGKILL
+    /// when `crash`) and starts it again on the same store: the time from
+    /// the process start until `$JS.API.INFO` counts the streams again, and
+    /// the server's memory then. The store must come back whole.
+    JsRestart {
+        streams: u64,
+        msgs: u64,
+        size: usize,
+        window: u64,
+        crash: bool,
+    },
+    /// Fills a file stream with `count` messages of `size` bytes, restarts
+    /// the server so that nothing of it is cached, then reads `read`
+    /// messages from its start through a pull consumer, `batch` at a time
+    /// with `pause_ms` between batches: the server's peak memory during the
+    /// read, and the read's rate.
+    JsSlowConsumer {
+        size: usize,
+        count: u64,
+        read: u64,
+        batch: u64,
+        pause_ms: u64,
     },
     /// Drains a stream of `count` messages through a pull consumer, in
     /// requests of `batch`, acking all.
@@ -125,6 +152,31 @@ const CONNECTIONS: &[MetricSpec] = &[
     },
 ];
 
+const RESTART: &[MetricSpec] = &[
+    MetricSpec {
+        name: "restart time",
+        unit: "ms",
+        better: Better::Lower,
+    },
+    MetricSpec {
+        name: "server memory",
+        unit: "MiB",
+        better: Better::Lower,
+    },
+];
+const SLOW_READ: &[MetricSpec] = &[
+    MetricSpec {
+        name: "peak server memory during the read",
+        unit: "MiB",
+        better: Better::Lower,
+    },
+    MetricSpec {
+        name: "read rate",
+        unit: "msgs/s",
+        better: Better::Higher,
+    },
+];
+
 impl Row {
     pub fn metrics(&self) -> &'static [MetricSpec] {
         match self.workload {
@@ -136,6 +188,8 @@ impl Row {
             Workload::KvRoundTrip { .. } => ROUND_TRIPS,
             Workload::RequestReply { .. } | Workload::ServiceImport { .. } => LATENCY,
             Workload::ManyConnections { .. } => CONNECTIONS,
+            Workload::JsRestart { .. } => RESTART,
+            Workload::JsSlowConsumer { .. } => SLOW_READ,
         }
     }
 }
@@ -244,22 +298,35 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "js-pub-sync",
-        title: "JetStream: synchronous publish to a file stream, 128 B",
+        title: "JetStream: synchronous publish to a file stream, 128 B (both servers: each message written to the OS before its PubAck, so safe against kill -9; synced to disk every 2 min, Go's fixed interval and natsd's default sync_interval)",
         workload: Workload::JsPublish {
             storage: load::Storage::File,
             size: 128,
             count: 20_000,
             window: 1,
+            sync_always: false,
         },
     },
     Row {
         id: "js-pub-async",
-        title: "JetStream: asynchronous publish to a file stream (1,000 acks outstanding), 128 B",
+        title: "JetStream: asynchronous publish to a file stream (1,000 acks outstanding), 128 B (both servers: each message written to the OS before its PubAck, so safe against kill -9; synced to disk every 2 min, Go's fixed interval and natsd's default sync_interval)",
         workload: Workload::JsPublish {
             storage: load::Storage::File,
             size: 128,
             count: 300_000,
             window: 1000,
+            sync_always: false,
+        },
+    },
+    Row {
+        id: "js-pub-sync-always",
+        title: "JetStream: synchronous publish to a file stream with an fsync on every write, 128 B (natsd fsyncs each write before its PubAck, `sync_interval: always`; Go 2.9.10 cannot, it syncs every 2 min)",
+        workload: Workload::JsPublish {
+            storage: load::Storage::File,
+            size: 128,
+            count: 2_000,
+            window: 1,
+            sync_always: true,
         },
     },
     Row {
@@ -270,6 +337,7 @@ pub const ROWS: &[Row] = &[
             size: 128,
             count: 20_000,
             window: 1,
+            sync_always: false,
         },
     },
     Row {
@@ -280,6 +348,7 @@ pub const ROWS: &[Row] = &[
             size: 128,
             count: 300_000,
             window: 1000,
+            sync_always: false,
         },
     },
     Row {
@@ -302,6 +371,50 @@ pub const ROWS: &[Row] = &[
         },
     },
     Row {
+        id: "js-restart-streams",
+        title: "JetStream restart: 1,000 file streams × 1,000 messages of 128 B, stopped with SIGTERM and started again on the same store; time from the process start until $JS.API.INFO counts 1,000 streams, memory then",
+        workload: Workload::JsRestart {
+            streams: 1000,
+            msgs: 1000,
+            size: 128,
+            window: 1000,
+            crash: false,
+        },
+    },
+    Row {
+        id: "js-restart-5m",
+        title: "JetStream restart: 1 file stream × 5,000,000 messages of 16 B, stopped with SIGTERM and started again on the same store; time from the process start until $JS.API.INFO counts the stream, memory then",
+        workload: Workload::JsRestart {
+            streams: 1,
+            msgs: 5_000_000,
+            size: 16,
+            window: 5000,
+            crash: false,
+        },
+    },
+    Row {
+        id: "js-restart-crash",
+        title: "JetStream restart after a crash: 1 file stream × 1,000,000 messages of 16 B, killed with SIGKILL and started again, recovering from its block files; time from the process start until $JS.API.INFO counts the stream, memory then",
+        workload: Workload::JsRestart {
+            streams: 1,
+            msgs: 1_000_000,
+            size: 16,
+            window: 5000,
+            crash: true,
+        },
+    },
+    Row {
+        id: "js-slow-consumer-mem",
+        title: "JetStream: a slow pull consumer far behind: a 2 GiB file stream (2,000,000 × 1 KiB), the server restarted so nothing is cached, then 200,000 messages read from the start in batches of 100 with 2 ms pauses, ack all; peak server memory during the read",
+        workload: Workload::JsSlowConsumer {
+            size: 1024,
+            count: 2_000_000,
+            read: 200_000,
+            batch: 100,
+            pause_ms: 2,
+        },
+    },
+    Row {
         id: "kv-roundtrip",
         title: "key-value: put (waiting for its PubAck) then direct get of the same key, sequential, 128 B, 100 keys, file bucket",
         workload: Workload::KvRoundTrip {
@@ -316,6 +429,18 @@ pub const WAITING: &[(&str, &str)] = &[];
 
 /// A JetStream server whose store is the run's directory.
 const JETSTREAM: &str = "jetstream: {store_dir: \"{{dir}}/js\"}\n";
+/// The same, fsyncing every write: natsd only (Go 2.10's option, which
+/// Go 2.9.10 refuses).
+const JETSTREAM_SYNC_ALWAYS: &str =
+    "jetstream: {store_dir: \"{{dir}}/js\", sync_interval: always}\n";
+
+/// How long filling a store for a restart row may take.
+const FILL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+/// How long a graceful stop may take (a server killed instead would turn
+/// a clean restart into a recovery).
+const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a restarted server may take to count its streams again.
+const RECOVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// What one run of one row on one server measured.
 #[derive(Debug, Clone, Serialize)]
@@ -361,7 +486,12 @@ async fn measure(row: &Row, target: Target, bins: &Binaries) -> Result<Sample> {
     let spec = match row.workload {
         Workload::ManyConnections { .. } => ServerSpec::new().conf(MONITORING),
         Workload::ServiceImport { .. } => ServerSpec::new().conf(SERVICE_IMPORT),
+        Workload::JsPublish {
+            sync_always: true, ..
+        } if target == Target::Rust => ServerSpec::new().conf(JETSTREAM_SYNC_ALWAYS),
         Workload::JsPublish { .. }
+        | Workload::JsRestart { .. }
+        | Workload::JsSlowConsumer { .. }
         | Workload::JsConsume { .. }
         | Workload::JsPushFc { .. }
         | Workload::KvRoundTrip { .. } => ServerSpec::new().conf(JETSTREAM),
@@ -399,7 +529,58 @@ async fn measure(row: &Row, target: Target, bins: &Binaries) -> Result<Sample> {
             size,
             count,
             window,
+            ..
         } => vec![load::js_publish(&addr, storage, size, count, window).await?],
+        Workload::JsRestart {
+            streams,
+            msgs,
+            size,
+            window,
+            crash,
+        } => {
+            let fill = load::fill_streams(&addr, streams, msgs, size, window);
+            load::bounded_for(FILL_TIMEOUT, "filling the streams", fill).await?;
+            let before = load::js_usage(&addr).await?;
+            if crash {
+                server.kill().await?;
+            } else {
+                graceful_stop(&mut server).await?;
+            }
+            let start = std::time::Instant::now();
+            server.start_again(RECOVERY_TIMEOUT).await?;
+            let left = RECOVERY_TIMEOUT.saturating_sub(start.elapsed());
+            let after = load::wait_for_streams(&addr, streams, left).await?;
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            let pid = server.pid().context("server has no pid")?;
+            let rss_mib = proc_status_kib(pid, "VmRSS:")? as f64 / 1024.0;
+            anyhow::ensure!(
+                after == before,
+                "the store did not come back whole: {before:?} before, {after:?} after"
+            );
+            vec![ms, rss_mib]
+        }
+        Workload::JsSlowConsumer {
+            size,
+            count,
+            read,
+            batch,
+            pause_ms,
+        } => {
+            let fill = load::fill_bench_stream(&addr, size, count, 1000);
+            load::bounded_for(FILL_TIMEOUT, "filling the stream", fill).await?;
+            graceful_stop(&mut server).await?;
+            server.start_again(RECOVERY_TIMEOUT).await?;
+            load::wait_for_streams(&addr, 1, RECOVERY_TIMEOUT).await?;
+            let pid = server.pid().context("server has no pid")?;
+            // The peak from here on: the read's, not the recovery's.
+            std::fs::write(format!("/proc/{pid}/clear_refs"), "5")
+                .context("resetting the server's peak memory")?;
+            let pause = std::time::Duration::from_millis(pause_ms);
+            let slow = load::js_slow_read(&addr, read, batch, pause);
+            let rate = load::bounded_for(FILL_TIMEOUT, "the slow read", slow).await?;
+            let peak_mib = proc_status_kib(pid, "VmHWM:")? as f64 / 1024.0;
+            vec![peak_mib, rate]
+        }
         Workload::JsConsume {
             storage,
             size,
@@ -424,12 +605,25 @@ async fn measure(row: &Row, target: Target, bins: &Binaries) -> Result<Sample> {
             vec![ms, close_ms, rss_mib]
         }
     };
+    // A restart row's server is a new process by now.
+    let pid = server.pid().context("server has no pid")?;
     let peak_rss_kib = proc_status_kib(pid, "VmHWM:")?;
     server.stop().await?;
     Ok(Sample {
         values,
         peak_rss_kib,
     })
+}
+
+/// SIGTERM, then a wait for the process to exit; a server that does not
+/// exit in time fails the run.
+async fn graceful_stop(server: &mut crate::kit::Server) -> Result<()> {
+    server.signal(nix::sys::signal::Signal::SIGTERM)?;
+    server
+        .wait_exit(STOP_TIMEOUT)
+        .await
+        .context("graceful stop")?;
+    Ok(())
 }
 
 /// p50 and p99 of sorted latencies.

@@ -202,11 +202,11 @@ impl Server {
             child: None,
             log: Log::new(),
         };
-        server.spawn().await?;
+        server.spawn(READY_TIMEOUT).await?;
         Ok(server)
     }
 
-    async fn spawn(&mut self) -> Result<()> {
+    async fn spawn(&mut self, ready_timeout: Duration) -> Result<()> {
         self.log = Log::new();
         let mut child = Command::new(&self.bin)
             .arg("-c")
@@ -225,16 +225,13 @@ impl Server {
         let log = self.log.clone();
         tokio::spawn(capture(stderr, stdout, log));
         self.child = Some(child);
-        self.wait_ready().await
+        self.wait_ready(ready_timeout).await
     }
 
-    async fn wait_ready(&mut self) -> Result<()> {
+    async fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
         let result = match self.ready {
-            Ready::LogLine => self
-                .wait_for_log(READY_LINE, READY_TIMEOUT)
-                .await
-                .map(|_| ()),
-            Ready::ClientPort => self.wait_for_port().await,
+            Ready::LogLine => self.wait_for_log(READY_LINE, timeout).await.map(|_| ()),
+            Ready::ClientPort => self.wait_for_port(timeout).await,
         };
         result.map_err(|e| {
             anyhow!(
@@ -245,8 +242,8 @@ impl Server {
         })
     }
 
-    async fn wait_for_port(&mut self) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+    async fn wait_for_port(&mut self, timeout: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if tokio::net::TcpStream::connect(self.addr()).await.is_ok() {
                 return Ok(());
@@ -260,7 +257,7 @@ impl Server {
             }
             if tokio::time::Instant::now() >= deadline {
                 bail!(
-                    "client port {} not open after {READY_TIMEOUT:?}",
+                    "client port {} not open after {timeout:?}",
                     self.ports.client
                 );
             }
@@ -380,7 +377,17 @@ impl Server {
     /// Stops the server and starts it again with the same config, ports and store.
     pub async fn restart(&mut self) -> Result<()> {
         self.stop().await?;
-        self.spawn().await
+        self.spawn(READY_TIMEOUT).await
+    }
+
+    /// Starts a server that was stopped or killed again, with the same
+    /// config, ports and store, waiting up to `ready_timeout` for it to be
+    /// ready (a large store may take longer to recover than a start does).
+    pub async fn start_again(&mut self, ready_timeout: Duration) -> Result<()> {
+        if self.child.is_some() {
+            bail!("the server is still running");
+        }
+        self.spawn(ready_timeout).await
     }
 
     /// Rewrites the config file (template, same placeholders) without
