@@ -28,6 +28,7 @@ mod meta;
 mod query;
 mod record;
 mod recover;
+pub mod snapshot;
 
 pub use config::{
     dyn_block_size, stream_block_size, FileStoreConfig, DEFAULT_LARGE_BLOCK_SIZE,
