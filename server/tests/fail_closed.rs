@@ -147,11 +147,17 @@ fn unserved_listeners_only_warn() {
     }
 }
 
+/// Encryption at rest is served: a `key` passes `-t`.
 #[test]
-fn store_encryption_is_refused() {
-    assert_refused(
-        "jetstream { key: \"s3cr3t\", store_dir: \"/tmp/never-used\" }\n",
-        "key",
-        "JetStream encryption at rest is not supported",
+fn store_encryption_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("js");
+    let text = format!(
+        "jetstream {{ key: \"s3cr3t\", cipher: aes, store_dir: \"{}\" }}\n",
+        store.display()
     );
+    let path = config(&dir, &text);
+    let (code, err) = run(&["-t", "-c", path.as_str()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("refusing to start"), "{err}");
 }

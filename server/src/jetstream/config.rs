@@ -21,6 +21,31 @@ pub struct JsConfig {
     pub domain: String,
     /// How file stores sync to disk.
     pub sync: SyncPolicy,
+    /// Encryption at rest (`jetstream { key, cipher }`).
+    pub encryption: Option<StoreEncryption>,
+}
+
+/// The server key and cipher file stores are encrypted with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoreEncryption {
+    pub cipher: natsd_store::file::Cipher,
+    key: String,
+}
+
+impl StoreEncryption {
+    /// The encryption of `account`'s stores (Go derives each account's
+    /// keys from the server key and the account's name).
+    pub fn for_account(&self, account: &str) -> natsd_store::file::Encryption {
+        natsd_store::file::Encryption::new(self.cipher, self.key.as_bytes(), account)
+    }
+}
+
+impl std::fmt::Debug for StoreEncryption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreEncryption")
+            .field("cipher", &self.cipher)
+            .finish_non_exhaustive()
+    }
 }
 
 impl JsConfig {
@@ -51,6 +76,13 @@ impl JsConfig {
             store_dir,
             domain: js.domain.clone(),
             sync: js.sync,
+            encryption: (!js.key.is_empty()).then(|| StoreEncryption {
+                cipher: match js.cipher {
+                    crate::options::jetstream::Cipher::ChaCha => natsd_store::file::Cipher::ChaCha,
+                    crate::options::jetstream::Cipher::Aes => natsd_store::file::Cipher::Aes,
+                },
+                key: js.key.clone(),
+            }),
         }
     }
 }

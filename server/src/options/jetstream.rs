@@ -124,14 +124,7 @@ pub fn parse_jetstream(v: &Node, o: &mut Options, errs: &mut ConfigErrors) -> Re
                     }
                     "domain" => js.domain = f.string(errs)?,
                     "enable" | "enabled" => enable = f.boolean(errs)?,
-                    "key" | "ek" | "encryption_key" => {
-                        js.key = f.string(errs)?;
-                        o.refusals.push(super::unserved::Refusal {
-                            location: mv.location(),
-                            option: key.to_string(),
-                            kind: super::unserved::RefusalKind::StoreEncryption,
-                        });
-                    }
+                    "key" | "ek" | "encryption_key" => js.key = f.string(errs)?,
                     "cipher" => {
                         let name = f.string(errs)?;
                         js.cipher = match name.to_lowercase().as_str() {

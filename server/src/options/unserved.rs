@@ -17,8 +17,6 @@ pub enum RefusalKind {
     /// `verify_and_map` with users: Go admits only a client whose
     /// certificate maps to a user.
     TlsCertificateMapping,
-    /// A JetStream encryption key: Go encrypts the stores with it.
-    StoreEncryption,
 }
 
 impl RefusalKind {
@@ -32,9 +30,6 @@ impl RefusalKind {
             }
             RefusalKind::TlsCertificateMapping => {
                 "TLS certificate-to-user mapping is not supported by natsd, and ignoring it would admit clients whose certificate maps to no user"
-            }
-            RefusalKind::StoreEncryption => {
-                "JetStream encryption at rest is not supported by natsd yet, and ignoring it would write in clear the messages the Go server encrypts"
             }
         }
     }

@@ -214,17 +214,19 @@ fn take_files(
     consumers: bool,
 ) -> Result<Taken, String> {
     let count = stream.consumer_count();
+    let enc = stream.encryption();
     let (mut files, st) = {
         let mut inner = stream.inner.lock();
         inner.store.flush().map_err(|e| e.to_string())?;
         if check_msgs {
-            let bad = snap::check_msgs(dir, &stream.name);
+            let bad = snap::check_msgs(dir, &stream.name, enc.as_ref());
             if bad > 0 {
                 return Err(format!("snapshot check detected {bad} bad messages"));
             }
         }
         let st = inner.store.fast_state();
-        (snap::stream_files(dir).map_err(|e| e.to_string())?, st)
+        let files = snap::stream_files(dir, &stream.name, enc.as_ref());
+        (files.map_err(|e| e.to_string())?, st)
     };
     if consumers {
         let now = (now_ns() + 500_000_000) / 1_000_000_000;
@@ -232,7 +234,7 @@ fn take_files(
             let Some(f) = &c.files else { continue };
             let state = c.st.lock().stored();
             let encoded = natsd_store::consumer::encode(&state, now);
-            match snap::consumer_files(&f.dir, &c.name, encoded) {
+            match snap::consumer_files(&f.dir, &c.name, f.keys(), encoded) {
                 Ok(more) => files.extend(more),
                 Err(e) => {
                     return Err(format!(

@@ -125,7 +125,8 @@ impl Stream {
         let dir = self.inner.lock().dir.clone();
         let files = match (&dir, scfg.storage, cfg.memory_storage, cfg.direct) {
             (Some(dir), Storage::File, false, false) => {
-                let f = Files::new(dir, &self.name, &name);
+                let f = Files::open(dir, &self.name, &name, self.encryption().as_ref())
+                    .map_err(|e| ApiError::with(ErrorId::ConsumerStoreFailed, &[("err", &e)]))?;
                 if !f.dir.join("meta.inf").exists() {
                     f.write_config(&name, &cfg, super::now_ns()).map_err(|e| {
                         ApiError::with(ErrorId::ConsumerStoreFailed, &[("err", &e)])
@@ -262,6 +263,13 @@ impl Stream {
             .any(|c| c.filter_match(subject))
     }
 
+    /// What the stream's files (its consumers' too) are encrypted with.
+    pub(crate) fn encryption(&self) -> Option<natsd_store::file::Encryption> {
+        let js = self.js.upgrade()?;
+        let e = js.config.encryption.as_ref()?;
+        Some(e.for_account(&self.account.name))
+    }
+
     /// Brings back the consumers of a file stream after a restart.
     pub fn restore_consumers(self: &Arc<Self>, js: &Arc<JetStream>, jsa: &JsAccount) {
         let Some(dir) = self.inner.lock().dir.clone() else {
@@ -285,8 +293,15 @@ impl Stream {
             self.account.name,
             self.name
         );
+        let enc = self.encryption();
         for name in names {
-            let files = Files::new(&dir, &self.name, &name);
+            let files = match Files::open(&dir, &self.name, &name, enc.as_ref()) {
+                Ok(f) => f,
+                Err(e) => {
+                    crate::warn!("  Error decrypting our consumer metafile: {e}");
+                    continue;
+                }
+            };
             let info = match files.read_config() {
                 Ok(i) => i,
                 Err(e) => {

@@ -275,7 +275,9 @@ impl Stream {
                 .as_ref()
                 .and_then(|r| Transform::new(&r.source, &r.destination).ok());
             if let Some(dir) = &inner.dir {
-                if let Err(e) = store::rewrite_meta(dir, &cfg, self.created) {
+                if let Err(e) =
+                    store::rewrite_meta(dir, &cfg, self.created, self.encryption().as_ref())
+                {
                     crate::warn!(
                         "JetStream stream '{} > {}': {e}",
                         self.account.name,

@@ -8,6 +8,7 @@ use super::Stream;
 use crate::jetstream::account::JsAccount;
 use crate::jetstream::JetStream;
 use natsd_proto::jetstream::stream::StreamConfig;
+use natsd_store::file::crypt::{open_meta, CryptError, META_KEY_FILE};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -42,6 +43,23 @@ pub fn restore_account(js: &Arc<JetStream>, jsa: &Arc<JsAccount>) {
             Ok(m) => m,
             Err(e) => {
                 crate::warn!("  {e}");
+                continue;
+            }
+        };
+        let enc = js
+            .config
+            .encryption
+            .as_ref()
+            .map(|e| e.for_account(&jsa.account.name));
+        let (meta, sealed_with) = match open_meta(enc.as_ref(), &sdir, &name, meta) {
+            Ok(m) => m,
+            Err(CryptError::BadKeySize) => {
+                let len = std::fs::metadata(sdir.join(META_KEY_FILE)).map_or(0, |m| m.len());
+                crate::warn!("  Bad stream encryption key length of {len}");
+                continue;
+            }
+            Err(e) => {
+                crate::warn!("  Error decrypting our stream metafile: {e}");
                 continue;
             }
         };
@@ -85,6 +103,15 @@ pub fn restore_account(js: &Arc<JetStream>, jsa: &Arc<JsAccount>) {
             }
         }
         crate::notice!("  Starting restore for stream '{acc} > {}'", cfg.name);
+        match (&enc, sealed_with) {
+            (Some(_), None) => crate::notice!("  Encrypting stream '{acc} > {}'", cfg.name),
+            (Some(e), Some(old)) if old != e.cipher => crate::notice!(
+                "  Converting from {old} to {} for stream '{acc} > {}'",
+                e.cipher,
+                cfg.name
+            ),
+            _ => {}
+        }
         let created = parse_time(&info.created);
         let max_payload = js
             .server()

@@ -6,7 +6,8 @@ use crate::jetstream::config::JsConfig;
 use crate::options::jetstream::SyncPolicy;
 use natsd_proto::jetstream::api::Timestamp;
 use natsd_proto::jetstream::stream::{Storage, StreamConfig};
-use natsd_store::file::{FileStore, FileStoreConfig};
+use natsd_store::file::crypt::MetaKeys;
+use natsd_store::file::{Encryption, FileStore, FileStoreConfig};
 use natsd_store::mem::MemStore;
 use natsd_store::StreamStore;
 use serde::Serialize;
@@ -59,6 +60,12 @@ pub fn open(
                 SyncPolicy::Always => fcfg.sync_always = true,
                 SyncPolicy::Every(d) => fcfg.sync_interval = d,
             }
+            // The account's directory is named after it.
+            let account = account_dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy();
+            fcfg.encryption = js.encryption.as_ref().map(|e| e.for_account(&account));
             let fs = FileStore::open(fcfg, &cfg.name, limits).map_err(|e| e.to_string())?;
             let meta = crate::jetstream::api::go_json(&FileStreamInfo {
                 created: Timestamp(created),
@@ -102,13 +109,27 @@ fn block_size(cfg: &StreamConfig, max_payload: i64) -> u64 {
     }
 }
 
-/// Rewrites `meta.inf` after an update.
-pub fn rewrite_meta(dir: &Path, cfg: &StreamConfig, created: i64) -> Result<(), String> {
+/// Rewrites `meta.inf` after an update: sealed with the stream's keys
+/// (its `meta.key`) when the store is encrypted.
+pub fn rewrite_meta(
+    dir: &Path,
+    cfg: &StreamConfig,
+    created: i64,
+    enc: Option<&Encryption>,
+) -> Result<(), String> {
     let meta = crate::jetstream::api::go_json(&FileStreamInfo {
         created: Timestamp(created),
         config: cfg,
     });
-    natsd_store::file::write_meta(dir, &cfg.name, meta.as_bytes()).map_err(|e| e.to_string())
+    let data = match enc {
+        Some(enc) => {
+            let (keys, _) =
+                MetaKeys::load_or_create(enc, dir, &cfg.name).map_err(|e| e.to_string())?;
+            keys.seal(meta.as_bytes())
+        }
+        None => meta.into_bytes(),
+    };
+    natsd_store::file::write_meta(dir, &cfg.name, &data).map_err(|e| e.to_string())
 }
 
 /// The checked `meta.inf` of the stream in `dir`.

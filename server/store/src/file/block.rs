@@ -5,6 +5,7 @@
 
 use super::cache::BlockData;
 use super::checksum::Hasher;
+use super::crypt::{block_context, AssetKeys, Encryption};
 use super::index::{encode_fss, encode_index, IndexInfo};
 use super::record::{self, Record, CHECKSUM_SIZE, EMPTY_RECORD_LEN};
 use crate::{file_msg_size, SimpleState, StoreError};
@@ -47,6 +48,11 @@ pub(crate) struct MsgBlock {
     pub blk_path: PathBuf,
     idx_path: PathBuf,
     fss_path: PathBuf,
+    /// `N.key`, the block's sealed keys when the store is encrypted.
+    pub key_path: PathBuf,
+    /// The block's keys: its file is XORed with their stream, its .idx
+    /// sealed by their AEAD (its .fss stays clear, as Go's).
+    pub keys: Option<Arc<AssetKeys>>,
     file: Option<File>,
     /// The .idx (and .fss) on disk lag the block.
     dirty: bool,
@@ -91,6 +97,8 @@ impl MsgBlock {
             blk_path: mdir.join(format!("{index}.blk")),
             idx_path: mdir.join(format!("{index}.idx")),
             fss_path: mdir.join(format!("{index}.fss")),
+            key_path: mdir.join(format!("{index}.key")),
+            keys: None,
             file: None,
             dirty: true,
             last_index_write: None,
@@ -139,7 +147,7 @@ impl MsgBlock {
     fn writable(&mut self) -> Result<(&File, &mut BlockData), StoreError> {
         if self.file.is_none() {
             if self.cache.is_none() {
-                let buf = fs::read(&self.blk_path)?;
+                let buf = self.read_file()?;
                 self.cache = Some(Arc::new(BlockData::load(buf, &self.hasher)));
             }
             self.file = Some(open_rw(&self.blk_path)?);
@@ -178,10 +186,15 @@ impl MsgBlock {
         encode: impl FnOnce(&mut Vec<u8>, &Hasher) -> [u8; 8],
     ) -> Result<(), StoreError> {
         let hasher = self.hasher.clone();
+        let keys = self.keys.clone();
         let (file, data) = self.writable()?;
         let at = data.buf.len();
         let sum = encode(&mut data.buf, &hasher);
-        if let Err(e) = file.write_all_at(&data.buf[at..], at as u64) {
+        let written = match &keys {
+            Some(k) => file.write_all_at(&k.encrypt_at(&data.buf[at..], at as u64), at as u64),
+            None => file.write_all_at(&data.buf[at..], at as u64),
+        };
+        if let Err(e) = written {
             data.buf.truncate(at);
             return Err(e.into());
         }
@@ -252,9 +265,13 @@ impl MsgBlock {
         rand::thread_rng().fill_bytes(&mut filler);
         let mut rec = Vec::with_capacity(len);
         let sum = record::encode_deleted(&mut rec, &self.hasher, seq, 0, &filler);
+        let on_disk = match &self.keys {
+            Some(k) => k.encrypt_at(&rec, offset as u64),
+            None => rec.clone(),
+        };
         match &self.file {
-            Some(f) => f.write_all_at(&rec, offset as u64)?,
-            None => open_rw(&self.blk_path)?.write_all_at(&rec, offset as u64)?,
+            Some(f) => f.write_all_at(&on_disk, offset as u64)?,
+            None => open_rw(&self.blk_path)?.write_all_at(&on_disk, offset as u64)?,
         }
         if let Some(cache) = &mut self.cache {
             let data = Arc::make_mut(cache);
@@ -287,7 +304,10 @@ impl MsgBlock {
             at += r.len;
         }
         let new = self.blk_path.with_extension("new");
-        fs::write(&new, &out)?;
+        match &self.keys {
+            Some(k) => fs::write(&new, k.encrypt_at(&out, 0))?,
+            None => fs::write(&new, &out)?,
+        }
         // The index describes the new file before it takes the old one's
         // place: a crash in between leaves an index whose deletes are
         // those the new file lacks, and the old file still holds them.
@@ -395,7 +415,11 @@ impl MsgBlock {
             lchk: self.lchk,
             dmap: self.dmap.iter().copied().collect(),
         };
-        crate::durable::replace_file(&self.idx_path, &encode_index(&info))?;
+        let mut buf = encode_index(&info);
+        if let Some(k) = &self.keys {
+            buf = k.aek.seal(&k.nonce, &buf);
+        }
+        crate::durable::replace_file(&self.idx_path, &buf)?;
         self.last_index_write = Some(Instant::now());
         Ok(())
     }
@@ -473,6 +497,34 @@ impl MsgBlock {
         remove_if_present(&self.blk_path)?;
         remove_if_present(&self.idx_path)?;
         remove_if_present(&self.fss_path)?;
+        remove_if_present(&self.key_path)?;
+        Ok(())
+    }
+
+    /// The block file's contents, decrypted.
+    pub(crate) fn read_file(&self) -> Result<Vec<u8>, StoreError> {
+        let mut buf = super::buffers::read_file(&self.blk_path)?;
+        if let Some(k) = &self.keys {
+            k.block_cipher().apply(&mut buf, 0);
+        }
+        Ok(buf)
+    }
+
+    /// The .idx file's contents, opened; None when there is none or it
+    /// does not open (it is rebuilt).
+    pub(crate) fn read_index_file(&self) -> Option<Vec<u8>> {
+        let buf = fs::read(&self.idx_path).ok()?;
+        match &self.keys {
+            Some(k) => k.aek.open(&k.nonce, &buf).ok(),
+            None => Some(buf),
+        }
+    }
+
+    /// New keys for this block of `stream`, written to its key file.
+    pub(crate) fn create_keys(&mut self, enc: &Encryption, stream: &str) -> Result<(), StoreError> {
+        let (keys, file) = AssetKeys::generate(enc, &block_context(stream, self.index));
+        crate::durable::replace_file(&self.key_path, &file)?;
+        self.keys = Some(Arc::new(keys));
         Ok(())
     }
 

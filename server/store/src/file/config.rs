@@ -1,5 +1,6 @@
 //! How a file store is set up, and Go's choice of block size.
 
+use super::crypt::Encryption;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ pub struct FileStoreConfig {
     /// Otherwise, sync at most this long after a write (checked on each
     /// write; [`crate::StreamStore::flush`] syncs at once).
     pub sync_interval: Duration,
+    /// Encrypt at rest (`jetstream { key, cipher }`), as Go does.
+    pub encryption: Option<Encryption>,
 }
 
 impl FileStoreConfig {
@@ -37,6 +40,7 @@ impl FileStoreConfig {
             block_size: 0,
             sync_always: false,
             sync_interval: Duration::from_secs(120),
+            encryption: None,
         }
     }
 }

@@ -12,7 +12,8 @@ use std::path::Path;
 pub(crate) const META_FILE: &str = "meta.inf";
 pub(crate) const META_SUM_FILE: &str = "meta.sum";
 
-fn meta_sum(stream: &str, json: &[u8]) -> String {
+/// meta.sum's contents for `json` (keyed by `stream`).
+pub(crate) fn meta_sum(stream: &str, json: &[u8]) -> String {
     hex(&Hasher::new(stream).sum(&[json]))
 }
 

@@ -23,6 +23,10 @@ mod buffers;
 mod cache;
 mod checksum;
 mod config;
+mod convert;
+pub mod crypt;
+#[cfg(test)]
+mod crypt_tests;
 mod index;
 mod meta;
 mod query;
@@ -34,6 +38,7 @@ pub use config::{
     dyn_block_size, stream_block_size, FileStoreConfig, DEFAULT_LARGE_BLOCK_SIZE,
     DEFAULT_MEDIUM_BLOCK_SIZE, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE,
 };
+pub use crypt::{Cipher, Encryption};
 pub use meta::{read_meta, read_meta_keyed, write_meta};
 
 use crate::{
@@ -87,6 +92,9 @@ pub struct FileStore {
     lost: Option<LostData>,
     last_sync: Instant,
     closed: bool,
+    /// Encryption at rest, and the keys of meta.inf (`meta.key`).
+    enc: Option<Encryption>,
+    meta_keys: Option<crypt::MetaKeys>,
 }
 
 fn io_err(what: &str, e: std::io::Error) -> StoreError {
@@ -129,6 +137,10 @@ impl FileStore {
         if pdir.exists() {
             fs::remove_dir_all(&pdir)?;
         }
+        let meta_keys = match &cfg.encryption {
+            Some(enc) => Some(crypt::MetaKeys::load_or_create(enc, &cfg.dir, stream)?.0),
+            None => None,
+        };
         let mut fs = FileStore {
             dir: cfg.dir,
             mdir,
@@ -147,6 +159,8 @@ impl FileStore {
             lost: None,
             last_sync: Instant::now(),
             closed: false,
+            enc: cfg.encryption,
+            meta_keys,
         };
         fs.recover()?;
         if fs.max_per_subject() > 0 {
@@ -159,7 +173,20 @@ impl FileStore {
     /// Writes the stream's meta.inf (the config as JSON, Go's
     /// `FileStreamInfo`) and meta.sum.
     pub fn write_meta(&self, json: &[u8]) -> Result<(), StoreError> {
-        meta::write_meta(&self.dir, &self.name, json)
+        match &self.meta_keys {
+            Some(k) => meta::write_meta(&self.dir, &self.name, &k.seal(json)),
+            None => meta::write_meta(&self.dir, &self.name, json),
+        }
+    }
+
+    /// A new block `index` following `last`, with its keys when the store
+    /// is encrypted.
+    fn new_mb(&self, index: u32, last: MsgId) -> Result<MsgBlock, StoreError> {
+        let mut mb = MsgBlock::new(&self.mdir, &self.name, index, last);
+        if let Some(enc) = &self.enc {
+            mb.create_keys(enc, &self.name)?;
+        }
+        Ok(mb)
     }
 
     /// The stream's directory.
@@ -185,7 +212,8 @@ impl FileStore {
         indexes.sort_unstable();
         let n = indexes.len();
         for (i, index) in indexes.into_iter().enumerate() {
-            let (mut mb, lost) = recover::recover_block(&self.mdir, &self.name, index)?;
+            let (mut mb, lost) =
+                recover::recover_block(&self.mdir, &self.name, index, self.enc.as_ref())?;
             if let Some(l) = lost {
                 let all = self.lost.get_or_insert_with(LostData::default);
                 all.msgs.extend(l.msgs);
@@ -202,7 +230,7 @@ impl FileStore {
         }
         let last = self.blks.iter().map(|b| b.last).max_by_key(|m| m.seq);
         let Some(lmb) = self.blks.last_mut() else {
-            let mut mb = MsgBlock::new(&self.mdir, &self.name, 1, MsgId::default());
+            let mut mb = self.new_mb(1, MsgId::default())?;
             mb.create(self.block_size)?;
             self.blks.push(mb);
             return Ok(());
@@ -269,7 +297,7 @@ impl FileStore {
         if pos > 0 {
             cache.evict(self.blks[pos - 1].index);
         }
-        let buf = buffers::read_file(&mb.blk_path)?;
+        let buf = mb.read_file()?;
         let d = Arc::new(BlockData::load(buf, &mb.hasher));
         cache.put(mb.index, d.clone());
         Ok(d)
@@ -315,7 +343,7 @@ impl FileStore {
             .seal()?
             .and_then(|d| Arc::try_unwrap(d).ok())
             .map(|d| d.buf);
-        let mut mb = MsgBlock::new(&self.mdir, &self.name, index + 1, self.last);
+        let mut mb = self.new_mb(index + 1, self.last)?;
         match reused {
             Some(buf) => mb.create_with(buf)?,
             None => mb.create(self.block_size)?,
@@ -406,6 +434,8 @@ impl FileStore {
         if self.closed || seq == 0 {
             return Ok(false);
         }
+        // Encrypted, Go does not overwrite a removed message's record.
+        let secure = secure && self.enc.is_none();
         let Some(pos) = self.block_of(seq) else {
             return Ok(false);
         };
@@ -562,6 +592,10 @@ impl FileStore {
         let mut mb = MsgBlock::new(&self.mdir, &self.name, 1, last);
         let created = fs::create_dir_all(&self.mdir)
             .map_err(StoreError::from)
+            .and_then(|_| match &self.enc {
+                Some(enc) => mb.create_keys(enc, &self.name),
+                None => Ok(()),
+            })
             .and_then(|_| mb.create(self.block_size))
             .and_then(|_| mb.write_state());
         self.blks.push(mb);

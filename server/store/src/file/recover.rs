@@ -7,6 +7,7 @@
 
 use super::block::{MsgBlock, MsgId};
 use super::cache::BlockData;
+use super::crypt::Encryption;
 use super::index::{decode_fss, decode_index, IndexRead};
 use super::record::{Record, CHECKSUM_SIZE};
 use crate::{LostData, SimpleState, StoreError};
@@ -15,27 +16,36 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// The checksum at the end of a block file (zeros when it is shorter).
-fn tail_checksum(path: &Path, len: u64) -> Result<[u8; 8], StoreError> {
+fn tail_checksum(mb: &MsgBlock, len: u64) -> Result<[u8; 8], StoreError> {
     let mut tail = [0u8; CHECKSUM_SIZE];
     if len >= CHECKSUM_SIZE as u64 {
-        fs::File::open(path)?.read_exact_at(&mut tail, len - CHECKSUM_SIZE as u64)?;
+        let at = len - CHECKSUM_SIZE as u64;
+        fs::File::open(&mb.blk_path)?.read_exact_at(&mut tail, at)?;
+        if let Some(k) = &mb.keys {
+            k.block_cipher().apply(&mut tail, at);
+        }
     }
     Ok(tail)
 }
 
-/// Recovers block `index` of `stream`; also returns what was lost.
+/// Recovers block `index` of `stream` (with its keys, converted as
+/// needed, when `enc` is set); also returns what was lost.
 pub(crate) fn recover_block(
     mdir: &Path,
     stream: &str,
     index: u32,
+    enc: Option<&Encryption>,
 ) -> Result<(MsgBlock, Option<LostData>), StoreError> {
     let mut mb = MsgBlock::new(mdir, stream, index, MsgId::default());
     mb.first = MsgId::default();
+    if let Some(enc) = enc {
+        super::convert::block_keys(&mut mb, enc, stream)?;
+    }
     let len = fs::metadata(&mb.blk_path)?.len();
     mb.rbytes = len;
-    let tail = tail_checksum(&mb.blk_path, len)?;
+    let tail = tail_checksum(&mb, len)?;
     let mut seed_last = 0;
-    match fs::read(mb.idx_path()).ok().map(|b| decode_index(&b)) {
+    match mb.read_index_file().map(|b| decode_index(&b)) {
         Some(Ok(IndexRead::Whole(info)))
             if (len == 0 && info.msgs == 0) || (len > 0 && info.lchk == tail) =>
         {
@@ -72,7 +82,7 @@ fn recover_fss(mb: &mut MsgBlock) -> Result<(), StoreError> {
             return Ok(());
         }
     }
-    let data = BlockData::load(fs::read(&mb.blk_path)?, &mb.hasher);
+    let data = BlockData::load(mb.read_file()?, &mb.hasher);
     mb.rebuild_fss(&data);
     Ok(())
 }
@@ -80,7 +90,7 @@ fn recover_fss(mb: &mut MsgBlock) -> Result<(), StoreError> {
 /// Rebuilds a block's state from its records. `seed_last` is the last
 /// sequence a stale .idx knew: those past what is recovered are lost.
 fn rebuild(mb: &mut MsgBlock, seed_last: u64) -> Result<Option<LostData>, StoreError> {
-    let buf = fs::read(&mb.blk_path)?;
+    let buf = mb.read_file()?;
     mb.msgs = 0;
     mb.bytes = 0;
     mb.last = MsgId::default();

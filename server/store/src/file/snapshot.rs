@@ -12,8 +12,9 @@
 //! folder once its name is cleaned.
 
 use super::checksum::Hasher;
+use super::crypt::{open_meta, read_block_keys, CryptError, Encryption, MetaKeys};
 use super::index::{decode_index, IndexRead};
-use super::meta::{META_FILE, META_SUM_FILE};
+use super::meta::{meta_sum, META_FILE, META_SUM_FILE};
 use super::record::{EMPTY_RECORD_LEN, MSG_HDR_SIZE};
 use super::{CONSUMERS_DIR, MSGS_DIR};
 use crate::StoreError;
@@ -60,50 +61,101 @@ fn block_indexes(mdir: &Path) -> Vec<u32> {
     indexes
 }
 
+fn crypt_err(what: &str, e: CryptError) -> StoreError {
+    StoreError::Io(format!("{what}: {e}"))
+}
+
+/// Block `index`'s .idx (when there is one) and .blk in clear: opened
+/// and decrypted with its keys when the store is encrypted.
+fn plain_block(
+    mdir: &Path,
+    stream: &str,
+    index: u32,
+    enc: Option<&Encryption>,
+) -> Result<(Option<Vec<u8>>, Vec<u8>), StoreError> {
+    let keys = read_block_keys(enc, mdir, stream, index)
+        .map_err(|e| crypt_err(&format!("message block [{index}] keys"), e))?;
+    let idx_path = mdir.join(format!("{index}.idx"));
+    let mut idx = if idx_path.exists() {
+        Some(read(&idx_path)?)
+    } else {
+        None
+    };
+    let mut blk = read(&mdir.join(format!("{index}.blk")))?;
+    if let Some(k) = &keys {
+        if let Some(sealed) = idx.as_deref().filter(|b| !b.is_empty()) {
+            let what = format!("Could not decrypt message block [{index}] index file");
+            idx = Some(
+                k.aek
+                    .open(&k.nonce, sealed)
+                    .map_err(|e| crypt_err(&what, e))?,
+            );
+        }
+        k.block_cipher().apply(&mut blk, 0);
+    }
+    Ok((idx, blk))
+}
+
 /// The stream's own files in a flushed file store's folder `dir`, in the
 /// order Go archives them: meta.inf, meta.sum, then per block its .idx,
 /// its .fss (when present) and its .blk. The caller holds the store still
-/// (no write between [`crate::StreamStore::flush`] and this).
-pub fn stream_files(dir: &Path) -> Result<Vec<SnapFile>, StoreError> {
+/// (no write between [`crate::StreamStore::flush`] and this). An encrypted
+/// stream (`enc`, its server's keys) is archived in clear as Go does: its
+/// meta.inf opened (and summed anew), its blocks decrypted; a restore
+/// into a server with a key encrypts them again.
+pub fn stream_files(
+    dir: &Path,
+    stream: &str,
+    enc: Option<&Encryption>,
+) -> Result<Vec<SnapFile>, StoreError> {
+    let meta = read(&dir.join(META_FILE))?;
+    let (meta, sealed_with) = open_meta(enc, dir, stream, meta)
+        .map_err(|e| crypt_err("Could not gather stream meta file", e))?;
+    let sum = match sealed_with {
+        Some(_) => meta_sum(stream, &meta).into_bytes(),
+        None => read(&dir.join(META_SUM_FILE))?,
+    };
     let mut files = vec![
-        SnapFile::new(META_FILE, read(&dir.join(META_FILE))?),
-        SnapFile::new(META_SUM_FILE, read(&dir.join(META_SUM_FILE))?),
+        SnapFile::new(META_FILE, meta),
+        SnapFile::new(META_SUM_FILE, sum),
     ];
     let mdir = dir.join(MSGS_DIR);
     for index in block_indexes(&mdir) {
-        let idx = mdir.join(format!("{index}.idx"));
-        if idx.exists() {
-            files.push(SnapFile::new(
-                format!("{MSGS_DIR}/{index}.idx"),
-                read(&idx)?,
-            ));
+        let (idx, blk) = plain_block(&mdir, stream, index, enc)?;
+        if let Some(idx) = idx {
+            files.push(SnapFile::new(format!("{MSGS_DIR}/{index}.idx"), idx));
         }
         if let Ok(fss) = fs::read(mdir.join(format!("{index}.fss"))) {
             files.push(SnapFile::new(format!("{MSGS_DIR}/{index}.fss"), fss));
         }
-        let blk = read(&mdir.join(format!("{index}.blk")))?;
         files.push(SnapFile::new(format!("{MSGS_DIR}/{index}.blk"), blk));
     }
     Ok(files)
 }
 
 /// A consumer's three files as a snapshot holds them (`state` is its
-/// encoded o.dat, see [`crate::consumer::encode`]).
+/// encoded o.dat, see [`crate::consumer::encode`]), in clear: `keys` are
+/// the consumer's when its meta.inf is sealed (its sum is then made anew,
+/// keyed by `sum_key`, `<stream>/<consumer>`).
 pub fn consumer_files(
     consumer_dir: &Path,
     name: &str,
+    keys: Option<(&MetaKeys, &str)>,
     state: Vec<u8>,
 ) -> Result<Vec<SnapFile>, StoreError> {
     let pre = format!("{CONSUMERS_DIR}/{name}");
+    let meta = read(&consumer_dir.join(META_FILE))?;
+    let (meta, sum) = match keys {
+        Some((k, sum_key)) => {
+            let meta = k.open(&meta).map_err(|e| crypt_err("meta.inf", e))?;
+            let sum = meta_sum(sum_key, &meta).into_bytes();
+            (meta, sum)
+        }
+        None => (meta, read(&consumer_dir.join(META_SUM_FILE))?),
+    };
     Ok(vec![
-        SnapFile::new(
-            format!("{pre}/{META_FILE}"),
-            read(&consumer_dir.join(META_FILE))?,
-        ),
-        SnapFile::new(
-            format!("{pre}/{META_SUM_FILE}"),
-            read(&consumer_dir.join(META_SUM_FILE))?,
-        ),
+        SnapFile::new(format!("{pre}/{META_FILE}"), meta),
+        SnapFile::new(format!("{pre}/{META_SUM_FILE}"), sum),
         SnapFile::new(format!("{pre}/{CONSUMER_STATE_FILE}"), state),
     ])
 }
@@ -111,17 +163,15 @@ pub fn consumer_files(
 /// Go's read-only view of its message check (`jsck`): how many messages
 /// a rebuild of each block would lose, that is those from the first torn,
 /// corrupt or mis-summed record of a block to the block's last sequence.
-pub fn check_msgs(dir: &Path, stream: &str) -> u64 {
+pub fn check_msgs(dir: &Path, stream: &str, enc: Option<&Encryption>) -> u64 {
     let mdir = dir.join(MSGS_DIR);
     let mut lost = 0;
     for index in block_indexes(&mdir) {
-        let Ok(buf) = fs::read(mdir.join(format!("{index}.blk"))) else {
+        let Ok((idx, buf)) = plain_block(&mdir, stream, index, enc) else {
             continue;
         };
         let (mut first, mut last_known, mut dmap) = (0, 0, HashSet::new());
-        if let Ok(Ok(IndexRead::Whole(info))) =
-            fs::read(mdir.join(format!("{index}.idx"))).map(|b| decode_index(&b))
-        {
+        if let Some(Ok(IndexRead::Whole(info))) = idx.map(|b| decode_index(&b)) {
             first = info.first_seq;
             last_known = info.last_seq;
             dmap = info.dmap.into_iter().collect();
@@ -651,7 +701,7 @@ mod tests {
         let dir = tmp.path().join("ORDERS");
         fs::create_dir_all(&dir).unwrap();
         extract(GO_SNAPSHOT, &dir).unwrap();
-        assert_eq!(check_msgs(&dir, "ORDERS"), 0);
+        assert_eq!(check_msgs(&dir, "ORDERS", None), 0);
         let meta = super::super::read_meta(&dir).unwrap();
         assert!(String::from_utf8_lossy(&meta).contains("\"max_bytes\":120000"));
         let cfg = super::super::FileStoreConfig::new(dir.clone());
@@ -680,6 +730,6 @@ mod tests {
         let n = b.len();
         b[n - 20] ^= 0xff;
         fs::write(&blk, b).unwrap();
-        assert_eq!(check_msgs(&dir, "ORDERS"), 1);
+        assert_eq!(check_msgs(&dir, "ORDERS", None), 1);
     }
 }
