@@ -45,10 +45,19 @@ impl Binaries {
 struct CtxInner {
     target: Target,
     bin: PathBuf,
+    /// The other target's binary (see [`Ctx::other_server`]).
+    other_bin: PathBuf,
     dir: tempfile::TempDir,
     next_server: Mutex<u32>,
     env: Mutex<Vec<(String, String)>>,
     observations: Mutex<Vec<(String, String)>>,
+}
+
+fn other(target: Target) -> Target {
+    match target {
+        Target::Rust => Target::Go,
+        Target::Go => Target::Rust,
+    }
 }
 
 /// What a scenario body gets: its target, a temporary folder, and a place to
@@ -61,6 +70,7 @@ impl Ctx {
         Ok(Ctx(Arc::new(CtxInner {
             target,
             bin: bins.of(target).clone(),
+            other_bin: bins.of(other(target)).clone(),
             dir: tempfile::Builder::new().prefix("parity-").tempdir()?,
             next_server: Mutex::new(0),
             env: Mutex::default(),
@@ -85,6 +95,16 @@ impl Ctx {
     pub async fn server(&self, spec: ServerSpec) -> Result<Server> {
         let dir = self.new_dir("s")?;
         Server::start(self.0.target, &self.0.bin, dir, spec, self.env()).await
+    }
+
+    /// Starts a server of the *other* target and waits until it is ready:
+    /// for what one server leaves on disk and the other must read (a
+    /// store one wrote, the other opens). A scenario that uses it checks
+    /// natsd against Go on both targets, in the two directions.
+    pub async fn other_server(&self, spec: ServerSpec) -> Result<Server> {
+        let dir = self.new_dir("o")?;
+        let target = other(self.0.target);
+        Server::start(target, &self.0.other_bin, dir, spec, self.env()).await
     }
 
     /// A server with nothing but its listen address configured.

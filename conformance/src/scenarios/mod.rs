@@ -24,6 +24,7 @@ mod js_client;
 mod js_consumers;
 mod js_consumers_more;
 mod js_delivery;
+mod js_encryption;
 mod js_mirrors;
 mod js_pull;
 mod js_snapshots;
@@ -81,5 +82,6 @@ pub fn all() -> Vec<Scenario> {
     all.extend(memstore::scenarios());
     all.extend(filestore::scenarios());
     all.extend(filestore_recovery::scenarios());
+    all.extend(js_encryption::scenarios());
     all
 }
