@@ -288,6 +288,14 @@ impl Ledger {
             .collect()
     }
 
+    /// Those of `seqs` that hold a message acknowledged and not removable.
+    pub fn acknowledged_among(&self, seqs: &[u64]) -> Vec<u64> {
+        seqs.iter()
+            .copied()
+            .filter(|s| self.entries.get(s).is_some_and(|e| !e.removable))
+            .collect()
+    }
+
     /// Messages acknowledged and not removable.
     pub fn live(&self) -> usize {
         self.entries.values().filter(|e| !e.removable).count()
@@ -326,6 +334,9 @@ mod tests {
         assert!(matches!(l.judge(&m), Seen::Corrupt(_)));
         assert_eq!(l.missing(&HashSet::new()), vec![1]);
         assert!(l.missing(&HashSet::from([1])).is_empty());
+        assert_eq!(l.acknowledged_among(&[1, 2]), vec![1]);
+        l.removing(1);
+        assert!(l.acknowledged_among(&[1, 2]).is_empty());
     }
 
     #[test]

@@ -7,6 +7,12 @@
 //! (sometimes within milliseconds of the load starting), restarts it on the
 //! same store, times the restart, and checks the stream and its durable
 //! consumer. What the server acknowledged is in the `ledger`.
+//!
+//! The clients of a cycle must not outlive its kill: a client that
+//! reconnected to the restarted server would send the publishes it still had
+//! queued while the check reads the stream (the stream would grow under the
+//! check). They give up at their first failed reconnect, and the restart
+//! waits until all of them have.
 
 mod ledger;
 pub mod report;
@@ -20,9 +26,10 @@ use anyhow::{anyhow, Context as _, Result};
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, stream};
 use ledger::Ledger;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 pub const STREAM: &str = "CRASH";
 pub const CONSUMER: &str = "C";
@@ -34,6 +41,8 @@ const RNG_ADMIN: u64 = 3;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a task may take to end once aborted.
 const ABORT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the clients of a killed server may take to give up.
+const GIVE_UP_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Options {
     pub seed: u64,
@@ -51,6 +60,8 @@ pub struct Counts {
     pub republished: AtomicU64,
     pub consumer_acks: AtomicU64,
     pub redelivered_after_ack: AtomicU64,
+    /// Snapshots read to their end.
+    pub snapshots: AtomicU64,
 }
 
 /// What the admin task was doing (for where kills landed).
@@ -59,6 +70,32 @@ pub struct Activity {
     pub purge: AtomicBool,
     pub delete: AtomicBool,
     pub compact: AtomicBool,
+    pub snapshot: AtomicBool,
+}
+
+impl Activity {
+    /// The operations a kill can land in, by name.
+    pub const NAMES: [&'static str; 4] = ["purge", "delete", "compaction purge", "snapshot"];
+
+    fn flags(&self) -> [(&'static str, &AtomicBool); 4] {
+        let flags = [&self.purge, &self.delete, &self.compact, &self.snapshot];
+        std::array::from_fn(|i| (Self::NAMES[i], flags[i]))
+    }
+
+    /// What is in flight now.
+    fn in_flight(&self) -> Vec<&'static str> {
+        self.flags()
+            .into_iter()
+            .filter(|(_, on)| on.load(Ordering::Relaxed))
+            .map(|(what, _)| what)
+            .collect()
+    }
+
+    fn clear(&self) {
+        for (_, f) in self.flags() {
+            f.store(false, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The state of one server's run, shared by its tasks.
@@ -92,6 +129,7 @@ pub struct Cycle {
     pub acked: u64,
     pub consumer_acks: u64,
     pub redelivered_after_ack: u64,
+    pub snapshots: u64,
     pub restart: Duration,
     pub findings: verify::Findings,
 }
@@ -210,6 +248,56 @@ async fn connect(server: &Server) -> Result<async_nats::Client> {
         .map_err(|e| anyhow!("connecting to {}: {e}", server.url()))
 }
 
+/// How many clients of a cycle have given up their connection for good.
+#[derive(Default)]
+struct GaveUp {
+    count: AtomicUsize,
+    notify: Notify,
+}
+
+impl GaveUp {
+    /// Waits until `n` clients have given up.
+    async fn all(&self, n: usize) -> Result<()> {
+        let wait = async {
+            loop {
+                let notified = self.notify.notified();
+                if self.count.load(Ordering::SeqCst) >= n {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(GIVE_UP_TIMEOUT, wait)
+            .await
+            .map_err(|_| anyhow!("a client of the killed server still had not given up after {GIVE_UP_TIMEOUT:?}"))
+    }
+}
+
+/// A client of one cycle: one reconnect attempt at most (it fails, the
+/// server is dead), after which it counts in `gave_up`.
+async fn cycle_client(server: &Server, gave_up: &Arc<GaveUp>) -> Result<async_nats::Client> {
+    let gave_up = gave_up.clone();
+    async_nats::ConnectOptions::new()
+        .connection_timeout(CONNECT_TIMEOUT)
+        .max_reconnects(1)
+        .event_callback(move |event| {
+            let gave_up = gave_up.clone();
+            async move {
+                use async_nats::{ClientError, Event};
+                if matches!(
+                    event,
+                    Event::Closed | Event::ClientError(ClientError::MaxReconnects)
+                ) {
+                    gave_up.count.fetch_add(1, Ordering::SeqCst);
+                    gave_up.notify.notify_waiters();
+                }
+            }
+        })
+        .connect(server.url())
+        .await
+        .map_err(|e| anyhow!("connecting to {}: {e}", server.url()))
+}
+
 async fn cycle(
     server: &mut Server,
     run: &Arc<Run>,
@@ -224,9 +312,10 @@ async fn cycle(
     } else {
         rng.range(100, 1500)
     } as u64);
-    let publisher = jetstream::new(connect(server).await?);
-    let reader = jetstream::new(connect(server).await?);
-    let admin = connect(server).await?;
+    let gave_up = Arc::new(GaveUp::default());
+    let publisher = jetstream::new(cycle_client(server, &gave_up).await?);
+    let reader = jetstream::new(cycle_client(server, &gave_up).await?);
+    let admin = cycle_client(server, &gave_up).await?;
     let consumer = reader
         .get_stream(STREAM)
         .await
@@ -250,15 +339,7 @@ async fn cycle(
         )),
     ];
     tokio::time::sleep(kill_after).await;
-    let killed_during = [
-        ("purge", &run.activity.purge),
-        ("delete", &run.activity.delete),
-        ("compaction purge", &run.activity.compact),
-    ]
-    .into_iter()
-    .filter(|(_, on)| on.load(Ordering::Relaxed))
-    .map(|(what, _)| what)
-    .collect();
+    let killed_during = run.activity.in_flight();
     server.kill().await?;
     for t in tasks {
         t.abort();
@@ -266,13 +347,8 @@ async fn cycle(
         // recorded; how it ended is not news.
         let _ = tokio::time::timeout(ABORT_TIMEOUT, t).await;
     }
-    for flag in [
-        &run.activity.purge,
-        &run.activity.delete,
-        &run.activity.compact,
-    ] {
-        flag.store(false, Ordering::Relaxed);
-    }
+    run.activity.clear();
+    gave_up.all(3).await?;
     let start = Instant::now();
     server.restart().await?;
     let client = connect(server).await?;
@@ -281,6 +357,7 @@ async fn cycle(
     let restart = start.elapsed();
     let mut findings = verify::check_stream(&client, &stream, run).await?;
     verify::check_consumer(&client, &stream, run, &mut findings, previous_floor).await?;
+    verify::check_unchanged(&client, &mut findings).await?;
     findings.problems.extend(run.take_problems());
     let after = snapshot(&run.counts);
     Ok(Cycle {
@@ -290,12 +367,13 @@ async fn cycle(
         acked: after[1] - before[1],
         consumer_acks: after[4] - before[4],
         redelivered_after_ack: after[5] - before[5],
+        snapshots: after[6] - before[6],
         restart,
         findings,
     })
 }
 
-fn snapshot(c: &Counts) -> [u64; 6] {
+fn snapshot(c: &Counts) -> [u64; 7] {
     [
         &c.published,
         &c.acked,
@@ -303,6 +381,7 @@ fn snapshot(c: &Counts) -> [u64; 6] {
         &c.republished,
         &c.consumer_acks,
         &c.redelivered_after_ack,
+        &c.snapshots,
     ]
     .map(|a| a.load(Ordering::Relaxed))
 }

@@ -2,7 +2,9 @@
 //! (with `Nats-Msg-Id`, some republished to test duplicate detection, and
 //! an expected-last-sequence publish every [`EXPECT_EVERY`]), a durable pull
 //! consumer acking everything it gets, and an admin connection that purges
-//! by subject, deletes and erases messages and compacts the stream. Each
+//! by subject, deletes and erases messages, compacts the stream and takes
+//! snapshots of it (reading and acking every chunk, as a client of Go's
+//! `$JS.API.STREAM.SNAPSHOT` does). Each
 //! task runs until it is aborted by the kill; every answer it got before
 //! that is in the ledger.
 
@@ -29,6 +31,9 @@ const EXPECT_EVERY: u64 = 200;
 const STREAM_BOUND: u64 = 20_000;
 /// How long an API request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// The size of a snapshot's chunks (Go's default is 128 KiB; smaller ones
+/// make more round trips for a kill to land in).
+const SNAPSHOT_CHUNK: usize = 64 * 1024;
 
 /// An API request and its JSON answer.
 pub async fn api(client: &async_nats::Client, subject: &str, body: Value) -> Result<Value> {
@@ -195,7 +200,8 @@ pub fn take_delivery(run: &Run, m: &Message) -> Result<()> {
     Ok(())
 }
 
-/// Purges, deletes and compacts at random moments until aborted.
+/// Purges, deletes, compacts and takes snapshots at random moments until
+/// aborted.
 pub async fn administer(client: async_nats::Client, run: Arc<Run>, mut rng: Rng) -> Result<()> {
     loop {
         tokio::time::sleep(Duration::from_millis(rng.range(20, 120) as u64)).await;
@@ -204,9 +210,47 @@ pub async fn administer(client: async_nats::Client, run: Arc<Run>, mut rng: Rng)
                 purge_subject(&client, &run, rng.range(0, SUBJECTS as usize - 1) as u64).await?
             }
             2..=4 => delete_some(&client, &run, &mut rng).await?,
+            5 => snapshot(&client, &run).await?,
             _ => compact_if_big(&client, &run).await?,
         }
     }
+}
+
+/// Takes a snapshot of the stream: asks for it on a fresh inbox, acks each
+/// chunk (the server sends more as acks come back) and reads up to the
+/// empty message that ends it.
+async fn snapshot(client: &async_nats::Client, run: &Run) -> Result<()> {
+    let deliver = client.new_inbox();
+    let mut chunks = client.subscribe(deliver.clone()).await?;
+    run.activity.snapshot.store(true, Ordering::Relaxed);
+    let body = json!({"deliver_subject": deliver, "chunk_size": SNAPSHOT_CHUNK});
+    let answer = api(client, &format!("$JS.API.STREAM.SNAPSHOT.{STREAM}"), body).await?;
+    if answer.get("error").is_some() {
+        run.activity.snapshot.store(false, Ordering::Relaxed);
+        run.problem(format!("a snapshot was refused: {answer}"));
+        return Ok(());
+    }
+    let mut size = 0;
+    loop {
+        let chunk = tokio::time::timeout(REQUEST_TIMEOUT, chunks.next())
+            .await
+            .map_err(|_| anyhow!("snapshot: no chunk in {REQUEST_TIMEOUT:?}"))?
+            .context("snapshot: subscription ended")?;
+        if chunk.payload.is_empty() {
+            break;
+        }
+        size += chunk.payload.len();
+        if let Some(reply) = chunk.reply {
+            client.publish(reply, Default::default()).await?;
+        }
+    }
+    run.activity.snapshot.store(false, Ordering::Relaxed);
+    if size == 0 {
+        run.problem("a snapshot ended without a chunk".into());
+    } else {
+        run.counts.snapshots.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 async fn purge_subject(client: &async_nats::Client, run: &Run, s: u64) -> Result<()> {
