@@ -113,6 +113,9 @@ pub struct InternalMsg<'a> {
     /// Where the handler puts what it publishes in answer (see
     /// [`crate::core::delivery::Deferred`]).
     pub out: &'a mut Vec<crate::core::delivery::Deferred>,
+    /// What the handler leaves for the end of the publisher's batch (see
+    /// [`crate::core::delivery::BatchEnd`]).
+    pub at_end: &'a mut Vec<crate::core::delivery::BatchEnd>,
 }
 
 /// What takes the messages of a server-internal subscription, in the

@@ -135,6 +135,25 @@ pub trait StreamStore: Send + Sync {
         seq: u64,
         ts: i64,
     ) -> Result<(), StoreError>;
+    /// Like [`StreamStore::store_msg`], but a file store may keep the
+    /// write to its file in memory until [`StreamStore::write_held`]: a
+    /// publisher's batch of messages goes to the file in one write. The
+    /// message is stored all the same (readers see it).
+    fn store_msg_held(
+        &mut self,
+        subject: &str,
+        hdr: &[u8],
+        msg: &[u8],
+        ts: i64,
+    ) -> Result<u64, StoreError> {
+        self.store_msg(subject, hdr, msg, ts)
+    }
+    /// Writes what [`StreamStore::store_msg_held`] kept back to the
+    /// operating system, with the sync the store's policy asks for after a
+    /// write. Until it returns Ok, those messages may be lost by a crash.
+    fn write_held(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Uses the next sequence without storing anything.
     fn skip_msg(&mut self, ts: i64) -> u64;
     fn load_msg(&self, seq: u64) -> Result<StoreMsg, StoreError>;

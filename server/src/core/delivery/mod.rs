@@ -132,7 +132,15 @@ pub struct Router {
     deferred: Vec<Deferred>,
     /// Deferred messages are being routed now.
     draining: bool,
+    /// Work left for the batch's end, done at [`Router::flush`].
+    at_end: Vec<BatchEnd>,
 }
+
+/// Work a server-internal subscription leaves for the end of its
+/// publisher's batch, before anything the batch queued is flushed: a
+/// stream writes the messages of the batch to its file at once there, and
+/// then lets their PubAcks go (it puts them in the vector, routed next).
+pub type BatchEnd = Arc<dyn Fn(&mut Vec<Deferred>) + Send + Sync>;
 
 /// A message a server-internal subscription publishes in answer to the
 /// one it is handling: routed by the same router after it, in the same
@@ -171,6 +179,7 @@ impl Router {
             hops: Vec::new(),
             deferred: Vec::new(),
             draining: false,
+            at_end: Vec::new(),
         }
     }
 
@@ -257,6 +266,22 @@ impl Router {
         }
         self.deferred.clear();
         self.draining = false;
+    }
+
+    /// Does the work left for the batch's end and routes what it
+    /// publishes (which may leave more, up to a bound that stops a loop).
+    fn run_at_end(&mut self) {
+        const MAX_ROUNDS: usize = 64;
+        for _ in 0..MAX_ROUNDS {
+            let work = std::mem::take(&mut self.at_end);
+            if work.is_empty() {
+                break;
+            }
+            for f in work {
+                f(&mut self.deferred);
+            }
+            self.route_deferred();
+        }
     }
 
     /// Delivers to the subscriptions `r` of `acc`. A message that came
@@ -369,6 +394,7 @@ impl Router {
                 account: acc,
                 from,
                 out: &mut self.deferred,
+                at_end: &mut self.at_end,
             });
             return true;
         }
@@ -484,6 +510,7 @@ impl Router {
     /// the rest. Returns the connections whose backlog a publisher that
     /// stalls should wait on.
     pub fn flush(&mut self, from: &Arc<Connection>) -> Vec<Arc<Connection>> {
+        self.run_at_end();
         let mut backlogged = Vec::new();
         for (i, c) in self.pcd.drain(..).enumerate() {
             // Others are here for deliveries only; like Go, their last

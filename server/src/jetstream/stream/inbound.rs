@@ -7,7 +7,7 @@
 
 use super::{now_ns, Inner, Stream};
 use crate::core::connection::{InternalHandler, InternalMsg};
-use crate::core::delivery::Deferred;
+use crate::core::delivery::{BatchEnd, Deferred};
 use crate::jetstream::headers as h;
 use natsd_proto::jetstream::stream::Retention;
 use natsd_proto::jetstream::{ApiError, ErrorId};
@@ -40,6 +40,42 @@ fn error_ack(stream: &str, e: ApiError) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A PubAck: the stream's prefix (`{"stream":"S",...,"seq":`), the
+/// sequence and `tail`, written straight into one buffer (this runs once
+/// a message).
+fn ack_bytes(prefix: &str, seq: u64, tail: &[u8]) -> Vec<u8> {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = seq;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut ack = Vec::with_capacity(prefix.len() + digits.len() - at + tail.len());
+    ack.extend_from_slice(prefix.as_bytes());
+    ack.extend_from_slice(&digits[at..]);
+    ack.extend_from_slice(tail);
+    ack
+}
+
+/// The answers (PubAcks, republished messages) of messages a file store
+/// holds back until the end of their publisher's batch: the batch's
+/// messages go to the file in one write, then their answers go out. A
+/// PubAck still leaves only once its message is written to the operating
+/// system. Only streams without consumers hold writes, so that no
+/// consumer delivers a message before it is written.
+#[derive(Default)]
+pub struct Held {
+    /// Each answer, and whether it is a PubAck.
+    answers: Vec<(bool, Deferred)>,
+    /// A publisher's router will release them at its batch's end.
+    armed: bool,
+}
+
 /// What the checks decided about a message with headers.
 struct Checked {
     msg_id: Option<String>,
@@ -62,6 +98,7 @@ impl Stream {
         // Read before the stream's lock (see the lock order on
         // `Stream::consumers`).
         let interest = self.has_interest_in(&subject);
+        let hold = self.consumers.read().is_empty();
         let stored = self.store_inbound(
             &subject,
             hdr,
@@ -69,24 +106,80 @@ impl Stream {
             reply.is_some(),
             interest,
             None,
+            hold,
             &mut out,
         );
         if let Some(seq) = stored {
             self.signal_consumers(&subject, seq);
         }
+        let mut answers = Vec::with_capacity(out.len());
         for (to, hdr_len, payload) in out {
+            let ack = to.is_none();
             let Some(to) = to.or_else(|| reply.map(|r| String::from_utf8_lossy(r).into_owned()))
             else {
                 continue;
             };
-            m.out.push(Deferred {
+            let d = Deferred {
                 from: self.conn.clone(),
                 account: self.account.clone(),
                 subject: to,
                 reply: None,
                 hdr: hdr_len,
                 payload,
-            });
+            };
+            answers.push((ack, d));
+        }
+        if hold {
+            let mut inner = self.inner.lock();
+            if inner.dir.is_some() {
+                // The file store held the write: the answers wait for it.
+                inner.held.answers.append(&mut answers);
+                if !std::mem::replace(&mut inner.held.armed, true) {
+                    m.at_end.push(self.release_at_end());
+                }
+                return;
+            }
+        }
+        m.out.extend(answers.into_iter().map(|(_, d)| d));
+    }
+
+    /// What releases the held answers at the end of a publisher's batch.
+    fn release_at_end(self: &Arc<Self>) -> BatchEnd {
+        let weak = Arc::downgrade(self);
+        Arc::new(move |out: &mut Vec<Deferred>| {
+            if let Some(s) = weak.upgrade() {
+                s.release_held(out);
+            }
+        })
+    }
+
+    /// Writes the held messages to the file, then lets their answers go
+    /// (all of them: those of other publishers' batches too, whose
+    /// messages this write took along). When the write fails, their
+    /// PubAcks become errors; the store tries the write again with the
+    /// next one.
+    fn release_held(&self, out: &mut Vec<Deferred>) {
+        let mut inner = self.inner.lock();
+        let written = inner.store.write_held();
+        let held = std::mem::take(&mut inner.held);
+        drop(inner);
+        let failed = written.err().map(|e| {
+            crate::error!(
+                "JetStream failed to store a msg on stream '{} > {}': {e}",
+                self.account.name,
+                self.name
+            );
+            error_ack(
+                &self.name,
+                ApiError::with(ErrorId::StreamStoreFailedF, &[("err", &e.to_string())]),
+            )
+        });
+        for (ack, mut d) in held.answers {
+            if let (true, Some(f)) = (ack, &failed) {
+                d.payload = f.clone();
+                d.hdr = -1;
+            }
+            out.push(d);
         }
     }
 
@@ -94,7 +187,8 @@ impl Stream {
     /// the PubAck, `(Some(subject), hdr, msg)` for a republish. `interest`
     /// says whether a consumer takes the subject (for interest retention).
     /// Returns the sequence stored, if any. `at` is the sequence and time
-    /// a mirror stores its origin's message with.
+    /// a mirror stores its origin's message with; with `hold`, a file
+    /// store may hold the write back (see [`Held`]).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn store_inbound(
         self: &Arc<Self>,
@@ -104,6 +198,7 @@ impl Stream {
         wants_ack: bool,
         interest: bool,
         at: Option<(u64, i64)>,
+        hold: bool,
         out: &mut Vec<(Option<String>, i64, Vec<u8>)>,
     ) -> Option<u64> {
         let mut inner = self.inner.lock();
@@ -143,8 +238,8 @@ impl Stream {
             Err(Refusal::Ack(e)) => return refuse_none(out, e),
             Err(Refusal::Duplicate(seq)) => {
                 if can_respond {
-                    let ack = format!("{}{seq},\"duplicate\": true}}", inner.pub_ack);
-                    out.push((None, -1, ack.into_bytes()));
+                    let ack = ack_bytes(&inner.pub_ack, seq, b",\"duplicate\": true}");
+                    out.push((None, -1, ack));
                 }
                 return None;
             }
@@ -176,7 +271,7 @@ impl Stream {
                 inner.last_msg_id.clear();
             }
             if can_respond {
-                out.push((None, -1, format!("{}{seq}}}", inner.pub_ack).into_bytes()));
+                out.push((None, -1, ack_bytes(&inner.pub_ack, seq, b"}")));
             }
             return None;
         }
@@ -194,6 +289,7 @@ impl Stream {
                 .store
                 .store_raw_msg(subject, hdr, body, seq, now)
                 .map(|()| seq),
+            None if hold => inner.store.store_msg_held(subject, hdr, body, now),
             None => inner.store.store_msg(subject, hdr, body, now),
         };
         let seq = match stored {
@@ -271,7 +367,7 @@ impl Stream {
             out.push((Some(to), hdr_len, rh));
         }
         if can_respond {
-            out.push((None, -1, format!("{}{seq}}}", inner.pub_ack).into_bytes()));
+            out.push((None, -1, ack_bytes(&inner.pub_ack, seq, b"}")));
         }
         drop(inner);
         if was_empty {
@@ -364,4 +460,23 @@ fn wrong_last_sequence(last: u64) -> ApiError {
         ErrorId::StreamWrongLastSequence,
         &[("seq", &last.to_string())],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ack_bytes;
+
+    #[test]
+    fn acks_are_written_as_go_formats_them() {
+        let p = r#"{"stream":"S","seq":"#;
+        assert_eq!(ack_bytes(p, 0, b"}"), br#"{"stream":"S","seq":0}"#);
+        assert_eq!(
+            ack_bytes(p, u64::MAX, b"}"),
+            format!("{p}{}}}", u64::MAX).into_bytes()
+        );
+        assert_eq!(
+            ack_bytes(p, 42, b",\"duplicate\": true}"),
+            br#"{"stream":"S","seq":42,"duplicate": true}"#
+        );
+    }
 }

@@ -65,6 +65,8 @@ pub struct Inner {
     pub pub_ack: String,
     /// The file store's directory (None in memory).
     pub dir: Option<std::path::PathBuf>,
+    /// Answers waiting for their messages' write (see [`inbound::Held`]).
+    pub held: inbound::Held,
 }
 
 pub struct Stream {
@@ -162,6 +164,7 @@ impl Stream {
                 republish,
                 bytes,
                 dir,
+                held: inbound::Held::default(),
             }),
             subs: Mutex::default(),
             consumers: RwLock::default(),

@@ -428,7 +428,7 @@ impl Stream {
     ) -> bool {
         let interest = self.has_interest_in(subject);
         let mut out = Vec::new();
-        let stored = self.store_inbound(subject, hdr, body, true, interest, at, &mut out);
+        let stored = self.store_inbound(subject, hdr, body, true, interest, at, false, &mut out);
         if let Some(seq) = stored {
             self.signal_consumers(subject, seq);
         }

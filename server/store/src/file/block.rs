@@ -54,6 +54,9 @@ pub(crate) struct MsgBlock {
     /// sealed by their AEAD (its .fss stays clear, as Go's).
     pub keys: Option<Arc<AssetKeys>>,
     file: Option<File>,
+    /// Where the contents that [`MsgBlock::append`] held back from the
+    /// file start (see [`MsgBlock::write_pending`]).
+    unwritten: Option<usize>,
     /// The .idx (and .fss) on disk lag the block.
     dirty: bool,
     last_index_write: Option<Instant>,
@@ -66,6 +69,20 @@ fn open_rw(path: &Path) -> std::io::Result<File> {
         .create(true)
         .truncate(false)
         .open(path)
+}
+
+/// Writes `bytes`, which start at `offset` of a block's contents, to its
+/// file (encrypted with `keys`, if any).
+fn write_at(
+    file: &File,
+    keys: Option<&AssetKeys>,
+    bytes: &[u8],
+    offset: usize,
+) -> std::io::Result<()> {
+    match keys {
+        Some(k) => file.write_all_at(&k.encrypt_at(bytes, offset as u64), offset as u64),
+        None => file.write_all_at(bytes, offset as u64),
+    }
 }
 
 fn remove_if_present(path: &Path) -> std::io::Result<()> {
@@ -100,6 +117,7 @@ impl MsgBlock {
             key_path: mdir.join(format!("{index}.key")),
             keys: None,
             file: None,
+            unwritten: None,
             dirty: true,
             last_index_write: None,
         }
@@ -183,29 +201,33 @@ impl MsgBlock {
     fn append_record(
         &mut self,
         seq: u64,
+        hold: bool,
         encode: impl FnOnce(&mut Vec<u8>, &Hasher) -> [u8; 8],
     ) -> Result<(), StoreError> {
         let hasher = self.hasher.clone();
         let keys = self.keys.clone();
+        let unwritten = self.unwritten;
         let (file, data) = self.writable()?;
         let at = data.buf.len();
         let sum = encode(&mut data.buf, &hasher);
-        let written = match &keys {
-            Some(k) => file.write_all_at(&k.encrypt_at(&data.buf[at..], at as u64), at as u64),
-            None => file.write_all_at(&data.buf[at..], at as u64),
-        };
-        if let Err(e) = written {
-            data.buf.truncate(at);
-            return Err(e.into());
+        if !hold {
+            // What earlier records held back goes first, in the same write.
+            let from = unwritten.unwrap_or(at);
+            if let Err(e) = write_at(file, keys.as_deref(), &data.buf[from..], from) {
+                data.buf.truncate(at);
+                return Err(e.into());
+            }
         }
         data.index(seq, at);
         self.rbytes = data.buf.len() as u64;
+        self.unwritten = hold.then_some(unwritten.unwrap_or(at));
         self.lchk = sum;
         self.dirty = true;
         Ok(())
     }
 
-    /// Writes a message; returns its size.
+    /// Writes a message; returns its size. With `hold`, the record stays
+    /// in memory until [`MsgBlock::write_pending`] (or the next write).
     pub(crate) fn append(
         &mut self,
         seq: u64,
@@ -213,8 +235,9 @@ impl MsgBlock {
         subject: &str,
         hdr: &[u8],
         msg: &[u8],
+        hold: bool,
     ) -> Result<u64, StoreError> {
-        self.append_record(seq, |out, h| {
+        self.append_record(seq, hold, |out, h| {
             record::encode(out, h, seq, ts, subject, hdr, msg)
         })?;
         let size = file_msg_size(subject, hdr, msg);
@@ -252,7 +275,9 @@ impl MsgBlock {
             self.dirty = true;
             return Ok(());
         }
-        self.append_record(seq, |out, h| record::encode_deleted(out, h, seq, ts, &[]))?;
+        self.append_record(seq, false, |out, h| {
+            record::encode_deleted(out, h, seq, ts, &[])
+        })?;
         self.dmap.insert(seq);
         self.last = MsgId { seq, ts };
         Ok(())
@@ -261,6 +286,7 @@ impl MsgBlock {
     /// Overwrites the record at `offset` (of `len` bytes, sequence `seq`)
     /// with random bytes, marked as holding no message.
     pub(crate) fn erase(&mut self, seq: u64, offset: usize, len: usize) -> Result<(), StoreError> {
+        self.write_pending()?;
         let mut filler = vec![0u8; len.saturating_sub(EMPTY_RECORD_LEN)];
         rand::thread_rng().fill_bytes(&mut filler);
         let mut rec = Vec::with_capacity(len);
@@ -291,6 +317,7 @@ impl MsgBlock {
     /// still knows it). Returns the new contents; on any doubt about the
     /// old ones (a record that does not parse) the file is left as is.
     pub(crate) fn compact(&mut self, data: &BlockData) -> Result<Arc<BlockData>, StoreError> {
+        self.write_pending()?;
         let mut out = Vec::with_capacity(self.bytes as usize + self.dmap.len() * EMPTY_RECORD_LEN);
         let mut at = 0;
         while at < data.buf.len() {
@@ -403,7 +430,10 @@ impl MsgBlock {
         self.dirty = true;
     }
 
+    /// Writes the .idx; what the file lacks goes first, so that the .idx
+    /// never describes records the file does not have.
     pub(crate) fn write_index(&mut self) -> Result<(), StoreError> {
+        self.write_pending()?;
         self.prune_dmap();
         let info = IndexInfo {
             msgs: self.msgs,
@@ -459,7 +489,24 @@ impl MsgBlock {
         Ok(())
     }
 
-    pub(crate) fn sync(&self) -> Result<(), StoreError> {
+    /// Writes the records [`MsgBlock::append`] held back to the file.
+    pub(crate) fn write_pending(&mut self) -> Result<(), StoreError> {
+        let Some(from) = self.unwritten else {
+            return Ok(());
+        };
+        let (Some(file), Some(data)) = (&self.file, &self.cache) else {
+            return Err(StoreError::Io(format!(
+                "message block {} is not open",
+                self.index
+            )));
+        };
+        write_at(file, self.keys.as_deref(), &data.buf[from..], from)?;
+        self.unwritten = None;
+        Ok(())
+    }
+
+    pub(crate) fn sync(&mut self) -> Result<(), StoreError> {
+        self.write_pending()?;
         if let Some(f) = &self.file {
             f.sync_data()?;
         }
@@ -478,6 +525,7 @@ impl MsgBlock {
     /// Empties the file but keeps the .idx, which remembers the last
     /// sequence and time (the block is the last one).
     pub(crate) fn truncate_keep_index(&mut self) -> Result<(), StoreError> {
+        self.unwritten = None;
         match &self.file {
             Some(f) => f.set_len(0)?,
             None => fs::write(&self.blk_path, [])?,
@@ -492,6 +540,7 @@ impl MsgBlock {
 
     /// Removes the block's files.
     pub(crate) fn remove_files(&mut self) -> Result<(), StoreError> {
+        self.unwritten = None;
         self.file = None;
         self.cache = None;
         remove_if_present(&self.blk_path)?;

@@ -20,9 +20,19 @@ pub(crate) fn meta_sum(stream: &str, json: &[u8]) -> String {
 /// Writes meta.inf and its checksum into a stream's directory. Both go to
 /// temporaries first, then meta.inf and meta.sum are renamed in that order:
 /// a crash between the two renames leaves the new checksum in meta.sum.tmp,
-/// where [`read_meta_keyed`] finds it.
+/// where [`read_meta_keyed`] finds it. Files that already hold `json` and
+/// its checksum are left alone (a restart opens every stream again with
+/// the config it read: rewriting each would cost a restart of many
+/// streams two file creations and renames a stream).
 pub fn write_meta(dir: &Path, stream: &str, json: &[u8]) -> Result<(), StoreError> {
     let (meta, sum) = (dir.join(META_FILE), dir.join(META_SUM_FILE));
+    let current = || -> bool {
+        fs::read(&meta).is_ok_and(|m| m == json)
+            && fs::read(&sum).is_ok_and(|s| s == meta_sum(stream, json).as_bytes())
+    };
+    if current() {
+        return Ok(());
+    }
     fs::write(temp_path(&meta), json)?;
     fs::write(temp_path(&sum), meta_sum(stream, json))?;
     fs::rename(temp_path(&meta), &meta)?;
@@ -78,6 +88,25 @@ mod tests {
         fs::write(dir.join(META_FILE), br#"{"name":"OTHER"}"#).unwrap();
         let err = read_meta(&dir).unwrap_err().to_string();
         assert!(err.contains("checksums do not match"), "{err}");
+    }
+
+    #[test]
+    fn an_unchanged_meta_is_not_rewritten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ORDERS");
+        fs::create_dir(&dir).unwrap();
+        write_meta(&dir, "ORDERS", br#"{"name":"ORDERS"}"#).unwrap();
+        let inode =
+            |f: &str| std::os::unix::fs::MetadataExt::ino(&fs::metadata(dir.join(f)).unwrap());
+        let before = (inode(META_FILE), inode(META_SUM_FILE));
+        write_meta(&dir, "ORDERS", br#"{"name":"ORDERS"}"#).unwrap();
+        assert_eq!((inode(META_FILE), inode(META_SUM_FILE)), before);
+        write_meta(&dir, "ORDERS", br#"{"name":"ORDERS","max_msgs":5}"#).unwrap();
+        assert_ne!(inode(META_FILE), before.0);
+        assert_eq!(
+            read_meta(&dir).unwrap(),
+            br#"{"name":"ORDERS","max_msgs":5}"#
+        );
     }
 
     #[test]

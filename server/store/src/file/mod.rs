@@ -79,6 +79,9 @@ pub struct FileStore {
     block_size: u64,
     sync_always: bool,
     sync_interval: Duration,
+    /// [`StreamStore::store_msg_held`] is storing: the block keeps the
+    /// write back, and the sync after it waits too.
+    hold_writes: bool,
     limits: Limits,
     msgs: u64,
     bytes: u64,
@@ -148,6 +151,7 @@ impl FileStore {
             block_size,
             sync_always: cfg.sync_always,
             sync_interval: cfg.sync_interval,
+            hold_writes: false,
             limits,
             msgs: 0,
             bytes: 0,
@@ -714,6 +718,30 @@ impl StreamStore for FileStore {
         Ok(seq)
     }
 
+    fn store_msg_held(
+        &mut self,
+        subject: &str,
+        hdr: &[u8],
+        msg: &[u8],
+        ts: i64,
+    ) -> Result<u64, StoreError> {
+        self.hold_writes = true;
+        let stored = self.store_msg(subject, hdr, msg, ts);
+        self.hold_writes = false;
+        stored
+    }
+
+    /// One write for the records held back, then the sync after a write
+    /// (with `sync_always`, one fsync for them all: a group commit).
+    fn write_held(&mut self) -> Result<(), StoreError> {
+        if self.closed {
+            // Stopping wrote them.
+            return Ok(());
+        }
+        self.lmb()?.write_pending()?;
+        self.sync_after_write()
+    }
+
     fn store_raw_msg(
         &mut self,
         subject: &str,
@@ -743,10 +771,13 @@ impl StreamStore for FileStore {
             self.new_block()?;
         }
         self.adopt_lmb_data();
+        let hold = self.hold_writes;
         let lmb = self.lmb()?;
-        lmb.append(seq, ts, subject, hdr, msg)?;
+        lmb.append(seq, ts, subject, hdr, msg, hold)?;
         let index = lmb.index;
-        self.sync_after_write()?;
+        if !hold {
+            self.sync_after_write()?;
+        }
         if !subject.is_empty() {
             match self.psim.get_mut(subject) {
                 Some(p) => {
