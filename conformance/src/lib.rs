@@ -10,9 +10,9 @@
 
 pub mod bench;
 pub mod check;
-pub mod crash;
 pub mod classifications;
 pub mod cli;
+pub mod crash;
 pub mod db;
 pub mod evidence;
 pub mod fuzzdiff;

@@ -9,8 +9,8 @@
 //! subscribes to a subject outside its prefix.
 
 use super::case::{Case, Set};
-use crate::rng::Rng;
 use super::{gen_auth, gen_connect, gen_ops};
+use crate::rng::Rng;
 
 /// A class: its name, its server set, and how to make one of its inputs.
 pub struct Class {

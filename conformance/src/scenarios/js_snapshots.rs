@@ -318,6 +318,23 @@ async fn consumer_info(js: &mut Js, stream: &str, name: &str) -> Result<Value> {
         .await
 }
 
+/// Asks for the consumer's info until its ack floor is `floor` (at most
+/// 5 s): acks sent without waiting for an answer apply later.
+async fn wait_ack_floor(js: &mut Js, stream: &str, name: &str, floor: usize) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let ci = consumer_info(js, stream, name).await?;
+        if ci["ack_floor"]["stream_seq"] == json!(floor) {
+            return Ok(());
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the ack floor of {name} never reached {floor}: {ci}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// `$JS.API.INFO`'s storage (the account's usage).
 async fn usage(js: &mut Js) -> Result<u64> {
     Ok(num(&js.api("$JS.API.INFO", "").await?["storage"]))
@@ -747,6 +764,7 @@ async fn invalid_restore_requests(ctx: Ctx) -> Result<()> {
 /// snapshot is handed out. The Go test's compaction of blocks and its
 /// write deadline are the store's own and have no API.
 async fn filestore_snapshot(ctx: Ctx) -> Result<()> {
+    ctx.set_env("GOMAXPROCS", "1");
     let s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     js.sub(PULL_INBOX, PULL_SID).await?;
@@ -772,6 +790,9 @@ async fn filestore_snapshot(ctx: Ctx) -> Result<()> {
             js.send(reply, None, &[], b"+ACK").await?;
         }
         js.flush().await?;
+        // Go applies acks from a queue after the flush's PONG: the
+        // snapshot must see them all.
+        wait_ack_floor(&mut js, "zzz", name, floor).await?;
     }
 
     let s2 = js_server(&ctx).await?;
@@ -839,6 +860,14 @@ async fn filestore_snapshot(ctx: Ctx) -> Result<()> {
     verify(&mut js, &mut js2, "with interior deletes").await?;
 
     // While a snapshot waits (up to 2 s) for its receiver, removals fail.
+    // Go counts a snapshot in progress only while it writes its archive,
+    // which goes into its compressor's 1 MiB blocks (one in flight per
+    // core; one core with GOMAXPROCS=1) until they wait for the reader:
+    // 8 MiB more makes it wait, as the Go test's unread snapshot does.
+    let bulk = "s".repeat(256 * 1024);
+    for _ in 0..32 {
+        js.stored("foo", &bulk).await?;
+    }
     let deliver = "snap.fs.waiting";
     let r = js
         .api(

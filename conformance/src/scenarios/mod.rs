@@ -15,22 +15,23 @@ mod core_protocol;
 mod events;
 mod filestore;
 mod filestore_recovery;
+mod filestore_space;
 mod hostile_input;
 mod import_cycles;
 mod imports_config;
 mod imports_services;
 mod imports_streams;
 mod js_client;
+mod js_client_consumers;
 mod js_consumers;
 mod js_consumers_more;
 mod js_delivery;
 mod js_encryption;
 mod js_mirrors;
-mod js_pull;
-mod js_snapshots;
-mod js_client_consumers;
 mod js_monitor;
 mod js_publish;
+mod js_pull;
+mod js_snapshots;
 mod js_stream_more;
 mod js_streams;
 mod lifecycle;
@@ -82,6 +83,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(memstore::scenarios());
     all.extend(filestore::scenarios());
     all.extend(filestore_recovery::scenarios());
+    all.extend(filestore_space::scenarios());
     all.extend(js_encryption::scenarios());
     all
 }

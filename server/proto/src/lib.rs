@@ -7,13 +7,14 @@
 //!   beside it.
 //! - [`mapping`]: subject mappings and their transforms.
 //! - [`system`]: the system account's subjects and services.
-//! - [`gojson`] and [`quote`]: Go's JSON decoding rules and `%q` quoting,
-//!   so that natsd's errors read as Go's.
+//! - [`gojson`], [`quote`] and [`oserror`]: Go's JSON decoding rules, `%q`
+//!   quoting and OS error texts, so that natsd's errors read as Go's.
 
 pub mod client;
 pub mod gojson;
 pub mod jetstream;
 pub mod mapping;
+pub mod oserror;
 pub mod quote;
 pub mod subject;
 pub mod sublist;

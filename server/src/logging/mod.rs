@@ -141,12 +141,7 @@ pub fn current() -> Arc<Log> {
         .unwrap_or_else(|| process_log().clone())
 }
 
-/// An OS error as Go words it: no "(os error N)", lower case.
-pub(crate) fn os_error_text(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    let s = s.split(" (os error").next().unwrap_or(&s);
-    s.to_lowercase()
-}
+pub(crate) use natsd_proto::oserror::os_error_text;
 
 /// Go's standard-library `log.Fatalf`, which the logger constructors use
 /// when they cannot open their output: a time-stamped line on stderr and

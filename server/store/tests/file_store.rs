@@ -366,6 +366,44 @@ fn sparse_blocks_are_compacted() {
 }
 
 #[test]
+fn compaction_reclaims_a_blocks_head_space() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("S");
+    let mut fs = open(&dir, 1024 * 1024);
+    let payload: Vec<u8> = (0..16 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+    for i in 1..=100 {
+        fs.store_msg("z", b"", &payload, i).unwrap();
+    }
+    let msg = file_msg_size("z", b"", &payload);
+    let blocks = || -> Vec<u64> {
+        files(&dir)
+            .iter()
+            .filter(|f| f.ends_with(".blk"))
+            .map(|f| fs::metadata(dir.join("msgs").join(f)).unwrap().len())
+            .collect()
+    };
+    // Block 1 holds about 63 messages: after this, under half of it is in
+    // use, and its file is rewritten from its first message.
+    assert_eq!(fs.compact(33).unwrap(), 32);
+    let in_block_1 = fs.state().first_seq..=fs.fast_state().last_seq.min(63);
+    assert_eq!(blocks()[0], in_block_1.count() as u64 * msg);
+    assert_eq!(fs.load_msg(33).unwrap().msg, payload);
+    // Now within the last block, which keeps taking writes after it.
+    fs.compact(85).unwrap();
+    assert_eq!(blocks(), vec![16 * msg]);
+    fs.store_msg("z", b"", &payload, 101).unwrap();
+    assert_eq!(blocks(), vec![17 * msg]);
+    let st = fs.fast_state();
+    assert_eq!((st.first_seq, st.last_seq, st.msgs), (85, 101, 17));
+    check_consistent(&fs);
+    drop(fs);
+    let fs = open(&dir, 1024 * 1024);
+    assert_eq!(fs.fast_state(), st);
+    assert_eq!(fs.load_msg(101).unwrap().msg, payload);
+    check_consistent(&fs);
+}
+
+#[test]
 fn reads_and_writes_after_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("S");

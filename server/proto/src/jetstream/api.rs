@@ -11,14 +11,21 @@ use std::collections::BTreeMap;
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 /// A time in nanoseconds since the Unix epoch, written as Go writes a
-/// `time.Time` (0 is the zero time).
+/// `time.Time` (0 is the zero time, [`Timestamp::UNIX_EPOCH`] the epoch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
+    /// Go's `time.Unix(0, 0)`: what Go's file store reports as the first
+    /// time of a stream emptied by removals or recovered empty, where 0
+    /// would read as the zero time it reports after a purge.
+    pub const UNIX_EPOCH: i64 = i64::MIN;
+
     pub fn text(self) -> String {
-        if self.0 == 0 {
-            return ZERO_TIME.to_string();
+        match self.0 {
+            0 => return ZERO_TIME.to_string(),
+            Self::UNIX_EPOCH => return "1970-01-01T00:00:00Z".to_string(),
+            _ => {}
         }
         let t = if self.0 > 0 {
             std::time::UNIX_EPOCH + std::time::Duration::from_nanos(self.0 as u64)
@@ -251,6 +258,10 @@ mod tests {
     #[test]
     fn times_are_gos() {
         assert_eq!(Timestamp(0).text(), ZERO_TIME);
+        assert_eq!(
+            Timestamp(Timestamp::UNIX_EPOCH).text(),
+            "1970-01-01T00:00:00Z"
+        );
         assert_eq!(
             Timestamp(1_600_000_000_123_000_000).text(),
             "2020-09-13T12:26:40.123Z"

@@ -10,6 +10,7 @@ use super::index::{encode_fss, encode_index, IndexInfo};
 use super::record::{self, Record, CHECKSUM_SIZE, EMPTY_RECORD_LEN};
 use crate::{file_msg_size, SimpleState, StoreError};
 use foldhash::HashMap;
+use natsd_proto::oserror::os_error_text;
 use rand::RngCore;
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
@@ -214,8 +215,15 @@ impl MsgBlock {
             // What earlier records held back goes first, in the same write.
             let from = unwritten.unwrap_or(at);
             if let Err(e) = write_at(file, keys.as_deref(), &data.buf[from..], from) {
+                // A short write (a full disk) leaves no torn record behind
+                // for recovery to report: the file ends where it did.
+                let _ = file.set_len(from as u64);
                 data.buf.truncate(at);
-                return Err(e.into());
+                return Err(StoreError::Io(format!(
+                    "write {}: {}",
+                    self.blk_path.display(),
+                    os_error_text(&e)
+                )));
             }
         }
         data.index(seq, at);

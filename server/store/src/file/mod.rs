@@ -48,6 +48,7 @@ use crate::{
 use block::{MsgBlock, MsgId};
 use cache::{BlockData, ReadCache};
 use foldhash::HashMap;
+use natsd_proto::jetstream::api::Timestamp;
 use record::Record;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -257,7 +258,7 @@ impl FileStore {
             Some(b) => b.first,
             None => MsgId {
                 seq: lmb.first.seq,
-                ts: 0,
+                ts: Timestamp::UNIX_EPOCH,
             },
         };
         for mb in &self.blks {
@@ -516,18 +517,20 @@ impl FileStore {
         }
         self.read_cache().evict(index);
         if seq == self.first.seq {
-            self.select_next_first();
+            self.select_next_first(Timestamp::UNIX_EPOCH);
         }
         Ok(true)
     }
 
-    /// The first message is that of the first block with any.
-    fn select_next_first(&mut self) {
+    /// The first message is that of the first block with any; with none,
+    /// the first time is `if_empty` (Go reports the epoch after removals,
+    /// its zero time after a compaction).
+    fn select_next_first(&mut self, if_empty: i64) {
         self.first = match self.blks.iter().find(|b| b.msgs > 0) {
             Some(b) => b.first,
             None => MsgId {
                 seq: self.last.seq + 1,
-                ts: 0,
+                ts: if_empty,
             },
         };
     }
@@ -620,7 +623,7 @@ impl FileStore {
             let _ = mb.remove_files();
         }
         if seq <= self.blks[0].first.seq {
-            self.select_next_first();
+            self.select_next_first(0);
             return Ok(purged);
         }
         let data = self.data(0)?;
@@ -644,7 +647,22 @@ impl FileStore {
         mb.prune_dmap();
         mb.rebuild_fss(&data);
         psim_add(&mut self.psim, mb.index, &mb.fss);
+        // As Go: a block now mostly head space is rewritten from its first
+        // message; only to reclaim space, so a failure leaves it as it was.
+        let reclaimed = (!mb.is_empty() && mb.bytes * 2 < mb.rbytes)
+            .then(|| mb.compact(&data).ok())
+            .flatten();
         drop(data);
+        if let Some(compacted) = reclaimed {
+            let index = mb.index;
+            if is_last {
+                mb.cache = Some(compacted);
+                self.read_cache().evict(index);
+            } else {
+                self.read_cache().put(index, compacted);
+            }
+        }
+        let mb = &mut self.blks[0];
         self.msgs -= removed;
         self.bytes -= bytes;
         purged += removed;
@@ -658,7 +676,7 @@ impl FileStore {
             self.blks.remove(0);
             self.read_cache().evict(index);
         }
-        self.select_next_first();
+        self.select_next_first(0);
         Ok(purged)
     }
 }
@@ -813,10 +831,7 @@ impl StreamStore for FileStore {
         let seq = self.last.seq + 1;
         self.last = MsgId { seq, ts };
         if self.msgs == 0 {
-            self.first = MsgId {
-                seq: seq + 1,
-                ts: 0,
-            };
+            self.first = MsgId { seq: seq + 1, ts };
         }
         if self.closed {
             return seq;
@@ -956,7 +971,12 @@ impl StreamStore for FileStore {
             first_seq: self.first.seq,
             first_ts: self.first.ts,
             last_seq: self.last.seq,
-            last_ts: self.last.ts,
+            // A last message read back with no time (an erased record)
+            // reads as Go's time.Unix(0, 0), not as its zero time.
+            last_ts: match self.last {
+                MsgId { seq, ts: 0 } if seq > 0 => Timestamp::UNIX_EPOCH,
+                MsgId { ts, .. } => ts,
+            },
             num_subjects: self.psim.len(),
             ..Default::default()
         };
