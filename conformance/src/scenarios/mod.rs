@@ -37,6 +37,7 @@ mod js_streams;
 mod lifecycle;
 mod memstore;
 mod monitoring;
+mod norace_js;
 mod reload;
 mod service_latency;
 mod subjects;
@@ -85,5 +86,6 @@ pub fn all() -> Vec<Scenario> {
     all.extend(filestore_recovery::scenarios());
     all.extend(filestore_space::scenarios());
     all.extend(js_encryption::scenarios());
+    all.extend(norace_js::scenarios());
     all
 }
