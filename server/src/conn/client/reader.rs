@@ -499,7 +499,23 @@ impl Reader {
                 self.send(proto::PONG);
                 self.client.ping.lock().last_ping_in = Some(Instant::now());
                 if self.connected && self.opts.protocol >= 1 {
-                    self.client.async_info.store(true, Ordering::Release);
+                    let first = !self.client.async_info.swap(true, Ordering::AcqRel);
+                    // As Go: after the PONG of the first PING of a client
+                    // that takes async INFOs, an INFO with the client's own
+                    // max_payload when an account or user limit lowered it.
+                    let o = self.srv.opts();
+                    let server_pay = match o.max_payload {
+                        0 => -1,
+                        n => i64::from(n),
+                    };
+                    if first && self.mpay != server_pay {
+                        let mut info = self.srv.info();
+                        info.auth_required = crate::auth::auth_required(&o);
+                        info.client_id = self.client.cid;
+                        info.client_ip = self.client.host.clone();
+                        info.max_payload = i32::try_from(self.mpay).unwrap_or(-1);
+                        self.send(&info.to_line());
+                    }
                 }
                 Ok(())
             }
