@@ -5,6 +5,7 @@
 //! must come back exactly as they were: state, per-subject state and every
 //! message.
 
+use natsd_proto::jetstream::api::Timestamp;
 use natsd_store::file::{FileStore, FileStoreConfig};
 use natsd_store::mem::MemStore;
 use natsd_store::{
@@ -47,6 +48,11 @@ fn on_both(limits: Limits, check: impl Fn(&str, &mut dyn StreamStore, Sizer)) {
             // (empty) block was written and recovered.
             before.0.first_seq = 1;
         }
+        if before.0.msgs == 0 {
+            // As Go's: an empty stream read back from its blocks has the
+            // first time time.Unix(0, 0), not the zero time.
+            before.0.first_ts = Timestamp::UNIX_EPOCH;
+        }
         drop(fs);
         let fs = open();
         assert_eq!(snapshot(&fs), before, "{name}: recovered state");
@@ -82,9 +88,15 @@ fn stores_loads_and_reports_state() {
         assert_eq!(seqs(&s.state()), (1, 2, 2), "{name}");
         assert!(s.remove_msg(2));
         let st = s.state();
+        // Emptied by removals, Go's file store reports time.Unix(0, 0),
+        // its memory store the zero time.
+        let emptied_ts = match name.starts_with("file") {
+            true => Timestamp::UNIX_EPOCH,
+            false => 0,
+        };
         assert_eq!(
             (seqs(&st), st.bytes, st.first_ts),
-            ((0, 3, 2), 0, 0),
+            ((0, 3, 2), 0, emptied_ts),
             "{name}"
         );
         assert_eq!(s.store_msg("foo", b"", b"x", 3), Ok(3));
