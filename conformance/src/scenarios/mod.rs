@@ -31,6 +31,7 @@ mod js_mirrors;
 mod js_monitor;
 mod js_publish;
 mod js_pull;
+mod js_restarts;
 mod js_snapshots;
 mod js_stream_more;
 mod js_streams;
@@ -85,6 +86,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(filestore::scenarios());
     all.extend(filestore_recovery::scenarios());
     all.extend(filestore_space::scenarios());
+    all.extend(js_restarts::scenarios());
     all.extend(js_encryption::scenarios());
     all.extend(norace_js::scenarios());
     all

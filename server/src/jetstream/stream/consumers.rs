@@ -270,6 +270,28 @@ impl Stream {
         Some(e.for_account(&self.account.name))
     }
 
+    /// After a restart, an interest stream drops what every consumer has
+    /// acknowledged (messages a consumer's stored state says are done, left
+    /// behind by a crash or an older server), as Go does.
+    pub fn purge_orphans(&self) {
+        let floor = self
+            .consumer_list()
+            .iter()
+            .map(|c| c.st.lock().asflr)
+            .min()
+            .unwrap_or(0);
+        let first = self.inner.lock().store.fast_state().first_seq;
+        if floor > first {
+            if let Err(e) = self.purge("", floor + 1, 0) {
+                crate::warn!(
+                    "stream '{} > {}' could not auto purge orphaned messages: {e}",
+                    self.account.name,
+                    self.name
+                );
+            }
+        }
+    }
+
     /// Brings back the consumers of a file stream after a restart.
     pub fn restore_consumers(self: &Arc<Self>, js: &Arc<JetStream>, jsa: &JsAccount) {
         let Some(dir) = self.inner.lock().dir.clone() else {

@@ -7,7 +7,7 @@ use super::store::{self, STREAMS_DIR};
 use super::Stream;
 use crate::jetstream::account::JsAccount;
 use crate::jetstream::JetStream;
-use natsd_proto::jetstream::stream::StreamConfig;
+use natsd_proto::jetstream::stream::{Retention, StreamConfig};
 use natsd_store::file::crypt::{open_meta, CryptError, META_KEY_FILE};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -136,6 +136,9 @@ pub fn restore_account(js: &Arc<JetStream>, jsa: &Arc<JsAccount>) {
     }
     for stream in restored {
         stream.restore_consumers(js, jsa);
+        if stream.config().retention == Retention::Interest {
+            stream.purge_orphans();
+        }
     }
 }
 
