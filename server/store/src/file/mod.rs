@@ -1004,16 +1004,25 @@ impl StreamStore for FileStore {
         if max_age == 0 {
             return None;
         }
+        let mut expired = false;
+        let mut next = None;
         while self.msgs > 0 {
             if self.first.ts > now - max_age {
                 let due = self.first.ts + max_age - now;
-                return Some(Duration::from_nanos(due.max(0) as u64));
+                next = Some(Duration::from_nanos(due.max(0) as u64));
+                break;
             }
             if !self.remove(self.first.seq, false) {
                 break;
             }
+            expired = true;
         }
-        None
+        // As Go's expiry, the changed blocks' indexes are written at once
+        // (a failure leaves them dirty for the next checkpoint).
+        if expired {
+            let _ = self.checkpoint();
+        }
+        next
     }
 
     fn flush(&mut self) -> Result<(), StoreError> {
