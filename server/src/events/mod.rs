@@ -55,8 +55,9 @@ enum Cmd {
         reply: String,
         body: Body,
     },
-    /// An account's connection count changed.
-    AccountConns(Arc<Account>),
+    /// An account's connection count changed: the account and the count
+    /// then (a later count would merge a join with a quick leave).
+    AccountConns(Arc<Account>, usize),
     /// What a request got, to send to its reply subject in `account`.
     Answer {
         answer: services::Answer,
@@ -120,7 +121,8 @@ impl System {
         tokio::spawn(task.run(rx));
         // The system client joins its account, then asks the others about
         // every account it now tracks.
-        sys.send(Cmd::AccountConns(account));
+        let conns = account.num_clients();
+        sys.send(Cmd::AccountConns(account, conns));
         for acc in accounts.all() {
             sys.request_account_conns(&info.server_id, &acc.name);
         }
@@ -273,13 +275,13 @@ impl SystemEvents for System {
     /// A client joined `account` (at accept, the global account; at
     /// CONNECT, the account it authenticated for).
     fn client_joined(&self, account: &Arc<Account>) {
-        self.send(Cmd::AccountConns(account.clone()));
+        self.send(Cmd::AccountConns(account.clone(), account.num_clients()));
     }
     /// A client left `account`; Go reports no change of the global
     /// account's count here.
     fn client_left(&self, account: &Arc<Account>, global: bool) {
         if !global {
-            self.send(Cmd::AccountConns(account.clone()));
+            self.send(Cmd::AccountConns(account.clone(), account.num_clients()));
         }
     }
     /// A client authenticated: the connect advisory of its account (none
@@ -389,7 +391,9 @@ impl Task {
                     let Some(srv) = self.srv.upgrade() else { return };
                     match cmd {
                         Cmd::Event { subject, reply, body } => self.event(&srv, &subject, &reply, body),
-                        Cmd::AccountConns(acc) => self.account_conns(&srv, &acc, None),
+                        Cmd::AccountConns(acc, conns) => {
+                            self.account_conns(&srv, &acc, None, Some(conns))
+                        }
                         Cmd::Answer { answer, reply, account } => self.answer(&srv, answer, reply, &account),
                         Cmd::Shutdown(done) => {
                             let id = srv.info().server_id;
@@ -416,7 +420,7 @@ impl Task {
                         .map(|(a, _)| a.clone())
                         .collect();
                     for acc in due {
-                        self.account_conns(&srv, &acc, None);
+                        self.account_conns(&srv, &acc, None, None);
                     }
                 }
             }
@@ -481,10 +485,21 @@ impl Task {
         self.publish(srv, None, subject, "", &payload);
     }
 
-    /// Sends `acc`'s connection count, to `reply` or on both update
-    /// subjects, and keeps repeating it while it has connections.
-    fn account_conns(&mut self, srv: &Arc<Server>, acc: &Arc<Account>, reply: Option<&str>) {
-        let stat = crate::monitor::accstat::account_stat(srv, acc);
+    /// Sends `acc`'s connection count (`conns`, or the count now), to
+    /// `reply` or on both update subjects, and keeps repeating it while it
+    /// has connections.
+    fn account_conns(
+        &mut self,
+        srv: &Arc<Server>,
+        acc: &Arc<Account>,
+        reply: Option<&str>,
+        conns: Option<usize>,
+    ) {
+        let mut stat = crate::monitor::accstat::account_stat(srv, acc);
+        if let Some(n) = conns {
+            stat.conns = n;
+            stat.total_conns = n;
+        }
         if stat.total_conns == 0 {
             self.account_beats.remove(&acc.name);
         } else {
@@ -519,7 +534,7 @@ impl Task {
             services::Answer::None => {}
             services::Answer::AccountConns(acc) => {
                 if let Some(r) = reply {
-                    self.account_conns(srv, &acc, Some(&r));
+                    self.account_conns(srv, &acc, Some(&r), None);
                 }
             }
             services::Answer::Statsz(statsz) => {
