@@ -440,6 +440,17 @@ pub fn api_error(v: &Value) -> String {
     }
 }
 
+/// Whether a pulled message is a status (`NATS/1.0 408 Request Timeout`,
+/// `404 No Messages`, ...) rather than a delivered message, which has a
+/// reply subject and whose header block, when it has one (a sourced or
+/// republished message, even with an empty payload), starts `NATS/1.0\r\n`.
+pub fn is_status(m: &Msg) -> bool {
+    m.reply.is_none()
+        && m.headers
+            .as_ref()
+            .is_some_and(|h| h.starts_with(b"NATS/1.0 "))
+}
+
 /// The error of a PubAck's text (see [`api_err`]) and its `stream`.
 pub fn ack_err(text: &str) -> Result<(u64, u64, String, String)> {
     let v: Value = serde_json::from_str(text).with_context(|| format!("not JSON: {text}"))?;

@@ -13,7 +13,7 @@
 //! response); a restart is a graceful restart on the same store.
 
 use crate::check_eq;
-use crate::kit::js::{api_err, header, js_server, num, Js};
+use crate::kit::js::{api_err, header, is_status, js_server, num, Js};
 use crate::kit::{Ctx, Op};
 use crate::registry::{Need, Scenario};
 use anyhow::{bail, ensure, Context, Result};
@@ -346,7 +346,7 @@ async fn mirrored_consumer_restart(ctx: Ctx) -> Result<()> {
 
 /// Pulls up to `n` messages of `stream > consumer` on `inbox` (sid `P`)
 /// within `wait`, acking each (`AckSync`).
-async fn fetch_ack(
+pub(super) async fn fetch_ack(
     js: &mut Js,
     stream: &str,
     consumer: &str,
@@ -370,7 +370,7 @@ async fn fetch_ack(
             Ok(op) => op?,
         };
         match op {
-            Op::Msg(m) if m.sid == "P" && m.payload.is_empty() && m.headers.is_some() => {
+            Op::Msg(m) if m.sid == "P" && is_status(&m) => {
                 // A status (408 request expired, 404 no messages).
                 break;
             }

@@ -3,9 +3,10 @@
 //! gone across a restart, and an interest stream drops on restart the
 //! messages below its consumer's stored ack floor.
 
+use super::js_mirrors::fetch_ack;
 use crate::check_eq;
 use crate::kit::js::{js_server, num, Js};
-use crate::kit::{Ctx, Msg, Op, ServerSpec};
+use crate::kit::{Ctx, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{ensure, Context, Result};
 use futures::FutureExt;
@@ -32,8 +33,10 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
+/// Where [`fetch_ack`] pulls to (its inbox and sid), and how long it waits.
 const PULL_INBOX: &str = "_INBOX.pull";
 const PULL_SID: &str = "P";
+const PULL_WAIT: Duration = Duration::from_secs(2);
 
 async fn durable(js: &mut Js, stream: &str, name: &str, config: Value) -> Result<()> {
     let mut config = config;
@@ -55,51 +58,6 @@ async fn consumer_info(js: &mut Js, stream: &str, name: &str) -> Result<Value> {
         .await?;
     ensure!(ci.get("error").is_none(), "consumer info of {name}: {ci}");
     Ok(ci)
-}
-
-/// A status message (`NATS/1.0 408 ...`), not a delivered message (whose
-/// header block, when it has one, starts `NATS/1.0\r\n`).
-fn is_status(m: &Msg) -> bool {
-    m.reply.is_none()
-        && m.headers
-            .as_ref()
-            .is_some_and(|h| h.starts_with(b"NATS/1.0 "))
-}
-
-/// Pulls a batch of `n` (waiting up to 2 s) and acks each message, waiting
-/// for the ack's answer (`AckSync`); how many came.
-async fn fetch_ack_sync(js: &mut Js, stream: &str, name: &str, n: usize) -> Result<usize> {
-    let wait = Duration::from_secs(2);
-    let body = json!({"batch": n, "expires": wait.as_nanos() as u64}).to_string();
-    js.send(
-        &format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{name}"),
-        Some(PULL_INBOX),
-        &[],
-        body.as_bytes(),
-    )
-    .await?;
-    let deadline = tokio::time::Instant::now() + wait + Duration::from_millis(500);
-    let mut replies = Vec::new();
-    while replies.len() < n {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let Ok(op) = tokio::time::timeout(left, js.conn().read_op()).await else {
-            break;
-        };
-        match op? {
-            // A status (request expired, no messages): the batch is over.
-            Op::Msg(m) if m.sid == PULL_SID && is_status(&m) => break,
-            Op::Msg(m) if m.sid == PULL_SID => {
-                replies.push(m.reply.context("delivered message without reply")?)
-            }
-            Op::Ping => js.conn().send("PONG\r\n").await?,
-            _ => {}
-        }
-    }
-    for reply in &replies {
-        let r = js.request_msg(reply, &[], b"").await?;
-        ensure!(r.payload.is_empty(), "ack: {:?}", r.payload);
-    }
-    Ok(replies.len())
 }
 
 /// TestJetStreamWorkQueueSourceNamingRestart: work queue D sources C1 and
@@ -140,7 +98,7 @@ async fn work_queue_sources_restart(ctx: Ctx) -> Result<()> {
     }
     let non_pending = streams * (sent - pending);
     check_eq!(
-        fetch_ack_sync(&mut js, "D", "dur", non_pending).await?,
+        fetch_ack(&mut js, "D", "dur", non_pending, PULL_WAIT).await?,
         non_pending
     );
     let ci = consumer_info(&mut js, "D", "dur").await?;
@@ -210,7 +168,7 @@ async fn dangling_messages(ctx: Ctx) -> Result<()> {
         js.stored("foo", "msg").await?;
     }
     js.sub(PULL_INBOX, PULL_SID).await?;
-    check_eq!(fetch_ack_sync(&mut js, "TEST", "dlc", 10).await?, 10);
+    check_eq!(fetch_ack(&mut js, "TEST", "dlc", 10, PULL_WAIT).await?, 10);
     let ci = consumer_info(&mut js, "TEST", "dlc").await?;
     check_eq!(num(&ci["ack_floor"]["stream_seq"]), 10);
 
