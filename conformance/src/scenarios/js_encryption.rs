@@ -12,6 +12,7 @@
 //! other (natsd reads Go's, Go reads natsd's: [`Ctx::other_server`]), and a
 //! wrong key, or none, leaves the stream unrestored as in Go.
 
+use super::js_snapshots;
 use crate::check_eq;
 use crate::kit::js::{api_err, b64, js_server, num, scrub, Js, Reply};
 use crate::kit::{Ctx, Msg, Op, Server, ServerSpec};
@@ -327,49 +328,12 @@ const SNAP_INBOX: &str = "enc.snap";
 
 /// `$JS.API.STREAM.SNAPSHOT.<stream>` with its consumers (Go's
 /// `mset.snapshot(5*time.Second, false, true)`): the chunks read and
-/// acked up to the empty message that ends them; returns the snapshot.
+/// acked up to the empty message that ends them (fails on an error
+/// answer or a snapshot not read within 10 s); returns the snapshot.
 async fn take_snapshot(js: &mut Js, stream: &str) -> Result<Vec<u8>> {
-    js.sub(SNAP_INBOX, "880").await?;
     let body = json!({"deliver_subject": SNAP_INBOX, "no_consumers": false, "jsck": false});
-    let r = js
-        .api(
-            &format!("$JS.API.STREAM.SNAPSHOT.{stream}"),
-            &body.to_string(),
-        )
-        .await?;
-    ensure!(r.get("error").is_none(), "Error getting snapshot: {r}");
-    let mut data = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let m = match js.others.iter().position(|m| m.sid == "880") {
-            Some(i) => js.others.remove(i),
-            None => {
-                let op = tokio::time::timeout_at(deadline, js.conn().read_op())
-                    .await
-                    .context("Error reading snapshot: not in time")??;
-                match op {
-                    Op::Msg(m) if m.sid == "880" => m,
-                    Op::Msg(m) => {
-                        js.others.push(m);
-                        continue;
-                    }
-                    Op::Ping => {
-                        js.conn().send("PONG\r\n").await?;
-                        continue;
-                    }
-                    _ => continue,
-                }
-            }
-        };
-        if m.payload.is_empty() {
-            js.conn().send("UNSUB 880\r\n").await?;
-            return Ok(data);
-        }
-        data.extend_from_slice(&m.payload);
-        if let Some(reply) = &m.reply {
-            js.send(reply, None, &[], b"").await?;
-        }
-    }
+    let (_, chunks) = js_snapshots::take_snapshot(js, stream, &body, SNAP_INBOX, "880").await?;
+    Ok(chunks.data)
 }
 
 /// The files of a snapshot (an S2 stream of a tar archive).
@@ -395,22 +359,9 @@ fn snapshot_members(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
 /// by an empty ack; returns the answer to the empty message that ends it
 /// (the restored stream's info).
 async fn restore(js: &mut Js, config: &Value, data: &[u8]) -> Result<Value> {
-    let name = config["name"].as_str().unwrap_or_default().to_string();
+    let name = config["name"].as_str().unwrap_or_default();
     let req = json!({"config": config});
-    let r = js
-        .api(&format!("$JS.API.STREAM.RESTORE.{name}"), &req.to_string())
-        .await?;
-    ensure!(r.get("error").is_none(), "restore of {name}: {r}");
-    let deliver = r["deliver_subject"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    for piece in data.chunks(64 * 1024) {
-        let m = js.request_msg(&deliver, &[], piece).await?;
-        ensure!(m.payload.is_empty(), "a restore chunk's ack: {m:?}");
-    }
-    let m = js.request_msg(&deliver, &[], b"").await?;
-    let r: Value = serde_json::from_slice(&m.payload).context("the end of a restore")?;
+    let r = js_snapshots::restore(js, name, &req, data, 64 * 1024).await?;
     ensure!(r.get("error").is_none(), "restore of {name}: {r}");
     Ok(r)
 }

@@ -94,8 +94,8 @@ fn st(v: &Value) -> String {
 /// A snapshot as it came: its bytes, each chunk's size and reply, and the
 /// reply of the empty message that ended it.
 #[derive(Default)]
-struct Chunks {
-    data: Vec<u8>,
+pub(super) struct Chunks {
+    pub(super) data: Vec<u8>,
     sizes: Vec<usize>,
     replies: Vec<String>,
     end_reply: Option<String>,
@@ -210,7 +210,7 @@ fn member_names(m: &[(String, u64)]) -> String {
 
 /// Asks for a snapshot delivered to `deliver` (subscribed first when
 /// `subscribe`), reads its chunks and returns the response and them.
-async fn take_snapshot(
+pub(super) async fn take_snapshot(
     js: &mut Js,
     stream: &str,
     body: &Value,
@@ -228,7 +228,7 @@ async fn take_snapshot(
 /// A restore of `data` through `$JS.API.STREAM.RESTORE.<subject_name>`,
 /// fed in `chunk`-byte requests each answered by an empty ack; returns the
 /// answer to the empty message that ends it.
-async fn restore(
+pub(super) async fn restore(
     js: &mut Js,
     subject_name: &str,
     req: &Value,
