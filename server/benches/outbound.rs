@@ -86,6 +86,7 @@ fn subscriber(rt: &tokio::runtime::Runtime) -> Subscriber {
             owner.clone(),
             "127.0.0.1".into(),
             0,
+            natsd::core::connection::Transport::Tcp,
             64 * 1024 * 1024,
             account.clone(),
             Instant::now() + Duration::from_secs(3600),

@@ -2,6 +2,7 @@
 //! mode.
 
 pub mod services;
+pub mod websocket;
 
 use crate::auth;
 use crate::conn::client::reader::Reader;
@@ -67,6 +68,10 @@ pub struct Server {
     shutting_down: AtomicBool,
     /// Wakes the accept loop to stop listening.
     stop_accept: Notify,
+    /// The WebSocket listener, while it runs.
+    websocket: RwLock<Option<Arc<websocket::WsListener>>>,
+    /// Wakes the WebSocket accept loop to stop listening.
+    stop_ws_accept: Notify,
     /// Signaled once shutdown has finished.
     done: Notify,
     self_ref: Weak<Server>,
@@ -102,6 +107,8 @@ pub enum StartError {
     Profiler(String),
     #[error("Error configuring TLS: {0}")]
     Tls(String),
+    #[error("Unable to listen for websocket connections: {0}")]
+    Websocket(String),
 }
 
 fn server_id() -> String {
@@ -182,6 +189,8 @@ impl Server {
             ldm: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
             stop_accept: Notify::new(),
+            websocket: RwLock::new(None),
+            stop_ws_accept: Notify::new(),
             done: Notify::new(),
             self_ref: me.clone(),
             stats: ServerStats::default(),
@@ -457,6 +466,7 @@ impl Server {
                 }
             }
         }
+        self.start_websocket().await?;
         let host = if o.host.is_empty() {
             "0.0.0.0"
         } else {
@@ -548,6 +558,7 @@ impl Server {
             // An IPv4 client of the dual-stack listener shows as itself.
             peer.ip().to_canonical().to_string(),
             peer.port(),
+            crate::core::connection::Transport::Tcp,
             o.max_pending,
             self.global_account(),
             Instant::now() + o.ping_interval,
@@ -675,11 +686,13 @@ impl Server {
             notice!("JetStream Shutdown");
         }
         self.stop_accept.notify_one();
+        self.stop_ws_accept.notify_one();
         self.monitoring.stop();
         if !self.ldm.load(Ordering::Acquire) {
             debug!("Client accept loop exiting..");
         }
-        for c in self.all_clients() {
+        let clients = self.all_clients();
+        for c in &clients {
             c.close(ClosedState::ServerShutdown);
         }
         let o = self.opts();
@@ -691,7 +704,7 @@ impl Server {
         }
         // Give writers a moment to flush.
         let deadline = Instant::now() + Duration::from_millis(200);
-        while Instant::now() < deadline && self.clients.lock().values().any(|c| !c.is_closed()) {
+        while Instant::now() < deadline && clients.iter().any(|c| !c.out.lock().finished) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         notice!("Server Exiting..");
@@ -706,6 +719,7 @@ impl Server {
         }
         notice!("Entering lame duck mode, stop accepting new clients");
         self.stop_accept.notify_one();
+        self.stop_ws_accept.notify_one();
         let o = self.opts();
         let clients = self.all_clients();
         if clients.is_empty() {

@@ -11,6 +11,7 @@ pub mod raw;
 pub mod reload;
 pub mod server;
 pub mod tls_raw;
+pub mod ws;
 
 pub use conf::{check_config, check_configs, config_test, config_test_raw, refused_start};
 pub use encoding::b64url;

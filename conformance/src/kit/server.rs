@@ -52,7 +52,7 @@ pub enum Ready {
 /// What to start: a config body and extra flags.
 ///
 /// The config body may use placeholders, each replaced before the file is
-/// written: `{{client_port}}`, `{{http_port}}`, `{{cluster_port}}` (allocated
+/// written: `{{client_port}}`, `{{http_port}}`, `{{cluster_port}}`, `{{ws_port}}` (allocated
 /// ports) and `{{dir}}` (the server's own temporary folder). Unless
 /// [`ServerSpec::own_listen`] is set, `host: 127.0.0.1` and `port:
 /// {{client_port}}` are put before the body.
@@ -114,6 +114,8 @@ pub struct Ports {
     pub client: u16,
     pub http: Option<u16>,
     pub cluster: Option<u16>,
+    /// The WebSocket listener's, for `{{ws_port}}`.
+    pub ws: Option<u16>,
 }
 
 /// The captured stderr and stdout of a server, and a counter that moves each
@@ -181,6 +183,7 @@ impl Server {
             client: ports::alloc()?,
             http: needs("{{http_port}}").then(ports::alloc).transpose()?,
             cluster: needs("{{cluster_port}}").then(ports::alloc).transpose()?,
+            ws: needs("{{ws_port}}").then(ports::alloc).transpose()?,
         };
         let mut conf = String::new();
         if !spec.own_listen {
@@ -290,6 +293,15 @@ impl Server {
             .http
             .context("this server has no {{http_port}} in its config")?;
         Ok(format!("http://127.0.0.1:{port}"))
+    }
+
+    /// `127.0.0.1:PORT` of the WebSocket listener, when the config has one.
+    pub fn ws_addr(&self) -> Result<String> {
+        let port = self
+            .ports
+            .ws
+            .context("this server has no {{ws_port}} in its config")?;
+        Ok(format!("127.0.0.1:{port}"))
     }
 
     /// The server's own folder (config file, store, pid and log files).
@@ -406,6 +418,7 @@ fn render(template: &str, ports: &Ports, dir: &Path) -> String {
         .replace("{{client_port}}", &ports.client.to_string())
         .replace("{{http_port}}", &port(ports.http))
         .replace("{{cluster_port}}", &port(ports.cluster))
+        .replace("{{ws_port}}", &port(ports.ws))
         .replace("{{dir}}", &dir.to_string_lossy())
 }
 

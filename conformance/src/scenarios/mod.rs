@@ -44,6 +44,7 @@ mod service_latency;
 mod subjects;
 mod tls;
 mod unit_helpers;
+mod websocket;
 
 /// The registry: all scenarios, in declaration order.
 pub fn all() -> Vec<Scenario> {
@@ -59,6 +60,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(reload::scenarios());
     all.extend(accounts::scenarios());
     all.extend(tls::scenarios());
+    all.extend(websocket::scenarios());
     all.extend(events::scenarios());
     all.extend(config_syntax::scenarios());
     all.extend(cluster_config::scenarios());

@@ -3,8 +3,8 @@
 //! - [`subject`]: subject syntax and wildcard rules.
 //! - [`sublist`]: the subscription index, generic over what it stores.
 //! - [`client`]: the client protocol codec (parser, MSG/HMSG lines, INFO,
-//!   CONNECT). Route, leaf, gateway, WebSocket and MQTT codecs belong
-//!   beside it.
+//!   CONNECT). Route, leaf, gateway and MQTT codecs belong beside it.
+//! - [`websocket`]: the WebSocket upgrade, frames and compression.
 //! - [`mapping`]: subject mappings and their transforms.
 //! - [`system`]: the system account's subjects and services.
 //! - [`gojson`], [`quote`] and [`oserror`]: Go's JSON decoding rules, `%q`
@@ -19,3 +19,4 @@ pub mod quote;
 pub mod subject;
 pub mod sublist;
 pub mod system;
+pub mod websocket;

@@ -3,7 +3,7 @@
 
 pub mod nkey;
 
-use crate::options::users::STANDARD_CONNECTION;
+use crate::core::kind::Transport;
 use crate::options::{NkeyUser, Options, Permissions, User};
 use natsd_proto::client::connect::ClientOpts;
 use std::sync::Arc;
@@ -17,28 +17,68 @@ pub struct Identity {
 }
 
 impl Identity {
-    fn of_user(u: &User) -> Option<Identity> {
-        allows_standard(&u.allowed_connection_types).then(|| Identity {
+    fn of_user(u: &User, transport: &Transport) -> Option<Identity> {
+        allows(&u.allowed_connection_types, transport).then(|| Identity {
             permissions: u.permissions.clone(),
             account: u.account.clone(),
         })
     }
 
-    fn of_nkey(u: &NkeyUser) -> Option<Identity> {
-        allows_standard(&u.allowed_connection_types).then(|| Identity {
+    fn of_nkey(u: &NkeyUser, transport: &Transport) -> Option<Identity> {
+        allows(&u.allowed_connection_types, transport).then(|| Identity {
             permissions: u.permissions.clone(),
             account: u.account.clone(),
         })
     }
 }
 
-/// natsd clients are all plain TCP ones: a user restricted to other
-/// connection types (websocket, MQTT, leafnode) is refused.
-fn allows_standard(types: &[String]) -> bool {
-    types.is_empty() || types.iter().any(|t| t == STANDARD_CONNECTION)
+/// A user restricted to connection types lets in only clients of those.
+fn allows(types: &[String], transport: &Transport) -> bool {
+    types.is_empty() || types.iter().any(|t| t == transport.connection_type())
 }
 
-/// Whether the options require clients to authenticate.
+/// The single user, token and no_auth_user a client is checked against.
+/// A websocket block that sets any of them replaces all three for its
+/// clients (Go's auth override); users and nkeys are always the top-level
+/// ones.
+pub struct Simple<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub token: &'a str,
+    pub no_auth_user: &'a str,
+    /// The websocket block's values are in use.
+    pub overridden: bool,
+}
+
+impl<'a> Simple<'a> {
+    pub fn of(o: &'a Options, transport: &Transport) -> Simple<'a> {
+        let w = &o.websocket;
+        if transport.is_websocket() && websocket_overrides(o) {
+            return Simple {
+                username: &w.username,
+                password: &w.password,
+                token: &w.token,
+                no_auth_user: &w.no_auth_user,
+                overridden: true,
+            };
+        }
+        Simple {
+            username: &o.username,
+            password: &o.password,
+            token: &o.authorization,
+            no_auth_user: &o.no_auth_user,
+            overridden: false,
+        }
+    }
+}
+
+/// The websocket block sets its own user, token or no_auth_user.
+fn websocket_overrides(o: &Options) -> bool {
+    let w = &o.websocket;
+    !w.username.is_empty() || !w.token.is_empty() || !w.no_auth_user.is_empty()
+}
+
+/// Whether the options require plain TCP clients to authenticate.
 pub fn auth_required(o: &Options) -> bool {
     !o.nkeys.is_empty()
         || !o.users.is_empty()
@@ -46,11 +86,24 @@ pub fn auth_required(o: &Options) -> bool {
         || !o.authorization.is_empty()
 }
 
+/// Whether clients of `transport` must authenticate: websocket clients also
+/// when only the websocket block asks for it.
+pub fn auth_required_for(o: &Options, transport: &Transport) -> bool {
+    auth_required(o) || (transport.is_websocket() && websocket_overrides(o))
+}
+
 /// Checks a CONNECT. `opts` may be updated (no_auth_user fills in the user).
-pub fn check(o: &Options, copts: &mut ClientOpts, nonce: &[u8], label: &str) -> Option<Identity> {
-    if !auth_required(o) {
+pub fn check(
+    o: &Options,
+    transport: &Transport,
+    copts: &mut ClientOpts,
+    nonce: &[u8],
+    label: &str,
+) -> Option<Identity> {
+    if !auth_required_for(o, transport) {
         return Some(Identity::default());
     }
+    let simple = Simple::of(o, transport);
     if !o.nkeys.is_empty() && !copts.nkey.is_empty() {
         let user = o.nkeys.iter().find(|n| n.nkey == copts.nkey)?;
         if copts.sig.is_empty() {
@@ -61,15 +114,15 @@ pub fn check(o: &Options, copts: &mut ClientOpts, nonce: &[u8], label: &str) -> 
             crate::debug!("{label} - {e}");
             return None;
         }
-        return Identity::of_nkey(user);
+        return Identity::of_nkey(user, transport);
     }
     if !o.users.is_empty() {
-        if !o.no_auth_user.is_empty()
+        if !simple.no_auth_user.is_empty()
             && copts.user.is_empty()
             && copts.pass.is_empty()
             && copts.auth_token.is_empty()
         {
-            if let Some(u) = o.users.iter().find(|u| u.username == o.no_auth_user) {
+            if let Some(u) = o.users.iter().find(|u| u.username == simple.no_auth_user) {
                 copts.user = u.username.clone();
                 copts.pass = u.password.clone();
             }
@@ -79,17 +132,17 @@ pub fn check(o: &Options, copts: &mut ClientOpts, nonce: &[u8], label: &str) -> 
             if !compare_passwords(&user.password, &copts.pass) {
                 return None;
             }
-            return Identity::of_user(user);
+            return Identity::of_user(user, transport);
         }
     }
-    if !o.authorization.is_empty() {
-        return compare_passwords(&o.authorization, &copts.auth_token).then(Identity::default);
+    if !simple.token.is_empty() {
+        return compare_passwords(simple.token, &copts.auth_token).then(Identity::default);
     }
-    if !o.username.is_empty() {
-        if o.username != copts.user {
+    if !simple.username.is_empty() {
+        if simple.username != copts.user {
             return None;
         }
-        return compare_passwords(&o.password, &copts.pass).then(Identity::default);
+        return compare_passwords(simple.password, &copts.pass).then(Identity::default);
     }
     None
 }
@@ -141,13 +194,18 @@ mod tests {
             ..Default::default()
         };
         let mut c = ClientOpts::default();
-        assert_eq!(check(&o, &mut c, b"", "x").unwrap().account, "A");
+        assert_eq!(
+            check(&o, &Transport::Tcp, &mut c, b"", "x")
+                .unwrap()
+                .account,
+            "A"
+        );
         let mut c = ClientOpts {
             user: "a".into(),
             pass: "x".into(),
             ..Default::default()
         };
-        assert!(check(&o, &mut c, b"", "x").is_none());
+        assert!(check(&o, &Transport::Tcp, &mut c, b"", "x").is_none());
     }
 
     #[test]
@@ -172,8 +230,42 @@ mod tests {
                 pass: "p".into(),
                 ..Default::default()
             };
-            assert_eq!(check(&o, &mut c, b"", "x").is_some(), ok, "{types:?}");
+            assert_eq!(
+                check(&o, &Transport::Tcp, &mut c, b"", "x").is_some(),
+                ok,
+                "{types:?}"
+            );
+            let ws = Transport::Websocket {
+                forwarded_for: None,
+            };
+            let ws_ok = types.is_empty() || types.contains(&"WEBSOCKET");
+            assert_eq!(
+                check(&o, &ws, &mut c, b"", "x").is_some(),
+                ws_ok,
+                "{types:?}"
+            );
         }
+    }
+
+    #[test]
+    fn the_websocket_block_overrides_user_and_token_for_its_clients() {
+        let mut o = Options {
+            authorization: "top".into(),
+            ..Default::default()
+        };
+        o.websocket.token = "ws".into();
+        let ws = Transport::Websocket {
+            forwarded_for: None,
+        };
+        let token = |t: &str| ClientOpts {
+            auth_token: t.into(),
+            ..Default::default()
+        };
+        assert!(check(&o, &ws, &mut token("ws"), b"", "x").is_some());
+        assert!(check(&o, &ws, &mut token("top"), b"", "x").is_none());
+        assert!(check(&o, &Transport::Tcp, &mut token("top"), b"", "x").is_some());
+        o.authorization.clear();
+        assert!(!auth_required(&o) && auth_required_for(&o, &ws));
     }
 
     #[test]
@@ -186,9 +278,9 @@ mod tests {
             auth_token: "tok".into(),
             ..Default::default()
         };
-        assert!(check(&o, &mut c, b"", "x").is_some());
+        assert!(check(&o, &Transport::Tcp, &mut c, b"", "x").is_some());
         c.auth_token = "bad".into();
-        assert!(check(&o, &mut c, b"", "x").is_none());
+        assert!(check(&o, &Transport::Tcp, &mut c, b"", "x").is_none());
         let o = Options {
             username: "u".into(),
             password: "p".into(),
@@ -199,6 +291,6 @@ mod tests {
             pass: "p".into(),
             ..Default::default()
         };
-        assert!(check(&o, &mut c, b"", "x").is_some());
+        assert!(check(&o, &Transport::Tcp, &mut c, b"", "x").is_some());
     }
 }

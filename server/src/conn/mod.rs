@@ -1,10 +1,11 @@
-//! Connection kinds and the tasks that serve them: network clients today
-//! ([`client`]), and the server's internal connections ([`internal`]),
-//! which publish into the core as values. Routes, gateways, leaf nodes,
-//! WebSocket and MQTT belong beside them.
+//! Connection kinds and the tasks that serve them: network clients
+//! ([`client`]), over TCP or WebSocket ([`websocket`]), and the server's
+//! internal connections ([`internal`]), which publish into the core as
+//! values. Routes, gateways, leaf nodes and MQTT belong beside them.
 
 pub mod client;
 pub mod internal;
+pub mod websocket;
 
 use natsd_proto::quote::go_quote;
 

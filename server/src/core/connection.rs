@@ -16,7 +16,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
-pub use super::kind::Kind;
+pub use super::kind::{Kind, Transport};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
 
@@ -184,6 +184,8 @@ pub struct Connection {
     pub cid: u64,
     /// What the connection is; the rules that differ by kind are [`Kind`]'s.
     pub kind: Kind,
+    /// How a network client reached the server.
+    pub transport: Transport,
     owner: Weak<dyn Owner>,
     /// `ip:port - cid:N`, with ` - "version:lang:name"` once known.
     label: Mutex<Arc<str>>,
@@ -325,20 +327,23 @@ pub trait Owner: Send + Sync {
 
 impl Connection {
     /// A network client from `host:port`, with the limits of its kind.
+    #[allow(clippy::too_many_arguments)]
     pub fn client(
         cid: u64,
         owner: Weak<dyn Owner>,
         host: String,
         port: u16,
+        transport: Transport,
         max_pending: i64,
         account: Arc<Account>,
         first_ping: Instant,
     ) -> Self {
         let label = format!(
-            "{} - cid:{cid}",
-            crate::net::join_host_port(&host, i64::from(port))
+            "{} - {}:{cid}",
+            transport.address(&host, port),
+            transport.id_tag()
         );
-        Self::new(
+        let mut c = Self::new(
             Kind::Client,
             cid,
             owner,
@@ -348,6 +353,18 @@ impl Connection {
             account,
             first_ping,
             label,
+        );
+        c.transport = transport;
+        c
+    }
+
+    /// The label before CONNECT names the client: `ip:port - cid:N`.
+    pub fn base_label(&self) -> String {
+        format!(
+            "{} - {}:{}",
+            self.transport.address(&self.host, self.port),
+            self.transport.id_tag(),
+            self.cid
         )
     }
 
@@ -394,6 +411,7 @@ impl Connection {
         Self {
             cid,
             kind,
+            transport: Transport::Tcp,
             owner,
             label: Mutex::new(label),
             host,

@@ -63,9 +63,74 @@ impl Kind {
     }
 }
 
+/// How a network client reached the server. Go keeps a WebSocket client a
+/// `CLIENT`; what differs is its label, its connection type for
+/// `allowed_connection_types`, and the framing of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Transport {
+    #[default]
+    Tcp,
+    Websocket {
+        /// The client's address from `X-Forwarded-For`, shown before the
+        /// socket's in its label.
+        forwarded_for: Option<String>,
+    },
+}
+
+impl Transport {
+    pub fn is_websocket(&self) -> bool {
+        matches!(self, Transport::Websocket { .. })
+    }
+
+    /// The label's connection id tag: `cid:N`, or `wid:N`.
+    pub fn id_tag(&self) -> &'static str {
+        match self {
+            Transport::Tcp => "cid",
+            Transport::Websocket { .. } => "wid",
+        }
+    }
+
+    /// The connection type `allowed_connection_types` names.
+    pub fn connection_type(&self) -> &'static str {
+        match self {
+            Transport::Tcp => "STANDARD",
+            Transport::Websocket { .. } => "WEBSOCKET",
+        }
+    }
+
+    /// The address part of the label: `ip:port`, after the forwarded
+    /// address and a slash when there is one.
+    pub fn address(&self, host: &str, port: u16) -> String {
+        let socket = crate::net::join_host_port(host, i64::from(port));
+        match self {
+            Transport::Websocket {
+                forwarded_for: Some(ip),
+            } if ip.contains(':') => format!("[{ip}]/{socket}"),
+            Transport::Websocket {
+                forwarded_for: Some(ip),
+            } => format!("{ip}/{socket}"),
+            _ => socket,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Kind;
+    use super::{Kind, Transport};
+
+    #[test]
+    fn websocket_labels_show_the_forwarded_address() {
+        let ws = |ip: Option<&str>| Transport::Websocket {
+            forwarded_for: ip.map(str::to_string),
+        };
+        assert_eq!(ws(None).address("127.0.0.1", 5), "127.0.0.1:5");
+        assert_eq!(
+            ws(Some("1.2.3.4")).address("127.0.0.1", 5),
+            "1.2.3.4/127.0.0.1:5"
+        );
+        assert_eq!(ws(Some("::1")).address("127.0.0.1", 5), "[::1]/127.0.0.1:5");
+        assert_eq!((Transport::Tcp.id_tag(), ws(None).id_tag()), ("cid", "wid"));
+    }
 
     #[test]
     fn only_clients_are_cut_counted_and_stalled() {

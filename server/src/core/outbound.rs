@@ -66,6 +66,20 @@ impl Chunks {
         self.len == 0
     }
 
+    /// The queued bytes, in order.
+    pub fn slices(&self) -> Vec<&[u8]> {
+        self.list
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if i == 0 { &c[self.front..] } else { &c[..] })
+            .collect()
+    }
+
+    /// Drops everything (written by other means).
+    pub fn clear(&mut self) {
+        *self = Chunks::default();
+    }
+
     /// Number of chunks.
     pub fn count(&self) -> usize {
         self.list.len()
@@ -205,6 +219,8 @@ pub(crate) struct Outbound {
     pub sock: Option<Arc<OwnedWriteHalf>>,
     /// Woken on every write, for publishers waiting on the backlog.
     drained: Option<Arc<Notify>>,
+    /// The writer has written its last bytes and closed the socket.
+    pub finished: bool,
 }
 
 impl Outbound {
@@ -218,6 +234,7 @@ impl Outbound {
             skip_flush: false,
             sock: None,
             drained: None,
+            finished: false,
         }
     }
 

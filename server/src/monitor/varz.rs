@@ -101,7 +101,7 @@ struct Varz {
     gateway: Empty,
     leaf: Empty,
     mqtt: Empty,
-    websocket: Empty,
+    websocket: WebsocketVarz,
     jetstream: super::jsz::VarzJetStream,
     #[serde(serialize_with = "float")]
     tls_timeout: f64,
@@ -135,6 +135,64 @@ struct Varz {
     tags: Vec<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     system_account: String,
+}
+
+/// The `websocket` section: the block's settings, empty ones left out.
+#[derive(Serialize, Default)]
+struct WebsocketVarz {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    host: String,
+    #[serde(skip_serializing_if = "json::is_zero")]
+    port: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    advertise: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    no_auth_user: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    jwt_cookie: String,
+    #[serde(skip_serializing_if = "Duration::is_zero", serialize_with = "nanos")]
+    handshake_timeout: Duration,
+    #[serde(skip_serializing_if = "json::is_zero", serialize_with = "float")]
+    auth_timeout: f64,
+    #[serde(skip_serializing_if = "json::is_zero")]
+    no_tls: bool,
+    #[serde(skip_serializing_if = "json::is_zero")]
+    same_origin: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    allowed_origins: Vec<String>,
+    #[serde(skip_serializing_if = "json::is_zero")]
+    compression: bool,
+}
+
+impl WebsocketVarz {
+    fn of(srv: &Server, o: &crate::options::Options) -> Self {
+        let w = &o.websocket;
+        if w.port == 0 {
+            return Self::default();
+        }
+        // A random port (-1) shows as the one bound, as Go's does.
+        let port = srv
+            .websocket_listener()
+            .map_or(w.port, |l| i64::from(l.port));
+        let host = if w.host.is_empty() {
+            "0.0.0.0"
+        } else {
+            &w.host
+        };
+        Self {
+            host: host.to_string(),
+            port,
+            advertise: w.advertise.clone(),
+            no_auth_user: w.no_auth_user.clone(),
+            jwt_cookie: w.jwt_cookie.clone(),
+            handshake_timeout: w.handshake_timeout,
+            auth_timeout: w.auth_timeout,
+            no_tls: w.no_tls,
+            same_origin: w.same_origin,
+            allowed_origins: w.allowed_origins.clone(),
+            compression: w.compression,
+        }
+    }
 }
 
 pub fn handle(srv: &Server, q: &Query) -> Reply {
@@ -171,7 +229,7 @@ pub fn handle(srv: &Server, q: &Query) -> Reply {
         gateway: Empty {},
         leaf: Empty {},
         mqtt: Empty {},
-        websocket: Empty {},
+        websocket: WebsocketVarz::of(srv, &o),
         jetstream: super::jsz::varz_section(srv),
         tls_timeout: o
             .tls_config

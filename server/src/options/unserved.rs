@@ -104,7 +104,6 @@ pub fn unserved_listeners(o: &Options) -> Vec<&'static str> {
         (cluster, "Cluster (routes)"),
         (gateway, "Gateway"),
         (leafnodes, "Leafnode"),
-        (o.websocket.port != 0, "Websocket"),
         (o.mqtt.port != 0, "MQTT"),
     ]
     .into_iter()
@@ -195,17 +194,11 @@ mod tests {
     #[test]
     fn unserved_listeners_are_named() {
         let (o, _) = load(
-            "cluster { port: -1 }\ngateway { name: g, port: -1 }\nleafnodes { port: -1 }\nwebsocket { port: -1, no_tls: true }\nmqtt { port: -1 }\n",
+            "cluster { port: -1 }\ngateway { name: g, port: -1 }\nleafnodes { port: -1 }\nmqtt { port: -1 }\n",
         );
         assert_eq!(
             unserved_listeners(&o),
-            [
-                "Cluster (routes)",
-                "Gateway",
-                "Leafnode",
-                "Websocket",
-                "MQTT"
-            ]
+            ["Cluster (routes)", "Gateway", "Leafnode", "MQTT"]
         );
         let (o, _) = load("cluster { routes: [\"nats://127.0.0.1:1\"] }\n");
         assert_eq!(unserved_listeners(&o), ["Cluster (routes)"]);

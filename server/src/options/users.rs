@@ -71,9 +71,6 @@ const CONNECTION_TYPES: [&str; 6] = [
     "MQTT_WS",
 ];
 
-/// What a plain TCP client connects as.
-pub const STANDARD_CONNECTION: &str = "STANDARD";
-
 /// What Go reports when a block's authorization failed on a wrong type and
 /// it went on with nothing in its hands.
 pub const NIL_DEREF: &str = "runtime error: invalid memory address or nil pointer dereference";

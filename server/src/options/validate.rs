@@ -39,6 +39,12 @@ pub enum ValidateError {
     DomainSubject(String),
     #[error("invalid domain name: may not contain ., * or >")]
     DomainName,
+    #[error("websocket requires TLS configuration")]
+    WebsocketTls,
+    #[error("websocket authentication {0} not compatible with presence of users/nkeys")]
+    WebsocketAuthWithUsers(&'static str),
+    #[error("trusted operators or trusted keys configuration is required for JWT authentication via cookie {0:?}")]
+    WebsocketJwtCookie(String),
 }
 
 impl Options {
@@ -58,16 +64,7 @@ impl Options {
                 max_pending: self.max_pending,
             });
         }
-        if !self.no_auth_user.is_empty() {
-            if self.users.is_empty() {
-                return Err(ValidateError::NoAuthUserWithoutUsers(
-                    self.no_auth_user.clone(),
-                ));
-            }
-            if !self.users.iter().any(|u| u.username == self.no_auth_user) {
-                return Err(ValidateError::NoAuthUserUnknown(self.no_auth_user.clone()));
-            }
-        }
+        self.validate_no_auth_user(&self.no_auth_user)?;
         self.validate_gateway()?;
         // A gateway names its cluster: a cluster block naming another is
         // refused even though natsd serves neither.
@@ -77,7 +74,52 @@ impl Options {
         {
             return Err(ValidateError::ClusterNameConflict);
         }
-        self.validate_jetstream_domain()
+        self.validate_jetstream_domain()?;
+        self.validate_websocket()
+    }
+
+    /// A `no_auth_user` must name one of the users.
+    fn validate_no_auth_user(&self, name: &str) -> Result<(), ValidateError> {
+        if name.is_empty() {
+            return Ok(());
+        }
+        if self.users.is_empty() {
+            return Err(ValidateError::NoAuthUserWithoutUsers(name.to_string()));
+        }
+        if !self.users.iter().any(|u| u.username == name) {
+            return Err(ValidateError::NoAuthUserUnknown(name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Go's checks of an enabled `websocket` block. A `jwt_cookie` needs
+    /// trusted keys, which natsd refuses (operator mode), so natsd never
+    /// starts with one.
+    fn validate_websocket(&self) -> Result<(), ValidateError> {
+        let w = &self.websocket;
+        if w.port == 0 {
+            return Ok(());
+        }
+        if w.tls.is_none() && !w.no_tls {
+            return Err(ValidateError::WebsocketTls);
+        }
+        self.validate_no_auth_user(&w.no_auth_user)?;
+        if !self.users.is_empty() || !self.nkeys.is_empty() {
+            if !w.username.is_empty() {
+                return Err(ValidateError::WebsocketAuthWithUsers("username"));
+            }
+            if !w.token.is_empty() {
+                return Err(ValidateError::WebsocketAuthWithUsers("token"));
+            }
+        }
+        let trusted = self
+            .refusals
+            .iter()
+            .any(|r| r.kind == super::unserved::RefusalKind::OperatorMode);
+        if !w.jwt_cookie.is_empty() && !trusted {
+            return Err(ValidateError::WebsocketJwtCookie(w.jwt_cookie.clone()));
+        }
+        Ok(())
     }
 
     /// Go's checks of the JetStream domain: it must make a valid API

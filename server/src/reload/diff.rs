@@ -188,7 +188,12 @@ pub fn diff(old: &Options, new: &Options) -> Result<Vec<Change>, ReloadError> {
     fixed_block(old.gateway != new.gateway, "Gateway")?;
     fixed_block(old.leafnode != new.leafnode, "LeafNode")?;
     change!(jetstream, JetStream);
-    fixed_block(old.websocket != new.websocket, "Websocket")?;
+    // Only the websocket block's TLS reloads, as in Go.
+    let without_tls = |o: &Options| crate::options::websocket::WebsocketOpts {
+        tls: None,
+        ..o.websocket.clone()
+    };
+    fixed_block(without_tls(old) != without_tls(new), "Websocket")?;
     fixed_block(old.mqtt != new.mqtt, "MQTT")?;
     fixed!(prof_port, "ProfPort");
     change!(pid_file, PidFile);

@@ -74,6 +74,12 @@ impl Server {
             (None, true) => Some(None),
             (_, false) => None,
         };
+        let ws_tls = match &new.websocket.tls {
+            Some(tc) if old.websocket.tls != new.websocket.tls => {
+                Some(Arc::new(crate::tls::ClientTls::new(tc)?))
+            }
+            _ => None,
+        };
         if new.port == 0 {
             new.port = old.port;
         }
@@ -91,6 +97,9 @@ impl Server {
         }
         if let Some(tls) = tls {
             self.set_tls(tls);
+        }
+        if let (Some(tls), Some(ws)) = (ws_tls, self.websocket_listener()) {
+            ws.replace_tls(tls);
         }
         apply::apply(self, &new, &changes);
         Ok(())

@@ -155,8 +155,14 @@ impl Reader {
     ) -> Self {
         let o = srv.opts();
         let acc = client.account.lock().clone();
-        let auth_deadline = auth_required
-            .then(|| Instant::now() + Duration::from_secs_f64(o.auth_timeout.max(0.0)));
+        // A websocket block's own authorization timeout replaces the
+        // server's for its clients.
+        let timeout = match o.websocket.auth_timeout {
+            t if client.transport.is_websocket() && t != 0.0 => t,
+            _ => o.auth_timeout,
+        };
+        let auth_deadline =
+            auth_required.then(|| Instant::now() + Duration::from_secs_f64(timeout.max(0.0)));
         Self {
             mpay: if o.max_payload == 0 {
                 -1
@@ -400,10 +406,11 @@ impl Reader {
     /// configured user.
     fn try_no_auth_user(&mut self) -> bool {
         let o = self.srv.opts();
-        if o.no_auth_user.is_empty() {
+        let no_auth_user = auth::Simple::of(&o, &self.client.transport).no_auth_user;
+        if no_auth_user.is_empty() {
             return false;
         }
-        let Some(user) = o.users.iter().find(|u| u.username == o.no_auth_user) else {
+        let Some(user) = o.users.iter().find(|u| u.username == no_auth_user) else {
             return false;
         };
         if let Some(p) = &user.permissions {
@@ -510,7 +517,8 @@ impl Reader {
                     };
                     if first && self.mpay != server_pay {
                         let mut info = self.srv.info();
-                        info.auth_required = crate::auth::auth_required(&o);
+                        info.auth_required =
+                            crate::auth::auth_required_for(&o, &self.client.transport);
                         info.client_id = self.client.cid;
                         info.client_ip = self.client.host.clone();
                         info.max_payload = i32::try_from(self.mpay).unwrap_or(-1);
@@ -577,7 +585,13 @@ impl Reader {
         self.update_label();
 
         let label = self.client.label();
-        let checked = auth::check(&o, &mut self.opts, &self.nonce, &label);
+        let checked = auth::check(
+            &o,
+            &self.client.transport,
+            &mut self.opts,
+            &self.nonce,
+            &label,
+        );
         self.publish_meta();
         match checked {
             Some(id) => {
@@ -703,12 +717,7 @@ impl Reader {
         }
         if !ncs.is_empty() {
             let c = &self.client;
-            c.set_label(format!(
-                "{} - cid:{} - {}",
-                crate::net::join_host_port(&c.host, i64::from(c.port)),
-                c.cid,
-                go_quote(ncs.as_bytes())
-            ));
+            c.set_label(format!("{} - {}", c.base_label(), go_quote(ncs.as_bytes())));
         }
     }
 

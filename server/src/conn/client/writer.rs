@@ -3,6 +3,7 @@
 //! the ping timer, and closes the socket once the connection is marked
 //! closed.
 
+use crate::conn::websocket::WsSink;
 use crate::core::connection::{ClosedState, Connection};
 use crate::options::go_duration;
 use crate::server::Server;
@@ -14,16 +15,18 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 
 /// Where a connection's bytes go: the plain socket, which publishers'
-/// readers may also write to directly, or a TLS stream, written by this
-/// task only.
+/// readers may also write to directly, or a TLS stream or WebSocket
+/// frames, written by this task only.
 pub enum Sink {
     Tcp(OwnedWriteHalf),
     Tls(tokio::io::WriteHalf<tokio_rustls::server::TlsStream<TcpStream>>),
+    Ws(Box<WsSink>),
 }
 
 enum Held {
     Tcp(Arc<OwnedWriteHalf>),
     Tls(tokio::io::WriteHalf<tokio_rustls::server::TlsStream<TcpStream>>),
+    Ws(Box<WsSink>),
 }
 
 /// Write deadline for the last flush of a closing connection.
@@ -45,6 +48,7 @@ pub async fn run(srv: Weak<Server>, client: Arc<Connection>, sink: Sink, mut cfg
             Held::Tcp(wr)
         }
         Sink::Tls(wr) => Held::Tls(wr),
+        Sink::Ws(wr) => Held::Ws(wr),
     };
     let mut config_gen = srv.upgrade().map(|s| s.config_gen());
     loop {
@@ -57,16 +61,19 @@ pub async fn run(srv: Weak<Server>, client: Arc<Connection>, sink: Sink, mut cfg
             }
         }
         loop {
-            let (mut taken, closing, skip) = {
+            let (mut taken, reason, skip) = {
                 let mut out = client.out.lock();
                 let taken = std::mem::take(&mut out.queued);
                 out.writing = !taken.is_empty();
                 out.signaled = false;
-                (taken, out.close.is_some(), out.skip_flush)
+                (taken, out.close, out.skip_flush)
             };
             let wrote = taken.len();
             let chunks = taken.count();
-            if wrote > 0 && !skip {
+            // A WebSocket client may have pongs or its close frame to get.
+            let websocket = matches!(wr, Held::Ws(_));
+            if (wrote > 0 && !skip) || websocket {
+                let closing = reason.is_some();
                 let limit = if closing {
                     CLOSE_FLUSH_DEADLINE.min(cfg.write_deadline)
                 } else {
@@ -80,6 +87,12 @@ pub async fn run(srv: Weak<Server>, client: Arc<Connection>, sink: Sink, mut cfg
                             taken.write_all(sock, wrote_some).await
                         }
                         Held::Tls(tls) => taken.write_all_to(tls, wrote_some).await,
+                        Held::Ws(ws) => {
+                            ws.write(&taken.slices(), reason, !skip).await?;
+                            taken.clear();
+                            wrote_some(wrote);
+                            Ok(())
+                        }
                     }
                 };
                 // Like a socket write deadline, one already past when the
@@ -135,7 +148,9 @@ pub async fn run(srv: Weak<Server>, client: Arc<Connection>, sink: Sink, mut cfg
                     Held::Tls(mut tls) => {
                         let _ = tls.shutdown().await;
                     }
+                    Held::Ws(mut ws) => ws.shutdown().await,
                 }
+                client.out.lock().finished = true;
                 return;
             }
             if !more {

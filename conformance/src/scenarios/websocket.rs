@@ -1,0 +1,870 @@
+//! Scenarios for the WebSocket listener (server/websocket_test.go): the
+//! HTTP upgrade and its refusals, origin checks, frames read from clients
+//! (masked, fragmented, compressed, cut anywhere), control frames and close
+//! codes, how the server frames what it sends (browsers, compression),
+//! authentication of its own, and monitoring. The WebSocket client is the
+//! kit's (`kit::ws`), which can also send frames that break the rules.
+
+use crate::check_eq;
+use crate::kit::ws::{
+    self, client_frame, send_upgrade, Upgrade, WsClient, KEY_ACCEPT, OP_BINARY, OP_CLOSE,
+    OP_CONTINUATION, OP_PING, OP_PONG,
+};
+use crate::kit::{eventually, Ctx, Server, ServerSpec};
+use crate::registry::Scenario;
+use anyhow::{ensure, Context, Result};
+use futures::FutureExt;
+use std::time::Duration;
+
+pub fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario::new("websocket/pub-sub", |c| pub_sub(c).boxed()).partial("TestWSPubSub"),
+        Scenario::new("websocket/upgrade-refusals", |c| {
+            upgrade_refusals(c).boxed()
+        })
+        .partial("TestWSUpgradeValidationErrors")
+        .partial("TestWSServerReportUpgradeFailure"),
+        Scenario::new("websocket/origins", |c| origins(c).boxed())
+            .partial("TestWSCheckOrigin")
+            .partial("TestWSSetOriginOptions"),
+        Scenario::new("websocket/compression", |c| compression(c).boxed())
+            .partial("TestWSCompressNegotiation")
+            .partial("TestWSCompressionBasic")
+            .partial("TestWSReadCompressedFrames"),
+        Scenario::new("websocket/frames-read", |c| frames_read(c).boxed())
+            .partial("TestWSReadUncompressedFrames")
+            .partial("TestWSReadVariousFrameSizes")
+            .partial("TestWSReadFragmentedFrames")
+            .partial("TestWSReadPartialFrameHeaderAtEndOfReadBuffer")
+            .partial("TestWSGet")
+            .partial("TestWSUnmask"),
+        Scenario::new("websocket/control-frames", |c| control_frames(c).boxed())
+            .partial("TestWSReadPingFrame")
+            .partial("TestWSReadPongFrame")
+            .partial("TestWSReadControlFrameBetweebFragmentedFrames")
+            .partial("TestWSIsControlFrame"),
+        Scenario::new("websocket/close-frames", |c| close_frames(c).boxed())
+            .partial("TestWSReadCloseFrame")
+            .partial("TestWSCloseFrameWithPartialOrInvalid")
+            .partial("TestWSCreateCloseMessage"),
+        Scenario::new("websocket/protocol-errors", |c| protocol_errors(c).boxed())
+            .partial("TestWSReadErrors")
+            .partial("TestWSHandleControlFrameErrors")
+            .partial("TestWSReadGetErrors"),
+        Scenario::new("websocket/corrupted-compressed", |c| {
+            corrupted_compressed(c).boxed()
+        })
+        .partial("TestWSReadCompressedFrameCorrupted"),
+        Scenario::new("websocket/close-reasons", |c| close_reasons(c).boxed())
+            .partial("TestWSEnqueueCloseMsg")
+            .partial("TestWSCloseMsgSendOnConnectionClose"),
+        Scenario::new("websocket/browser-frames", |c| browser_frames(c).boxed())
+            .partial("TestWSWebrowserClient")
+            .partial("TestWSCompressionFrameSizeLimit")
+            .partial("TestWSFrameOutbound"),
+        Scenario::new("websocket/server-frame-headers", |c| {
+            server_frame_headers(c).boxed()
+        })
+        .partial("TestWSCreateFrameHeader"),
+        Scenario::new("websocket/no-masking", |c| no_masking(c).boxed())
+            .partial("TestWSReadUncompressedFrames"),
+        Scenario::new("websocket/auth-override", |c| auth_override(c).boxed())
+            .partial("TestWSBasicAuth")
+            .partial("TestWSTokenAuth")
+            .partial("TestWSAuthTimeout"),
+        Scenario::new("websocket/users", |c| users(c).boxed())
+            .partial("TestWSUsersAuth")
+            .partial("TestWSBindToProperAccount")
+            .partial("TestWSNoAuthUser"),
+        Scenario::new("websocket/config-errors", |c| config_errors(c).boxed())
+            .partial("TestWSValidateOptions")
+            .partial("TestWSNoAuthUserValidation")
+            .partial("TestWSFailureToStartServer"),
+        Scenario::new("websocket/varz", |c| varz(c).boxed()).partial("TestWSParseOptions"),
+        Scenario::new("websocket/x-forwarded-for", |c| x_forwarded_for(c).boxed())
+            .partial("TestWSXForwardedFor"),
+        Scenario::new("websocket/handshake-timeout", |c| {
+            handshake_timeout(c).boxed()
+        })
+        .partial("TestWSHandshakeTimeout"),
+    ]
+}
+
+/// A plain WebSocket listener on loopback.
+const WS: &str = "websocket { host: 127.0.0.1, port: {{ws_port}}, no_tls: true }\n";
+
+/// A server with `WS` and `extra` config.
+async fn ws_server(ctx: &Ctx, extra: &str) -> Result<Server> {
+    ctx.server(ServerSpec::new().conf(&format!("{WS}{extra}")))
+        .await
+}
+
+/// A WebSocket client that has sent CONNECT and got its PONG.
+async fn nats_ws(s: &Server, up: &Upgrade) -> Result<WsClient> {
+    WsClient::connect_nats(&s.ws_addr()?, up, r#"{"verbose":false,"protocol":1}"#).await
+}
+
+async fn pub_sub(ctx: Ctx) -> Result<()> {
+    let s = ws_server(&ctx, "").await?;
+    let mut w = nats_ws(&s, &Upgrade::default()).await?;
+    check_eq!(w.response.status, 101);
+    check_eq!(w.response.header("Sec-WebSocket-Accept"), Some(KEY_ACCEPT));
+    w.send_data(b"SUB foo 1\r\nPING\r\n").await?;
+    w.expect("PONG\r\n").await?;
+    let mut tcp = ctx.raw_connected(&s, r#"{"verbose":false}"#).await?;
+    tcp.send("PUB foo 8\r\nfrom tcp\r\nSUB bar 1\r\nPING\r\n")
+        .await?;
+    tcp.expect_pong().await?;
+    let got = w.expect(r"MSG foo 1 (\d+)\r\n(.*)\r\n").await?;
+    check_eq!(got[2].as_str(), "from tcp");
+    w.send_data(b"PUB bar 2\r\nok\r\n").await?;
+    let msgs = tcp
+        .read_msgs(1)
+        .await
+        .context("no message from the websocket client")?;
+    check_eq!(&msgs[0].payload[..], b"ok");
+    // The server's frames are never masked.
+    ensure!(w.frames.iter().all(|f| !f.masked), "a masked server frame");
+    Ok(())
+}
+
+/// Each refused request, its status and body, and the log line.
+async fn upgrade_refusals(ctx: Ctx) -> Result<()> {
+    let s = ws_server(&ctx, "").await?;
+    let addr = s.ws_addr()?;
+    let good = Upgrade::default().request(&addr);
+    let cases = [
+        ("method", good.replacen("GET", "POST", 1)),
+        (
+            "upgrade",
+            good.replace("Upgrade: websocket", "Upgrade: h2c"),
+        ),
+        (
+            "connection",
+            good.replace("Connection: Upgrade", "Connection: keep-alive"),
+        ),
+        (
+            "key",
+            good.replace(&format!("Sec-WebSocket-Key: {}", ws::KEY), "X-Key: 1"),
+        ),
+        (
+            "version",
+            good.replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 12"),
+        ),
+        (
+            "no-host-http10",
+            "GET / HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".to_string(),
+        ),
+    ];
+    for (name, request) in cases {
+        let (_, _, r) = send_upgrade(&addr, request.as_bytes()).await?;
+        ctx.observe(
+            &format!("{name} status"),
+            format!("{} {:?}", r.status, String::from_utf8_lossy(&r.body)),
+        );
+        {
+            let (got, want) = (r.header("Sec-Websocket-Version"), Some("13"));
+            ensure!(got == want, "{name}: got {got:?}, want {want:?}");
+        }
+        ensure!(r.status == 400 || r.status == 405, "{name}: {}", r.head);
+    }
+    for reason in [
+        "request method must be GET",
+        "invalid value for header 'Upgrade'",
+        "invalid value for header 'Connection'",
+        "key missing",
+        "invalid version",
+        "'Host' missing in request",
+    ] {
+        s.wait_for_log(
+            &format!("websocket handshake error: {reason}"),
+            Duration::from_secs(3),
+        )
+        .await?;
+    }
+    // HTTP/1.1 without a Host never reaches the upgrade's own checks.
+    let (_, _, r) = send_upgrade(&addr, b"GET / HTTP/1.1\r\n\r\n").await?;
+    check_eq!(r.status, 400);
+    ensure!(
+        r.head.contains("missing required Host header"),
+        "{}",
+        r.head
+    );
+    // Data sent with the upgrade request: the connection is closed unanswered.
+    let mut early = good.clone().into_bytes();
+    early.extend_from_slice(b"PING\r\n");
+    let outcome = send_upgrade(&addr, &early).await;
+    ensure!(
+        outcome.is_err(),
+        "answered an upgrade sent with data: {:?}",
+        outcome.map(|r| r.2)
+    );
+    s.wait_for_log(
+        "websocket handshake error: client sent data before handshake is complete",
+        Duration::from_secs(3),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn origins(ctx: Ctx) -> Result<()> {
+    let same = ctx
+        .server(ServerSpec::new().conf(
+            "websocket { host: 127.0.0.1, port: {{ws_port}}, no_tls: true, same_origin: true }\n",
+        ))
+        .await?;
+    let addr = same.ws_addr()?;
+    let status = |addr: String, origin: Option<String>| async move {
+        let mut up = Upgrade::default();
+        if let Some(o) = origin {
+            up = up.header("Origin", &o);
+        }
+        let (_, _, r) = send_upgrade(&addr, up.request(&addr).as_bytes()).await?;
+        Ok::<u16, anyhow::Error>(r.status)
+    };
+    {
+        let (got, want) = (status(addr.clone(), None).await?, 101);
+        ensure!(
+            got == want,
+            "no Origin is accepted: got {got:?}, want {want:?}"
+        );
+    }
+    check_eq!(
+        status(addr.clone(), Some(format!("http://{addr}"))).await?,
+        101
+    );
+    check_eq!(
+        status(addr.clone(), Some("http://127.0.0.1:1".into())).await?,
+        403
+    );
+    {
+        let (got, want) = (
+            status(addr.clone(), Some(format!("https://{addr}"))).await?,
+            101,
+        );
+        ensure!(
+            got == want,
+            "the scheme is not compared for same origin: got {got:?}, want {want:?}"
+        );
+    }
+    same.wait_for_log(
+        "origin not allowed: not same origin",
+        Duration::from_secs(3),
+    )
+    .await?;
+    let listed = ctx
+        .server(ServerSpec::new().conf(
+            "websocket { host: 127.0.0.1, port: {{ws_port}}, no_tls: true, allowed_origins: [\"http://nats.io\", \"https://example.com:8443\"] }\n",
+        ))
+        .await?;
+    let addr = listed.ws_addr()?;
+    for (origin, want) in [
+        ("http://nats.io", 101),
+        ("http://NATS.io:80", 101),
+        ("https://nats.io", 403),
+        ("http://nats.io:81", 403),
+        ("https://example.com:8443", 101),
+        ("https://example.com", 403),
+        ("http://other.io", 403),
+        ("bad origin", 403),
+    ] {
+        {
+            let (got, want) = (status(addr.clone(), Some(origin.into())).await?, want);
+            ensure!(got == want, "{origin}: got {got:?}, want {want:?}");
+        }
+    }
+    listed
+        .wait_for_log(
+            "origin not allowed: not in the allowed list",
+            Duration::from_secs(3),
+        )
+        .await?;
+    Ok(())
+}
+
+const COMPRESSION: &str =
+    "websocket { host: 127.0.0.1, port: {{ws_port}}, no_tls: true, compression: true }\n";
+
+async fn compression(ctx: Ctx) -> Result<()> {
+    let s = ctx.server(ServerSpec::new().conf(COMPRESSION)).await?;
+    let offer = Upgrade {
+        compress: true,
+        ..Default::default()
+    };
+    let mut w = nats_ws(&s, &offer).await?;
+    check_eq!(
+        w.response.header("Sec-WebSocket-Extensions"),
+        Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover")
+    );
+    // A compressed SUB and PUB from the client; the big message comes back
+    // compressed, the small one not.
+    w.send_data(b"SUB foo 1\r\nPING\r\n").await?;
+    w.expect("PONG\r\n").await?;
+    let big = "x".repeat(2000);
+    w.send_data(format!("PUB foo {}\r\n{big}\r\n", big.len()).as_bytes())
+        .await?;
+    let got = w.expect(r"MSG foo 1 2000\r\n(x+)\r\n").await?;
+    check_eq!(got[1].len(), 2000);
+    ensure!(
+        w.frames.iter().any(|f| f.rsv1 && f.opcode == OP_BINARY),
+        "no compressed frame from the server"
+    );
+    w.frames.clear();
+    w.send_data(b"PING\r\n").await?;
+    w.expect("PONG\r\n").await?;
+    ensure!(
+        w.frames.iter().all(|f| !f.rsv1),
+        "6 bytes were compressed: {:?}",
+        w.frames
+    );
+    // No offer: no extension in the answer, no compressed frames.
+    let mut plain = nats_ws(&s, &Upgrade::default()).await?;
+    check_eq!(plain.response.header("Sec-WebSocket-Extensions"), None);
+    plain.send_data(b"SUB foo 1\r\nPING\r\n").await?;
+    plain.expect("PONG\r\n").await?;
+    w.send_data(format!("PUB foo {}\r\n{big}\r\n", big.len()).as_bytes())
+        .await?;
+    plain.expect(r"MSG foo 1 2000\r\n").await?;
+    ensure!(
+        plain.frames.iter().all(|f| !f.rsv1),
+        "compressed without an offer"
+    );
+    // An offer to a server without compression is not taken.
+    let off = ws_server(&ctx, "").await?;
+    let w = WsClient::connect(&off.ws_addr()?, &offer).await?;
+    check_eq!(w.response.header("Sec-WebSocket-Extensions"), None);
+    Ok(())
+}
+
+/// Sends `PUB foo` messages of several sizes in frames cut at several
+/// places, and reads them back.
+async fn frames_read(ctx: Ctx) -> Result<()> {
+    let s = ws_server(&ctx, "").await?;
+    let mut w = nats_ws(&s, &Upgrade::default()).await?;
+    w.send_data(b"SUB foo 1\r\nPING\r\n").await?;
+    w.expect("PONG\r\n").await?;
+    for size in [0usize, 1, 100, 125, 126, 1000, 65535, 65536, 100_000] {
+        let payload: String = (0..size).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+        w.send_data(format!("PUB foo {size}\r\n{payload}\r\n").as_bytes())
+            .await?;
+        let got = w.expect(r"MSG foo 1 (\d+)\r\n([a-z]*)\r\n").await?;
+        {
+            let (got, want) = (&got[2], &payload);
+            ensure!(got == want, "size {size}: got {got:?}, want {want:?}");
+        }
+    }
+    // One message in three fragments.
+    w.send_frame(OP_BINARY, b"PUB foo 5\r\nhe").await?;
+    w.send_frame(OP_CONTINUATION, b"l").await?;
+    w.send_frame(0x80 | OP_CONTINUATION, b"lo\r\n").await?;
+    let got = w.expect(r"MSG foo 1 5\r\n(.*)\r\n").await?;
+    check_eq!(got[1].as_str(), "hello");
+    // Frames written a byte at a time: headers cut anywhere.
+    let mut bytes = client_frame(0x80 | OP_BINARY, b"PUB foo 3\r\nabc\r\n", true);
+    bytes.extend(client_frame(0x80 | OP_BINARY, &vec![b'-'; 300], true));
+    let (first, rest) = bytes.split_at(bytes.len() - 300 - 8);
+    for b in first {
+        w.send_raw(&[*b]).await?;
+    }
+    let got = w.expect(r"MSG foo 1 3\r\n(.*)\r\n").await?;
+    check_eq!(got[1].as_str(), "abc");
+    // The 300 dashes are not a protocol op: the client is closed with a
+    // protocol error.
+    w.send_raw(rest).await?;
+    let (code, reason) = w.expect_close().await?;
+    ctx.observe("dashes close", format!("{code} {reason}"));
+    Ok(())
+}
+
+async fn control_frames(ctx: Ctx) -> Result<()> {
+    let s = ws_server(&ctx, "").await?;
+    let mut w = nats_ws(&s, &Upgrade::default()).await?;
+    w.send_frame(0x80 | OP_PING, b"ping payload").await?;
+    let pong = w.read_frame().await?;
+    check_eq!((pong.opcode, pong.fin), (OP_PONG, true));
+    check_eq!(&pong.payload[..], b"ping payload");
+    w.send_frame(0x80 | OP_PING, b"").await?;
+    check_eq!(w.read_frame().await?.opcode, OP_PONG);
+    // A pong is ignored.
+    w.send_frame(0x80 | OP_PONG, b"unsolicited").await?;
+    w.send_data(b"PING\r\n").await?;
+    w.expect("^PONG\r\n").await?;
+    ensure!(
+        !w.frames.iter().any(|f| f.opcode == OP_CLOSE),
+        "closed after a pong"
+    );
+    // A ping between the fragments of a message.
+    w.send_data(b"SUB foo 1\r\n").await?;
+    w.send_frame(OP_BINARY, b"PUB foo 2\r\n").await?;
+    w.send_frame(0x80 | OP_PING, b"mid").await?;
+    w.send_frame(0x80 | OP_CONTINUATION, b"ok\r\n").await?;
+    let got = w.expect(r"MSG foo 1 2\r\n(.*)\r\n").await?;
+    check_eq!(got[1].as_str(), "ok");
+    ensure!(
+        w.frames
+            .iter()
+            .any(|f| f.opcode == OP_PONG && f.payload == b"mid"),
+        "no pong for the ping between fragments"
+    );
+    Ok(())
+}
+
+async fn close_frames(ctx: Ctx) -> Result<()> {
+    let s = ws_server(&ctx, "").await?;
+    let cases: [(&str, Vec<u8>); 4] = [
+        (
+            "status and reason",
+            [&1000u16.to_be_bytes()[..], b"bye"].concat(),
+        ),
+        ("status only", 1001u16.to_be_bytes().to_vec()),
+        ("nothing", Vec::new()),
+        (
+            "bad utf-8",
+            [&1000u16.to_be_bytes()[..], &[0xc3, 0x28][..]].concat(),
+        ),
+    ];
+    for (name, payload) in cases {
+        let mut w = nats_ws(&s, &Upgrade::default()).await?;
+        w.send_frame(0x80 | OP_CLOSE, &payload).await?;
+        let (code, reason) = w.expect_close().await?;
+        ctx.observe(&format!("close {name}"), format!("{code} {reason:?}"));
+        w.expect_eof(Duration::from_secs(3)).await?;
+    }
+    Ok(())
+}
+
+/// Frames that break the rules: each ends the connection with a close
+/// frame carrying status 1002 and Go's text.
+async fn protocol_errors(ctx: Ctx) -> Result<()> {
+    let s = ws_server(&ctx, "").await?;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "unmasked",
+            client_frame(0x80 | OP_BINARY, b"PING\r\n", false),
+            "mask bit missing",
+        ),
+        (
+            "long control",
+            client_frame(0x80 | OP_PING, &[b'p'; 126], true),
+            "control frame length bigger than maximum allowed of 125 bytes",
+        ),
+        (
+            "fragmented control",
+            client_frame(OP_PING, b"x", true),
+            "control frame does not have final bit set",
+        ),
+        (
+            "bad continuation",
+            client_frame(0x80 | OP_CONTINUATION, b"x", true),
+            "invalid continuation frame",
+        ),
+        (
+            "compressed continuation",
+            client_frame(0xc0, b"NG", true),
+            "invalid continuation frame",
+        ),
+        (
+            "unknown opcode",
+            client_frame(0x80 | 3, b"x", true),
+            "unknown opcode 3",
+        ),
+        (
+            "new message before final",
+            client_frame(0x80 | OP_BINARY, b"NG", true),
+            "new message started before final frame for previous message was received",
+        ),
+    ];
+    for (name, bytes, text) in cases {
+        let mut w = nats_ws(&s, &Upgrade::default()).await?;
+        if matches!(name, "compressed continuation" | "new message before final") {
+            // The first fragment of a message, in a read of its own: Go
+            // drops an error found in a read that also carried data.
+            w.send_frame(OP_BINARY, b"PI").await?;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let needle = format!("read error: {text}");
+        let logged = s.logs().matches(&needle).count();
+        w.send_raw(&bytes).await?;
+        // Go closes the connection as a read error, which skips what is
+        // queued: its close frame is sent only when its writer was
+        // faster. When one comes, it is status 1002 and Go's text.
+        if let Some((code, reason)) = w.close_or_eof().await? {
+            ensure!(
+                code == 1002 && reason == text,
+                "{name}: close {code} {reason:?}, want 1002 {text:?}"
+            );
+        }
+        eventually(Duration::from_secs(3), || async {
+            Ok((s.logs().matches(&needle).count() > logged).then_some(()))
+        })
+        .await
+        .with_context(|| format!("{name}: no new log line {needle:?}"))?;
+    }
+    Ok(())
+}
+
+async fn corrupted_compressed(ctx: Ctx) -> Result<()> {
+    let s = ctx.server(ServerSpec::new().conf(COMPRESSION)).await?;
+    let offer = Upgrade {
+        compress: true,
+        ..Default::default()
+    };
+    let mut w = nats_ws(&s, &offer).await?;
+    w.send_frame(0x80 | 0x40 | OP_BINARY, &[0xff; 32]).await?;
+    w.expect_eof(Duration::from_secs(3)).await?;
+    s.wait_for_log("read error:", Duration::from_secs(3))
+        .await?;
+    Ok(())
+}
+
+/// The close frame the server sends when it closes a client, by reason.
+async fn close_reasons(ctx: Ctx) -> Result<()> {
+    let s = ws_server(
+        &ctx,
+        "authorization { user: u, password: p }\nmax_payload: 100\n",
+    )
+    .await?;
+    let addr = s.ws_addr()?;
+    // Authentication failure.
+    let mut w = WsClient::connect(&addr, &Upgrade::default()).await?;
+    w.expect("^INFO ").await?;
+    w.send_data(b"CONNECT {\"user\":\"u\",\"pass\":\"bad\"}\r\n")
+        .await?;
+    let (code, reason) = w.expect_close().await.context("auth failure")?;
+    check_eq!((code, reason.as_str()), (1008, "Authentication Failure"));
+    let good = r#"{"user":"u","pass":"p","protocol":1}"#;
+    // Payload over max_payload.
+    let mut w = WsClient::connect_nats(&addr, &Upgrade::default(), good).await?;
+    w.send_data(b"PUB foo 200\r\n").await?;
+    let (code, reason) = w.expect_close().await.context("max payload")?;
+    check_eq!(
+        (code, reason.as_str()),
+        (1009, "Maximum Message Payload Exceeded")
+    );
+    // A parser error.
+    let mut w = WsClient::connect_nats(&addr, &Upgrade::default(), good).await?;
+    w.send_data(b"NOT A PROTO\r\n").await?;
+    let (code, reason) = w.expect_close().await.context("parser error")?;
+    ctx.observe("parser error close", format!("{code} {reason}"));
+    check_eq!(code, 1002);
+    // Authentication timeout.
+    let s2 = ws_server(
+        &ctx,
+        "authorization { user: u, password: p, timeout: 0.5 }\n",
+    )
+    .await?;
+    let mut w = WsClient::connect(&s2.ws_addr()?, &Upgrade::default()).await?;
+    w.expect("^INFO ").await?;
+    let (code, reason) = w.expect_close().await.context("auth timeout")?;
+    check_eq!((code, reason.as_str()), (1008, "Authentication Timeout"));
+    // Server shutdown.
+    let mut s = s;
+    let mut w = WsClient::connect_nats(&addr, &Upgrade::default(), good).await?;
+    s.stop().await?;
+    let (code, reason) = w.expect_close().await.context("shutdown")?;
+    check_eq!((code, reason.as_str()), (1001, "Server Shutdown"));
+    Ok(())
+}
+
+/// The frames a browser gets: 4 KiB at most, compressed ones fragmented
+/// except for Safari.
+async fn browser_frames(ctx: Ctx) -> Result<()> {
+    let s = ctx.server(ServerSpec::new().conf(COMPRESSION)).await?;
+    let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+    let safari = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15";
+    // Incompressible payload, so compressed messages stay over 4 KiB.
+    let mut seed = 7u32;
+    let noise: String = (0..20_000)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (b'!' + ((seed >> 16) % 90) as u8) as char
+        })
+        .collect();
+    for (name, agent, compress) in [
+        ("browser", chrome, false),
+        ("browser compressed", chrome, true),
+        ("safari compressed", safari, true),
+        ("not a browser", "Go-http-client/1.1", false),
+    ] {
+        let up = Upgrade {
+            compress,
+            ..Default::default()
+        }
+        .header("User-Agent", agent);
+        let mut w = nats_ws(&s, &up).await?;
+        w.send_data(b"SUB foo 1\r\nPING\r\n").await?;
+        w.expect("PONG\r\n").await?;
+        w.frames.clear();
+        w.send_data(format!("PUB foo {}\r\n{noise}\r\n", noise.len()).as_bytes())
+            .await?;
+        let got = w.expect(r"MSG foo 1 20000\r\n([^\r]*)\r\n").await?;
+        {
+            let (got, want) = (&got[1], &noise);
+            ensure!(got == want, "{name}: got {got:?}, want {want:?}");
+        }
+        let largest = w.frames.iter().map(|f| f.payload.len()).max().unwrap_or(0);
+        let fragmented = w.frames.iter().any(|f| f.opcode == OP_CONTINUATION);
+        ctx.observe(
+            &format!("{name} frames"),
+            format!("largest<=4096:{} fragmented:{fragmented}", largest <= 4096),
+        );
+        match name {
+            "browser" | "browser compressed" => {
+                ensure!(largest <= 4096, "{name}: frame of {largest}")
+            }
+            _ => ensure!(largest > 4096, "{name}: frames were cut to {largest}"),
+        }
+    }
+    Ok(())
+}
+
+/// Server frame headers use the 7-bit, 16-bit and 64-bit length forms.
+async fn server_frame_headers(ctx: Ctx) -> Result<()> {
+    let s = ws_server(&ctx, "").await?;
+    let mut w = nats_ws(&s, &Upgrade::default()).await?;
+    w.send_data(b"SUB foo 1\r\nPING\r\n").await?;
+    w.expect("PONG\r\n").await?;
+    for size in [10usize, 200, 70_000] {
+        w.frames.clear();
+        w.send_data(format!("PUB foo {size}\r\n{}\r\n", "z".repeat(size)).as_bytes())
+            .await?;
+        w.expect(&format!(r"MSG foo 1 {size}\r\nz{{{size}}}\r\n"))
+            .await?;
+        let sizes: Vec<usize> = w.frames.iter().map(|f| f.payload.len()).collect();
+        check_eq!(
+            sizes.iter().sum::<usize>(),
+            size + format!("MSG foo 1 {size}\r\n\r\n").len()
+        );
+        ensure!(
+            w.frames.iter().all(|f| f.fin && f.opcode == OP_BINARY),
+            "{:?}",
+            w.frames
+        );
+    }
+    Ok(())
+}
+
+/// `Nats-No-Masking: true`: echoed, and the client's unmasked frames read.
+async fn no_masking(ctx: Ctx) -> Result<()> {
+    let s = ws_server(&ctx, "").await?;
+    let up = Upgrade {
+        no_masking: true,
+        ..Default::default()
+    };
+    let mut w = nats_ws(&s, &up).await?;
+    check_eq!(w.response.header("Nats-No-Masking"), Some("true"));
+    w.send_data(b"SUB foo 1\r\nPUB foo 2\r\nok\r\n").await?;
+    let got = w.expect(r"MSG foo 1 2\r\n(.*)\r\n").await?;
+    check_eq!(got[1].as_str(), "ok");
+    Ok(())
+}
+
+async fn auth_override(ctx: Ctx) -> Result<()> {
+    // The websocket block's user replaces the top-level token for its
+    // clients; plain clients still use the token.
+    let s = ctx
+        .server(ServerSpec::new().conf(
+            "authorization { token: top }\nwebsocket { host: 127.0.0.1, port: {{ws_port}}, no_tls: true, authorization { user: wsu, password: wsp, timeout: 0.5 } }\n",
+        ))
+        .await?;
+    let addr = s.ws_addr()?;
+    let mut w = WsClient::connect(&addr, &Upgrade::default()).await?;
+    let info = w.expect(r"^INFO (\{.*\}) \r\n").await?;
+    let info: serde_json::Value = serde_json::from_str(&info[1])?;
+    check_eq!(info["auth_required"], true);
+    WsClient::connect_nats(&addr, &Upgrade::default(), r#"{"user":"wsu","pass":"wsp"}"#).await?;
+    let mut bad = WsClient::connect(&addr, &Upgrade::default()).await?;
+    bad.expect("^INFO ").await?;
+    bad.send_data(b"CONNECT {\"auth_token\":\"top\"}\r\nPING\r\n")
+        .await?;
+    bad.expect(r"-ERR 'Authorization Violation'\r\n").await?;
+    ctx.raw_connected(&s, r#"{"auth_token":"top","verbose":false}"#)
+        .await?;
+    // The block's timeout applies to its clients.
+    let mut slow = WsClient::connect(&addr, &Upgrade::default()).await?;
+    let started = std::time::Instant::now();
+    slow.expect("^INFO ").await?;
+    slow.expect(r"-ERR 'Authentication Timeout'\r\n").await?;
+    ensure!(
+        started.elapsed() < Duration::from_millis(1800),
+        "timed out after {:?}",
+        started.elapsed()
+    );
+    // A token of its own, without top-level authorization.
+    let t = ctx
+        .server(ServerSpec::new().conf(
+            "websocket { host: 127.0.0.1, port: {{ws_port}}, no_tls: true, authorization { token: wst } }\n",
+        ))
+        .await?;
+    WsClient::connect_nats(
+        &t.ws_addr()?,
+        &Upgrade::default(),
+        r#"{"auth_token":"wst"}"#,
+    )
+    .await?;
+    let mut bad = WsClient::connect(&t.ws_addr()?, &Upgrade::default()).await?;
+    bad.expect("^INFO ").await?;
+    bad.send_data(b"CONNECT {\"auth_token\":\"nope\"}\r\nPING\r\n")
+        .await?;
+    bad.expect(r"-ERR 'Authorization Violation'\r\n").await?;
+    // Plain clients of that server need no authentication.
+    ctx.raw_connected(&t, r#"{"verbose":false}"#).await?;
+    Ok(())
+}
+
+const USERS: &str = r#"
+accounts {
+  A { users [ { user: a, password: pa } ] }
+  B { users [ { user: b, password: pb, allowed_connection_types: ["WEBSOCKET"] } ] }
+  C { users [ { user: c, password: pc, allowed_connection_types: ["STANDARD"] } ] }
+}
+"#;
+
+async fn users(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf(&format!(
+            "{USERS}websocket {{ host: 127.0.0.1, port: {{{{ws_port}}}}, no_tls: true, no_auth_user: b }}\n"
+        )))
+        .await?;
+    let addr = s.ws_addr()?;
+    let connect = |user: &str, pass: &str| format!(r#"{{"user":"{user}","pass":"{pass}"}}"#);
+    // a and b may use websocket; c may not.
+    let mut a = WsClient::connect_nats(&addr, &Upgrade::default(), &connect("a", "pa")).await?;
+    let mut b = WsClient::connect_nats(&addr, &Upgrade::default(), &connect("b", "pb")).await?;
+    let mut c = WsClient::connect(&addr, &Upgrade::default()).await?;
+    c.expect("^INFO ").await?;
+    c.send_data(connect("c", "pc").replace('{', "CONNECT {").as_bytes())
+        .await?;
+    c.send_data(b"\r\nPING\r\n").await?;
+    c.expect(r"-ERR 'Authorization Violation'\r\n").await?;
+    // b is websocket-only.
+    let mut raw = ctx.raw(&s).await?.0;
+    raw.send(&format!("CONNECT {}\r\nPING\r\n", connect("b", "pb")))
+        .await?;
+    raw.expect(r"-ERR 'Authorization Violation'\r\n").await?;
+    // Each is bound to its account: b does not see a's messages.
+    b.send_data(b"SUB foo 1\r\nPING\r\n").await?;
+    b.expect("PONG\r\n").await?;
+    a.send_data(b"SUB foo 1\r\nPUB foo 2\r\nhi\r\n").await?;
+    a.expect(r"MSG foo 1 2\r\nhi\r\n").await?;
+    b.send_data(b"PING\r\n").await?;
+    let seen = b.expect("PONG\r\n").await;
+    ensure!(seen.is_ok(), "b lost its connection: {seen:?}");
+    // No credentials: the websocket block's no_auth_user (b, account B).
+    let mut anon = WsClient::connect_nats(&addr, &Upgrade::default(), "{}").await?;
+    anon.send_data(b"PUB foo 2\r\nyo\r\nPING\r\n").await?;
+    anon.expect("PONG\r\n").await?;
+    b.expect(r"MSG foo 1 2\r\nyo\r\n").await?;
+    Ok(())
+}
+
+/// Configurations Go refuses to start with.
+async fn config_errors(ctx: Ctx) -> Result<()> {
+    let cases = [
+        ("no tls", "websocket { port: -1 }\n"),
+        (
+            "user with users",
+            "authorization { users [ { user: a, password: b } ] }\nwebsocket { port: -1, no_tls: true, authorization { user: x, password: y } }\n",
+        ),
+        (
+            "token with users",
+            "authorization { users [ { user: a, password: b } ] }\nwebsocket { port: -1, no_tls: true, authorization { token: t } }\n",
+        ),
+        (
+            "unknown no_auth_user",
+            "authorization { users [ { user: a, password: b } ] }\nwebsocket { port: -1, no_tls: true, no_auth_user: z }\n",
+        ),
+        ("no_auth_user without users", "websocket { port: -1, no_tls: true, no_auth_user: z }\n"),
+        ("jwt cookie", "websocket { port: -1, no_tls: true, jwt_cookie: jwt }\n"),
+    ];
+    for (name, conf) in cases {
+        let path = ctx.write_file(&format!("{}.conf", name.replace(' ', "_")), conf)?;
+        let out = ctx.run_binary(&["-c", &path.to_string_lossy()]).await?;
+        ensure!(out.code != Some(0), "{name}: started");
+        let text = format!("{}{}", out.stderr, out.stdout);
+        let line = text
+            .lines()
+            .find(|l| l.contains("websocket") || l.contains("no_auth_user") || l.contains("cookie"))
+            .with_context(|| format!("{name}: no error named the option: {text}"))?;
+        let error = line.split("] ").last().unwrap_or(line);
+        ctx.observe(name, error.trim_end_matches(|c: char| c.is_whitespace()));
+    }
+    // A port in use.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = taken.local_addr()?.port();
+    let path = ctx.write_file(
+        "busy.conf",
+        &format!("port: -1\nwebsocket {{ host: 127.0.0.1, port: {port}, no_tls: true }}\n"),
+    )?;
+    let out = ctx.run_binary(&["-c", &path.to_string_lossy()]).await?;
+    ensure!(out.code != Some(0), "started on a busy websocket port");
+    let text = format!("{}{}", out.stderr, out.stdout);
+    ensure!(
+        text.contains("Unable to listen for websocket connections"),
+        "{text}"
+    );
+    Ok(())
+}
+
+async fn varz(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf(
+            "http: 127.0.0.1:{{http_port}}\nwebsocket { host: 127.0.0.1, port: {{ws_port}}, no_tls: true, compression: true, same_origin: true, allowed_origins: [\"http://a.io\"], handshake_timeout: \"2s\", advertise: \"ws.example.com:443\" }\n",
+        ))
+        .await?;
+    let v = ctx.http_json(&s, "/varz").await?;
+    ctx.observe_json("varz websocket", &v["websocket"]);
+    check_eq!(
+        v["websocket"]["port"].as_u64(),
+        Some(u64::from(s.ports().ws.unwrap_or(0)))
+    );
+    // A client over websocket is in /connz.
+    let _w = nats_ws(&s, &Upgrade::default()).await?;
+    let connz = eventually(Duration::from_secs(3), || async {
+        let c = ctx.http_json(&s, "/connz").await?;
+        Ok((c["num_connections"] == 1).then_some(c))
+    })
+    .await?;
+    check_eq!(connz["connections"][0]["ip"], "127.0.0.1");
+    Ok(())
+}
+
+async fn x_forwarded_for(ctx: Ctx) -> Result<()> {
+    let s = ctx.server(ServerSpec::new().conf(WS).args(["-D"])).await?;
+    for (ip, shown) in [("1.2.3.4", "1.2.3.4/"), ("::1", "[::1]/")] {
+        let up = Upgrade::default().header("X-Forwarded-For", ip);
+        let _w = nats_ws(&s, &up).await?;
+        s.wait_for_log(&format!("{shown}127.0.0.1:"), Duration::from_secs(3))
+            .await?;
+    }
+    let up = Upgrade::default().header("X-Forwarded-For", "not an ip");
+    let _w = nats_ws(&s, &up).await?;
+    ensure!(
+        !s.logs().contains("not an ip"),
+        "an invalid address was shown"
+    );
+    Ok(())
+}
+
+async fn handshake_timeout(ctx: Ctx) -> Result<()> {
+    let s = crate::scenarios::tls::start(
+        &ctx,
+        "websocket { host: 127.0.0.1, port: {{ws_port}}, handshake_timeout: \"50ms\", tls { cert_file: \"server-cert.pem\", key_file: \"server-key.pem\" } }\n",
+    )
+    .await?;
+    // Connect and start no TLS handshake: the server cuts the connection.
+    let mut tcp = tokio::net::TcpStream::connect(s.ws_addr()?).await?;
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(
+        Duration::from_secs(3),
+        tokio::io::AsyncReadExt::read(&mut tcp, &mut buf),
+    )
+    .await
+    .context("the server kept a connection that never started its handshake")?;
+    ensure!(matches!(read, Ok(0) | Err(_)), "got bytes: {read:?}");
+    let line = s
+        .wait_for_log("websocket: ", Duration::from_secs(3))
+        .await?;
+    ensure!(line.contains("timeout"), "{line}");
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! A WebSocket client's connection after its upgrade: [`WsRead`] turns its
+//! frames back into the client protocol for the reader task, and
+//! [`WsSink`] frames what the writer task sends. Pongs and close frames go
+//! from the one to the other through [`Control`].
+
+use crate::core::connection::{ClosedState, Connection};
+use bytes::{Buf, BytesMut};
+use natsd_proto::websocket::frame::{self, close_payload, control_frame, status, Decoder, Event};
+use natsd_proto::websocket::outbound::{FrameRules, Framer};
+use parking_lot::Mutex;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+/// Control frames the reader queued for the writer.
+#[derive(Default)]
+pub struct Control {
+    inner: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// Pongs, sent before the next data.
+    frames: Vec<u8>,
+    /// The close frame, sent after the data queued before it.
+    close: Option<Vec<u8>>,
+    /// A close frame was queued: there is never a second one.
+    close_queued: bool,
+}
+
+impl Control {
+    fn pong(&self, payload: &[u8]) {
+        let frame = control_frame(frame::OP_PONG, payload);
+        self.inner.lock().frames.extend_from_slice(&frame);
+    }
+
+    /// Queues a close frame with `payload`, unless one was queued before.
+    fn close(&self, payload: &[u8]) {
+        let mut p = self.inner.lock();
+        if !p.close_queued {
+            p.close_queued = true;
+            p.close = Some(control_frame(frame::OP_CLOSE, payload));
+        }
+    }
+}
+
+/// Go's close status for the reason a connection closed.
+pub fn close_status(reason: ClosedState) -> u16 {
+    use ClosedState::*;
+    match reason {
+        ClientClosed => status::NORMAL_CLOSURE,
+        AuthenticationTimeout
+        | AuthenticationViolation
+        | SlowConsumerPendingBytes
+        | SlowConsumerWriteDeadline
+        | MaxAccountConnectionsExceeded
+        | MaxConnectionsExceeded
+        | MaxControlLineExceeded => status::POLICY_VIOLATION,
+        TlsHandshakeError => status::TLS_HANDSHAKE,
+        ParseError | ProtocolViolation | BadClientProtocolVersion => status::PROTOCOL_ERROR,
+        MaxPayloadExceeded => status::MESSAGE_TOO_BIG,
+        ServerShutdown => status::GOING_AWAY,
+        WriteError | ReadError | StaleConnection => status::ABNORMAL_CLOSURE,
+        NoRespondersRequiresHeaders => status::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Size of one read from the socket.
+const READ_SIZE: usize = 32 * 1024;
+
+/// The client protocol bytes carried by a WebSocket client's frames.
+pub struct WsRead<R> {
+    inner: R,
+    client: Arc<Connection>,
+    control: Arc<Control>,
+    decoder: Decoder,
+    /// Bytes read from the socket and not decoded yet.
+    raw: BytesMut,
+    /// Decoded bytes the reader has not taken yet.
+    decoded: BytesMut,
+    /// The client sent a close frame, or broke the framing rules: what
+    /// was decoded before is delivered, then the end.
+    ended: Option<io::ErrorKind>,
+}
+
+impl<R> WsRead<R> {
+    /// `masked`: the client masks its frames (it did not ask for no
+    /// masking). A compressed message may inflate to `max_inflated` bytes.
+    pub fn new(
+        inner: R,
+        client: Arc<Connection>,
+        control: Arc<Control>,
+        masked: bool,
+        max_inflated: usize,
+    ) -> Self {
+        Self {
+            inner,
+            client,
+            control,
+            decoder: Decoder::new(masked, max_inflated),
+            raw: BytesMut::new(),
+            decoded: BytesMut::new(),
+            ended: None,
+        }
+    }
+
+    /// Decodes what was read; control frames are answered through the
+    /// writer.
+    fn decode(&mut self) {
+        let Self {
+            decoder,
+            raw,
+            decoded,
+            control,
+            ..
+        } = self;
+        let mut answered = false;
+        let mut closed = false;
+        let result = decoder.decode(&mut raw[..], |e| match e {
+            Event::Data(b) => decoded.extend_from_slice(b),
+            Event::Inflated(b) => decoded.extend_from_slice(&b),
+            Event::Ping(p) => {
+                control.pong(p);
+                answered = true;
+            }
+            Event::Close(reply) => {
+                control.close(&reply);
+                answered = true;
+                closed = true;
+            }
+        });
+        match result {
+            Ok(used) => {
+                raw.advance(used);
+                if closed {
+                    self.ended = Some(io::ErrorKind::UnexpectedEof);
+                }
+            }
+            Err(e) => {
+                crate::error!("{} - read error: {e}", self.client.label());
+                if e.is_protocol_error() {
+                    self.control
+                        .close(&close_payload(status::PROTOCOL_ERROR, &e.to_string()));
+                    answered = true;
+                }
+                self.ended = Some(io::ErrorKind::InvalidData);
+            }
+        }
+        if answered {
+            self.client.write_ready.notify_one();
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for WsRead<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let me = self.get_mut();
+        loop {
+            if !me.decoded.is_empty() {
+                let n = me.decoded.len().min(buf.remaining());
+                buf.put_slice(&me.decoded[..n]);
+                me.decoded.advance(n);
+                return Poll::Ready(Ok(()));
+            }
+            match me.ended {
+                // A close frame ends the stream as the client's close.
+                Some(io::ErrorKind::UnexpectedEof) => return Poll::Ready(Ok(())),
+                Some(kind) => return Poll::Ready(Err(kind.into())),
+                None => {}
+            }
+            me.raw.reserve(READ_SIZE);
+            let before = me.raw.len();
+            let mut read = ReadBuf::uninit(me.raw.spare_capacity_mut());
+            match Pin::new(&mut me.inner).poll_read(cx, &mut read) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => {
+                    let n = read.filled().len();
+                    if n == 0 {
+                        return Poll::Ready(Ok(()));
+                    }
+                    // SAFETY: `n` bytes of the spare capacity were just
+                    // initialized by the read.
+                    unsafe { me.raw.set_len(before + n) };
+                }
+            }
+            me.decode();
+        }
+    }
+}
+
+/// The writer's end of a WebSocket client.
+pub struct WsSink {
+    io: Box<dyn AsyncWrite + Send + Unpin>,
+    framer: Framer,
+    control: Arc<Control>,
+    /// Frames built for one write.
+    out: Vec<u8>,
+}
+
+impl WsSink {
+    pub fn new(
+        io: Box<dyn AsyncWrite + Send + Unpin>,
+        rules: FrameRules,
+        control: Arc<Control>,
+    ) -> Self {
+        Self {
+            io,
+            framer: Framer::new(rules),
+            control,
+            out: Vec::new(),
+        }
+    }
+
+    /// Writes queued control frames, then `data` framed as one message,
+    /// then, once the connection is closing, the close frame: the
+    /// client's echoed or the server's own for `closing`, once.
+    pub async fn write(
+        &mut self,
+        data: &[&[u8]],
+        closing: Option<ClosedState>,
+        flush_data: bool,
+    ) -> io::Result<()> {
+        self.out.clear();
+        let close = {
+            let mut p = self.control.inner.lock();
+            self.out.append(&mut p.frames);
+            if let Some(reason) = closing.filter(|_| flush_data) {
+                if !p.close_queued {
+                    p.close_queued = true;
+                    p.close = Some(control_frame(
+                        frame::OP_CLOSE,
+                        &close_payload(close_status(reason), &reason.to_string()),
+                    ));
+                }
+            }
+            p.close.take()
+        };
+        if flush_data {
+            self.framer.frame(data, &mut self.out);
+        }
+        if let Some(close) = close {
+            self.out.extend_from_slice(&close);
+        }
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        self.io.write_all(&self.out).await?;
+        self.io.flush().await
+    }
+
+    pub async fn shutdown(&mut self) {
+        let _ = self.io.shutdown().await;
+    }
+}
