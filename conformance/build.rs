@@ -27,10 +27,22 @@ fn fnv1a(hash: &mut u64, bytes: &[u8]) {
     }
 }
 
+const BROWSER: [&str; 4] = [
+    "browser/index.html",
+    "browser/page.mjs",
+    "browser/run.mjs",
+    "browser/package-lock.json",
+];
+
 fn main() {
     println!("cargo:rerun-if-changed=src");
     let mut paths = Vec::new();
     files(Path::new("src"), &mut paths);
+    // The browser scenarios' page and runner, not their node_modules.
+    for file in BROWSER {
+        println!("cargo:rerun-if-changed={file}");
+        paths.push(file.into());
+    }
     paths.sort();
     let mut hash = 0xcbf2_9ce4_8422_2325_u64;
     for path in paths {

@@ -440,6 +440,30 @@ fn select<'a>(all: &'a [Scenario], args: &SelectArgs) -> Result<Vec<&'a Scenario
     Ok(chosen)
 }
 
+/// Splits off the scenarios whose needs this machine cannot meet (a
+/// browser, say), each with the reason.
+fn runnable(chosen: Vec<&Scenario>) -> (Vec<&Scenario>, Vec<(&str, String)>) {
+    let mut skipped = Vec::new();
+    let run = chosen
+        .into_iter()
+        .filter(|s| match s.needs.iter().find_map(|n| n.unmet()) {
+            Some(why) => {
+                skipped.push((s.id, why));
+                false
+            }
+            None => true,
+        })
+        .collect();
+    (run, skipped)
+}
+
+/// Says which scenarios were skipped and why; none is run, none has a result.
+fn print_skipped(skipped: &[(&str, String)]) {
+    for (id, why) in skipped {
+        println!("skipped {id}: {why}");
+    }
+}
+
 fn binaries(args: &SelectArgs) -> Result<Binaries> {
     let rust = match &args.natsd_bin {
         Some(p) => p.clone(),
@@ -649,10 +673,19 @@ fn run(ws: &Workspace, args: RunArgs) -> Result<ExitCode> {
         db.set_source_lines(&sources::count_lines(go_src, &ws.path("server"))?)?;
     }
     let all = scenarios::all();
-    let chosen = select(&all, &args.select)?;
+    let (chosen, skipped) = runnable(select(&all, &args.select)?);
+    if args.check && !skipped.is_empty() {
+        print_skipped(&skipped);
+        bail!("--check runs every scenario it vouches for; install what the skipped ones need");
+    }
+    if chosen.is_empty() {
+        print_skipped(&skipped);
+        bail!("every selected scenario was skipped");
+    }
     let (infos, runs) = execute(ws, &db, &chosen, &targets, &args.select, &HashSet::new())?;
 
     print_summary(&targets, &runs);
+    print_skipped(&skipped);
     let rows = write_reports(ws, &db, &infos, &runs, &targets, &evidence_problems)?;
     print_status_counts(&rows);
     println!("gaps/ and reports/ regenerated");
@@ -783,10 +816,11 @@ fn write_reports(
 fn diff(ws: &Workspace, select_args: SelectArgs) -> Result<ExitCode> {
     let (db, _) = ws.open_db()?;
     let all = scenarios::all();
-    let chosen = select(&all, &select_args)?;
+    let (chosen, skipped) = runnable(select(&all, &select_args)?);
     let targets = [Target::Go, Target::Rust];
     let (_, runs) = execute(ws, &db, &chosen, &targets, &select_args, &HashSet::new())?;
     print_summary(&targets, &runs);
+    print_skipped(&skipped);
     std::fs::create_dir_all(ws.path("reports"))?;
     std::fs::write(ws.path("reports/diff.md"), reports::render_diff(&runs))?;
     println!("reports/diff.md written");

@@ -23,6 +23,9 @@ pub enum Need {
     Mqtt,
     WebSocket,
     Monitoring,
+    /// Headless Chromium with nats.ws (`kit::browser`), which the Rust build
+    /// does not bring: checked before a run, see [`Need::unmet`].
+    Browser,
 }
 
 impl Need {
@@ -34,6 +37,17 @@ impl Need {
             Need::Mqtt => "mqtt".into(),
             Need::WebSocket => "websocket".into(),
             Need::Monitoring => "monitoring".into(),
+            Need::Browser => "browser".into(),
+        }
+    }
+
+    /// Why this machine cannot meet the need, when it cannot. Every server
+    /// capability is the server's to have; only what a scenario brings from
+    /// outside the Rust build can be missing.
+    pub fn unmet(self) -> Option<String> {
+        match self {
+            Need::Browser => crate::kit::browser::missing(),
+            _ => None,
         }
     }
 }

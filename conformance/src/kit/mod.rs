@@ -1,6 +1,7 @@
 //! The scenario kit: what a scenario body uses to start servers and talk to
 //! them from outside, and to record what it observed.
 
+pub mod browser;
 pub mod certs;
 pub mod conf;
 pub mod encoding;

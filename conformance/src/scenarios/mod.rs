@@ -45,6 +45,7 @@ mod subjects;
 mod tls;
 mod unit_helpers;
 mod websocket;
+mod ws_browser;
 
 /// The registry: all scenarios, in declaration order.
 pub fn all() -> Vec<Scenario> {
@@ -61,6 +62,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(accounts::scenarios());
     all.extend(tls::scenarios());
     all.extend(websocket::scenarios());
+    all.extend(ws_browser::scenarios());
     all.extend(events::scenarios());
     all.extend(config_syntax::scenarios());
     all.extend(cluster_config::scenarios());
