@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of natsd's parsers (libFuzzer through cargo fuzz):
-# the client protocol parser with the CONNECT/INFO JSON decoder, and the
-# config parser, both at once for SECONDS each (default one hour), at low
+# the client protocol parser with the CONNECT/INFO JSON decoder, the WebSocket
+# frame decoder and upgrade checks, and the
+# config parser, all at once for SECONDS each (default one hour), at low
 # priority. Then writes reports/fuzzing.md from their logs.
 # Needs `cargo install cargo-fuzz`; RUSTC_BOOTSTRAP lets the stable toolchain
 # build with the sanitizer flags cargo fuzz passes.
@@ -11,7 +12,7 @@ seconds="${1:-3700}"
 logs=target/fuzz-logs
 mkdir -p "$logs"
 cd server/fuzz
-for target in proto_parse config_parse; do
+for target in proto_parse config_parse ws_frames; do
     mkdir -p "corpus/$target"
     RUSTC_BOOTSTRAP=1 nice -n 19 cargo fuzz run "$target" "corpus/$target" -- \
         -max_total_time="$seconds" -print_final_stats=1 > "../../$logs/$target.log" 2>&1 &

@@ -109,6 +109,8 @@ pub enum StartError {
     Tls(String),
     #[error("Unable to listen for websocket connections: {0}")]
     Websocket(String),
+    #[error("Unable to get websocket connect URLs: {0}")]
+    WebsocketUrls(String),
 }
 
 fn server_id() -> String {

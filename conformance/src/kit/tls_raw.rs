@@ -139,14 +139,23 @@ pub async fn connect_plain(addr: &str) -> Result<(TcpStream, Value)> {
     Ok((stream, parse_info(&line)?))
 }
 
-/// Runs the client handshake on a stream whose INFO has been read.
-pub async fn handshake(stream: TcpStream, opts: &TlsOptions) -> Result<(RawClient, Agreed)> {
+/// Runs the client handshake on a TCP stream, as soon as it is open (a
+/// `wss` connection) or after the INFO (a NATS client).
+pub async fn client_tls(
+    stream: TcpStream,
+    opts: &TlsOptions,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let connector = TlsConnector::from(Arc::new(config(opts)?));
     let name = ServerName::try_from("localhost").expect("a valid name");
-    let tls = tokio::time::timeout(EXPECT_TIMEOUT, connector.connect(name, stream))
+    tokio::time::timeout(EXPECT_TIMEOUT, connector.connect(name, stream))
         .await
         .map_err(|_| anyhow!("TLS handshake timed out"))?
-        .context("TLS handshake")?;
+        .context("TLS handshake")
+}
+
+/// Runs the client handshake on a stream whose INFO has been read.
+pub async fn handshake(stream: TcpStream, opts: &TlsOptions) -> Result<(RawClient, Agreed)> {
+    let tls = client_tls(stream, opts).await?;
     let conn = tls.get_ref().1;
     let version = match conn.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "1.3".to_string(),

@@ -5,6 +5,7 @@
 //! server's frames raw, inflating compressed ones.
 
 use super::raw::{Io, EXPECT_TIMEOUT};
+use super::tls_raw::{client_tls, TlsOptions};
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::{Buf, BytesMut};
 use regex::bytes::Regex;
@@ -25,8 +26,10 @@ pub const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 pub const KEY_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
 /// What the upgrade request asks for.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Upgrade {
+    /// Connect over TLS (`wss`) with these options.
+    pub tls: Option<TlsOptions>,
     /// Request path; "/" when empty.
     pub path: String,
     /// Offer permessage-deflate.
@@ -128,11 +131,23 @@ pub struct WsClient {
 /// Sends `request` on a new connection and reads the response head; the
 /// stream stays open for what follows a 101.
 pub async fn send_upgrade(addr: &str, request: &[u8]) -> Result<(Box<dyn Io>, BytesMut, Response)> {
+    send_upgrade_over(addr, None, request).await
+}
+
+/// [`send_upgrade`], over TLS when `tls` is given.
+pub async fn send_upgrade_over(
+    addr: &str,
+    tls: Option<&TlsOptions>,
+    request: &[u8],
+) -> Result<(Box<dyn Io>, BytesMut, Response)> {
     let stream = tokio::time::timeout(EXPECT_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| anyhow!("connect to {addr} timed out"))??;
     stream.set_nodelay(true)?;
-    let mut stream: Box<dyn Io> = Box::new(stream);
+    let mut stream: Box<dyn Io> = match tls {
+        Some(opts) => Box::new(client_tls(stream, opts).await?),
+        None => Box::new(stream),
+    };
     stream.write_all(request).await?;
     let mut buf = BytesMut::with_capacity(4096);
     let response = read_response(&mut stream, &mut buf).await?;
@@ -193,7 +208,8 @@ pub async fn read_response(stream: &mut Box<dyn Io>, buf: &mut BytesMut) -> Resu
 impl WsClient {
     /// Upgrades a new connection; fails unless the server answers 101.
     pub async fn connect(addr: &str, up: &Upgrade) -> Result<WsClient> {
-        let (stream, buf, response) = send_upgrade(addr, up.request(addr).as_bytes()).await?;
+        let (stream, buf, response) =
+            send_upgrade_over(addr, up.tls.as_ref(), up.request(addr).as_bytes()).await?;
         if response.status != 101 {
             bail!("upgrade refused: {}", response.head);
         }

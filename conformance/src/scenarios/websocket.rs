@@ -6,13 +6,14 @@
 //! kit's (`kit::ws`), which can also send frames that break the rules.
 
 use crate::check_eq;
+use crate::kit::tls_raw::TlsOptions;
 use crate::kit::ws::{
     self, client_frame, send_upgrade, Upgrade, WsClient, KEY_ACCEPT, OP_BINARY, OP_CLOSE,
     OP_CONTINUATION, OP_PING, OP_PONG,
 };
 use crate::kit::{eventually, Ctx, Server, ServerSpec};
 use crate::registry::Scenario;
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use futures::FutureExt;
 use std::time::Duration;
 
@@ -30,7 +31,8 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("websocket/compression", |c| compression(c).boxed())
             .partial("TestWSCompressNegotiation")
             .partial("TestWSCompressionBasic")
-            .partial("TestWSReadCompressedFrames"),
+            .partial("TestWSReadCompressedFrames")
+            .partial("TestWSCompressionWithPartialWrite"),
         Scenario::new("websocket/frames-read", |c| frames_read(c).boxed())
             .partial("TestWSReadUncompressedFrames")
             .partial("TestWSReadVariousFrameSizes")
@@ -79,7 +81,8 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("websocket/config-errors", |c| config_errors(c).boxed())
             .partial("TestWSValidateOptions")
             .partial("TestWSNoAuthUserValidation")
-            .partial("TestWSFailureToStartServer"),
+            .partial("TestWSFailureToStartServer")
+            .partial("TestWSAdvertise"),
         Scenario::new("websocket/varz", |c| varz(c).boxed()).partial("TestWSParseOptions"),
         Scenario::new("websocket/x-forwarded-for", |c| x_forwarded_for(c).boxed())
             .partial("TestWSXForwardedFor"),
@@ -87,6 +90,11 @@ pub fn scenarios() -> Vec<Scenario> {
             handshake_timeout(c).boxed()
         })
         .partial("TestWSHandshakeTimeout"),
+        Scenario::new("websocket/tls", |c| tls(c).boxed()).partial("TestWSTLSConnection"),
+        Scenario::new("websocket/tls-verify", |c| tls_verify(c).boxed())
+            .partial("TestWSTLSVerifyClientCert"),
+        Scenario::new("websocket/reload", |c| reload(c).boxed()).partial("TestWSReloadTLSConfig"),
+        Scenario::new("websocket/nkey", |c| nkey(c).boxed()).partial("TestWSNkeyAuth"),
     ]
 }
 
@@ -776,6 +784,10 @@ async fn config_errors(ctx: Ctx) -> Result<()> {
         ),
         ("no_auth_user without users", "websocket { port: -1, no_tls: true, no_auth_user: z }\n"),
         ("jwt cookie", "websocket { port: -1, no_tls: true, jwt_cookie: jwt }\n"),
+        (
+            "bad advertise",
+            "websocket { port: -1, no_tls: true, advertise: \"xxx:host:yyy\" }\n",
+        ),
     ];
     for (name, conf) in cases {
         let path = ctx.write_file(&format!("{}.conf", name.replace(' ', "_")), conf)?;
@@ -866,5 +878,142 @@ async fn handshake_timeout(ctx: Ctx) -> Result<()> {
         .wait_for_log("websocket: ", Duration::from_secs(3))
         .await?;
     ensure!(line.contains("timeout"), "{line}");
+    Ok(())
+}
+
+/// A `wss` listener with the kit's certificate, `extra` in its block.
+fn wss_conf(ctx: &Ctx, extra: &str) -> Result<String> {
+    let path = |name| {
+        crate::scenarios::tls::cert_path(ctx, name)
+            .map(|p| format!("{:?}", p.display().to_string()))
+    };
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(", {extra}")
+    };
+    Ok(format!(
+        "{LISTEN}websocket {{ host: 127.0.0.1, port: {{{{ws_port}}}}, tls {{ cert_file: {}, key_file: {}{extra} }} }}\n",
+        path("server-cert.pem")?,
+        path("server-key.pem")?,
+    ))
+}
+
+const LISTEN: &str = crate::kit::reload::LISTEN;
+
+fn over_tls(opts: TlsOptions) -> Upgrade {
+    Upgrade {
+        tls: Some(opts),
+        ..Default::default()
+    }
+}
+
+async fn tls(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().own_listen().conf(&wss_conf(&ctx, "")?))
+        .await?;
+    s.wait_for_log(
+        "Listening for websocket clients on wss://127.0.0.1:",
+        Duration::from_secs(3),
+    )
+    .await?;
+    ensure!(
+        !s.logs().contains("DO NOT USE IN PRODUCTION"),
+        "warned about plain websocket"
+    );
+    let mut w = nats_ws(&s, &over_tls(TlsOptions::default())).await?;
+    w.send_data(b"SUB foo 1\r\nPUB foo 6\r\nsecure\r\n").await?;
+    let got = w.expect(r"MSG foo 1 6\r\n(.*)\r\n").await?;
+    check_eq!(got[1].as_str(), "secure");
+    // Plain HTTP to a wss listener gets no upgrade.
+    let plain = send_upgrade(&s.ws_addr()?, Upgrade::default().request("x").as_bytes()).await;
+    ensure!(
+        plain.as_ref().map_or(true, |r| r.2.status != 101),
+        "upgraded without TLS"
+    );
+    Ok(())
+}
+
+async fn tls_verify(ctx: Ctx) -> Result<()> {
+    let ca = crate::scenarios::tls::cert_path(&ctx, "ca.pem")?;
+    let extra = format!("ca_file: {:?}, verify: true", ca.display().to_string());
+    let s = ctx
+        .server(
+            ServerSpec::new()
+                .own_listen()
+                .conf(&wss_conf(&ctx, &extra)?),
+        )
+        .await?;
+    let without = nats_ws(&s, &over_tls(TlsOptions::default())).await;
+    ensure!(without.is_err(), "connected without a client certificate");
+    nats_ws(&s, &over_tls(TlsOptions::with_client_cert())).await?;
+    Ok(())
+}
+
+/// The websocket block's TLS reloads; its other fields refuse a reload.
+async fn reload(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().own_listen().conf(&wss_conf(&ctx, "")?))
+        .await?;
+    let _before = nats_ws(&s, &over_tls(TlsOptions::default())).await?;
+    let ca = crate::scenarios::tls::cert_path(&ctx, "ca.pem")?;
+    let verify = format!("ca_file: {:?}, verify: true", ca.display().to_string());
+    crate::kit::reload::reload_conf(&s, &wss_conf(&ctx, &verify)?).await?;
+    // New connections get the new settings: a client certificate is needed.
+    let without = nats_ws(&s, &over_tls(TlsOptions::default())).await;
+    ensure!(without.is_err(), "the reloaded TLS settings were not used");
+    nats_ws(&s, &over_tls(TlsOptions::with_client_cert())).await?;
+    let changed = wss_conf(&ctx, &verify)?.replace("tls {", "compression: true, tls {");
+    match crate::kit::reload::hup(&s, &changed).await? {
+        crate::kit::reload::Outcome::Refused(line) => ensure!(
+            line.contains("config reload not supported for Websocket"),
+            "{line}"
+        ),
+        crate::kit::reload::Outcome::Applied => {
+            bail!("a websocket compression change was reloaded")
+        }
+    }
+    Ok(())
+}
+
+async fn nkey(ctx: Ctx) -> Result<()> {
+    let kp = nkeys::KeyPair::new_user();
+    let s = ws_server(
+        &ctx,
+        &format!(
+            "authorization {{ users [ {{ nkey: {} }} ] }}\n",
+            kp.public_key()
+        ),
+    )
+    .await?;
+    let mut w = WsClient::connect(&s.ws_addr()?, &Upgrade::default()).await?;
+    let info = w.expect(r"^INFO (\{.*\}) \r\n").await?;
+    let info: serde_json::Value = serde_json::from_str(&info[1])?;
+    let nonce = info["nonce"].as_str().context("INFO has no nonce")?;
+    let sig = kp
+        .sign(nonce.as_bytes())
+        .map_err(|e| anyhow::anyhow!("signing the nonce: {e}"))?;
+    let sig = crate::kit::encoding::b64url(&sig);
+    w.send_data(
+        format!(
+            "CONNECT {{\"nkey\":\"{}\",\"sig\":\"{sig}\",\"verbose\":false}}\r\nPING\r\n",
+            kp.public_key()
+        )
+        .as_bytes(),
+    )
+    .await?;
+    w.expect("PONG\r\n").await?;
+    // A wrong signature is refused.
+    let mut bad = WsClient::connect(&s.ws_addr()?, &Upgrade::default()).await?;
+    bad.expect("^INFO ").await?;
+    bad.send_data(
+        format!(
+            "CONNECT {{\"nkey\":\"{}\",\"sig\":\"{sig}\",\"verbose\":false}}\r\nPING\r\n",
+            kp.public_key()
+        )
+        .as_bytes(),
+    )
+    .await?;
+    bad.expect(r"-ERR 'Authorization Violation'\r\n").await?;
     Ok(())
 }

@@ -64,6 +64,10 @@ impl Server {
             .local_addr()
             .map_err(|e| StartError::Websocket(e.to_string()))?
             .port();
+        if !w.advertise.is_empty() {
+            crate::net::parse_host_port(&w.advertise, i64::from(port))
+                .map_err(|e| StartError::WebsocketUrls(e.to_string()))?;
+        }
         let tls = match &w.tls {
             Some(tc) => Some(Arc::new(
                 crate::tls::ClientTls::new(tc).map_err(|e| StartError::Tls(e.to_string()))?,
