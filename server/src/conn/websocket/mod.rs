@@ -31,9 +31,14 @@ struct Pending {
 }
 
 impl Control {
-    fn pong(&self, payload: &[u8]) {
+    /// Queues a pong; false when the pongs waiting pass `max` bytes (a
+    /// client that pings and does not read: Go counts pongs in its pending
+    /// bytes, which max_pending bounds).
+    fn pong(&self, payload: &[u8], max: usize) -> bool {
         let frame = control_frame(frame::OP_PONG, payload);
-        self.inner.lock().frames.extend_from_slice(&frame);
+        let mut p = self.inner.lock();
+        p.frames.extend_from_slice(&frame);
+        p.frames.len() <= max
     }
 
     /// Queues a close frame with `payload`, unless one was queued before.
@@ -118,11 +123,13 @@ impl<R> WsRead<R> {
         } = self;
         let mut answered = false;
         let mut closed = false;
+        let mut flooded = false;
+        let max_pongs = usize::try_from(self.client.max_pending).unwrap_or(usize::MAX);
         let result = decoder.decode(&mut raw[..], |e| match e {
             Event::Data(b) => decoded.extend_from_slice(b),
             Event::Inflated(b) => decoded.extend_from_slice(&b),
             Event::Ping(p) => {
-                control.pong(p);
+                flooded |= !control.pong(p, max_pongs);
                 answered = true;
             }
             Event::Close(reply) => {
@@ -147,6 +154,16 @@ impl<R> WsRead<R> {
                 }
                 self.ended = Some(io::ErrorKind::InvalidData);
             }
+        }
+        if flooded {
+            crate::notice!(
+                "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                self.client.label(),
+                self.client.max_pending
+            );
+            self.client.count_slow_consumer();
+            self.client.close(ClosedState::SlowConsumerPendingBytes);
+            self.ended = Some(io::ErrorKind::InvalidData);
         }
         if answered {
             self.client.write_ready.notify_one();
