@@ -71,7 +71,23 @@ pub async fn first_failure(
     None
 }
 
+/// Scenarios share the machine; one that drives a browser takes it alone
+/// (Chromium's start loads both cores and made timing checks of others
+/// fail), the others run side by side.
+static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 async fn run_one(scenario: &Scenario, target: Target, bins: &Binaries) -> ScenarioRun {
+    let alone = scenario.needs.contains(&crate::registry::Need::Browser);
+    let _alone = if alone {
+        Some(MACHINE.write().await)
+    } else {
+        None
+    };
+    let _shared = if alone {
+        None
+    } else {
+        Some(MACHINE.read().await)
+    };
     let started = Instant::now();
     let finish = |outcome, message: String, observations: Vec<(String, String)>| ScenarioRun {
         scenario_id: scenario.id,
