@@ -103,7 +103,7 @@ fn unserved_listeners_only_warn() {
     let dir = tempfile::tempdir().unwrap();
     let path = config(
         &dir,
-        "port: -1\ncluster { port: -1 }\ngateway { name: g, port: -1 }\nleafnodes { port: -1 }\nwebsocket { port: -1, no_tls: true }\nmqtt { port: -1 }\n",
+        "port: -1\ncluster { port: -1 }\ngateway { name: g, port: -1 }\nleafnodes { port: -1 }\nmqtt { port: -1 }\n",
     );
     let mut child = Command::new(NATSD)
         .args(["-c", &path])
@@ -131,13 +131,7 @@ fn unserved_listeners_only_warn() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    for name in [
-        "Cluster (routes)",
-        "Gateway",
-        "Leafnode",
-        "Websocket",
-        "MQTT",
-    ] {
+    for name in ["Cluster (routes)", "Gateway", "Leafnode", "MQTT"] {
         assert!(
             warned
                 .iter()
