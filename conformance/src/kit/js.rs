@@ -9,6 +9,7 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use async_nats::jetstream;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 /// The JetStream block of a server's config: its store in the server's folder.
@@ -25,6 +26,42 @@ pub async fn js_server_with(ctx: &Ctx, extra: &str) -> Result<Server> {
 
 pub async fn js_server(ctx: &Ctx) -> Result<Server> {
     js_server_with(ctx, "").await
+}
+
+/// The folder of stream `name` of the global account in the store of a
+/// server started with [`JS_CONF`].
+pub fn stream_dir(s: &Server, name: &str) -> PathBuf {
+    s.dir()
+        .join("js")
+        .join("jetstream")
+        .join("$G")
+        .join("streams")
+        .join(name)
+}
+
+/// A key-value bucket keeping `history` values a key, made as nats.go 1.x
+/// makes it for a 2.9 server (async-nats' own `create_key_value` first
+/// reads the account's info in 2.10's shape, which 2.9.10 does not give),
+/// then opened through async-nats' KV API.
+pub async fn kv_bucket(
+    js: &jetstream::Context,
+    bucket: &str,
+    history: i64,
+) -> Result<jetstream::kv::Store> {
+    use jetstream::stream;
+    js.create_stream(stream::Config {
+        name: format!("KV_{bucket}"),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: history,
+        discard: stream::DiscardPolicy::New,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        storage: stream::StorageType::File,
+        ..Default::default()
+    })
+    .await?;
+    Ok(js.get_key_value(bucket).await?)
 }
 
 /// Where a [`Js`] connection gets its replies.

@@ -35,7 +35,7 @@
 
 use super::js_delivery::{ack, cinfo, consumer, must, quiet, req_next, seqs};
 use crate::check_eq;
-use crate::kit::js::{api_err, b64, header_block, js_server, num, scrub, time_of, Js};
+use crate::kit::js::{api_err, b64, header_block, js_server, num, scrub, stream_dir, time_of, Js};
 use crate::kit::{eventually, Ctx, Server};
 use crate::registry::{Need, Scenario};
 use anyhow::{ensure, Context, Result};
@@ -43,7 +43,7 @@ use futures::FutureExt;
 use highway::{HighwayHash, HighwayHasher, Key};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -194,16 +194,6 @@ fn stored_size(subject: &str, hdr: &[u8], msg: &[u8]) -> u64 {
 /// A payload whose record on `subject` is `record` bytes long.
 fn payload_for(subject: &str, record: usize) -> String {
     "x".repeat(record - 22 - subject.len() - 8)
-}
-
-/// The store folder of stream `name` on a server started with `JS_CONF`.
-fn stream_dir(s: &Server, name: &str) -> PathBuf {
-    s.dir()
-        .join("js")
-        .join("jetstream")
-        .join("$G")
-        .join("streams")
-        .join(name)
 }
 
 /// The message blocks of a stream's store: `(index, size)`, by index.

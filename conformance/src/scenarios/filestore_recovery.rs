@@ -30,7 +30,7 @@
 //! enough to give the same block layout; the evidence says so.
 
 use crate::check_eq;
-use crate::kit::js::{api_err, b64, js_server, num, scrub, time_of, Js};
+use crate::kit::js::{api_err, b64, js_server, num, scrub, stream_dir, time_of, Js};
 use crate::kit::{Ctx, Server};
 use crate::registry::{Need, Scenario};
 use anyhow::{bail, ensure, Context, Result};
@@ -242,16 +242,6 @@ pub fn scenarios() -> Vec<Scenario> {
 }
 
 // ---------------------------------------------------------------- helpers
-
-/// The folder of stream `name` of a server started from `JS_CONF`.
-fn stream_dir(s: &Server, name: &str) -> PathBuf {
-    s.dir()
-        .join("js")
-        .join("jetstream")
-        .join("$G")
-        .join("streams")
-        .join(name)
-}
 
 /// The `msgs` folder of stream `name`.
 fn msgs_dir(s: &Server, name: &str) -> PathBuf {

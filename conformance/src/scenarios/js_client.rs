@@ -6,7 +6,7 @@
 //! for consumers (JetStream part 2).
 
 use crate::check_eq;
-use crate::kit::js::{js_context, js_server};
+use crate::kit::js::{js_context, js_server, kv_bucket};
 use crate::kit::{Ctx, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{Context, Result};
@@ -147,22 +147,7 @@ async fn streams(ctx: Ctx) -> Result<()> {
 async fn key_value(ctx: Ctx) -> Result<()> {
     let s = js_server(&ctx).await?;
     let js = js_context(&ctx, &s).await?;
-    // async-nats' bucket create first reads the account's info in 2.10's
-    // shape, which 2.9.10 does not give: the bucket's stream is made as
-    // 2.9-era clients make it, then opened through the KV API.
-    js.create_stream(stream::Config {
-        name: "KV_CONFIG".into(),
-        subjects: vec!["$KV.CONFIG.>".into()],
-        max_messages_per_subject: 5,
-        discard: stream::DiscardPolicy::New,
-        allow_rollup: true,
-        deny_delete: true,
-        allow_direct: true,
-        storage: stream::StorageType::File,
-        ..Default::default()
-    })
-    .await?;
-    let kv = js.get_key_value("CONFIG").await?;
+    let kv = kv_bucket(&js, "CONFIG", 5).await?;
     let status = kv.status().await?;
     check_eq!((status.bucket(), status.history()), ("CONFIG", 5));
     let cfg = &status.info.config;

@@ -9,7 +9,7 @@
 //! a 2.9-era client does (a bucket's stream is made through the stream API).
 
 use crate::check_eq;
-use crate::kit::js::{js_context, js_server, server_error};
+use crate::kit::js::{js_context, js_server, kv_bucket, server_error};
 use crate::kit::{eventually, Ctx};
 use crate::registry::{Need, Scenario};
 use anyhow::{anyhow, bail, ensure, Context as _, Result};
@@ -736,24 +736,6 @@ async fn consumer_admin(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
-/// A 2.9-style bucket stream `KV_<bucket>` (see js_client.rs: async-nats'
-/// `create_key_value` wants 2.10's account info), opened as a bucket.
-async fn bucket(js: &Context, bucket: &str, history: i64) -> Result<kv::Store> {
-    js.create_stream(stream::Config {
-        name: format!("KV_{bucket}"),
-        subjects: vec![format!("$KV.{bucket}.>")],
-        max_messages_per_subject: history,
-        discard: stream::DiscardPolicy::New,
-        allow_rollup: true,
-        deny_delete: true,
-        allow_direct: true,
-        storage: stream::StorageType::File,
-        ..Default::default()
-    })
-    .await?;
-    Ok(js.get_key_value(bucket).await?)
-}
-
 /// What a user sees of an entry (not its delta: the pending count of a
 /// watcher's delivery depends on how far the writer got meanwhile).
 fn entry_text(e: &kv::Entry) -> String {
@@ -784,7 +766,7 @@ async fn kv_watch(ctx: Ctx) -> Result<()> {
             Err(e) => format!("{:?}: {e}", e.kind()),
         },
     );
-    let kv = bucket(&js, "CFG", 5).await?;
+    let kv = kv_bucket(&js, "CFG", 5).await?;
     kv.put("a", "a1".into()).await?;
     kv.put("b", "b1".into()).await?;
     kv.put("c", "c1".into()).await?;

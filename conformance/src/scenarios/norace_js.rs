@@ -19,7 +19,7 @@ use super::js_delivery::{
     ack, cinfo, consumer, delete_consumer, must, pull, recv_raw, req_next, seqs, status, wait_field,
 };
 use crate::check_eq;
-use crate::kit::js::{api_err, js_server, js_server_with, num, Js, JS_CONF};
+use crate::kit::js::{api_err, js_server, js_server_with, kv_bucket, num, stream_dir, Js, JS_CONF};
 use crate::kit::{eventually, Ctx, Msg, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{ensure, Context, Result};
@@ -208,16 +208,6 @@ fn shuffle<T>(v: &mut [T], mut seed: u64) {
         let j = ((seed >> 33) % (i as u64 + 1)) as usize;
         v.swap(i, j);
     }
-}
-
-/// The folder of stream `name` of the global account in a server's store.
-fn stream_dir(s: &Server, name: &str) -> PathBuf {
-    s.dir()
-        .join("js")
-        .join("jetstream")
-        .join("$G")
-        .join("streams")
-        .join(name)
 }
 
 /// The names of the files of `dir` ending in `.{ext}`.
@@ -1157,23 +1147,10 @@ async fn large_kv_access(ctx: Ctx) -> Result<()> {
 /// to 10 clients for 2 s; the lock must also have been taken more than
 /// once, or nothing was tested.
 async fn kv_lock(ctx: Ctx) -> Result<()> {
-    use async_nats::jetstream::{self, kv, stream};
+    use async_nats::jetstream::{self, kv};
     let s = js_server(&ctx).await?;
     let js = jetstream::new(ctx.client(&s).await?);
-    // The bucket as nats.go 1.x makes it for a 2.9 server (async-nats'
-    // own create_key_value wants 2.10's account info).
-    js.create_stream(stream::Config {
-        name: "KV_LOCKS".into(),
-        subjects: vec!["$KV.LOCKS.>".into()],
-        max_messages_per_subject: 1,
-        discard: stream::DiscardPolicy::New,
-        allow_rollup: true,
-        deny_delete: true,
-        allow_direct: true,
-        storage: stream::StorageType::File,
-        ..Default::default()
-    })
-    .await?;
+    kv_bucket(&js, "LOCKS", 1).await?;
     let tracker = Arc::new(AtomicI64::new(0));
     let violations = Arc::new(AtomicU64::new(0));
     let taken = Arc::new(AtomicU64::new(0));

@@ -43,10 +43,15 @@ impl Control {
 
     /// Queues a close frame with `payload`, unless one was queued before.
     fn close(&self, payload: &[u8]) {
-        let mut p = self.inner.lock();
-        if !p.close_queued {
-            p.close_queued = true;
-            p.close = Some(control_frame(frame::OP_CLOSE, payload));
+        self.inner.lock().close(payload);
+    }
+}
+
+impl Pending {
+    fn close(&mut self, payload: &[u8]) {
+        if !self.close_queued {
+            self.close_queued = true;
+            self.close = Some(control_frame(frame::OP_CLOSE, payload));
         }
     }
 }
@@ -249,13 +254,7 @@ impl WsSink {
             let mut p = self.control.inner.lock();
             self.out.append(&mut p.frames);
             if let Some(reason) = closing.filter(|_| flush_data) {
-                if !p.close_queued {
-                    p.close_queued = true;
-                    p.close = Some(control_frame(
-                        frame::OP_CLOSE,
-                        &close_payload(close_status(reason), &reason.to_string()),
-                    ));
-                }
+                p.close(&close_payload(close_status(reason), &reason.to_string()));
             }
             p.close.take()
         };
