@@ -2254,17 +2254,18 @@ async fn push_bound(ctx: Ctx) -> Result<()> {
     ensure!(r.get("error").is_none(), "Got a bad response {r}");
     check_eq!(bound(&mut js, "TEST", "dlc").await?, false);
     js.sub("d.X", "X").await?;
-    ensure!(
-        bound(&mut js, "TEST", "dlc").await?,
-        "Expected push bound to be set"
-    );
+    // Go learns of the deliver subject's interest on another goroutine, so
+    // even after a flush the change may show a moment later.
+    wait_bound(&mut js, "TEST", "dlc", true, Duration::from_secs(2))
+        .await
+        .context("Expected push bound to be set")?;
     ctx.observe_json(
         "bound",
         &masked(&cinfo(&mut js, "TEST", "dlc").await?, None),
     );
     js.conn().send("UNSUB X\r\n").await?;
     js.flush().await?;
-    check_eq!(bound(&mut js, "TEST", "dlc").await?, false);
+    wait_bound(&mut js, "TEST", "dlc", false, Duration::from_secs(2)).await?;
     add(&mut js, "TEST", create("ik", Some("d.Z"))).await?;
     js.sub("d.Z g22", "Z").await?;
     check_eq!(bound(&mut js, "TEST", "ik").await?, false);

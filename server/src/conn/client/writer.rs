@@ -125,13 +125,17 @@ pub async fn run(srv: Weak<Server>, client: Arc<Connection>, sink: Sink, mut cfg
                     }
                 }
             }
-            let (closing, more) = {
+            let (closing, mut more) = {
                 let mut out = client.out.lock();
                 // What was written is accounted for already.
                 out.pending -= taken.len() as i64;
                 out.writing = false;
                 (out.close.is_some(), !out.queued.is_empty())
             };
+            // The connection closed during a WebSocket write that did not
+            // know it: the close frame (the client's echoed one, or the
+            // server's) goes out in one more write.
+            more |= closing && reason.is_none() && websocket;
             drop(taken);
             if closing && !more {
                 {
