@@ -1,6 +1,7 @@
 //! A load generator of our own that speaks the raw client protocol, so that a
 //! benchmark measures the server and not a client library.
 
+use super::ws::WsLayer;
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::{Buf, BytesMut};
 use std::time::{Duration, Instant};
@@ -10,9 +11,22 @@ use tokio::net::TcpStream;
 /// How long any one workload may take before it counts as stuck.
 const WORKLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How a bench connection reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Tcp,
+    /// WebSocket, with permessage-deflate when `compress`.
+    Ws {
+        compress: bool,
+    },
+}
+
 /// A raw connection that has read INFO and sent CONNECT.
 pub struct Conn {
     stream: TcpStream,
+    /// The framing, when the connection is a WebSocket.
+    ws: Option<WsLayer>,
+    /// The client protocol's bytes read and not parsed yet.
     buf: BytesMut,
     /// Look into each payload for a JSON `"error"` (JetStream answers); off
     /// elsewhere, so that plain subscribers read at full speed.
@@ -30,27 +44,41 @@ impl Conn {
 
     /// A connection that logs in as `user` (password: the same) when given.
     pub async fn open_as(addr: &str, user: Option<&str>) -> Result<Conn> {
-        Self::open_with(addr, user, false).await
+        Self::open_with(addr, user, false, Via::Tcp).await
     }
 
     /// A connection that says it reads headers: JetStream's status messages
     /// (flow control, heartbeats, pull statuses) and direct gets come as HMSG.
     pub async fn open_headers(addr: &str) -> Result<Conn> {
-        Self::open_with(addr, None, true).await
+        Self::open_with(addr, None, true, Via::Tcp).await
     }
 
-    async fn open_with(addr: &str, user: Option<&str>, headers: bool) -> Result<Conn> {
-        let stream = TcpStream::connect(addr)
+    /// A connection over `via`.
+    pub async fn open_via(addr: &str, via: Via) -> Result<Conn> {
+        Self::open_with(addr, None, false, via).await
+    }
+
+    async fn open_with(addr: &str, user: Option<&str>, headers: bool, via: Via) -> Result<Conn> {
+        let mut stream = TcpStream::connect(addr)
             .await
             .with_context(|| format!("connect {addr}"))?;
         stream.set_nodelay(true)?;
+        let ws = match via {
+            Via::Tcp => None,
+            Via::Ws { compress } => Some(super::ws::upgrade(&mut stream, addr, compress).await?),
+        };
         let mut c = Conn {
             stream,
+            ws,
             buf: BytesMut::with_capacity(256 * 1024),
             scan_errors: false,
             keep_payload: false,
             payload: Vec::new(),
         };
+        if let Some(ws) = &mut c.ws {
+            // Frames the upgrade read past its response.
+            ws.decode(&mut c.buf)?;
+        }
         c.read_line().await?; // INFO
         let login = user.map_or(String::new(), |u| {
             format!(",\"user\":\"{u}\",\"pass\":\"{u}\"")
@@ -59,12 +87,19 @@ impl Conn {
         let connect = format!(
             "CONNECT {{\"verbose\":false,\"pedantic\":false,\"echo\":false{login}{headers}}}\r\n"
         );
-        c.stream.write_all(connect.as_bytes()).await?;
+        c.write(connect.as_bytes()).await?;
         Ok(c)
     }
 
     async fn fill(&mut self) -> Result<()> {
-        let n = self.stream.read_buf(&mut self.buf).await?;
+        let n = match &mut self.ws {
+            None => self.stream.read_buf(&mut self.buf).await?,
+            Some(ws) => {
+                let n = self.stream.read_buf(&mut ws.raw).await?;
+                ws.decode(&mut self.buf)?;
+                n
+            }
+        };
         if n == 0 {
             bail!("server closed the connection");
         }
@@ -83,8 +118,20 @@ impl Conn {
     }
 
     pub async fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        self.stream.write_all(bytes).await?;
+        match &self.ws {
+            None => self.stream.write_all(bytes).await?,
+            Some(ws) => self.stream.write_all(&ws.frame(bytes)).await?,
+        }
         Ok(())
+    }
+
+    /// `bytes` as this connection sends them: framed once, for a
+    /// publisher that sends the same batch again and again.
+    fn wire(&self, bytes: &[u8]) -> Vec<u8> {
+        match &self.ws {
+            None => bytes.to_vec(),
+            Some(ws) => ws.frame(bytes),
+        }
     }
 
     /// PING and wait for the PONG, counting messages that arrive before it.
@@ -213,10 +260,36 @@ enum Parsed {
     Ping,
 }
 
+/// `size` bytes of words, the same each time: a payload that deflates
+/// about as well as text does (a run of one letter would vanish).
+fn text_payload(size: usize) -> Vec<u8> {
+    const WORDS: [&[u8]; 8] = [
+        b"order ",
+        b"id:4711 ",
+        b"price ",
+        b"12.50 ",
+        b"\"status\":",
+        b"shipped ",
+        b"eu-west ",
+        b"qty=3 ",
+    ];
+    let mut state: u32 = 0x9e37_79b9;
+    let mut out = Vec::with_capacity(size + 16);
+    while out.len() < size {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        out.extend_from_slice(WORDS[(state % 8) as usize]);
+        out.push(b'a' + (state >> 8) as u8 % 26);
+    }
+    out.truncate(size);
+    out
+}
+
 /// `count` PUB frames of `size` bytes on `subject`, cut into ~64 KiB writes.
 fn pub_chunks(subject: &str, size: usize, count: u64) -> (Vec<u8>, u64, u64) {
     let mut frame = format!("PUB {subject} {size}\r\n").into_bytes();
-    frame.extend(std::iter::repeat_n(b'x', size));
+    frame.extend_from_slice(&text_payload(size));
     frame.extend_from_slice(b"\r\n");
     let per_chunk = (64 * 1024 / frame.len()).max(1) as u64;
     let chunk = frame.repeat(per_chunk as usize);
@@ -225,8 +298,9 @@ fn pub_chunks(subject: &str, size: usize, count: u64) -> (Vec<u8>, u64, u64) {
 
 async fn publish(c: &mut Conn, subject: &str, size: usize, count: u64) -> Result<u64> {
     let (chunk, per_chunk, chunks) = pub_chunks(subject, size, count);
+    let wire = c.wire(&chunk);
     for _ in 0..chunks {
-        c.write(&chunk).await?;
+        c.stream.write_all(&wire).await?;
     }
     Ok(per_chunk * chunks)
 }
@@ -260,13 +334,21 @@ pub async fn publish_only(addr: &str, size: usize, count: u64) -> Result<f64> {
 }
 
 /// One publisher, `subs` subscribers (members of one queue group when
-/// `queue` is set): messages delivered per second, over all subscribers.
-pub async fn pub_sub(addr: &str, size: usize, count: u64, subs: usize, queue: bool) -> Result<f64> {
+/// `queue` is set), all connected `via` the same way: messages delivered
+/// per second, over all subscribers.
+pub async fn pub_sub(
+    addr: &str,
+    via: Via,
+    size: usize,
+    count: u64,
+    subs: usize,
+    queue: bool,
+) -> Result<f64> {
     bounded("publish/subscribe", async {
         let (done_tx, done_rx) = tokio::sync::watch::channel(false);
         let mut receivers = Vec::with_capacity(subs);
         for _ in 0..subs {
-            let mut s = Conn::open(addr).await?;
+            let mut s = Conn::open_via(addr, via).await?;
             let sub = if queue {
                 "SUB bench.s q 1\r\n"
             } else {
@@ -276,7 +358,7 @@ pub async fn pub_sub(addr: &str, size: usize, count: u64, subs: usize, queue: bo
             s.round_trip().await?;
             receivers.push(tokio::spawn(drain_until_done(s, done_rx.clone())));
         }
-        let mut p = Conn::open(addr).await?;
+        let mut p = Conn::open_via(addr, via).await?;
         p.round_trip().await?;
         let start = Instant::now();
         let sent = publish(&mut p, "bench.s", size, count).await?;

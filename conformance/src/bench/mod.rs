@@ -5,6 +5,7 @@
 
 mod load;
 pub mod report;
+mod ws;
 
 use crate::kit::{Binaries, Ctx, ServerSpec, Target};
 use anyhow::{Context, Result};
@@ -28,6 +29,13 @@ enum Workload {
         count: u64,
         subs: usize,
         queue: bool,
+    },
+    /// One publisher to one subscriber, both WebSocket clients; with
+    /// permessage-deflate both ways when `compress`.
+    WsPubSub {
+        size: usize,
+        count: u64,
+        compress: bool,
     },
     RequestReply {
         count: usize,
@@ -182,6 +190,7 @@ impl Row {
         match self.workload {
             Workload::Publish { .. }
             | Workload::PubSub { .. }
+            | Workload::WsPubSub { .. }
             | Workload::JsPublish { .. }
             | Workload::JsConsume { .. }
             | Workload::JsPushFc { .. } => THROUGHPUT,
@@ -268,6 +277,24 @@ pub const ROWS: &[Row] = &[
             count: 500_000,
             subs: 4,
             queue: true,
+        },
+    },
+    Row {
+        id: "ws-pubsub-1k",
+        title: "WebSocket: 1 publisher → 1 subscriber, 1 KiB of text, both over ws://",
+        workload: Workload::WsPubSub {
+            size: 1024,
+            count: 200_000,
+            compress: false,
+        },
+    },
+    Row {
+        id: "ws-pubsub-1k-deflate",
+        title: "WebSocket with permessage-deflate both ways: 1 publisher → 1 subscriber, 1 KiB of text",
+        workload: Workload::WsPubSub {
+            size: 1024,
+            count: 200_000,
+            compress: true,
         },
     },
     Row {
@@ -471,6 +498,10 @@ fn proc_status_kib(pid: u32, field: &str) -> Result<u64> {
         .with_context(|| format!("no {field} in /proc/{pid}/status"))
 }
 
+/// A plain WebSocket listener that compresses for clients that ask.
+const WEBSOCKET: &str =
+    "websocket { host: 127.0.0.1, port: {{ws_port}}, no_tls: true, compression: true }\n";
+
 /// Monitoring, for the rows that count connections.
 const MONITORING: &str = "http: 127.0.0.1:{{http_port}}\n";
 
@@ -486,6 +517,7 @@ async fn measure(row: &Row, target: Target, bins: &Binaries) -> Result<Sample> {
     let spec = match row.workload {
         Workload::ManyConnections { .. } => ServerSpec::new().conf(MONITORING),
         Workload::ServiceImport { .. } => ServerSpec::new().conf(SERVICE_IMPORT),
+        Workload::WsPubSub { .. } => ServerSpec::new().conf(WEBSOCKET),
         Workload::JsPublish {
             sync_always: true, ..
         } if target == Target::Rust => ServerSpec::new().conf(JETSTREAM_SYNC_ALWAYS),
@@ -508,7 +540,15 @@ async fn measure(row: &Row, target: Target, bins: &Binaries) -> Result<Sample> {
             subs,
             queue,
         } => {
-            vec![load::pub_sub(&addr, size, count, subs, queue).await?]
+            vec![load::pub_sub(&addr, load::Via::Tcp, size, count, subs, queue).await?]
+        }
+        Workload::WsPubSub {
+            size,
+            count,
+            compress,
+        } => {
+            let via = load::Via::Ws { compress };
+            vec![load::pub_sub(&server.ws_addr()?, via, size, count, 1, false).await?]
         }
         Workload::RequestReply { count } => {
             let same = load::Parties {

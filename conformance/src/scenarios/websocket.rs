@@ -56,7 +56,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("websocket/corrupted-compressed", |c| {
             corrupted_compressed(c).boxed()
         })
-        .partial("TestWSReadCompressedFrameCorrupted"),
+        .full("TestWSReadCompressedFrameCorrupted"),
         Scenario::new("websocket/close-reasons", |c| close_reasons(c).boxed())
             .partial("TestWSEnqueueCloseMsg")
             .partial("TestWSCloseMsgSendOnConnectionClose"),
@@ -728,10 +728,14 @@ async fn corrupted_compressed(ctx: Ctx) -> Result<()> {
     deflated[..n].copy_from_slice(&[0xff; 8][..n]);
     w.send_frame(0x80 | 0x40 | OP_BINARY, &deflated).await?;
     w.expect_eof(Duration::from_secs(3)).await?;
-    // (Go's error names corrupt input; natsd's does not, so the log line's
-    // text is not checked.)
-    s.wait_for_log("read error:", Duration::from_secs(3))
+    // The read error names the corrupt input.
+    let line = s
+        .wait_for_log("read error:", Duration::from_secs(3))
         .await?;
+    ensure!(
+        line.contains("corrupt"),
+        "Expected error about corrupted data, got {line}"
+    );
     // Nothing of it was delivered.
     sub.send("PING\r\n").await?;
     let msgs = sub.msgs_until_pong().await?;

@@ -66,18 +66,20 @@ impl Chunks {
         self.len == 0
     }
 
-    /// The queued bytes, in order.
-    pub fn slices(&self) -> Vec<&[u8]> {
-        self.list
-            .iter()
-            .enumerate()
-            .map(|(i, c)| if i == 0 { &c[self.front..] } else { &c[..] })
-            .collect()
-    }
-
-    /// Drops everything (written by other means).
-    pub fn clear(&mut self) {
-        *self = Chunks::default();
+    /// The first `max` queued bytes (or all, when fewer), in order.
+    pub fn front(&self, max: usize) -> Vec<&[u8]> {
+        let mut left = max;
+        let mut slices = Vec::new();
+        for (i, c) in self.list.iter().enumerate() {
+            if left == 0 {
+                break;
+            }
+            let c = if i == 0 { &c[self.front..] } else { &c[..] };
+            let c = &c[..c.len().min(left)];
+            left -= c.len();
+            slices.push(c);
+        }
+        slices
     }
 
     /// Number of chunks.
@@ -120,7 +122,7 @@ impl Chunks {
     }
 
     /// Marks `n` bytes from the start written, dropping finished chunks.
-    fn consume(&mut self, mut n: usize) {
+    pub fn consume(&mut self, mut n: usize) {
         self.len -= n;
         while n > 0 {
             let first = self.list[0].len() - self.front;

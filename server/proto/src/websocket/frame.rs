@@ -254,9 +254,13 @@ impl Decoder {
                 out.reserve(out.len().max(1024).min(self.max_inflated - out.len()));
             }
             let (in_before, out_before) = (inflater.total_in(), out.len());
+            // Go's flate names where the input went bad, as here.
+            let corrupt = |d: &Decompress| {
+                FrameError::Inflate(format!("corrupt input before offset {}", d.total_in()))
+            };
             let status = inflater
                 .decompress_vec(&input[at..], &mut out, FlushDecompress::Sync)
-                .map_err(|e| FrameError::Inflate(e.to_string()))?;
+                .map_err(|_| corrupt(inflater))?;
             let consumed = (inflater.total_in() - in_before) as usize;
             at += consumed;
             let room_left = out.len() < out.capacity();
@@ -264,7 +268,7 @@ impl Decoder {
                 break;
             }
             if consumed == 0 && out.len() == out_before && room_left {
-                return Err(FrameError::Inflate("corrupt input".into()));
+                return Err(corrupt(inflater));
             }
         }
         self.deflated.clear();

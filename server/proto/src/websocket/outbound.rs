@@ -12,6 +12,9 @@ pub const BROWSER_FRAME_SIZE: usize = 4096;
 /// Batches of this many bytes or fewer are sent uncompressed.
 pub const COMPRESS_THRESHOLD: usize = 64;
 
+/// A buffer grown past this by a burst is let go after it.
+pub const KEEP_CAPACITY: usize = 1 << 20;
+
 /// The framing agreed with one client at the upgrade.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FrameRules {
@@ -39,19 +42,31 @@ impl Framer {
         }
     }
 
-    /// Appends to `out` the frames that carry `parts` (queued bytes, in
-    /// order).
-    pub fn frame(&mut self, parts: &[&[u8]], out: &mut Vec<u8>) {
+    /// Messages are deflated (when worth it).
+    pub fn compresses(&self) -> bool {
+        self.rules.compress
+    }
+
+    /// Appends to `out` the frame header(s) for `parts` (queued bytes, in
+    /// order) and returns what follows the last header on the wire: the
+    /// parts themselves for a plain frame, the deflated message for a
+    /// compressed one, so that the caller writes them without a copy.
+    /// Frames cut for a browser are built whole in `out`; nothing follows.
+    pub fn frame_vectored<'a>(
+        &'a mut self,
+        parts: &[&'a [u8]],
+        out: &mut Vec<u8>,
+    ) -> Vec<&'a [u8]> {
         let total: usize = parts.iter().map(|p| p.len()).sum();
         if total == 0 {
-            return;
+            return Vec::new();
         }
         let max_frame = self.rules.browser.then_some(BROWSER_FRAME_SIZE);
         if self.rules.compress && total > COMPRESS_THRESHOLD {
             self.deflate(parts);
             let max_frame = max_frame.filter(|_| !self.rules.no_compressed_fragments);
             let data = &self.deflated;
-            match max_frame {
+            return match max_frame {
                 Some(max) if data.len() > max => {
                     let count = data.len().div_ceil(max);
                     for (i, piece) in data.chunks(max).enumerate() {
@@ -59,39 +74,40 @@ impl Framer {
                         put_header(out, OP_BINARY, first, i + 1 == count, first, piece.len());
                         out.extend_from_slice(piece);
                     }
+                    Vec::new()
                 }
                 _ => {
                     put_header(out, OP_BINARY, true, true, true, data.len());
-                    out.extend_from_slice(data);
+                    vec![&data[..]]
                 }
-            }
-            return;
+            };
         }
-        match max_frame {
-            Some(max) => {
-                let mut framed = 0;
-                let mut frame_left = 0;
-                for mut p in parts.iter().copied() {
-                    while !p.is_empty() {
-                        if frame_left == 0 {
-                            frame_left = max.min(total - framed);
-                            put_header(out, OP_BINARY, true, true, false, frame_left);
-                        }
-                        let n = frame_left.min(p.len());
-                        out.extend_from_slice(&p[..n]);
-                        p = &p[n..];
-                        frame_left -= n;
-                        framed += n;
-                    }
+        let Some(max) = max_frame else {
+            put_header(out, OP_BINARY, true, true, false, total);
+            return parts.to_vec();
+        };
+        let mut framed = 0;
+        let mut frame_left = 0;
+        for mut p in parts.iter().copied() {
+            while !p.is_empty() {
+                if frame_left == 0 {
+                    frame_left = max.min(total - framed);
+                    put_header(out, OP_BINARY, true, true, false, frame_left);
                 }
+                let n = frame_left.min(p.len());
+                out.extend_from_slice(&p[..n]);
+                p = &p[n..];
+                frame_left -= n;
+                framed += n;
             }
-            None => {
-                out.reserve(total + 10);
-                put_header(out, OP_BINARY, true, true, false, total);
-                for p in parts {
-                    out.extend_from_slice(p);
-                }
-            }
+        }
+        Vec::new()
+    }
+
+    /// Appends to `out` the whole frames that carry `parts`.
+    pub fn frame(&mut self, parts: &[&[u8]], out: &mut Vec<u8>) {
+        for body in self.frame_vectored(parts, out) {
+            out.extend_from_slice(body);
         }
     }
 
@@ -103,6 +119,9 @@ impl Framer {
             .deflater
             .get_or_insert_with(|| Compress::new(Compression::fast(), false));
         d.reset();
+        if self.deflated.capacity() > KEEP_CAPACITY {
+            self.deflated = Vec::new();
+        }
         self.deflated.clear();
         for p in parts {
             deflate_into(d, p, &mut self.deflated, FlushCompress::None);

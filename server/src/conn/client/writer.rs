@@ -87,12 +87,7 @@ pub async fn run(srv: Weak<Server>, client: Arc<Connection>, sink: Sink, mut cfg
                             taken.write_all(sock, wrote_some).await
                         }
                         Held::Tls(tls) => taken.write_all_to(tls, wrote_some).await,
-                        Held::Ws(ws) => {
-                            ws.write(&taken.slices(), reason, !skip).await?;
-                            taken.clear();
-                            wrote_some(wrote);
-                            Ok(())
-                        }
+                        Held::Ws(ws) => ws.write(&mut taken, reason, !skip, wrote_some).await,
                     }
                 };
                 // Like a socket write deadline, one already past when the

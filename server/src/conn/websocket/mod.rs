@@ -4,11 +4,12 @@
 //! from the one to the other through [`Control`].
 
 use crate::core::connection::{ClosedState, Connection};
+use crate::core::outbound::Chunks;
 use bytes::{Buf, BytesMut};
 use natsd_proto::websocket::frame::{self, close_payload, control_frame, status, Decoder, Event};
-use natsd_proto::websocket::outbound::{FrameRules, Framer};
+use natsd_proto::websocket::outbound::{FrameRules, Framer, KEEP_CAPACITY};
 use parking_lot::Mutex;
-use std::io;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -217,6 +218,37 @@ impl<R: AsyncRead + Unpin> AsyncRead for WsRead<R> {
     }
 }
 
+/// The queued bytes one WebSocket message carries at most.
+const MESSAGE_SIZE: usize = 1 << 20;
+
+/// Writes `head`, the `body` slices and `end`, in that order, with as few
+/// system calls as the socket allows.
+async fn write_all_vectored(
+    io: &mut (dyn AsyncWrite + Send + Unpin),
+    head: &[u8],
+    body: &[&[u8]],
+    end: &[u8],
+) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = std::iter::once(head)
+        .chain(body.iter().copied())
+        .chain(std::iter::once(end))
+        .filter(|s| !s.is_empty())
+        .map(IoSlice::new)
+        .collect();
+    if slices.is_empty() {
+        return Ok(());
+    }
+    let mut left = &mut slices[..];
+    while !left.is_empty() {
+        let n = io.write_vectored(left).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut left, n);
+    }
+    io.flush().await
+}
+
 /// The writer's end of a WebSocket client.
 pub struct WsSink {
     io: Box<dyn AsyncWrite + Send + Unpin>,
@@ -240,14 +272,18 @@ impl WsSink {
         }
     }
 
-    /// Writes queued control frames, then `data` framed as one message,
-    /// then, once the connection is closing, the close frame: the
-    /// client's echoed or the server's own for `closing`, once.
+    /// Writes queued control frames, then what `data` holds (when
+    /// `flush_data`), then, once the connection is closing, the close
+    /// frame: the client's echoed or the server's own for `closing`, once.
+    /// The data goes in messages of [`MESSAGE_SIZE`] bytes at most, each
+    /// dropped from `data` and told to `wrote` once written: a large
+    /// backlog's memory, and its deflated copy, shrink as it goes.
     pub async fn write(
         &mut self,
-        data: &[&[u8]],
+        data: &mut Chunks,
         closing: Option<ClosedState>,
         flush_data: bool,
+        mut wrote: impl FnMut(usize),
     ) -> io::Result<()> {
         self.out.clear();
         let close = {
@@ -258,17 +294,70 @@ impl WsSink {
             }
             p.close.take()
         };
-        if flush_data {
-            self.framer.frame(data, &mut self.out);
+        let close = close.unwrap_or_default();
+        if flush_data && self.framer.compresses() {
+            return self.write_deflated(data, &close, wrote).await;
         }
-        if let Some(close) = close {
-            self.out.extend_from_slice(&close);
+        loop {
+            let parts = if flush_data {
+                data.front(MESSAGE_SIZE)
+            } else {
+                Vec::new()
+            };
+            let n: usize = parts.iter().map(|p| p.len()).sum();
+            let last = !flush_data || n == data.len();
+            // The queued bytes (or their deflated form) follow their frame
+            // header as they are, without a copy.
+            let body = self.framer.frame_vectored(&parts, &mut self.out);
+            let end: &[u8] = if last { &close } else { &[] };
+            write_all_vectored(&mut *self.io, &self.out, &body, end).await?;
+            self.out.clear();
+            if n > 0 {
+                data.consume(n);
+                wrote(n);
+            }
+            if last {
+                break;
+            }
         }
-        if self.out.is_empty() {
-            return Ok(());
+        if self.out.capacity() > KEEP_CAPACITY {
+            self.out = Vec::new();
         }
-        self.io.write_all(&self.out).await?;
-        self.io.flush().await
+        Ok(())
+    }
+
+    /// Deflates all of `data` before writing: the queued bytes are dropped
+    /// as they are deflated, so that while a slow reader takes the messages
+    /// the server holds their compact form. As in Go, the connection's
+    /// pending bytes then count the deflated size: what deflating saved is
+    /// told to `wrote` at once, the rest once written.
+    async fn write_deflated(
+        &mut self,
+        data: &mut Chunks,
+        close: &[u8],
+        mut wrote: impl FnMut(usize),
+    ) -> io::Result<()> {
+        let mut messages = Vec::new();
+        let (mut queued, mut saved) = (0, 0);
+        while !data.is_empty() {
+            let parts = data.front(MESSAGE_SIZE);
+            let n: usize = parts.iter().map(|p| p.len()).sum();
+            let mut message = Vec::new();
+            self.framer.frame(&parts, &mut message);
+            data.consume(n);
+            queued += n;
+            let less = n.saturating_sub(message.len());
+            saved += less;
+            wrote(less);
+            messages.push(message);
+        }
+        let body: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+        let written = write_all_vectored(&mut *self.io, &self.out, &body, close).await;
+        wrote(queued - saved);
+        if self.out.capacity() > KEEP_CAPACITY {
+            self.out = Vec::new();
+        }
+        written
     }
 
     pub async fn shutdown(&mut self) {
