@@ -6,24 +6,7 @@
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
-const MISSING_PORT: &str = "missing port in address";
-const TOO_MANY_COLONS: &str = "too many colons in address";
-
-/// Go's `net.AddrError`: `address <addr>: <why>`. Whoever reads the
-/// address decides on it (through [`HostPortError`]).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("address {addr}: {why}")]
-pub struct AddrError {
-    pub addr: String,
-    pub why: &'static str,
-}
-
-fn addr_err(addr: &str, why: &'static str) -> AddrError {
-    AddrError {
-        addr: addr.to_string(),
-        why,
-    }
-}
+pub use natsd_proto::hostport::{split_host_port, AddrError, MISSING_PORT};
 
 /// Why `host[:port]` is not an address, with Go's texts. The option that
 /// holds it decides: a bad `client_advertise` stops the server, a bad
@@ -37,43 +20,6 @@ pub enum HostPortError {
     /// The port is not a number.
     #[error("strconv.Atoi: parsing {0:?}: invalid syntax")]
     Port(String),
-}
-
-/// Splits `host:port`, `[v6]:port`; errors are Go's.
-pub fn split_host_port(hostport: &str) -> Result<(&str, &str), AddrError> {
-    let i = hostport
-        .rfind(':')
-        .ok_or_else(|| addr_err(hostport, MISSING_PORT))?;
-    let (host, j, k) = if let Some(rest) = hostport.strip_prefix('[') {
-        let end = rest
-            .find(']')
-            .map(|e| e + 1)
-            .ok_or_else(|| addr_err(hostport, "missing ']' in address"))?;
-        if end + 1 != i {
-            let why = if end + 1 == hostport.len() {
-                MISSING_PORT
-            } else if hostport.as_bytes()[end + 1] == b':' {
-                TOO_MANY_COLONS
-            } else {
-                MISSING_PORT
-            };
-            return Err(addr_err(hostport, why));
-        }
-        (&hostport[1..end], 1, end + 1)
-    } else {
-        let host = &hostport[..i];
-        if host.contains(':') {
-            return Err(addr_err(hostport, TOO_MANY_COLONS));
-        }
-        (host, 0, 0)
-    };
-    if hostport[j..].contains('[') {
-        return Err(addr_err(hostport, "unexpected '[' in address"));
-    }
-    if hostport[k..].contains(']') {
-        return Err(addr_err(hostport, "unexpected ']' in address"));
-    }
-    Ok((host, &hostport[i + 1..]))
 }
 
 /// A host and port from `host[:port]`, the port defaulting to `default_port`

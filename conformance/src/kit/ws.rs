@@ -92,6 +92,8 @@ impl Response {
 /// One frame as it came from the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
+    /// The header's bytes as sent (first byte, length forms, mask key).
+    pub header: Vec<u8>,
     pub fin: bool,
     pub rsv1: bool,
     pub opcode: u8,
@@ -438,7 +440,7 @@ fn parse_frame(buf: &mut BytesMut) -> Result<Option<Frame>> {
     if buf.len() < at + len {
         return Ok(None);
     }
-    buf.advance(at);
+    let header = buf.split_to(at).to_vec();
     let mut payload = buf.split_to(len).to_vec();
     if let Some(k) = key {
         for (i, b) in payload.iter_mut().enumerate() {
@@ -446,6 +448,7 @@ fn parse_frame(buf: &mut BytesMut) -> Result<Option<Frame>> {
         }
     }
     Ok(Some(Frame {
+        header,
         fin: b0 & 0x80 != 0,
         rsv1: b0 & 0x40 != 0,
         opcode: b0 & 0x0f,

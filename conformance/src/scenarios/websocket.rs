@@ -23,13 +23,12 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("websocket/upgrade-refusals", |c| {
             upgrade_refusals(c).boxed()
         })
-        .partial("TestWSUpgradeValidationErrors")
-        .partial("TestWSServerReportUpgradeFailure"),
+        .full("TestWSUpgradeValidationErrors"),
         Scenario::new("websocket/origins", |c| origins(c).boxed())
-            .partial("TestWSCheckOrigin")
+            .full("TestWSCheckOrigin")
             .partial("TestWSSetOriginOptions"),
         Scenario::new("websocket/compression", |c| compression(c).boxed())
-            .partial("TestWSCompressNegotiation")
+            .full("TestWSCompressNegotiation")
             .partial("TestWSCompressionBasic")
             .partial("TestWSReadCompressedFrames")
             .partial("TestWSCompressionWithPartialWrite"),
@@ -59,7 +58,7 @@ pub fn scenarios() -> Vec<Scenario> {
         .full("TestWSReadCompressedFrameCorrupted"),
         Scenario::new("websocket/close-reasons", |c| close_reasons(c).boxed())
             .partial("TestWSEnqueueCloseMsg")
-            .partial("TestWSCloseMsgSendOnConnectionClose"),
+            .full("TestWSCloseMsgSendOnConnectionClose"),
         Scenario::new("websocket/browser-frames", |c| browser_frames(c).boxed())
             .partial("TestWSWebrowserClient")
             .partial("TestWSCompressionFrameSizeLimit")
@@ -67,7 +66,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("websocket/server-frame-headers", |c| {
             server_frame_headers(c).boxed()
         })
-        .partial("TestWSCreateFrameHeader"),
+        .full("TestWSCreateFrameHeader"),
         Scenario::new("websocket/no-masking", |c| no_masking(c).boxed())
             .partial("TestWSReadUncompressedFrames"),
         Scenario::new("websocket/auth-override", |c| auth_override(c).boxed())
@@ -79,18 +78,20 @@ pub fn scenarios() -> Vec<Scenario> {
             .partial("TestWSBindToProperAccount")
             .partial("TestWSNoAuthUser"),
         Scenario::new("websocket/config-errors", |c| config_errors(c).boxed())
-            .partial("TestWSValidateOptions")
-            .partial("TestWSNoAuthUserValidation")
-            .partial("TestWSFailureToStartServer")
+            .full("TestWSValidateOptions")
+            .full("TestWSNoAuthUserValidation")
+            .full("TestWSFailureToStartServer")
             .partial("TestWSAdvertise"),
         Scenario::new("websocket/varz", |c| varz(c).boxed()).partial("TestWSParseOptions"),
         Scenario::new("websocket/x-forwarded-for", |c| x_forwarded_for(c).boxed())
-            .partial("TestWSXForwardedFor"),
+            .full("TestWSXForwardedFor"),
         Scenario::new("websocket/handshake-timeout", |c| {
             handshake_timeout(c).boxed()
         })
-        .partial("TestWSHandshakeTimeout"),
-        Scenario::new("websocket/tls", |c| tls(c).boxed()).partial("TestWSTLSConnection"),
+        .full("TestWSHandshakeTimeout"),
+        Scenario::new("websocket/tls", |c| tls(c).boxed())
+            .full("TestWSTLSConnection")
+            .full("TestWSServerReportUpgradeFailure"),
         Scenario::new("websocket/tls-verify", |c| tls_verify(c).boxed())
             .partial("TestWSTLSVerifyClientCert"),
         Scenario::new("websocket/reload", |c| reload(c).boxed()).partial("TestWSReloadTLSConfig"),
@@ -186,30 +187,54 @@ async fn upgrade_refusals(ctx: Ctx) -> Result<()> {
     let s = ws_server(&ctx, "").await?;
     let addr = s.ws_addr()?;
     let good = Upgrade::default().request(&addr);
+    let key = format!("Sec-WebSocket-Key: {}", ws::KEY);
+    const BAD: (u16, &str) = (400, "Bad Request");
     let cases = [
-        ("method", good.replacen("GET", "POST", 1)),
+        (
+            "method",
+            good.replacen("GET", "POST", 1),
+            (405, "Method Not Allowed"),
+            "request method must be GET",
+        ),
         (
             "upgrade",
             good.replace("Upgrade: websocket", "Upgrade: h2c"),
+            BAD,
+            "invalid value for header 'Upgrade'",
         ),
         (
             "connection",
             good.replace("Connection: Upgrade", "Connection: keep-alive"),
+            BAD,
+            "invalid value for header 'Connection'",
         ),
+        ("key", good.replace(&key, "X-Key: 1"), BAD, "key missing"),
         (
-            "key",
-            good.replace(&format!("Sec-WebSocket-Key: {}", ws::KEY), "X-Key: 1"),
+            "empty key",
+            good.replace(&key, "Sec-WebSocket-Key: "),
+            BAD,
+            "key missing",
         ),
         (
             "version",
             good.replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 12"),
+            BAD,
+            "invalid version",
+        ),
+        (
+            "missing version",
+            good.replace("Sec-WebSocket-Version: 13\r\n", ""),
+            BAD,
+            "invalid version",
         ),
         (
             "no-host-http10",
             "GET / HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".to_string(),
+            BAD,
+            "'Host' missing in request",
         ),
     ];
-    for (name, request) in cases {
+    for (name, request, (status, text), reason) in cases {
         let (_, _, r) = send_upgrade(&addr, request.as_bytes()).await?;
         ctx.observe(
             &format!("{name} status"),
@@ -219,22 +244,36 @@ async fn upgrade_refusals(ctx: Ctx) -> Result<()> {
             let (got, want) = (r.header("Sec-Websocket-Version"), Some("13"));
             ensure!(got == want, "{name}: got {got:?}, want {want:?}");
         }
-        ensure!(r.status == 400 || r.status == 405, "{name}: {}", r.head);
-    }
-    for reason in [
-        "request method must be GET",
-        "invalid value for header 'Upgrade'",
-        "invalid value for header 'Connection'",
-        "key missing",
-        "invalid version",
-        "'Host' missing in request",
-    ] {
+        let expected = format!("{status}{text}\n");
+        let got = format!("{}{}", r.status, String::from_utf8_lossy(&r.body));
+        ensure!(got == expected, "Expected {expected:?} got {got:?}");
         s.wait_for_log(
             &format!("websocket handshake error: {reason}"),
             Duration::from_secs(3),
         )
-        .await?;
+        .await
+        .with_context(|| format!("Should get error {reason:?}"))?;
     }
+    // An origin that is not the same as the host: 403.
+    let same = ctx
+        .server(ServerSpec::new().conf(
+            "websocket { host: 127.0.0.1, port: {{ws_port}}, no_tls: true, same_origin: true }\n",
+        ))
+        .await?;
+    let request = Upgrade::default()
+        .header("Origin", "http://bad.host.com")
+        .request(&same.ws_addr()?);
+    let (_, _, r) = send_upgrade(&same.ws_addr()?, request.as_bytes()).await?;
+    let got = format!("{}{}", r.status, String::from_utf8_lossy(&r.body));
+    ensure!(
+        got == "403Forbidden\n",
+        "Expected \"403Forbidden\\n\" got {got:?}"
+    );
+    same.wait_for_log(
+        "websocket handshake error: origin not allowed",
+        Duration::from_secs(3),
+    )
+    .await?;
     // HTTP/1.1 without a Host never reaches the upgrade's own checks.
     let (_, _, r) = send_upgrade(&addr, b"GET / HTTP/1.1\r\n\r\n").await?;
     check_eq!(r.status, 400);
@@ -290,6 +329,16 @@ async fn origins(ctx: Ctx) -> Result<()> {
         status(addr.clone(), Some("http://127.0.0.1:1".into())).await?,
         403
     );
+    let port = same
+        .ws_addr()?
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    check_eq!(
+        status(addr.clone(), Some(format!("http://other.host.com:{port}"))).await?,
+        403
+    );
     {
         let (got, want) = (
             status(addr.clone(), Some(format!("https://{addr}"))).await?,
@@ -305,6 +354,39 @@ async fn origins(ctx: Ctx) -> Result<()> {
         Duration::from_secs(3),
     )
     .await?;
+    // Origins (and a Host) that cannot be parsed are refused, naming why.
+    let request_with = |host: &str, origin: &str| {
+        Upgrade::default()
+            .header("Origin", origin)
+            .request(host)
+            .into_bytes()
+    };
+    for (host, origin, err, times) in [
+        (addr.as_str(), "@@@://invalid:url:1234", "invalid URI", 1),
+        (
+            addr.as_str(),
+            "http://invalid:url:1234",
+            "too many colons",
+            1,
+        ),
+        ("invalid:url:1234", "http://host.com", "too many colons", 2),
+    ] {
+        let (_, _, r) = send_upgrade(&addr, &request_with(host, origin)).await?;
+        check_eq!(r.status, 403);
+        // The refusal's log line names the cause (the third repeats the
+        // second's text, for the Host this time).
+        let refusals = || {
+            let logs = same.logs();
+            logs.lines()
+                .filter(|l| l.contains("origin not allowed") && l.contains(err))
+                .count()
+        };
+        eventually(Duration::from_secs(3), || async {
+            Ok((refusals() >= times).then_some(()))
+        })
+        .await
+        .with_context(|| format!("Expected error {err:?} for {origin} from {host}"))?;
+    }
     let listed = ctx
         .server(ServerSpec::new().conf(
             "websocket { host: 127.0.0.1, port: {{ws_port}}, no_tls: true, allowed_origins: [\"http://nats.io\", \"https://example.com:8443\"] }\n",
@@ -313,6 +395,7 @@ async fn origins(ctx: Ctx) -> Result<()> {
     let addr = listed.ws_addr()?;
     for (origin, want) in [
         ("http://nats.io", 101),
+        ("http://nats.io/some/path", 101),
         ("http://NATS.io:80", 101),
         ("https://nats.io", 403),
         ("http://nats.io:81", 403),
@@ -814,7 +897,7 @@ async fn close_reasons(ctx: Ctx) -> Result<()> {
     w.send_data(b"NOT A PROTO\r\n").await?;
     let (code, reason) = w.expect_close().await.context("parser error")?;
     ctx.observe("parser error close", format!("{code} {reason}"));
-    check_eq!(code, 1002);
+    check_eq!((code, reason.as_str()), (1002, "Protocol Violation"));
     // Authentication timeout.
     let s2 = ws_server(
         &ctx,
@@ -888,26 +971,81 @@ async fn browser_frames(ctx: Ctx) -> Result<()> {
 
 /// Server frame headers use the 7-bit, 16-bit and 64-bit length forms.
 async fn server_frame_headers(ctx: Ctx) -> Result<()> {
-    let s = ws_server(&ctx, "").await?;
-    let mut w = nats_ws(&s, &Upgrade::default()).await?;
-    w.send_data(b"SUB foo 1\r\nPING\r\n").await?;
-    w.expect("PONG\r\n").await?;
-    for size in [10usize, 200, 70_000] {
-        w.frames.clear();
-        w.send_data(format!("PUB foo {size}\r\n{}\r\n", "z".repeat(size)).as_bytes())
-            .await?;
-        w.expect(&format!(r"MSG foo 1 {size}\r\nz{{{size}}}\r\n"))
-            .await?;
-        let sizes: Vec<usize> = w.frames.iter().map(|f| f.payload.len()).collect();
-        check_eq!(
-            sizes.iter().sum::<usize>(),
-            size + format!("MSG foo 1 {size}\r\n\r\n").len()
-        );
-        ensure!(
-            w.frames.iter().all(|f| f.fin && f.opcode == OP_BINARY),
-            "{:?}",
-            w.frames
-        );
+    let plain = ws_server(&ctx, "").await?;
+    let deflating = ctx.server(ServerSpec::new().conf(COMPRESSION)).await?;
+    let offer = Upgrade {
+        compress: true,
+        ..Default::default()
+    };
+    // Incompressible bytes, so that compressed messages keep their size
+    // class (over 125, over 65535 bytes).
+    let mut seed = 11u32;
+    let noise: String = (0..100_000)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (b'!' + ((seed >> 16) % 90) as u8) as char
+        })
+        .collect();
+    for (server, up, compressed) in [
+        (&plain, Upgrade::default(), false),
+        (&deflating, offer, true),
+    ] {
+        let mut w = nats_ws(server, &up).await?;
+        w.send_data(b"SUB foo 1\r\nPING\r\n").await?;
+        w.expect("PONG\r\n").await?;
+        for size in [10usize, 600, 100_000] {
+            w.frames.clear();
+            let body = &noise[..size];
+            w.send_data(format!("PUB foo {size}\r\n{body}\r\n").as_bytes())
+                .await?;
+            w.expect(&format!(r"MSG foo 1 {size}\r\n"))
+                .await
+                .with_context(|| format!("{size} bytes, compressed: {compressed}"))?;
+            // One frame for the message; Go sends it in one binary frame,
+            // final, compressed past 64 bytes when agreed.
+            let f = w.frames.first().context("no frame")?;
+            let res = &f.header;
+            let mut expected = 0x80 | OP_BINARY;
+            if compressed && size > 64 {
+                expected |= 0x40;
+            }
+            ensure!(
+                res[0] == expected,
+                "Expected first byte to be {expected}, got {}",
+                res[0]
+            );
+            let len = f.payload.len();
+            match len {
+                0..=125 => {
+                    ensure!(res.len() == 2, "Frame len should be 2, got {}", res.len());
+                    ensure!(
+                        usize::from(res[1]) == len,
+                        "Expected len to be in second byte and be {len}, got {}",
+                        res[1]
+                    );
+                }
+                126..=65535 => {
+                    ensure!(res.len() == 4, "Frame len should be 4, got {}", res.len());
+                    ensure!(
+                        res[1] == 126,
+                        "Second byte value should be 126, got {}",
+                        res[1]
+                    );
+                    let rl = usize::from(u16::from_be_bytes([res[2], res[3]]));
+                    ensure!(rl == len, "Expected len to be {len}, got {rl}");
+                }
+                _ => {
+                    ensure!(res.len() == 10, "Frame len should be 10, got {}", res.len());
+                    ensure!(
+                        res[1] == 127,
+                        "Second byte value should be 127, got {}",
+                        res[1]
+                    );
+                    let rl = u64::from_be_bytes(res[2..10].try_into()?);
+                    ensure!(rl == len as u64, "Expected len to be {len}, got {rl}");
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -1026,41 +1164,89 @@ async fn users(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
-/// Configurations Go refuses to start with.
+/// Configurations Go refuses to start with, each with what its error says.
 async fn config_errors(ctx: Ctx) -> Result<()> {
+    const USERS: &str = "authorization { users [ { user: a, password: b } ] }\n";
     let cases = [
-        ("no tls", "websocket { port: -1 }\n"),
+        (
+            "no tls",
+            "websocket { port: -1 }\n".to_string(),
+            "requires TLS configuration",
+        ),
         (
             "user with users",
-            "authorization { users [ { user: a, password: b } ] }\nwebsocket { port: -1, no_tls: true, authorization { user: x, password: y } }\n",
+            format!("{USERS}websocket {{ port: -1, no_tls: true, authorization {{ user: x, password: y }} }}\n"),
+            "websocket authentication username not compatible with presence of users/nkeys",
         ),
         (
             "token with users",
-            "authorization { users [ { user: a, password: b } ] }\nwebsocket { port: -1, no_tls: true, authorization { token: t } }\n",
+            format!("{USERS}websocket {{ port: -1, no_tls: true, authorization {{ token: t }} }}\n"),
+            "websocket authentication token not compatible with presence of users/nkeys",
         ),
         (
             "unknown no_auth_user",
-            "authorization { users [ { user: a, password: b } ] }\nwebsocket { port: -1, no_tls: true, no_auth_user: z }\n",
+            format!("{USERS}websocket {{ port: -1, no_tls: true, no_auth_user: z }}\n"),
+            "not present as user",
         ),
-        ("no_auth_user without users", "websocket { port: -1, no_tls: true, no_auth_user: z }\n"),
-        ("jwt cookie", "websocket { port: -1, no_tls: true, jwt_cookie: jwt }\n"),
+        (
+            "no_auth_user without users",
+            "websocket { port: -1, no_tls: true, no_auth_user: z }\n".to_string(),
+            "users are not defined",
+        ),
+        (
+            "unknown no_auth_user beside a global one",
+            format!("{USERS}no_auth_user: a\nwebsocket {{ port: -1, no_tls: true, no_auth_user: z }}\n"),
+            "not present as user",
+        ),
+        (
+            "bad url in allowed list",
+            "websocket { port: -1, no_tls: true, allowed_origins: [\"http://this:is:bad:url\"] }\n"
+                .to_string(),
+            "unable to parse",
+        ),
+        (
+            "control character in allowed list",
+            "websocket { port: -1, no_tls: true, allowed_origins: [\"http://x\ty\"] }\n".to_string(),
+            "unable to parse",
+        ),
+        (
+            "jwt cookie",
+            "websocket { port: -1, no_tls: true, jwt_cookie: jwt }\n".to_string(),
+            "keys configuration is required",
+        ),
         (
             "bad advertise",
-            "websocket { port: -1, no_tls: true, advertise: \"xxx:host:yyy\" }\n",
+            "websocket { port: -1, no_tls: true, advertise: \"xxx:host:yyy\" }\n".to_string(),
+            "Unable to get websocket connect URLs",
         ),
     ];
-    for (name, conf) in cases {
-        let path = ctx.write_file(&format!("{}.conf", name.replace(' ', "_")), conf)?;
+    for (name, conf, expect) in cases {
+        let path = ctx.write_file(&format!("{}.conf", name.replace(' ', "_")), &conf)?;
         let out = ctx.run_binary(&["-c", &path.to_string_lossy()]).await?;
         ensure!(out.code != Some(0), "{name}: started");
         let text = format!("{}{}", out.stderr, out.stdout);
+        ensure!(
+            text.contains(expect),
+            "Expected error to contain {expect:?}, got {text}"
+        );
         let line = text
             .lines()
-            .find(|l| l.contains("websocket") || l.contains("no_auth_user") || l.contains("cookie"))
+            .find(|l| {
+                ["websocket", "no_auth_user", "cookie", "allowed origin"]
+                    .iter()
+                    .any(|k| l.contains(k))
+            })
             .with_context(|| format!("{name}: no error named the option: {text}"))?;
         let error = line.split("] ").last().unwrap_or(line);
         ctx.observe(name, error.trim_end_matches(|c: char| c.is_whitespace()));
     }
+    // Without a port the block is not checked: the server starts ("websocket
+    // disabled").
+    ctx.server(
+        ServerSpec::new().conf("websocket { allowed_origins: [\"http://this:is:bad:url\"] }\n"),
+    )
+    .await
+    .context("Unexpected error: websocket disabled")?;
     // A port in use.
     let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
     let port = taken.local_addr()?.port();
@@ -1103,18 +1289,47 @@ async fn varz(ctx: Ctx) -> Result<()> {
 
 async fn x_forwarded_for(ctx: Ctx) -> Result<()> {
     let s = ctx.server(ServerSpec::new().conf(WS).args(["-D"])).await?;
-    for (ip, shown) in [("1.2.3.4", "1.2.3.4/"), ("::1", "[::1]/")] {
-        let up = Upgrade::default().header("X-Forwarded-For", ip);
-        let _w = nats_ws(&s, &up).await?;
-        s.wait_for_log(&format!("{shown}127.0.0.1:"), Duration::from_secs(3))
-            .await?;
+    const XFF: &str = "X-Forwarded-For";
+    let cases: [(&str, &[&str], Option<&str>); 6] = [
+        ("no header", &[], None),
+        ("header with an empty value", &[""], None),
+        ("invalid IP", &["not a valid IP"], None),
+        ("one IP", &["1.2.3.4"], Some("1.2.3.4")),
+        ("multiple IPs", &["1.2.3.4", "5.6.7.8"], Some("1.2.3.4")),
+        ("IPv6", &["::1"], Some("[::1]")),
+    ];
+    for (i, (name, values, expected)) in cases.into_iter().enumerate() {
+        let up = values
+            .iter()
+            .fold(Upgrade::default(), |up, v| up.header(XFF, v));
+        // CONNECT and PING, then the PONG.
+        let _w = nats_ws(&s, &up)
+            .await
+            .with_context(|| format!("{name}: Expected PONG"))?;
+        // The i-th connection's "Client connection created" debug line.
+        let created = eventually(Duration::from_secs(3), || async {
+            let logs = s.logs();
+            let line = logs
+                .lines()
+                .filter(|l| l.contains("Client connection created"))
+                .nth(i)
+                .map(str::to_string);
+            Ok(line)
+        })
+        .await
+        .with_context(|| format!("{name}: Did not get connect debug statement"))?;
+        let statement = created.split_once("[DBG] ").map_or("", |(_, m)| m);
+        match expected {
+            Some(ip) => ensure!(
+                statement.starts_with(&format!("{ip}/")),
+                "Expected debug statement to start with: {ip}/, got {statement:?}"
+            ),
+            None => ensure!(
+                statement.starts_with("127.0.0.1:"),
+                "Unexpected debug statement: {statement:?}"
+            ),
+        }
     }
-    let up = Upgrade::default().header("X-Forwarded-For", "not an ip");
-    let _w = nats_ws(&s, &up).await?;
-    ensure!(
-        !s.logs().contains("not an ip"),
-        "an invalid address was shown"
-    );
     Ok(())
 }
 
@@ -1137,6 +1352,11 @@ async fn handshake_timeout(ctx: Ctx) -> Result<()> {
     let line = s
         .wait_for_log("websocket: ", Duration::from_secs(3))
         .await?;
+    let error = line.split_once("[ERR] ").map_or("", |(_, e)| e);
+    ensure!(
+        error.starts_with("websocket: "),
+        "Wrong log line start: {line}"
+    );
     ensure!(line.contains("timeout"), "{line}");
     Ok(())
 }
@@ -1185,11 +1405,33 @@ async fn tls(ctx: Ctx) -> Result<()> {
     w.send_data(b"SUB foo 1\r\nPUB foo 6\r\nsecure\r\n").await?;
     let got = w.expect(r"MSG foo 1 6\r\n(.*)\r\n").await?;
     check_eq!(got[1].as_str(), "secure");
-    // Plain HTTP to a wss listener gets no upgrade.
-    let plain = send_upgrade(&s.ws_addr()?, Upgrade::default().request("x").as_bytes()).await;
+    // Plain HTTP to a wss listener: Go's HTTP server answers 400.
+    let (_, _, plain) =
+        send_upgrade(&s.ws_addr()?, Upgrade::default().request("x").as_bytes()).await?;
+    check_eq!(plain.status, 400);
+    ctx.observe("plain http to wss", &plain.head);
+    // An upgrade refused over TLS: 400, and the logged error starts with
+    // the client's address.
+    let request = Upgrade::default()
+        .request(&s.ws_addr()?)
+        .replace("Connection: Upgrade\r\n", "");
+    let (_, _, refused) = ws::send_upgrade_over(
+        &s.ws_addr()?,
+        Some(&TlsOptions::default()),
+        request.as_bytes(),
+    )
+    .await?;
+    check_eq!(refused.status, 400);
+    let line = s
+        .wait_for_log(
+            "invalid value for header 'Connection'",
+            Duration::from_secs(3),
+        )
+        .await?;
+    let error = line.rsplit_once("] ").map_or("", |(_, e)| e);
     ensure!(
-        plain.as_ref().map_or(true, |r| r.2.status != 101),
-        "upgraded without TLS"
+        error.starts_with("127.0.0.1:"),
+        "IP should have been logged, it was not: {line}"
     );
     Ok(())
 }

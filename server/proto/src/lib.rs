@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod gojson;
+pub mod hostport;
 pub mod jetstream;
 pub mod mapping;
 pub mod oserror;
@@ -19,4 +20,5 @@ pub mod quote;
 pub mod subject;
 pub mod sublist;
 pub mod system;
+pub mod url;
 pub mod websocket;

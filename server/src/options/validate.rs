@@ -41,6 +41,9 @@ pub enum ValidateError {
     DomainName,
     #[error("websocket requires TLS configuration")]
     WebsocketTls,
+    /// Go's `url.Parse` error for the entry.
+    #[error("unable to parse allowed origin: {0}")]
+    WebsocketAllowedOrigin(String),
     #[error("websocket authentication {0} not compatible with presence of users/nkeys")]
     WebsocketAuthWithUsers(&'static str),
     #[error("trusted operators or trusted keys configuration is required for JWT authentication via cookie {0:?}")]
@@ -102,6 +105,13 @@ impl Options {
         }
         if w.tls.is_none() && !w.no_tls {
             return Err(ValidateError::WebsocketTls);
+        }
+        if let Some(e) = w
+            .allowed_origins
+            .iter()
+            .find_map(|o| natsd_proto::url::parse_error(o))
+        {
+            return Err(ValidateError::WebsocketAllowedOrigin(e));
         }
         self.validate_no_auth_user(&w.no_auth_user)?;
         if !self.users.is_empty() || !self.nkeys.is_empty() {

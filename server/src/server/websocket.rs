@@ -38,6 +38,13 @@ impl WsListener {
     }
 }
 
+/// How a plain HTTP request starts, seen where a TLS record header should
+/// be (Go's HTTP server checks these five bytes).
+const PLAIN_HTTP_STARTS: [&[u8]; 5] = [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"];
+/// Go's HTTP server's answer to plain HTTP on its TLS listener.
+const PLAIN_HTTP_TO_TLS: &[u8] =
+    b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
 /// Reads of a request head.
 const HEAD_READ: usize = 4096;
 
@@ -64,10 +71,6 @@ impl Server {
             .local_addr()
             .map_err(|e| StartError::Websocket(e.to_string()))?
             .port();
-        if !w.advertise.is_empty() {
-            crate::net::parse_host_port(&w.advertise, i64::from(port))
-                .map_err(|e| StartError::WebsocketUrls(e.to_string()))?;
-        }
         let tls = match &w.tls {
             Some(tc) => Some(Arc::new(
                 crate::tls::ClientTls::new(tc).map_err(|e| StartError::Tls(e.to_string()))?,
@@ -78,6 +81,11 @@ impl Server {
         notice!("Listening for websocket clients on {scheme}://{host}:{port}");
         if tls.is_none() {
             warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+        }
+        // Checked once listening, so that Go's notice comes first.
+        if !w.advertise.is_empty() {
+            crate::net::parse_host_port(&w.advertise, i64::from(port))
+                .map_err(|e| StartError::WebsocketUrls(e.to_string()))?;
         }
         let (origins, errors) = Origins::new(w.same_origin, &w.allowed_origins);
         for e in errors {
@@ -131,6 +139,16 @@ impl Server {
         let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
         let tls = ws.tls.read().clone();
         let local = stream.local_addr().ok();
+        if tls.is_some() {
+            let mut head = [0u8; 5];
+            if let Some(Ok(5)) = within(deadline, stream.peek(&mut head)).await {
+                if PLAIN_HTTP_STARTS.contains(&&head[..]) {
+                    let mut stream = stream;
+                    let _ = stream.write_all(PLAIN_HTTP_TO_TLS).await;
+                    return;
+                }
+            }
+        }
         let mut io: Box<dyn Io> = match &tls {
             Some(tls) => match within(deadline, tls.acceptor.accept(stream)).await {
                 Some(Ok(s)) => Box::new(s),

@@ -3,6 +3,7 @@
 //! its response bytes.
 
 use super::outbound::FrameRules;
+use crate::hostport::{split_host_port, MISSING_PORT};
 use base64::Engine;
 use sha1::{Digest, Sha1};
 use std::collections::HashMap;
@@ -303,10 +304,12 @@ impl Origins {
         let mut errors = Vec::new();
         for a in allowed {
             match parse_origin(a) {
-                Ok((scheme, hostport)) => {
-                    let (host, port) = host_and_port(scheme == "https", hostport);
-                    o.allowed.insert(host, (scheme.to_string(), port));
-                }
+                Ok((scheme, hostport)) => match host_and_port(scheme == "https", hostport) {
+                    Ok((host, port)) => {
+                        o.allowed.insert(host, (scheme.to_string(), port));
+                    }
+                    Err(e) => errors.push(format!("error parsing allowed origin: {e}")),
+                },
                 Err(e) => errors.push(format!("error parsing allowed origin: {e}")),
             }
         }
@@ -326,9 +329,9 @@ impl Origins {
             return Ok(());
         }
         let (scheme, hostport) = parse_origin(origin)?;
-        let (host, port) = host_and_port(scheme == "https", hostport);
+        let (host, port) = host_and_port(scheme == "https", hostport)?;
         if self.same_origin {
-            let (req_host, req_port) = host_and_port(tls, req.host());
+            let (req_host, req_port) = host_and_port(tls, req.host())?;
             if host != req_host || port != req_port {
                 return Err("not same origin".into());
             }
@@ -375,16 +378,18 @@ fn parse_origin(origin: &str) -> Result<(&str, &str), String> {
     Ok((scheme, &authority[..end]))
 }
 
-/// Lower-case host and port, the port defaulting to 443 or 80.
-fn host_and_port(tls: bool, hostport: &str) -> (String, String) {
-    let default = if tls { "443" } else { "80" };
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') || h.ends_with(']') => {
-            (h.trim_start_matches('[').trim_end_matches(']'), p)
+/// Lower-case host and port, the port defaulting to 443 or 80 when
+/// missing (the host then kept whole, as Go keeps it); Go's
+/// `net.SplitHostPort` error otherwise.
+fn host_and_port(tls: bool, hostport: &str) -> Result<(String, String), String> {
+    match split_host_port(hostport) {
+        Ok((host, port)) => Ok((host.to_lowercase(), port.to_string())),
+        Err(e) if e.why == MISSING_PORT => {
+            let default = if tls { "443" } else { "80" };
+            Ok((hostport.to_lowercase(), default.to_string()))
         }
-        _ => (hostport, default),
-    };
-    (host.to_lowercase(), port.to_string())
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[cfg(test)]
