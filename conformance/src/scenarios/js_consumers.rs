@@ -201,7 +201,7 @@ pub fn scenarios() -> Vec<Scenario> {
             Scenario::new("jetstream/consumer-update-survives-restart", |c| {
                 update_survival(c).boxed()
             })
-            .partial("TestJetStreamConsumerUpdateSurvival"),
+            .full("TestJetStreamConsumerUpdateSurvival"),
         ),
         js(
             Scenario::new("jetstream/consumer-interest-retention-bug", |c| {
@@ -225,7 +225,7 @@ pub fn scenarios() -> Vec<Scenario> {
             Scenario::new("jetstream/consumer-deliver-new-restart", |c| {
                 deliver_new_restart(c).boxed()
             })
-            .partial("TestJetStreamConsumerDeliverNewNotConsumingBeforeRestart"),
+            .full("TestJetStreamConsumerDeliverNewNotConsumingBeforeRestart"),
         ),
         js(
             Scenario::new("jetstream/consumer-update-filter-subject", |c| {
@@ -1020,6 +1020,13 @@ async fn ephemeral_recovery(ctx: Ctx) -> Result<()> {
         ack(&mut js, &m).await?;
     }
     js.flush().await?;
+    // Go keeps the generated name out of the live config (it is stored
+    // with the consumer, so the recovered config has it after a restart).
+    let info = cinfo(&mut js, "MYS", &name).await?;
+    ctx.observe_json(
+        "before restart: config",
+        &masked(&info["config"], Some(&name)),
+    );
     for round in 0..2 {
         s.restart().await?;
         js = reconnect(&ctx, &s).await?;
@@ -2381,23 +2388,33 @@ async fn purge_filtered(ctx: Ctx) -> Result<()> {
 async fn update_survival(ctx: Ctx) -> Result<()> {
     let mut s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
-    js.create(json!({"name": "X"})).await?;
+    js.create(json!({"name": "X"}))
+        .await
+        .context("Unexpected error adding stream X")?;
     add(
         &mut js,
         "X",
         json!({"durable_name": "dlc", "ack_policy": "explicit", "max_ack_pending": 1024}),
     )
-    .await?;
+    .await
+    .context("Unexpected error adding consumer dlc")?;
+    // js.UpdateConsumer of nats.go 1.x is the same create request.
     let r = try_add(
         &mut js,
         "X",
         json!({"durable_name": "dlc", "ack_policy": "explicit", "max_ack_pending": 22}),
     )
     .await?;
+    ensure!(
+        r.get("error").is_none(),
+        "Unexpected error updating consumer dlc: {r}"
+    );
     check_eq!(num(&r["config"]["max_ack_pending"]), 22);
     s.restart().await?;
     let mut js = reconnect(&ctx, &s).await?;
-    let info = cinfo(&mut js, "X", "dlc").await?;
+    let info = cinfo(&mut js, "X", "dlc")
+        .await
+        .context("Unexpected error getting consumer info after restart")?;
     check_eq!(num(&info["config"]["max_ack_pending"]), 22);
     ctx.observe_json("after restart", &masked(&info, None));
     Ok(())
@@ -2601,36 +2618,53 @@ async fn deliver_new_restart(ctx: Ctx) -> Result<()> {
     let mut s = js_server(&ctx).await?;
     let mut js = Js::connect(&ctx, &s).await?;
     js.create(json!({"name": "TEST", "subjects": ["foo"]}))
-        .await?;
+        .await
+        .context("Unexpected error adding stream TEST")?;
     add(
         &mut js,
         "TEST",
         json!({"deliver_subject": "_INBOX.dn", "durable_name": "dur", "ack_policy": "explicit",
             "deliver_policy": "new", "filter_subject": "foo"}),
     )
-    .await?;
+    .await
+    .context("Unexpected error adding consumer dur")?;
     for _ in 0..10 {
         js.stored("foo", "msg").await?;
     }
-    info_until(&mut js, "TEST", "dur", "Expected 10 pending", |i| {
-        num(&i["num_pending"]) == 10
-    })
+    // checkCount(10): consumer info polled until num_pending is 10.
+    info_until(
+        &mut js,
+        "TEST",
+        "dur",
+        "Expected 10 pending before restart",
+        |i| num(&i["num_pending"]) == 10,
+    )
     .await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     s.restart().await?;
     let mut js = reconnect(&ctx, &s).await?;
-    info_until(&mut js, "TEST", "dur", "Expected 10 pending", |i| {
-        num(&i["num_pending"]) == 10
-    })
+    info_until(
+        &mut js,
+        "TEST",
+        "dur",
+        "Expected 10 pending after restart",
+        |i| num(&i["num_pending"]) == 10,
+    )
     .await?;
     js.sub("_INBOX.dn", "D").await?;
-    for _ in 0..10 {
-        let m = expect_msg(&mut js, "D").await?;
+    for i in 0..10 {
+        let m = expect_msg(&mut js, "D")
+            .await
+            .with_context(|| format!("i={i} next msg error"))?;
         ack_sync(&mut js, &m).await?;
     }
-    let info = info_until(&mut js, "TEST", "dur", "Expected 0 pending", |i| {
-        num(&i["num_pending"]) == 0
-    })
+    let info = info_until(
+        &mut js,
+        "TEST",
+        "dur",
+        "Expected 0 pending after consuming",
+        |i| num(&i["num_pending"]) == 0,
+    )
     .await?;
     ctx.observe_json("after consuming", &masked(&info, None));
     Ok(())

@@ -5,7 +5,7 @@
 //! older server or a crash left behind (TestJetStreamRecoverBadStreamSubjects,
 //! TestJetStreamRecoverBadMirrorConfigWithSubjects,
 //! TestJetStreamRecoverStreamWithDeletedMessagesNonCleanShutdown,
-//! TestJetStreamSimpleFileRecovery's streams), the block size a file stream
+//! TestJetStreamSimpleFileRecovery), the block size a file stream
 //! gets (TestJetStreamAutoTuneFSConfig), a mirror's config that may not
 //! change (TestJetStreamMirrorUpdatesNotSupported), an account's JetStream
 //! data purged from the system account (TestJetStreamAccountPurge, with
@@ -27,7 +27,7 @@
 
 use crate::check_eq;
 use crate::kit::js::{api_err, b64, js_server_with, num, scrub, Js, JS_CONF};
-use crate::kit::{Ctx, Server, ServerSpec};
+use crate::kit::{Ctx, Msg, Op, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{ensure, Context, Result};
 use futures::FutureExt;
@@ -87,13 +87,10 @@ pub fn scenarios() -> Vec<Scenario> {
             stream_description(c).boxed()
         })
         .partial("TestJetStreamConsumerAndStreamDescriptions")),
-        // Partial: the streams, their messages, state, config and the
-        // account's usage across a restart; the work-queue consumers the Go
-        // test adds and reads from need consumers.
         js(Scenario::new("jetstream/simple-file-recovery", |c| {
             simple_file_recovery(c).boxed()
         })
-        .partial("TestJetStreamSimpleFileRecovery")),
+        .full("TestJetStreamSimpleFileRecovery")),
     ]
 }
 
@@ -458,11 +455,50 @@ async fn recover_bad_mirror(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
+const PULL_INBOX: &str = "pull.in";
+const PULL_SID: &str = "50";
+
+/// One message pulled from a durable (`nc.Request(o.requestNextMsgSubject(),
+/// nil, time.Second)`): the request's reply subject is `PULL_INBOX`, which
+/// must be subscribed; the message keeps its stream subject, so it is told
+/// by its subscription.
+async fn pull(js: &mut Js, stream: &str, consumer: &str) -> Result<Msg> {
+    js.send(
+        &format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"),
+        Some(PULL_INBOX),
+        &[],
+        b"",
+    )
+    .await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        if let Some(i) = js.others.iter().position(|m| m.sid == PULL_SID) {
+            return Ok(js.others.remove(i));
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "no message pulled within 1 s"
+        );
+        match js.conn().read_op().await? {
+            Op::Msg(m) if m.sid == PULL_SID => return Ok(m),
+            Op::Msg(m) => js.others.push(m),
+            Op::Ping => js.conn().send("PONG\r\n").await?,
+            _ => {}
+        }
+    }
+}
+
+/// TestJetStreamSimpleFileRecovery: ten file streams, each with up to five
+/// work-queue durables that pulled (and acked) some of its messages, come
+/// back from a restart with the same state, config and consumers, each
+/// consumer where it was; and the account's usage is the same.
 async fn simple_file_recovery(ctx: Ctx) -> Result<()> {
     let mut s = js_server_with(&ctx, "").await?;
     let mut js = Js::connect(&ctx, &s).await?;
+    js.sub(PULL_INBOX, PULL_SID).await?;
     // The Go test's random choices, fixed: how many messages each stream
-    // gets and on which of its three subjects.
+    // gets and on which of its three subjects, how many consumers it gets
+    // and how many messages each of them takes.
     let mut before = Vec::new();
     for i in 1..=10u64 {
         let name = format!("MMS-{i}");
@@ -471,29 +507,102 @@ async fn simple_file_recovery(ctx: Ctx) -> Result<()> {
             json!({"name": name, "storage": "file", "subjects": subjects,
             "max_msgs": 100}),
         )
-        .await?;
+        .await
+        .with_context(|| format!("Unexpected error adding stream {name:?}"))?;
         let to_send = (i * 37) % 100 + 1;
         for n in 1..=to_send {
             let subject = &subjects[((n * 7 + i) % 3) as usize];
             js.stored(subject, &format!("Hello {}", n * i)).await?;
         }
+        let num_obs = (i * 3) % 5 + 1;
+        let mut obs = Vec::new();
+        for n in 1..=num_obs {
+            let oname = format!("WQ-{i}-{n}");
+            // workerModeConfig: a pull durable with explicit acks.
+            let r = js
+                .api(
+                    &format!("$JS.API.CONSUMER.DURABLE.CREATE.{name}.{oname}"),
+                    &json!({"stream_name": name,
+                        "config": {"durable_name": oname, "ack_policy": "explicit"}})
+                    .to_string(),
+                )
+                .await?;
+            ensure!(r.get("error").is_none(), "Unexpected error: {r}");
+            let to_receive = (i * 11 + n * 13) % to_send + 1;
+            for _ in 0..to_receive {
+                let m = pull(&mut js, &name, &oname)
+                    .await
+                    .with_context(|| format!("pulling from {oname}"))?;
+                ensure!(
+                    m.headers.is_none(),
+                    "{oname}: a status instead of a message: {m:?}"
+                );
+                let reply = m.reply.context("a pulled message without reply")?;
+                js.send(&reply, None, &[], b"").await?;
+            }
+            obs.push((oname, to_receive));
+        }
         let info = js.info(&name).await?;
-        before.push((name, info["state"].clone(), config_of(&info)));
+        before.push((name, info["state"].clone(), config_of(&info), obs));
     }
     let usage = js.api("$JS.API.INFO", "").await?;
+    js.flush().await?;
     drop(js);
+    // The Go test's count of goroutines left after Shutdown() is the
+    // in-process server's; here the server is a process that stops.
     s.restart().await?;
     let mut js = Js::connect(&ctx, &s).await?;
     let after = js.api("$JS.API.INFO", "").await?;
-    for field in ["memory", "storage", "streams"] {
+    // JetStreamUsage: all of $JS.API.INFO but its API counters.
+    for field in [
+        "memory",
+        "storage",
+        "reserved_memory",
+        "reserved_storage",
+        "streams",
+        "consumers",
+        "limits",
+    ] {
         check_eq!((field, &after[field]), (field, &usage[field]));
     }
     ctx.observe_json("usage after restart", &after);
-    for (name, state, cfg) in before {
-        let info = js.info(&name).await?;
+    for (name, state, cfg, obs) in before {
+        let info = js
+            .info(&name)
+            .await
+            .with_context(|| format!("Expected to find a stream for {name:?}"))?;
         check_eq!((&name, &info["state"]), (&name, &state));
         check_eq!((&name, config_of(&info)), (&name, cfg));
         ctx.observe_json(&format!("{name} state"), &scrub(&info["state"]));
+        ensure!(
+            num(&info["state"]["consumer_count"]) == obs.len() as u64,
+            "Number of consumers do not match: {} vs {}",
+            info["state"]["consumer_count"],
+            obs.len()
+        );
+        for (oname, to_receive) in obs {
+            let ci = js
+                .api(&format!("$JS.API.CONSUMER.INFO.{name}.{oname}"), "")
+                .await?;
+            ensure!(
+                ci.get("error").is_none(),
+                "Expected to get an consumer: {ci}"
+            );
+            // o.nextSeq(): the stream sequence it delivers next.
+            let next_seq = num(&ci["delivered"]["stream_seq"]) + 1;
+            ensure!(
+                next_seq == to_receive + 1,
+                "Consumer next seq is not correct: {} vs {next_seq}",
+                to_receive + 1
+            );
+            ctx.observe(
+                &format!("{oname} delivered (consumer, stream)"),
+                format!(
+                    "{} {}",
+                    ci["delivered"]["consumer_seq"], ci["delivered"]["stream_seq"]
+                ),
+            );
+        }
     }
     Ok(())
 }
