@@ -3,7 +3,7 @@
 -- classifications.csv), the scenario registry in conformance/, and run results.
 
 -- Bumped with every change below; an older database is rebuilt.
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 -- One Go test function of nats-server 2.9.10.
 CREATE TABLE IF NOT EXISTS go_tests (
@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS mappings (
     name        TEXT NOT NULL,
     coverage    TEXT NOT NULL CHECK (coverage IN ('full', 'partial')),
     refusal     TEXT NOT NULL DEFAULT '', -- why a full claim counts as partial (its evidence)
+    partial_why TEXT NOT NULL DEFAULT '', -- for a partial mapping: what it leaves out, and why
     PRIMARY KEY (scenario_id, file, name),
     FOREIGN KEY (file, name) REFERENCES go_tests (file, name)
 );

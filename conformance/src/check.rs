@@ -302,6 +302,7 @@ mod tests {
                 name: "TestA".into(),
                 coverage: Coverage::Full,
                 refusal: String::new(),
+                partial_why: String::new(),
             }],
         )
         .unwrap();

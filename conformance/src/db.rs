@@ -12,7 +12,7 @@ use std::path::Path;
 
 const SCHEMA: &str = include_str!("../../parity-db/schema.sql");
 /// The `user_version` schema.sql sets.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 pub struct Db {
     conn: Connection,
@@ -37,6 +37,8 @@ pub struct StoredMapping {
     pub coverage: Coverage,
     /// Why a full claim was refused, if it was.
     pub refusal: String,
+    /// For a partial mapping: what it leaves out, and why.
+    pub partial_why: String,
 }
 
 /// Go test → the scenarios mapped to it.
@@ -149,7 +151,7 @@ impl Db {
                 ins.execute(params![s.id, s.category, s.needs_label()])?;
             }
             let mut ins = tx.prepare(
-                "INSERT INTO mappings (scenario_id, file, name, coverage, refusal) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO mappings (scenario_id, file, name, coverage, refusal, partial_why) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for m in mappings {
                 ins.execute(params![
@@ -157,7 +159,8 @@ impl Db {
                     m.file,
                     m.name,
                     m.coverage.as_str(),
-                    m.refusal
+                    m.refusal,
+                    m.partial_why
                 ])?;
             }
         }
@@ -293,7 +296,7 @@ impl Db {
     /// (file, name) → the mapped scenarios, ids sorted.
     pub fn mappings(&self) -> Result<MappingsByTest> {
         let mut stmt = self.conn.prepare(
-            "SELECT file, name, scenario_id, coverage, refusal FROM mappings ORDER BY scenario_id",
+            "SELECT file, name, scenario_id, coverage, refusal, partial_why FROM mappings ORDER BY scenario_id",
         )?;
         let mut out = MappingsByTest::new();
         let rows = stmt.query_map([], |r| {
@@ -304,6 +307,7 @@ impl Db {
                     scenario_id: r.get(2)?,
                     coverage: Coverage::parse(&cov).unwrap_or(Coverage::Partial),
                     refusal: r.get(4)?,
+                    partial_why: r.get(5)?,
                 },
             ))
         })?;

@@ -316,6 +316,7 @@ mod tests {
             name: "TestA".into(),
             coverage: Coverage::Full,
             refusal: String::new(),
+            partial_why: String::new(),
         }];
         let mut go_checks = HashMap::new();
         go_checks.insert(

@@ -99,6 +99,7 @@ pub fn compute(db: &Db, baseline: &Baseline, evidence: &EvidenceFiles) -> Result
                         go: Some(go),
                         rust: Some(rust),
                         refusal: m.refusal.clone(),
+                        partial_why: m.partial_why.clone(),
                     }),
                     // A stale pairing says more than a missing run.
                     Err(p) => {

@@ -58,6 +58,8 @@ impl Need {
 pub struct Cover {
     pub test: &'static str,
     pub coverage: Coverage,
+    /// For a partial cover: what it leaves out, and why.
+    pub partial_why: &'static str,
 }
 
 pub struct Scenario {
@@ -109,6 +111,7 @@ impl Scenario {
         self.covers.push(Cover {
             test,
             coverage: Coverage::Full,
+            partial_why: "",
         });
         self
     }
@@ -118,6 +121,18 @@ impl Scenario {
         self.covers.push(Cover {
             test,
             coverage: Coverage::Partial,
+            partial_why: "",
+        });
+        self
+    }
+
+    /// Covers part of what the Go test checks; `why` says what is left
+    /// out and why (gaps/ shows it).
+    pub fn partial_because(mut self, test: &'static str, why: &'static str) -> Self {
+        self.covers.push(Cover {
+            test,
+            coverage: Coverage::Partial,
+            partial_why: why,
         });
         self
     }
@@ -159,6 +174,8 @@ pub struct ResolvedMapping {
     /// Why a `full` claim was refused and counts as partial (its evidence
     /// is missing or incomplete); empty when it stands.
     pub refusal: String,
+    /// For a partial mapping: what it leaves out, and why.
+    pub partial_why: String,
 }
 
 /// Checks the registry against the Go test inventory and resolves each cover
@@ -213,6 +230,7 @@ pub fn resolve(scenarios: &[Scenario], go_tests: &[GoTest]) -> Result<Vec<Resolv
                 name: test.name.clone(),
                 coverage: cover.coverage,
                 refusal: String::new(),
+                partial_why: cover.partial_why.to_string(),
             });
         }
     }

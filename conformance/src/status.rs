@@ -148,6 +148,8 @@ pub struct MappedResult {
     pub rust: Option<TargetResult>,
     /// Why a `full` claim was refused (its evidence), if it was.
     pub refusal: String,
+    /// For a partial mapping: what it leaves out, and why.
+    pub partial_why: String,
 }
 
 /// A derived status and the note that explains it in the gaps.
@@ -259,10 +261,17 @@ pub fn derive(mappings: &[MappedResult], classification: Option<(Decision, &str)
         .filter(|m| !m.refusal.is_empty())
         .map(|m| format!("{}: full claim refused: {}", m.scenario_id, m.refusal))
         .collect();
+    let declared: Vec<String> = counting
+        .iter()
+        .filter(|m| !m.partial_why.is_empty())
+        .map(|m| format!("{}: {}", m.scenario_id, m.partial_why))
+        .collect();
     let note = if !differing.is_empty() {
         format!("observations differ from Go: {}", differing.join(", "))
     } else if !refused.is_empty() {
         refused.join("; ")
+    } else if !declared.is_empty() {
+        format!("covered only partially: {}", declared.join("; "))
     } else {
         "covered only partially".to_string()
     };
@@ -301,6 +310,7 @@ mod tests {
             go,
             rust,
             refusal: String::new(),
+            partial_why: String::new(),
         }
     }
 
@@ -345,6 +355,23 @@ mod tests {
             res(Outcome::Pass, "x"),
         );
         assert_eq!(derive(&[m], None).status, Status::Partial);
+    }
+
+    #[test]
+    fn a_declared_partial_reason_is_the_note() {
+        let mut m = mapped(
+            "a",
+            Coverage::Partial,
+            res(Outcome::Pass, "x"),
+            res(Outcome::Pass, "x"),
+        );
+        m.partial_why = "the text cases cannot be sent".into();
+        let v = derive(&[m], None);
+        assert_eq!(v.status, Status::Partial);
+        assert_eq!(
+            v.note,
+            "covered only partially: a: the text cases cannot be sent"
+        );
     }
 
     #[test]

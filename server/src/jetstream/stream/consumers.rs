@@ -128,9 +128,17 @@ impl Stream {
                 let f = Files::open(dir, &self.name, &name, self.encryption().as_ref())
                     .map_err(|e| ApiError::with(ErrorId::ConsumerStoreFailed, &[("err", &e)]))?;
                 if !f.dir.join("meta.inf").exists() {
-                    f.write_config(&name, &cfg, super::now_ns()).map_err(|e| {
-                        ApiError::with(ErrorId::ConsumerStoreFailed, &[("err", &e)])
-                    })?;
+                    // The stored copy of a config carries the name Go
+                    // generated (the live one does not): a recovered
+                    // ephemeral shows it.
+                    let mut stored = cfg.clone();
+                    if stored.name.is_empty() && !stored.is_durable() {
+                        stored.name = name.clone();
+                    }
+                    f.write_config(&name, &stored, super::now_ns())
+                        .map_err(|e| {
+                            ApiError::with(ErrorId::ConsumerStoreFailed, &[("err", &e)])
+                        })?;
                 }
                 Some(f)
             }
