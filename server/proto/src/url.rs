@@ -142,58 +142,18 @@ fn unescape(s: &str, mode: Mode) -> Result<(), String> {
     Ok(())
 }
 
+/// RFC 3986's sub-delimiters, which Go leaves unescaped in a host and
+/// allows in userinfo.
+const SUB_DELIMS: &[u8] = b"!$&'()*+,;=";
+
 /// A byte Go leaves unescaped in a host.
 fn host_byte_allowed(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            b'-' | b'_'
-                | b'.'
-                | b'~'
-                | b'!'
-                | b'$'
-                | b'&'
-                | b'\''
-                | b'('
-                | b')'
-                | b'*'
-                | b'+'
-                | b','
-                | b';'
-                | b'='
-                | b':'
-                | b'['
-                | b']'
-                | b'<'
-                | b'>'
-                | b'"'
-        )
+    c.is_ascii_alphanumeric() || SUB_DELIMS.contains(&c) || b"-_.~:[]<>\"".contains(&c)
 }
 
 /// A byte Go allows in a URL's userinfo.
 fn valid_userinfo_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || c >= 0x80
-        || matches!(
-            c,
-            b'-' | b'.'
-                | b'_'
-                | b':'
-                | b'~'
-                | b'!'
-                | b'$'
-                | b'&'
-                | b'\''
-                | b'('
-                | b')'
-                | b'*'
-                | b'+'
-                | b','
-                | b';'
-                | b'='
-                | b'%'
-                | b'@'
-        )
+    c.is_ascii_alphanumeric() || c >= 0x80 || SUB_DELIMS.contains(&c) || b"-._:~%@".contains(&c)
 }
 
 #[cfg(test)]
