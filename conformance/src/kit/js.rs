@@ -613,3 +613,38 @@ pub fn server_error(e: &(dyn std::error::Error + 'static)) -> String {
         None => text.to_string(),
     }
 }
+
+/// The inbox (and its sid) a scenario subscribes before [`pull_one`].
+pub const PULL_INBOX: &str = "pull.in";
+pub const PULL_SID: &str = "50";
+
+/// Pulls one message of a durable, as Go's tests do with
+/// `nc.Request(o.requestNextMsgSubject(), nil, wait)`: the reply subject
+/// is [`PULL_INBOX`], which must be subscribed with [`PULL_SID`]; the
+/// message keeps its stream subject, so it is told by its subscription.
+/// Messages of other subscriptions read meanwhile go to `js.others`.
+pub async fn pull_one(js: &mut Js, stream: &str, consumer: &str, wait: Duration) -> Result<Msg> {
+    js.send(
+        &format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"),
+        Some(PULL_INBOX),
+        &[],
+        b"",
+    )
+    .await?;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Some(i) = js.others.iter().position(|m| m.sid == PULL_SID) {
+            return Ok(js.others.remove(i));
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "no message pulled within {wait:?}"
+        );
+        match js.conn().read_op().await? {
+            Op::Msg(m) if m.sid == PULL_SID => return Ok(m),
+            Op::Msg(m) => js.others.push(m),
+            Op::Ping => js.conn().send("PONG\r\n").await?,
+            _ => {}
+        }
+    }
+}

@@ -18,8 +18,10 @@
 //! restored on both targets: each server reads the other's snapshots.
 
 use crate::check_eq;
-use crate::kit::js::{api_error, js_server, js_server_with, num, scrub, Js, Reply};
-use crate::kit::{Ctx, Msg, Op, ServerSpec};
+use crate::kit::js::{
+    api_error, js_server, js_server_with, num, pull_one, scrub, Js, Reply, PULL_INBOX, PULL_SID,
+};
+use crate::kit::{Ctx, Op, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{bail, ensure, Context, Result};
 use futures::FutureExt;
@@ -85,9 +87,6 @@ const S2_MAGIC: &[u8] = b"\xff\x06\x00\x00S2sTwO";
 const SNAPSHOT_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_snapshot_response";
 const RESTORE_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_restore_response";
 const CREATE_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_create_response";
-/// Where pulled messages arrive.
-const PULL_INBOX: &str = "pull.in";
-const PULL_SID: &str = "50";
 
 fn api(op: &str, name: &str) -> String {
     format!("$JS.API.STREAM.{op}.{name}")
@@ -283,35 +282,10 @@ async fn create_consumer(js: &mut Js, stream: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Pulls one message of a durable (`nc.Request(o.requestNextMsgSubject(),
-/// nil, ...)`); the pull inbox must be subscribed.
-async fn next(js: &mut Js, stream: &str, consumer: &str) -> Result<Msg> {
-    js.send(
-        &format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"),
-        Some(PULL_INBOX),
-        &[],
-        b"",
-    )
-    .await?;
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(i) = js.others.iter().position(|m| m.sid == PULL_SID) {
-            return Ok(js.others.remove(i));
-        }
-        ensure!(Instant::now() < deadline, "no message pulled");
-        match js.conn().read_op().await? {
-            Op::Msg(m) if m.sid == PULL_SID => return Ok(m),
-            Op::Msg(m) => js.others.push(m),
-            Op::Ping => js.conn().send("PONG\r\n").await?,
-            _ => {}
-        }
-    }
-}
-
 /// Pulls `n` messages of a durable and acks each (`resp.Respond(nil)`).
 async fn pull_and_ack(js: &mut Js, stream: &str, consumer: &str, n: usize) -> Result<()> {
     for _ in 0..n {
-        let m = next(js, stream, consumer).await?;
+        let m = pull_one(js, stream, consumer, WAIT).await?;
         ensure!(m.headers.is_none(), "a status instead of a message");
         let reply = m.reply.context("a pulled message without reply")?;
         js.send(&reply, None, &[], b"").await?;
@@ -460,7 +434,7 @@ async fn snapshots(ctx: Ctx) -> Result<()> {
     ensure!(done.get("error").is_none(), "Unexpected error: {done}");
     let ci = consumer_info(&mut js2, MNAME, "WQ-1").await?;
     ensure!(ci.get("error").is_none(), "Could not lookup consumer: {ci}");
-    let m = next(&mut js2, MNAME, "WQ-1")
+    let m = pull_one(&mut js2, MNAME, "WQ-1", WAIT)
         .await
         .context("Unexpected error getting next message")?;
     check_eq!(
@@ -789,7 +763,7 @@ async fn filestore_snapshot(ctx: Ctx) -> Result<()> {
         create_consumer(&mut js, "zzz", name).await?;
         let mut replies = Vec::new();
         for _ in 0..100 {
-            let m = next(&mut js, "zzz", name).await?;
+            let m = pull_one(&mut js, "zzz", name, WAIT).await?;
             replies.push(m.reply.context("no reply")?);
         }
         for reply in &replies[..floor] {
@@ -959,7 +933,7 @@ async fn restore_archive(ctx: Ctx, archive: &'static [u8], request: &'static str
     );
     ctx.observe_json("consumer", &scrub(&ci));
     // The consumer goes on after its last delivery.
-    let m = next(&mut js, "ORDERS", "D").await?;
+    let m = pull_one(&mut js, "ORDERS", "D", WAIT).await?;
     ensure!(
         m.payload.starts_with(b"order 12 "),
         "next message: {:?}",

@@ -26,8 +26,10 @@
 //! start of the same config.
 
 use crate::check_eq;
-use crate::kit::js::{api_err, b64, js_server_with, num, scrub, Js, JS_CONF};
-use crate::kit::{Ctx, Msg, Op, Server, ServerSpec};
+use crate::kit::js::{
+    api_err, b64, js_server_with, num, pull_one, scrub, Js, JS_CONF, PULL_INBOX, PULL_SID,
+};
+use crate::kit::{Ctx, Server, ServerSpec};
 use crate::registry::{Need, Scenario};
 use anyhow::{ensure, Context, Result};
 use futures::FutureExt;
@@ -455,39 +457,6 @@ async fn recover_bad_mirror(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
-const PULL_INBOX: &str = "pull.in";
-const PULL_SID: &str = "50";
-
-/// One message pulled from a durable (`nc.Request(o.requestNextMsgSubject(),
-/// nil, time.Second)`): the request's reply subject is `PULL_INBOX`, which
-/// must be subscribed; the message keeps its stream subject, so it is told
-/// by its subscription.
-async fn pull(js: &mut Js, stream: &str, consumer: &str) -> Result<Msg> {
-    js.send(
-        &format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"),
-        Some(PULL_INBOX),
-        &[],
-        b"",
-    )
-    .await?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
-    loop {
-        if let Some(i) = js.others.iter().position(|m| m.sid == PULL_SID) {
-            return Ok(js.others.remove(i));
-        }
-        ensure!(
-            tokio::time::Instant::now() < deadline,
-            "no message pulled within 1 s"
-        );
-        match js.conn().read_op().await? {
-            Op::Msg(m) if m.sid == PULL_SID => return Ok(m),
-            Op::Msg(m) => js.others.push(m),
-            Op::Ping => js.conn().send("PONG\r\n").await?,
-            _ => {}
-        }
-    }
-}
-
 /// TestJetStreamSimpleFileRecovery: ten file streams, each with up to five
 /// work-queue durables that pulled (and acked) some of its messages, come
 /// back from a restart with the same state, config and consumers, each
@@ -530,7 +499,7 @@ async fn simple_file_recovery(ctx: Ctx) -> Result<()> {
             ensure!(r.get("error").is_none(), "Unexpected error: {r}");
             let to_receive = (i * 11 + n * 13) % to_send + 1;
             for _ in 0..to_receive {
-                let m = pull(&mut js, &name, &oname)
+                let m = pull_one(&mut js, &name, &oname, Duration::from_secs(1))
                     .await
                     .with_context(|| format!("pulling from {oname}"))?;
                 ensure!(
