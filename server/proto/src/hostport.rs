@@ -7,12 +7,24 @@ const TOO_MANY_COLONS: &str = "too many colons in address";
 
 /// Go's `net.AddrError`: `address <addr>: <why>`. Whoever reads the
 /// address decides on it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("address {addr}: {why}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddrError {
     pub addr: String,
     pub why: &'static str,
 }
+
+/// As Go writes it: without the address when it is empty.
+impl std::fmt::Display for AddrError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.addr.is_empty() {
+            f.write_str(self.why)
+        } else {
+            write!(f, "address {}: {}", self.addr, self.why)
+        }
+    }
+}
+
+impl std::error::Error for AddrError {}
 
 fn addr_err(addr: &str, why: &'static str) -> AddrError {
     AddrError {

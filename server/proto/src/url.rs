@@ -1,32 +1,63 @@
-//! Which URLs Go's `net/url.Parse` refuses, and its error text: the server
-//! refuses to start on a configured URL that Go cannot parse (a websocket
-//! `allowed_origins` entry). Only the refusal is modelled; a URL it
-//! accepts is taken apart elsewhere.
+//! Go's `net/url.Parse`, for what the server reads of a configured URL:
+//! which URLs Go refuses, with its error text (a websocket
+//! `allowed_origins` entry that Go cannot parse stops the server), and the
+//! userinfo and host of those it accepts (`--cluster`).
 
 use crate::quote::go_quote;
+use std::fmt;
 
-/// Go's error for `raw` (`parse "<url>": <reason>`), or None when Go's
-/// `url.Parse` accepts it.
-pub fn parse_error(raw: &str) -> Option<String> {
+/// What the server reads of a URL Go accepts.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Url {
+    /// The user, and the password when one is given, as written.
+    pub user: Option<(String, Option<String>)>,
+    /// `host[:port]`; empty for a URL without an authority.
+    pub host: String,
+}
+
+/// Go's `url.Parse` error: `parse "<url>": <reason>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlError {
+    pub url: String,
+    pub reason: String,
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "parse {}: {}",
+            go_quote(self.url.as_bytes()),
+            self.reason
+        )
+    }
+}
+
+impl std::error::Error for UrlError {}
+
+/// Parses `raw` as Go's `url.Parse` does.
+pub fn parse(raw: &str) -> Result<Url, UrlError> {
     let (url, fragment) = match raw.split_once('#') {
         Some((u, f)) => (u, Some(f)),
         None => (raw, None),
     };
-    if let Err(reason) = parse(url) {
-        return Some(format!("parse {}: {reason}", go_quote(url.as_bytes())));
+    let error = |url: &str, reason| UrlError {
+        url: url.to_string(),
+        reason,
+    };
+    let parsed = parse_without_fragment(url).map_err(|reason| error(url, reason))?;
+    if let Some(fragment) = fragment {
+        unescape(fragment, Mode::Other).map_err(|reason| error(raw, reason))?;
     }
-    let fragment = fragment?;
-    unescape(fragment, Mode::Other)
-        .err()
-        .map(|reason| format!("parse {}: {reason}", go_quote(raw.as_bytes())))
+    Ok(parsed)
 }
 
-fn parse(raw: &str) -> Result<(), String> {
+fn parse_without_fragment(raw: &str) -> Result<Url, String> {
     if raw.bytes().any(|b| b < 0x20 || b == 0x7f) {
         return Err("net/url: invalid control character in URL".into());
     }
     if raw == "*" {
-        return Ok(());
+        return Ok(Url::default());
     }
     let (scheme, rest) = scheme(raw)?;
     let rest = match rest.strip_suffix('?') {
@@ -36,13 +67,14 @@ fn parse(raw: &str) -> Result<(), String> {
     if !rest.starts_with('/') {
         if !scheme.is_empty() {
             // A rootless path: opaque, not checked further.
-            return Ok(());
+            return Ok(Url::default());
         }
         let segment = rest.split('/').next().unwrap_or_default();
         if segment.contains(':') {
             return Err("first path segment in URL cannot contain colon".into());
         }
     }
+    let mut url = Url::default();
     let mut path = rest;
     if (!scheme.is_empty() || !rest.starts_with("///")) && rest.starts_with("//") {
         let after = &rest[2..];
@@ -50,10 +82,11 @@ fn parse(raw: &str) -> Result<(), String> {
             Some(i) => (&after[..i], &after[i..]),
             None => (after, ""),
         };
-        check_authority(authority)?;
+        url = authority_of(authority)?;
         path = tail;
     }
-    unescape(path, Mode::Other)
+    unescape(path, Mode::Other)?;
+    Ok(url)
 }
 
 /// The scheme (empty when there is none) and the rest.
@@ -70,19 +103,29 @@ fn scheme(raw: &str) -> Result<(&str, &str), String> {
     Ok(("", raw))
 }
 
-fn check_authority(authority: &str) -> Result<(), String> {
+fn authority_of(authority: &str) -> Result<Url, String> {
     let (userinfo, host) = match authority.rfind('@') {
         Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
         None => (None, authority),
     };
     check_host(host)?;
-    if let Some(u) = userinfo {
-        if !u.bytes().all(valid_userinfo_byte) {
-            return Err("net/url: invalid userinfo".into());
+    let user = match userinfo {
+        Some(u) => {
+            if !u.bytes().all(valid_userinfo_byte) {
+                return Err("net/url: invalid userinfo".into());
+            }
+            unescape(u, Mode::Other)?;
+            Some(match u.split_once(':') {
+                Some((name, pass)) => (name.to_string(), Some(pass.to_string())),
+                None => (u.to_string(), None),
+            })
         }
-        unescape(u, Mode::Other)?;
-    }
-    Ok(())
+        None => None,
+    };
+    Ok(Url {
+        user,
+        host: host.to_string(),
+    })
 }
 
 fn check_host(host: &str) -> Result<(), String> {
@@ -158,7 +201,11 @@ fn valid_userinfo_byte(c: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_error;
+    use super::{parse, Url};
+
+    fn parse_error(raw: &str) -> Option<String> {
+        parse(raw).err().map(|e| e.to_string())
+    }
 
     #[test]
     fn accepts_what_go_accepts() {
@@ -176,6 +223,18 @@ mod tests {
         ] {
             assert_eq!(parse_error(ok), None, "{ok}");
         }
+    }
+
+    #[test]
+    fn reads_user_and_host() {
+        assert_eq!(
+            parse("nats://ivan:pwd@127.0.0.1:6222/x"),
+            Ok(Url {
+                user: Some(("ivan".into(), Some("pwd".into()))),
+                host: "127.0.0.1:6222".into(),
+            })
+        );
+        assert_eq!(parse("localhost:6222"), Ok(Url::default()));
     }
 
     #[test]

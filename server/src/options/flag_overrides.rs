@@ -55,7 +55,7 @@ pub fn apply(o: &mut Options, flags: &dyn FlagSet) -> Result<(), FlagError> {
             .routes_str
             .split(',')
             .map(str::trim)
-            .filter(|r| !r.is_empty() && parse_url(r).is_ok())
+            .filter(|r| !r.is_empty() && natsd_proto::url::parse(r).is_ok())
             .map(str::to_string)
             .collect();
     }
@@ -111,11 +111,13 @@ fn override_cluster(o: &mut Options) -> Result<(), FlagError> {
     if random {
         listen = format!("{}:0", &listen[..listen.len() - 3]);
     }
-    let url = parse_url(&listen).map_err(|why| FlagError::ClusterUrl {
+    let url = natsd_proto::url::parse(&listen).map_err(|e| FlagError::ClusterUrl {
         url: listen.clone(),
-        why,
+        why: e.reason,
     })?;
-    let (host, port) = split_host_port(&url.host).map_err(FlagError::ClusterAddr)?;
+    let (host, port) = natsd_proto::hostport::split_host_port(&url.host)
+        .map(|(h, p)| (h.to_string(), p.to_string()))
+        .map_err(|e| FlagError::ClusterAddr(e.to_string()))?;
     let port: i64 = if random {
         -1
     } else if port.is_empty() {
@@ -137,112 +139,6 @@ fn override_cluster(o: &mut Options) -> Result<(), FlagError> {
         }
     }
     Ok(())
-}
-
-/// What this module needs of a URL.
-#[derive(Debug, PartialEq)]
-struct Url {
-    user: Option<(String, Option<String>)>,
-    host: String,
-}
-
-/// Go's `url.Parse`, for the forms a listen URL takes; the error is the
-/// reason Go gives after `parse "URL": `.
-fn parse_url(s: &str) -> Result<Url, String> {
-    if s.bytes().any(|b| b < 0x20 || b == 0x7f) {
-        return Err("net/url: invalid control character in URL".into());
-    }
-    let s = s.split('#').next().unwrap_or("");
-    let mut scheme = "";
-    let mut rest = s;
-    for (i, c) in s.char_indices() {
-        match c {
-            'a'..='z' | 'A'..='Z' => {}
-            '0'..='9' | '+' | '-' | '.' if i > 0 => {}
-            ':' if i == 0 => return Err("missing protocol scheme".into()),
-            ':' => {
-                scheme = &s[..i];
-                rest = &s[i + 1..];
-                break;
-            }
-            _ => break,
-        }
-    }
-    let rest = rest.split('?').next().unwrap_or("");
-    let Some(authority) = rest
-        .strip_prefix("//")
-        .filter(|_| !scheme.is_empty() || !rest.starts_with("///"))
-    else {
-        if scheme.is_empty() && rest.split('/').next().unwrap_or("").contains(':') {
-            return Err("first path segment in URL cannot contain colon".into());
-        }
-        return Ok(Url {
-            user: None,
-            host: String::new(),
-        });
-    };
-    let authority = authority.split('/').next().unwrap_or("");
-    let (user, host) = match authority.rfind('@') {
-        Some(i) => {
-            let info = &authority[..i];
-            let user = match info.split_once(':') {
-                Some((u, p)) => (u.to_string(), Some(p.to_string())),
-                None => (info.to_string(), None),
-            };
-            (Some(user), &authority[i + 1..])
-        }
-        None => (None, authority),
-    };
-    if !host.starts_with('[') {
-        if let Some(i) = host.rfind(':') {
-            let port = &host[i..];
-            if !port[1..].bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format!("invalid port {port:?} after host"));
-            }
-        }
-        let allowed = |b: u8| {
-            b.is_ascii_alphanumeric() || b >= 0x80 || b"-._~!$&'()*+,;=:[]<>\"%".contains(&b)
-        };
-        if let Some(bad) = host.bytes().find(|b| !allowed(*b)) {
-            return Err(format!(
-                "invalid character {:?} in host name",
-                (bad as char).to_string()
-            ));
-        }
-    }
-    Ok(Url {
-        user,
-        host: host.to_string(),
-    })
-}
-
-/// Go's `net.SplitHostPort`, with its error texts.
-fn split_host_port(hp: &str) -> Result<(String, String), String> {
-    let err = |why: &str| {
-        if hp.is_empty() {
-            why.to_string()
-        } else {
-            format!("address {hp}: {why}")
-        }
-    };
-    if let Some(rest) = hp.strip_prefix('[') {
-        let end = rest
-            .find(']')
-            .ok_or_else(|| err("missing ']' in address"))?;
-        let after = &rest[end + 1..];
-        return match after.strip_prefix(':') {
-            Some(port) if !port.contains(':') => Ok((rest[..end].to_string(), port.to_string())),
-            Some(_) => Err(err("too many colons in address")),
-            None => Err(err("missing port in address")),
-        };
-    }
-    let i = hp
-        .rfind(':')
-        .ok_or_else(|| err("missing port in address"))?;
-    if hp[..i].contains(':') {
-        return Err(err("too many colons in address"));
-    }
-    Ok((hp[..i].to_string(), hp[i + 1..].to_string()))
 }
 
 #[cfg(test)]

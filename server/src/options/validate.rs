@@ -109,9 +109,9 @@ impl Options {
         if let Some(e) = w
             .allowed_origins
             .iter()
-            .find_map(|o| natsd_proto::url::parse_error(o))
+            .find_map(|o| natsd_proto::url::parse(o).err())
         {
-            return Err(ValidateError::WebsocketAllowedOrigin(e));
+            return Err(ValidateError::WebsocketAllowedOrigin(e.to_string()));
         }
         self.validate_no_auth_user(&w.no_auth_user)?;
         if !self.users.is_empty() || !self.nkeys.is_empty() {

@@ -303,13 +303,10 @@ impl Origins {
         };
         let mut errors = Vec::new();
         for a in allowed {
-            match parse_origin(a) {
-                Ok((scheme, hostport)) => match host_and_port(scheme == "https", hostport) {
-                    Ok((host, port)) => {
-                        o.allowed.insert(host, (scheme.to_string(), port));
-                    }
-                    Err(e) => errors.push(format!("error parsing allowed origin: {e}")),
-                },
+            match origin_parts(a) {
+                Ok((scheme, host, port)) => {
+                    o.allowed.insert(host, (scheme.to_string(), port));
+                }
                 Err(e) => errors.push(format!("error parsing allowed origin: {e}")),
             }
         }
@@ -328,8 +325,7 @@ impl Origins {
         if origin.is_empty() {
             return Ok(());
         }
-        let (scheme, hostport) = parse_origin(origin)?;
-        let (host, port) = host_and_port(scheme == "https", hostport)?;
+        let (scheme, host, port) = origin_parts(origin)?;
         if self.same_origin {
             let (req_host, req_port) = host_and_port(tls, req.host())?;
             if host != req_host || port != req_port {
@@ -376,6 +372,14 @@ fn parse_origin(origin: &str) -> Result<(&str, &str), String> {
     };
     let end = authority.find(['/', '?', '#']).unwrap_or(authority.len());
     Ok((scheme, &authority[..end]))
+}
+
+/// The scheme, lower-case host and port of an origin URL; Go's error
+/// otherwise.
+fn origin_parts(origin: &str) -> Result<(&str, String, String), String> {
+    let (scheme, hostport) = parse_origin(origin)?;
+    let (host, port) = host_and_port(scheme == "https", hostport)?;
+    Ok((scheme, host, port))
 }
 
 /// Lower-case host and port, the port defaulting to 443 or 80 when
