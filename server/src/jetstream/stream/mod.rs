@@ -140,7 +140,12 @@ impl Stream {
         opened: store::Opened,
         created: i64,
     ) -> Arc<Stream> {
-        let store::Opened { store, dir } = opened;
+        let store::Opened { mut store, dir } = opened;
+        // What aged out while the server was down goes before anyone can
+        // read the stream, as Go expires on recovery.
+        if cfg.max_age > 0 {
+            store.expire(now_ns());
+        }
         let conn = js.internal_connection(&jsa.account);
         let republish = cfg
             .republish
