@@ -552,13 +552,23 @@ fn parse_allow_responses(node: &Node, errs: &mut ConfigErrors) -> Option<Respons
     Some(rp)
 }
 
+/// How Go's `%v` prints a time the config gave in Zulu form
+/// (`2016-05-04T18:53:41Z`, the only form its lexer takes).
+fn go_time(zulu: &str) -> String {
+    match zulu.strip_suffix('Z').and_then(|t| t.split_once('T')) {
+        Some((date, time)) => format!("{date} {time} +0000 UTC"),
+        None => zulu.to_string(),
+    }
+}
+
 /// How Go's `%v` prints a configuration value (close enough for messages).
 pub(super) fn go_value(v: &Value) -> String {
     match v {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => f.to_string(),
-        Value::Str(s) | Value::DateTime(s) => s.clone(),
+        Value::Str(s) => s.clone(),
+        Value::DateTime(s) => go_time(s),
         Value::Array(a) if a.is_empty() => "[]".into(),
         Value::Map(m) if m.is_empty() => "map[]".into(),
         Value::Array(_) => "[...]".into(),
