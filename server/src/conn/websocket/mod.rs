@@ -330,30 +330,55 @@ impl WsSink {
     /// as they are deflated, so that while a slow reader takes the messages
     /// the server holds their compact form. As in Go, the connection's
     /// pending bytes then count the deflated size: what deflating saved is
-    /// told to `wrote` at once, the rest once written.
+    /// told to `wrote` at once, the rest as it is written. The deflated
+    /// frames are kept in chunks of the size the queued bytes had, so the
+    /// memory freed by one is what the other takes, and each is freed once
+    /// written.
     async fn write_deflated(
         &mut self,
         data: &mut Chunks,
         close: &[u8],
         mut wrote: impl FnMut(usize),
     ) -> io::Result<()> {
-        let mut messages = Vec::new();
-        let (mut queued, mut saved) = (0, 0);
+        let mut frames = Chunks::default();
+        let mut header = Vec::new();
+        let mut owed = 0;
         while !data.is_empty() {
             let parts = data.front(MESSAGE_SIZE);
             let n: usize = parts.iter().map(|p| p.len()).sum();
-            let mut message = Vec::new();
-            self.framer.frame(&parts, &mut message);
+            header.clear();
+            let body = self.framer.frame_vectored(&parts, &mut header);
+            let framed = header.len() + body.iter().map(|b| b.len()).sum::<usize>();
+            frames.push(&header);
+            for b in body {
+                frames.push(b);
+            }
             data.consume(n);
-            queued += n;
-            let less = n.saturating_sub(message.len());
-            saved += less;
-            wrote(less);
-            messages.push(message);
+            owed += framed.min(n);
+            wrote(n.saturating_sub(framed));
         }
-        let body: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-        let written = write_all_vectored(&mut *self.io, &self.out, &body, close).await;
-        wrote(queued - saved);
+        let mut head: &[u8] = &self.out;
+        let written = loop {
+            let body = frames.front(MESSAGE_SIZE);
+            let n: usize = body.iter().map(|b| b.len()).sum();
+            let last = n == frames.len();
+            let end = if last { close } else { &[] };
+            if let Err(e) = write_all_vectored(&mut *self.io, head, &body, end).await {
+                break Err(e);
+            }
+            head = &[];
+            frames.consume(n);
+            let told = n.min(owed);
+            owed -= told;
+            wrote(told);
+            if last {
+                break Ok(());
+            }
+        };
+        // What was never written (an error) leaves the pending count too.
+        if owed > 0 {
+            wrote(owed);
+        }
         if self.out.capacity() > KEEP_CAPACITY {
             self.out = Vec::new();
         }
