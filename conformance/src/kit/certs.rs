@@ -2,14 +2,15 @@
 //! with openssl (EC P-256 keys, valid for 100 years from 2026): a CA, a
 //! server certificate for `localhost` and 127.0.0.1 signed by it, its key
 //! in PKCS #8 and in SEC 1 form, another EC key with a self-signed
-//! certificate for `localhost` only (no IP address), and an Ed25519 key
-//! (which matches no certificate).
+//! certificate for `localhost` only (no IP address), an Ed25519 key
+//! (which matches no certificate), and a second CA (`noip-ca.pem`) with a
+//! server certificate it signed for `localhost` only, not a CA itself.
 
 use super::Ctx;
 use anyhow::Result;
 
 /// File name and contents of each certificate and key.
-pub const FILES: [(&str, &str); 7] = [
+pub const FILES: &[(&str, &str)] = &[
     ("ca.pem", include_str!("certs/ca.pem")),
     ("server-cert.pem", include_str!("certs/server-cert.pem")),
     ("server-key.pem", include_str!("certs/server-key.pem")),
@@ -20,6 +21,9 @@ pub const FILES: [(&str, &str); 7] = [
     ("other-key.pem", include_str!("certs/other-key.pem")),
     ("other-cert.pem", include_str!("certs/other-cert.pem")),
     ("ed25519-key.pem", include_str!("certs/ed25519-key.pem")),
+    ("noip-ca.pem", include_str!("certs/noip-ca.pem")),
+    ("noip-cert.pem", include_str!("certs/noip-cert.pem")),
+    ("noip-key.pem", include_str!("certs/noip-key.pem")),
 ];
 
 /// Writes every file into the scenario's folder, which is the working

@@ -46,6 +46,7 @@ mod tls;
 mod unit_helpers;
 mod websocket;
 mod ws_browser;
+mod ws_options;
 
 /// The registry: all scenarios, in declaration order.
 pub fn all() -> Vec<Scenario> {
@@ -63,6 +64,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(tls::scenarios());
     all.extend(websocket::scenarios());
     all.extend(ws_browser::scenarios());
+    all.extend(ws_options::scenarios());
     all.extend(events::scenarios());
     all.extend(config_syntax::scenarios());
     all.extend(cluster_config::scenarios());
