@@ -74,7 +74,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("websocket/close-reasons", |c| close_reasons(c).boxed())
             .partial_because(
                 "TestWSEnqueueCloseMsg",
-                "5 of its 22 close reasons are triggered (authentication failure and timeout, max payload, protocol violation, shutdown); slow consumer, revocation, leaf and route reasons are not yet",
+                "10 of its 22 close reasons are triggered (authentication failure and timeout, the server's and an account's connection limits, the control line limit, a bad protocol version, max payload, protocol violation, shutdown, stale connection); slow consumers and JWT expiry, revocation and missing accounts are not yet, and read, write and TLS errors cannot be caused from a client that still reads the close frame",
             )
             .full("TestWSCloseMsgSendOnConnectionClose"),
         Scenario::new("websocket/browser-frames", |c| browser_frames(c).boxed())
@@ -950,6 +950,72 @@ async fn close_reasons(ctx: Ctx) -> Result<()> {
     s.stop().await?;
     let (code, reason) = w.expect_close().await.context("shutdown")?;
     check_eq!((code, reason.as_str()), (1001, "Server Shutdown"));
+    limit_close_reasons(&ctx).await
+}
+
+/// More of TestWSEnqueueCloseMsg's reasons, each caused on a server of
+/// its own: the server's and an account's connection limits, the control
+/// line limit, a protocol version the server does not know, and a client
+/// that answers no PING.
+async fn limit_close_reasons(ctx: &Ctx) -> Result<()> {
+    let connect = r#"{"verbose":false,"protocol":1}"#;
+    let closed = |mut w: WsClient, what: &'static str| async move {
+        let (code, reason) = w.expect_close().await.context(what)?;
+        ctx.observe(&format!("{what} close"), format!("{code} {reason}"));
+        Ok::<_, anyhow::Error>((code, reason))
+    };
+    // The server's max_connections.
+    let s = ws_server(ctx, "max_connections: 1\n").await?;
+    let _first = WsClient::connect_nats(&s.ws_addr()?, &Upgrade::default(), connect).await?;
+    let w = WsClient::connect(&s.ws_addr()?, &Upgrade::default()).await?;
+    let (code, reason) = closed(w, "max connections").await?;
+    check_eq!(
+        (code, reason.as_str()),
+        (1008, "Maximum Connections Exceeded")
+    );
+    // An account's max_connections.
+    let s = ws_server(
+        ctx,
+        "accounts { A { users [ {user: a, password: a} ], limits { max_connections: 1 } } }\n",
+    )
+    .await?;
+    let login = r#"{"verbose":false,"protocol":1,"user":"a","pass":"a"}"#;
+    let _first = WsClient::connect_nats(&s.ws_addr()?, &Upgrade::default(), login).await?;
+    let mut w = WsClient::connect(&s.ws_addr()?, &Upgrade::default()).await?;
+    w.expect("^INFO ").await?;
+    w.send_data(format!("CONNECT {login}\r\nPING\r\n").as_bytes())
+        .await?;
+    let (code, reason) = closed(w, "account max connections").await?;
+    check_eq!(
+        (code, reason.as_str()),
+        (1008, "Maximum Account Connections Exceeded")
+    );
+    // max_control_line.
+    let s = ws_server(ctx, "max_control_line: 64\n").await?;
+    let mut w = WsClient::connect_nats(&s.ws_addr()?, &Upgrade::default(), connect).await?;
+    w.send_data(format!("SUB {} 1\r\n", "x".repeat(100)).as_bytes())
+        .await?;
+    let (code, reason) = closed(w, "max control line").await?;
+    check_eq!(
+        (code, reason.as_str()),
+        (1008, "Maximum Control Line Exceeded")
+    );
+    // A protocol version above the server's.
+    let s = ws_server(ctx, "").await?;
+    let mut w = WsClient::connect(&s.ws_addr()?, &Upgrade::default()).await?;
+    w.expect("^INFO ").await?;
+    w.send_data(b"CONNECT {\"verbose\":false,\"protocol\":5}\r\n")
+        .await?;
+    let (code, reason) = closed(w, "bad protocol version").await?;
+    check_eq!(
+        (code, reason.as_str()),
+        (1002, "Bad Client Protocol Version")
+    );
+    // A client that answers no PING.
+    let s = ws_server(ctx, "ping_interval: \"100ms\"\nping_max: 1\n").await?;
+    let w = WsClient::connect_nats(&s.ws_addr()?, &Upgrade::default(), connect).await?;
+    let (code, reason) = closed(w, "stale connection").await?;
+    check_eq!((code, reason.as_str()), (1006, "Stale Connection"));
     Ok(())
 }
 
