@@ -313,10 +313,15 @@ pub fn agreed(conn: &rustls::ServerConnection) -> TlsState {
         .peer_certificates()
         .map(|certs| certs.iter().map(|c| PeerCert::of(c)).collect())
         .unwrap_or_default();
+    let peer_leaf = conn
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .map(|c| c.as_ref().into());
     TlsState {
         version,
         cipher_suite,
         peer_certs,
+        peer_leaf,
     }
 }
 

@@ -34,3 +34,31 @@ pub fn write_all(ctx: &Ctx) -> Result<()> {
     }
     Ok(())
 }
+
+/// The certificates of the `verify_and_map` scenarios (`certs/map/`, made
+/// by its `make.sh`): a CA of their own (`mapca.pem`, its key beside it)
+/// that signs client certificates sharing one key (`client-key.pem`), each
+/// with the subject, e-mail, DNS and URI names a Go test maps to a user.
+pub const MAP_FILES: &[(&str, &str)] = &[
+    ("mapca.pem", include_str!("certs/map/mapca.pem")),
+    ("mapca-key.pem", include_str!("certs/map/mapca-key.pem")),
+    ("client-key.pem", include_str!("certs/map/client-key.pem")),
+    ("id.pem", include_str!("certs/map/id.pem")),
+    ("cn-nats.pem", include_str!("certs/map/cn-nats.pem")),
+    ("cn-core.pem", include_str!("certs/map/cn-core.pem")),
+    ("san-none.pem", include_str!("certs/map/san-none.pem")),
+    ("san-dev.pem", include_str!("certs/map/san-dev.pem")),
+    ("san-prod.pem", include_str!("certs/map/san-prod.pem")),
+    (
+        "san-dev-email.pem",
+        include_str!("certs/map/san-dev-email.pem"),
+    ),
+    ("rdn-a.pem", include_str!("certs/map/rdn-a.pem")),
+    ("rdn-b.pem", include_str!("certs/map/rdn-b.pem")),
+    ("rdn-c.pem", include_str!("certs/map/rdn-c.pem")),
+    ("rdn-d.pem", include_str!("certs/map/rdn-d.pem")),
+    ("rdn-e.pem", include_str!("certs/map/rdn-e.pem")),
+    ("rdn-f.pem", include_str!("certs/map/rdn-f.pem")),
+    ("svid-a.pem", include_str!("certs/map/svid-a.pem")),
+    ("svid-b.pem", include_str!("certs/map/svid-b.pem")),
+];

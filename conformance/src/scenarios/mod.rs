@@ -43,6 +43,7 @@ mod reload;
 mod service_latency;
 mod subjects;
 mod tls;
+mod tls_map;
 mod unit_helpers;
 mod websocket;
 mod ws_browser;
@@ -62,6 +63,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(reload::scenarios());
     all.extend(accounts::scenarios());
     all.extend(tls::scenarios());
+    all.extend(tls_map::scenarios());
     all.extend(websocket::scenarios());
     all.extend(ws_browser::scenarios());
     all.extend(ws_options::scenarios());

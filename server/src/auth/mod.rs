@@ -2,7 +2,9 @@
 //! or nkey users, as the Go server checks it at CONNECT.
 
 pub mod nkey;
+pub mod tls_map;
 
+use crate::core::connection::TlsState;
 use crate::core::kind::Transport;
 use crate::options::{NkeyUser, Options, Permissions, User};
 use natsd_proto::client::connect::ClientOpts;
@@ -92,10 +94,25 @@ pub fn auth_required_for(o: &Options, transport: &Transport) -> bool {
     auth_required(o) || (transport.is_websocket() && websocket_overrides(o))
 }
 
-/// Checks a CONNECT. `opts` may be updated (no_auth_user fills in the user).
+/// Whether clients of `transport` are mapped to users by their TLS
+/// certificate: the websocket block's `verify_and_map` always decides for
+/// its clients.
+fn maps_certificates(o: &Options, transport: &Transport) -> bool {
+    let tls = if transport.is_websocket() {
+        o.websocket.tls.as_ref()
+    } else {
+        o.tls_config.as_ref()
+    };
+    tls.is_some_and(|t| t.map)
+}
+
+/// Checks a CONNECT. `opts` may be updated (no_auth_user fills in the user,
+/// and so does a certificate mapped to one). `tls` is what the client's
+/// handshake agreed on, if it made one.
 pub fn check(
     o: &Options,
     transport: &Transport,
+    tls: Option<&TlsState>,
     copts: &mut ClientOpts,
     nonce: &[u8],
     label: &str,
@@ -115,6 +132,20 @@ pub fn check(
             return None;
         }
         return Identity::of_nkey(user, transport);
+    }
+    if !o.users.is_empty() && maps_certificates(o, transport) {
+        let user = tls_map::find_user(&o.users, transport, tls, label)?;
+        if !copts.user.is_empty() {
+            crate::warn!(
+                "User {} found in connect proto, but user required from cert",
+                natsd_proto::quote::go_quote(copts.user.as_bytes())
+            );
+        }
+        copts.user = user.username.clone();
+        if !compare_passwords(&user.password, &copts.pass) {
+            return None;
+        }
+        return Identity::of_user(user, transport);
     }
     if !o.users.is_empty() {
         if !simple.no_auth_user.is_empty()
@@ -195,7 +226,7 @@ mod tests {
         };
         let mut c = ClientOpts::default();
         assert_eq!(
-            check(&o, &Transport::Tcp, &mut c, b"", "x")
+            check(&o, &Transport::Tcp, None, &mut c, b"", "x")
                 .unwrap()
                 .account,
             "A"
@@ -205,7 +236,7 @@ mod tests {
             pass: "x".into(),
             ..Default::default()
         };
-        assert!(check(&o, &Transport::Tcp, &mut c, b"", "x").is_none());
+        assert!(check(&o, &Transport::Tcp, None, &mut c, b"", "x").is_none());
     }
 
     #[test]
@@ -231,7 +262,7 @@ mod tests {
                 ..Default::default()
             };
             assert_eq!(
-                check(&o, &Transport::Tcp, &mut c, b"", "x").is_some(),
+                check(&o, &Transport::Tcp, None, &mut c, b"", "x").is_some(),
                 ok,
                 "{types:?}"
             );
@@ -240,7 +271,7 @@ mod tests {
             };
             let ws_ok = types.is_empty() || types.contains(&"WEBSOCKET");
             assert_eq!(
-                check(&o, &ws, &mut c, b"", "x").is_some(),
+                check(&o, &ws, None, &mut c, b"", "x").is_some(),
                 ws_ok,
                 "{types:?}"
             );
@@ -261,9 +292,9 @@ mod tests {
             auth_token: t.into(),
             ..Default::default()
         };
-        assert!(check(&o, &ws, &mut token("ws"), b"", "x").is_some());
-        assert!(check(&o, &ws, &mut token("top"), b"", "x").is_none());
-        assert!(check(&o, &Transport::Tcp, &mut token("top"), b"", "x").is_some());
+        assert!(check(&o, &ws, None, &mut token("ws"), b"", "x").is_some());
+        assert!(check(&o, &ws, None, &mut token("top"), b"", "x").is_none());
+        assert!(check(&o, &Transport::Tcp, None, &mut token("top"), b"", "x").is_some());
         o.authorization.clear();
         assert!(!auth_required(&o) && auth_required_for(&o, &ws));
     }
@@ -278,9 +309,9 @@ mod tests {
             auth_token: "tok".into(),
             ..Default::default()
         };
-        assert!(check(&o, &Transport::Tcp, &mut c, b"", "x").is_some());
+        assert!(check(&o, &Transport::Tcp, None, &mut c, b"", "x").is_some());
         c.auth_token = "bad".into();
-        assert!(check(&o, &Transport::Tcp, &mut c, b"", "x").is_none());
+        assert!(check(&o, &Transport::Tcp, None, &mut c, b"", "x").is_none());
         let o = Options {
             username: "u".into(),
             password: "p".into(),
@@ -291,6 +322,6 @@ mod tests {
             pass: "p".into(),
             ..Default::default()
         };
-        assert!(check(&o, &Transport::Tcp, &mut c, b"", "x").is_some());
+        assert!(check(&o, &Transport::Tcp, None, &mut c, b"", "x").is_some());
     }
 }

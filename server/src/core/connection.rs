@@ -253,6 +253,8 @@ pub struct TlsState {
     pub cipher_suite: String,
     /// The certificates the client presented, leaf first.
     pub peer_certs: Vec<PeerCert>,
+    /// The DER of the first one, which `verify_and_map` reads.
+    pub peer_leaf: Option<std::sync::Arc<[u8]>>,
 }
 
 /// A client certificate as `/connz?auth=1` shows it (Go's `TLSPeerCert`).

@@ -154,8 +154,8 @@ pub struct Options {
     /// Options set in the config that natsd does not serve and will not
     /// start with (see [`unserved`]).
     pub refusals: Vec<unserved::Refusal>,
-    /// Where the client `tls` block sets `verify_and_map`, if it does.
-    pub tls_map_at: Option<String>,
+    /// Where the websocket block's `tls` sets `verify_and_map`, if it does.
+    pub ws_tls_map_at: Option<String>,
 }
 
 /// The address keys every listener block has (`listen`, `port`, `host` or
@@ -449,7 +449,6 @@ impl Options {
             "mqtt" => mqtt::parse_mqtt(v, self, errs)?,
             "tls" => {
                 let tc = tls::parse_and_load(v, tls::Context::Client, errs)?;
-                self.tls_map_at = tc.map.then(|| v.location());
                 self.tls_config = Some(tc);
             }
             "resolver_tls" => {

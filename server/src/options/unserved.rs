@@ -14,8 +14,9 @@ pub enum RefusalKind {
     OperatorMode,
     /// An account resolver: it only makes sense in operator mode.
     AccountResolver,
-    /// `verify_and_map` with users: Go admits only a client whose
-    /// certificate maps to a user.
+    /// `verify_and_map` with users in the websocket block: Go admits only
+    /// a websocket client whose certificate maps to a user. (The client
+    /// `tls` block's is served.)
     TlsCertificateMapping,
 }
 
@@ -29,7 +30,7 @@ impl RefusalKind {
                 "account resolvers (operator mode) are not supported by natsd, and ignoring them would admit clients the Go server authenticates with JWTs"
             }
             RefusalKind::TlsCertificateMapping => {
-                "TLS certificate-to-user mapping is not supported by natsd, and ignoring it would admit clients whose certificate maps to no user"
+                "TLS certificate-to-user mapping for websocket clients is not supported by natsd, and ignoring it would admit clients whose certificate maps to no user"
             }
         }
     }
@@ -79,7 +80,7 @@ pub struct Refusals(pub Vec<Refusal>);
 /// Every refusal; `Ok` when natsd can serve what the options ask for.
 pub fn check(o: &Options) -> Result<(), Refusals> {
     let mut refusals = o.refusals.clone();
-    if let Some(at) = &o.tls_map_at {
+    if let Some(at) = &o.ws_tls_map_at {
         if !o.users.is_empty() || !o.nkeys.is_empty() {
             refusals.push(Refusal {
                 location: at.clone(),
@@ -159,9 +160,11 @@ mod tests {
     }
 
     #[test]
-    fn certificate_mapping_is_refused_only_with_users() {
+    fn websocket_certificate_mapping_is_refused_only_with_users() {
+        let (o, _) = load("tls { verify_and_map: true }\nauthorization { users [{user: a}] }\n");
+        assert!(check(&o).is_ok(), "the client tls block's is served");
         let mut o = load("port: 4222\n").0;
-        o.tls_map_at = Some("x.conf:1:1".into());
+        o.ws_tls_map_at = Some("x.conf:1:1".into());
         assert!(
             check(&o).is_ok(),
             "no users: nothing to map, Go only verifies"

@@ -47,6 +47,7 @@ pub fn parse_websocket(
         );
     };
     let w = &mut o.websocket;
+    let mut tls_map_at = None;
     for (k, v) in m.iter() {
         let f = Field(v);
         let key = k.to_lowercase();
@@ -58,6 +59,7 @@ pub fn parse_websocket(
             "no_tls" => w.no_tls = f.boolean(errs)?,
             "tls" => {
                 if let Ok(tc) = tls::parse_and_load(v, tls::Context::Client, errs) {
+                    tls_map_at = tc.map.then(|| v.location());
                     w.tls = Some(tc);
                 }
             }
@@ -105,6 +107,7 @@ pub fn parse_websocket(
             }
         }
     }
+    o.ws_tls_map_at = tls_map_at;
     Ok(())
 }
 

@@ -28,7 +28,14 @@ pub(super) fn recheck(srv: &Server, o: &Options) {
             continue;
         }
         let mut copts = creds.opts.clone();
-        let Some(id) = auth::check(o, &c.transport, &mut copts, &creds.nonce, &c.label()) else {
+        let Some(id) = auth::check(
+            o,
+            &c.transport,
+            c.tls.get(),
+            &mut copts,
+            &creds.nonce,
+            &c.label(),
+        ) else {
             crate::conn::client::auth_violation(srv, o, &c, &creds.opts);
             continue;
         };

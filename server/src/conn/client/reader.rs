@@ -588,6 +588,7 @@ impl Reader {
         let checked = auth::check(
             &o,
             &self.client.transport,
+            self.client.tls.get(),
             &mut self.opts,
             &self.nonce,
             &label,
