@@ -78,10 +78,7 @@ pub fn scenarios() -> Vec<Scenario> {
             )
             .full("TestWSCloseMsgSendOnConnectionClose"),
         Scenario::new("websocket/browser-frames", |c| browser_frames(c).boxed())
-            .partial_because(
-                "TestWSWebrowserClient",
-                "the browser flag is internal; it shows only as 4 KiB frames, which are checked, not the flag itself",
-            )
+            .full("TestWSWebrowserClient")
             .partial_because(
                 "TestWSCompressionFrameSizeLimit",
                 "it checks internal buffer lists with server-side masking, which no client can ask for; browser frame sizes of compressed messages are checked",
@@ -1068,6 +1065,32 @@ async fn browser_frames(ctx: Ctx) -> Result<()> {
             _ => ensure!(largest > 4096, "{name}: frames were cut to {largest}"),
         }
     }
+    // Go's own case: a message of 204813 bytes from a plain client reaches
+    // a browser in frames of 4 KiB at most.
+    const PSIZE: usize = 204_813;
+    let mut w = nats_ws(&s, &Upgrade::default().header("User-Agent", chrome)).await?;
+    w.send_data(b"SUB foo 1\r\nPING\r\n").await?;
+    w.expect("PONG\r\n").await?;
+    let (mut nc, _) = ctx.raw(&s).await?;
+    let mut publish = format!("CONNECT {{\"verbose\":false}}\r\nPUB foo {PSIZE}\r\n").into_bytes();
+    publish.resize(publish.len() + PSIZE, 0);
+    publish.extend_from_slice(b"\r\nPING\r\n");
+    nc.send_bytes(&publish).await?;
+    let rsize = format!("MSG foo 1 {PSIZE}\r\n\r\n").len() + PSIZE;
+    let (mut total, mut nframes) = (0, 0);
+    while total < rsize {
+        total += w.read_frame().await?.payload.len();
+        nframes += 1;
+    }
+    let expected = PSIZE / 4096;
+    ctx.observe(
+        "frames of a 204813-byte message to a browser",
+        format!("at least {expected}: {}", nframes >= expected),
+    );
+    ensure!(
+        nframes >= expected,
+        "Expected {expected} frames, got {nframes}"
+    );
     Ok(())
 }
 
