@@ -42,6 +42,10 @@ pub fn scenarios() -> Vec<Scenario> {
         })
         .full("TestTLSClientAuthWithRDNSequenceReordered"),
         Scenario::new("tls-map/svid", |c| svid(c).boxed()).full("TestTLSClientSVIDAuth"),
+        Scenario::new("tls-map/dn-match", |c| dn_match(c).boxed())
+            .partial("TestSuccessfulDNParsing")
+            .partial("TestErrorDNParsing")
+            .partial("TestDNEqual"),
     ]
 }
 
@@ -619,4 +623,64 @@ async fn svid(ctx: Ctx) -> Result<()> {
         },
     ];
     run_cases(&ctx, true, &cases).await
+}
+
+/// internal/ldap/dn_test.go, as it shows through mapping: a user name is
+/// parsed as a DN (escapes, spaces around types and values) and compared
+/// with the certificate's subject (types without case, values exactly);
+/// a name that does not parse maps no certificate.
+async fn dn_match(ctx: Ctx) -> Result<()> {
+    let ok = |name, user| Case {
+        name,
+        users: user,
+        cert: "rdn-f.pem",
+        connects: true,
+        responds: true,
+    };
+    let refused = |name, user| Case {
+        name,
+        users: user,
+        cert: "rdn-f.pem",
+        connects: false,
+        responds: false,
+    };
+    let cases = [
+        ok(
+            "types compare without case",
+            &[r#""cn=John Doe,dc=DEV+o=users,dc=OpenSSL,dc=org""#],
+        ),
+        refused(
+            "values compare with case",
+            &[r#""CN=john doe,DC=DEV+O=users,DC=OpenSSL,DC=org""#],
+        ),
+        ok(
+            "a hex escape",
+            &[r#"'CN=\4Aohn\20Doe,DC=DEV+O=users,DC=OpenSSL,DC=org'"#],
+        ),
+        ok(
+            "spaces around types and values",
+            &[r#""  CN  =  John Doe  ,  DC = DEV + O = users , DC=OpenSSL,DC=org  ""#],
+        ),
+        refused(
+            "an escaped space is kept",
+            &[r#"'CN=John Doe\ ,DC=DEV+O=users,DC=OpenSSL,DC=org'"#],
+        ),
+        refused(
+            "a corrupted escape",
+            &[r#"'CN=John Doe,DC=DEV+O=users,DC=OpenSSL,DC=org\4'"#],
+        ),
+        refused(
+            "an invalid hex escape",
+            &[r#"'CN=John Doe,DC=DEV+O=users,DC=OpenSSL,DC=or\6G'"#],
+        ),
+        refused(
+            "a BER value",
+            &[r#""CN=John Doe,DC=DEV+O=users,DC=OpenSSL,DC=#6f7267""#],
+        ),
+        refused(
+            "a value without a type",
+            &[r#""CN=John Doe,DC=DEV+O=users,DC=OpenSSL,org""#],
+        ),
+    ];
+    run_cases(&ctx, false, &cases).await
 }

@@ -422,6 +422,14 @@ mod tests {
         let d = dn("CN=trailing\\ ");
         assert_eq!(d.rdns[0][0].value, "trailing ");
         assert_eq!(dn("").rdns.len(), 0);
+        assert_eq!(
+            dn("  CN  =  Lu\\C4\\8Di\\C4\\87  ").rdns[0][0].value,
+            "Lučić"
+        );
+        let d = dn(r"   \ \ A\ \    =   \ \ 1\ \    +   \ \ B\ \    =   \ \ 2\ \    ");
+        assert_eq!(d.rdns.len(), 1);
+        assert_eq!(d.rdns[0][1].kind, "  B  ");
+        assert_eq!(d.rdns[0][1].value, "  2  ");
         // An empty last value drops its RDN.
         assert_eq!(dn("CN=a,OU=").rdns.len(), 1);
     }
