@@ -196,6 +196,18 @@ async fn email(ctx: Ctx) -> Result<()> {
     let outcome = login(&mut other).await?;
     ctx.observe("unmapped connect", &outcome);
     check_eq!(outcome.as_str(), "Authorization Violation");
+    let logged = crate::kit::eventually(CLOSE_WAIT, || async {
+        Ok(s.logs()
+            .lines()
+            .find(|l| l.contains("authentication error"))
+            .map(|l| l[l.find("[ERR]").unwrap_or(0)..].to_string()))
+    })
+    .await
+    .context("no authentication error in the log")?;
+    ctx.observe("unmapped log", &logged);
+    if !logged.ends_with(" - authentication error - User \"\"") {
+        bail!("unexpected log line {logged:?}");
+    }
 
     let mut named = connect_as(&s, "id.pem").await?;
     let outcome = login_with(&mut named, ",\"user\":\"someone\",\"pass\":\"\"").await?;
