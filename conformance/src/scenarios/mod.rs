@@ -38,6 +38,7 @@ mod js_streams;
 mod lifecycle;
 mod memstore;
 mod monitoring;
+mod norace_core;
 mod norace_js;
 mod reload;
 mod service_latency;
@@ -97,5 +98,6 @@ pub fn all() -> Vec<Scenario> {
     all.extend(js_restarts::scenarios());
     all.extend(js_encryption::scenarios());
     all.extend(norace_js::scenarios());
+    all.extend(norace_core::scenarios());
     all
 }
