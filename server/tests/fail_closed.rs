@@ -86,15 +86,22 @@ fn account_resolvers_are_refused() {
 }
 
 #[test]
-fn certificate_mapping_with_users_is_refused() {
+fn websocket_certificate_mapping_with_users_is_refused() {
     let certs = concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/src/kit/certs");
-    assert_refused(
-        &format!(
-            "port: -1\ntls {{\n  cert_file: \"{certs}/server-cert.pem\"\n  key_file: \"{certs}/server-key.pem\"\n  ca_file: \"{certs}/ca.pem\"\n  verify_and_map: true\n}}\nauthorization {{ users [{{user: \"CN=localhost\"}}] }}\n"
-        ),
-        "verify_and_map",
-        "TLS certificate-to-user mapping",
+    let tls = format!(
+        "tls {{\n  cert_file: \"{certs}/server-cert.pem\"\n  key_file: \"{certs}/server-key.pem\"\n  ca_file: \"{certs}/ca.pem\"\n  verify_and_map: true\n}}\n"
     );
+    let users = "authorization { users [{user: \"CN=localhost\"}] }\n";
+    assert_refused(
+        &format!("port: -1\nwebsocket {{\n  port: -1\n  {tls}}}\n{users}"),
+        "verify_and_map",
+        "TLS certificate-to-user mapping for websocket clients",
+    );
+    // The client block's is served: the config passes `-t`.
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(&dir, &format!("port: -1\n{tls}{users}"));
+    let (code, err) = run(&["-t", "-c", path.as_str()]);
+    assert_eq!(code, 0, "{err}");
 }
 
 /// Unserved listeners start natsd with a warning that names each one.
