@@ -42,6 +42,16 @@ pub fn scenarios() -> Vec<Scenario> {
             avoid_slow_consumer_big_messages(c).boxed()
         })
         .full("TestNoRaceAvoidSlowConsumerBigMessages"),
+        Scenario::new("norace/core-dynamic-response-perms", |c| {
+            dynamic_response_perms(c).boxed()
+        })
+        .partial_because(
+            "TestNoRaceDynamicResponsePermsMemory",
+            "the Go test's one check is a bound on the Go runtime's own allocations \
+             (runtime.MemStats TotalAlloc under 20 MB), which no client can see: the scenario \
+             runs its load (scaled from 10000 unanswered requests to 2000) and checks that each \
+             gets its +OK and reaches the service, and that the reply permissions expire",
+        ),
     ]
 }
 
@@ -299,5 +309,71 @@ async fn avoid_slow_consumer_big_messages(ctx: Ctx) -> Result<()> {
     let rest = nc1.ops_until_pong().await?;
     check_eq!(rest.len(), 0);
     ctx.observe("received", intact.to_string());
+    Ok(())
+}
+
+/// The users of Go's test/configs/authorization.conf that
+/// TestNoRaceDynamicResponsePermsMemory uses: alice may do anything; svcb
+/// subscribes to `my.service.req` and may reply once to each request
+/// within 10 ms.
+const RESPONSE_PERMS_CONF: &str = r#"
+authorization {
+  users = [
+    {user: alice, password: foo, permissions: { publish: ">", subscribe: ">" }}
+    {user: svcb, password: foo, permissions: { subscribe: "my.service.req", allow_responses: { max: 1, expires: "10ms" } }}
+  ]
+}
+"#;
+
+/// A verbose CONNECT as `user`, its +OK read.
+async fn verbose_user(s: &Server, user: &str) -> Result<RawClient> {
+    let (mut c, info) = RawClient::connect_info(&s.addr()).await?;
+    check_eq!(info["auth_required"].as_bool(), Some(true));
+    c.send(&format!(
+        "CONNECT {{\"verbose\":true,\"pedantic\":false,\"user\":\"{user}\",\"pass\":\"foo\"}}\r\n"
+    ))
+    .await?;
+    c.expect_ok().await?;
+    Ok(c)
+}
+
+/// Go's TestNoRaceDynamicResponsePermsMemory, partly: requests that the
+/// service never answers build up reply permissions in the server; each
+/// request gets its +OK and reaches the service, and once the permissions
+/// have expired the service may not reply to them. Scaled from 10000
+/// requests to 2000.
+async fn dynamic_response_perms(ctx: Ctx) -> Result<()> {
+    let s = ctx
+        .server(ServerSpec::new().conf(RESPONSE_PERMS_CONF))
+        .await?;
+    let mut rc = verbose_user(&s, "alice").await?;
+    let mut c = verbose_user(&s, "svcb").await?;
+    c.send("SUB my.service.req 1\r\n").await?;
+    c.expect_ok().await?;
+    let total = 2000;
+    for i in 0..total {
+        rc.send(&format!("PUB my.service.req resp.{i} 2\r\nok\r\n"))
+            .await?;
+        rc.expect_ok().await?;
+        let m = c.read_msgs(1).await?;
+        check_eq!(
+            (m[0].subject.as_str(), m[0].reply.clone()),
+            ("my.service.req", Some(format!("resp.{i}")))
+        );
+    }
+    ctx.observe("requests delivered", total.to_string());
+    // Long past the 10 ms: the service may no longer reply to any of them.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for i in [0, total - 1] {
+        c.send(&format!("PUB resp.{i} 2\r\nok\r\n")).await?;
+        let err = c.expect_err().await?;
+        ctx.observe("late reply", &err);
+        ensure!(
+            err.contains(&format!(
+                "Permissions Violation for Publish to \"resp.{i}\""
+            )),
+            "late reply to resp.{i}: {err}"
+        );
+    }
     Ok(())
 }
