@@ -409,6 +409,9 @@ impl Server {
         }
         notice!("  Name:     {}", info.server_name);
         notice!("  ID:       {}", info.server_id);
+        if crate::auth::plaintext_passwords(o) {
+            crate::warn!("Plaintext passwords detected, use nkeys or bcrypt");
+        }
         let profile = if o.prof_port != 0 {
             Some(
                 crate::profiler::start(&o.host, o.prof_port)

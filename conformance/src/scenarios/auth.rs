@@ -125,6 +125,10 @@ pub fn scenarios() -> Vec<Scenario> {
             allowed_connection_types(c).boxed()
         })
         .full("TestUserUnknownAllowedConnectionType"),
+        Scenario::new("auth/plaintext-password-warning", |c| {
+            plaintext_password_warning(c).boxed()
+        })
+        .beyond_go("Go's start-up warning for passwords in clear (auth.go, checkAuthforWarnings), which no Go test checks"),
     ]
 }
 
@@ -1329,5 +1333,49 @@ async fn allowed_connection_types(ctx: Ctx) -> Result<()> {
     refused(&ctx, "websocket-only nkey user over TCP", c).await?;
     let c = nkey_conn(&ctx, &s, &kp2).await?;
     accepted_after_ok(&ctx, "standard nkey user over TCP", c).await?;
+    Ok(())
+}
+
+/// Go warns at start-up when the config holds a password in clear: the
+/// top-level one or a user's (a user without one counts too), but not a
+/// bcrypt hash, nor a user without a password when certificates map
+/// clients to users.
+async fn plaintext_password_warning(ctx: Ctx) -> Result<()> {
+    const WARNING: &str = "Plaintext passwords detected, use nkeys or bcrypt";
+    let cases = [
+        (
+            "top-level password",
+            "authorization { user: u, password: p }\n".to_string(),
+            true,
+        ),
+        (
+            "user password",
+            "authorization { users [ {user: u, password: p} ] }\n".to_string(),
+            true,
+        ),
+        (
+            "user without a password",
+            "authorization { users [ {user: u} ] }\n".to_string(),
+            true,
+        ),
+        (
+            "bcrypt hashes",
+            format!(
+                "authorization {{ users [ {{user: u, password: \"{BCRYPT_PASS_HASH}\"}} ] }}\n"
+            ),
+            false,
+        ),
+        (
+            "token",
+            "authorization { token: secret }\n".to_string(),
+            false,
+        ),
+    ];
+    for (name, conf, warns) in cases {
+        let s = ctx.server(ServerSpec::new().conf(&conf)).await?;
+        let warned = s.logs().contains(WARNING);
+        ctx.observe(&format!("{name}: warned"), warned.to_string());
+        check_eq!((name, warned), (name, warns));
+    }
     Ok(())
 }

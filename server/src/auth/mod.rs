@@ -178,6 +178,19 @@ pub fn check(
     None
 }
 
+/// Whether a password of the config is in clear (Go warns at start-up):
+/// the top-level one, or a user's, unless that user has none and
+/// certificates map clients to users, or is the hidden no-auth user of a
+/// config whose only account is the system account.
+pub fn plaintext_passwords(o: &Options) -> bool {
+    let mapped = o.tls_config.as_ref().is_some_and(|t| t.map);
+    let hidden = |u: &User| o.no_auth_user_is_hidden && u.username == o.no_auth_user;
+    (!o.password.is_empty() && !is_bcrypt(&o.password))
+        || o.users
+            .iter()
+            .any(|u| !(u.password.is_empty() && mapped) && !hidden(u) && !is_bcrypt(&u.password))
+}
+
 fn is_bcrypt(p: &str) -> bool {
     let b = p.as_bytes();
     b.len() >= 7
@@ -202,6 +215,34 @@ pub fn compare_passwords(server: &str, client: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plaintext_passwords_are_found_as_go_finds_them() {
+        let user = |name: &str, password: &str| User {
+            username: name.into(),
+            password: password.into(),
+            ..Default::default()
+        };
+        let hash = "$2a$11$PWIFAL8RsWyGI3jVZtO9Nu8.6jOxzxfZo7c/W0eLk017hjgUKWrhy";
+        let mut o = Options {
+            users: vec![user("a", hash)],
+            ..Default::default()
+        };
+        assert!(!plaintext_passwords(&o));
+        o.users.push(user("b", ""));
+        assert!(plaintext_passwords(&o), "a user without a password");
+        o.tls_config = Some(crate::options::tls::TlsConfig {
+            map: true,
+            ..Default::default()
+        });
+        assert!(!plaintext_passwords(&o), "mapped by certificate");
+        o.users.push(user("nats-ABCDEFGH", "ABCDEFGH"));
+        o.no_auth_user = "nats-ABCDEFGH".into();
+        o.no_auth_user_is_hidden = true;
+        assert!(!plaintext_passwords(&o), "the hidden no-auth user");
+        o.password = "secret".into();
+        assert!(plaintext_passwords(&o), "the top-level password");
+    }
 
     #[test]
     fn bcrypt_and_plain() {
