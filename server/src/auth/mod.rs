@@ -184,11 +184,14 @@ pub fn check(
 /// config whose only account is the system account.
 pub fn plaintext_passwords(o: &Options) -> bool {
     let mapped = o.tls_config.as_ref().is_some_and(|t| t.map);
-    let hidden = |u: &User| o.no_auth_user_is_hidden && u.username == o.no_auth_user;
+    let exempt = |u: &User| {
+        (u.password.is_empty() && mapped)
+            || (o.no_auth_user_is_hidden && u.username == o.no_auth_user)
+    };
     (!o.password.is_empty() && !is_bcrypt(&o.password))
         || o.users
             .iter()
-            .any(|u| !(u.password.is_empty() && mapped) && !hidden(u) && !is_bcrypt(&u.password))
+            .any(|u| !exempt(u) && !is_bcrypt(&u.password))
 }
 
 fn is_bcrypt(p: &str) -> bool {
